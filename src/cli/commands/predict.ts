@@ -1,0 +1,47 @@
+import type { CAC } from 'cac';
+import { stat } from 'node:fs/promises';
+import { scanFiles } from '../../dataset/scan.js';
+import { readImageFile } from '../../image/decode.js';
+import { loadRecognizer, type FaceResult } from '../../recognize/recognizer.js';
+import { FacetrainError } from '../../util/errors.js';
+import { numberOption, type OutputFlags } from '../options.js';
+
+function formatFaces(file: string, faces: FaceResult[]): string {
+  if (faces.length === 0) return `${file}: no face found`;
+  return faces
+    .map((f) => `${file}${faces.length > 1 ? ` [${Math.round(f.box.x)},${Math.round(f.box.y)} ${Math.round(f.box.width)}x${Math.round(f.box.height)}]` : ''}: ${f.label} (${f.topK.map((c) => `${c.label} ${c.score.toFixed(3)}`).join(', ')})`)
+    .join('\n');
+}
+
+async function imagesIn(target: string): Promise<string[]> {
+  const info = await stat(target).catch(() => {
+    throw new FacetrainError('FT_ERR_IMAGE', `${target}: no such file or folder; pass an image or a folder of images`);
+  });
+  return info.isDirectory() ? scanFiles(target) : [target];
+}
+
+export function registerPredict(cli: CAC): void {
+  cli
+    .command('predict <model-dir> <image-or-folder>', 'Name the people in a photo, or in every photo of a folder')
+    .option('--top-k <k>', 'How many candidates to list per face', { default: 3 })
+    .option('--threshold <t>', 'Score under which a face is unknown (default: the calibrated one in facetrain.json)')
+    .option('--json', 'One JSON object per image on stdout')
+    .action(async (modelDir: string, target: string, flags: { topK: unknown; threshold?: unknown } & OutputFlags) => {
+      const topK = numberOption('--top-k', flags.topK);
+      const threshold = flags.threshold === undefined ? undefined : numberOption('--threshold', flags.threshold);
+      const recognizer = await loadRecognizer(modelDir);
+      let failures = 0;
+      for (const file of await imagesIn(target)) {
+        try {
+          const faces = await recognizer.predict(await readImageFile(file), { topK, threshold });
+          console.log(flags.json ? JSON.stringify({ file, faces }) : formatFaces(file, faces));
+        } catch (err) {
+          if (!(err instanceof FacetrainError)) throw err;
+          failures++;
+          console.log(flags.json ? JSON.stringify({ file, error: err.message }) : err.message);
+        }
+      }
+      recognizer.dispose();
+      if (failures > 0) process.exitCode = 4;
+    });
+}

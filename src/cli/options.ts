@@ -1,0 +1,12 @@
+import { invalidOption } from '../util/errors.js';
+
+export interface OutputFlags {
+  json?: boolean;
+}
+
+/** cac passes numbers through as given on the command line; this rejects anything non-numeric by flag name. */
+export function numberOption(flag: string, value: unknown): number {
+  const n = typeof value === 'number' ? value : Number(value);
+  if (value === '' || value === true || !Number.isFinite(n)) throw invalidOption(flag, 'a number', value);
+  return n;
+}

@@ -1,0 +1,15 @@
+/** Everything long-running work reports, for the terminal, `--json` lines and the server alike. */
+export type TrainEvent =
+  | { type: 'dataset'; people: { name: string; train: number; val: number }[]; skipped: SkippedPhoto[]; explicitSplit: boolean }
+  | { type: 'skip'; file: string; reason: string }
+  | { type: 'progress'; stage: 'prepare' | 'features'; done: number; total: number }
+  | { type: 'batch'; phase: string; epoch: number; epochs: number; batch: number; batches: number; loss: number }
+  | { type: 'epoch'; phase: string; epoch: number; epochs: number; loss: number; accuracy: number; valLoss?: number; valAccuracy?: number; ms: number }
+  | { type: 'saved'; outDir: string; valAccuracy?: number; ms: number };
+
+export interface SkippedPhoto {
+  file: string;
+  reason: string;
+}
+
+export type EventSink = (event: TrainEvent) => void;

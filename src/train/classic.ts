@@ -1,0 +1,95 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { loadMobileNetV2 } from '../base/mobilenetv2.js';
+import { splitAtLayer } from '../base/split.js';
+import type { TrainConfig } from '../config.js';
+import type { PreparedPhoto } from '../dataset/prepare.js';
+import type { EventSink } from '../events.js';
+import type { RgbImage } from '../image/decode.js';
+import { applyHead, attachHead, buildClassicHead } from '../head/classic.js';
+import { childSeed, createRandom } from '../util/random.js';
+import { applyJitter, viewJitters } from './augment.js';
+import { computeFrozenOutputs } from './features.js';
+import { runPhase, type EpochMetrics, type PhaseData } from './loop.js';
+
+export interface TrainedModel {
+  model: tfl.LayersModel;
+  history: { phases: { name: string; epochs: EpochMetrics[] }[] };
+}
+
+/** Every training photo's views, view-major (row = view * photos + photo), as the loop expects. */
+function trainingViews(photos: PreparedPhoto[], config: TrainConfig): RgbImage[] {
+  const count = config.augment ? config.augmentViews : 1;
+  const random = createRandom(childSeed(config.seed, 'augment'));
+  const jitters = photos.map(() => viewJitters(count, random));
+  const views: RgbImage[] = [];
+  for (let v = 0; v < count; v++) for (const [p, photo] of photos.entries()) views.push(applyJitter(photo.crop, jitters[p]![v]!));
+  return views;
+}
+
+/**
+ * The classic recipe: frozen ImageNet MobileNetV2 + Conv2D/Dropout/GAP/Dense head for `epochs`,
+ * then layers from `fineTuneAt` on unfrozen (BatchNorm kept in inference mode) with a small
+ * learning rate. Frozen layers run once per view: the head trains on cached base outputs and
+ * fine-tuning on cached activations at the `fineTuneAt` boundary.
+ */
+export async function trainClassic(train: PreparedPhoto[], val: PreparedPhoto[], people: string[], config: TrainConfig, emit: EventSink): Promise<TrainedModel> {
+  const base = await loadMobileNetV2({ alpha: config.alpha, weights: config.weights });
+  const fineTune = config.fineTuneEpochs > 0;
+  const { frozen, tail } = fineTune ? splitAtLayer(base, config.fineTuneAt) : { frozen: base, tail: undefined };
+  const classOf = new Map(people.map((p, i) => [p, i]));
+  const views = config.augment ? config.augmentViews : 1;
+  const trainImages = trainingViews(train, config);
+  const total = trainImages.length + val.length;
+  const progress = (offset: number) => (done: number) => emit({ type: 'progress', stage: 'features', done: offset + done, total });
+  const boundaryTrain = computeFrozenOutputs(frozen, trainImages, config.batchSize, progress(0));
+  const boundaryVal = val.length > 0 ? computeFrozenOutputs(frozen, val.map((p) => p.crop), config.batchSize, progress(trainImages.length)) : undefined;
+  const tailOutputs = (inputs: tf.Tensor[]) => (tail ? [tf.tidy(() => tail.predict(inputs) as tf.Tensor)] : inputs);
+  const phaseData = (inputs: tf.Tensor[], photos: PreparedPhoto[], v: number): PhaseData => ({ inputs, labels: photos.map((p) => classOf.get(p.person)!), views: v });
+
+  const baseOutTrain = tailOutputs(boundaryTrain);
+  const baseOutVal = boundaryVal && tailOutputs(boundaryVal);
+  const head = buildClassicHead({ numClasses: people.length, inputShape: baseOutTrain[0]!.shape.slice(1), dropout: config.dropout, seed: config.seed });
+  const common = { numClasses: people.length, batchSize: config.batchSize, seed: config.seed };
+  const phaseEvents = (phase: string, epochs: number) => ({
+    onBatch: (b: { epoch: number; batch: number; batches: number; loss: number }) => emit({ type: 'batch', phase, epochs, ...b }),
+    onEpoch: (m: EpochMetrics) => emit({ type: 'epoch', phase, epochs, ...m }),
+  });
+  const history: TrainedModel['history'] = { phases: [] };
+  history.phases.push({
+    name: 'head',
+    epochs: runPhase({
+      ...common,
+      name: 'head',
+      train: phaseData(baseOutTrain, train, views),
+      val: baseOutVal && phaseData(baseOutVal, val, 1),
+      forward: ([x], seed) => applyHead(head, x!, seed),
+      variables: head.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val),
+      learningRate: config.learningRate,
+      epochs: config.epochs,
+      ...phaseEvents('head', config.epochs),
+    }),
+  });
+  tf.dispose([...baseOutTrain, ...(baseOutVal ?? [])].filter((t) => !boundaryTrain.includes(t)));
+
+  if (tail) {
+    history.phases.push({
+      name: 'fine-tune',
+      epochs: runPhase({
+        ...common,
+        name: 'fine-tune',
+        train: phaseData(boundaryTrain, train, views),
+        val: boundaryVal && phaseData(boundaryVal, val, 1),
+        // training: false keeps BatchNorm on its moving statistics, as Keras does for a base called with training=False
+        forward: (x, seed) => applyHead(head, tail.apply(x, { training: false }) as tf.Tensor, seed),
+        variables: [...tail.trainableWeights, ...head.trainableWeights].map((w) => (w as unknown as { val: tf.Variable }).val),
+        learningRate: config.fineTuneLearningRate,
+        epochs: config.fineTuneEpochs,
+        ...phaseEvents('fine-tune', config.fineTuneEpochs),
+      }),
+    });
+  }
+  tf.dispose([...boundaryTrain, ...(boundaryVal ?? [])]);
+  const model = tfl.model({ name: 'facetrain_mobilenetv2', inputs: base.inputs, outputs: attachHead(head, base.outputs[0]!) });
+  return { model, history };
+}

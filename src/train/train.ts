@@ -1,0 +1,81 @@
+import path from 'node:path';
+import { resolveTrainConfig, type TrainConfig } from '../config.js';
+import { checkPeople, preparePhotos, type Cropper } from '../dataset/prepare.js';
+import { loadDatasetSplit } from '../dataset/scan.js';
+import { initEngine } from '../engine/backend.js';
+import { fileSystemIO } from '../engine/model-io.js';
+import type { EventSink, SkippedPhoto } from '../events.js';
+import { resizeSquare } from '../image/decode.js';
+import { HISTORY_FILE, LABELS_FILE, MANIFEST_FILE, labelsText, packageVersions, type ModelManifest } from '../model/manifest.js';
+import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
+import { trainClassic } from './classic.js';
+
+export interface TrainResult {
+  outDir: string;
+  manifest: ModelManifest;
+  skipped: SkippedPhoto[];
+}
+
+const INPUT_SIZE = 224;
+
+function wholeImageCropper(size: number): Cropper {
+  return (image) => resizeSquare(image, size);
+}
+
+function lastValAccuracy(history: { phases: { epochs: { valAccuracy?: number }[] }[] }): number | undefined {
+  return history.phases.at(-1)?.epochs.at(-1)?.valAccuracy;
+}
+
+/** Trains a recognizer from a folder of people's photos and writes the model directory atomically. */
+export async function train(input: Partial<TrainConfig> & Pick<TrainConfig, 'dataDir' | 'outDir'>, emit: EventSink = () => {}): Promise<TrainResult> {
+  const config = resolveTrainConfig(input);
+  const started = performance.now();
+  await initEngine();
+  const split = await loadDatasetSplit(config.dataDir, { valSplit: config.valSplit, seed: config.seed });
+  const skipped: SkippedPhoto[] = [];
+  const onSkip = (s: SkippedPhoto) => {
+    skipped.push(s);
+    emit({ type: 'skip', ...s });
+  };
+  const crop = wholeImageCropper(INPUT_SIZE);
+  const total = split.train.length + split.val.length;
+  const onProgress = (offset: number) => (done: number) => emit({ type: 'progress', stage: 'prepare', done: offset + done, total });
+  const train = await preparePhotos(split.train, crop, onSkip, onProgress(0));
+  const val = await preparePhotos(split.val, crop, onSkip, onProgress(split.train.length));
+  checkPeople(split.trainRoot, split.people, train);
+  const count = (list: { person: string }[], person: string) => list.filter((p) => p.person === person).length;
+  emit({
+    type: 'dataset',
+    people: split.people.map((name) => ({ name, train: count(train, name), val: count(val, name) })),
+    skipped,
+    explicitSplit: split.explicitSplit,
+  });
+
+  const { model, history } = await trainClassic(train, val, split.people, config, emit);
+  const { dataDir: _data, outDir: _out, force: _force, ...recipe } = config;
+  const manifest: ModelManifest = {
+    format: 'facetrain-model',
+    formatVersion: 1,
+    base: { name: 'mobilenetv2', alpha: config.alpha, fineTuneAt: config.fineTuneAt, layerLayout: 'keras-2.0-with-Conv1_pad-155' },
+    input: { size: INPUT_SIZE, channels: 'RGB', mean: 127.5, std: 127.5, crop: 'whole-image' },
+    labels: split.people,
+    threshold: 0,
+    seed: config.seed,
+    config: recipe,
+    versions: packageVersions(),
+    metrics: { valAccuracy: lastValAccuracy(history), trainSeconds: (performance.now() - started) / 1000 },
+    createdAt: new Date().toISOString(),
+  };
+  await writeDirAtomic(
+    config.outDir,
+    async (dir) => {
+      await model.save(fileSystemIO(dir));
+      await writeFileAtomic(path.join(dir, LABELS_FILE), labelsText(split.people));
+      await writeFileAtomic(path.join(dir, HISTORY_FILE), JSON.stringify(history, null, 2));
+      await writeFileAtomic(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2));
+    },
+    { force: config.force },
+  );
+  emit({ type: 'saved', outDir: config.outDir, valAccuracy: manifest.metrics.valAccuracy, ms: performance.now() - started });
+  return { outDir: config.outDir, manifest, skipped };
+}
