@@ -34,10 +34,10 @@ export interface ReportInput {
 }
 
 /** A chart on the page: the canvas id, its accessible description, and its Chart.js configuration. */
-export interface ChartSpec {
+interface ChartSpec {
   id: string;
   description: string;
-  config: ChartConfiguration;
+  config: ChartConfiguration<'line', XY[]> | ChartConfiguration<'bar'> | ChartConfiguration<'scatter', XY[]>;
 }
 
 // Okabe-Ito colours: distinguishable with the common colour-vision deficiencies.
@@ -65,7 +65,7 @@ ${trainingSection(history, charts)}
 ${confusionSection(report.confusion)}
 ${perPersonSection(report, charts)}
 ${rocSection(report, charts)}
-${gallerySection(samples, model.threshold)}
+${gallerySection(samples, report.openSet.threshold)}
 </main>
 <script>${chartJsSource()}</script>
 <script type="application/json" id="chart-specs">${jsonForScript(charts.map(({ id, config }) => ({ id, config })))}</script>
@@ -110,7 +110,7 @@ th, td { padding: .25rem .6rem; border: 1px solid #ddd; text-align: right; }
 th[scope=row], thead th:first-child { text-align: left; }
 caption { text-align: left; font-weight: 600; padding-bottom: .3rem; }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 1.5rem; }
-.chart { position: relative; max-width: 760px; }
+.chart { position: relative; max-width: 680px; }
 .confusion td { min-width: 3rem; font-variant-numeric: tabular-nums; }
 .gallery { display: flex; flex-wrap: wrap; gap: 1rem; padding: 0; list-style: none; }
 .gallery figure { margin: 0; width: 140px; font-size: .8rem; overflow-wrap: anywhere; }
@@ -166,7 +166,7 @@ interface XY {
  * Loss and accuracy across every phase on one epoch axis, so fine-tuning visibly continues from
  * where the head-only phase stopped; train solid, validation dashed, one colour per phase and split.
  */
-export function trainingCharts(history: TrainHistory | undefined): ChartSpec[] {
+function trainingCharts(history: TrainHistory | undefined): ChartSpec[] {
   if (history === undefined || history.phases.every((p) => p.epochs.length === 0)) return [];
   const metric = (key: 'loss' | 'accuracy', title: string): ChartSpec => {
     const datasets: ChartConfiguration<'line', XY[]>['data']['datasets'] = [];
@@ -187,23 +187,24 @@ export function trainingCharts(history: TrainHistory | undefined): ChartSpec[] {
       data: { datasets },
       options: {
         parsing: false,
+        aspectRatio: 1.4,
         scales: {
           x: { type: 'linear', title: { display: true, text: 'epoch (all phases)' }, ticks: { precision: 0 } },
           y: { title: { display: true, text: title }, ...(key === 'accuracy' ? { min: 0, max: 1 } : { beginAtZero: true }) },
         },
-        plugins: { title: { display: true, text: `Training ${title}` } },
+        plugins: { title: { display: true, text: `Training ${title}` }, legend: { position: 'bottom' } },
       },
     };
     return {
       id: `chart-${key}`,
       description: `Line chart of training and validation ${title} per epoch for phases ${history.phases.map((p) => p.name).join(', ')}`,
-      config: config as unknown as ChartConfiguration,
+      config,
     };
   };
   return [metric('loss', 'loss'), metric('accuracy', 'accuracy')];
 }
 
-export function perPersonChart(report: EvalReport): ChartSpec {
+function perPersonChart(report: EvalReport): ChartSpec {
   const labels = report.perPerson.map((p) => p.label);
   const config: ChartConfiguration<'bar'> = {
     type: 'bar',
@@ -222,12 +223,12 @@ export function perPersonChart(report: EvalReport): ChartSpec {
   return {
     id: 'chart-per-person',
     description: `Bar chart of precision and recall for ${labels.length} people; the numbers are in the table below`,
-    config: config as unknown as ChartConfiguration,
+    config,
   };
 }
 
 /** The ROC curve with the chance diagonal and the operating point of the chosen threshold. */
-export function rocChart(report: EvalReport): ChartSpec[] {
+function rocChart(report: EvalReport): ChartSpec[] {
   if (report.roc === null || report.auroc === null) return [];
   const { knownAcceptRate, falseAcceptRate, threshold } = report.openSet;
   const operatingPoint = knownAcceptRate === null || falseAcceptRate === null ? [] : [{ x: falseAcceptRate, y: knownAcceptRate }];
@@ -250,6 +251,8 @@ export function rocChart(report: EvalReport): ChartSpec[] {
           backgroundColor: SERIES_COLOURS[3],
           pointRadius: 8,
           pointStyle: 'rectRot',
+          // Lowest order is drawn last, so the curve does not hide the marker.
+          order: -1,
         },
         { label: 'chance', data: [{ x: 0, y: 0 }, { x: 1, y: 1 }], showLine: true, borderColor: CHANCE_COLOUR, borderDash: [4, 4], pointRadius: 0 },
       ],
@@ -268,7 +271,7 @@ export function rocChart(report: EvalReport): ChartSpec[] {
     {
       id: 'chart-roc',
       description: `ROC curve of the score separating known from unknown people, AUROC ${report.auroc.toFixed(3)}, threshold ${threshold.toFixed(3)} marked`,
-      config: config as unknown as ChartConfiguration,
+      config,
     },
   ];
 }
@@ -297,12 +300,12 @@ function historyTable(history: TrainHistory): string {
   return `<table><caption>Loss and accuracy per epoch</caption><thead><tr><th scope="col">phase</th><th scope="col">epoch</th><th scope="col">loss</th><th scope="col">accuracy</th><th scope="col">validation loss</th><th scope="col">validation accuracy</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
-/** Cell colour: blue for correct answers, red for mistakes, stronger the larger the share of the row. */
-export function heatColour(count: number, rowTotal: number, correct: boolean): { background: string; text: string } {
+/** Cell colour: blue for correct answers, orange for mistakes, stronger the larger the share of the row. */
+function heatColour(count: number, rowTotal: number, correct: boolean): { background: string; text: string } {
   const share = rowTotal === 0 ? 0 : count / rowTotal;
   const [r, g, b] = correct ? [0, 114, 178] : [213, 94, 0];
   const alpha = count === 0 ? 0 : 0.15 + 0.85 * share;
-  return { background: `rgba(${r}, ${g}, ${b}, ${alpha.toFixed(3)})`, text: alpha > 0.55 ? '#ffffff' : '#1a1a1a' };
+  return { background: `rgba(${r}, ${g}, ${b}, ${alpha.toFixed(3)})`, text: alpha > 0.7 ? '#ffffff' : '#1a1a1a' };
 }
 
 function confusionSection(confusion: ConfusionMatrix): string {
@@ -323,7 +326,7 @@ function confusionSection(confusion: ConfusionMatrix): string {
     })
     .join('');
   return `<section aria-labelledby="confusion-heading"><h2 id="confusion-heading">Confusion matrix</h2>
-<p class="note">Rows: who is in the photo (${escapeHtml(UNKNOWN_LABEL)} = people the model was not trained on). Columns: the answer at the threshold. Blue cells are right, red cells are mistakes; colour strength is the share of the row.</p>
+<p class="note">Rows: who is in the photo (${escapeHtml(UNKNOWN_LABEL)} = people the model was not trained on). Columns: the answer at the threshold. Blue cells are right, orange cells are mistakes; colour strength is the share of the row.</p>
 <table class="confusion"><caption>Photos per true person and answer</caption><thead>${head}</thead><tbody>${body}</tbody></table></section>`;
 }
 
@@ -355,7 +358,7 @@ interface GalleryItem {
 }
 
 /** Misclassified: named, but wrongly (including strangers given a name). Rejected: known people answered `unknown`. */
-export function galleryGroups(samples: readonly EvalSample[], threshold: number): { misclassified: GalleryItem[]; rejected: GalleryItem[]; noFace: GalleryItem[] } {
+function galleryGroups(samples: readonly EvalSample[], threshold: number): { misclassified: GalleryItem[]; rejected: GalleryItem[]; noFace: GalleryItem[] } {
   const withFace = samples.filter((s) => s.faceFound);
   const score = (s: EvalSample) => s.score.toFixed(3);
   return {
@@ -364,7 +367,10 @@ export function galleryGroups(samples: readonly EvalSample[], threshold: number)
       .map((s) => ({ sample: s, caption: `true: ${s.truth ?? UNKNOWN_LABEL} · predicted: ${s.predicted} (score ${score(s)})` })),
     rejected: withFace
       .filter((s) => s.truth !== null && decide(s, threshold) === UNKNOWN_LABEL)
-      .map((s) => ({ sample: s, caption: `true: ${s.truth} · answered unknown (best guess ${s.predicted}, score ${score(s)})` })),
+      .map((s) => ({
+        sample: s,
+        caption: `true: ${s.truth} · answered unknown (${s.predicted === UNKNOWN_LABEL ? '' : `best guess ${s.predicted}, `}score ${score(s)})`,
+      })),
     noFace: samples.filter((s) => !s.faceFound).map((s) => ({ sample: s, caption: `true: ${s.truth ?? UNKNOWN_LABEL} · no face detected` })),
   };
 }
