@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 // tfjs-core alone registers no gradient functions; tfjs-layers registers all of them on import.
 import '@tensorflow/tfjs-layers';
 import { initEngine, tf } from '../src/engine/backend.js';
-import { TRAINING_KERNELS, registerTrainingKernels, stockCpuKernel } from '../src/engine/kernels/register.js';
+import { TRAINING_KERNELS, WASM_SPEEDUPS, registerTrainingKernels, stockCpuKernel } from '../src/engine/kernels/register.js';
 
 await initEngine('wasm');
 
@@ -47,12 +47,14 @@ function relativeError(actual: Float32Array, expected: Float32Array): number {
 }
 
 function ourKernel(kernelName: string): tf.KernelFunc {
-  return TRAINING_KERNELS.find((k) => k.kernelName === kernelName)!.kernelFunc;
+  return [...TRAINING_KERNELS, ...WASM_SPEEDUPS].find((k) => k.kernelName === kernelName)!.kernelFunc;
 }
 
-function assertMatchesStock(kernelName: string, inputs: Record<string, Operand>, attrs: tf.NamedAttrMap, label: string): void {
+function assertMatchesStock(
+  kernelName: string, inputs: Record<string, Operand>, attrs: tf.NamedAttrMap, label: string, backends: ('wasm' | 'cpu')[] = ['wasm', 'cpu'],
+): void {
   const stock = runKernelOn('cpu', stockCpuKernel(kernelName)!, inputs, attrs);
-  for (const backendName of ['wasm', 'cpu'] as const) {
+  for (const backendName of backends) {
     const ours = runKernelOn(backendName, ourKernel(kernelName), inputs, attrs);
     assert.deepEqual(ours.shape, stock.shape, `${kernelName} ${label} on ${backendName}: shape`);
     const err = relativeError(ours.values, stock.values);
@@ -105,6 +107,20 @@ test('DepthwiseConv2dNative gradients match stock tfjs-backend-cpu for multiplie
       assertMatchesStock(tf.DepthwiseConv2dNativeBackpropInput, { dy, filter: randomOperand(filterShape, 500 + i) }, { ...common, inputShape: c.x }, name);
     });
   }
+});
+
+test('wasm Tile matches stock cpu Tile and Identity shares memory', () => {
+  const cases: [number[], number[]][] = [[[1, 1, 1, 5], [2, 3, 4, 1]], [[3, 2], [2, 2]], [[4], [3]], [[2, 1, 3], [1, 4, 2]], [[2, 3], [1, 1]]];
+  cases.forEach(([shape, reps], i) => {
+    assertMatchesStock(tf.Tile, { x: randomOperand(shape, 600 + i) }, { reps }, `shape=${shape} reps=${reps}`, ['wasm']);
+  });
+  const ints = tf.tile(tf.tensor2d([[1, 2], [3, 4]], [2, 2], 'int32'), [2, 3]);
+  assert.deepEqual(ints.arraySync(), [[1, 2, 1, 2, 1, 2], [3, 4, 3, 4, 3, 4], [1, 2, 1, 2, 1, 2], [3, 4, 3, 4, 3, 4]]);
+  const x = tf.tensor1d([1, 2, 3]);
+  const y = tf.clone(x);
+  x.dispose();
+  assert.deepEqual(Array.from(y.dataSync()), [1, 2, 3]);
+  tf.dispose([ints, y]);
 });
 
 test('registerTrainingKernels is idempotent', () => {

@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
  */
 interface WasmBackendLike extends tf.KernelBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+  incRef(dataId: tf.DataId): void;
 }
 
 /** KernelFunc's own argument type leaves `backend` untyped. */
@@ -17,7 +18,7 @@ export interface KernelArgs {
   attrs: tf.NamedAttrMap;
 }
 
-function isWasm(backend: tf.KernelBackend): backend is WasmBackendLike {
+export function isWasm(backend: tf.KernelBackend): backend is WasmBackendLike {
   return typeof (backend as Partial<WasmBackendLike>).typedArrayFromHeap === 'function';
 }
 
@@ -38,7 +39,7 @@ export function allocZeros(backend: tf.KernelBackend, shape: number[]): tf.Tenso
  */
 export function float32View(backend: tf.KernelBackend, info: tf.TensorInfo): Float32Array {
   if (info.dtype !== 'float32') throw new Error(`training kernels expect float32 tensors, got ${info.dtype}`);
-  if (isWasm(backend)) return backend.typedArrayFromHeap(info);
+  if (isWasm(backend)) return backend.typedArrayFromHeap(info) as Float32Array;
   return backend.readSync(info.dataId) as Float32Array;
 }
 
