@@ -1,0 +1,253 @@
+import { pathToFileURL } from 'node:url';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { initEngine, tf } from '../src/engine/backend.js';
+import { TRAINING_KERNELS, registerTrainingKernels, stockCpuKernel } from '../src/engine/kernels/register.js';
+import { fileSystemIO } from '../src/engine/model-io.js';
+import { createInferencePool } from '../src/engine/pool.js';
+import { MOBILENET_035_DIR } from '../test/support/shared.js';
+
+export interface EngineBenchOptions {
+  /** Timed runs per measurement (median reported); default 5. */
+  runs?: number;
+  /** Worker threads for the pooled forward; default os.availableParallelism(). */
+  workers?: number;
+  /** Also time one fine-tune step on stock tfjs-backend-cpu (minutes at alpha 1.0). */
+  stockFineTune?: boolean;
+  /** Classes of the head; default 5. */
+  classes?: number;
+}
+
+/** Layers from this index on are trained when fine-tuning (Keras MobileNetV2 layout: block_11_expand_BN). */
+const FIRST_TRAINABLE_LAYER = 100;
+/** The frozen part hands over these two activations: block_11_expand's output and the residual input of block_11_add. */
+const BOUNDARY_LAYERS = ['block_11_expand', 'block_10_project_BN'] as const;
+
+type Topology = { config: { layers: { class_name: string; name: string; config: Record<string, unknown> }[] } };
+
+/**
+ * MobileNetV2 alpha 1.0 obtained by widening the alpha 0.35 Keras topology (random weights):
+ * a stand-in until src/base/mobilenetv2.ts provides buildMobileNetV2({alpha}).
+ */
+function widenToAlpha1(topology035: Topology): Topology {
+  const blockOutputs = [16, 24, 24, 32, 32, 32, 64, 64, 64, 64, 96, 96, 96, 160, 160, 160, 320];
+  const topology = structuredClone(topology035);
+  for (const layer of topology.config.layers) {
+    if (layer.class_name !== 'Conv2D') continue;
+    const match = /^block_(\d+)_(expand|project)$/.exec(layer.name);
+    if (layer.name === 'Conv1') layer.config.filters = 32;
+    else if (layer.name === 'expanded_conv_project') layer.config.filters = 16;
+    else if (match?.[2] === 'expand') layer.config.filters = 6 * blockOutputs[Number(match[1]) - 1]!;
+    else if (match?.[2] === 'project') layer.config.filters = blockOutputs[Number(match[1])]!;
+  }
+  return topology;
+}
+
+export async function loadBaseModels(): Promise<Record<'alpha035' | 'alpha100', tfl.LayersModel>> {
+  const alpha035 = await tfl.loadLayersModel(fileSystemIO(MOBILENET_035_DIR));
+  const artifacts = await fileSystemIO(MOBILENET_035_DIR).load!();
+  const topology = artifacts.modelTopology as { model_config?: Topology } & Topology;
+  const widened = widenToAlpha1(topology.model_config ?? topology);
+  const alpha100 = await tfl.models.modelFromJSON({ modelTopology: widened as unknown as tf.io.ModelJSON['modelTopology'] });
+  return { alpha035, alpha100 };
+}
+
+async function artifactsOf(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts> {
+  let saved: tf.io.ModelArtifacts | undefined;
+  await model.save(tf.io.withSaveHandler(async (artifacts) => {
+    saved = artifacts;
+    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+  }));
+  return saved!;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** Median wall time of `runs` calls after one warm-up call. */
+async function timeMs(runs: number, run: () => unknown): Promise<number> {
+  await run();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await run();
+    times.push(performance.now() - start);
+  }
+  return median(times);
+}
+
+function categoricalCrossentropy(labels: tf.Tensor, probabilities: tf.Tensor): tf.Scalar {
+  const clipped = tf.clipByValue(probabilities, 1e-7, 1 - 1e-7);
+  return tf.neg(tf.mean(tf.sum(tf.mul(labels, tf.log(clipped)), -1))) as tf.Scalar;
+}
+
+function buildHead(inputShape: number[], classes: number): tfl.Sequential {
+  return tfl.sequential({
+    layers: [
+      tfl.layers.conv2d({ inputShape, filters: 32, kernelSize: 3, activation: 'relu' }),
+      tfl.layers.dropout({ rate: 0.2 }),
+      tfl.layers.globalAveragePooling2d({}),
+      tfl.layers.dense({ units: classes, activation: 'softmax' }),
+    ],
+  });
+}
+
+function randomLabels(batch: number, classes: number): tf.Tensor2D {
+  return tf.oneHot(tf.tensor1d(Array.from({ length: batch }, (_, i) => i % classes), 'int32'), classes) as tf.Tensor2D;
+}
+
+export interface TrainingStep {
+  run(): void;
+  dispose(): void;
+}
+
+/** One Adam step of the head alone on cached base features. */
+export function headStep(features: tf.Tensor4D, classes: number): TrainingStep {
+  const head = buildHead(features.shape.slice(1), classes);
+  const labels = randomLabels(features.shape[0], classes);
+  const optimizer = tf.train.adam(1e-3);
+  return {
+    run: () => {
+      const loss = optimizer.minimize(() => categoricalCrossentropy(labels, head.apply(features, { training: true }) as tf.Tensor), true);
+      loss!.dataSync();
+      loss!.dispose();
+    },
+    dispose: () => {
+      optimizer.dispose();
+      head.dispose();
+      labels.dispose();
+    },
+  };
+}
+
+/** Runs the base model's layers from FIRST_TRAINABLE_LAYER on, fed by the cached boundary activations. */
+function runTrainablePart(model: tfl.LayersModel, boundary: Map<string, tf.Tensor>): tf.Tensor {
+  const values = new Map(boundary);
+  for (const layer of model.layers.slice(FIRST_TRAINABLE_LAYER)) {
+    const inputs = layer.inboundNodes[0]!.inboundLayers.map((l) => values.get(l.name)!);
+    // BatchNormalization stays in inference mode (moving statistics), as when fine-tuning Keras models.
+    values.set(layer.name, layer.apply(inputs.length === 1 ? inputs[0]! : inputs, { training: false }) as tf.Tensor);
+  }
+  return values.get(model.layers[model.layers.length - 1]!.name)!;
+}
+
+/** One Adam step of layers >= 100 plus the head, starting from the cached boundary activations. */
+export function fineTuneStep(model: tfl.LayersModel, images: tf.Tensor4D, classes: number): TrainingStep {
+  const frozen = tfl.model({ inputs: model.inputs, outputs: BOUNDARY_LAYERS.map((name) => model.getLayer(name).output as tfl.SymbolicTensor) });
+  const boundaryTensors = frozen.predict(images) as tf.Tensor[];
+  const boundary = new Map(BOUNDARY_LAYERS.map((name, i) => [name, boundaryTensors[i]!]));
+  const head = buildHead(model.outputs[0]!.shape.slice(1) as number[], classes);
+  const labels = randomLabels(images.shape[0], classes);
+  const optimizer = tf.train.adam(1e-4);
+  const variables = [...model.layers.slice(FIRST_TRAINABLE_LAYER).flatMap((l) => l.trainableWeights), ...head.trainableWeights]
+    .map((w) => w.read() as tf.Variable);
+  return {
+    run: () => {
+      const loss = optimizer.minimize(() => {
+        const probabilities = head.apply(runTrainablePart(model, boundary), { training: true }) as tf.Tensor;
+        return categoricalCrossentropy(labels, probabilities);
+      }, true, variables);
+      loss!.dataSync();
+      loss!.dispose();
+    },
+    dispose: () => {
+      optimizer.dispose();
+      head.dispose();
+      labels.dispose();
+      tf.dispose(boundaryTensors);
+    },
+  };
+}
+
+/** Runs `fn` on the cpu backend with tfjs-backend-cpu's own convolution gradients, then restores ours. */
+async function onStockCpu<T>(fn: () => Promise<T>): Promise<T> {
+  for (const { kernelName } of TRAINING_KERNELS) {
+    const stock = stockCpuKernel(kernelName)!;
+    tf.unregisterKernel(kernelName, 'cpu');
+    tf.registerKernel({ kernelName, backendName: 'cpu', kernelFunc: stock });
+  }
+  await tf.setBackend('cpu');
+  try {
+    return await fn();
+  } finally {
+    registerTrainingKernels();
+    await tf.setBackend('wasm');
+  }
+}
+
+function randomImages(batch: number): tf.Tensor4D {
+  return tf.randomUniform([batch, 224, 224, 3], -1, 1, 'float32', 7);
+}
+
+function forwardMsPerImage(model: tfl.LayersModel, batch: number, runs: number): Promise<number> {
+  const images = randomImages(batch);
+  return timeMs(runs, () => tf.tidy(() => (model.predict(images) as tf.Tensor).dataSync())).then((ms) => {
+    images.dispose();
+    return ms / batch;
+  });
+}
+
+async function pooledMsPerImage(model: tfl.LayersModel, batch: number, runs: number, workers?: number): Promise<number> {
+  const pool = await createInferencePool(await artifactsOf(model), { workers });
+  try {
+    const input = randomImages(batch);
+    const values = input.dataSync() as Float32Array;
+    input.dispose();
+    return (await timeMs(runs, () => pool.predict(values, [batch, 224, 224, 3]))) / batch;
+  } finally {
+    await pool.dispose();
+  }
+}
+
+async function stepMs(makeStep: () => TrainingStep, runs: number): Promise<number> {
+  const step = makeStep();
+  try {
+    return await timeMs(runs, () => step.run());
+  } finally {
+    step.dispose();
+  }
+}
+
+const round = (ms: number): number => Math.round(ms * 100) / 100;
+
+export async function benchEngine(opts: EngineBenchOptions = {}): Promise<Record<string, unknown>> {
+  const runs = opts.runs ?? 5;
+  const classes = opts.classes ?? 5;
+  await initEngine('wasm');
+  const models = await loadBaseModels();
+  const results: Record<string, unknown> = {
+    backend: tf.getBackend(),
+    alpha100Weights: 'random; topology widened from the alpha 0.35 Keras model (stand-in for buildMobileNetV2)',
+  };
+  for (const [name, model] of Object.entries(models)) {
+    results[`forward_${name}_b1_msPerImage`] = round(await forwardMsPerImage(model, 1, runs));
+    results[`forward_${name}_b16_msPerImage`] = round(await forwardMsPerImage(model, 16, runs));
+    results[`forward_${name}_b16_pool_msPerImage`] = round(await pooledMsPerImage(model, 16, runs, opts.workers));
+  }
+  const features = tf.randomUniform([16, 7, 7, 1280], 0, 6, 'float32', 3) as tf.Tensor4D;
+  const images = randomImages(16);
+  results.headStep_b16_ms = round(await stepMs(() => headStep(features, classes), runs));
+  results.fineTuneStep_alpha100_b16_ms = round(await stepMs(() => fineTuneStep(models.alpha100, images, classes), runs));
+  results.fineTuneStep_alpha035_b16_ms = round(await stepMs(() => fineTuneStep(models.alpha035, images, classes), runs));
+
+  await onStockCpu(async () => {
+    results.stockCpu_forward_alpha035_b16_msPerImage = round(await forwardMsPerImage(models.alpha035, 16, 1));
+    results.stockCpu_headStep_b16_ms = round(await stepMs(() => headStep(features, classes), 1));
+    if (opts.stockFineTune) results.stockCpu_fineTuneStep_alpha100_b16_ms = round(await stepMs(() => fineTuneStep(models.alpha100, images, classes), 1));
+  });
+  results.speedup_headStep = round((results.stockCpu_headStep_b16_ms as number) / (results.headStep_b16_ms as number));
+  if (opts.stockFineTune) {
+    results.speedup_fineTuneStep = round((results.stockCpu_fineTuneStep_alpha100_b16_ms as number) / (results.fineTuneStep_alpha100_b16_ms as number));
+  }
+  results.peakRssMB = Math.round(process.resourceUsage().maxRSS / 1024);
+  tf.dispose([features, images]);
+  Object.values(models).forEach((m) => m.dispose());
+  return results;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const results = await benchEngine({ stockFineTune: process.argv.includes('--stock-finetune') });
+  console.log(JSON.stringify(results, null, 2));
+  console.table(Object.entries(results).map(([measure, value]) => ({ measure, value })));
+}
