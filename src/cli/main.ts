@@ -2,6 +2,7 @@
 import { cac } from 'cac';
 import { createRequire } from 'node:module';
 import { FacetrainError } from '../util/errors.js';
+import { registerEval } from './commands/eval.js';
 import { registerPredict } from './commands/predict.js';
 import { registerTrain } from './commands/train.js';
 
@@ -12,6 +13,7 @@ export async function runCli(argv: string[]): Promise<void> {
   const cli = cac('facetrain');
   registerTrain(cli);
   registerPredict(cli);
+  registerEval(cli);
   cli.help();
   cli.version(version);
   try {
