@@ -26,7 +26,8 @@ export async function runCli(argv: string[]): Promise<void> {
     await cli.runMatchedCommand();
   } catch (err) {
     if (err instanceof FacetrainError) {
-      process.stderr.write(`\nerror: ${err.message}\n`);
+      // clears a progress line left on a terminal
+      process.stderr.write(`${process.stderr.isTTY ? "\r\x1b[K" : ""}error: ${err.message}\n`);
       process.exitCode = err.exitCode;
       return;
     }
