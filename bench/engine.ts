@@ -3,7 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { initEngine, tf } from '../src/engine/backend.js';
 import { TRAINING_KERNELS, registerTrainingKernels, stockCpuKernel } from '../src/engine/kernels/register.js';
 import { fileSystemIO } from '../src/engine/model-io.js';
-import { createInferencePool } from '../src/engine/pool.js';
+import { createInferencePool, modelArtifacts } from '../src/engine/pool.js';
 import { MOBILENET_035_DIR } from '../test/support/shared.js';
 
 export interface EngineBenchOptions {
@@ -51,15 +51,6 @@ export async function loadBaseModels(): Promise<Record<'alpha035' | 'alpha100', 
   return { alpha035, alpha100 };
 }
 
-async function artifactsOf(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts> {
-  let saved: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (artifacts) => {
-    saved = artifacts;
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }));
-  return saved!;
-}
-
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
@@ -102,23 +93,30 @@ export interface TrainingStep {
   dispose(): void;
 }
 
+/** A step that minimises `loss` over `variables` (all trainable ones when omitted) with Adam. */
+function adamStep(learningRate: number, loss: () => tf.Scalar, variables: tf.Variable[] | undefined, release: () => void): TrainingStep {
+  const optimizer = tf.train.adam(learningRate);
+  return {
+    run: () => {
+      const value = optimizer.minimize(loss, true, variables);
+      value!.dataSync();
+      value!.dispose();
+    },
+    dispose: () => {
+      optimizer.dispose();
+      release();
+    },
+  };
+}
+
 /** One Adam step of the head alone on cached base features. */
 export function headStep(features: tf.Tensor4D, classes: number): TrainingStep {
   const head = buildHead(features.shape.slice(1), classes);
   const labels = randomLabels(features.shape[0], classes);
-  const optimizer = tf.train.adam(1e-3);
-  return {
-    run: () => {
-      const loss = optimizer.minimize(() => categoricalCrossentropy(labels, head.apply(features, { training: true }) as tf.Tensor), true);
-      loss!.dataSync();
-      loss!.dispose();
-    },
-    dispose: () => {
-      optimizer.dispose();
-      head.dispose();
-      labels.dispose();
-    },
-  };
+  return adamStep(1e-3, () => categoricalCrossentropy(labels, head.apply(features, { training: true }) as tf.Tensor), undefined, () => {
+    head.dispose();
+    labels.dispose();
+  });
 }
 
 /** Runs the base model's layers from FIRST_TRAINABLE_LAYER on, fed by the cached boundary activations. */
@@ -139,25 +137,14 @@ export function fineTuneStep(model: tfl.LayersModel, images: tf.Tensor4D, classe
   const boundary = new Map(BOUNDARY_LAYERS.map((name, i) => [name, boundaryTensors[i]!]));
   const head = buildHead(model.outputs[0]!.shape.slice(1) as number[], classes);
   const labels = randomLabels(images.shape[0], classes);
-  const optimizer = tf.train.adam(1e-4);
   const variables = [...model.layers.slice(FIRST_TRAINABLE_LAYER).flatMap((l) => l.trainableWeights), ...head.trainableWeights]
     .map((w) => w.read() as tf.Variable);
-  return {
-    run: () => {
-      const loss = optimizer.minimize(() => {
-        const probabilities = head.apply(runTrainablePart(model, boundary), { training: true }) as tf.Tensor;
-        return categoricalCrossentropy(labels, probabilities);
-      }, true, variables);
-      loss!.dataSync();
-      loss!.dispose();
-    },
-    dispose: () => {
-      optimizer.dispose();
-      head.dispose();
-      labels.dispose();
-      tf.dispose(boundaryTensors);
-    },
-  };
+  const loss = (): tf.Scalar => categoricalCrossentropy(labels, head.apply(runTrainablePart(model, boundary), { training: true }) as tf.Tensor);
+  return adamStep(1e-4, loss, variables, () => {
+    head.dispose();
+    labels.dispose();
+    tf.dispose(boundaryTensors);
+  });
 }
 
 /** Runs `fn` on the cpu backend with tfjs-backend-cpu's own convolution gradients, then restores ours. */
@@ -189,7 +176,7 @@ function forwardMsPerImage(model: tfl.LayersModel, batch: number, runs: number):
 }
 
 async function pooledMsPerImage(model: tfl.LayersModel, batch: number, runs: number, workers?: number): Promise<number> {
-  const pool = await createInferencePool(await artifactsOf(model), { workers });
+  const pool = await createInferencePool(await modelArtifacts(model), { workers });
   try {
     const input = randomImages(batch);
     const values = input.dataSync() as Float32Array;
