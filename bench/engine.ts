@@ -5,6 +5,7 @@ import { TRAINING_KERNELS, registerTrainingKernels, stockCpuKernel } from '../sr
 import { fileSystemIO } from '../src/engine/model-io.js';
 import { createInferencePool, modelArtifacts } from '../src/engine/pool.js';
 import { MOBILENET_035_DIR } from '../test/support/shared.js';
+import { buildMobileNetV2 } from '../src/base/mobilenetv2.js';
 
 export interface EngineBenchOptions {
   /** Timed runs per measurement (median reported); default 5. */
@@ -22,33 +23,10 @@ const FIRST_TRAINABLE_LAYER = 100;
 /** The frozen part hands over these two activations: block_11_expand's output and the residual input of block_11_add. */
 const BOUNDARY_LAYERS = ['block_11_expand', 'block_10_project_BN'] as const;
 
-type Topology = { config: { layers: { class_name: string; name: string; config: Record<string, unknown> }[] } };
-
-/**
- * MobileNetV2 alpha 1.0 obtained by widening the alpha 0.35 Keras topology (random weights):
- * a stand-in until src/base/mobilenetv2.ts provides buildMobileNetV2({alpha}).
- */
-function widenToAlpha1(topology035: Topology): Topology {
-  const blockOutputs = [16, 24, 24, 32, 32, 32, 64, 64, 64, 64, 96, 96, 96, 160, 160, 160, 320];
-  const topology = structuredClone(topology035);
-  for (const layer of topology.config.layers) {
-    if (layer.class_name !== 'Conv2D') continue;
-    const match = /^block_(\d+)_(expand|project)$/.exec(layer.name);
-    if (layer.name === 'Conv1') layer.config.filters = 32;
-    else if (layer.name === 'expanded_conv_project') layer.config.filters = 16;
-    else if (match?.[2] === 'expand') layer.config.filters = 6 * blockOutputs[Number(match[1]) - 1]!;
-    else if (match?.[2] === 'project') layer.config.filters = blockOutputs[Number(match[1])]!;
-  }
-  return topology;
-}
-
 export async function loadBaseModels(): Promise<Record<'alpha035' | 'alpha100', tfl.LayersModel>> {
   const alpha035 = await tfl.loadLayersModel(fileSystemIO(MOBILENET_035_DIR));
-  const artifacts = await fileSystemIO(MOBILENET_035_DIR).load!();
-  const topology = artifacts.modelTopology as { model_config?: Topology } & Topology;
-  const widened = widenToAlpha1(topology.model_config ?? topology);
-  const alpha100 = await tfl.models.modelFromJSON({ modelTopology: widened as unknown as tf.io.ModelJSON['modelTopology'] });
-  return { alpha035, alpha100 };
+  // random weights: timing does not depend on the values, and tests never download the official ones
+  return { alpha035, alpha100: buildMobileNetV2({ alpha: 1.0 }) };
 }
 
 function median(values: number[]): number {
@@ -205,7 +183,7 @@ export async function benchEngine(opts: EngineBenchOptions = {}): Promise<Record
   const models = await loadBaseModels();
   const results: Record<string, unknown> = {
     backend: tf.getBackend(),
-    alpha100Weights: 'random; topology widened from the alpha 0.35 Keras model (stand-in for buildMobileNetV2)',
+    alpha100Weights: 'random (buildMobileNetV2); alpha 0.35: the shared ImageNet weights',
   };
   for (const [name, model] of Object.entries(models)) {
     results[`forward_${name}_b1_msPerImage`] = round(await forwardMsPerImage(model, 1, runs));

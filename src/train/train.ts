@@ -47,8 +47,13 @@ async function validate(manifest: ModelManifest, model: tfl.LayersModel, val: Pr
   return { threshold, samples, report: evaluate(samples, manifest.labels, threshold) };
 }
 
+export interface TrainHooks {
+  /** A MobileNetV2 already in memory (benchmarks use random weights), instead of loading `weights`. */
+  base?: tfl.LayersModel;
+}
+
 /** Trains a recognizer from a folder of people's photos and writes the model directory atomically. */
-export async function train(input: Partial<TrainConfig> & Pick<TrainConfig, 'dataDir' | 'outDir'>, emit: EventSink = () => {}): Promise<TrainResult> {
+export async function train(input: Partial<TrainConfig> & Pick<TrainConfig, 'dataDir' | 'outDir'>, emit: EventSink = () => {}, hooks: TrainHooks = {}): Promise<TrainResult> {
   const config = resolveTrainConfig(input);
   const started = performance.now();
   await initEngine();
@@ -72,7 +77,7 @@ export async function train(input: Partial<TrainConfig> & Pick<TrainConfig, 'dat
     explicitSplit: split.explicitSplit,
   });
 
-  const { model, history } = await trainClassic(train, val, split.people, config, emit);
+  const { model, history } = await trainClassic(train, val, split.people, config, emit, hooks.base);
   const { dataDir: _data, outDir: _out, force: _force, ...recipe } = config;
   const manifest: ModelManifest = {
     format: 'facetrain-model',
