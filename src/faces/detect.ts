@@ -134,13 +134,14 @@ function tileStarts(length: number, side: number): number[] {
 
 /**
  * Square tiles in a pyramid: the smallest are sized so a `minFaceSize` face spans `minFaceAtInput`
- * detector pixels, each next level doubles, until the whole-image view alone finds faces of half a
- * tile. Half-tile overlap means every face up to half a tile lies wholly inside some tile.
+ * detector pixels, each next level doubles, until the whole-image view alone finds the faces a level
+ * would. Half-tile overlap means every face up to half a tile lies wholly inside some tile.
  */
 export function tileViews(width: number, height: number, config: Pick<DetectorConfig, 'minFaceSize' | 'minFaceAtInput' | 'padding'>): View[] {
   const smallestWholeFace = config.minFaceAtInput * wholeImageView(width, height, config.padding).step;
   const views: View[] = [];
-  for (let side = (config.minFaceSize * INPUT_SIZE) / config.minFaceAtInput; side / 2 < smallestWholeFace; side *= 2) {
+  // A level of side s finds faces from minFaceAtInput * s / INPUT_SIZE up to s / 2.
+  for (let side = (config.minFaceSize * INPUT_SIZE) / config.minFaceAtInput; (config.minFaceAtInput * side) / INPUT_SIZE < smallestWholeFace; side *= 2) {
     for (const top of tileStarts(height, side)) {
       for (const left of tileStarts(width, side)) views.push({ left, top, step: side / INPUT_SIZE });
     }
@@ -159,6 +160,14 @@ function cutByTile(face: DetectedFace, view: View, width: number, height: number
     || (y + h > view.top + side - margin && view.top + side < height);
 }
 
+/**
+ * Faces below `minFaceAtInput` detector pixels come out misplaced (boxes straddling two small faces);
+ * a finer pyramid level sees them at a size the model handles, so the coarse detection is dropped.
+ */
+function betterSeenFiner(face: DetectedFace, view: View, finestStep: number, minFaceAtInput: number): boolean {
+  return view.step > finestStep && face.box.width / view.step < minFaceAtInput;
+}
+
 function checkConfig(config: DetectorConfig): void {
   const unit = (name: keyof DetectorConfig): void => {
     const v = config[name] as number;
@@ -172,18 +181,13 @@ function checkConfig(config: DetectorConfig): void {
   if (!(Number.isInteger(config.maxFaces) && config.maxFaces >= 0)) throw invalidOption('detector maxFaces', 'a whole number >= 0', config.maxFaces);
 }
 
-/** One image tensor -> detector inputs for every view, in [-1, 1], black outside the image. */
-function viewBatch(pixels: tf.Tensor4D, width: number, height: number, views: View[]): tf.Tensor4D {
+/** The detector input for one view, in [-1, 1], black outside the image. */
+function viewInput(pixels: tf.Tensor4D, width: number, height: number, view: View): tf.Tensor4D {
   // cropAndResize samples box corners at pixel centres: input pixel j sits at source left + (j + 0.5) * step.
-  const boxes = views.map((v) => {
-    const first = (o: number): number => o + 0.5 * v.step - 0.5;
-    const last = (o: number): number => first(o) + (INPUT_SIZE - 1) * v.step;
-    return [first(v.top) / (height - 1), first(v.left) / (width - 1), last(v.top) / (height - 1), last(v.left) / (width - 1)];
-  });
-  return tf.tidy(() => {
-    const crops = tf.image.cropAndResize(pixels, boxes, new Array<number>(views.length).fill(0), [INPUT_SIZE, INPUT_SIZE], 'bilinear', 0);
-    return tf.sub(tf.div(crops, 127.5), 1);
-  });
+  const first = (origin: number): number => origin + 0.5 * view.step - 0.5;
+  const last = (origin: number): number => first(origin) + (INPUT_SIZE - 1) * view.step;
+  const box = [first(view.top) / (height - 1), first(view.left) / (width - 1), last(view.top) / (height - 1), last(view.left) / (width - 1)];
+  return tf.tidy(() => tf.sub(tf.div(tf.image.cropAndResize(pixels, [box], [0], [INPUT_SIZE, INPUT_SIZE], 'bilinear', 0), 127.5), 1));
 }
 
 /** Runs the pinto-converted BlazeFace (four outputs) and joins them into [896, 17] rows per view. */
@@ -200,18 +204,16 @@ function runBlazeFace(model: GraphModel, input: tf.Tensor4D): tf.Tensor3D {
 
 function toPixels(image: RgbImage): tf.Tensor4D {
   if (image.width < 2 || image.height < 2) throw invalidOption('image size', 'at least 2x2 pixels', `${image.width}x${image.height}`);
-  return tf.tensor4d(image.data, [1, image.height, image.width, 3], 'int32');
+  return tf.tensor4d(Float32Array.from(image.data), [1, image.height, image.width, 3]);
 }
 
+/** Raw detections per view; the model's input is pinned to batch 1, so views run one by one. */
 async function detectInViews(model: GraphModel, image: RgbImage, views: View[], minScore: number): Promise<DetectedFace[][]> {
   const pixels = toPixels(image);
   const found: DetectedFace[][] = [];
   try {
-    // The model's input is pinned to batch 1.
     for (const view of views) {
-      const input = viewBatch(pixels, image.width, image.height, [view]);
-      const rows = runBlazeFace(model, input);
-      input.dispose();
+      const rows = tf.tidy(() => runBlazeFace(model, viewInput(pixels, image.width, image.height, view)));
       const data = (await rows.data()) as Float32Array;
       rows.dispose();
       found.push(decodeBlazeFace(data, view, minScore));
@@ -222,7 +224,7 @@ async function detectInViews(model: GraphModel, image: RgbImage, views: View[], 
   return found;
 }
 
-export function boxArea(face: DetectedFace): number {
+function boxArea(face: DetectedFace): number {
   return face.box.width * face.box.height;
 }
 
@@ -233,10 +235,10 @@ export async function loadFaceDetector(config: Partial<DetectorConfig> = {}): Pr
   return {
     config: Object.freeze(full),
     async detect(image) {
-      const whole = wholeImageView(image.width, image.height, full.padding);
-      const tiles = tileViews(image.width, image.height, full);
-      const [wholeFaces, ...tileFaces] = await detectInViews(model, image, [whole, ...tiles], full.minScore);
-      const candidates = [...wholeFaces, ...tileFaces.flatMap((faces, i) => faces.filter((f) => !cutByTile(f, tiles[i], image.width, image.height)))];
+      const views = [wholeImageView(image.width, image.height, full.padding), ...tileViews(image.width, image.height, full)];
+      const finestStep = Math.min(...views.map((v) => v.step));
+      const found = await detectInViews(model, image, views, full.minScore);
+      const candidates = found.flatMap((faces, i) => faces.filter((f) => !cutByTile(f, views[i], image.width, image.height) && !betterSeenFiner(f, views[i], finestStep, full.minFaceAtInput)));
       const faces = nonMaxSuppression(candidates, full.iouThreshold).sort((a, b) => boxArea(b) - boxArea(a));
       return full.maxFaces > 0 ? faces.slice(0, full.maxFaces) : faces;
     },
