@@ -65,3 +65,34 @@ export function fileSystemIO(dir: string): tf.io.IOHandler {
     },
   };
 }
+
+/**
+ * Read-only IOHandler for a TF.js model stored as `<name>.json` beside its weight files
+ * (the layout @vladmandic/human ships: blazeface.json + blazeface.bin in one folder).
+ */
+export function modelFileIO(jsonPath: string): tf.io.IOHandler {
+  return {
+    async load(): Promise<tf.io.ModelArtifacts> {
+      let json: ModelJson;
+      try {
+        json = JSON.parse(await readFile(jsonPath, 'utf8')) as ModelJson;
+      } catch (err) {
+        throw new FacetrainError('FT_ERR_MODEL', `Cannot read ${jsonPath}: ${(err as Error).message}; point to a TF.js model json file`, { cause: err });
+      }
+      const dir = path.dirname(jsonPath);
+      const buffers = await Promise.all(json.weightsManifest.flatMap((group) => group.paths.map((p) => readFile(path.join(dir, p)))));
+      const all = Buffer.concat(buffers);
+      return {
+        modelTopology: json.modelTopology as tf.io.ModelArtifacts['modelTopology'],
+        format: json.format,
+        generatedBy: json.generatedBy,
+        convertedBy: json.convertedBy,
+        userDefinedMetadata: json.userDefinedMetadata as Record<string, {}> | undefined,
+        signature: json.signature as {} | undefined,
+        modelInitializer: json.modelInitializer as {} | undefined,
+        weightSpecs: json.weightsManifest.flatMap((group) => group.weights),
+        weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
+      };
+    },
+  };
+}

@@ -1,0 +1,249 @@
+import type { GraphModel } from '@tensorflow/tfjs-converter';
+import { tf } from '../engine/backend.js';
+import type { RgbImage } from '../image/decode.js';
+import { invalidOption } from '../util/errors.js';
+import { loadHumanModel } from './human-models.js';
+import { type Box, type Point, iou } from './geometry.js';
+
+export type { Box, Point } from './geometry.js';
+
+/** Index of each BlazeFace keypoint in `DetectedFace.landmarks` (left/right as seen in the image). */
+export const LANDMARK = Object.freeze({ imageLeftEye: 0, imageRightEye: 1, nose: 2, mouth: 3, imageLeftEar: 4, imageRightEar: 5 });
+
+export interface DetectedFace {
+  /** Pixels in the source image; may reach past its edges for faces cut by the frame. */
+  box: Box;
+  /** Pixels in the source image, in `LANDMARK` order. */
+  landmarks: Point[];
+  /** Detector confidence in [0, 1]. */
+  score: number;
+}
+
+export interface DetectorConfig {
+  /** Detections below this confidence are dropped. */
+  minScore: number;
+  /** Two detections overlapping more than this (intersection over union) are one face. */
+  iouThreshold: number;
+  /** Keep at most this many faces (largest first); 0 keeps all. */
+  maxFaces: number;
+  /**
+   * Border added around the whole image, as a fraction of its longest side: BlazeFace was trained on
+   * faces that do not fill the frame, so tight crops (150x150 faces) are found only with a margin.
+   */
+  padding: number;
+  /**
+   * Faces at least this large (pixels, source image) are searched for: when the whole image shrunk to
+   * the detector's 256 px would make them smaller than `minFaceAtInput`, overlapping tiles are searched too.
+   */
+  minFaceSize: number;
+  /** Smallest face (pixels at the detector's input) the model finds reliably. */
+  minFaceAtInput: number;
+  /** Folder with blazeface.json/.bin; defaults to the one shipped by @vladmandic/human. */
+  modelsDir?: string;
+}
+
+export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = Object.freeze({
+  minScore: 0.6,
+  iouThreshold: 0.3,
+  maxFaces: 0,
+  padding: 0.25,
+  minFaceSize: 40,
+  minFaceAtInput: 20,
+});
+
+export interface FaceDetector {
+  readonly config: Readonly<DetectorConfig>;
+  /** Faces in `image`, largest box first. */
+  detect(image: RgbImage): Promise<DetectedFace[]>;
+  dispose(): void;
+}
+
+const INPUT_SIZE = 256;
+const KEYPOINTS = 6;
+
+/** A square region of the source image seen by one detector run: source x = left + inputX * step. */
+export interface View {
+  left: number;
+  top: number;
+  step: number;
+}
+
+/**
+ * SSD anchors of the 256 px "back camera" BlazeFace: 2 per cell on the 16x16 grid, then 6 per cell on
+ * the 8x8 grid (MediaPipe's anchor spec, as in Human's facemeshutil.generateAnchors).
+ */
+export function blazeFaceAnchors(inputSize = INPUT_SIZE): Point[] {
+  const anchors: Point[] = [];
+  for (const [stride, perCell] of [[inputSize / 16, 2], [inputSize / 8, 6]] as const) {
+    const cells = Math.ceil(inputSize / stride);
+    for (let y = 0; y < cells; y++) {
+      for (let x = 0; x < cells; x++) {
+        for (let n = 0; n < perCell; n++) anchors.push([stride * (x + 0.5), stride * (y + 0.5)]);
+      }
+    }
+  }
+  return anchors;
+}
+
+const ANCHORS = blazeFaceAnchors();
+
+/**
+ * Decodes raw rows [logit, cx, cy, w, h, 6 x (x, y)] (offsets in input pixels from the anchor) into
+ * source-image faces for one view; only rows scoring at least `minScore` are kept.
+ */
+export function decodeBlazeFace(rows: Float32Array, view: View, minScore: number): DetectedFace[] {
+  const width = 5 + 2 * KEYPOINTS;
+  const faces: DetectedFace[] = [];
+  const minLogit = Math.log(minScore / (1 - minScore));
+  for (let i = 0; i < ANCHORS.length; i++) {
+    const r = i * width;
+    if (rows[r] < minLogit) continue;
+    const [ax, ay] = ANCHORS[i];
+    const toSource = (x: number, y: number): Point => [view.left + (ax + x) * view.step, view.top + (ay + y) * view.step];
+    const [cx, cy] = toSource(rows[r + 1], rows[r + 2]);
+    const w = rows[r + 3] * view.step;
+    const h = rows[r + 4] * view.step;
+    const landmarks: Point[] = [];
+    for (let k = 0; k < KEYPOINTS; k++) landmarks.push(toSource(rows[r + 5 + 2 * k], rows[r + 6 + 2 * k]));
+    faces.push({ box: { x: cx - w / 2, y: cy - h / 2, width: w, height: h }, landmarks, score: 1 / (1 + Math.exp(-rows[r])) });
+  }
+  return faces;
+}
+
+/** Greedy non-maximum suppression: the best-scoring face of each overlapping group survives. */
+export function nonMaxSuppression(faces: DetectedFace[], iouThreshold: number): DetectedFace[] {
+  const kept: DetectedFace[] = [];
+  for (const face of [...faces].sort((a, b) => b.score - a.score)) {
+    if (kept.every((k) => iou(k.box, face.box) <= iouThreshold)) kept.push(face);
+  }
+  return kept;
+}
+
+/** The whole image, centred in a square with `padding` x longest side of border on every side. */
+export function wholeImageView(width: number, height: number, padding: number): View {
+  const side = Math.max(width, height) * (1 + 2 * padding);
+  return { left: (width - side) / 2, top: (height - side) / 2, step: side / INPUT_SIZE };
+}
+
+/** Evenly spaced starts covering [0, length) with windows of `side`, overlapping by at least half. */
+function tileStarts(length: number, side: number): number[] {
+  if (side >= length) return [(length - side) / 2];
+  const count = Math.ceil((2 * (length - side)) / side) + 1;
+  return Array.from({ length: count }, (_, i) => (i * (length - side)) / (count - 1));
+}
+
+/**
+ * Square tiles in a pyramid: the smallest are sized so a `minFaceSize` face spans `minFaceAtInput`
+ * detector pixels, each next level doubles, until the whole-image view alone finds the faces a level
+ * would. Half-tile overlap means every face up to half a tile lies wholly inside some tile.
+ */
+export function tileViews(width: number, height: number, config: Pick<DetectorConfig, 'minFaceSize' | 'minFaceAtInput' | 'padding'>): View[] {
+  const smallestWholeFace = config.minFaceAtInput * wholeImageView(width, height, config.padding).step;
+  const views: View[] = [];
+  // A level of side s finds faces from minFaceAtInput * s / INPUT_SIZE up to s / 2.
+  for (let side = (config.minFaceSize * INPUT_SIZE) / config.minFaceAtInput; (config.minFaceAtInput * side) / INPUT_SIZE < smallestWholeFace; side *= 2) {
+    for (const top of tileStarts(height, side)) {
+      for (const left of tileStarts(width, side)) views.push({ left, top, step: side / INPUT_SIZE });
+    }
+  }
+  return views;
+}
+
+/** A tile's detection touching a tile edge inside the image is a cut face, found whole by a neighbour. */
+function cutByTile(face: DetectedFace, view: View, width: number, height: number): boolean {
+  const side = view.step * INPUT_SIZE;
+  const margin = view.step * 2;
+  const { x, y, width: w, height: h } = face.box;
+  return (x < view.left + margin && view.left > 0)
+    || (y < view.top + margin && view.top > 0)
+    || (x + w > view.left + side - margin && view.left + side < width)
+    || (y + h > view.top + side - margin && view.top + side < height);
+}
+
+/**
+ * Faces below `minFaceAtInput` detector pixels come out misplaced (boxes straddling two small faces);
+ * a finer pyramid level sees them at a size the model handles, so the coarse detection is dropped.
+ */
+function betterSeenFiner(face: DetectedFace, view: View, finestStep: number, minFaceAtInput: number): boolean {
+  return view.step > finestStep && face.box.width / view.step < minFaceAtInput;
+}
+
+function checkConfig(config: DetectorConfig): void {
+  const unit = (name: keyof DetectorConfig): void => {
+    const v = config[name] as number;
+    if (!(v > 0 && v < 1)) throw invalidOption(`detector ${name}`, 'a number between 0 and 1', v);
+  };
+  unit('minScore');
+  unit('iouThreshold');
+  if (!(config.padding >= 0 && config.padding <= 1)) throw invalidOption('detector padding', 'a number between 0 and 1', config.padding);
+  if (!(config.minFaceSize > 0)) throw invalidOption('detector minFaceSize', 'a positive number of pixels', config.minFaceSize);
+  if (!(config.minFaceAtInput > 0)) throw invalidOption('detector minFaceAtInput', 'a positive number of pixels', config.minFaceAtInput);
+  if (!(Number.isInteger(config.maxFaces) && config.maxFaces >= 0)) throw invalidOption('detector maxFaces', 'a whole number >= 0', config.maxFaces);
+}
+
+/** The detector input for one view, in [-1, 1], black outside the image. */
+function viewInput(pixels: tf.Tensor4D, width: number, height: number, view: View): tf.Tensor4D {
+  // cropAndResize samples box corners at pixel centres: input pixel j sits at source left + (j + 0.5) * step.
+  const first = (origin: number): number => origin + 0.5 * view.step - 0.5;
+  const last = (origin: number): number => first(origin) + (INPUT_SIZE - 1) * view.step;
+  const box = [first(view.top) / (height - 1), first(view.left) / (width - 1), last(view.top) / (height - 1), last(view.left) / (width - 1)];
+  return tf.tidy(() => tf.sub(tf.div(tf.image.cropAndResize(pixels, [box], [0], [INPUT_SIZE, INPUT_SIZE], 'bilinear', 0), 127.5), 1));
+}
+
+/** Runs the pinto-converted BlazeFace (four outputs) and joins them into [896, 17] rows per view. */
+function runBlazeFace(model: GraphModel, input: tf.Tensor4D): tf.Tensor3D {
+  return tf.tidy(() => {
+    const outputs = model.execute(input) as tf.Tensor[];
+    // Outputs come as (scores, regressors) for the 512 fine and 384 coarse anchors, in no fixed order.
+    const bySize = [...outputs].sort((a, b) => a.size - b.size);
+    const coarse = tf.concat([bySize[0], bySize[2]], 2);
+    const fine = tf.concat([bySize[1], bySize[3]], 2);
+    return tf.concat([fine, coarse], 1) as tf.Tensor3D;
+  });
+}
+
+function toPixels(image: RgbImage): tf.Tensor4D {
+  if (image.width < 2 || image.height < 2) throw invalidOption('image size', 'at least 2x2 pixels', `${image.width}x${image.height}`);
+  return tf.tensor4d(Float32Array.from(image.data), [1, image.height, image.width, 3]);
+}
+
+/** Raw detections per view; the model's input is pinned to batch 1, so views run one by one. */
+async function detectInViews(model: GraphModel, image: RgbImage, views: View[], minScore: number): Promise<DetectedFace[][]> {
+  const pixels = toPixels(image);
+  const found: DetectedFace[][] = [];
+  try {
+    for (const view of views) {
+      const rows = tf.tidy(() => runBlazeFace(model, viewInput(pixels, image.width, image.height, view)));
+      const data = (await rows.data()) as Float32Array;
+      rows.dispose();
+      found.push(decodeBlazeFace(data, view, minScore));
+    }
+  } finally {
+    pixels.dispose();
+  }
+  return found;
+}
+
+function boxArea(face: DetectedFace): number {
+  return face.box.width * face.box.height;
+}
+
+export async function loadFaceDetector(config: Partial<DetectorConfig> = {}): Promise<FaceDetector> {
+  const full: DetectorConfig = { ...DEFAULT_DETECTOR_CONFIG, ...config };
+  checkConfig(full);
+  const model = await loadHumanModel('blazeface', full.modelsDir);
+  return {
+    config: Object.freeze(full),
+    async detect(image) {
+      const views = [wholeImageView(image.width, image.height, full.padding), ...tileViews(image.width, image.height, full)];
+      const finestStep = Math.min(...views.map((v) => v.step));
+      const found = await detectInViews(model, image, views, full.minScore);
+      const candidates = found.flatMap((faces, i) => faces.filter((f) => !cutByTile(f, views[i], image.width, image.height) && !betterSeenFiner(f, views[i], finestStep, full.minFaceAtInput)));
+      const faces = nonMaxSuppression(candidates, full.iouThreshold).sort((a, b) => boxArea(b) - boxArea(a));
+      return full.maxFaces > 0 ? faces.slice(0, full.maxFaces) : faces;
+    },
+    dispose() {
+      model.dispose();
+    },
+  };
+}

@@ -1,0 +1,28 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
+import { initEngine } from '../engine/backend.js';
+import { modelFileIO } from '../engine/model-io.js';
+import { FacetrainError } from '../util/errors.js';
+
+/** Models shipped by the npm package @vladmandic/human (MIT); we run them on our own TF.js, never Human's bundle. */
+export type HumanModelName = 'blazeface' | 'facemesh' | 'faceres' | 'iris';
+
+/**
+ * The package's `exports` hides its files from require.resolve, so the folder is found the way
+ * Node itself looks for packages: each node_modules on the way up from here.
+ */
+export function humanModelsDir(): string {
+  const candidates = createRequire(import.meta.url).resolve.paths('@vladmandic/human') ?? [];
+  for (const nodeModules of candidates) {
+    const dir = path.join(nodeModules, '@vladmandic', 'human', 'models');
+    if (existsSync(path.join(dir, 'models.json'))) return dir;
+  }
+  throw new FacetrainError('FT_ERR_MODEL', 'The face models of @vladmandic/human were not found in any node_modules; run npm install in the facetrain folder');
+}
+
+export async function loadHumanModel(name: HumanModelName, modelsDir = humanModelsDir()): Promise<GraphModel> {
+  await initEngine();
+  return loadGraphModel(modelFileIO(path.join(modelsDir, `${name}.json`)));
+}
