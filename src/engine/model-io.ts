@@ -87,6 +87,7 @@ export function modelFileIO(jsonPath: string): tf.io.IOHandler {
         format: json.format,
         generatedBy: json.generatedBy,
         convertedBy: json.convertedBy,
+        trainingConfig: json.trainingConfig,
         userDefinedMetadata: json.userDefinedMetadata as Record<string, {}> | undefined,
         signature: json.signature as {} | undefined,
         modelInitializer: json.modelInitializer as {} | undefined,

@@ -7,7 +7,7 @@ import { modelFileIO } from '../engine/model-io.js';
 import { FacetrainError } from '../util/errors.js';
 
 /** Models shipped by the npm package @vladmandic/human (MIT); we run them on our own TF.js, never Human's bundle. */
-export type HumanModelName = 'blazeface' | 'facemesh' | 'faceres' | 'iris';
+export type HumanModelName = 'blazeface' | 'faceres';
 
 /**
  * The package's `exports` hides its files from require.resolve, so the folder is found the way
