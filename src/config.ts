@@ -35,9 +35,9 @@ export interface TrainConfig {
 }
 
 export const TRAIN_DEFAULTS: Omit<TrainConfig, 'dataDir' | 'outDir'> = Object.freeze({
-  base: 'mobilenetv2',
+  base: 'faceres',
   alpha: 0.35,
-  detect: false,
+  detect: true,
   valSplit: 0.2,
   seed: 42,
   epochs: 10,
@@ -62,9 +62,17 @@ function checkNumber(name: string, value: number, min: number, max: number, excl
   }
 }
 
-/** Fills defaults and rejects out-of-range values with a message naming the flag. */
+/**
+ * A Dense head on unit-length face embeddings starts with tiny logits: the recipe's 10 epochs at
+ * 1e-3 leave it unsure (loss 1.25 on five-celebrities), 30 at 1e-2 converge (0.03) in under a second.
+ */
+export const FACERES_HEAD_DEFAULTS: Partial<TrainConfig> = Object.freeze({ epochs: 30, learningRate: 1e-2 });
+
+/** Fills defaults (the base's own first) and rejects out-of-range values with a message naming the flag. */
 export function resolveTrainConfig(input: Partial<TrainConfig> & Pick<TrainConfig, 'dataDir' | 'outDir'>): TrainConfig {
-  const config: TrainConfig = { ...TRAIN_DEFAULTS, ...Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) } as TrainConfig;
+  const given = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as Partial<TrainConfig>;
+  const baseDefaults = (given.base ?? TRAIN_DEFAULTS.base) === 'faceres' ? FACERES_HEAD_DEFAULTS : {};
+  const config = { ...TRAIN_DEFAULTS, ...baseDefaults, ...given } as TrainConfig;
   if (!BASES.includes(config.base)) throw invalidOption('--base', BASES.join(' or '), config.base);
   if (!(MOBILENET_ALPHAS as readonly number[]).includes(config.alpha)) throw invalidOption('--alpha', MOBILENET_ALPHAS.join(', '), config.alpha);
   checkNumber('--val-split', config.valSplit, 0, 0.9, true);

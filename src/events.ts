@@ -4,6 +4,8 @@ import type { EvalReport } from './evaluate/types.js';
 export type TrainEvent =
   | { type: 'dataset'; people: { name: string; train: number; val: number }[]; skipped: SkippedPhoto[]; explicitSplit: boolean }
   | { type: 'skip'; file: string; reason: string }
+  /** A training photo with several faces: the largest was used. */
+  | { type: 'faces'; file: string; count: number }
   | { type: 'progress'; stage: 'prepare' | 'features'; done: number; total: number }
   | { type: 'batch'; phase: string; epoch: number; epochs: number; batch: number; batches: number; loss: number }
   | { type: 'epoch'; phase: string; epoch: number; epochs: number; loss: number; accuracy: number; valLoss?: number; valAccuracy?: number; ms: number }

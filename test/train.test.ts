@@ -11,7 +11,7 @@ import { FacetrainError } from '../src/util/errors.js';
 import { FIVE_CELEBRITIES, MOBILENET_035_DIR, needsShared } from './support/shared.js';
 import { runFacetrain } from './support/cli.js';
 
-const QUICK = { weights: MOBILENET_035_DIR, epochs: 2, fineTuneEpochs: 0, augment: false };
+const QUICK = { base: 'mobilenetv2' as const, detect: false, weights: MOBILENET_035_DIR, epochs: 2, fineTuneEpochs: 0, augment: false };
 
 async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(path.join(tmpdir(), `facetrain-${prefix}-`));
@@ -35,7 +35,7 @@ before(async () => {
   if (needsShared) return;
   celebritiesDir = path.join(await tempDir('model'), 'celebrities');
   // the recipe with fewer views and one fine-tuning epoch, to keep the suite short
-  celebrities = await train({ dataDir: FIVE_CELEBRITIES, outDir: celebritiesDir, weights: MOBILENET_035_DIR, fineTuneEpochs: 1, augmentViews: 2, seed: 3 });
+  celebrities = await train({ dataDir: FIVE_CELEBRITIES, outDir: celebritiesDir, base: 'mobilenetv2', detect: false, weights: MOBILENET_035_DIR, fineTuneEpochs: 1, augmentViews: 2, seed: 3 });
 });
 
 test('the classic recipe learns five-celebrities well above chance (20 %)', { skip: needsShared }, async () => {

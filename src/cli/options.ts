@@ -10,3 +10,7 @@ export function numberOption(flag: string, value: unknown): number {
   if (value === '' || value === true || !Number.isFinite(n)) throw invalidOption(flag, 'a number', value);
   return n;
 }
+
+export function optionalNumber(flag: string, value: unknown): number | undefined {
+  return value === undefined ? undefined : numberOption(flag, value);
+}

@@ -1,18 +1,32 @@
 import path from 'node:path';
 import type { SkippedPhoto } from '../events.js';
 import type { RgbImage } from '../image/decode.js';
-import { readImageFile } from '../image/decode.js';
+import { readImageFile, resizeSquare } from '../image/decode.js';
 import { FacetrainError } from '../util/errors.js';
 import type { Photo } from './scan.js';
 
-/** Turns a decoded photo into the crop the base takes, or explains why it cannot. */
-export type Cropper = (image: RgbImage, file: string) => Promise<RgbImage>;
-
-export interface PreparedPhoto extends Photo {
+export interface Cropped {
+  /** What the base takes: an aligned face, or the whole photo, size x size. */
   crop: RgbImage;
+  /** Faces found in the photo (1 when detection is off). */
+  faces: number;
 }
 
-/** Decodes and crops every photo; unreadable ones are reported and skipped, never fatal. */
+/** Turns a decoded photo into the crop the base takes, or throws FT_ERR_IMAGE saying why it cannot. */
+export type Cropper = (image: RgbImage, file: string) => Promise<Cropped>;
+
+export function wholeImageCropper(size: number): Cropper {
+  return async (image) => ({ crop: await resizeSquare(image, size), faces: 1 });
+}
+
+export interface PreparedPhoto extends Photo, Cropped {}
+
+/** A skip reason without the file name the error message starts with. */
+export function skipReason(err: FacetrainError, file: string): string {
+  return err.message.startsWith(`${file}: `) ? err.message.slice(file.length + 2) : err.message;
+}
+
+/** Decodes and crops every photo; unreadable ones (and ones without a face) are reported and skipped, never fatal. */
 export async function preparePhotos(
   photos: Photo[],
   crop: Cropper,
@@ -22,10 +36,10 @@ export async function preparePhotos(
   const prepared: PreparedPhoto[] = [];
   for (const [i, photo] of photos.entries()) {
     try {
-      prepared.push({ ...photo, crop: await crop(await readImageFile(photo.file), photo.file) });
+      prepared.push({ ...photo, ...(await crop(await readImageFile(photo.file), photo.file)) });
     } catch (err) {
       if (!(err instanceof FacetrainError)) throw err;
-      onSkip({ file: photo.file, reason: err.message.replace(`${photo.file}: `, '') });
+      onSkip({ file: photo.file, reason: skipReason(err, photo.file) });
     }
     onProgress?.(i + 1);
   }
@@ -33,7 +47,7 @@ export async function preparePhotos(
 }
 
 /** At least two people, each with a usable training photo; the error names the folder to fix. */
-export function checkPeople(trainRoot: string, people: string[], train: PreparedPhoto[]): void {
+export function checkPeople(trainRoot: string, people: string[], train: { person: string }[]): void {
   if (people.length < 2) {
     throw new FacetrainError('FT_ERR_DATASET', `${trainRoot}: found ${people.length} person folder(s); put each person's photos in their own sub-folder (at least 2 people)`);
   }

@@ -21,34 +21,7 @@ export const WEIGHTS_FILE = 'weights.bin';
 /** TF.js has no file:// handler without tfjs-node; this reads and writes the standard layout. */
 export function fileSystemIO(dir: string): tf.io.IOHandler {
   return {
-    async load(): Promise<tf.io.ModelArtifacts> {
-      const jsonPath = path.join(dir, 'model.json');
-      let json: ModelJson;
-      try {
-        json = JSON.parse(await readFile(jsonPath, 'utf8')) as ModelJson;
-      } catch (err) {
-        throw new FacetrainError('FT_ERR_MODEL', `Cannot read ${jsonPath}: ${(err as Error).message}; point to a directory that holds a TF.js model.json`, { cause: err });
-      }
-      const specs: tf.io.WeightsManifestEntry[] = [];
-      const buffers: Buffer[] = [];
-      for (const group of json.weightsManifest) {
-        specs.push(...group.weights);
-        for (const p of group.paths) buffers.push(await readFile(path.join(dir, p)));
-      }
-      const all = Buffer.concat(buffers);
-      return {
-        modelTopology: json.modelTopology as tf.io.ModelArtifacts['modelTopology'],
-        format: json.format,
-        generatedBy: json.generatedBy,
-        convertedBy: json.convertedBy,
-        trainingConfig: json.trainingConfig,
-        userDefinedMetadata: json.userDefinedMetadata as Record<string, {}> | undefined,
-        signature: json.signature as {} | undefined,
-        modelInitializer: json.modelInitializer as {} | undefined,
-        weightSpecs: specs,
-        weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
-      };
-    },
+    load: () => modelFileIO(path.join(dir, 'model.json')).load!(),
     async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
       const weightData = artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData);
       const json: ModelJson = {

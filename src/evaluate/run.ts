@@ -44,7 +44,7 @@ export async function predictSamples(recognizer: Recognizer, photos: LabelledPho
       const [face] = await recognizer.predict(image, { topK: 3, threshold: 0 });
       const ms = performance.now() - started;
       if (face) {
-        const sample: EvalSample = { file: photo.file, truth: photo.person, predicted: face.topK[0]!.label, score: face.topK[0]!.score, topK: face.topK, faceFound: true, ms };
+        const sample: EvalSample = { file: photo.file, truth: photo.person, predicted: face.topK[0]!.label, score: face.score, topK: face.topK, faceFound: true, ms };
         faceBoxes.set(sample, face.box);
         samples.push(sample);
       } else {

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { BaseName } from '../config.js';
+import type { AlignConfig } from '../faces/align.js';
 import { FacetrainError } from '../util/errors.js';
 
 export const MANIFEST_FILE = 'facetrain.json';
@@ -19,6 +20,8 @@ export interface InputSpec {
   std: number;
   /** 'aligned-face': a crop made by facetrain's detector + aligner; 'whole-image': the photo stretched to size x size. */
   crop: 'aligned-face' | 'whole-image';
+  /** Where the eyes go in an aligned face, as fractions of the side. */
+  align?: AlignConfig;
 }
 
 export interface ModelManifest {

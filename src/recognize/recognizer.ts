@@ -1,11 +1,15 @@
-import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initEngine } from '../engine/backend.js';
 import { fileSystemIO } from '../engine/model-io.js';
 import { decodeImage, resizeSquare, type DecodeOptions, type RgbImage } from '../image/decode.js';
 import { decide } from '../evaluate/metrics.js';
 import { readManifest, type ModelManifest } from '../model/manifest.js';
-import { toMobileNetInput } from '../train/features.js';
+import { loadFaceRes } from '../base/faceres.js';
+import { alignFace } from '../faces/align.js';
+import { loadFaceDetector, type FaceDetector } from '../faces/detect.js';
+import { GALLERY_FILE, personCentroids, readGallery } from '../model/gallery.js';
+import { FacetrainError } from '../util/errors.js';
+import { classicClassifier, embeddingClassifier, type FaceClassifier } from './classifier.js';
 
 export interface Box {
   x: number;
@@ -31,6 +35,8 @@ export interface FaceResult {
 
 export interface PredictOptions {
   topK?: number;
+  /** Recognize at most this many faces, largest first; 0 means all. */
+  maxFaces?: number;
   /** Overrides the calibrated threshold stored in facetrain.json. */
   threshold?: number;
 }
@@ -54,30 +60,62 @@ function isRgbImage(x: Uint8Array | RgbImage): x is RgbImage {
   return (x as RgbImage).width !== undefined && !(x instanceof Uint8Array);
 }
 
-/** A recognizer over an in-memory model, e.g. one just trained, before it is written. */
-export function createRecognizer(manifest: ModelManifest, model: tfl.LayersModel, decodeOptions: DecodeOptions = {}): Recognizer {
+export interface RecognizerParts {
+  classifier: FaceClassifier;
+  /** Present when the model was trained on aligned faces; absent for whole-image models. */
+  detector?: FaceDetector;
+}
+
+interface Located {
+  box: Box;
+  landmarks?: [number, number][];
+  crop: RgbImage;
+}
+
+async function locateFaces(image: RgbImage, parts: RecognizerParts, manifest: ModelManifest, maxFaces: number): Promise<Located[]> {
+  const size = parts.classifier.inputSize;
+  if (!parts.detector) return [{ box: { x: 0, y: 0, width: image.width, height: image.height }, crop: await resizeSquare(image, size) }];
+  const faces = (await parts.detector.detect(image)).slice(0, maxFaces > 0 ? maxFaces : undefined);
+  return Promise.all(faces.map(async (face) => ({ box: face.box, landmarks: face.landmarks, crop: await alignFace(image, face, size, manifest.input.align) })));
+}
+
+/** A recognizer over in-memory parts, e.g. a model just trained, before it is written. */
+export function createRecognizer(manifest: ModelManifest, parts: RecognizerParts, decodeOptions: DecodeOptions = {}): Recognizer {
   const { labels } = manifest;
   return {
     manifest,
     labels,
     async predict(input, options = {}) {
       const image = isRgbImage(input) ? input : await decodeImage(input, 'image', decodeOptions);
-      const crop = await resizeSquare(image, manifest.input.size);
-      const probs = tf.tidy(() => model.predict(toMobileNetInput([crop])) as tf.Tensor);
-      const scores = await probs.data();
-      probs.dispose();
-      const topK = rankScores(scores, labels, options.topK ?? 3);
-      const best = topK[0]!;
-      const label = decide({ predicted: best.label, score: best.score }, options.threshold ?? manifest.threshold);
-      return [{ box: { x: 0, y: 0, width: image.width, height: image.height }, label, score: best.score, topK }];
+      const faces = await locateFaces(image, parts, manifest, options.maxFaces ?? 0);
+      if (faces.length === 0) return [];
+      const classified = await parts.classifier.classify(faces.map((f) => f.crop));
+      const threshold = options.threshold ?? manifest.threshold;
+      return faces.map(({ box, landmarks }, i) => {
+        const { probs, score } = classified[i]!;
+        const topK = rankScores(probs, labels, options.topK ?? 3);
+        return { box, ...(landmarks ? { landmarks } : {}), label: decide({ predicted: topK[0]!.label, score }, threshold), score, topK };
+      });
     },
-    dispose: () => model.dispose(),
+    dispose: () => {
+      parts.classifier.dispose();
+      parts.detector?.dispose();
+    },
   };
+}
+
+async function loadClassifier(dir: string, manifest: ModelManifest): Promise<FaceClassifier> {
+  const model = await tfl.loadLayersModel(fileSystemIO(dir));
+  if (manifest.base.name === 'mobilenetv2') return classicClassifier(model, manifest.input.size);
+  const gallery = await readGallery(dir);
+  if (!gallery) throw new FacetrainError('FT_ERR_MODEL', `${dir}: ${GALLERY_FILE} is missing; retrain the model with --force`);
+  return embeddingClassifier(await loadFaceRes(), model, personCentroids(gallery.entries, manifest.labels));
 }
 
 /** Loads a model directory written by `facetrain train`. */
 export async function loadRecognizer(dir: string, decodeOptions: DecodeOptions = {}): Promise<Recognizer> {
   await initEngine();
   const manifest = await readManifest(dir);
-  return createRecognizer(manifest, await tfl.loadLayersModel(fileSystemIO(dir)), decodeOptions);
+  const detector = manifest.input.crop === 'aligned-face' ? await loadFaceDetector() : undefined;
+  return createRecognizer(manifest, { classifier: await loadClassifier(dir, manifest), detector }, decodeOptions);
 }

@@ -1,20 +1,26 @@
 import path from 'node:path';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { loadFaceRes } from '../base/faceres.js';
 import { resolveTrainConfig, type TrainConfig } from '../config.js';
-import { checkPeople, preparePhotos, type Cropper, type PreparedPhoto } from '../dataset/prepare.js';
-import { loadDatasetSplit } from '../dataset/scan.js';
+import { checkPeople, preparePhotos, wholeImageCropper, type Cropper } from '../dataset/prepare.js';
+import { loadDatasetSplit, type DatasetSplit } from '../dataset/scan.js';
 import { initEngine } from '../engine/backend.js';
 import { fileSystemIO } from '../engine/model-io.js';
-import type { EventSink, SkippedPhoto } from '../events.js';
-import { resizeSquare } from '../image/decode.js';
 import { calibrateThreshold, evaluate } from '../evaluate/metrics.js';
 import { renderReport } from '../evaluate/report.js';
 import { attachThumbnails, correctKnownScores, predictSamples } from '../evaluate/run.js';
-import type { EvalReport, EvalSample } from '../evaluate/types.js';
-import { createRecognizer } from '../recognize/recognizer.js';
-import type * as tfl from '@tensorflow/tfjs-layers';
-import { EVAL_FILE, REPORT_FILE, HISTORY_FILE, LABELS_FILE, MANIFEST_FILE, labelsText, packageVersions, type ModelManifest } from '../model/manifest.js';
+import type { EvalReport, EvalSample, TrainHistory } from '../evaluate/types.js';
+import type { EventSink, SkippedPhoto } from '../events.js';
+import { DEFAULT_ALIGN_CONFIG } from '../faces/align.js';
+import { largestFaceCropper } from '../faces/cropper.js';
+import { loadFaceDetector, type FaceDetector } from '../faces/detect.js';
+import { GALLERY_FILE, personCentroids, readGallery, type Gallery } from '../model/gallery.js';
+import { EVAL_FILE, HISTORY_FILE, LABELS_FILE, MANIFEST_FILE, REPORT_FILE, labelsText, packageVersions, type ModelManifest } from '../model/manifest.js';
+import { classicClassifier, embeddingClassifier } from '../recognize/classifier.js';
+import { createRecognizer, type Recognizer } from '../recognize/recognizer.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import { trainClassic } from './classic.js';
+import { embedPhotos, trainEmbeddingHead } from './embedding.js';
 
 export interface TrainResult {
   outDir: string;
@@ -22,10 +28,19 @@ export interface TrainResult {
   skipped: SkippedPhoto[];
 }
 
+export interface TrainHooks {
+  /** A MobileNetV2 already in memory (benchmarks use random weights), instead of loading `weights`. */
+  base?: tfl.LayersModel;
+}
+
 const INPUT_SIZE = 224;
 
-function wholeImageCropper(size: number): Cropper {
-  return (image) => resizeSquare(image, size);
+/** What one base's training produced: something to recognize with, and what to write beside it. */
+interface Trained {
+  recognizer: Recognizer;
+  model: tfl.LayersModel;
+  history: TrainHistory;
+  gallery?: Gallery;
 }
 
 interface Validation {
@@ -38,18 +53,81 @@ interface Validation {
  * Names every validation photo with the trained model, sets the unknown threshold so that 95 % of
  * the correctly named ones are still accepted, and evaluates at that threshold.
  */
-async function validate(manifest: ModelManifest, model: tfl.LayersModel, val: PreparedPhoto[]): Promise<Validation> {
+async function validate(recognizer: Recognizer, val: { file: string; person: string }[]): Promise<Validation> {
   if (val.length === 0) return { threshold: 0, samples: [] };
-  const samples = await predictSamples(createRecognizer(manifest, model), val);
+  const samples = await predictSamples(recognizer, val);
   const correct = correctKnownScores(samples);
   const threshold = correct.length > 0 ? calibrateThreshold(correct).threshold : 0;
   await attachThumbnails(samples, threshold);
-  return { threshold, samples, report: evaluate(samples, manifest.labels, threshold) };
+  return { threshold, samples, report: evaluate(samples, recognizer.labels, threshold) };
 }
 
-export interface TrainHooks {
-  /** A MobileNetV2 already in memory (benchmarks use random weights), instead of loading `weights`. */
-  base?: tfl.LayersModel;
+function draftManifest(config: TrainConfig, labels: string[]): ModelManifest {
+  const { dataDir: _data, outDir: _out, force: _force, ...recipe } = config;
+  return {
+    format: 'facetrain-model',
+    formatVersion: 1,
+    base: config.base === 'mobilenetv2' ? { name: 'mobilenetv2', alpha: config.alpha, fineTuneAt: config.fineTuneAt, layerLayout: 'keras-2.0-with-Conv1_pad-155' } : { name: 'faceres' },
+    input:
+      config.base === 'mobilenetv2'
+        ? { size: INPUT_SIZE, channels: 'RGB', mean: 127.5, std: 127.5, crop: config.detect ? 'aligned-face' : 'whole-image' }
+        : { size: INPUT_SIZE, channels: 'RGB', mean: 0, std: 1, crop: config.detect ? 'aligned-face' : 'whole-image' },
+    labels,
+    threshold: 0,
+    seed: config.seed,
+    config: recipe,
+    versions: packageVersions(),
+    metrics: {},
+    createdAt: new Date().toISOString(),
+  };
+}
+
+interface Prepared {
+  split: DatasetSplit;
+  crop: Cropper;
+  detector?: FaceDetector;
+  onSkip: (s: SkippedPhoto) => void;
+  skipped: SkippedPhoto[];
+}
+
+function reportDataset(emit: EventSink, p: Prepared, train: { person: string; faces: number; file: string }[], val: { person: string }[]): void {
+  checkPeople(p.split.trainRoot, p.split.people, train);
+  for (const photo of train) if (photo.faces > 1) emit({ type: 'faces', file: photo.file, count: photo.faces });
+  const count = (list: { person: string }[], person: string) => list.filter((x) => x.person === person).length;
+  emit({
+    type: 'dataset',
+    people: p.split.people.map((name) => ({ name, train: count(train, name), val: count(val, name) })),
+    skipped: p.skipped,
+    explicitSplit: p.split.explicitSplit,
+  });
+}
+
+async function trainMobileNet(config: TrainConfig, p: Prepared, emit: EventSink, manifest: ModelManifest, hooks: TrainHooks): Promise<Trained> {
+  const total = p.split.train.length + p.split.val.length;
+  const onProgress = (offset: number) => (done: number) => emit({ type: 'progress', stage: 'prepare', done: offset + done, total });
+  const train = await preparePhotos(p.split.train, p.crop, p.onSkip, onProgress(0));
+  const val = await preparePhotos(p.split.val, p.crop, p.onSkip, onProgress(p.split.train.length));
+  reportDataset(emit, p, train, val);
+  const { model, history } = await trainClassic(train, val, p.split.people, config, emit, hooks.base);
+  const recognizer = createRecognizer(manifest, { classifier: classicClassifier(model, INPUT_SIZE), detector: p.detector });
+  return { recognizer, model, history };
+}
+
+async function trainFaceRes(config: TrainConfig, p: Prepared, emit: EventSink, manifest: ModelManifest): Promise<Trained> {
+  const embedder = await loadFaceRes();
+  const previous = config.force ? await readGallery(config.outDir).catch(() => undefined) : undefined;
+  const recipeKey = JSON.stringify({ base: 'faceres', input: manifest.input, align: DEFAULT_ALIGN_CONFIG, seed: config.seed, augment: config.augment });
+  const cache = new Map((previous?.recipeKey === recipeKey ? previous.entries : []).map((e) => [e.hash, e]));
+  const total = p.split.train.length + p.split.val.length;
+  let done = 0;
+  const ctx = { embedder, crop: p.crop, cache, seed: config.seed, onSkip: p.onSkip, onProgress: () => emit({ type: 'progress', stage: 'features', done: ++done, total }) };
+  const train = await embedPhotos(p.split.train, 'train', { ...ctx, views: config.augment ? config.augmentViews : 1 });
+  const val = await embedPhotos(p.split.val, 'val', { ...ctx, views: 1 });
+  reportDataset(emit, p, train, val);
+  const { head, history } = trainEmbeddingHead(train, val, p.split.people, config, emit);
+  const gallery: Gallery = { version: 1, recipeKey, entries: [...train, ...val] };
+  const recognizer = createRecognizer(manifest, { classifier: embeddingClassifier(embedder, head, personCentroids(train, p.split.people)), detector: p.detector });
+  return { recognizer, model: head, history, gallery };
 }
 
 /** Trains a recognizer from a folder of people's photos and writes the model directory atomically. */
@@ -63,55 +141,38 @@ export async function train(input: Partial<TrainConfig> & Pick<TrainConfig, 'dat
     skipped.push(s);
     emit({ type: 'skip', ...s });
   };
-  const crop = wholeImageCropper(INPUT_SIZE);
-  const total = split.train.length + split.val.length;
-  const onProgress = (offset: number) => (done: number) => emit({ type: 'progress', stage: 'prepare', done: offset + done, total });
-  const train = await preparePhotos(split.train, crop, onSkip, onProgress(0));
-  const val = await preparePhotos(split.val, crop, onSkip, onProgress(split.train.length));
-  checkPeople(split.trainRoot, split.people, train);
-  const count = (list: { person: string }[], person: string) => list.filter((p) => p.person === person).length;
-  emit({
-    type: 'dataset',
-    people: split.people.map((name) => ({ name, train: count(train, name), val: count(val, name) })),
-    skipped,
-    explicitSplit: split.explicitSplit,
-  });
+  const detector = config.detect ? await loadFaceDetector() : undefined;
+  const crop = detector ? largestFaceCropper(detector, INPUT_SIZE) : wholeImageCropper(INPUT_SIZE);
+  const prepared: Prepared = { split, crop, detector, onSkip, skipped };
+  const manifest = draftManifest(config, split.people);
+  if (detector) manifest.input.align = { ...DEFAULT_ALIGN_CONFIG };
 
-  const { model, history } = await trainClassic(train, val, split.people, config, emit, hooks.base);
-  const { dataDir: _data, outDir: _out, force: _force, ...recipe } = config;
-  const manifest: ModelManifest = {
-    format: 'facetrain-model',
-    formatVersion: 1,
-    base: { name: 'mobilenetv2', alpha: config.alpha, fineTuneAt: config.fineTuneAt, layerLayout: 'keras-2.0-with-Conv1_pad-155' },
-    input: { size: INPUT_SIZE, channels: 'RGB', mean: 127.5, std: 127.5, crop: 'whole-image' },
-    labels: split.people,
-    threshold: 0,
-    seed: config.seed,
-    config: recipe,
-    versions: packageVersions(),
-    metrics: {},
-    createdAt: new Date().toISOString(),
-  };
-  const validation = await validate(manifest, model, val);
+  const trained =
+    config.base === 'mobilenetv2' ? await trainMobileNet(config, prepared, emit, manifest, hooks) : await trainFaceRes(config, prepared, emit, manifest);
+  const validation = await validate(trained.recognizer, split.val.filter((p) => !skipped.some((s) => s.file === p.file)));
   manifest.threshold = validation.threshold;
   manifest.metrics = { valAccuracy: validation.report?.top1Accuracy ?? undefined, trainSeconds: (performance.now() - started) / 1000 };
   if (validation.report) emit({ type: 'evaluation', report: validation.report });
+
   await writeDirAtomic(
     config.outDir,
     async (dir) => {
-      await model.save(fileSystemIO(dir));
+      await trained.model.save(fileSystemIO(dir));
       await writeFileAtomic(path.join(dir, LABELS_FILE), labelsText(split.people));
-      await writeFileAtomic(path.join(dir, HISTORY_FILE), JSON.stringify(history, null, 2));
+      await writeFileAtomic(path.join(dir, HISTORY_FILE), JSON.stringify(trained.history, null, 2));
       await writeFileAtomic(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2));
+      if (trained.gallery) await writeFileAtomic(path.join(dir, GALLERY_FILE), JSON.stringify(trained.gallery));
       if (validation.report) {
         const samples = validation.samples.map(({ thumbnail: _, ...rest }) => rest);
         await writeFileAtomic(path.join(dir, EVAL_FILE), JSON.stringify({ report: validation.report, samples }, null, 2));
-        const modelInfo = { labels: manifest.labels, base: `mobilenetv2 alpha ${config.alpha}`, threshold: manifest.threshold, createdAt: manifest.createdAt, name: path.basename(config.outDir) };
-        await writeFileAtomic(path.join(dir, REPORT_FILE), renderReport({ report: validation.report, history, model: modelInfo, samples: validation.samples }));
+        const baseName = config.base === 'mobilenetv2' ? `mobilenetv2 alpha ${config.alpha}` : 'faceres';
+        const modelInfo = { labels: manifest.labels, base: baseName, threshold: manifest.threshold, createdAt: manifest.createdAt, name: path.basename(config.outDir) };
+        await writeFileAtomic(path.join(dir, REPORT_FILE), renderReport({ report: validation.report, history: trained.history, model: modelInfo, samples: validation.samples }));
       }
     },
     { force: config.force },
   );
+  trained.recognizer.dispose();
   emit({ type: 'saved', outDir: config.outDir, valAccuracy: manifest.metrics.valAccuracy, ms: performance.now() - started });
   return { outDir: config.outDir, manifest, skipped };
 }

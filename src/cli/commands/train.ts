@@ -3,7 +3,7 @@ import { BASES, TRAIN_DEFAULTS, type TrainConfig } from '../../config.js';
 import { train } from '../../train/train.js';
 import { FacetrainError } from '../../util/errors.js';
 import { createReporter } from '../reporter.js';
-import { numberOption, type OutputFlags } from '../options.js';
+import { numberOption, optionalNumber, type OutputFlags } from '../options.js';
 
 const d = TRAIN_DEFAULTS;
 
@@ -13,11 +13,12 @@ export function registerTrain(cli: CAC): void {
     .option('--out <dir>', 'Model directory to write (required)')
     .option('--base <name>', `Frozen base: ${BASES.join(' | ')}`, { default: d.base })
     .option('--alpha <n>', 'MobileNetV2 width multiplier: 0.35 0.5 0.75 1.0 1.3 1.4', { default: d.alpha })
+    .option('--detect', 'Detect and align faces (--no-detect: whole photos, as the classic tutorial)', { default: d.detect })
     .option('--weights <path>', 'MobileNetV2 ImageNet weights: a TF.js layers model directory or a Keras .h5 file')
     .option('--val-split <f>', 'Fraction of each person\'s photos held out for validation', { default: d.valSplit })
     .option('--seed <n>', 'Seed for the split, augmentation, initialisation and batch order', { default: d.seed })
-    .option('--epochs <n>', 'Epochs training the head on the frozen base', { default: d.epochs })
-    .option('--learning-rate <lr>', 'Adam learning rate for the head', { default: d.learningRate })
+    .option('--epochs <n>', 'Epochs training the head on the frozen base (default: 10; faceres: 30)')
+    .option('--learning-rate <lr>', 'Adam learning rate for the head (default: 1e-3; faceres: 1e-2)')
     .option('--fine-tune-epochs <n>', 'Epochs fine-tuning the base from --fine-tune-at (0 skips)', { default: d.fineTuneEpochs })
     .option('--fine-tune-at <i>', 'First trainable base layer index when fine-tuning', { default: d.fineTuneAt })
     .option('--fine-tune-learning-rate <lr>', 'Adam learning rate when fine-tuning', { default: d.fineTuneLearningRate })
@@ -27,7 +28,8 @@ export function registerTrain(cli: CAC): void {
     .option('--dropout <rate>', 'Dropout rate of the head', { default: d.dropout })
     .option('--force', 'Replace an existing model directory')
     .option('--json', 'One JSON event per line on stdout')
-    .example('facetrain train photos/ --out models/family --base mobilenetv2')
+    .example('facetrain train photos/ --out models/family')
+    .example('facetrain train photos/ --out models/classic --base mobilenetv2 --no-detect')
     .action(async (photos: string, flags: Record<string, unknown> & OutputFlags) => {
       if (typeof flags.out !== 'string') throw new FacetrainError('FT_ERR_INVALID_OPTION', 'train needs --out <dir>: the model directory to write');
       const config: Partial<TrainConfig> & Pick<TrainConfig, 'dataDir' | 'outDir'> = {
@@ -38,13 +40,14 @@ export function registerTrain(cli: CAC): void {
         weights: flags.weights === undefined ? undefined : String(flags.weights),
         valSplit: numberOption('--val-split', flags.valSplit),
         seed: numberOption('--seed', flags.seed),
-        epochs: numberOption('--epochs', flags.epochs),
-        learningRate: numberOption('--learning-rate', flags.learningRate),
+        epochs: optionalNumber('--epochs', flags.epochs),
+        learningRate: optionalNumber('--learning-rate', flags.learningRate),
         fineTuneEpochs: numberOption('--fine-tune-epochs', flags.fineTuneEpochs),
         fineTuneAt: numberOption('--fine-tune-at', flags.fineTuneAt),
         fineTuneLearningRate: numberOption('--fine-tune-learning-rate', flags.fineTuneLearningRate),
         batchSize: numberOption('--batch-size', flags.batchSize),
         augment: flags.augment !== false,
+        detect: flags.detect !== false,
         augmentViews: numberOption('--augment-views', flags.augmentViews),
         dropout: numberOption('--dropout', flags.dropout),
         force: flags.force === true,

@@ -1,0 +1,80 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { FaceEmbedder } from '../base/faceres.js';
+import type { RgbImage } from '../image/decode.js';
+import { toMobileNetInput } from '../train/features.js';
+
+/** What a classifier says about one face crop. */
+export interface Classification {
+  /** Probabilities over the labels, in label order. */
+  probs: Float32Array;
+  /** The confidence compared with the unknown threshold, in [0, 1]. */
+  score: number;
+}
+
+/** Names aligned face crops (or whole images) of `inputSize` x `inputSize`. */
+export interface FaceClassifier {
+  readonly inputSize: number;
+  classify(crops: RgbImage[]): Promise<Classification[]>;
+  dispose(): void;
+}
+
+function argMax(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
+  return best;
+}
+
+function rows(data: Float32Array, width: number): Float32Array[] {
+  return Array.from({ length: data.length / width }, (_, i) => data.slice(i * width, (i + 1) * width));
+}
+
+/** The classic recognizer: one Keras-style model from pixels to probabilities; its top probability is the score. */
+export function classicClassifier(model: tfl.LayersModel, inputSize: number): FaceClassifier {
+  return {
+    inputSize,
+    async classify(crops) {
+      const out = tf.tidy(() => model.predict(toMobileNetInput(crops)) as tf.Tensor2D);
+      const probs = rows((await out.data()) as Float32Array, out.shape[1]);
+      out.dispose();
+      return probs.map((p) => ({ probs: p, score: p[argMax(p)]! }));
+    },
+    dispose: () => model.dispose(),
+  };
+}
+
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0;
+  for (let i = 0; i < a.length; i++) dot += a[i]! * b[i]!;
+  return dot;
+}
+
+/**
+ * Face embedding -> trained Dense head. The head names the person; the score is how close the
+ * face is to that person's mean training embedding (cosine of unit vectors): a softmax is
+ * confident about strangers too, the distance to the person is not.
+ */
+export function embeddingClassifier(embedder: FaceEmbedder, head: tfl.LayersModel, centroids: Float32Array[]): FaceClassifier {
+  return {
+    inputSize: embedder.inputSize,
+    async classify(crops) {
+      const embeddings = await embedder.embed(crops);
+      return classifyEmbeddings(head, centroids, embeddings);
+    },
+    dispose: () => {
+      embedder.dispose();
+      head.dispose();
+    },
+  };
+}
+
+export async function classifyEmbeddings(head: tfl.LayersModel, centroids: Float32Array[], embeddings: Float32Array[]): Promise<Classification[]> {
+  if (embeddings.length === 0) return [];
+  const dims = embeddings[0]!.length;
+  const flat = new Float32Array(embeddings.length * dims);
+  embeddings.forEach((e, i) => flat.set(e, i * dims));
+  const out = tf.tidy(() => head.predict(tf.tensor2d(flat, [embeddings.length, dims])) as tf.Tensor2D);
+  const probs = rows((await out.data()) as Float32Array, out.shape[1]);
+  out.dispose();
+  return probs.map((p, i) => ({ probs: p, score: Math.max(0, Math.min(1, cosine(embeddings[i]!, centroids[argMax(p)]!))) }));
+}
