@@ -131,8 +131,9 @@ async function recognizeInBrowser(source) {
   const tf = window.tf;
   const { size, mean, std } = state.model.input;
   const scores = tf.tidy(() => {
-    const pixels = tf.image.resizeBilinear(tf.browser.fromPixels(source), [size, size]).toFloat();
-    return model.predict(pixels.sub(mean).div(std).expandDims(0));
+    // the UMD core bundle has no chained tensor methods: functional ops only
+    const pixels = tf.image.resizeBilinear(tf.browser.fromPixels(source), [size, size]);
+    return model.predict(tf.expandDims(tf.div(tf.sub(pixels, mean), std), 0));
   });
   const probs = await scores.data();
   scores.dispose();
