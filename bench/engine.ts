@@ -3,8 +3,9 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { initEngine, tf } from '../src/engine/backend.js';
 import { TRAINING_KERNELS, registerTrainingKernels, stockCpuKernel } from '../src/engine/kernels/register.js';
 import { fileSystemIO } from '../src/engine/model-io.js';
-import { createInferencePool } from '../src/engine/pool.js';
+import { createInferencePool, modelArtifacts } from '../src/engine/pool.js';
 import { MOBILENET_035_DIR } from '../test/support/shared.js';
+import { buildMobileNetV2 } from '../src/base/mobilenetv2.js';
 
 export interface EngineBenchOptions {
   /** Timed runs per measurement (median reported); default 5. */
@@ -22,42 +23,10 @@ const FIRST_TRAINABLE_LAYER = 100;
 /** The frozen part hands over these two activations: block_11_expand's output and the residual input of block_11_add. */
 const BOUNDARY_LAYERS = ['block_11_expand', 'block_10_project_BN'] as const;
 
-type Topology = { config: { layers: { class_name: string; name: string; config: Record<string, unknown> }[] } };
-
-/**
- * MobileNetV2 alpha 1.0 obtained by widening the alpha 0.35 Keras topology (random weights):
- * a stand-in until src/base/mobilenetv2.ts provides buildMobileNetV2({alpha}).
- */
-function widenToAlpha1(topology035: Topology): Topology {
-  const blockOutputs = [16, 24, 24, 32, 32, 32, 64, 64, 64, 64, 96, 96, 96, 160, 160, 160, 320];
-  const topology = structuredClone(topology035);
-  for (const layer of topology.config.layers) {
-    if (layer.class_name !== 'Conv2D') continue;
-    const match = /^block_(\d+)_(expand|project)$/.exec(layer.name);
-    if (layer.name === 'Conv1') layer.config.filters = 32;
-    else if (layer.name === 'expanded_conv_project') layer.config.filters = 16;
-    else if (match?.[2] === 'expand') layer.config.filters = 6 * blockOutputs[Number(match[1]) - 1]!;
-    else if (match?.[2] === 'project') layer.config.filters = blockOutputs[Number(match[1])]!;
-  }
-  return topology;
-}
-
 export async function loadBaseModels(): Promise<Record<'alpha035' | 'alpha100', tfl.LayersModel>> {
   const alpha035 = await tfl.loadLayersModel(fileSystemIO(MOBILENET_035_DIR));
-  const artifacts = await fileSystemIO(MOBILENET_035_DIR).load!();
-  const topology = artifacts.modelTopology as { model_config?: Topology } & Topology;
-  const widened = widenToAlpha1(topology.model_config ?? topology);
-  const alpha100 = await tfl.models.modelFromJSON({ modelTopology: widened as unknown as tf.io.ModelJSON['modelTopology'] });
-  return { alpha035, alpha100 };
-}
-
-async function artifactsOf(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts> {
-  let saved: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (artifacts) => {
-    saved = artifacts;
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }));
-  return saved!;
+  // random weights: timing does not depend on the values, and tests never download the official ones
+  return { alpha035, alpha100: buildMobileNetV2({ alpha: 1.0 }) };
 }
 
 function median(values: number[]): number {
@@ -102,23 +71,30 @@ export interface TrainingStep {
   dispose(): void;
 }
 
+/** A step that minimises `loss` over `variables` (all trainable ones when omitted) with Adam. */
+function adamStep(learningRate: number, loss: () => tf.Scalar, variables: tf.Variable[] | undefined, release: () => void): TrainingStep {
+  const optimizer = tf.train.adam(learningRate);
+  return {
+    run: () => {
+      const value = optimizer.minimize(loss, true, variables);
+      value!.dataSync();
+      value!.dispose();
+    },
+    dispose: () => {
+      optimizer.dispose();
+      release();
+    },
+  };
+}
+
 /** One Adam step of the head alone on cached base features. */
 export function headStep(features: tf.Tensor4D, classes: number): TrainingStep {
   const head = buildHead(features.shape.slice(1), classes);
   const labels = randomLabels(features.shape[0], classes);
-  const optimizer = tf.train.adam(1e-3);
-  return {
-    run: () => {
-      const loss = optimizer.minimize(() => categoricalCrossentropy(labels, head.apply(features, { training: true }) as tf.Tensor), true);
-      loss!.dataSync();
-      loss!.dispose();
-    },
-    dispose: () => {
-      optimizer.dispose();
-      head.dispose();
-      labels.dispose();
-    },
-  };
+  return adamStep(1e-3, () => categoricalCrossentropy(labels, head.apply(features, { training: true }) as tf.Tensor), undefined, () => {
+    head.dispose();
+    labels.dispose();
+  });
 }
 
 /** Runs the base model's layers from FIRST_TRAINABLE_LAYER on, fed by the cached boundary activations. */
@@ -139,25 +115,14 @@ export function fineTuneStep(model: tfl.LayersModel, images: tf.Tensor4D, classe
   const boundary = new Map(BOUNDARY_LAYERS.map((name, i) => [name, boundaryTensors[i]!]));
   const head = buildHead(model.outputs[0]!.shape.slice(1) as number[], classes);
   const labels = randomLabels(images.shape[0], classes);
-  const optimizer = tf.train.adam(1e-4);
   const variables = [...model.layers.slice(FIRST_TRAINABLE_LAYER).flatMap((l) => l.trainableWeights), ...head.trainableWeights]
     .map((w) => w.read() as tf.Variable);
-  return {
-    run: () => {
-      const loss = optimizer.minimize(() => {
-        const probabilities = head.apply(runTrainablePart(model, boundary), { training: true }) as tf.Tensor;
-        return categoricalCrossentropy(labels, probabilities);
-      }, true, variables);
-      loss!.dataSync();
-      loss!.dispose();
-    },
-    dispose: () => {
-      optimizer.dispose();
-      head.dispose();
-      labels.dispose();
-      tf.dispose(boundaryTensors);
-    },
-  };
+  const loss = (): tf.Scalar => categoricalCrossentropy(labels, head.apply(runTrainablePart(model, boundary), { training: true }) as tf.Tensor);
+  return adamStep(1e-4, loss, variables, () => {
+    head.dispose();
+    labels.dispose();
+    tf.dispose(boundaryTensors);
+  });
 }
 
 /** Runs `fn` on the cpu backend with tfjs-backend-cpu's own convolution gradients, then restores ours. */
@@ -189,7 +154,7 @@ function forwardMsPerImage(model: tfl.LayersModel, batch: number, runs: number):
 }
 
 async function pooledMsPerImage(model: tfl.LayersModel, batch: number, runs: number, workers?: number): Promise<number> {
-  const pool = await createInferencePool(await artifactsOf(model), { workers });
+  const pool = await createInferencePool(await modelArtifacts(model), { workers });
   try {
     const input = randomImages(batch);
     const values = input.dataSync() as Float32Array;
@@ -218,7 +183,7 @@ export async function benchEngine(opts: EngineBenchOptions = {}): Promise<Record
   const models = await loadBaseModels();
   const results: Record<string, unknown> = {
     backend: tf.getBackend(),
-    alpha100Weights: 'random; topology widened from the alpha 0.35 Keras model (stand-in for buildMobileNetV2)',
+    alpha100Weights: 'random (buildMobileNetV2); alpha 0.35: the shared ImageNet weights',
   };
   for (const [name, model] of Object.entries(models)) {
     results[`forward_${name}_b1_msPerImage`] = round(await forwardMsPerImage(model, 1, runs));

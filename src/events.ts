@@ -1,3 +1,5 @@
+import type { EvalReport } from './evaluate/types.js';
+
 /** Everything long-running work reports, for the terminal, `--json` lines and the server alike. */
 export type TrainEvent =
   | { type: 'dataset'; people: { name: string; train: number; val: number }[]; skipped: SkippedPhoto[]; explicitSplit: boolean }
@@ -5,6 +7,7 @@ export type TrainEvent =
   | { type: 'progress'; stage: 'prepare' | 'features'; done: number; total: number }
   | { type: 'batch'; phase: string; epoch: number; epochs: number; batch: number; batches: number; loss: number }
   | { type: 'epoch'; phase: string; epoch: number; epochs: number; loss: number; accuracy: number; valLoss?: number; valAccuracy?: number; ms: number }
+  | { type: 'evaluation'; report: EvalReport }
   | { type: 'saved'; outDir: string; valAccuracy?: number; ms: number };
 
 export interface SkippedPhoto {

@@ -123,6 +123,25 @@ test('wasm Tile matches stock cpu Tile and Identity shares memory', () => {
   tf.dispose([ints, y]);
 });
 
+test('fused ClipByValue (ReLU6) and Relu gradients equal the stock gradient formulas, boundaries included', () => {
+  for (const backendName of ['wasm', 'cpu'] as const) {
+    tf.setBackend(backendName);
+    const values = [-1, 0, 1e-7, 0.5, 5.999, 6, 6.001, 7, ...randomOperand([200], 700).values.map((v) => v * 8)];
+    const x = tf.tensor1d(values);
+    const dy = tf.tensor1d(randomOperand([values.length], 701).values);
+    const clipGrad = tf.grad((t: tf.Tensor) => tf.clipByValue(t, 0, 6))(x, dy);
+    const reluGrad = tf.grad((t: tf.Tensor) => tf.relu(t))(x, dy);
+    const stockClip = tf.where(tf.logicalAnd(tf.greaterEqual(x, 0), tf.lessEqual(x, 6)), dy, tf.zerosLike(dy));
+    const stockRelu = tf.mul(dy, tf.cast(tf.step(x), 'float32'));
+    // === rather than deepEqual: the stock Relu gradient multiplies by 0 and may produce -0.
+    const same = (a: tf.Tensor, b: tf.Tensor): boolean => Array.from(a.dataSync()).every((v, i) => v === b.dataSync()[i]);
+    assert.ok(same(clipGrad, stockClip), `ClipByValue gradient on ${backendName}`);
+    assert.ok(same(reluGrad, stockRelu), `Relu gradient on ${backendName}`);
+    tf.dispose([x, dy, clipGrad, reluGrad, stockClip, stockRelu]);
+  }
+  tf.setBackend('wasm');
+});
+
 test('registerTrainingKernels is idempotent', () => {
   const before = TRAINING_KERNELS.map((k) => tf.getKernel(k.kernelName, 'wasm')!.kernelFunc);
   registerTrainingKernels();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initEngine, tf } from '../src/engine/backend.js';
 import { fileSystemIO } from '../src/engine/model-io.js';
-import { createInferencePool, splitBatch } from '../src/engine/pool.js';
+import { createInferencePool, modelArtifacts, splitBatch } from '../src/engine/pool.js';
 import { MOBILENET_035_DIR, needsShared } from './support/shared.js';
 
 await initEngine('wasm');
@@ -24,22 +24,13 @@ function twoOutputModel(): tfl.LayersModel {
   return tfl.model({ inputs: input, outputs: [probabilities, conv] });
 }
 
-async function artifactsOf(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts> {
-  let saved: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (artifacts) => {
-    saved = artifacts;
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }));
-  return saved!;
-}
-
 async function assertPoolMatchesSingleThread(model: tfl.LayersModel, shape: number[], workers: number): Promise<void> {
   const input = tf.randomUniform(shape, -1, 1, 'float32', 11);
   const expected = tf.tidy(() => {
     const result = model.predict(input);
     return (Array.isArray(result) ? result : [result]).map((t) => t.dataSync() as Float32Array);
   });
-  const pool = await createInferencePool(await artifactsOf(model), { workers });
+  const pool = await createInferencePool(await modelArtifacts(model), { workers });
   try {
     const actual = await pool.predict(input.dataSync() as Float32Array, shape);
     assert.equal(actual.length, expected.length);
@@ -68,7 +59,7 @@ test('pooled MobileNetV2 0.35 features equal single-thread features', { skip: ne
 
 test('predict rejects an input that does not match its shape, and a disposed pool rejects work', async () => {
   const model = twoOutputModel();
-  const pool = await createInferencePool(await artifactsOf(model), { workers: 1 });
+  const pool = await createInferencePool(await modelArtifacts(model), { workers: 1 });
   await assert.rejects(pool.predict(new Float32Array(10), [1, 9, 9, 3]), /does not match shape/);
   await pool.dispose();
   await assert.rejects(pool.predict(new Float32Array(243), [1, 9, 9, 3]));

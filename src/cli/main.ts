@@ -2,6 +2,7 @@
 import { cac } from 'cac';
 import { createRequire } from 'node:module';
 import { FacetrainError } from '../util/errors.js';
+import { registerEval } from './commands/eval.js';
 import { registerPredict } from './commands/predict.js';
 import { registerTrain } from './commands/train.js';
 
@@ -12,6 +13,7 @@ export async function runCli(argv: string[]): Promise<void> {
   const cli = cac('facetrain');
   registerTrain(cli);
   registerPredict(cli);
+  registerEval(cli);
   cli.help();
   cli.version(version);
   try {
@@ -24,7 +26,8 @@ export async function runCli(argv: string[]): Promise<void> {
     await cli.runMatchedCommand();
   } catch (err) {
     if (err instanceof FacetrainError) {
-      process.stderr.write(`\nerror: ${err.message}\n`);
+      // clears a progress line left on a terminal
+      process.stderr.write(`${process.stderr.isTTY ? "\r\x1b[K" : ""}error: ${err.message}\n`);
       process.exitCode = err.exitCode;
       return;
     }

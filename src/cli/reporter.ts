@@ -1,3 +1,4 @@
+import { formatReport } from '../evaluate/format.js';
 import type { TrainEvent } from '../events.js';
 
 export interface ReporterOptions {
@@ -71,6 +72,9 @@ export function createReporter({ json, tty, write = (t) => process.stderr.write(
       case 'epoch':
         line(formatEpoch(e));
         if (e.epoch === e.epochs) stepsDone = 0;
+        break;
+      case 'evaluation':
+        line(formatReport(e.report, { color: tty }));
         break;
       case 'saved':
         line(`saved ${e.outDir} in ${seconds(e.ms)} - validation accuracy ${percent(e.valAccuracy)}`);

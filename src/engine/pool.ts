@@ -87,6 +87,16 @@ class PoolWorker {
   }
 }
 
+/** The in-memory artifacts (topology + weights) of a model, as createInferencePool takes them. */
+export async function modelArtifacts(model: { save(handler: tf.io.IOHandler): Promise<tf.io.SaveResult> }): Promise<tf.io.ModelArtifacts> {
+  let saved: tf.io.ModelArtifacts | undefined;
+  await model.save(io.withSaveHandler(async (artifacts) => {
+    saved = artifacts;
+    return { modelArtifactsInfo: io.getModelArtifactsInfoForJSON(artifacts) };
+  }));
+  return saved!;
+}
+
 /** Splits `total` rows into at most `parts` contiguous, nearly equal, non-empty chunks. */
 export function splitBatch(total: number, parts: number): number[] {
   const used = Math.max(1, Math.min(parts, total));

@@ -7,6 +7,8 @@ import { FacetrainError } from '../util/errors.js';
 export const MANIFEST_FILE = 'facetrain.json';
 export const LABELS_FILE = 'labels.txt';
 export const HISTORY_FILE = 'history.json';
+export const EVAL_FILE = 'eval.json';
+export const REPORT_FILE = 'report.html';
 
 /** What the recognizer expects as input; travels with every export. */
 export interface InputSpec {

@@ -3,6 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { initEngine } from '../engine/backend.js';
 import { fileSystemIO } from '../engine/model-io.js';
 import { decodeImage, resizeSquare, type DecodeOptions, type RgbImage } from '../image/decode.js';
+import { decide } from '../evaluate/metrics.js';
 import { readManifest, type ModelManifest } from '../model/manifest.js';
 import { toMobileNetInput } from '../train/features.js';
 
@@ -17,8 +18,6 @@ export interface Candidate {
   label: string;
   score: number;
 }
-
-export const UNKNOWN = 'unknown';
 
 /** One recognized face (or the whole image, for models trained without detection). */
 export interface FaceResult {
@@ -51,20 +50,12 @@ export function rankScores(scores: ArrayLike<number>, labels: string[], topK: nu
     .slice(0, Math.max(1, topK));
 }
 
-export function decide(candidates: Candidate[], threshold: number): { label: string; score: number } {
-  const best = candidates[0]!;
-  return { label: best.score >= threshold ? best.label : UNKNOWN, score: best.score };
-}
-
 function isRgbImage(x: Uint8Array | RgbImage): x is RgbImage {
   return (x as RgbImage).width !== undefined && !(x instanceof Uint8Array);
 }
 
-/** Loads a model directory written by `facetrain train`. */
-export async function loadRecognizer(dir: string, decodeOptions: DecodeOptions = {}): Promise<Recognizer> {
-  await initEngine();
-  const manifest = await readManifest(dir);
-  const model = await tfl.loadLayersModel(fileSystemIO(dir));
+/** A recognizer over an in-memory model, e.g. one just trained, before it is written. */
+export function createRecognizer(manifest: ModelManifest, model: tfl.LayersModel, decodeOptions: DecodeOptions = {}): Recognizer {
   const { labels } = manifest;
   return {
     manifest,
@@ -76,8 +67,17 @@ export async function loadRecognizer(dir: string, decodeOptions: DecodeOptions =
       const scores = await probs.data();
       probs.dispose();
       const topK = rankScores(scores, labels, options.topK ?? 3);
-      return [{ box: { x: 0, y: 0, width: image.width, height: image.height }, ...decide(topK, options.threshold ?? manifest.threshold), topK }];
+      const best = topK[0]!;
+      const label = decide({ predicted: best.label, score: best.score }, options.threshold ?? manifest.threshold);
+      return [{ box: { x: 0, y: 0, width: image.width, height: image.height }, label, score: best.score, topK }];
     },
     dispose: () => model.dispose(),
   };
+}
+
+/** Loads a model directory written by `facetrain train`. */
+export async function loadRecognizer(dir: string, decodeOptions: DecodeOptions = {}): Promise<Recognizer> {
+  await initEngine();
+  const manifest = await readManifest(dir);
+  return createRecognizer(manifest, await tfl.loadLayersModel(fileSystemIO(dir)), decodeOptions);
 }

@@ -33,8 +33,8 @@ function trainingViews(photos: PreparedPhoto[], config: TrainConfig): RgbImage[]
  * learning rate. Frozen layers run once per view: the head trains on cached base outputs and
  * fine-tuning on cached activations at the `fineTuneAt` boundary.
  */
-export async function trainClassic(train: PreparedPhoto[], val: PreparedPhoto[], people: string[], config: TrainConfig, emit: EventSink): Promise<TrainedModel> {
-  const base = await loadMobileNetV2({ alpha: config.alpha, weights: config.weights });
+export async function trainClassic(train: PreparedPhoto[], val: PreparedPhoto[], people: string[], config: TrainConfig, emit: EventSink, prebuiltBase?: tfl.LayersModel): Promise<TrainedModel> {
+  const base = prebuiltBase ?? (await loadMobileNetV2({ alpha: config.alpha, weights: config.weights }));
   const fineTune = config.fineTuneEpochs > 0;
   const { frozen, tail } = fineTune ? splitAtLayer(base, config.fineTuneAt) : { frozen: base, tail: undefined };
   const classOf = new Map(people.map((p, i) => [p, i]));
@@ -42,8 +42,8 @@ export async function trainClassic(train: PreparedPhoto[], val: PreparedPhoto[],
   const trainImages = trainingViews(train, config);
   const total = trainImages.length + val.length;
   const progress = (offset: number) => (done: number) => emit({ type: 'progress', stage: 'features', done: offset + done, total });
-  const boundaryTrain = computeFrozenOutputs(frozen, trainImages, config.batchSize, progress(0));
-  const boundaryVal = val.length > 0 ? computeFrozenOutputs(frozen, val.map((p) => p.crop), config.batchSize, progress(trainImages.length)) : undefined;
+  const boundaryTrain = await computeFrozenOutputs(frozen, trainImages, config.batchSize, progress(0));
+  const boundaryVal = val.length > 0 ? await computeFrozenOutputs(frozen, val.map((p) => p.crop), config.batchSize, progress(trainImages.length)) : undefined;
   const tailOutputs = (inputs: tf.Tensor[]) => (tail ? [tf.tidy(() => tail.predict(inputs) as tf.Tensor)] : inputs);
   const phaseData = (inputs: tf.Tensor[], photos: PreparedPhoto[], v: number): PhaseData => ({ inputs, labels: photos.map((p) => classOf.get(p.person)!), views: v });
 

@@ -1,36 +1,44 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { createInferencePool, modelArtifacts } from '../engine/pool.js';
 import type { RgbImage } from '../image/decode.js';
 
 /** MobileNetV2's own preprocessing: pixels to [-1, 1] (the tutorial's rescale to [0, 1] is wrong for this base). */
+export function mobileNetInputData(images: RgbImage[]): Float32Array {
+  const size = images[0]!.data.length;
+  const data = new Float32Array(images.length * size);
+  images.forEach((img, i) => {
+    for (let j = 0; j < size; j++) data[i * size + j] = img.data[j]! / 127.5 - 1;
+  });
+  return data;
+}
+
 export function toMobileNetInput(images: RgbImage[]): tf.Tensor4D {
   const { width, height } = images[0]!;
-  const data = new Float32Array(images.length * width * height * 3);
-  images.forEach((img, i) => {
-    const offset = i * width * height * 3;
-    for (let j = 0; j < img.data.length; j++) data[offset + j] = img.data[j]! / 127.5 - 1;
-  });
-  return tf.tensor4d(data, [images.length, height, width, 3]);
+  return tf.tensor4d(mobileNetInputData(images), [images.length, height, width, 3]);
 }
 
 /**
- * Runs the frozen part once per image in batches and keeps every output concatenated on the
- * first axis: the cache that training epochs read instead of recomputing frozen layers.
+ * Runs the frozen part once per image, split across worker threads (one wasm backend per core),
+ * and keeps every output concatenated on the first axis: the cache that training epochs read
+ * instead of recomputing frozen layers.
  */
-export function computeFrozenOutputs(frozen: tfl.LayersModel, images: RgbImage[], batchSize: number, onProgress?: (done: number) => void): tf.Tensor[] {
-  const parts: tf.Tensor[][] = frozen.outputs.map(() => []);
-  for (let start = 0; start < images.length; start += batchSize) {
-    const batch = images.slice(start, start + batchSize);
-    const outs = tf.tidy(() => {
-      const y = frozen.predict(toMobileNetInput(batch));
-      return Array.isArray(y) ? y : [y];
-    });
-    outs.forEach((t, k) => parts[k]!.push(t));
-    onProgress?.(Math.min(images.length, start + batchSize));
+export async function computeFrozenOutputs(frozen: tfl.LayersModel, images: RgbImage[], batchSize: number, onProgress?: (done: number) => void): Promise<tf.Tensor[]> {
+  const pool = await createInferencePool(await modelArtifacts(frozen));
+  const outputShapes = frozen.outputs.map((o) => o.shape.slice(1) as number[]);
+  const outputSizes = outputShapes.map((s) => s.reduce((a, b) => a * b, 1));
+  const results = outputSizes.map((n) => new Float32Array(n * images.length));
+  const step = batchSize * pool.workers;
+  try {
+    for (let start = 0; start < images.length; start += step) {
+      const batch = images.slice(start, start + step);
+      const { width, height } = batch[0]!;
+      const outputs = await pool.predict(mobileNetInputData(batch), [batch.length, height, width, 3]);
+      outputs.forEach((out, k) => results[k]!.set(out, start * outputSizes[k]!));
+      onProgress?.(start + batch.length);
+    }
+  } finally {
+    await pool.dispose();
   }
-  return parts.map((p) => {
-    const all = tf.concat(p, 0);
-    tf.dispose(p);
-    return all;
-  });
+  return results.map((data, k) => tf.tensor(data, [images.length, ...outputShapes[k]!]));
 }

@@ -1,12 +1,18 @@
 import path from 'node:path';
 import { resolveTrainConfig, type TrainConfig } from '../config.js';
-import { checkPeople, preparePhotos, type Cropper } from '../dataset/prepare.js';
+import { checkPeople, preparePhotos, type Cropper, type PreparedPhoto } from '../dataset/prepare.js';
 import { loadDatasetSplit } from '../dataset/scan.js';
 import { initEngine } from '../engine/backend.js';
 import { fileSystemIO } from '../engine/model-io.js';
 import type { EventSink, SkippedPhoto } from '../events.js';
 import { resizeSquare } from '../image/decode.js';
-import { HISTORY_FILE, LABELS_FILE, MANIFEST_FILE, labelsText, packageVersions, type ModelManifest } from '../model/manifest.js';
+import { calibrateThreshold, evaluate } from '../evaluate/metrics.js';
+import { renderReport } from '../evaluate/report.js';
+import { attachThumbnails, correctKnownScores, predictSamples } from '../evaluate/run.js';
+import type { EvalReport, EvalSample } from '../evaluate/types.js';
+import { createRecognizer } from '../recognize/recognizer.js';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { EVAL_FILE, REPORT_FILE, HISTORY_FILE, LABELS_FILE, MANIFEST_FILE, labelsText, packageVersions, type ModelManifest } from '../model/manifest.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import { trainClassic } from './classic.js';
 
@@ -22,12 +28,32 @@ function wholeImageCropper(size: number): Cropper {
   return (image) => resizeSquare(image, size);
 }
 
-function lastValAccuracy(history: { phases: { epochs: { valAccuracy?: number }[] }[] }): number | undefined {
-  return history.phases.at(-1)?.epochs.at(-1)?.valAccuracy;
+interface Validation {
+  threshold: number;
+  report?: EvalReport;
+  samples: EvalSample[];
+}
+
+/**
+ * Names every validation photo with the trained model, sets the unknown threshold so that 95 % of
+ * the correctly named ones are still accepted, and evaluates at that threshold.
+ */
+async function validate(manifest: ModelManifest, model: tfl.LayersModel, val: PreparedPhoto[]): Promise<Validation> {
+  if (val.length === 0) return { threshold: 0, samples: [] };
+  const samples = await predictSamples(createRecognizer(manifest, model), val);
+  const correct = correctKnownScores(samples);
+  const threshold = correct.length > 0 ? calibrateThreshold(correct).threshold : 0;
+  await attachThumbnails(samples, threshold);
+  return { threshold, samples, report: evaluate(samples, manifest.labels, threshold) };
+}
+
+export interface TrainHooks {
+  /** A MobileNetV2 already in memory (benchmarks use random weights), instead of loading `weights`. */
+  base?: tfl.LayersModel;
 }
 
 /** Trains a recognizer from a folder of people's photos and writes the model directory atomically. */
-export async function train(input: Partial<TrainConfig> & Pick<TrainConfig, 'dataDir' | 'outDir'>, emit: EventSink = () => {}): Promise<TrainResult> {
+export async function train(input: Partial<TrainConfig> & Pick<TrainConfig, 'dataDir' | 'outDir'>, emit: EventSink = () => {}, hooks: TrainHooks = {}): Promise<TrainResult> {
   const config = resolveTrainConfig(input);
   const started = performance.now();
   await initEngine();
@@ -51,7 +77,7 @@ export async function train(input: Partial<TrainConfig> & Pick<TrainConfig, 'dat
     explicitSplit: split.explicitSplit,
   });
 
-  const { model, history } = await trainClassic(train, val, split.people, config, emit);
+  const { model, history } = await trainClassic(train, val, split.people, config, emit, hooks.base);
   const { dataDir: _data, outDir: _out, force: _force, ...recipe } = config;
   const manifest: ModelManifest = {
     format: 'facetrain-model',
@@ -63,9 +89,13 @@ export async function train(input: Partial<TrainConfig> & Pick<TrainConfig, 'dat
     seed: config.seed,
     config: recipe,
     versions: packageVersions(),
-    metrics: { valAccuracy: lastValAccuracy(history), trainSeconds: (performance.now() - started) / 1000 },
+    metrics: {},
     createdAt: new Date().toISOString(),
   };
+  const validation = await validate(manifest, model, val);
+  manifest.threshold = validation.threshold;
+  manifest.metrics = { valAccuracy: validation.report?.top1Accuracy ?? undefined, trainSeconds: (performance.now() - started) / 1000 };
+  if (validation.report) emit({ type: 'evaluation', report: validation.report });
   await writeDirAtomic(
     config.outDir,
     async (dir) => {
@@ -73,6 +103,12 @@ export async function train(input: Partial<TrainConfig> & Pick<TrainConfig, 'dat
       await writeFileAtomic(path.join(dir, LABELS_FILE), labelsText(split.people));
       await writeFileAtomic(path.join(dir, HISTORY_FILE), JSON.stringify(history, null, 2));
       await writeFileAtomic(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2));
+      if (validation.report) {
+        const samples = validation.samples.map(({ thumbnail: _, ...rest }) => rest);
+        await writeFileAtomic(path.join(dir, EVAL_FILE), JSON.stringify({ report: validation.report, samples }, null, 2));
+        const modelInfo = { labels: manifest.labels, base: `mobilenetv2 alpha ${config.alpha}`, threshold: manifest.threshold, createdAt: manifest.createdAt, name: path.basename(config.outDir) };
+        await writeFileAtomic(path.join(dir, REPORT_FILE), renderReport({ report: validation.report, history, model: modelInfo, samples: validation.samples }));
+      }
     },
     { force: config.force },
   );

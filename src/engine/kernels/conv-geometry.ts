@@ -22,10 +22,11 @@ export function patchMatrixShape(info: ConvInfo): [number, number] {
 }
 
 /**
- * Copies every receptive field of `x` (NHWC) into a row of `rows` ([pixels, taps*inChannels]).
- * Taps that fall into the padding are left as they are (the caller passes zeros).
+ * Calls `visit` once per (output pixel, filter tap) pair that reads a real input pixel, with the
+ * NHWC offset of that input pixel and the offset of the tap's slot in the im2col matrix
+ * ([pixels, taps*inChannels]); padding taps are skipped.
  */
-export function imageToRows(x: Float32Array, rows: Float32Array, info: ConvInfo): void {
+function forEachPatchTap(info: ConvInfo, visit: (xOffset: number, rowOffset: number) => void): void {
   const { batchSize, inHeight, inWidth, inChannels: ci, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth } = info;
   const { top, left } = info.padInfo;
   const rowLength = filterHeight * filterWidth * ci;
@@ -40,8 +41,7 @@ export function imageToRows(x: Float32Array, rows: Float32Array, info: ConvInfo)
           for (let kw = 0; kw < filterWidth; kw++) {
             const iw = ow * strideWidth + kw - left;
             if (iw < 0 || iw >= inWidth) continue;
-            const src = xBatch + (ih * inWidth + iw) * ci;
-            rows.set(x.subarray(src, src + ci), row + (kh * filterWidth + kw) * ci);
+            visit(xBatch + (ih * inWidth + iw) * ci, row + (kh * filterWidth + kw) * ci);
           }
         }
       }
@@ -49,28 +49,16 @@ export function imageToRows(x: Float32Array, rows: Float32Array, info: ConvInfo)
   }
 }
 
+/** Copies every receptive field of `x` (NHWC) into its row of `rows`; padding taps keep the caller's zeros. */
+export function imageToRows(x: Float32Array, rows: Float32Array, info: ConvInfo): void {
+  const ci = info.inChannels;
+  forEachPatchTap(info, (xo, ro) => rows.set(x.subarray(xo, xo + ci), ro));
+}
+
 /** The adjoint of imageToRows: adds every row's taps back onto the pixels they were read from. */
 export function rowsToImage(rows: Float32Array, dx: Float32Array, info: ConvInfo): void {
-  const { batchSize, inHeight, inWidth, inChannels: ci, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth } = info;
-  const { top, left } = info.padInfo;
-  const rowLength = filterHeight * filterWidth * ci;
-  let row = 0;
-  for (let b = 0; b < batchSize; b++) {
-    const xBatch = b * inHeight * inWidth * ci;
-    for (let oh = 0; oh < outHeight; oh++) {
-      for (let ow = 0; ow < outWidth; ow++, row += rowLength) {
-        for (let kh = 0; kh < filterHeight; kh++) {
-          const ih = oh * strideHeight + kh - top;
-          if (ih < 0 || ih >= inHeight) continue;
-          for (let kw = 0; kw < filterWidth; kw++) {
-            const iw = ow * strideWidth + kw - left;
-            if (iw < 0 || iw >= inWidth) continue;
-            const dst = xBatch + (ih * inWidth + iw) * ci;
-            const src = row + (kh * filterWidth + kw) * ci;
-            for (let c = 0; c < ci; c++) dx[dst + c]! += rows[src + c]!;
-          }
-        }
-      }
-    }
-  }
+  const ci = info.inChannels;
+  forEachPatchTap(info, (xo, ro) => {
+    for (let c = 0; c < ci; c++) dx[xo + c]! += rows[ro + c]!;
+  });
 }

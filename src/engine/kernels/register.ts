@@ -1,15 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
+// tfjs-layers registers every gradient function on import (tfjs-core alone registers none), so
+// importing it first guarantees they exist and that ours below override its ClipByValue/Relu ones.
+import '@tensorflow/tfjs-layers';
 import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.js';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput.js';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './DepthwiseConv2dNativeBackpropFilter.js';
 import { depthwiseConv2dNativeBackpropInputConfig } from './DepthwiseConv2dNativeBackpropInput.js';
+import { ACTIVATION_GRADIENTS, passThroughGradConfig } from './FacetrainPassThroughGrad.js';
 import { identityConfig } from './Identity.js';
 import { tileConfig } from './Tile.js';
 
-/** Convolution gradients: missing on wasm, index-by-index slow on stock cpu. */
+/** Convolution gradients (missing on wasm, index-by-index slow on stock cpu) and the fused activation gradient. */
 export const TRAINING_KERNELS: readonly tf.KernelConfig[] = [
   conv2DBackpropFilterConfig,
   conv2DBackpropInputConfig,
+  passThroughGradConfig,
   depthwiseConv2dNativeBackpropInputConfig,
   depthwiseConv2dNativeBackpropFilterConfig,
 ];
@@ -46,4 +51,6 @@ export function registerTrainingKernels(): void {
     }
     tf.registerKernel({ ...config, backendName });
   }
+  // Re-registering the same gradient is a no-op overwrite.
+  for (const gradient of ACTIVATION_GRADIENTS) tf.registerGradient(gradient);
 }

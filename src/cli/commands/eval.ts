@@ -1,0 +1,27 @@
+import type { CAC } from 'cac';
+import { evaluateFolder, renderModelReport } from '../../evaluate/folder.js';
+import { formatReport } from '../../evaluate/format.js';
+import { loadRecognizer } from '../../recognize/recognizer.js';
+import { writeFileAtomic } from '../../util/fs.js';
+import { numberOption, type OutputFlags } from '../options.js';
+
+export function registerEval(cli: CAC): void {
+  cli
+    .command('eval <model-dir> <photos>', 'Measure a model on labelled photos (photos/<person>/*; unknown people count as unknowns)')
+    .option('--threshold <t>', 'Score under which a face is unknown (default: the calibrated one)')
+    .option('--report <file>', 'Also write a self-contained HTML report')
+    .option('--json', 'Print the metrics and per-photo results as JSON')
+    .action(async (modelDir: string, photos: string, flags: { threshold?: unknown; report?: string } & OutputFlags) => {
+      const threshold = flags.threshold === undefined ? undefined : numberOption('--threshold', flags.threshold);
+      const recognizer = await loadRecognizer(modelDir);
+      const tty = process.stderr.isTTY === true && !flags.json;
+      const evaluation = await evaluateFolder(recognizer, photos, {
+        threshold,
+        onProgress: (done, total) => tty && process.stderr.write(`\r\x1b[Kevaluating ${done}/${total}${done === total ? '\n' : ''}`),
+      });
+      if (flags.report) await writeFileAtomic(flags.report, await renderModelReport(modelDir, recognizer, evaluation));
+      const samples = evaluation.samples.map(({ thumbnail: _, ...rest }) => rest);
+      console.log(flags.json ? JSON.stringify({ report: evaluation.report, samples }) : formatReport(evaluation.report, { color: process.stdout.isTTY === true }));
+      recognizer.dispose();
+    });
+}
