@@ -1,0 +1,69 @@
+import { readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { buildServer } from '../src/server/app.js';
+import { celebrityPhotos, trainTinyModel } from '../test/support/tiny-model.js';
+
+/** The part of autocannon's result this bench reads (the package ships no types). */
+interface AutocannonResult {
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number; average: number; max: number };
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  duration: number;
+}
+
+type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>;
+
+export interface ServerBenchOptions {
+  /** Seconds of load, at most 30; default 15. */
+  seconds?: number;
+  /** Concurrent connections, at most 50; default 8 (the server's default admission capacity). */
+  connections?: number;
+}
+
+const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
+
+/**
+ * Bounded load test of POST /v1/recognize on loopback: a tiny model trained on the fly, one real
+ * JPEG sent raw, as many requests as `connections` keep going for `seconds`.
+ */
+export async function benchServer({ seconds = 15, connections = 8 }: ServerBenchOptions = {}): Promise<Record<string, unknown>> {
+  const duration = Math.min(30, seconds);
+  const clients = Math.min(50, connections);
+  const model = await trainTinyModel(['ben_afflek', 'madonna', 'mindy_kaling']);
+  const app = await buildServer({ modelDir: model.modelDir, maxInFlight: Math.max(8, clients) });
+  try {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/v1/recognize`;
+    const photo = await readFile((await celebrityPhotos('madonna', 1, 'val'))[0]!);
+    const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+    const request = { url, method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: photo };
+    await autocannon({ ...request, connections: 1, amount: 5 }); // warm-up: first predictions compile wasm kernels
+    const rssBefore = process.memoryUsage().rss;
+    const result = await autocannon({ ...request, connections: clients, duration });
+    const rssAfter = process.memoryUsage().rss;
+    const errors = result.errors + result.timeouts + result.non2xx;
+    if (errors > 0) throw new Error(`server bench: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx responses`);
+    return {
+      route: 'POST /v1/recognize (raw JPEG, whole-image MobileNetV2 0.35)',
+      imageBytes: photo.length,
+      connections: clients,
+      seconds: result.duration,
+      requests: result.requests.total,
+      requestsPerSecond: Math.round(result.requests.average * 10) / 10,
+      latencyMs: { p50: result.latency.p50, p99: result.latency.p99, mean: Math.round(result.latency.average * 10) / 10, max: result.latency.max },
+      errors,
+      rssMb: { before: mb(rssBefore), after: mb(rssAfter) },
+    };
+  } finally {
+    await app.close();
+    await rm(model.root, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  console.log(JSON.stringify(await benchServer(), null, 2));
+}

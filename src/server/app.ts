@@ -1,0 +1,115 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import multipart from '@fastify/multipart';
+import swagger from '@fastify/swagger';
+import { packageVersions } from '../model/manifest.js';
+import { invalidOption } from '../util/errors.js';
+import type { ServerContext } from './context.js';
+import { ERROR_SCHEMA, HttpError, installErrorHandlers } from './http-error.js';
+import { AdmissionGate } from './limits.js';
+import { ModelHost } from './model-host.js';
+import { registerInfoRoutes } from './routes/info.js';
+import { registerPeopleRoutes } from './routes/people.js';
+import { registerRecognizeRoutes } from './routes/recognize.js';
+import { registerWebRoutes } from './routes/web.js';
+
+export interface ServeOptions {
+  /** Model directory written by `facetrain train`; enrolments change it in place. */
+  modelDir: string;
+  /** Key for the routes that change the model; without one they answer 403. */
+  apiKey?: string;
+  /** Largest request body; default 10 MB. */
+  maxBodyBytes?: number;
+  /** Largest image, checked from its header before decoding; default 40 MP. */
+  maxPixels?: number;
+  /** Recognitions admitted at once; more get 503 with Retry-After. Default 8. */
+  maxInFlight?: number;
+  /** Photos in one enrolment request; default 20. */
+  maxPhotosPerRequest?: number;
+  /** Time a client has to send a whole request; default 30 s. */
+  requestTimeoutMs?: number;
+  /** fastify/pino level; default 'warn': request lines (info) would carry person names in URLs. */
+  logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'silent';
+}
+
+export const SERVE_DEFAULTS = Object.freeze({
+  maxBodyBytes: 10 * 1024 * 1024,
+  maxPixels: 40_000_000,
+  maxInFlight: 8,
+  maxPhotosPerRequest: 20,
+  requestTimeoutMs: 30_000,
+  logLevel: 'warn',
+} as const);
+
+function checkPositiveInteger(name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1) throw invalidOption(name, 'a positive integer', value);
+}
+
+function resolveOptions(options: ServeOptions): Required<Omit<ServeOptions, 'apiKey'>> & Pick<ServeOptions, 'apiKey'> {
+  const resolved = { ...SERVE_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<ServeOptions>;
+  checkPositiveInteger('maxBodyBytes', resolved.maxBodyBytes);
+  checkPositiveInteger('maxPixels', resolved.maxPixels);
+  checkPositiveInteger('maxInFlight', resolved.maxInFlight);
+  checkPositiveInteger('maxPhotosPerRequest', resolved.maxPhotosPerRequest);
+  checkPositiveInteger('requestTimeoutMs', resolved.requestTimeoutMs);
+  return { ...resolved, apiKey: options.apiKey || undefined };
+}
+
+/** Refuses a declared oversized body before reading it; chunked bodies are capped by the parsers' limits. */
+function rejectDeclaredOversize(app: FastifyInstance, maxBodyBytes: number): void {
+  app.addHook('onRequest', async (request) => {
+    const declared = Number(request.headers['content-length'] ?? 0);
+    if (declared > maxBodyBytes) {
+      throw new HttpError(413, 'FT_ERR_TOO_LARGE', `the request body is ${declared} bytes, more than this server's limit of ${maxBodyBytes}; send a smaller photo`);
+    }
+  });
+}
+
+/**
+ * Builds the recognition service around one model directory without listening, so tests can
+ * `inject()` or `listen({ port: 0 })`. Closing the instance disposes the model.
+ */
+export async function buildServer(options: ServeOptions): Promise<FastifyInstance> {
+  const config = resolveOptions(options);
+  const host = await ModelHost.open(config.modelDir);
+  const ctx: ServerContext = {
+    host,
+    gate: new AdmissionGate(config.maxInFlight),
+    apiKey: config.apiKey,
+    maxBodyBytes: config.maxBodyBytes,
+    maxPixels: config.maxPixels,
+  };
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    bodyLimit: config.maxBodyBytes,
+    requestTimeout: config.requestTimeoutMs,
+    connectionTimeout: config.requestTimeoutMs,
+    return503OnClosing: true,
+  });
+  app.addHook('onClose', async () => host.close());
+  installErrorHandlers(app);
+  rejectDeclaredOversize(app, config.maxBodyBytes);
+  app.addSchema(ERROR_SCHEMA);
+  app.addContentTypeParser(/^image\/[\w.+-]+$/, { parseAs: 'buffer', bodyLimit: config.maxBodyBytes }, (_request, body, done) => done(null, body));
+  await app.register(multipart, {
+    limits: { fileSize: config.maxBodyBytes, files: config.maxPhotosPerRequest, fields: 10, parts: config.maxPhotosPerRequest + 10 },
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'facetrain recognition service', version: packageVersions().facetrain!, description: 'Name the people in photos with a model trained by facetrain.' },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' },
+          bearer: { type: 'http', scheme: 'bearer' },
+        },
+      },
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+  });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  registerInfoRoutes(app, ctx);
+  registerRecognizeRoutes(app, ctx);
+  registerPeopleRoutes(app, ctx);
+  registerWebRoutes(app, ctx);
+  return app;
+}

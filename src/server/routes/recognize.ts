@@ -1,0 +1,50 @@
+import type { FastifyInstance } from 'fastify';
+import { decodeImage } from '../../image/decode.js';
+import type { FaceResult } from '../../recognize/recognizer.js';
+import type { ServerContext } from '../context.js';
+import { checkPixelLimit } from '../limits.js';
+import { errorResponses, RECOGNIZE_QUERY, RECOGNIZE_RESPONSE, UPLOAD_BODY_DOC } from '../schemas.js';
+import { readOnePhoto } from '../uploads.js';
+
+interface RecognizeQuery {
+  top_k: number;
+  threshold?: number;
+  max_faces: number;
+}
+
+function largestFirst(faces: FaceResult[], max: number): FaceResult[] {
+  return [...faces].sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height).slice(0, max);
+}
+
+const ms = (from: number, to: number) => Math.round((to - from) * 10) / 10;
+
+export function registerRecognizeRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  app.post<{ Querystring: RecognizeQuery }>(
+    '/v1/recognize',
+    {
+      schema: {
+        summary: 'Find and name the faces in one photo',
+        tags: ['recognition'],
+        querystring: RECOGNIZE_QUERY,
+        response: { 200: RECOGNIZE_RESPONSE, ...errorResponses(400, 413, 415, 503) },
+      },
+      config: { swaggerTransform: ({ schema, url }: { schema: object; url: string }) => ({ schema: { ...schema, body: UPLOAD_BODY_DOC.image }, url }) },
+    },
+    async (request) => {
+      const started = performance.now();
+      const photo = await readOnePhoto(request);
+      return ctx.gate.run(async () => {
+        await checkPixelLimit(photo.bytes, ctx.maxPixels, photo.file);
+        const image = await decodeImage(photo.bytes, photo.file, { maxPixels: ctx.maxPixels });
+        const decoded = performance.now();
+        const faces = await ctx.host.use((recognizer) => recognizer.predict(image, { topK: request.query.top_k, threshold: request.query.threshold }));
+        const done = performance.now();
+        return {
+          faces: largestFirst(faces, request.query.max_faces),
+          image: { width: image.width, height: image.height },
+          timings: { decodeMs: ms(started, decoded), recognizeMs: ms(decoded, done), totalMs: ms(started, done) },
+        };
+      });
+    },
+  );
+}

@@ -1,0 +1,37 @@
+import { mkdir, mkdtemp, readdir, symlink } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { train } from '../../src/train/train.js';
+import { FIVE_CELEBRITIES, MOBILENET_035_DIR } from './shared.js';
+
+export interface TinyModel {
+  /** Temp folder holding data/ and model/; the caller removes it. */
+  root: string;
+  modelDir: string;
+  people: string[];
+  /** Training photos used per person, by person. */
+  photos: Record<string, string[]>;
+}
+
+/** The first `count` training photos of a five-celebrities person, sorted by name. */
+export async function celebrityPhotos(person: string, count: number, split: 'train' | 'val' = 'train'): Promise<string[]> {
+  const dir = path.join(FIVE_CELEBRITIES, split, person);
+  return (await readdir(dir)).sort().slice(0, count).map((f) => path.join(dir, f));
+}
+
+/**
+ * Trains a small real recognizer (frozen MobileNetV2 0.35 + head, no fine-tuning) on a few
+ * five-celebrities people, symlinked into a temp folder: a few seconds on the wasm backend.
+ */
+export async function trainTinyModel(people: string[], { photosPerPerson = 6, epochs = 2 } = {}): Promise<TinyModel> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'facetrain-tiny-'));
+  const photos: Record<string, string[]> = {};
+  for (const person of people) {
+    await mkdir(path.join(root, 'data', person), { recursive: true });
+    photos[person] = await celebrityPhotos(person, photosPerPerson);
+    for (const file of photos[person]!) await symlink(file, path.join(root, 'data', person, path.basename(file)));
+  }
+  const modelDir = path.join(root, 'model');
+  await train({ dataDir: path.join(root, 'data'), outDir: modelDir, weights: MOBILENET_035_DIR, epochs, fineTuneEpochs: 0, augment: false, force: true });
+  return { root, modelDir, people, photos };
+}
