@@ -3,7 +3,9 @@ import { cac } from 'cac';
 import { createRequire } from 'node:module';
 import { FacetrainError } from '../util/errors.js';
 import { registerEval } from './commands/eval.js';
+import { registerPeople } from './commands/people.js';
 import { registerPredict } from './commands/predict.js';
+import { registerServe } from './commands/serve.js';
 import { registerTrain } from './commands/train.js';
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
@@ -14,6 +16,8 @@ export async function runCli(argv: string[]): Promise<void> {
   registerTrain(cli);
   registerPredict(cli);
   registerEval(cli);
+  registerPeople(cli);
+  registerServe(cli);
   cli.help();
   cli.version(version);
   try {

@@ -1,6 +1,19 @@
+import { copyFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { loadFaceRes } from '../base/faceres.js';
+import { TRAIN_DEFAULTS, type TrainConfig } from '../config.js';
+import { wholeImageCropper } from '../dataset/prepare.js';
+import { initEngine } from '../engine/backend.js';
+import { fileSystemIO } from '../engine/model-io.js';
+import type { SkippedPhoto } from '../events.js';
+import { largestFaceCropper } from '../faces/cropper.js';
+import { loadFaceDetector } from '../faces/detect.js';
+import { GALLERY_FILE, hashBytes, readGallery, type Gallery, type GalleryEntry } from '../model/gallery.js';
+import { EVAL_FILE, LABELS_FILE, MANIFEST_FILE, REPORT_FILE, labelsText, readManifest, type ModelManifest } from '../model/manifest.js';
+import { embedPhotos, trainEmbeddingHead } from '../train/embedding.js';
 import { FacetrainError } from '../util/errors.js';
+import { writeDirAtomic } from '../util/fs.js';
 
-/** Placeholder until enrolment lands: same signatures, refuses clearly. */
 export interface EnrollPhoto {
   file: string;
   bytes: Uint8Array;
@@ -8,17 +21,97 @@ export interface EnrollPhoto {
 
 export interface EnrollResult {
   added: number;
-  skipped: { file: string; reason: string }[];
+  skipped: SkippedPhoto[];
 }
 
-function unsupported(): FacetrainError {
-  return new FacetrainError('FT_ERR_UNSUPPORTED', 'enrolment is not available for this model yet');
+export interface EnrollOptions {
+  /** Refuse photos with more pixels than this (decompression bombs). */
+  maxPixels?: number;
 }
 
-export async function enrollPerson(_modelDir: string, _name: string, _images: EnrollPhoto[], _options?: Record<string, unknown>): Promise<EnrollResult> {
-  throw unsupported();
+async function galleryModel(modelDir: string): Promise<{ manifest: ModelManifest; gallery: Gallery }> {
+  const manifest = await readManifest(modelDir);
+  const gallery = manifest.base.name === 'faceres' ? await readGallery(modelDir) : undefined;
+  if (!gallery) {
+    throw new FacetrainError('FT_ERR_UNSUPPORTED', `${modelDir}: only models with a face-embedding base can add or forget people without retraining; retrain with --base faceres, or retrain this one with the new photos`);
+  }
+  return { manifest, gallery };
 }
 
-export async function forgetPerson(_modelDir: string, _name: string): Promise<void> {
-  throw unsupported();
+/**
+ * Retrains only the Dense head on the gallery's cached embeddings (about a second) and swaps the
+ * whole model directory in at once. Reports and evaluations of the old set of people are dropped:
+ * they would be stale, and after a forget they would still show that person's faces.
+ */
+async function rewriteModel(modelDir: string, manifest: ModelManifest, gallery: Gallery): Promise<void> {
+  const config = { ...TRAIN_DEFAULTS, ...(manifest.config as Partial<TrainConfig>) };
+  const train = gallery.entries.filter((e) => e.split === 'train');
+  const val = gallery.entries.filter((e) => e.split === 'val' && manifest.labels.includes(e.person));
+  const { head } = trainEmbeddingHead(train, val, manifest.labels, config, () => {});
+  const keep = (await readdir(modelDir)).filter((f) => ![EVAL_FILE, REPORT_FILE, GALLERY_FILE, LABELS_FILE, MANIFEST_FILE, 'model.json', 'weights.bin'].includes(f));
+  await writeDirAtomic(
+    modelDir,
+    async (dir) => {
+      for (const f of keep) await copyFile(path.join(modelDir, f), path.join(dir, f));
+      await head.save(fileSystemIO(dir));
+      await writeFile(path.join(dir, GALLERY_FILE), JSON.stringify(gallery));
+      await writeFile(path.join(dir, LABELS_FILE), labelsText(manifest.labels));
+      await writeFile(path.join(dir, MANIFEST_FILE), JSON.stringify({ ...manifest, updatedAt: new Date().toISOString() }, null, 2));
+    },
+    { force: true },
+  );
+  head.dispose();
+}
+
+/** Adds photos of `name` (a new or known person) to a model and updates it in seconds. */
+export async function enrollPerson(modelDir: string, name: string, photos: EnrollPhoto[], options: EnrollOptions = {}): Promise<EnrollResult> {
+  await initEngine();
+  const { manifest, gallery } = await galleryModel(modelDir);
+  const detector = manifest.input.crop === 'aligned-face' ? await loadFaceDetector() : undefined;
+  const embedder = await loadFaceRes();
+  const skipped: SkippedPhoto[] = [];
+  const byFile = new Map(photos.map((p) => [p.file, p.bytes]));
+  const config = { ...TRAIN_DEFAULTS, ...(manifest.config as Partial<TrainConfig>) };
+  try {
+    const known = new Set(gallery.entries.map((e) => e.hash));
+    const fresh = photos.filter((p) => !known.has(hashBytes(p.bytes)));
+    const added: GalleryEntry[] = await embedPhotos(
+      fresh.map((p) => ({ file: p.file, person: name })),
+      'train',
+      {
+        embedder,
+        crop: detector ? largestFaceCropper(detector, embedder.inputSize, manifest.input.align) : wholeImageCropper(embedder.inputSize),
+        cache: new Map(),
+        views: config.augment ? config.augmentViews : 1,
+        seed: config.seed,
+        onSkip: (s) => skipped.push(s),
+        readBytes: (file) => byFile.get(file)!,
+        maxPixels: options.maxPixels,
+      },
+    );
+    if (added.length === 0) {
+      throw new FacetrainError('FT_ERR_IMAGE', `no usable photo of ${name}${skipped[0] ? ` (${skipped[0].file}: ${skipped[0].reason})` : ''}; add photos that show the face clearly`);
+    }
+    const labels = manifest.labels.includes(name) ? manifest.labels : [...manifest.labels, name];
+    await rewriteModel(modelDir, { ...manifest, labels }, { ...gallery, entries: [...gallery.entries, ...added] });
+    return { added: added.length, skipped };
+  } finally {
+    embedder.dispose();
+    detector?.dispose();
+  }
+}
+
+/** Removes a person completely: their embeddings, their label, and reports that show them. */
+export async function forgetPerson(modelDir: string, name: string): Promise<void> {
+  await initEngine();
+  const { manifest, gallery } = await galleryModel(modelDir);
+  if (!manifest.labels.includes(name)) throw new FacetrainError('FT_ERR_DATASET', `${modelDir}: no person named ${name}; known: ${manifest.labels.join(', ')}`);
+  const labels = manifest.labels.filter((l) => l !== name);
+  if (labels.length === 0) throw new FacetrainError('FT_ERR_DATASET', `${modelDir}: ${name} is the only person left; delete the model directory instead`);
+  await rewriteModel(modelDir, { ...manifest, labels }, { ...gallery, entries: gallery.entries.filter((e) => e.person !== name) });
+}
+
+/** The people a model knows, in class order. */
+export async function listPeople(modelDir: string): Promise<string[]> {
+  return (await readManifest(modelDir)).labels;
 }

@@ -24,10 +24,19 @@ export interface EmbedContext {
   seed: number;
   onSkip: (s: SkippedPhoto) => void;
   onProgress?: () => void;
+  /** Where photo bytes come from (default: the file system); uploads pass their bodies. */
+  readBytes?: (file: string) => Uint8Array | Promise<Uint8Array>;
+  maxPixels?: number;
+}
+
+async function readPhoto(file: string): Promise<Uint8Array> {
+  return readFile(file).catch((err: NodeJS.ErrnoException) => {
+    throw new FacetrainError('FT_ERR_IMAGE', `${file}: cannot be read (${err.code})`);
+  });
 }
 
 async function embedPhoto(photo: Photo, bytes: Uint8Array, hash: string, split: GalleryEntry['split'], ctx: EmbedContext): Promise<GalleryEntry> {
-  const { crop, faces } = await ctx.crop(await decodeImage(bytes, photo.file), photo.file);
+  const { crop, faces } = await ctx.crop(await decodeImage(bytes, photo.file, { maxPixels: ctx.maxPixels }), photo.file);
   // seeded by the photo's content, so a cached entry stays valid whatever else is in the dataset
   const jitters = viewJitters(ctx.views, createRandom(childSeed(ctx.seed, hash)));
   const embeddings = await ctx.embedder.embed(jitters.map((j) => applyJitter(crop, j)));
@@ -39,9 +48,7 @@ export async function embedPhotos(photos: Photo[], split: GalleryEntry['split'],
   const entries: GalleryEntry[] = [];
   for (const photo of photos) {
     try {
-      const bytes = await readFile(photo.file).catch((err: NodeJS.ErrnoException) => {
-        throw new FacetrainError('FT_ERR_IMAGE', `${photo.file}: cannot be read (${err.code})`);
-      });
+      const bytes = await (ctx.readBytes ?? readPhoto)(photo.file);
       const hash = hashBytes(bytes);
       const cached = ctx.cache.get(hash);
       const entry = cached && cached.views.length >= ctx.views ? cached : await embedPhoto(photo, bytes, hash, split, ctx);
