@@ -1,4 +1,5 @@
-import { readdir } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FacetrainError } from '../util/errors.js';
 import { childSeed, createRandom, shuffled } from '../util/random.js';
@@ -26,9 +27,13 @@ export interface SplitOptions {
 
 const VAL_DIR_NAMES = ['val', 'validation'];
 
+/** Sub-folders of `dir`, following symbolic links (people often link their photo folders in). */
 async function listDirs(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
-  return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+  const isDir = async (e: Dirent) => e.isDirectory() || (e.isSymbolicLink() && (await stat(path.join(dir, e.name)).catch(() => undefined))?.isDirectory() === true);
+  const dirs: string[] = [];
+  for (const e of entries) if (!e.name.startsWith('.') && (await isDir(e))) dirs.push(e.name);
+  return dirs.sort();
 }
 
 /** The non-hidden files directly in `dir`, sorted. */
