@@ -1,0 +1,3 @@
+export async function irToTflite(..._args: unknown[]): Promise<Uint8Array> {
+  throw new Error('not yet');
+}
