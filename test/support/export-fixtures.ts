@@ -29,6 +29,7 @@ export interface Photos {
 
 /** Every photo of a split, resized and normalised as `spec` says. */
 export async function loadPhotos(split: 'train' | 'val', spec: InputSpec, limitPerClass = Infinity): Promise<Photos> {
+  await initEngine();
   const labels = await celebrityLabels();
   const pixels: Float32Array[] = [];
   const classes: number[] = [];
