@@ -9,6 +9,7 @@ import { irFromLayersModel } from './from-layers.js';
 import type { IrGraph } from './ir.js';
 import { irToOnnx } from './onnx.js';
 import { optimizeIr } from './optimize.js';
+import { irToTflite } from './tflite.js';
 
 export type ExportFormat = 'onnx' | 'tflite' | 'tflite-fp16' | 'tflite-int8';
 
@@ -101,7 +102,6 @@ export async function exportModel(recognizer: ExportableRecognizer, format: Expo
   const ir = recognizerIr(recognizer, format);
   const name = recognizer.name ?? 'facetrain-recognizer';
   if (format === 'onnx') return irToOnnx(ir, { metadata: recognizerMetadata(recognizer), producerVersion: PRODUCER_VERSION, name });
-  const { irToTflite } = await import('./tflite.js');
   return irToTflite(ir, { format, recognizer, name, options });
 }
 

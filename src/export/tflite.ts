@@ -99,15 +99,22 @@ export function activationQuantization(min: number, max: number): Quantization {
   return { scale: [scale], zeroPoint: [zeroPoint] };
 }
 
-/** Symmetric int8 weights, one scale per slice of `channelOf`. */
-function quantizeSymmetric(data: Float32Array, channels: number, channelOf: (i: number) => number): { values: Int8Array; scale: number[] } {
-  const maxAbs = new Array<number>(channels).fill(0);
+/**
+ * Symmetric int8 weights, one scale per slice of `channelOf`. A scale never goes below
+ * `minScale[c]`: near-dead channels would otherwise get scales so small that their bias
+ * (quantized at input_scale * weight_scale) overflows int32, as TF's quantizer also guards.
+ */
+function quantizeSymmetric(data: Float32Array, minScale: number[], channelOf: (i: number) => number): { values: Int8Array; scale: number[] } {
+  const maxAbs = minScale.map(() => 0);
   for (let i = 0; i < data.length; i++) maxAbs[channelOf(i)] = Math.max(maxAbs[channelOf(i)], Math.abs(data[i]));
-  const scale = maxAbs.map((m) => (m > 0 ? m / 127 : 1));
+  const scale = maxAbs.map((m, c) => Math.max(m > 0 ? m / 127 : 1, minScale[c]));
   const values = new Int8Array(data.length);
   for (let i = 0; i < data.length; i++) values[i] = Math.max(-127, Math.min(127, Math.round(data[i] / scale[channelOf(i)])));
   return { values, scale };
 }
+
+/** Keeps quantized biases well inside int32. */
+const MAX_BIAS_QUANT = 2 ** 30;
 
 /** HWIO -> OHWI, TFLite's conv filter layout. */
 function convFilterOhwi(op: ConvOp): Float32Array {
@@ -200,8 +207,10 @@ class TfliteGraphBuilder {
     const inner = perChannelAxis === 0 ? data.length / channels : 1;
     const channelOf =
       perChannelAxis === undefined ? () => 0 : perChannelAxis === 0 ? (i: number) => Math.floor(i / inner) : (i: number) => i % channels;
-    const { values, scale } = quantizeSymmetric(data, perChannelAxis === undefined ? 1 : channels, channelOf);
     const inputScale = this.tensors[this.id(op.input)].quantization?.scale[0] as number;
+    const maxBias = (from: number, to: number) => op.bias.slice(from, to).reduce((m, b) => Math.max(m, Math.abs(b)), 0);
+    const minScale = perChannelAxis === undefined ? [maxBias(0, channels) / (inputScale * MAX_BIAS_QUANT)] : Array.from(op.bias, (b) => Math.abs(b) / (inputScale * MAX_BIAS_QUANT));
+    const { values, scale } = quantizeSymmetric(data, minScale, channelOf);
     const weights = this.addTensor({
       name: `${op.output}/weights`,
       shape,
@@ -321,6 +330,8 @@ class TfliteGraphBuilder {
         this.op(BuiltinOperator.LOGISTIC, [this.id(op.input)], [this.activation(op.output, this.fixedQuantization(op))], undefined, this.version(1, 2));
         return;
       case 'l2Normalize': {
+        // Our int8 L2_NORMALIZATION -> FULLY_CONNECTED chain disagrees with float in LiteRT; refuse it until it is proven.
+        if (this.mode === 'int8') throw unsupported(`L2 normalisation (${op.output}) in an embedding recognizer`, 'TFLite (int8)');
         const write = (b: flatbuffers.Builder) => L2NormOptions.createL2NormOptions(b, ActivationFunctionType.NONE);
         this.op(BuiltinOperator.L2_NORMALIZATION, [this.id(op.input)], [this.activation(op.output, this.fixedQuantization(op))], { type: BuiltinOptions.L2NormOptions, write }, this.version(1, 2));
         return;
