@@ -1,0 +1,158 @@
+import * as flatbuffers from 'flatbuffers';
+import {
+  AssociatedFile,
+  AssociatedFileType,
+  ColorSpaceType,
+  Content,
+  ContentProperties,
+  FeatureProperties,
+  ImageProperties,
+  ImageSize,
+  ModelMetadata,
+  NormalizationOptions,
+  ProcessUnit,
+  ProcessUnitOptions,
+  Stats,
+  SubGraphMetadata,
+  TensorMetadata,
+} from './tflite/schema/generated/metadata_schema_generated.js';
+
+/**
+ * TFLite model metadata (metadata_schema.fbs) as MediaPipe Tasks and the TFLite Task Library read
+ * it for image classifiers: RGB image input with NormalizationOptions, a probability output with
+ * its labels as a TENSOR_AXIS_LABELS associated file packed in the zip appended to the model.
+ */
+
+export const METADATA_BUFFER_NAME = 'TFLITE_METADATA';
+export const LABELS_FILE = 'labels.txt';
+const MIN_PARSER_VERSION = '1.0.0';
+
+export interface ClassifierMetadata {
+  name: string;
+  description: string;
+  imageSize: number;
+  mean: number[];
+  std: number[];
+  labelsFile: string;
+}
+
+function strings(b: flatbuffers.Builder, values: string[]): number[] {
+  return values.map((v) => b.createString(v));
+}
+
+function inputTensorMetadata(b: flatbuffers.Builder, meta: ClassifierMetadata): number {
+  const [name, description] = strings(b, ['image', `RGB image, ${meta.imageSize}x${meta.imageSize}, normalised as (pixel - mean) / std`]);
+  const size = ImageSize.createImageSize(b, meta.imageSize, meta.imageSize);
+  ImageProperties.startImageProperties(b);
+  ImageProperties.addColorSpace(b, ColorSpaceType.RGB);
+  ImageProperties.addDefaultSize(b, size);
+  const properties = ImageProperties.endImageProperties(b);
+  Content.startContent(b);
+  Content.addContentPropertiesType(b, ContentProperties.ImageProperties);
+  Content.addContentProperties(b, properties);
+  const content = Content.endContent(b);
+  const normalization = NormalizationOptions.createNormalizationOptions(
+    b,
+    NormalizationOptions.createMeanVector(b, meta.mean),
+    NormalizationOptions.createStdVector(b, meta.std),
+  );
+  const units = TensorMetadata.createProcessUnitsVector(b, [ProcessUnit.createProcessUnit(b, ProcessUnitOptions.NormalizationOptions, normalization)]);
+  // Stats describe the normalised range a 0..255 pixel maps to.
+  const stats = Stats.createStats(
+    b,
+    Stats.createMaxVector(b, meta.mean.map((m, c) => (255 - m) / meta.std[c])),
+    Stats.createMinVector(b, meta.mean.map((m, c) => (0 - m) / meta.std[c])),
+  );
+  TensorMetadata.startTensorMetadata(b);
+  TensorMetadata.addName(b, name);
+  TensorMetadata.addDescription(b, description);
+  TensorMetadata.addContent(b, content);
+  TensorMetadata.addProcessUnits(b, units);
+  TensorMetadata.addStats(b, stats);
+  return TensorMetadata.endTensorMetadata(b);
+}
+
+function outputTensorMetadata(b: flatbuffers.Builder, meta: ClassifierMetadata): number {
+  const [name, description, fileName, fileDescription] = strings(b, ['probability', 'Probability of each person', meta.labelsFile, 'Labels of the output classes']);
+  const labels = AssociatedFile.createAssociatedFile(b, fileName, fileDescription, AssociatedFileType.TENSOR_AXIS_LABELS, 0);
+  const files = TensorMetadata.createAssociatedFilesVector(b, [labels]);
+  const properties = FeatureProperties.createFeatureProperties(b);
+  Content.startContent(b);
+  Content.addContentPropertiesType(b, ContentProperties.FeatureProperties);
+  Content.addContentProperties(b, properties);
+  const content = Content.endContent(b);
+  const stats = Stats.createStats(b, Stats.createMaxVector(b, [1]), Stats.createMinVector(b, [0]));
+  TensorMetadata.startTensorMetadata(b);
+  TensorMetadata.addName(b, name);
+  TensorMetadata.addDescription(b, description);
+  TensorMetadata.addContent(b, content);
+  TensorMetadata.addStats(b, stats);
+  TensorMetadata.addAssociatedFiles(b, files);
+  return TensorMetadata.endTensorMetadata(b);
+}
+
+/** The ModelMetadata flatbuffer (file identifier M001) stored in the buffer named TFLITE_METADATA. */
+export function buildClassifierMetadata(meta: ClassifierMetadata): Uint8Array {
+  const b = new flatbuffers.Builder(1024);
+  const input = inputTensorMetadata(b, meta);
+  const output = outputTensorMetadata(b, meta);
+  const subgraph = SubGraphMetadata.createSubGraphMetadata(
+    b,
+    b.createString('image_classifier'),
+    0,
+    SubGraphMetadata.createInputTensorMetadataVector(b, [input]),
+    SubGraphMetadata.createOutputTensorMetadataVector(b, [output]),
+    0,
+  );
+  const root = ModelMetadata.createModelMetadata(
+    b,
+    b.createString(meta.name),
+    b.createString(meta.description),
+    b.createString('v1'),
+    ModelMetadata.createSubgraphMetadataVector(b, [subgraph]),
+    b.createString('facetrain'),
+    0,
+    0,
+    b.createString(MIN_PARSER_VERSION),
+  );
+  ModelMetadata.finishModelMetadataBuffer(b, root);
+  return b.asUint8Array();
+}
+
+/** What a classifier needs from the metadata, read back. */
+export interface ReadClassifierMetadata {
+  name: string;
+  imageSize?: number;
+  colorSpace: 'RGB' | 'GRAYSCALE' | 'UNKNOWN';
+  mean: number[];
+  std: number[];
+  /** Name of the TENSOR_AXIS_LABELS file of the first output. */
+  labelsFile?: string;
+}
+
+export function parseClassifierMetadata(bytes: Uint8Array): ReadClassifierMetadata {
+  const bb = new flatbuffers.ByteBuffer(bytes);
+  if (!ModelMetadata.bufferHasIdentifier(bb)) throw new Error('not a TFLite metadata buffer (identifier M001 missing)');
+  const model = ModelMetadata.getRootAsModelMetadata(bb);
+  const subgraph = model.subgraphMetadata(0);
+  const input = subgraph?.inputTensorMetadata(0);
+  const output = subgraph?.outputTensorMetadata(0);
+  let mean: number[] = [];
+  let std: number[] = [];
+  for (let i = 0; i < (input?.processUnitsLength() ?? 0); i++) {
+    const unit = input?.processUnits(i);
+    if (unit?.optionsType() !== ProcessUnitOptions.NormalizationOptions) continue;
+    const options = unit.options(new NormalizationOptions()) as NormalizationOptions;
+    mean = Array.from(options.meanArray() ?? []);
+    std = Array.from(options.stdArray() ?? []);
+  }
+  const content = input?.content();
+  const image = content?.contentPropertiesType() === ContentProperties.ImageProperties ? (content.contentProperties(new ImageProperties()) as ImageProperties) : undefined;
+  const colorSpace = image ? (ColorSpaceType[image.colorSpace()] as ReadClassifierMetadata['colorSpace']) : 'UNKNOWN';
+  let labelsFile: string | undefined;
+  for (let i = 0; i < (output?.associatedFilesLength() ?? 0); i++) {
+    const file = output?.associatedFiles(i);
+    if (file?.type() === AssociatedFileType.TENSOR_AXIS_LABELS) labelsFile ??= file.name() ?? undefined;
+  }
+  return { name: model.name() ?? '', imageSize: image?.defaultSize()?.width(), colorSpace, mean, std, labelsFile };
+}

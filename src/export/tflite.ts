@@ -1,0 +1,486 @@
+import * as flatbuffers from 'flatbuffers';
+import { FacetrainError } from '../util/errors.js';
+import type { ExportableRecognizer, ExportOptions } from './export-model.js';
+import { type ConvOp, type DenseOp, type IrGraph, type IrOp, unsupported } from './ir.js';
+import { calibrate, type ActivationRanges } from './calibrate.js';
+import { float32ToFloat16 } from './float16.js';
+import { buildClassifierMetadata, LABELS_FILE, METADATA_BUFFER_NAME } from './tflite-metadata.js';
+import {
+  ActivationFunctionType,
+  AddOptions,
+  Buffer as TfliteBuffer,
+  BuiltinOperator,
+  BuiltinOptions,
+  Conv2DOptions,
+  DepthwiseConv2DOptions,
+  FullyConnectedOptions,
+  FullyConnectedOptionsWeightsFormat,
+  L2NormOptions,
+  Metadata,
+  Model,
+  Operator,
+  OperatorCode,
+  Padding,
+  QuantizationDetails,
+  QuantizationParameters,
+  ReducerOptions,
+  ReshapeOptions,
+  SoftmaxOptions,
+  SubGraph,
+  Tensor,
+  TensorType,
+} from './tflite/schema/generated/schema_generated.js';
+import { concatBytes, zipStored } from './zip.js';
+
+/**
+ * TFLite emitter. One NHWC subgraph, batch 1: input `input` [1, H, W, 3] (float32, or uint8/int8
+ * for full-integer models), output `probabilities` [1, classes]. Three weight treatments:
+ *  - float32: everything float32;
+ *  - float16: float constants stored as FLOAT16 and expanded by DEQUANTIZE ops (as TF's
+ *    converter with target_spec.supported_types = [float16]);
+ *  - int8: full-integer post-training quantization as TF's converter does it: int8 activations
+ *    (asymmetric, per tensor, ranges calibrated on representative inputs), int8 symmetric
+ *    per-channel conv weights, per-tensor dense weights, int32 biases at input_scale * weight_scale,
+ *    uint8 or int8 model input/output through QUANTIZE ops.
+ */
+
+export type TfliteFormat = 'tflite' | 'tflite-fp16' | 'tflite-int8';
+type Mode = 'float32' | 'float16' | 'int8';
+
+export const TFLITE_INPUT = 'input';
+export const TFLITE_OUTPUT = 'probabilities';
+
+interface Quantization {
+  scale: number[];
+  zeroPoint: number[];
+  dimension?: number;
+}
+
+interface TensorSpec {
+  name: string;
+  shape: number[];
+  type: TensorType;
+  data?: Uint8Array;
+  quantization?: Quantization;
+}
+
+interface OptionsSpec {
+  type: BuiltinOptions;
+  write: (b: flatbuffers.Builder) => number;
+}
+
+interface OpSpec {
+  code: BuiltinOperator;
+  version: number;
+  inputs: number[];
+  outputs: number[];
+  options?: OptionsSpec;
+}
+
+const ACTIVATIONS = { none: ActivationFunctionType.NONE, relu: ActivationFunctionType.RELU, relu6: ActivationFunctionType.RELU6 } as const;
+
+/** Output quantization the int8 kernels require (TFLite quantization spec). */
+const FIXED_OUTPUT_QUANT: Partial<Record<IrOp['kind'], Quantization>> = {
+  softmax: { scale: [1 / 256], zeroPoint: [-128] },
+  sigmoid: { scale: [1 / 256], zeroPoint: [-128] },
+  l2Normalize: { scale: [1 / 128], zeroPoint: [0] },
+};
+
+function bytes(view: Float32Array | Int32Array | Int8Array | Uint16Array): Uint8Array {
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+}
+
+/** Asymmetric int8 parameters covering [min, max] and zero, as TF's calibrator chooses them. */
+export function activationQuantization(min: number, max: number): Quantization {
+  const lo = Math.min(min, 0);
+  const hi = Math.max(max, 0);
+  const scale = hi > lo ? (hi - lo) / 255 : 1;
+  const zeroPoint = Math.max(-128, Math.min(127, Math.round(-128 - lo / scale)));
+  return { scale: [scale], zeroPoint: [zeroPoint] };
+}
+
+/**
+ * Symmetric int8 weights, one scale per slice of `channelOf`. A scale never goes below
+ * `minScale[c]`: near-dead channels would otherwise get scales so small that their bias
+ * (quantized at input_scale * weight_scale) overflows int32, as TF's quantizer also guards.
+ */
+function quantizeSymmetric(data: Float32Array, minScale: number[], channelOf: (i: number) => number): { values: Int8Array; scale: number[] } {
+  const maxAbs = minScale.map(() => 0);
+  for (let i = 0; i < data.length; i++) maxAbs[channelOf(i)] = Math.max(maxAbs[channelOf(i)], Math.abs(data[i]));
+  const scale = maxAbs.map((m, c) => Math.max(m > 0 ? m / 127 : 1, minScale[c]));
+  const values = new Int8Array(data.length);
+  for (let i = 0; i < data.length; i++) values[i] = Math.max(-127, Math.min(127, Math.round(data[i] / scale[channelOf(i)])));
+  return { values, scale };
+}
+
+/** Keeps quantized biases well inside int32. */
+const MAX_BIAS_QUANT = 2 ** 30;
+
+/** HWIO -> OHWI, TFLite's conv filter layout. */
+function convFilterOhwi(op: ConvOp): Float32Array {
+  const [kh, kw, inC, outC] = op.filter.shape;
+  const out = new Float32Array(op.filter.data.length);
+  for (let h = 0; h < kh; h++)
+    for (let w = 0; w < kw; w++)
+      for (let i = 0; i < inC; i++)
+        for (let o = 0; o < outC; o++) out[((o * kh + h) * kw + w) * inC + i] = op.filter.data[((h * kw + w) * inC + i) * outC + o];
+  return out;
+}
+
+/** [in, out] -> [out, in], TFLite's fully-connected weight layout. */
+function denseWeightsOi(op: DenseOp): Float32Array {
+  const [inN, outN] = op.kernel.shape;
+  const out = new Float32Array(op.kernel.data.length);
+  for (let i = 0; i < inN; i++) for (let o = 0; o < outN; o++) out[o * inN + i] = op.kernel.data[i * outN + o];
+  return out;
+}
+
+class TfliteGraphBuilder {
+  readonly tensors: TensorSpec[] = [];
+  readonly ops: OpSpec[] = [];
+  private readonly ids = new Map<string, number>();
+  inputId = -1;
+  outputId = -1;
+
+  constructor(
+    private readonly ir: IrGraph,
+    private readonly mode: Mode,
+    private readonly ranges?: ActivationRanges,
+  ) {}
+
+  addTensor(spec: TensorSpec): number {
+    this.tensors.push(spec);
+    return this.tensors.length - 1;
+  }
+
+  op(code: BuiltinOperator, inputs: number[], outputs: number[], options?: OptionsSpec, version = 1): void {
+    this.ops.push({ code, version, inputs, outputs, options });
+  }
+
+  /** Integer ops need newer kernel versions than their float forms. */
+  private version(floatVersion: number, int8Version: number): number {
+    return this.mode === 'int8' ? int8Version : floatVersion;
+  }
+
+  quantizationOf(name: string): Quantization {
+    const range = this.ranges?.get(name);
+    if (!range) throw new Error(`no calibrated range for ${name}`);
+    return activationQuantization(range[0], range[1]);
+  }
+
+  id(name: string): number {
+    const id = this.ids.get(name);
+    if (id === undefined) throw new Error(`TFLite tensor for ${name} not emitted yet`);
+    return id;
+  }
+
+  /** The activation tensor of an IR value; int8 gets calibrated, fixed or inherited quantization. */
+  activation(name: string, quantization?: Quantization): number {
+    const shape = this.ir.shapes.get(name) as number[];
+    const id =
+      this.mode === 'int8'
+        ? this.addTensor({ name, shape, type: TensorType.INT8, quantization: quantization ?? this.quantizationOf(name) })
+        : this.addTensor({ name, shape, type: TensorType.FLOAT32 });
+    this.ids.set(name, id);
+    return id;
+  }
+
+  /** A float constant; float16 mode stores half precision and expands it with DEQUANTIZE. */
+  floatConst(name: string, shape: number[], data: Float32Array): number {
+    if (this.mode !== 'float16') return this.addTensor({ name, shape, type: TensorType.FLOAT32, data: bytes(data) });
+    const half = this.addTensor({ name: `${name}/fp16`, shape, type: TensorType.FLOAT16, data: bytes(float32ToFloat16(data)) });
+    const full = this.addTensor({ name, shape, type: TensorType.FLOAT32 });
+    this.op(BuiltinOperator.DEQUANTIZE, [half], [full], undefined, 3);
+    return full;
+  }
+
+  int32Const(name: string, values: number[], shape = [values.length], quantization?: Quantization): number {
+    return this.addTensor({ name, shape, type: TensorType.INT32, data: bytes(Int32Array.from(values)), quantization });
+  }
+
+  /** Weights and bias of a conv/dense: float, or int8 weights with int32 bias at input_scale * weight_scale. */
+  weightsAndBias(op: ConvOp | DenseOp, shape: number[], data: Float32Array, perChannelAxis: number | undefined): [number, number] {
+    const channels = op.bias.length;
+    if (this.mode !== 'int8') {
+      return [this.floatConst(`${op.output}/weights`, shape, data), this.floatConst(`${op.output}/bias`, [channels], op.bias)];
+    }
+    const inner = perChannelAxis === 0 ? data.length / channels : 1;
+    const channelOf =
+      perChannelAxis === undefined ? () => 0 : perChannelAxis === 0 ? (i: number) => Math.floor(i / inner) : (i: number) => i % channels;
+    const inputScale = this.tensors[this.id(op.input)].quantization?.scale[0] as number;
+    const maxBias = (from: number, to: number) => op.bias.slice(from, to).reduce((m, b) => Math.max(m, Math.abs(b)), 0);
+    const minScale = perChannelAxis === undefined ? [maxBias(0, channels) / (inputScale * MAX_BIAS_QUANT)] : Array.from(op.bias, (b) => Math.abs(b) / (inputScale * MAX_BIAS_QUANT));
+    const { values, scale } = quantizeSymmetric(data, minScale, channelOf);
+    const weights = this.addTensor({
+      name: `${op.output}/weights`,
+      shape,
+      type: TensorType.INT8,
+      data: bytes(values),
+      quantization: { scale, zeroPoint: scale.map(() => 0), dimension: perChannelAxis ?? 0 },
+    });
+    const biasScale = Array.from(op.bias, (_, c) => inputScale * scale[perChannelAxis === undefined ? 0 : c]);
+    const bias = this.int32Const(
+      `${op.output}/bias`,
+      Array.from(op.bias, (b, c) => Math.round(b / biasScale[c])),
+      [channels],
+      { scale: biasScale, zeroPoint: biasScale.map(() => 0), dimension: 0 },
+    );
+    return [weights, bias];
+  }
+
+  conv(op: ConvOp): void {
+    const [kh, kw, inC, last] = op.filter.shape;
+    const padding = op.padding === 'same' ? Padding.SAME : Padding.VALID;
+    const activation = ACTIVATIONS[op.activation];
+    const [sh, sw] = op.strides;
+    const [dh, dw] = op.dilations;
+    if (op.kind === 'conv2d') {
+      const [weights, bias] = this.weightsAndBias(op, [last, kh, kw, inC], convFilterOhwi(op), 0);
+      const write = (b: flatbuffers.Builder) => Conv2DOptions.createConv2DOptions(b, padding, sw, sh, activation, dw, dh);
+      this.op(BuiltinOperator.CONV_2D, [this.id(op.input), weights, bias], [this.activation(op.output)], { type: BuiltinOptions.Conv2DOptions, write }, this.version(1, 3));
+      return;
+    }
+    // [kh, kw, in, mult] is already [1, kh, kw, in * mult] in memory.
+    const [weights, bias] = this.weightsAndBias(op, [1, kh, kw, inC * last], op.filter.data, 3);
+    const write = (b: flatbuffers.Builder) => DepthwiseConv2DOptions.createDepthwiseConv2DOptions(b, padding, sw, sh, last, activation, dw, dh);
+    this.op(BuiltinOperator.DEPTHWISE_CONV_2D, [this.id(op.input), weights, bias], [this.activation(op.output)], { type: BuiltinOptions.DepthwiseConv2DOptions, write }, this.version(1, 3));
+  }
+
+  dense(op: DenseOp): void {
+    const [inN, outN] = op.kernel.shape;
+    const [weights, bias] = this.weightsAndBias(op, [outN, inN], denseWeightsOi(op), undefined);
+    const write = (b: flatbuffers.Builder) =>
+      FullyConnectedOptions.createFullyConnectedOptions(b, ACTIVATIONS[op.activation], FullyConnectedOptionsWeightsFormat.DEFAULT, false);
+    this.op(BuiltinOperator.FULLY_CONNECTED, [this.id(op.input), weights, bias], [this.activation(op.output)], { type: BuiltinOptions.FullyConnectedOptions, write }, this.version(1, 4));
+  }
+
+  clip(op: Extract<IrOp, { kind: 'clip' }>): void {
+    const input = this.id(op.input);
+    if (op.min === 0 && (op.max === Infinity || op.max === 6)) {
+      this.op(op.max === 6 ? BuiltinOperator.RELU6 : BuiltinOperator.RELU, [input], [this.activation(op.output)], undefined, this.version(1, 2));
+      return;
+    }
+    if (this.mode === 'int8') throw unsupported(`a clip to [${op.min}, ${op.max}] that is not relu or relu6 (${op.output})`, 'TFLite (int8)');
+    let current = input;
+    const bounds: [BuiltinOperator, number][] = [
+      [BuiltinOperator.MAXIMUM, op.min],
+      [BuiltinOperator.MINIMUM, op.max],
+    ];
+    const steps = bounds.filter(([, value]) => Number.isFinite(value));
+    steps.forEach(([code, value], i) => {
+      const out = i === steps.length - 1 ? this.activation(op.output) : this.addTensor({ name: `${op.output}/floor`, shape: this.ir.shapes.get(op.output) as number[], type: TensorType.FLOAT32 });
+      this.op(code, [current, this.floatConst(`${op.output}/bound${i}`, [], Float32Array.of(value))], [out]);
+      current = out;
+    });
+  }
+
+  emit(op: IrOp): void {
+    switch (op.kind) {
+      case 'pad': {
+        const [top, bottom, left, right] = op.pads;
+        const paddings = this.int32Const(`${op.output}/paddings`, [0, 0, top, bottom, left, right, 0, 0], [4, 2]);
+        const input = this.id(op.input);
+        // Integer PAD fills with the zero point, so output and input share quantization.
+        this.op(BuiltinOperator.PAD, [input, paddings], [this.activation(op.output, this.tensors[input].quantization)], undefined, this.version(1, 2));
+        return;
+      }
+      case 'conv2d':
+      case 'depthwiseConv2d':
+        this.conv(op);
+        return;
+      case 'affine': {
+        if (this.mode === 'int8') throw unsupported(`a per-channel scale that does not follow a conv or dense layer (${op.output})`, 'TFLite (int8)');
+        const channels = op.scale.length;
+        const scaled = this.addTensor({ name: `${op.output}/scaled`, shape: this.ir.shapes.get(op.output) as number[], type: TensorType.FLOAT32 });
+        this.op(BuiltinOperator.MUL, [this.id(op.input), this.floatConst(`${op.output}/scale`, [channels], op.scale)], [scaled]);
+        this.op(BuiltinOperator.ADD, [scaled, this.floatConst(`${op.output}/offset`, [channels], op.offset)], [this.activation(op.output)]);
+        return;
+      }
+      case 'clip':
+        this.clip(op);
+        return;
+      case 'add': {
+        const write = (b: flatbuffers.Builder) => AddOptions.createAddOptions(b, ActivationFunctionType.NONE);
+        this.op(BuiltinOperator.ADD, op.inputs.map((n) => this.id(n)), [this.activation(op.output)], { type: BuiltinOptions.AddOptions, write }, this.version(1, 2));
+        return;
+      }
+      case 'globalAveragePool': {
+        const axes = this.int32Const(`${op.output}/axes`, [1, 2]);
+        const write = (b: flatbuffers.Builder) => ReducerOptions.createReducerOptions(b, false);
+        this.op(BuiltinOperator.MEAN, [this.id(op.input), axes], [this.activation(op.output)], { type: BuiltinOptions.ReducerOptions, write }, this.version(1, 2));
+        return;
+      }
+      case 'flatten': {
+        const shape = this.ir.shapes.get(op.output) as number[];
+        const newShape = this.int32Const(`${op.output}/shape`, shape);
+        const input = this.id(op.input);
+        const write = (b: flatbuffers.Builder) => ReshapeOptions.createReshapeOptions(b, ReshapeOptions.createNewShapeVector(b, shape));
+        this.op(BuiltinOperator.RESHAPE, [input, newShape], [this.activation(op.output, this.tensors[input].quantization)], { type: BuiltinOptions.ReshapeOptions, write });
+        return;
+      }
+      case 'dense':
+        this.dense(op);
+        return;
+      case 'softmax': {
+        const write = (b: flatbuffers.Builder) => SoftmaxOptions.createSoftmaxOptions(b, 1);
+        this.op(BuiltinOperator.SOFTMAX, [this.id(op.input)], [this.activation(op.output, this.fixedQuantization(op))], { type: BuiltinOptions.SoftmaxOptions, write }, this.version(1, 2));
+        return;
+      }
+      case 'sigmoid':
+        this.op(BuiltinOperator.LOGISTIC, [this.id(op.input)], [this.activation(op.output, this.fixedQuantization(op))], undefined, this.version(1, 2));
+        return;
+      case 'l2Normalize': {
+        // Our int8 L2_NORMALIZATION -> FULLY_CONNECTED chain disagrees with float in LiteRT; refuse it until it is proven.
+        if (this.mode === 'int8') throw unsupported(`L2 normalisation (${op.output}) in an embedding recognizer`, 'TFLite (int8)');
+        const write = (b: flatbuffers.Builder) => L2NormOptions.createL2NormOptions(b, ActivationFunctionType.NONE);
+        this.op(BuiltinOperator.L2_NORMALIZATION, [this.id(op.input)], [this.activation(op.output, this.fixedQuantization(op))], { type: BuiltinOptions.L2NormOptions, write }, this.version(1, 2));
+        return;
+      }
+    }
+  }
+
+  private fixedQuantization(op: IrOp): Quantization | undefined {
+    return this.mode === 'int8' ? FIXED_OUTPUT_QUANT[op.kind] : undefined;
+  }
+
+  /** Model input/output tensors: float, or int8 ends requantized to uint8 when asked. */
+  build(io: 'uint8' | 'int8'): void {
+    const inputName = this.ir.input.name;
+    if (this.mode === 'int8' && io === 'uint8') {
+      const q = this.quantizationOf(inputName);
+      const external = this.addTensor({ name: TFLITE_INPUT, shape: this.ir.input.shape, type: TensorType.UINT8, quantization: { scale: q.scale, zeroPoint: [q.zeroPoint[0] + 128] } });
+      this.op(BuiltinOperator.QUANTIZE, [external], [this.activation(inputName, q)], undefined, 2);
+      this.inputId = external;
+    } else {
+      this.inputId = this.activation(inputName);
+      this.tensors[this.inputId].name = TFLITE_INPUT;
+    }
+    for (const op of this.ir.ops) this.emit(op);
+    const last = this.id(this.ir.output);
+    if (this.mode === 'int8' && io === 'uint8') {
+      const q = this.tensors[last].quantization as Quantization;
+      this.outputId = this.addTensor({ name: TFLITE_OUTPUT, shape: this.ir.shapes.get(this.ir.output) as number[], type: TensorType.UINT8, quantization: { scale: q.scale, zeroPoint: [q.zeroPoint[0] + 128] } });
+      this.op(BuiltinOperator.QUANTIZE, [last], [this.outputId], undefined, 2);
+    } else {
+      this.outputId = last;
+      this.tensors[last].name = TFLITE_OUTPUT;
+    }
+  }
+}
+
+/** Buffer data vectors aligned to 16 bytes as the schema's force_align asks (mmap-friendly). */
+function alignedByteVector(b: flatbuffers.Builder, data: Uint8Array): number {
+  b.startVector(1, data.length, 16);
+  const inner = b as unknown as { space: number; bb: flatbuffers.ByteBuffer };
+  inner.space -= data.length;
+  inner.bb.setPosition(inner.space);
+  inner.bb.bytes().set(data, inner.space);
+  return b.endVector();
+}
+
+function writeQuantization(b: flatbuffers.Builder, q: Quantization): number {
+  const scale = QuantizationParameters.createScaleVector(b, q.scale);
+  const zeroPoint = QuantizationParameters.createZeroPointVector(b, q.zeroPoint.map((z) => BigInt(z)));
+  return QuantizationParameters.createQuantizationParameters(b, 0, 0, scale, zeroPoint, QuantizationDetails.NONE, 0, q.dimension ?? 0);
+}
+
+function serialize(graph: TfliteGraphBuilder, description: string, metadata: Uint8Array): Uint8Array {
+  const totalBytes = graph.tensors.reduce((n, t) => n + (t.data?.length ?? 0), 0);
+  const b = new flatbuffers.Builder(totalBytes + metadata.length + 65536);
+  const buffers: number[] = [TfliteBuffer.createBuffer(b, 0)];
+  const tensorOffsets = graph.tensors.map((t) => {
+    let bufferIndex = 0;
+    if (t.data) {
+      buffers.push(TfliteBuffer.createBuffer(b, alignedByteVector(b, t.data)));
+      bufferIndex = buffers.length - 1;
+    }
+    const name = b.createString(t.name);
+    const shape = Tensor.createShapeVector(b, t.shape);
+    const quantization = t.quantization ? writeQuantization(b, t.quantization) : 0;
+    Tensor.startTensor(b);
+    Tensor.addShape(b, shape);
+    Tensor.addType(b, t.type);
+    Tensor.addBuffer(b, bufferIndex);
+    Tensor.addName(b, name);
+    if (quantization) Tensor.addQuantization(b, quantization);
+    return Tensor.endTensor(b);
+  });
+  buffers.push(TfliteBuffer.createBuffer(b, alignedByteVector(b, metadata)));
+  const metadataBuffer = buffers.length - 1;
+
+  const codes: { code: BuiltinOperator; version: number }[] = [];
+  const opOffsets = graph.ops.map((op) => {
+    let index = codes.findIndex((c) => c.code === op.code && c.version === op.version);
+    if (index < 0) index = codes.push({ code: op.code, version: op.version }) - 1;
+    const options = op.options ? op.options.write(b) : 0;
+    const inputs = Operator.createInputsVector(b, op.inputs);
+    const outputs = Operator.createOutputsVector(b, op.outputs);
+    Operator.startOperator(b);
+    Operator.addOpcodeIndex(b, index);
+    Operator.addInputs(b, inputs);
+    Operator.addOutputs(b, outputs);
+    if (op.options) {
+      Operator.addBuiltinOptionsType(b, op.options.type);
+      Operator.addBuiltinOptions(b, options);
+    }
+    return Operator.endOperator(b);
+  });
+  // Codes below 127 also go in the deprecated byte field, which older runtimes read.
+  const codeOffsets = codes.map((c) => OperatorCode.createOperatorCode(b, Math.min(c.code, 127), 0, c.version, c.code));
+  const subgraph = SubGraph.createSubGraph(
+    b,
+    SubGraph.createTensorsVector(b, tensorOffsets),
+    SubGraph.createInputsVector(b, [graph.inputId]),
+    SubGraph.createOutputsVector(b, [graph.outputId]),
+    SubGraph.createOperatorsVector(b, opOffsets),
+    b.createString('main'),
+  );
+  const metadataEntry = Metadata.createMetadata(b, b.createString(METADATA_BUFFER_NAME), metadataBuffer);
+  const model = Model.createModel(
+    b,
+    3,
+    Model.createOperatorCodesVector(b, codeOffsets),
+    Model.createSubgraphsVector(b, [subgraph]),
+    b.createString(description),
+    Model.createBuffersVector(b, buffers),
+    0,
+    Model.createMetadataVector(b, [metadataEntry]),
+  );
+  Model.finishModelBuffer(b, model);
+  return b.asUint8Array();
+}
+
+export interface TfliteExportRequest {
+  format: TfliteFormat;
+  recognizer: ExportableRecognizer;
+  name: string;
+  options: ExportOptions;
+}
+
+const MODES: Record<TfliteFormat, Mode> = { tflite: 'float32', 'tflite-fp16': 'float16', 'tflite-int8': 'int8' };
+
+/** The .tflite bytes: flatbuffer with TFLITE_METADATA, then the zip holding labels.txt. */
+export function irToTflite(ir: IrGraph, request: TfliteExportRequest): Uint8Array {
+  const mode = MODES[request.format];
+  const { recognizer, options } = request;
+  let ranges: ActivationRanges | undefined;
+  if (mode === 'int8') {
+    if (!options.representativeInputs) {
+      throw new FacetrainError('FT_ERR_INVALID_OPTION', 'tflite-int8 needs representative inputs to calibrate on; pass a few dozen training photos as representativeInputs');
+    }
+    ranges = calibrate(ir, options.representativeInputs);
+  }
+  const graph = new TfliteGraphBuilder(ir, mode, ranges);
+  graph.build(options.int8Io ?? 'uint8');
+  const metadata = buildClassifierMetadata({
+    name: request.name,
+    description: `Recognises ${recognizer.labels.length} people from a face photo (facetrain, ${mode}).`,
+    imageSize: recognizer.input.size,
+    mean: recognizer.input.mean,
+    std: recognizer.input.std,
+    labelsFile: LABELS_FILE,
+  });
+  const model = serialize(graph, `facetrain ${request.name}`, metadata);
+  const labels = new TextEncoder().encode(`${recognizer.labels.join('\n')}\n`);
+  return concatBytes([model, zipStored([{ name: LABELS_FILE, data: labels }])]);
+}
