@@ -10,6 +10,7 @@ export type TrainEvent =
   | { type: 'batch'; phase: string; epoch: number; epochs: number; batch: number; batches: number; loss: number }
   | { type: 'epoch'; phase: string; epoch: number; epochs: number; loss: number; accuracy: number; valLoss?: number; valAccuracy?: number; ms: number }
   | { type: 'evaluation'; report: EvalReport }
+  | { type: 'exported'; format: string; file: string }
   | { type: 'saved'; outDir: string; valAccuracy?: number; ms: number };
 
 export interface SkippedPhoto {

@@ -130,3 +130,29 @@ test('CLI: predict and eval on the trained model; mistakes exit non-zero with on
   assert.equal(badFlag.status, 2);
   assert.match(badFlag.stderr, /Expected an integer from 1 to 10000 for --epochs but received|Expected a number for --epochs/);
 });
+
+test('CLI export: every format of the classic model is written, and ONNX and TF.js give the trained model\'s answer', { skip: needsShared }, async () => {
+  const out = path.join(await tempDir('export'), 'exported');
+  const run = runFacetrain(['export', celebritiesDir, '--format', 'tfjs,h5,onnx,tflite,tflite-fp16', '--out', out, '--json']);
+  assert.equal(run.status, 0, run.stderr);
+  const files = await readdir(out);
+  for (const f of ['model.h5', 'model.onnx', 'model.tflite', 'model-fp16.tflite', 'labels.txt', 'tfjs']) assert.ok(files.includes(f), `${f} written`);
+  const { samples } = JSON.parse(await readFile(path.join(celebritiesDir, 'eval.json'), 'utf8')) as { samples: { file: string; topK: { label: string; score: number }[] }[] };
+  const sample = samples[0]!;
+  const image = await readImageFile(sample.file);
+  const ort = await import('onnxruntime-node');
+  const session = await ort.InferenceSession.create(path.join(out, 'model.onnx'));
+  const { resizeSquare } = await import('../src/image/decode.js');
+  const crop = await resizeSquare(image, 224);
+  const input = new ort.Tensor('float32', Float32Array.from(crop.data, (v) => v / 127.5 - 1), [1, 224, 224, 3]);
+  const probs = (await session.run({ [session.inputNames[0]!]: input }))[session.outputNames[0]!]!.data as Float32Array;
+  const labels = (await readFile(path.join(out, 'labels.txt'), 'utf8')).trim().split('\n');
+  for (const c of sample.topK) assert.ok(Math.abs(probs[labels.indexOf(c.label)]! - c.score) < 1e-4, `${c.label}: onnx ${probs[labels.indexOf(c.label)]} vs ${c.score}`);
+  const tfl = await import('@tensorflow/tfjs-layers');
+  const { fileSystemIO } = await import('../src/engine/model-io.js');
+  const reloaded = await tfl.loadLayersModel(fileSystemIO(path.join(out, 'tfjs')));
+  assert.equal(reloaded.outputs[0]!.shape[1], 5);
+  const notAFormat = runFacetrain(['export', celebritiesDir, '--format', 'pdf']);
+  assert.equal(notAFormat.status, 2);
+  assert.match(notAFormat.stderr, /for --format but received "pdf"/);
+});

@@ -3,6 +3,7 @@ import { cac } from 'cac';
 import { createRequire } from 'node:module';
 import { FacetrainError } from '../util/errors.js';
 import { registerEval } from './commands/eval.js';
+import { registerExport } from './commands/export.js';
 import { registerPeople } from './commands/people.js';
 import { registerPredict } from './commands/predict.js';
 import { registerServe } from './commands/serve.js';
@@ -17,6 +18,7 @@ export async function runCli(argv: string[]): Promise<void> {
   registerPredict(cli);
   registerEval(cli);
   registerPeople(cli);
+  registerExport(cli);
   registerServe(cli);
   cli.help();
   cli.version(version);

@@ -79,6 +79,9 @@ export function createReporter({ json, tty, write = (t) => process.stderr.write(
       case 'evaluation':
         line(formatReport(e.report, { color: tty }));
         break;
+      case 'exported':
+        line(`exported ${e.format}: ${e.file}`);
+        break;
       case 'saved':
         line(`saved ${e.outDir} in ${seconds(e.ms)} - validation accuracy ${percent(e.valAccuracy)}`);
         break;

@@ -20,10 +20,12 @@ export async function celebrityPhotos(person: string, count: number, split: 'tra
 }
 
 /**
- * Trains a small real recognizer (frozen MobileNetV2 0.35 + head, no fine-tuning) on a few
- * five-celebrities people, symlinked into a temp folder: a few seconds on the wasm backend.
+ * Trains a small real recognizer on a few five-celebrities people, symlinked into a temp folder:
+ * by default the whole-image classic one (frozen MobileNetV2 0.35 + head, no fine-tuning, which the
+ * page can also run in the browser), or a face-embedding one that can enrol and forget people.
+ * Either takes a few seconds on the wasm backend.
  */
-export async function trainTinyModel(people: string[], { photosPerPerson = 6, epochs = 2 } = {}): Promise<TinyModel> {
+export async function trainTinyModel(people: string[], { photosPerPerson = 6, epochs = 2, base = 'mobilenetv2' as 'mobilenetv2' | 'faceres' } = {}): Promise<TinyModel> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'facetrain-tiny-'));
   const photos: Record<string, string[]> = {};
   for (const person of people) {
@@ -32,6 +34,7 @@ export async function trainTinyModel(people: string[], { photosPerPerson = 6, ep
     for (const file of photos[person]!) await symlink(file, path.join(root, 'data', person, path.basename(file)));
   }
   const modelDir = path.join(root, 'model');
-  await train({ dataDir: path.join(root, 'data'), outDir: modelDir, weights: MOBILENET_035_DIR, epochs, fineTuneEpochs: 0, augment: false, force: true });
+  const recipe = base === 'mobilenetv2' ? { base, detect: false, weights: MOBILENET_035_DIR, epochs, fineTuneEpochs: 0 } : { base };
+  await train({ dataDir: path.join(root, 'data'), outDir: modelDir, ...recipe, augment: false, force: true });
   return { root, modelDir, people, photos };
 }

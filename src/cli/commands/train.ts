@@ -1,5 +1,6 @@
 import type { CAC } from 'cac';
 import { BASES, TRAIN_DEFAULTS, type TrainConfig } from '../../config.js';
+import { exportModelDir, parseFormats } from '../../export/model-dir.js';
 import { train } from '../../train/train.js';
 import { FacetrainError } from '../../util/errors.js';
 import { createReporter } from '../reporter.js';
@@ -26,6 +27,7 @@ export function registerTrain(cli: CAC): void {
     .option('--augment', 'Flip, shift, zoom and brightness views of training photos (--no-augment: off)', { default: d.augment })
     .option('--augment-views <n>', 'Cached views per training photo when augmenting', { default: d.augmentViews })
     .option('--dropout <rate>', 'Dropout rate of the head', { default: d.dropout })
+    .option('--export <list>', 'Also write these formats into <out>/export: tfjs, h5, onnx, tflite, tflite-fp16, tflite-int8 or all')
     .option('--force', 'Replace an existing model directory')
     .option('--json', 'One JSON event per line on stdout')
     .example('facetrain train photos/ --out models/family')
@@ -52,6 +54,9 @@ export function registerTrain(cli: CAC): void {
         dropout: numberOption('--dropout', flags.dropout),
         force: flags.force === true,
       };
-      await train(config, createReporter({ json: flags.json === true, tty: process.stderr.isTTY === true }));
+      const formats = flags.export === undefined ? [] : parseFormats(String(flags.export));
+      const report = createReporter({ json: flags.json === true, tty: process.stderr.isTTY === true });
+      await train(config, report);
+      if (formats.length > 0) await exportModelDir(config.outDir, formats, { calibration: photos, onWritten: (format, file) => report({ type: 'exported', format, file }) });
     });
 }

@@ -1,0 +1,122 @@
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { FACERES_EMBEDDING_OUTPUT, loadFaceRes } from '../base/faceres.js';
+import { initEngine } from '../engine/backend.js';
+import { WEIGHTS_FILE, fileSystemIO } from '../engine/model-io.js';
+import { humanModelsDir } from '../faces/human-models.js';
+import { labelledPhotos } from '../evaluate/folder.js';
+import { readImageFile, resizeSquare } from '../image/decode.js';
+import { LABELS_FILE, MANIFEST_FILE, labelsText, readManifest, type ModelManifest } from '../model/manifest.js';
+import { FacetrainError, invalidOption } from '../util/errors.js';
+import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
+import { saveKerasH5 } from './keras/index.js';
+import { writeExport, type ExportableRecognizer, type ExportFormat } from './export-model.js';
+
+export const ALL_FORMATS = Object.freeze(['tfjs', 'h5', 'onnx', 'tflite', 'tflite-fp16', 'tflite-int8'] as const);
+export type ModelFormat = (typeof ALL_FORMATS)[number];
+
+const FILE_NAMES: Record<ModelFormat, string> = {
+  tfjs: 'tfjs',
+  h5: 'model.h5',
+  onnx: 'model.onnx',
+  tflite: 'model.tflite',
+  'tflite-fp16': 'model-fp16.tflite',
+  'tflite-int8': 'model-int8.tflite',
+};
+
+export interface ExportDirOptions {
+  /** Where the files go; default `<model-dir>/export`. */
+  outDir?: string;
+  /** Photos (`<person>/*`) to calibrate int8 activations on; needed for tflite-int8. */
+  calibration?: string;
+  onWritten?: (format: ModelFormat, file: string) => void;
+}
+
+/** `all`, or a comma list of formats, checked: the error lists what exists. */
+export function parseFormats(value: string): ModelFormat[] {
+  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (names.includes('all')) return [...ALL_FORMATS];
+  for (const n of names) if (!(ALL_FORMATS as readonly string[]).includes(n)) throw invalidOption('--format', `all or a comma list of ${ALL_FORMATS.join(', ')}`, n);
+  if (names.length === 0) throw invalidOption('--format', `all or a comma list of ${ALL_FORMATS.join(', ')}`, value);
+  return names as ModelFormat[];
+}
+
+async function exportable(modelDir: string, manifest: ModelManifest): Promise<ExportableRecognizer> {
+  const model = await tfl.loadLayersModel(fileSystemIO(modelDir));
+  const { size, mean, std } = manifest.input;
+  const input = { size, mean: [mean, mean, mean], std: [std, std, std] };
+  if (manifest.base.name === 'mobilenetv2') return { model, labels: manifest.labels, input, name: 'facetrain-mobilenetv2' };
+  const embedder = await loadFaceRes();
+  return { model: { graph: embedder.model, outputNode: FACERES_EMBEDDING_OUTPUT, head: model }, labels: manifest.labels, input, name: 'facetrain-faceres' };
+}
+
+/** Normalised calibration inputs for int8: up to 64 photos, prepared as the recognizer's input spec says. */
+async function calibrationInputs(dir: string, manifest: ModelManifest): Promise<tf.Tensor4D> {
+  const photos = (await labelledPhotos(dir, manifest.labels)).slice(0, 64);
+  const { size, mean, std } = manifest.input;
+  const data: number[] = [];
+  for (const p of photos) {
+    const crop = await resizeSquare(await readImageFile(p.file).catch(() => undefined) ?? { data: new Uint8Array(size * size * 3), width: size, height: size }, size);
+    for (const v of crop.data) data.push((v - mean) / std);
+  }
+  return tf.tensor4d(data, [photos.length, size, size, 3]);
+}
+
+/** A TF.js copy any page or Node program loads: the model, its labels and input spec (and the FaceRes graph it needs). */
+async function writeTfjs(modelDir: string, manifest: ModelManifest, out: string): Promise<void> {
+  await writeDirAtomic(
+    out,
+    async (dir) => {
+      for (const f of ['model.json', WEIGHTS_FILE]) await copyFile(path.join(modelDir, f), path.join(dir, f));
+      await writeFile(path.join(dir, LABELS_FILE), labelsText(manifest.labels));
+      await writeFile(path.join(dir, 'preprocess.json'), JSON.stringify({ input: manifest.input, base: manifest.base, threshold: manifest.threshold }, null, 2));
+      if (manifest.base.name === 'faceres') {
+        await mkdir(path.join(dir, 'base'));
+        for (const f of ['faceres.json', 'faceres.bin']) await copyFile(path.join(humanModelsDir(), f), path.join(dir, 'base', f));
+      }
+    },
+    { force: true },
+  );
+}
+
+/** Formats this model cannot be written in (with the reason a user reads), given the options. */
+export function unavailableFormats(modelDir: string, manifest: ModelManifest, options: Pick<ExportDirOptions, 'calibration'>): Map<ModelFormat, string> {
+  const reasons = new Map<ModelFormat, string>();
+  if (manifest.base.name !== 'mobilenetv2') {
+    reasons.set('h5', `${modelDir}: the FaceRes base is a TensorFlow graph, not a Keras model, so it cannot be written as Keras .h5; export onnx, tflite or tfjs instead`);
+    reasons.set('tflite-int8', `${modelDir}: int8 quantisation of the FaceRes embedding (L2 normalisation) is not supported; use tflite or tflite-fp16`);
+  } else if (!options.calibration) {
+    reasons.set('tflite-int8', 'tflite-int8 needs photos to calibrate on: pass --calibration <photos folder> (a few dozen of the training photos)');
+  }
+  return reasons;
+}
+
+/** Writes the chosen formats of a trained model, each with labels.txt beside it; every write is atomic. */
+export async function exportModelDir(modelDir: string, formats: ModelFormat[], options: ExportDirOptions = {}): Promise<string[]> {
+  await initEngine();
+  const manifest = await readManifest(modelDir);
+  const outDir = options.outDir ?? path.join(modelDir, 'export');
+  await mkdir(outDir, { recursive: true });
+  const unavailable = unavailableFormats(modelDir, manifest, options);
+  for (const f of formats) if (unavailable.has(f)) throw new FacetrainError(f === 'tflite-int8' && manifest.base.name === 'mobilenetv2' ? 'FT_ERR_INVALID_OPTION' : 'FT_ERR_UNSUPPORTED', unavailable.get(f)!);
+  const recognizer = await exportable(modelDir, manifest);
+  const written: string[] = [];
+  for (const format of formats) {
+    const out = path.join(outDir, FILE_NAMES[format]);
+    if (format === 'tfjs') await writeTfjs(modelDir, manifest, out);
+    else if (format === 'h5') {
+      await saveKerasH5(recognizer.model as tfl.LayersModel, out, { labels: manifest.labels });
+      await writeFileAtomic(path.join(outDir, LABELS_FILE), labelsText(manifest.labels));
+    } else {
+      const representativeInputs = format === 'tflite-int8' ? await calibrationInputs(options.calibration!, manifest) : undefined;
+      await writeExport(recognizer, format as ExportFormat, out, { representativeInputs });
+      representativeInputs?.dispose();
+    }
+    written.push(out);
+    options.onWritten?.(format, out);
+  }
+  await writeFileAtomic(path.join(outDir, MANIFEST_FILE), JSON.stringify(manifest, null, 2));
+  return written;
+}
