@@ -25,7 +25,8 @@ async function timeRecipe(alpha: 0.35 | 1.0): Promise<RecipeRun> {
     if (e.type === 'epoch') phaseMs[e.phase] = (phaseMs[e.phase] ?? 0) + e.ms;
   };
   const base = alpha === 1.0 ? buildMobileNetV2({ alpha }) : undefined;
-  const result = await train({ dataDir: FIVE_CELEBRITIES, outDir: path.join(out, 'model'), alpha, weights: MOBILENET_035_DIR }, emit, { base });
+  // the classic recipe as the tutorial has it: whole photos, no face detection
+  const result = await train({ dataDir: FIVE_CELEBRITIES, outDir: path.join(out, 'model'), base: 'mobilenetv2', detect: false, alpha, weights: MOBILENET_035_DIR }, emit, { base });
   const wall = performance.now() - started;
   await rm(out, { recursive: true, force: true });
   return {

@@ -89,11 +89,11 @@ describe('facetrain serve: HTTP API', { skip: needsShared }, () => {
     assert.deepEqual(health, { status: 'ok', people: 3, inFlight: 0, capacity: 8 });
     const info = (await (await call('/v1/model')).json()) as Record<string, any>;
     assert.deepEqual(info.labels, PEOPLE);
-    assert.equal(info.base.name, 'mobilenetv2');
-    assert.deepEqual(info.input, { size: 224, channels: 'RGB', mean: 127.5, std: 127.5, crop: 'whole-image' });
+    assert.equal(info.base.name, 'faceres');
+    assert.deepEqual(info.input, { size: 224, channels: 'RGB', mean: 0, std: 1, crop: 'aligned-face', align: { eyeDistance: 0.28, eyeY: 0.35 } });
     assert.equal(typeof info.threshold, 'number');
     assert.equal(info.versions.tfjs, '4.22.0');
-    assert.deepEqual(info.browser, { supported: true, modelUrl: '/model/model.json' });
+    assert.equal(info.browser.supported, false, 'face models need detection and FaceRes: recognition stays on the server');
     assert.deepEqual(await (await call('/v1/people')).json(), { people: PEOPLE });
   });
 

@@ -21,6 +21,8 @@ export interface EnrollPhoto {
 
 export interface EnrollResult {
   added: number;
+  /** Photos whose exact bytes the model already has (sending one again changes nothing). */
+  alreadyKnown: number;
   skipped: SkippedPhoto[];
 }
 
@@ -75,6 +77,7 @@ export async function enrollPerson(modelDir: string, name: string, photos: Enrol
   try {
     const known = new Set(gallery.entries.map((e) => e.hash));
     const fresh = photos.filter((p) => !known.has(hashBytes(p.bytes)));
+    const alreadyKnown = photos.length - fresh.length;
     const added: GalleryEntry[] = await embedPhotos(
       fresh.map((p) => ({ file: p.file, person: name })),
       'train',
@@ -89,12 +92,13 @@ export async function enrollPerson(modelDir: string, name: string, photos: Enrol
         maxPixels: options.maxPixels,
       },
     );
-    if (added.length === 0) {
+    if (added.length === 0 && fresh.length > 0) {
       throw new FacetrainError('FT_ERR_IMAGE', `no usable photo of ${name}${skipped[0] ? ` (${skipped[0].file}: ${skipped[0].reason})` : ''}; add photos that show the face clearly`);
     }
+    if (added.length === 0) return { added: 0, alreadyKnown, skipped };
     const labels = manifest.labels.includes(name) ? manifest.labels : [...manifest.labels, name];
     await rewriteModel(modelDir, { ...manifest, labels }, { ...gallery, entries: [...gallery.entries, ...added] });
-    return { added: added.length, skipped };
+    return { added: added.length, alreadyKnown, skipped };
   } finally {
     embedder.dispose();
     detector?.dispose();

@@ -71,10 +71,11 @@ export const PEOPLE_RESPONSE = {
 
 export const ENROL_RESPONSE = {
   type: 'object',
-  required: ['name', 'added', 'skipped', 'people'],
+  required: ['name', 'added', 'alreadyKnown', 'skipped', 'people'],
   properties: {
     name: { type: 'string' },
     added: { type: 'integer' },
+    alreadyKnown: { type: 'integer' },
     skipped: { type: 'array', items: { type: 'object', required: ['file', 'reason'], properties: { file: { type: 'string' }, reason: { type: 'string' } } } },
     people: peopleList,
   },
@@ -100,7 +101,7 @@ export const MODEL_RESPONSE = {
     base: { type: 'object', additionalProperties: true, properties: { name: { type: 'string' } } },
     input: {
       type: 'object',
-      properties: { size: { type: 'integer' }, channels: { type: 'string' }, mean: { type: 'number' }, std: { type: 'number' }, crop: { type: 'string' } },
+      properties: { size: { type: 'integer' }, channels: { type: 'string' }, mean: { type: 'number' }, std: { type: 'number' }, crop: { type: 'string' }, align: { type: 'object', properties: { eyeDistance: { type: 'number' }, eyeY: { type: 'number' } } } },
     },
     threshold: { type: 'number' },
     versions: { type: 'object', additionalProperties: { type: 'string' } },

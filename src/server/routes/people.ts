@@ -37,7 +37,7 @@ export function registerPeopleRoutes(app: FastifyInstance, ctx: ServerContext): 
       const photos = await readPhotos(request, ctx.maxBodyBytes);
       for (const photo of photos) await checkPixelLimit(photo.bytes, ctx.maxPixels, photo.file);
       const result = await ctx.host.modify((modelDir) => enrollPerson(modelDir, name, photos, { maxPixels: ctx.maxPixels }));
-      if (result.added === 0) {
+      if (result.added === 0 && result.alreadyKnown === 0) {
         const reasons = result.skipped.map((s) => `${s.file}: ${s.reason}`).join('; ');
         throw new HttpError(422, 'FT_ERR_NO_USABLE_PHOTO', `none of the ${photos.length} photos could be used (${reasons}); send clear photos of one face`);
       }
