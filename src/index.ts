@@ -1,0 +1,21 @@
+/** facetrain's public API: train, evaluate, export and run face recognizers. The CLI is a thin layer on these. */
+export { train, type TrainResult, type TrainHooks } from './train/train.js';
+export { TRAIN_DEFAULTS, FACERES_HEAD_DEFAULTS, resolveTrainConfig, type TrainConfig, type BaseName } from './config.js';
+export type { TrainEvent, EventSink, SkippedPhoto } from './events.js';
+export { loadRecognizer, createRecognizer, type Recognizer, type FaceResult, type PredictOptions, type Candidate, type Box } from './recognize/recognizer.js';
+export { enrollPerson, forgetPerson, listPeople, type EnrollPhoto, type EnrollResult } from './recognize/enroll.js';
+export { evaluateFolder, renderModelReport, type FolderEvaluation } from './evaluate/folder.js';
+export { evaluate, calibrateThreshold } from './evaluate/metrics.js';
+export type { EvalReport, EvalSample, TrainHistory } from './evaluate/types.js';
+export { exportModelDir, ALL_FORMATS, type ModelFormat } from './export/model-dir.js';
+export * from './export/index.js';
+export { saveKerasH5, loadKerasH5, readKerasH5Labels } from './export/keras/index.js';
+export { buildMobileNetV2, loadMobileNetV2, preprocessMobileNetV2, MOBILENET_V2_NORMALIZATION } from './base/mobilenetv2.js';
+export { splitAtLayer } from './base/split.js';
+export { loadFaceRes, type FaceEmbedder } from './base/faceres.js';
+export { loadFaceDetector, type FaceDetector, type DetectedFace } from './faces/detect.js';
+export { alignFace } from './faces/align.js';
+export { decodeImage, readImageFile, type RgbImage } from './image/decode.js';
+export { buildServer, type ServeOptions } from './server/app.js';
+export { initEngine } from './engine/backend.js';
+export { FacetrainError, type ErrorCode } from './util/errors.js';
