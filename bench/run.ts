@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
 import { benchEngine } from './engine.js';
+import { benchEngines } from './engines.js';
 import { benchFaces } from './faces.js';
 import { benchServer } from './server.js';
 import { benchRecipe } from './recipe.js';
@@ -8,16 +9,17 @@ import { benchRecipe } from './recipe.js';
 /**
  * `npm run bench`: every figure is a median of repeated runs after warm-up; ratios compare with
  * the stock path measured in the same process. Writes bench-results.json and prints a table.
- * BENCH_RUNS sets the repetitions (default 5); BENCH_ONLY=engine,faces,recipe,server picks sections.
+ * BENCH_RUNS sets the repetitions (default 5); BENCH_ONLY=engine,faces,engines,recipe,server picks sections.
  */
 const runs = Number(process.env.BENCH_RUNS ?? 5);
-const only = new Set((process.env.BENCH_ONLY ?? 'engine,faces,recipe,server').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'engine,faces,engines,recipe,server').split(','));
 const results: Record<string, unknown> = {
   date: new Date().toISOString(),
   machine: { cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.versions.node },
 };
 if (only.has('engine')) results.engine = await benchEngine({ runs });
 if (only.has('faces')) results.faces = await benchFaces();
+if (only.has('engines')) results.engines = await benchEngines(runs);
 if (only.has('recipe')) results.recipe = await benchRecipe(runs);
 if (only.has('server')) results.server = await benchServer();
 await writeFile('bench-results.json', `${JSON.stringify(results, null, 2)}\n`);

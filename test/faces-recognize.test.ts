@@ -33,10 +33,30 @@ async function trainDefault(dataDir: string): Promise<{ outDir: string; valAccur
   return { outDir, valAccuracy: result.manifest.metrics.valAccuracy ?? 0 };
 }
 
+let celebritiesModel = '';
+
 test('default base (detect + align + FaceRes): five-celebrities val >= 96 %', { skip: needsShared }, async () => {
-  const { valAccuracy } = await trainDefault(FIVE_CELEBRITIES);
+  const { valAccuracy, outDir } = await trainDefault(FIVE_CELEBRITIES);
+  celebritiesModel = outDir;
   console.log(`five-celebrities val accuracy ${valAccuracy}`);
   assert.ok(valAccuracy >= 0.96, `${valAccuracy}`);
+});
+
+test('the onnxruntime engine gives the TF.js engine\'s answers, face by face', { skip: needsShared }, async () => {
+  const engines = await Promise.all([loadRecognizer(celebritiesModel, { engine: 'tfjs' }), loadRecognizer(celebritiesModel, { engine: 'onnx' })]);
+  const scene = await readImageFile(sharedPath('datasets', 'bbt-scenes', 'bbt3.jpg'));
+  const madonna = path.join(FIVE_CELEBRITIES, 'val', 'madonna');
+  const images = [scene, ...(await Promise.all((await readdir(madonna)).map((f) => readImageFile(path.join(madonna, f)))))];
+  for (const image of images) {
+    const [tfjs, onnx] = await Promise.all(engines.map((r) => r.predict(image, { topK: 5 })));
+    assert.equal(onnx!.length, tfjs!.length);
+    tfjs!.forEach((face, i) => {
+      assert.equal(onnx![i]!.label, face.label);
+      assert.ok(Math.abs(onnx![i]!.score - face.score) < 1e-4, `score ${onnx![i]!.score} vs ${face.score}`);
+      for (const c of face.topK) assert.ok(Math.abs(onnx![i]!.topK.find((o) => o.label === c.label)!.score - c.score) < 1e-4);
+    });
+  }
+  for (const r of engines) r.dispose();
 });
 
 test('default base: bbt 3 train / 2 test >= 95 %, yale 6/5 >= 90 %, orl 5/5 >= 97 %', { skip: needsShared }, async () => {

@@ -1,3 +1,4 @@
+import type { EngineName } from '../recognize/onnx-engine.js';
 import { invalidOption } from '../util/errors.js';
 
 export interface OutputFlags {
@@ -13,4 +14,10 @@ export function numberOption(flag: string, value: unknown): number {
 
 export function optionalNumber(flag: string, value: unknown): number | undefined {
   return value === undefined ? undefined : numberOption(flag, value);
+}
+
+export function engineOption(value: unknown): EngineName | undefined {
+  if (value === undefined) return undefined;
+  if (value !== 'onnx' && value !== 'tfjs') throw invalidOption('--engine', 'onnx or tfjs', value);
+  return value;
 }

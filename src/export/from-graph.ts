@@ -219,7 +219,13 @@ class GraphConverter {
  * Builds the IR of an embedding recognizer: a GraphModel cut at `outputNode` (e.g. FaceRes'
  * global_pooling/Mean), then L2 normalisation, then a LayersModel head ending in probabilities.
  */
-export function irFromGraphRecognizer(model: GraphModel, outputNode: string, head: tfl.LayersModel, format: string): IrGraph {
+/** The graph cut at `outputNode`, L2-normalised: face embeddings, for a native runtime to compute. */
+export function irFromGraphEmbedding(model: GraphModel, outputNode: string, format: string): IrGraph {
+  const { b, normalised } = embeddingIr(model, outputNode, format);
+  return b.finish(normalised);
+}
+
+function embeddingIr(model: GraphModel, outputNode: string, format: string): { b: IrBuilder; normalised: string } {
   const graph = compiledGraph(model);
   const order = topologicalOrder(graph, outputNode);
   const placeholders = order.filter((n) => n.op === 'Placeholder');
@@ -229,6 +235,10 @@ export function irFromGraphRecognizer(model: GraphModel, outputNode: string, hea
   if (shape.length !== 4) throw unsupported(`GraphModel input ${input.name} of shape [${shape.join(',')}] (an NHWC image is expected)`, format);
   const b = new IrBuilder(input.name, shape, format);
   const embedding = new GraphConverter(b, model.weights).run(order, input);
-  const normalised = b.add('l2_normalize', { kind: 'l2Normalize', input: embedding });
+  return { b, normalised: b.add('l2_normalize', { kind: 'l2Normalize', input: embedding }) };
+}
+
+export function irFromGraphRecognizer(model: GraphModel, outputNode: string, head: tfl.LayersModel, format: string): IrGraph {
+  const { b, normalised } = embeddingIr(model, outputNode, format);
   return b.finish(appendLayersModel(b, head, normalised));
 }

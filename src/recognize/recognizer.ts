@@ -10,6 +10,7 @@ import { loadFaceDetector, type FaceDetector } from '../faces/detect.js';
 import { GALLERY_FILE, personCentroids, readGallery } from '../model/gallery.js';
 import { FacetrainError } from '../util/errors.js';
 import { classicClassifier, embeddingClassifier, type FaceClassifier } from './classifier.js';
+import { loadOnnxRuntime, onnxClassifier, type EngineName } from './onnx-engine.js';
 
 export interface Box {
   x: number;
@@ -104,18 +105,27 @@ export function createRecognizer(manifest: ModelManifest, parts: RecognizerParts
   };
 }
 
-async function loadClassifier(dir: string, manifest: ModelManifest): Promise<FaceClassifier> {
+export interface LoadOptions extends DecodeOptions {
+  /** Runtime for the networks: onnxruntime-node (faster, both cores) or TF.js; default onnx when installed. */
+  engine?: EngineName;
+}
+
+async function loadClassifier(dir: string, manifest: ModelManifest, engine: EngineName): Promise<FaceClassifier> {
   const model = await tfl.loadLayersModel(fileSystemIO(dir));
-  if (manifest.base.name === 'mobilenetv2') return classicClassifier(model, manifest.input.size);
+  const ort = engine === 'onnx' ? await loadOnnxRuntime() : undefined;
+  if (engine === 'onnx' && !ort) throw new FacetrainError('FT_ERR_UNSUPPORTED', '--engine onnx needs the onnxruntime-node package: npm install onnxruntime-node (with onnxruntime-node-install=skip in .npmrc when offline)');
+  if (manifest.base.name === 'mobilenetv2') return ort ? onnxClassifier(ort, manifest, model) : classicClassifier(model, manifest.input.size);
   const gallery = await readGallery(dir);
   if (!gallery) throw new FacetrainError('FT_ERR_MODEL', `${dir}: ${GALLERY_FILE} is missing; retrain the model with --force`);
-  return embeddingClassifier(await loadFaceRes(), model, personCentroids(gallery.entries, manifest.labels));
+  const embedding = { embedder: await loadFaceRes(), centroids: personCentroids(gallery.entries, manifest.labels) };
+  return ort ? onnxClassifier(ort, manifest, model, embedding) : embeddingClassifier(embedding.embedder, model, embedding.centroids);
 }
 
 /** Loads a model directory written by `facetrain train`. */
-export async function loadRecognizer(dir: string, decodeOptions: DecodeOptions = {}): Promise<Recognizer> {
+export async function loadRecognizer(dir: string, options: LoadOptions = {}): Promise<Recognizer> {
   await initEngine();
   const manifest = await readManifest(dir);
+  const engine = options.engine ?? ((await loadOnnxRuntime()) ? 'onnx' : 'tfjs');
   const detector = manifest.input.crop === 'aligned-face' ? await loadFaceDetector() : undefined;
-  return createRecognizer(manifest, { classifier: await loadClassifier(dir, manifest), detector }, decodeOptions);
+  return createRecognizer(manifest, { classifier: await loadClassifier(dir, manifest, engine), detector }, options);
 }

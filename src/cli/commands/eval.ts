@@ -3,17 +3,18 @@ import { evaluateFolder, renderModelReport } from '../../evaluate/folder.js';
 import { formatReport } from '../../evaluate/format.js';
 import { loadRecognizer } from '../../recognize/recognizer.js';
 import { writeFileAtomic } from '../../util/fs.js';
-import { numberOption, type OutputFlags } from '../options.js';
+import { engineOption, numberOption, type OutputFlags } from '../options.js';
 
 export function registerEval(cli: CAC): void {
   cli
     .command('eval <model-dir> <photos>', 'Measure a model on labelled photos (photos/<person>/*; unknown people count as unknowns)')
     .option('--threshold <t>', 'Score under which a face is unknown (default: the calibrated one)')
     .option('--report <file>', 'Also write a self-contained HTML report')
+    .option('--engine <name>', 'onnx (onnxruntime-node, default when installed) or tfjs')
     .option('--json', 'Print the metrics and per-photo results as JSON')
-    .action(async (modelDir: string, photos: string, flags: { threshold?: unknown; report?: string } & OutputFlags) => {
+    .action(async (modelDir: string, photos: string, flags: { threshold?: unknown; report?: string; engine?: unknown } & OutputFlags) => {
       const threshold = flags.threshold === undefined ? undefined : numberOption('--threshold', flags.threshold);
-      const recognizer = await loadRecognizer(modelDir);
+      const recognizer = await loadRecognizer(modelDir, { engine: engineOption(flags.engine) });
       const tty = process.stderr.isTTY === true && !flags.json;
       const evaluation = await evaluateFolder(recognizer, photos, {
         threshold,

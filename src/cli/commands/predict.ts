@@ -4,7 +4,7 @@ import { scanFiles } from '../../dataset/scan.js';
 import { readImageFile } from '../../image/decode.js';
 import { loadRecognizer, type FaceResult } from '../../recognize/recognizer.js';
 import { FacetrainError } from '../../util/errors.js';
-import { numberOption, type OutputFlags } from '../options.js';
+import { engineOption, numberOption, type OutputFlags } from '../options.js';
 
 function formatFaces(file: string, faces: FaceResult[]): string {
   if (faces.length === 0) return `${file}: no face found`;
@@ -25,11 +25,12 @@ export function registerPredict(cli: CAC): void {
     .command('predict <model-dir> <image-or-folder>', 'Name the people in a photo, or in every photo of a folder')
     .option('--top-k <k>', 'How many candidates to list per face', { default: 3 })
     .option('--threshold <t>', 'Score under which a face is unknown (default: the calibrated one in facetrain.json)')
+    .option('--engine <name>', 'onnx (onnxruntime-node, default when installed) or tfjs')
     .option('--json', 'One JSON object per image on stdout')
-    .action(async (modelDir: string, target: string, flags: { topK: unknown; threshold?: unknown } & OutputFlags) => {
+    .action(async (modelDir: string, target: string, flags: { topK: unknown; threshold?: unknown; engine?: unknown } & OutputFlags) => {
       const topK = numberOption('--top-k', flags.topK);
       const threshold = flags.threshold === undefined ? undefined : numberOption('--threshold', flags.threshold);
-      const recognizer = await loadRecognizer(modelDir);
+      const recognizer = await loadRecognizer(modelDir, { engine: engineOption(flags.engine) });
       let failures = 0;
       for (const file of await imagesIn(target)) {
         try {
