@@ -17,12 +17,19 @@ const results: Record<string, unknown> = {
   date: new Date().toISOString(),
   machine: { cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.versions.node },
 };
-if (only.has('engine')) results.engine = await benchEngine({ runs });
-if (only.has('faces')) results.faces = await benchFaces();
-if (only.has('engines')) results.engines = await benchEngines(runs);
-if (only.has('recipe')) results.recipe = await benchRecipe(runs);
-if (only.has('server')) results.server = await benchServer();
-await writeFile('bench-results.json', `${JSON.stringify(results, null, 2)}\n`);
+const sections: Record<string, () => Promise<Record<string, unknown>>> = {
+  engine: () => benchEngine({ runs }),
+  faces: () => benchFaces(),
+  engines: () => benchEngines(runs),
+  recipe: () => benchRecipe(runs),
+  server: () => benchServer(),
+};
+for (const [name, run] of Object.entries(sections)) {
+  if (!only.has(name)) continue;
+  results[name] = await run();
+  // written after every section, so a long run that fails late keeps what it measured
+  await writeFile('bench-results.json', `${JSON.stringify(results, null, 2)}\n`);
+}
 for (const [section, values] of Object.entries(results)) {
   if (typeof values !== 'object' || values === null) continue;
   console.error(`\n${section}`);

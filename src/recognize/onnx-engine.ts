@@ -36,6 +36,15 @@ async function session(ort: typeof Ort, bytes: Uint8Array): Promise<Ort.Inferenc
   return ort.InferenceSession.create(bytes, { intraOpNumThreads: availableParallelism(), graphOptimizationLevel: 'all' });
 }
 
+/** Frees the native session once; onnxruntime throws on a second release. */
+function releaser(s: Ort.InferenceSession): () => void {
+  let released = false;
+  return () => {
+    if (!released) void s.release().catch(() => undefined);
+    released = true;
+  };
+}
+
 async function runSession(s: Ort.InferenceSession, input: Ort.Tensor): Promise<Float32Array> {
   const out = await s.run({ [s.inputNames[0]!]: input });
   return out[s.outputNames[0]!]!.data as Float32Array;
@@ -60,6 +69,7 @@ export async function onnxClassifier(
   if (!embedding) {
     const bytes = await exportModel({ model, labels: manifest.labels, input: { size, mean: [mean, mean, mean], std: [std, std, std] } }, 'onnx');
     const s = await session(ort, bytes);
+    const release = releaser(s);
     return {
       inputSize: size,
       async classify(crops): Promise<Classification[]> {
@@ -67,13 +77,14 @@ export async function onnxClassifier(
         return rows(await runSession(s, normalisedBatch(ort, crops, mean, std)), crops.length).map((probs) => ({ probs, score: Math.max(...probs) }));
       },
       dispose: () => {
-        void s.release();
+        release();
         model.dispose();
       },
     };
   }
   const ir = optimizeIr(irFromGraphEmbedding(embedding.embedder.model, FACERES_EMBEDDING_OUTPUT, 'ONNX'));
   const s = await session(ort, irToOnnx(ir, { metadata: {}, producerVersion: '0', name: 'faceres-embedding' }));
+  const release = releaser(s);
   return {
     inputSize: embedding.embedder.inputSize,
     async classify(crops) {
@@ -82,7 +93,7 @@ export async function onnxClassifier(
       return classifyEmbeddings(model, embedding.centroids, embeddings);
     },
     dispose: () => {
-      void s.release();
+      release();
       embedding.embedder.dispose();
       model.dispose();
     },

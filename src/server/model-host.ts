@@ -5,10 +5,15 @@ interface Slot {
   recognizer: Recognizer;
   users: number;
   retired: boolean;
+  disposed?: boolean;
 }
 
+/** Disposes a retired recognizer once its last user is done; a request that slipped in after close() must not dispose it twice. */
 function release(slot: Slot): void {
-  if (slot.retired && slot.users === 0) slot.recognizer.dispose();
+  if (slot.retired && slot.users === 0 && !slot.disposed) {
+    slot.disposed = true;
+    slot.recognizer.dispose();
+  }
 }
 
 /**
