@@ -9,7 +9,7 @@ import { engineOption, numberOption, type OutputFlags } from '../options.js';
 function formatFaces(file: string, faces: FaceResult[]): string {
   if (faces.length === 0) return `${file}: no face found`;
   return faces
-    .map((f) => `${file}${faces.length > 1 ? ` [${Math.round(f.box.x)},${Math.round(f.box.y)} ${Math.round(f.box.width)}x${Math.round(f.box.height)}]` : ''}: ${f.label} (${f.topK.map((c) => `${c.label} ${c.score.toFixed(3)}`).join(', ')})`)
+    .map((f) => `${file}${faces.length > 1 ? ` [${Math.round(f.box.x)},${Math.round(f.box.y)} ${Math.round(f.box.width)}x${Math.round(f.box.height)}]` : ''}: ${f.label} (score ${f.score.toFixed(3)}; candidates ${f.topK.map((c) => `${c.label} ${c.score.toFixed(3)}`).join(', ')})`)
     .join('\n');
 }
 
