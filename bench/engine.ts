@@ -6,6 +6,7 @@ import { fileSystemIO } from '../src/engine/model-io.js';
 import { createInferencePool, modelArtifacts } from '../src/engine/pool.js';
 import { MOBILENET_035_DIR } from '../test/support/shared.js';
 import { buildMobileNetV2 } from '../src/base/mobilenetv2.js';
+import { median } from '../src/evaluate/metrics.js';
 
 export interface EngineBenchOptions {
   /** Timed runs per measurement (median reported); default 5. */
@@ -27,11 +28,6 @@ export async function loadBaseModels(): Promise<Record<'alpha035' | 'alpha100', 
   const alpha035 = await tfl.loadLayersModel(fileSystemIO(MOBILENET_035_DIR));
   // random weights: timing does not depend on the values, and tests never download the official ones
   return { alpha035, alpha100: buildMobileNetV2({ alpha: 1.0 }) };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 /** Median wall time of `runs` calls after one warm-up call. */

@@ -4,10 +4,10 @@ import { readImageFile } from '../src/image/decode.js';
 import { loadRecognizer } from '../src/recognize/recognizer.js';
 import type { EngineName } from '../src/recognize/onnx-engine.js';
 import { celebrityPhotos, trainTinyModel } from '../test/support/tiny-model.js';
+import { median } from '../src/evaluate/metrics.js';
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return Math.round(sorted[Math.floor(sorted.length / 2)]! * 100) / 100;
+function medianMs(values: number[]): number {
+  return Math.round(median(values) * 100) / 100;
 }
 
 /** Recognition time per photo with one face (detect + align + network) for each engine and base, side by side. */
@@ -27,7 +27,7 @@ export async function benchEngines(runs = 5): Promise<Record<string, unknown>> {
           times.push(performance.now() - started);
         }
       }
-      results[`${base}_${engine}_msPerPhoto`] = median(times);
+      results[`${base}_${engine}_msPerPhoto`] = medianMs(times);
       recognizer.dispose();
     }
     results[`${base}_onnxSpeedup`] = Math.round(((results[`${base}_tfjs_msPerPhoto`] as number) / (results[`${base}_onnx_msPerPhoto`] as number)) * 100) / 100;

@@ -5,14 +5,9 @@ import { alignFace } from '../src/faces/align.js';
 import { loadFaceRes } from '../src/base/faceres.js';
 import { readImageFile } from '../src/image/decode.js';
 import { sharedPath } from '../test/support/shared.js';
+import { median } from '../src/evaluate/metrics.js';
 
 const RUNS = 7;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 /** Median ms of `RUNS` timed calls after one warm-up call. */
 async function time(run: () => Promise<unknown>): Promise<number> {

@@ -6,6 +6,7 @@ import { buildMobileNetV2 } from '../src/base/mobilenetv2.js';
 import { train } from '../src/train/train.js';
 import type { TrainEvent } from '../src/events.js';
 import { FIVE_CELEBRITIES, MOBILENET_035_DIR } from '../test/support/shared.js';
+import { median } from '../src/evaluate/metrics.js';
 
 export interface RecipeRun {
   wallSeconds: number;
@@ -39,8 +40,7 @@ async function timeRecipe(alpha: 0.35 | 1.0): Promise<RecipeRun> {
 }
 
 function medianOf(runs: RecipeRun[], key: keyof RecipeRun): number {
-  const values = runs.map((r) => r[key] ?? 0).sort((a, b) => a - b);
-  return Math.round(values[Math.floor(values.length / 2)]! * 100) / 100;
+  return Math.round(median(runs.map((r) => r[key] ?? 0)) * 100) / 100;
 }
 
 /** The full default recipe (10 + 5 epochs, augmentation, caching) on five-celebrities, medians of `runs`. */

@@ -1,18 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, symlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { train } from '../src/train/train.js';
 import { loadRecognizer } from '../src/recognize/recognizer.js';
 import { enrollPerson, forgetPerson } from '../src/recognize/enroll.js';
 import { readImageFile } from '../src/image/decode.js';
-import { FIVE_CELEBRITIES, needsShared, sharedPath } from './support/shared.js';
+import { FIVE_CELEBRITIES, needsShared, sharedPath, tempDir } from './support/shared.js';
 import { runFacetrain } from './support/cli.js';
-
-async function tempDir(prefix: string): Promise<string> {
-  return mkdtemp(path.join(tmpdir(), `facetrain-${prefix}-`));
-}
 
 /** train/ and val/ folders of symlinks: the first `trainCount` photos of each person (by name) train, the next `valCount` validate. */
 async function explicitSplit(source: string, trainCount: number, valCount: number, people?: string[]): Promise<string> {

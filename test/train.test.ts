@@ -1,21 +1,16 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { train, type TrainResult } from '../src/train/train.js';
 import { loadRecognizer } from '../src/recognize/recognizer.js';
 import { readImageFile } from '../src/image/decode.js';
 import { FacetrainError } from '../src/util/errors.js';
-import { FIVE_CELEBRITIES, MOBILENET_035_DIR, needsShared } from './support/shared.js';
+import { FIVE_CELEBRITIES, MOBILENET_035_DIR, needsShared, tempDir } from './support/shared.js';
 import { runFacetrain } from './support/cli.js';
 
 const QUICK = { base: 'mobilenetv2' as const, detect: false, weights: MOBILENET_035_DIR, epochs: 2, fineTuneEpochs: 0, augment: false };
-
-async function tempDir(prefix: string): Promise<string> {
-  return mkdtemp(path.join(tmpdir(), `facetrain-${prefix}-`));
-}
 
 /** A small dataset of real photos: `count` of each named person from five-celebrities/train. */
 async function smallDataset(people: string[], count: number): Promise<string> {

@@ -7,8 +7,10 @@ import { initEngine } from '../engine/backend.js';
 import { WEIGHTS_FILE, fileSystemIO } from '../engine/model-io.js';
 import { humanModelsDir } from '../faces/human-models.js';
 import { labelledPhotos } from '../evaluate/folder.js';
-import { readImageFile, resizeSquare } from '../image/decode.js';
-import { LABELS_FILE, MANIFEST_FILE, labelsText, readManifest, type ModelManifest } from '../model/manifest.js';
+import { preparePhotos } from '../dataset/prepare.js';
+import { cropperFor, detectorFor } from '../faces/cropper.js';
+import { normalisedPixels } from '../image/normalise.js';
+import { LABELS_FILE, MANIFEST_FILE, labelsText, perChannelInput, readManifest, type ModelManifest } from '../model/manifest.js';
 import { FacetrainError, invalidOption } from '../util/errors.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import { saveKerasH5 } from './keras/index.js';
@@ -45,23 +47,21 @@ export function parseFormats(value: string): ModelFormat[] {
 
 async function exportable(modelDir: string, manifest: ModelManifest): Promise<ExportableRecognizer> {
   const model = await tfl.loadLayersModel(fileSystemIO(modelDir));
-  const { size, mean, std } = manifest.input;
-  const input = { size, mean: [mean, mean, mean], std: [std, std, std] };
+  const input = perChannelInput(manifest.input);
   if (manifest.base.name === 'mobilenetv2') return { model, labels: manifest.labels, input, name: 'facetrain-mobilenetv2' };
   const embedder = await loadFaceRes();
   return { model: { graph: embedder.model, outputNode: FACERES_EMBEDDING_OUTPUT, head: model }, labels: manifest.labels, input, name: 'facetrain-faceres' };
 }
 
-/** Normalised calibration inputs for int8: up to 64 photos, prepared as the recognizer's input spec says. */
+/** Normalised calibration inputs for int8: up to 64 photos, cropped and normalised as the recognizer's input spec says. */
 async function calibrationInputs(dir: string, manifest: ModelManifest): Promise<tf.Tensor4D> {
-  const photos = (await labelledPhotos(dir, manifest.labels)).slice(0, 64);
+  const photos = (await labelledPhotos(dir, manifest.labels)).slice(0, 64).map((p) => ({ file: p.file, person: p.person ?? '' }));
+  const detector = await detectorFor(manifest.input);
+  const crops = (await preparePhotos(photos, cropperFor(manifest.input, detector), () => {})).map((p) => p.crop);
+  detector?.dispose();
+  if (crops.length === 0) throw new FacetrainError('FT_ERR_DATASET', `${dir}: no usable photo to calibrate tflite-int8 on; pass --calibration <folder of <person>/photos>`);
   const { size, mean, std } = manifest.input;
-  const data: number[] = [];
-  for (const p of photos) {
-    const crop = await resizeSquare(await readImageFile(p.file).catch(() => undefined) ?? { data: new Uint8Array(size * size * 3), width: size, height: size }, size);
-    for (const v of crop.data) data.push((v - mean) / std);
-  }
-  return tf.tensor4d(data, [photos.length, size, size, 3]);
+  return tf.tensor4d(normalisedPixels(crops, mean, std), [crops.length, size, size, 3]);
 }
 
 /** A TF.js copy any page or Node program loads: the model, its labels and input spec (and the FaceRes graph it needs). */

@@ -24,6 +24,11 @@ export interface InputSpec {
   align?: AlignConfig;
 }
 
+/** The input spec as exporters take it: mean and std per RGB channel. */
+export function perChannelInput({ size, mean, std }: InputSpec): { size: number; mean: number[]; std: number[] } {
+  return { size, mean: [mean, mean, mean], std: [std, std, std] };
+}
+
 export interface ModelManifest {
   format: 'facetrain-model';
   formatVersion: 1;

@@ -2,12 +2,10 @@ import { copyFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadFaceRes } from '../base/faceres.js';
 import { TRAIN_DEFAULTS, type TrainConfig } from '../config.js';
-import { wholeImageCropper } from '../dataset/prepare.js';
 import { initEngine } from '../engine/backend.js';
 import { fileSystemIO } from '../engine/model-io.js';
 import type { SkippedPhoto } from '../events.js';
-import { largestFaceCropper } from '../faces/cropper.js';
-import { loadFaceDetector } from '../faces/detect.js';
+import { cropperFor, detectorFor } from '../faces/cropper.js';
 import { GALLERY_FILE, hashBytes, readGallery, type Gallery, type GalleryEntry } from '../model/gallery.js';
 import { EVAL_FILE, LABELS_FILE, MANIFEST_FILE, REPORT_FILE, labelsText, readManifest, type ModelManifest } from '../model/manifest.js';
 import { embedPhotos, trainEmbeddingHead } from '../train/embedding.js';
@@ -31,6 +29,11 @@ export interface EnrollOptions {
   maxPixels?: number;
 }
 
+/** The recipe the model was trained with (its head is retrained with the same settings). */
+function recipeOf(manifest: ModelManifest): TrainConfig {
+  return { ...TRAIN_DEFAULTS, ...(manifest.config as Partial<TrainConfig>) } as TrainConfig;
+}
+
 async function galleryModel(modelDir: string): Promise<{ manifest: ModelManifest; gallery: Gallery }> {
   const manifest = await readManifest(modelDir);
   const gallery = manifest.base.name === 'faceres' ? await readGallery(modelDir) : undefined;
@@ -46,7 +49,7 @@ async function galleryModel(modelDir: string): Promise<{ manifest: ModelManifest
  * they would be stale, and after a forget they would still show that person's faces.
  */
 async function rewriteModel(modelDir: string, manifest: ModelManifest, gallery: Gallery): Promise<void> {
-  const config = { ...TRAIN_DEFAULTS, ...(manifest.config as Partial<TrainConfig>) };
+  const config = recipeOf(manifest);
   const train = gallery.entries.filter((e) => e.split === 'train');
   const val = gallery.entries.filter((e) => e.split === 'val' && manifest.labels.includes(e.person));
   const { head } = trainEmbeddingHead(train, val, manifest.labels, config, () => {});
@@ -69,11 +72,11 @@ async function rewriteModel(modelDir: string, manifest: ModelManifest, gallery: 
 export async function enrollPerson(modelDir: string, name: string, photos: EnrollPhoto[], options: EnrollOptions = {}): Promise<EnrollResult> {
   await initEngine();
   const { manifest, gallery } = await galleryModel(modelDir);
-  const detector = manifest.input.crop === 'aligned-face' ? await loadFaceDetector() : undefined;
+  const detector = await detectorFor(manifest.input);
   const embedder = await loadFaceRes();
   const skipped: SkippedPhoto[] = [];
   const byFile = new Map(photos.map((p) => [p.file, p.bytes]));
-  const config = { ...TRAIN_DEFAULTS, ...(manifest.config as Partial<TrainConfig>) };
+  const config = recipeOf(manifest);
   try {
     const known = new Set(gallery.entries.map((e) => e.hash));
     const fresh = photos.filter((p) => !known.has(hashBytes(p.bytes)));
@@ -83,7 +86,7 @@ export async function enrollPerson(modelDir: string, name: string, photos: Enrol
       'train',
       {
         embedder,
-        crop: detector ? largestFaceCropper(detector, embedder.inputSize, manifest.input.align) : wholeImageCropper(embedder.inputSize),
+        crop: cropperFor(manifest.input, detector),
         cache: new Map(),
         views: config.augment ? config.augmentViews : 1,
         seed: config.seed,

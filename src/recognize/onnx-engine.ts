@@ -8,7 +8,8 @@ import { irFromGraphEmbedding } from '../export/from-graph.js';
 import { irToOnnx } from '../export/onnx.js';
 import { optimizeIr } from '../export/optimize.js';
 import type { RgbImage } from '../image/decode.js';
-import type { ModelManifest } from '../model/manifest.js';
+import { normalisedPixels } from '../image/normalise.js';
+import { perChannelInput, type ModelManifest } from '../model/manifest.js';
 import { classifyEmbeddings, type Classification, type FaceClassifier } from './classifier.js';
 
 export type EngineName = 'tfjs' | 'onnx';
@@ -24,11 +25,7 @@ export async function loadOnnxRuntime(): Promise<typeof Ort | undefined> {
 
 function normalisedBatch(ort: typeof Ort, crops: RgbImage[], mean: number, std: number): Ort.Tensor {
   const size = crops[0]!.width;
-  const data = new Float32Array(crops.length * size * size * 3);
-  crops.forEach((crop, i) => {
-    for (let j = 0; j < crop.data.length; j++) data[i * crop.data.length + j] = (crop.data[j]! - mean) / std;
-  });
-  return new ort.Tensor('float32', data, [crops.length, size, size, 3]);
+  return new ort.Tensor('float32', normalisedPixels(crops, mean, std), [crops.length, size, size, 3]);
 }
 
 async function session(ort: typeof Ort, bytes: Uint8Array): Promise<Ort.InferenceSession> {
@@ -67,7 +64,7 @@ export async function onnxClassifier(
 ): Promise<FaceClassifier> {
   const { size, mean, std } = manifest.input;
   if (!embedding) {
-    const bytes = await exportModel({ model, labels: manifest.labels, input: { size, mean: [mean, mean, mean], std: [std, std, std] } }, 'onnx');
+    const bytes = await exportModel({ model, labels: manifest.labels, input: perChannelInput(manifest.input) }, 'onnx');
     const s = await session(ort, bytes);
     const release = releaser(s);
     return {

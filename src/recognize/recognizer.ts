@@ -6,7 +6,8 @@ import { decide } from '../evaluate/metrics.js';
 import { readManifest, type ModelManifest } from '../model/manifest.js';
 import { loadFaceRes } from '../base/faceres.js';
 import { alignFace } from '../faces/align.js';
-import { loadFaceDetector, type FaceDetector } from '../faces/detect.js';
+import { detectorFor } from '../faces/cropper.js';
+import type { FaceDetector } from '../faces/detect.js';
 import { GALLERY_FILE, personCentroids, readGallery } from '../model/gallery.js';
 import { FacetrainError } from '../util/errors.js';
 import { classicClassifier, embeddingClassifier, type FaceClassifier } from './classifier.js';
@@ -126,6 +127,6 @@ export async function loadRecognizer(dir: string, options: LoadOptions = {}): Pr
   await initEngine();
   const manifest = await readManifest(dir);
   const engine = options.engine ?? ((await loadOnnxRuntime()) ? 'onnx' : 'tfjs');
-  const detector = manifest.input.crop === 'aligned-face' ? await loadFaceDetector() : undefined;
+  const detector = await detectorFor(manifest.input);
   return createRecognizer(manifest, { classifier: await loadClassifier(dir, manifest, engine), detector }, options);
 }

@@ -1,16 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { createInferencePool, modelArtifacts } from '../engine/pool.js';
+import { MOBILENET_V2_NORMALIZATION } from '../base/mobilenetv2.js';
 import type { RgbImage } from '../image/decode.js';
+import { normalisedPixels } from '../image/normalise.js';
 
 /** MobileNetV2's own preprocessing: pixels to [-1, 1] (the tutorial's rescale to [0, 1] is wrong for this base). */
-export function mobileNetInputData(images: RgbImage[]): Float32Array {
-  const size = images[0]!.data.length;
-  const data = new Float32Array(images.length * size);
-  images.forEach((img, i) => {
-    for (let j = 0; j < size; j++) data[i * size + j] = img.data[j]! / 127.5 - 1;
-  });
-  return data;
+function mobileNetInputData(images: RgbImage[]): Float32Array {
+  return normalisedPixels(images, MOBILENET_V2_NORMALIZATION.mean, MOBILENET_V2_NORMALIZATION.std);
 }
 
 export function toMobileNetInput(images: RgbImage[]): tf.Tensor4D {

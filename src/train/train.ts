@@ -2,7 +2,8 @@ import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { loadFaceRes } from '../base/faceres.js';
 import { resolveTrainConfig, type TrainConfig } from '../config.js';
-import { checkPeople, preparePhotos, wholeImageCropper, type Cropper } from '../dataset/prepare.js';
+import { checkPeople, preparePhotos, type Cropper } from '../dataset/prepare.js';
+import { MOBILENET_V2_NORMALIZATION } from '../base/mobilenetv2.js';
 import { loadDatasetSplit, type DatasetSplit } from '../dataset/scan.js';
 import { initEngine } from '../engine/backend.js';
 import { fileSystemIO } from '../engine/model-io.js';
@@ -12,8 +13,8 @@ import { attachThumbnails, correctKnownScores, predictSamples } from '../evaluat
 import type { EvalReport, EvalSample, TrainHistory } from '../evaluate/types.js';
 import type { EventSink, SkippedPhoto } from '../events.js';
 import { DEFAULT_ALIGN_CONFIG } from '../faces/align.js';
-import { largestFaceCropper } from '../faces/cropper.js';
-import { loadFaceDetector, type FaceDetector } from '../faces/detect.js';
+import { cropperFor, detectorFor } from '../faces/cropper.js';
+import type { FaceDetector } from '../faces/detect.js';
 import { GALLERY_FILE, personCentroids, readGallery, type Gallery } from '../model/gallery.js';
 import { EVAL_FILE, HISTORY_FILE, LABELS_FILE, MANIFEST_FILE, REPORT_FILE, labelsText, packageVersions, type ModelManifest } from '../model/manifest.js';
 import { classicClassifier, embeddingClassifier } from '../recognize/classifier.js';
@@ -68,10 +69,13 @@ function draftManifest(config: TrainConfig, labels: string[]): ModelManifest {
     format: 'facetrain-model',
     formatVersion: 1,
     base: config.base === 'mobilenetv2' ? { name: 'mobilenetv2', alpha: config.alpha, fineTuneAt: config.fineTuneAt, layerLayout: 'keras-2.0-with-Conv1_pad-155' } : { name: 'faceres' },
-    input:
-      config.base === 'mobilenetv2'
-        ? { size: INPUT_SIZE, channels: 'RGB', mean: 127.5, std: 127.5, crop: config.detect ? 'aligned-face' : 'whole-image' }
-        : { size: INPUT_SIZE, channels: 'RGB', mean: 0, std: 1, crop: config.detect ? 'aligned-face' : 'whole-image' },
+    input: {
+      size: INPUT_SIZE,
+      channels: 'RGB',
+      // FaceRes takes raw 0..255 pixels
+      ...(config.base === 'mobilenetv2' ? MOBILENET_V2_NORMALIZATION : { mean: 0, std: 1 }),
+      ...(config.detect ? { crop: 'aligned-face', align: { ...DEFAULT_ALIGN_CONFIG } } : { crop: 'whole-image' }),
+    },
     labels,
     threshold: 0,
     seed: config.seed,
@@ -141,11 +145,9 @@ export async function train(input: Partial<TrainConfig> & Pick<TrainConfig, 'dat
     skipped.push(s);
     emit({ type: 'skip', ...s });
   };
-  const detector = config.detect ? await loadFaceDetector() : undefined;
-  const crop = detector ? largestFaceCropper(detector, INPUT_SIZE) : wholeImageCropper(INPUT_SIZE);
-  const prepared: Prepared = { split, crop, detector, onSkip, skipped };
   const manifest = draftManifest(config, split.people);
-  if (detector) manifest.input.align = { ...DEFAULT_ALIGN_CONFIG };
+  const detector = await detectorFor(manifest.input);
+  const prepared: Prepared = { split, crop: cropperFor(manifest.input, detector), detector, onSkip, skipped };
 
   const trained =
     config.base === 'mobilenetv2' ? await trainMobileNet(config, prepared, emit, manifest, hooks) : await trainFaceRes(config, prepared, emit, manifest);

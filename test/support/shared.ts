@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,3 +26,8 @@ export function sharedPath(...parts: string[]): string {
 
 export const MOBILENET_035_DIR = sharedPath('weights', 'mobilenet_v2_0.35_224_no_top');
 export const FIVE_CELEBRITIES = sharedPath('datasets', 'five-celebrities');
+
+/** A fresh folder under the system temp directory, named for the test that uses it. */
+export function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(path.join(tmpdir(), `facetrain-${prefix}-`));
+}
