@@ -1,3 +1,4 @@
+import type { EngineName } from './engine/onnxruntime.js';
 import { invalidOption } from './util/errors.js';
 
 export const BASES = Object.freeze(['faceres', 'mobilenetv2'] as const);
@@ -32,6 +33,8 @@ export interface TrainConfig {
   dropout: number;
   /** Replace an existing model directory. */
   force: boolean;
+  /** Runtime for the frozen networks (features, embeddings, validation); default onnx when installed. */
+  engine?: EngineName;
 }
 
 export const TRAIN_DEFAULTS: Omit<TrainConfig, 'dataDir' | 'outDir'> = Object.freeze({

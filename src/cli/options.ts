@@ -1,4 +1,4 @@
-import type { EngineName } from '../recognize/onnx-engine.js';
+import type { EngineName } from '../engine/onnxruntime.js';
 import { invalidOption } from '../util/errors.js';
 
 export interface OutputFlags {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type IrGraph, type IrOp, L2_EPSILON } from './ir.js';
+import { type IrGraph, type IrOp, L2_EPSILON, soleOutput } from './ir.js';
 
 function activation(kind: 'none' | 'relu' | 'relu6'): 'linear' | 'relu' | 'relu6' {
   return kind === 'none' ? 'linear' : kind;
@@ -70,6 +70,6 @@ export function evaluateIr(graph: IrGraph, input: tf.Tensor4D, observe?: (name: 
       values.set(op.output, value);
       observe?.(op.output, value);
     }
-    return get(graph.output);
+    return get(soleOutput(graph));
   });
 }

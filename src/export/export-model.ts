@@ -6,7 +6,7 @@ import { FacetrainError, invalidOption } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { irFromGraphRecognizer } from './from-graph.js';
 import { irFromLayersModel } from './from-layers.js';
-import type { IrGraph } from './ir.js';
+import { type IrGraph, soleOutput } from './ir.js';
 import { irToOnnx } from './onnx.js';
 import { optimizeIr } from './optimize.js';
 import { irToTflite } from './tflite.js';
@@ -68,7 +68,7 @@ export function recognizerIr(recognizer: ExportableRecognizer, format: ExportFor
   const ir = isEmbeddingRecognizer(model)
     ? irFromGraphRecognizer(model.graph, model.outputNode, model.head, formatName)
     : irFromLayersModel(model, formatName);
-  const outShape = ir.shapes.get(ir.output) ?? [];
+  const outShape = ir.shapes.get(soleOutput(ir)) ?? [];
   if (outShape.length !== 2 || outShape[1] !== recognizer.labels.length) {
     throw new FacetrainError(
       'FT_ERR_INVALID_OPTION',

@@ -178,15 +178,12 @@ function convertContainer(b: IrBuilder, model: tfl.LayersModel, inputs: string[]
   });
 }
 
-/** Builds the IR of a single-input, single-output NHWC LayersModel (nested models included). */
+/** Builds the IR of a single-input NHWC LayersModel (nested models included), one IR output per model output. */
 export function irFromLayersModel(model: tfl.LayersModel, format: string): IrGraph {
-  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
-    throw unsupported(`model ${model.name} with ${model.inputs.length} inputs and ${model.outputs.length} outputs`, format);
-  }
+  if (model.inputs.length !== 1) throw unsupported(`model ${model.name} with ${model.inputs.length} inputs`, format);
   const shape = model.inputs[0].shape.map((d) => d ?? 1);
   const b = new IrBuilder(model.inputs[0].name.replace(/:0$/, ''), shape, format);
-  const [output] = convertContainer(b, model, [b.inputName]);
-  return b.finish(output);
+  return b.finish(...convertContainer(b, model, [b.inputName]));
 }
 
 /** Appends a LayersModel (e.g. a classification head) after `input` in an existing builder. */

@@ -79,13 +79,20 @@ export type IrOpSpec = IrOp extends infer T ? (T extends IrOp ? Omit<T, 'output'
 export interface IrGraph {
   input: { name: string; shape: number[] };
   ops: IrOp[];
-  output: string;
+  /** One for a recognizer; several for a model cut at a boundary (e.g. frozen features at a residual). */
+  outputs: string[];
   /** Shape of every tensor (batch 1), input included. */
   shapes: Map<string, number[]>;
 }
 
 /** x / sqrt(max(sum(x^2), L2_EPSILON)), as tf.math.l2_normalize. */
 export const L2_EPSILON = 1e-12;
+
+/** The output of a graph that formats with one output (TFLite, recognizers) need. */
+export function soleOutput(graph: IrGraph): string {
+  if (graph.outputs.length !== 1) throw new Error(`internal error: expected a single-output IR graph, got ${graph.outputs.length} outputs`);
+  return graph.outputs[0]!;
+}
 
 export function opInputs(op: IrOp): string[] {
   return op.kind === 'add' ? [...op.inputs] : [op.input];
@@ -169,8 +176,8 @@ export class IrBuilder {
     return output;
   }
 
-  finish(output: string): IrGraph {
-    return { input: { name: this.inputName, shape: this.shapeOf(this.inputName) }, ops: this.ops, output, shapes: this.shapes };
+  finish(...outputs: string[]): IrGraph {
+    return { input: { name: this.inputName, shape: this.shapeOf(this.inputName) }, ops: this.ops, outputs, shapes: this.shapes };
   }
 }
 

@@ -191,15 +191,24 @@ export interface OnnxOptions {
   metadata: Record<string, string>;
   producerVersion: string;
   name: string;
+  /** Graph output names, one per IR output; default [ONNX_OUTPUT]. */
+  outputNames?: string[];
 }
 
 export function irToOnnx(graph: IrGraph, options: OnnxOptions): Uint8Array {
+  const outputNames = options.outputNames ?? [ONNX_OUTPUT];
+  if (outputNames.length !== graph.outputs.length) throw new Error(`internal error: ${outputNames.length} ONNX output names for ${graph.outputs.length} outputs`);
   const b = new OnnxGraphBuilder(graph);
   const [, h, w, c] = graph.input.shape;
   b.node('Transpose', [ONNX_INPUT], graph.input.name, [ints('perm', [0, 3, 1, 2])]);
   for (const op of graph.ops) b.emit(op);
-  b.node('Identity', [graph.output], ONNX_OUTPUT);
-  const outShape = graph.shapes.get(graph.output) as number[];
+  const outputs = graph.outputs.map((irName, i) => {
+    const shape = graph.shapes.get(irName) as number[];
+    // 4-D outputs go back to the NHWC layout of the input and of the other runtimes.
+    if (shape.length === 4) b.node('Transpose', [irName], outputNames[i]!, [ints('perm', [0, 2, 3, 1])]);
+    else b.node('Identity', [irName], outputNames[i]!);
+    return valueInfo(outputNames[i]!, ['batch', ...shape.slice(1)]);
+  });
   const model = {
     ir_version: 8,
     producer_name: 'facetrain',
@@ -211,7 +220,7 @@ export function irToOnnx(graph: IrGraph, options: OnnxOptions): Uint8Array {
       node: b.nodes,
       initializer: b.initializers,
       input: [valueInfo(ONNX_INPUT, ['batch', h, w, c])],
-      output: [valueInfo(ONNX_OUTPUT, ['batch', ...outShape.slice(1)])],
+      output: outputs,
     },
   };
   const error = ModelProto.verify(model);

@@ -8,7 +8,7 @@ import { type AffineOp, type ClipOp, type ConvOp, type DenseOp, type IrGraph, ty
 export function optimizeIr(graph: IrGraph): IrGraph {
   let ops = graph.ops;
   for (;;) {
-    const next = foldOnce(ops, graph.output);
+    const next = foldOnce(ops, new Set(graph.outputs));
     if (next === ops) break;
     ops = next;
   }
@@ -60,12 +60,12 @@ function fuse(first: IrOp, second: IrOp): IrOp | undefined {
   return undefined;
 }
 
-function foldOnce(ops: IrOp[], graphOutput: string): IrOp[] {
+function foldOnce(ops: IrOp[], graphOutputs: Set<string>): IrOp[] {
   const consumers = new Map<string, number>();
   for (const op of ops) for (const name of opInputs(op)) consumers.set(name, (consumers.get(name) ?? 0) + 1);
   for (let i = 0; i < ops.length; i++) {
     const first = ops[i];
-    if (first.output === graphOutput || consumers.get(first.output) !== 1) continue;
+    if (graphOutputs.has(first.output) || consumers.get(first.output) !== 1) continue;
     const j = ops.findIndex((op) => opInputs(op).includes(first.output));
     const merged = fuse(first, ops[j]);
     if (!merged) continue;

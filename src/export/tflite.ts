@@ -1,7 +1,7 @@
 import * as flatbuffers from 'flatbuffers';
 import { FacetrainError } from '../util/errors.js';
 import type { ExportableRecognizer, ExportOptions } from './export-model.js';
-import { type ConvOp, type DenseOp, type IrGraph, type IrOp, unsupported } from './ir.js';
+import { type ConvOp, type DenseOp, type IrGraph, type IrOp, soleOutput, unsupported } from './ir.js';
 import { calibrate, type ActivationRanges } from './calibrate.js';
 import { float32ToFloat16 } from './float16.js';
 import { buildClassifierMetadata, LABELS_FILE, METADATA_BUFFER_NAME } from './tflite-metadata.js';
@@ -356,10 +356,11 @@ class TfliteGraphBuilder {
       this.tensors[this.inputId].name = TFLITE_INPUT;
     }
     for (const op of this.ir.ops) this.emit(op);
-    const last = this.id(this.ir.output);
+    const output = soleOutput(this.ir);
+    const last = this.id(output);
     if (this.mode === 'int8' && io === 'uint8') {
       const q = this.tensors[last].quantization as Quantization;
-      this.outputId = this.addTensor({ name: TFLITE_OUTPUT, shape: this.ir.shapes.get(this.ir.output) as number[], type: TensorType.UINT8, quantization: { scale: q.scale, zeroPoint: [q.zeroPoint[0] + 128] } });
+      this.outputId = this.addTensor({ name: TFLITE_OUTPUT, shape: this.ir.shapes.get(output) as number[], type: TensorType.UINT8, quantization: { scale: q.scale, zeroPoint: [q.zeroPoint[0] + 128] } });
       this.op(BuiltinOperator.QUANTIZE, [last], [this.outputId], undefined, 2);
     } else {
       this.outputId = last;

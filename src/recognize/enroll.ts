@@ -1,8 +1,9 @@
 import { copyFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { loadFaceRes } from '../base/faceres.js';
 import { TRAIN_DEFAULTS, type TrainConfig } from '../config.js';
 import { initEngine } from '../engine/backend.js';
+import { loadFaceEmbedder } from './onnx-engine.js';
+import type { EngineName } from '../engine/onnxruntime.js';
 import { fileSystemIO } from '../engine/model-io.js';
 import type { SkippedPhoto } from '../events.js';
 import { cropperFor, detectorFor } from '../faces/cropper.js';
@@ -27,6 +28,8 @@ export interface EnrollResult {
 export interface EnrollOptions {
   /** Refuse photos with more pixels than this (decompression bombs). */
   maxPixels?: number;
+  /** Runtime for FaceRes; default onnxruntime when installed. */
+  engine?: EngineName;
 }
 
 /** The recipe the model was trained with (its head is retrained with the same settings). */
@@ -73,7 +76,7 @@ export async function enrollPerson(modelDir: string, name: string, photos: Enrol
   await initEngine();
   const { manifest, gallery } = await galleryModel(modelDir);
   const detector = await detectorFor(manifest.input);
-  const embedder = await loadFaceRes();
+  const embedder = await loadFaceEmbedder(options.engine);
   const skipped: SkippedPhoto[] = [];
   const byFile = new Map(photos.map((p) => [p.file, p.bytes]));
   const config = recipeOf(manifest);

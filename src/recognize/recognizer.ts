@@ -11,7 +11,8 @@ import type { FaceDetector } from '../faces/detect.js';
 import { GALLERY_FILE, personCentroids, readGallery } from '../model/gallery.js';
 import { FacetrainError } from '../util/errors.js';
 import { classicClassifier, embeddingClassifier, type FaceClassifier } from './classifier.js';
-import { loadOnnxRuntime, onnxClassifier, type EngineName } from './onnx-engine.js';
+import { runtimeFor, type EngineName } from '../engine/onnxruntime.js';
+import { onnxClassicClassifier, onnxFaceEmbedder } from './onnx-engine.js';
 
 export interface Box {
   x: number;
@@ -111,22 +112,20 @@ export interface LoadOptions extends DecodeOptions {
   engine?: EngineName;
 }
 
-async function loadClassifier(dir: string, manifest: ModelManifest, engine: EngineName): Promise<FaceClassifier> {
+async function loadClassifier(dir: string, manifest: ModelManifest, engine: EngineName | undefined): Promise<FaceClassifier> {
+  const ort = await runtimeFor(engine);
   const model = await tfl.loadLayersModel(fileSystemIO(dir));
-  const ort = engine === 'onnx' ? await loadOnnxRuntime() : undefined;
-  if (engine === 'onnx' && !ort) throw new FacetrainError('FT_ERR_UNSUPPORTED', '--engine onnx needs the onnxruntime-node package: npm install onnxruntime-node (with onnxruntime-node-install=skip in .npmrc when offline)');
-  if (manifest.base.name === 'mobilenetv2') return ort ? onnxClassifier(ort, manifest, model) : classicClassifier(model, manifest.input.size);
+  if (manifest.base.name === 'mobilenetv2') return ort ? onnxClassicClassifier(ort, manifest, model) : classicClassifier(model, manifest.input.size);
   const gallery = await readGallery(dir);
   if (!gallery) throw new FacetrainError('FT_ERR_MODEL', `${dir}: ${GALLERY_FILE} is missing; retrain the model with --force`);
-  const embedding = { embedder: await loadFaceRes(), centroids: personCentroids(gallery.entries, manifest.labels) };
-  return ort ? onnxClassifier(ort, manifest, model, embedding) : embeddingClassifier(embedding.embedder, model, embedding.centroids);
+  const embedder = await loadFaceRes();
+  return embeddingClassifier(ort ? await onnxFaceEmbedder(ort, embedder) : embedder, model, personCentroids(gallery.entries, manifest.labels));
 }
 
 /** Loads a model directory written by `facetrain train`. */
 export async function loadRecognizer(dir: string, options: LoadOptions = {}): Promise<Recognizer> {
   await initEngine();
   const manifest = await readManifest(dir);
-  const engine = options.engine ?? ((await loadOnnxRuntime()) ? 'onnx' : 'tfjs');
   const detector = await detectorFor(manifest.input);
-  return createRecognizer(manifest, { classifier: await loadClassifier(dir, manifest, engine), detector }, options);
+  return createRecognizer(manifest, { classifier: await loadClassifier(dir, manifest, options.engine), detector }, options);
 }

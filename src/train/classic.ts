@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { loadMobileNetV2 } from '../base/mobilenetv2.js';
 import { splitAtLayer } from '../base/split.js';
+import { runtimeFor } from '../engine/onnxruntime.js';
 import type { TrainConfig } from '../config.js';
 import type { PreparedPhoto } from '../dataset/prepare.js';
 import type { EventSink } from '../events.js';
@@ -42,13 +43,20 @@ export async function trainClassic(train: PreparedPhoto[], val: PreparedPhoto[],
   const trainImages = trainingViews(train, config);
   const total = trainImages.length + val.length;
   const progress = (offset: number) => (done: number) => emit({ type: 'progress', stage: 'features', done: offset + done, total });
-  const boundaryTrain = await computeFrozenOutputs(frozen, trainImages, config.batchSize, progress(0));
-  const boundaryVal = val.length > 0 ? await computeFrozenOutputs(frozen, val.map((p) => p.crop), config.batchSize, progress(trainImages.length)) : undefined;
-  const tailOutputs = (inputs: tf.Tensor[]) => (tail ? [tf.tidy(() => tail.predict(inputs) as tf.Tensor)] : inputs);
+  const ort = await runtimeFor(config.engine);
+  // One pass gives both caches: the boundary tensors fine-tuning starts from, and the base output the
+  // head trains on (before fine-tuning, the tail computes exactly that from the boundary).
+  const cached = tfl.model({ inputs: base.inputs, outputs: tail ? [...frozen.outputs, ...base.outputs] : base.outputs, name: `${base.name}_cached` });
+  const cache = async (images: RgbImage[], offset: number) => {
+    const outputs = await computeFrozenOutputs(cached, images, config.batchSize, ort, progress(offset));
+    return { boundary: tail ? outputs.slice(0, -1) : [], baseOut: outputs.slice(-1) };
+  };
+  const trainCache = await cache(trainImages, 0);
+  const valCache = val.length > 0 ? await cache(val.map((p) => p.crop), trainImages.length) : undefined;
   const phaseData = (inputs: tf.Tensor[], photos: PreparedPhoto[], v: number): PhaseData => ({ inputs, labels: photos.map((p) => classOf.get(p.person)!), views: v });
 
-  const baseOutTrain = tailOutputs(boundaryTrain);
-  const baseOutVal = boundaryVal && tailOutputs(boundaryVal);
+  const baseOutTrain = trainCache.baseOut;
+  const baseOutVal = valCache?.baseOut;
   const head = buildClassicHead({ numClasses: people.length, inputShape: baseOutTrain[0]!.shape.slice(1), dropout: config.dropout, seed: config.seed });
   const common = { numClasses: people.length, batchSize: config.batchSize, seed: config.seed };
   const phaseEvents = (phase: string, epochs: number) => ({
@@ -70,7 +78,7 @@ export async function trainClassic(train: PreparedPhoto[], val: PreparedPhoto[],
       ...phaseEvents('head', config.epochs),
     }),
   });
-  tf.dispose([...baseOutTrain, ...(baseOutVal ?? [])].filter((t) => !boundaryTrain.includes(t)));
+  tf.dispose([...baseOutTrain, ...(baseOutVal ?? [])]);
 
   if (tail) {
     history.phases.push({
@@ -78,8 +86,8 @@ export async function trainClassic(train: PreparedPhoto[], val: PreparedPhoto[],
       epochs: runPhase({
         ...common,
         name: 'fine-tune',
-        train: phaseData(boundaryTrain, train, views),
-        val: boundaryVal && phaseData(boundaryVal, val, 1),
+        train: phaseData(trainCache.boundary, train, views),
+        val: valCache && phaseData(valCache.boundary, val, 1),
         // training: false keeps BatchNorm on its moving statistics, as Keras does for a base called with training=False
         forward: (x, seed) => applyHead(head, tail.apply(x, { training: false }) as tf.Tensor, seed),
         variables: [...tail.trainableWeights, ...head.trainableWeights].map((w) => (w as unknown as { val: tf.Variable }).val),
@@ -89,7 +97,7 @@ export async function trainClassic(train: PreparedPhoto[], val: PreparedPhoto[],
       }),
     });
   }
-  tf.dispose([...boundaryTrain, ...(boundaryVal ?? [])]);
+  tf.dispose([...trainCache.boundary, ...(valCache?.boundary ?? [])]);
   const model = tfl.model({ name: 'facetrain_mobilenetv2', inputs: base.inputs, outputs: attachHead(head, base.outputs[0]!) });
   return { model, history };
 }

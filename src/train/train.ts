@@ -1,11 +1,11 @@
 import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { loadFaceRes } from '../base/faceres.js';
 import { resolveTrainConfig, type TrainConfig } from '../config.js';
 import { checkPeople, preparePhotos, type Cropper } from '../dataset/prepare.js';
 import { MOBILENET_V2_NORMALIZATION } from '../base/mobilenetv2.js';
 import { loadDatasetSplit, type DatasetSplit } from '../dataset/scan.js';
 import { initEngine } from '../engine/backend.js';
+import { runtimeFor } from '../engine/onnxruntime.js';
 import { fileSystemIO } from '../engine/model-io.js';
 import { calibrateThreshold, evaluate } from '../evaluate/metrics.js';
 import { renderReport } from '../evaluate/report.js';
@@ -18,6 +18,7 @@ import type { FaceDetector } from '../faces/detect.js';
 import { GALLERY_FILE, personCentroids, readGallery, type Gallery } from '../model/gallery.js';
 import { EVAL_FILE, HISTORY_FILE, LABELS_FILE, MANIFEST_FILE, REPORT_FILE, labelsText, packageVersions, type ModelManifest } from '../model/manifest.js';
 import { classicClassifier, embeddingClassifier } from '../recognize/classifier.js';
+import { loadFaceEmbedder, onnxClassicClassifier } from '../recognize/onnx-engine.js';
 import { createRecognizer, type Recognizer } from '../recognize/recognizer.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import { trainClassic } from './classic.js';
@@ -64,7 +65,8 @@ async function validate(recognizer: Recognizer, val: { file: string; person: str
 }
 
 function draftManifest(config: TrainConfig, labels: string[]): ModelManifest {
-  const { dataDir: _data, outDir: _out, force: _force, ...recipe } = config;
+  // where and how it ran is not part of the recipe (a model trained with --engine onnx enrolls anywhere)
+  const { dataDir: _data, outDir: _out, force: _force, engine: _engine, ...recipe } = config;
   return {
     format: 'facetrain-model',
     formatVersion: 1,
@@ -113,12 +115,14 @@ async function trainMobileNet(config: TrainConfig, p: Prepared, emit: EventSink,
   const val = await preparePhotos(p.split.val, p.crop, p.onSkip, onProgress(p.split.train.length));
   reportDataset(emit, p, train, val);
   const { model, history } = await trainClassic(train, val, p.split.people, config, emit, hooks.base);
-  const recognizer = createRecognizer(manifest, { classifier: classicClassifier(model, INPUT_SIZE), detector: p.detector });
+  const ort = await runtimeFor(config.engine);
+  const classifier = ort ? await onnxClassicClassifier(ort, manifest, model) : classicClassifier(model, INPUT_SIZE);
+  const recognizer = createRecognizer(manifest, { classifier, detector: p.detector });
   return { recognizer, model, history };
 }
 
 async function trainFaceRes(config: TrainConfig, p: Prepared, emit: EventSink, manifest: ModelManifest): Promise<Trained> {
-  const embedder = await loadFaceRes();
+  const embedder = await loadFaceEmbedder(config.engine);
   const previous = config.force ? await readGallery(config.outDir).catch(() => undefined) : undefined;
   const recipeKey = JSON.stringify({ base: 'faceres', input: manifest.input, align: DEFAULT_ALIGN_CONFIG, seed: config.seed, augment: config.augment });
   const cache = new Map((previous?.recipeKey === recipeKey ? previous.entries : []).map((e) => [e.hash, e]));

@@ -4,7 +4,7 @@ import { exportModelDir, parseFormats } from '../../export/model-dir.js';
 import { train } from '../../train/train.js';
 import { FacetrainError } from '../../util/errors.js';
 import { createReporter } from '../reporter.js';
-import { numberOption, optionalNumber, type OutputFlags } from '../options.js';
+import { engineOption, numberOption, optionalNumber, type OutputFlags } from '../options.js';
 
 const d = TRAIN_DEFAULTS;
 
@@ -28,6 +28,7 @@ export function registerTrain(cli: CAC): void {
     .option('--augment-views <n>', 'Cached views per training photo when augmenting', { default: d.augmentViews })
     .option('--dropout <rate>', 'Dropout rate of the head', { default: d.dropout })
     .option('--export <list>', 'Also write these formats into <out>/export: tfjs, h5, onnx, tflite, tflite-fp16, tflite-int8 or all')
+    .option('--engine <name>', 'Runtime for the frozen networks: onnx (onnxruntime-node, default when installed) or tfjs')
     .option('--force', 'Replace an existing model directory')
     .option('--json', 'One JSON event per line on stdout')
     .example('facetrain train photos/ --out models/family')
@@ -53,6 +54,7 @@ export function registerTrain(cli: CAC): void {
         augmentViews: numberOption('--augment-views', flags.augmentViews),
         dropout: numberOption('--dropout', flags.dropout),
         force: flags.force === true,
+        engine: engineOption(flags.engine),
       };
       const formats = flags.export === undefined ? [] : parseFormats(String(flags.export));
       const report = createReporter({ json: flags.json === true, tty: process.stderr.isTTY === true });

@@ -1,0 +1,57 @@
+import { availableParallelism } from 'node:os';
+import type * as Ort from 'onnxruntime-node';
+import { FacetrainError } from '../util/errors.js';
+
+/** Runtime for the networks: onnxruntime-node (native, both cores) or TF.js (wasm). */
+export type EngineName = 'tfjs' | 'onnx';
+
+export type OnnxRuntime = typeof Ort;
+
+/** onnxruntime-node when it is installed and loads (it ships a native binary), else undefined. */
+export async function loadOnnxRuntime(): Promise<OnnxRuntime | undefined> {
+  try {
+    return await import('onnxruntime-node');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * onnxruntime for `engine` 'onnx', undefined for 'tfjs'; with no choice, onnxruntime when it loads.
+ * Asking for onnx without the package is a user error, not a silent fallback.
+ */
+export async function runtimeFor(engine: EngineName | undefined): Promise<OnnxRuntime | undefined> {
+  if (engine === 'tfjs') return undefined;
+  const ort = await loadOnnxRuntime();
+  if (engine === 'onnx' && !ort) {
+    throw new FacetrainError('FT_ERR_UNSUPPORTED', '--engine onnx needs the onnxruntime-node package: npm install onnxruntime-node (with onnxruntime-node-install=skip in .npmrc when offline)');
+  }
+  return ort;
+}
+
+export interface OnnxSession {
+  readonly inputName: string;
+  readonly outputNames: readonly string[];
+  /** Runs a float32 NHWC batch; one array per output, in `outputNames` order. */
+  run(input: Float32Array, shape: number[]): Promise<Float32Array[]>;
+  /** Frees the native session; safe to call more than once (onnxruntime throws on a second release). */
+  release(): void;
+}
+
+/** A session on an in-memory ONNX model, threaded over every core. */
+export async function createOnnxSession(ort: OnnxRuntime, bytes: Uint8Array): Promise<OnnxSession> {
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: availableParallelism(), graphOptimizationLevel: 'all' });
+  let released = false;
+  return {
+    inputName: session.inputNames[0]!,
+    outputNames: session.outputNames,
+    async run(input, shape) {
+      const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', input, shape) });
+      return session.outputNames.map((name) => out[name]!.data as Float32Array);
+    },
+    release() {
+      if (!released) void session.release().catch(() => undefined);
+      released = true;
+    },
+  };
+}
