@@ -3,6 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { initEngine, tf } from '../src/engine/backend.js';
 import { TRAINING_KERNELS, registerTrainingKernels, stockCpuKernel } from '../src/engine/kernels/register.js';
 import { fileSystemIO } from '../src/engine/model-io.js';
+import { layersModelSession, loadOnnxRuntime, type OnnxRuntime } from '../src/engine/onnxruntime.js';
 import { createInferencePool, modelArtifacts } from '../src/engine/pool.js';
 import { MOBILENET_035_DIR } from '../test/support/shared.js';
 import { buildMobileNetV2 } from '../src/base/mobilenetv2.js';
@@ -161,6 +162,18 @@ async function pooledMsPerImage(model: tfl.LayersModel, batch: number, runs: num
   }
 }
 
+async function onnxMsPerImage(ort: OnnxRuntime, model: tfl.LayersModel, batch: number, runs: number): Promise<number> {
+  const session = await layersModelSession(ort, model);
+  try {
+    const input = randomImages(batch);
+    const values = input.dataSync() as Float32Array;
+    input.dispose();
+    return (await timeMs(runs, () => session.run(values, [batch, 224, 224, 3]))) / batch;
+  } finally {
+    session.release();
+  }
+}
+
 async function stepMs(makeStep: () => TrainingStep, runs: number): Promise<number> {
   const step = makeStep();
   try {
@@ -177,6 +190,7 @@ export async function benchEngine(opts: EngineBenchOptions = {}): Promise<Record
   const classes = opts.classes ?? 5;
   await initEngine('wasm');
   const models = await loadBaseModels();
+  const ort = await loadOnnxRuntime();
   const results: Record<string, unknown> = {
     backend: tf.getBackend(),
     alpha100Weights: 'random (buildMobileNetV2); alpha 0.35: the shared ImageNet weights',
@@ -185,6 +199,10 @@ export async function benchEngine(opts: EngineBenchOptions = {}): Promise<Record
     results[`forward_${name}_b1_msPerImage`] = round(await forwardMsPerImage(model, 1, runs));
     results[`forward_${name}_b16_msPerImage`] = round(await forwardMsPerImage(model, 16, runs));
     results[`forward_${name}_b16_pool_msPerImage`] = round(await pooledMsPerImage(model, 16, runs, opts.workers));
+    if (ort) {
+      results[`forward_${name}_b1_onnx_msPerImage`] = round(await onnxMsPerImage(ort, model, 1, runs));
+      results[`forward_${name}_b16_onnx_msPerImage`] = round(await onnxMsPerImage(ort, model, 16, runs));
+    }
   }
   const features = tf.randomUniform([16, 7, 7, 1280], 0, 6, 'float32', 3) as tf.Tensor4D;
   const images = randomImages(16);

@@ -11,7 +11,10 @@ import { fileSystemIO } from '../src/engine/model-io.js';
 import { loadKerasH5, readKerasH5Labels, saveKerasH5 } from '../src/export/keras/index.js';
 import { readImageFile, resizeSquare } from '../src/image/decode.js';
 import { FacetrainError } from '../src/util/errors.js';
+import { exportModelDir } from '../src/export/model-dir.js';
+import { FACERES_EMBEDDING, FACERES_INPUT, loadFaceRes as loadFaceResGraph, loadPhotos, referenceProbabilities } from './support/export-fixtures.js';
 import { FIVE_CELEBRITIES, MOBILENET_035_DIR, needsShared } from './support/shared.js';
+import { trainTinyModel } from './support/tiny-model.js';
 
 // Debian's python3-h5py installs for the system interpreter, not for a pyenv/venv python on PATH.
 const PYTHON = process.env.FACETRAIN_PYTHON ?? '/usr/bin/python3';
@@ -242,6 +245,31 @@ test('face-embedding head Input(1024) -> Dropout -> Dense(softmax), functional a
     assert.deepEqual(await readKerasH5Labels(file), PEOPLE);
   }
   vectors.dispose();
+});
+
+test('faceres recognizer (FaceRes graph + head) as Keras layers: h5py reads it, loadKerasH5 predicts what TF.js does', { skip }, async () => {
+  const tiny = await trainTinyModel(['ben_afflek', 'madonna'], { base: 'faceres', photosPerPerson: 4 });
+  try {
+    const [file] = await exportModelDir(tiny.modelDir, ['h5'], { outDir: path.join(tiny.root, 'export') });
+    const dump = dumpWithH5py(file!);
+    assertKerasFileAttributes(dump);
+    assert.deepEqual(dump.class_names, tiny.people);
+    const classes = new Set((dump.model_config.config.layers ?? []).map((l) => l.class_name));
+    assert.deepEqual([...classes].sort(), ['Conv2D', 'Dense', 'DepthwiseConv2D', 'GlobalAveragePooling2D', 'InputLayer', 'ReLU', 'Softmax', 'UnitNormalization']);
+    const loaded = await loadKerasH5(file!);
+    assertWeightsMatch(loaded, dump);
+    const { inputs } = await loadPhotos('val', FACERES_INPUT, 2);
+    const head = await tfl.loadLayersModel(fileSystemIO(tiny.modelDir));
+    const expected = referenceProbabilities({ model: { graph: await loadFaceResGraph(), outputNode: FACERES_EMBEDDING, head }, labels: tiny.people, input: FACERES_INPUT }, inputs);
+    const actual = tf.tidy(() => (loaded.predict(inputs) as tf.Tensor).dataSync());
+    const diff = maxAbsDiff(actual, expected);
+    assert.ok(diff <= 1e-4, `probabilities differ by ${diff}`);
+    tf.dispose(inputs);
+    loaded.dispose();
+    head.dispose();
+  } finally {
+    rmSync(tiny.root, { recursive: true, force: true });
+  }
 });
 
 test('user mistakes: wrong label count, missing file, not an HDF5 file', async () => {

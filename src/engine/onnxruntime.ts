@@ -1,5 +1,9 @@
 import { availableParallelism } from 'node:os';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import type * as Ort from 'onnxruntime-node';
+import { irFromLayersModel } from '../export/from-layers.js';
+import { irToOnnx } from '../export/onnx.js';
+import { optimizeIr } from '../export/optimize.js';
 import { FacetrainError } from '../util/errors.js';
 
 /** Runtime for the networks: onnxruntime-node (native, both cores) or TF.js (wasm). */
@@ -54,4 +58,11 @@ export async function createOnnxSession(ort: OnnxRuntime, bytes: Uint8Array): Pr
       released = true;
     },
   };
+}
+
+/** A LayersModel converted to ONNX in memory (every output kept, in order) and opened in a session. */
+export async function layersModelSession(ort: OnnxRuntime, model: tfl.LayersModel): Promise<OnnxSession> {
+  const ir = optimizeIr(irFromLayersModel(model, 'ONNX'));
+  const outputNames = ir.outputs.map((_, i) => `output_${i}`);
+  return createOnnxSession(ort, irToOnnx(ir, { metadata: {}, producerVersion: '0', name: model.name, outputNames }));
 }

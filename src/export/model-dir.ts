@@ -14,6 +14,9 @@ import { LABELS_FILE, MANIFEST_FILE, labelsText, perChannelInput, readManifest, 
 import { FacetrainError, invalidOption } from '../util/errors.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import { saveKerasH5 } from './keras/index.js';
+import { irToLayersModel } from './keras/from-ir.js';
+import { irFromGraphRecognizer } from './from-graph.js';
+import { optimizeIr } from './optimize.js';
 import { writeExport, type ExportableRecognizer, type ExportFormat } from './export-model.js';
 
 export const ALL_FORMATS = Object.freeze(['tfjs', 'h5', 'onnx', 'tflite', 'tflite-fp16', 'tflite-int8'] as const);
@@ -64,6 +67,13 @@ async function calibrationInputs(dir: string, manifest: ModelManifest): Promise<
   return tf.tensor4d(normalisedPixels(crops, mean, std), [crops.length, size, size, 3]);
 }
 
+/** The classic recognizer is a Keras model already; FaceRes (a TF graph) + head is rebuilt from Keras layers. */
+function kerasModel(recognizer: ExportableRecognizer): tfl.LayersModel {
+  const { model } = recognizer;
+  if (!('graph' in model)) return model;
+  return irToLayersModel(optimizeIr(irFromGraphRecognizer(model.graph, model.outputNode, model.head, 'Keras .h5')), recognizer.name ?? 'facetrain-faceres');
+}
+
 /** A TF.js copy any page or Node program loads: the model, its labels and input spec (and the FaceRes graph it needs). */
 async function writeTfjs(modelDir: string, manifest: ModelManifest, out: string): Promise<void> {
   await writeDirAtomic(
@@ -85,7 +95,6 @@ async function writeTfjs(modelDir: string, manifest: ModelManifest, out: string)
 export function unavailableFormats(modelDir: string, manifest: ModelManifest, options: Pick<ExportDirOptions, 'calibration'>): Map<ModelFormat, string> {
   const reasons = new Map<ModelFormat, string>();
   if (manifest.base.name !== 'mobilenetv2') {
-    reasons.set('h5', `${modelDir}: the FaceRes base is a TensorFlow graph, not a Keras model, so it cannot be written as Keras .h5; export onnx, tflite or tfjs instead`);
     reasons.set('tflite-int8', `${modelDir}: int8 quantisation of the FaceRes embedding (L2 normalisation) is not supported; use tflite or tflite-fp16`);
   } else if (!options.calibration) {
     reasons.set('tflite-int8', 'tflite-int8 needs photos to calibrate on: pass --calibration <photos folder> (a few dozen of the training photos)');
@@ -107,7 +116,9 @@ export async function exportModelDir(modelDir: string, formats: ModelFormat[], o
     const out = path.join(outDir, FILE_NAMES[format]);
     if (format === 'tfjs') await writeTfjs(modelDir, manifest, out);
     else if (format === 'h5') {
-      await saveKerasH5(recognizer.model as tfl.LayersModel, out, { labels: manifest.labels });
+      const keras = kerasModel(recognizer);
+      await saveKerasH5(keras, out, { labels: manifest.labels });
+      if (keras !== recognizer.model) keras.dispose();
       await writeFileAtomic(path.join(outDir, LABELS_FILE), labelsText(manifest.labels));
     } else {
       const representativeInputs = format === 'tflite-int8' ? await calibrationInputs(options.calibration!, manifest) : undefined;

@@ -1,11 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { MOBILENET_V2_NORMALIZATION } from '../base/mobilenetv2.js';
-import { createOnnxSession, type OnnxRuntime } from '../engine/onnxruntime.js';
+import { layersModelSession, type OnnxRuntime } from '../engine/onnxruntime.js';
 import { createInferencePool, modelArtifacts } from '../engine/pool.js';
-import { irFromLayersModel } from '../export/from-layers.js';
-import { irToOnnx } from '../export/onnx.js';
-import { optimizeIr } from '../export/optimize.js';
 import type { RgbImage } from '../image/decode.js';
 import { normalisedPixels } from '../image/normalise.js';
 
@@ -29,9 +26,7 @@ interface BatchRunner {
 
 /** The model converted to ONNX in memory, on onnxruntime's threads (about 10x the wasm pool's speed). */
 async function onnxRunner(ort: OnnxRuntime, model: tfl.LayersModel, batchSize: number): Promise<BatchRunner> {
-  const ir = optimizeIr(irFromLayersModel(model, 'ONNX'));
-  const outputNames = ir.outputs.map((_, i) => `output_${i}`);
-  const session = await createOnnxSession(ort, irToOnnx(ir, { metadata: {}, producerVersion: '0', name: model.name, outputNames }));
+  const session = await layersModelSession(ort, model);
   return { rowsPerCall: batchSize, run: (input, shape) => session.run(input, shape), dispose: async () => session.release() };
 }
 

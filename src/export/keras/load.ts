@@ -6,6 +6,8 @@ import { FacetrainError } from '../../util/errors.js';
 import { pathExists } from '../../util/fs.js';
 import { LAYER_NAMES_ATTR, MODEL_WEIGHTS_GROUP, ROOT_ATTRS, WEIGHT_NAMES_ATTR } from './format.js';
 import { openH5, readNameListAttr, readStringAttr } from './h5.js';
+// Keras layers tfjs-layers lacks, registered so files using them build
+import './unit-normalization.js';
 
 const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
 
