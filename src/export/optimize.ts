@@ -53,7 +53,8 @@ function fuse(first: IrOp, second: IrOp): IrOp | undefined {
     // Clamping twice equals one clamp to the intersection only when the ranges overlap.
     return min <= max ? { ...first, min, max, output: second.output } : undefined;
   }
-  if (isProducer(first) && second.kind === 'clip' && first.activation === 'none') {
+  if (isProducer(first) && second.kind === 'clip' && first.activation !== 'relu6') {
+    // relu then a clip to [0, x] is that clip alone (FaceRes runs Relu, then clip_by_value 0..6)
     const activation = clipActivation(second);
     return activation ? { ...first, activation, output: second.output } : undefined;
   }
