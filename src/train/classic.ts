@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { loadMobileNetV2 } from '../base/mobilenetv2.js';
@@ -11,6 +12,8 @@ import { childSeed, createRandom } from '../util/random.js';
 import { applyJitter, viewJitters } from './augment.js';
 import { computeFrozenOutputs } from './features.js';
 import { runPhase, type EpochMetrics, type PhaseData } from './loop.js';
+import { runParallelPhase } from './parallel.js';
+import { shareTensor, type SharedPhaseData } from './replica.js';
 
 export interface TrainedModel {
   model: tfl.LayersModel;
@@ -45,7 +48,8 @@ export async function trainClassic(train: PreparedPhoto[], val: PreparedPhoto[],
   const boundaryTrain = await computeFrozenOutputs(frozen, trainImages, config.batchSize, progress(0));
   const boundaryVal = val.length > 0 ? await computeFrozenOutputs(frozen, val.map((p) => p.crop), config.batchSize, progress(trainImages.length)) : undefined;
   const tailOutputs = (inputs: tf.Tensor[]) => (tail ? [tf.tidy(() => tail.predict(inputs) as tf.Tensor)] : inputs);
-  const phaseData = (inputs: tf.Tensor[], photos: PreparedPhoto[], v: number): PhaseData => ({ inputs, labels: photos.map((p) => classOf.get(p.person)!), views: v });
+  const labelsOf = (photos: PreparedPhoto[]) => photos.map((p) => classOf.get(p.person)!);
+  const phaseData = (inputs: tf.Tensor[], photos: PreparedPhoto[], v: number): PhaseData => ({ inputs, labels: labelsOf(photos), views: v });
 
   const baseOutTrain = tailOutputs(boundaryTrain);
   const baseOutVal = boundaryVal && tailOutputs(boundaryVal);
@@ -73,16 +77,20 @@ export async function trainClassic(train: PreparedPhoto[], val: PreparedPhoto[],
   tf.dispose([...baseOutTrain, ...(baseOutVal ?? [])].filter((t) => !boundaryTrain.includes(t)));
 
   if (tail) {
+    // shared memory: every training thread reads the cache, none gets its own copy
+    const sharedData = (inputs: tf.Tensor[], photos: PreparedPhoto[], v: number): SharedPhaseData => ({ inputs: inputs.map(shareTensor), labels: labelsOf(photos), views: v });
+    const sharedTrain = sharedData(boundaryTrain, train, views);
+    const sharedVal = boundaryVal && sharedData(boundaryVal, val, 1);
+    tf.dispose([...boundaryTrain, ...(boundaryVal ?? [])]);
     history.phases.push({
       name: 'fine-tune',
-      epochs: runPhase({
+      epochs: await runParallelPhase({
         ...common,
         name: 'fine-tune',
-        train: phaseData(boundaryTrain, train, views),
-        val: boundaryVal && phaseData(boundaryVal, val, 1),
-        // training: false keeps BatchNorm on its moving statistics, as Keras does for a base called with training=False
-        forward: (x, seed) => applyHead(head, tail.apply(x, { training: false }) as tf.Tensor, seed),
-        variables: [...tail.trainableWeights, ...head.trainableWeights].map((w) => (w as unknown as { val: tf.Variable }).val),
+        train: sharedTrain,
+        val: sharedVal,
+        models: { tail, head },
+        parts: availableParallelism(),
         learningRate: config.fineTuneLearningRate,
         epochs: config.fineTuneEpochs,
         ...phaseEvents('fine-tune', config.fineTuneEpochs),
