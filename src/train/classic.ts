@@ -34,7 +34,8 @@ function trainingViews(photos: PreparedPhoto[], config: TrainConfig): RgbImage[]
  * The classic recipe: frozen ImageNet MobileNetV2 + Conv2D/Dropout/GAP/Dense head for `epochs`,
  * then layers from `fineTuneAt` on unfrozen (BatchNorm kept in inference mode) with a small
  * learning rate. Frozen layers run once per view: the head trains on cached base outputs and
- * fine-tuning on cached activations at the `fineTuneAt` boundary.
+ * fine-tuning on cached activations at the `fineTuneAt` boundary, data-parallel over the cores
+ * (so `seed` reproduces a model bit for bit on machines with the same os.availableParallelism()).
  */
 export async function trainClassic(train: PreparedPhoto[], val: PreparedPhoto[], people: string[], config: TrainConfig, emit: EventSink, prebuiltBase?: tfl.LayersModel): Promise<TrainedModel> {
   const base = prebuiltBase ?? (await loadMobileNetV2({ alpha: config.alpha, weights: config.weights }));
@@ -90,6 +91,7 @@ export async function trainClassic(train: PreparedPhoto[], val: PreparedPhoto[],
         train: sharedTrain,
         val: sharedVal,
         models: { tail, head },
+        // one replica per core; the head phase stays on this thread (its ~35 ms step does not pay for the exchange)
         parts: availableParallelism(),
         learningRate: config.fineTuneLearningRate,
         epochs: config.fineTuneEpochs,

@@ -103,58 +103,71 @@ export function phaseSchedule(o: Pick<PhaseOptions, 'name' | 'seed' | 'batchSize
   };
 }
 
-/** Running loss and accuracy of an epoch, turned into its metrics and events. */
-export class EpochTally {
-  private lossSum = 0;
-  private correct = 0;
-  private readonly started = performance.now();
+type LoopOptions = Pick<PhaseOptions, 'name' | 'seed' | 'batchSize' | 'epochs' | 'onBatch' | 'onEpoch'> & { train: Pick<PhaseData, 'labels' | 'views'> };
 
-  constructor(private readonly epoch: number, private readonly photos: number) {}
+/** One epoch in progress: its planned batches, and where their scores go. */
+export interface EpochRun {
+  batches: PlannedBatch[];
+  /** Adds a trained batch's loss sum and hits, and reports the batch. */
+  record(batch: PlannedBatch, score: { lossSum: number; right: number }): void;
+  /** Reports the epoch's metrics, with validation ones when given. */
+  finish(val?: { loss: number; accuracy: number }): void;
+}
 
-  add(score: { lossSum: number; right: number }): void {
-    this.lossSum += score.lossSum;
-    this.correct += score.right;
-  }
-
-  finish(val: { loss: number; accuracy: number } | undefined): EpochMetrics {
-    const metrics: EpochMetrics = { epoch: this.epoch, loss: this.lossSum / this.photos, accuracy: this.correct / this.photos, ms: 0 };
-    if (val) {
-      metrics.valLoss = val.loss;
-      metrics.valAccuracy = val.accuracy;
-    }
-    metrics.ms = performance.now() - this.started;
-    return metrics;
+/**
+ * The epochs of a phase, for either runner: each is planned by `phaseSchedule`, and its scores become
+ * onBatch/onEpoch events and the metrics pushed onto `history`.
+ */
+export function* phaseEpochs(o: LoopOptions, history: EpochMetrics[]): Generator<EpochRun> {
+  const nextEpoch = phaseSchedule(o);
+  const photos = o.train.labels.length;
+  for (let epoch = 1; epoch <= o.epochs; epoch++) {
+    const started = performance.now();
+    const batches = nextEpoch();
+    let lossSum = 0;
+    let correct = 0;
+    yield {
+      batches,
+      record: ({ batch, rows }, score) => {
+        lossSum += score.lossSum;
+        correct += score.right;
+        o.onBatch?.({ epoch, batch, batches: batches.length, loss: score.lossSum / rows.length });
+      },
+      finish: (val) => {
+        const metrics: EpochMetrics = { epoch, loss: lossSum / photos, accuracy: correct / photos, ms: 0 };
+        if (val) {
+          metrics.valLoss = val.loss;
+          metrics.valAccuracy = val.accuracy;
+        }
+        metrics.ms = performance.now() - started;
+        history.push(metrics);
+        o.onEpoch?.(metrics);
+      },
+    };
   }
 }
 
 /** One training phase with Adam on this thread, batches as `phaseSchedule` plans them. */
 export function runPhase(o: PhaseOptions): EpochMetrics[] {
   const optimizer = tf.train.adam(o.learningRate);
-  const nextEpoch = phaseSchedule(o);
   const history: EpochMetrics[] = [];
-  for (let epoch = 1; epoch <= o.epochs; epoch++) {
-    const tally = new EpochTally(epoch, o.train.labels.length);
-    const batches = nextEpoch();
-    for (const { batch, photoIdx, rows, dropoutSeed } of batches) {
-      const classes = photoIdx.map((p) => o.train.labels[p]!);
-      const score = readScore(tf.tidy(() => {
-        const x = gatherRows(o.train.inputs, rows);
+  for (const run of phaseEpochs(o, history)) {
+    for (const planned of run.batches) {
+      const classes = planned.photoIdx.map((p) => o.train.labels[p]!);
+      run.record(planned, readScore(tf.tidy(() => {
+        const x = gatherRows(o.train.inputs, planned.rows);
         let probs: tf.Tensor | undefined;
         optimizer.minimize(() => {
           // kept: minimize disposes its intermediates, and the score needs these probabilities
-          probs = tf.keep(o.forward(x, dropoutSeed));
+          probs = tf.keep(o.forward(x, planned.dropoutSeed));
           return categoricalCrossEntropy(tf.oneHot(classes, o.numClasses), probs);
         }, false, o.variables);
         const scored = scoreRows(probs!, classes, o.numClasses);
         probs!.dispose();
         return scored;
-      }));
-      tally.add(score);
-      o.onBatch?.({ epoch, batch, batches: batches.length, loss: score.lossSum / rows.length });
+      })));
     }
-    const metrics = tally.finish(o.val && o.val.labels.length > 0 ? evaluatePhase(o.val, o.forward, o.numClasses, o.batchSize) : undefined);
-    history.push(metrics);
-    o.onEpoch?.(metrics);
+    run.finish(o.val && o.val.labels.length > 0 ? evaluatePhase(o.val, o.forward, o.numClasses, o.batchSize) : undefined);
   }
   optimizer.dispose();
   return history;

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { modelArtifacts, splitBatch } from '../engine/pool.js';
-import { EpochTally, phaseSchedule, type EpochMetrics, type PhaseOptions } from './loop.js';
+import { phaseEpochs, type EpochMetrics, type PhaseOptions } from './loop.js';
 import {
   applyFlatGradients, flatSize, partDropoutSeed, partGradients, replicaForward, replicaWeights, scoreShared, variablesOf,
   type PartRequest, type ReplicaForward, type ReplicaModels, type SharedPhaseData,
@@ -31,12 +31,9 @@ export interface ReplicaWorkerData {
   average: Float32Array;
 }
 
-export type ReplicaRequest = { id: number } & (
-  | { kind: 'gradients'; part: PartRequest }
-  | { kind: 'apply' }
-  | { kind: 'evaluate'; rows: number[] }
-  | { kind: 'weights' }
-);
+type ReplicaCall = { kind: 'gradients'; part: PartRequest } | { kind: 'apply' } | { kind: 'evaluate'; rows: number[] } | { kind: 'weights' };
+
+export type ReplicaRequest = ReplicaCall & { id: number };
 
 export interface ReplicaResponse {
   id: number;
@@ -45,8 +42,6 @@ export interface ReplicaResponse {
   weights?: Float32Array[];
   error?: string;
 }
-
-type Request = ReplicaRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never;
 
 /** A worker thread holding one replica; requests are answered in the order they were sent. */
 class ReplicaWorker {
@@ -76,12 +71,12 @@ class ReplicaWorker {
     });
   }
 
-  request(request: Request): Promise<ReplicaResponse> {
+  request(call: ReplicaCall): Promise<ReplicaResponse> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...request, id });
+      this.worker.postMessage({ ...call, id } satisfies ReplicaRequest);
     });
   }
 
@@ -242,19 +237,12 @@ export interface ParallelPhaseOptions extends Omit<PhaseOptions, 'train' | 'val'
 export async function runParallelPhase(o: ParallelPhaseOptions): Promise<EpochMetrics[]> {
   const group = await ReplicaGroup.start(o);
   try {
-    const nextEpoch = phaseSchedule(o);
     const history: EpochMetrics[] = [];
-    for (let epoch = 1; epoch <= o.epochs; epoch++) {
-      const tally = new EpochTally(epoch, o.train.labels.length);
-      const batches = nextEpoch();
-      for (const { batch, photoIdx, rows, dropoutSeed } of batches) {
-        const score = await group.step({ rows, classes: photoIdx.map((p) => o.train.labels[p]!), dropoutSeed });
-        tally.add(score);
-        o.onBatch?.({ epoch, batch, batches: batches.length, loss: score.lossSum / rows.length });
+    for (const run of phaseEpochs(o, history)) {
+      for (const planned of run.batches) {
+        run.record(planned, await group.step({ rows: planned.rows, classes: planned.photoIdx.map((p) => o.train.labels[p]!), dropoutSeed: planned.dropoutSeed }));
       }
-      const metrics = tally.finish(o.val && o.val.labels.length > 0 ? await group.evaluate() : undefined);
-      history.push(metrics);
-      o.onEpoch?.(metrics);
+      run.finish(o.val && o.val.labels.length > 0 ? await group.evaluate() : undefined);
     }
     return history;
   } finally {
