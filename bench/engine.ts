@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initEngine, tf } from '../src/engine/backend.js';
@@ -7,12 +8,16 @@ import { layersModelSession, loadOnnxRuntime, type OnnxRuntime } from '../src/en
 import { createInferencePool, modelArtifacts } from '../src/engine/pool.js';
 import { MOBILENET_035_DIR } from '../test/support/shared.js';
 import { buildMobileNetV2 } from '../src/base/mobilenetv2.js';
+import { splitAtLayer } from '../src/base/split.js';
+import { buildClassicHead } from '../src/head/classic.js';
+import { ReplicaGroup } from '../src/train/parallel.js';
+import { shareTensor } from '../src/train/replica.js';
 import { median } from '../src/evaluate/metrics.js';
 
 export interface EngineBenchOptions {
   /** Timed runs per measurement (median reported); default 5. */
   runs?: number;
-  /** Worker threads for the pooled forward; default os.availableParallelism(). */
+  /** Worker threads for the pooled forward, replicas of the data-parallel fine-tune step; default os.availableParallelism(). */
   workers?: number;
   /** Also time one fine-tune step on stock tfjs-backend-cpu (minutes at alpha 1.0). */
   stockFineTune?: boolean;
@@ -122,6 +127,30 @@ export function fineTuneStep(model: tfl.LayersModel, images: tf.Tensor4D, classe
   });
 }
 
+/**
+ * The same fine-tune step as the recipe runs it (split at FIRST_TRAINABLE_LAYER, classic head), on
+ * `parts` replicas: this thread plus parts - 1 workers, each taking its share of the batch.
+ */
+export async function replicatedFineTuneMs(model: tfl.LayersModel, images: tf.Tensor4D, classes: number, parts: number, runs: number): Promise<{ startMs: number; stepMs: number }> {
+  const { frozen, tail } = splitAtLayer(model, FIRST_TRAINABLE_LAYER);
+  const boundary = frozen.predict(images) as tf.Tensor[];
+  const batch = images.shape[0];
+  const train = { inputs: boundary.map(shareTensor), labels: Array.from({ length: batch }, (_, i) => i % classes), views: 1 };
+  tf.dispose(boundary);
+  const head = buildClassicHead({ numClasses: classes, inputShape: model.outputs[0]!.shape.slice(1) as number[], seed: 1 });
+  const started = performance.now();
+  const group = await ReplicaGroup.start({ models: { tail, head }, train, numClasses: classes, learningRate: 1e-4, batchSize: batch, parts });
+  const startMs = performance.now() - started;
+  try {
+    const rows = [...train.labels.keys()];
+    let step = 0;
+    return { startMs, stepMs: await timeMs(runs, () => group.step({ rows, classes: train.labels, dropoutSeed: step++ })) };
+  } finally {
+    await group.dispose();
+    head.dispose();
+  }
+}
+
 /** Runs `fn` on the cpu backend with tfjs-backend-cpu's own convolution gradients, then restores ours. */
 async function onStockCpu<T>(fn: () => Promise<T>): Promise<T> {
   for (const { kernelName } of TRAINING_KERNELS) {
@@ -209,6 +238,14 @@ export async function benchEngine(opts: EngineBenchOptions = {}): Promise<Record
   results.headStep_b16_ms = round(await stepMs(() => headStep(features, classes), runs));
   results.fineTuneStep_alpha100_b16_ms = round(await stepMs(() => fineTuneStep(models.alpha100, images, classes), runs));
   results.fineTuneStep_alpha035_b16_ms = round(await stepMs(() => fineTuneStep(models.alpha035, images, classes), runs));
+  const parts = opts.workers ?? availableParallelism();
+  for (const [name, model] of Object.entries(models)) {
+    for (const replicas of [1, parts]) {
+      const { startMs, stepMs: ms } = await replicatedFineTuneMs(model, images, classes, replicas, runs);
+      results[`fineTuneStep_${name}_b16_replicas${replicas}_ms`] = round(ms);
+      if (replicas > 1) results[`fineTuneReplicas${replicas}_${name}_startMs`] = round(startMs);
+    }
+  }
 
   await onStockCpu(async () => {
     results.stockCpu_forward_alpha035_b16_msPerImage = round(await forwardMsPerImage(models.alpha035, 16, 1));

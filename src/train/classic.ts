@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { loadMobileNetV2 } from '../base/mobilenetv2.js';
@@ -12,6 +13,7 @@ import { childSeed, createRandom } from '../util/random.js';
 import { applyJitter, viewJitters } from './augment.js';
 import { computeFrozenOutputs } from './features.js';
 import { runPhase, type EpochMetrics, type PhaseData } from './loop.js';
+import { runParallelPhase } from './parallel.js';
 
 export interface TrainedModel {
   model: tfl.LayersModel;
@@ -32,7 +34,8 @@ function trainingViews(photos: PreparedPhoto[], config: TrainConfig): RgbImage[]
  * The classic recipe: frozen ImageNet MobileNetV2 + Conv2D/Dropout/GAP/Dense head for `epochs`,
  * then layers from `fineTuneAt` on unfrozen (BatchNorm kept in inference mode) with a small
  * learning rate. Frozen layers run once per view: the head trains on cached base outputs and
- * fine-tuning on cached activations at the `fineTuneAt` boundary.
+ * fine-tuning on cached activations at the `fineTuneAt` boundary, data-parallel over the cores
+ * (so `seed` reproduces a model bit for bit on machines with the same os.availableParallelism()).
  */
 export async function trainClassic(train: PreparedPhoto[], val: PreparedPhoto[], people: string[], config: TrainConfig, emit: EventSink, prebuiltBase?: tfl.LayersModel): Promise<TrainedModel> {
   const base = prebuiltBase ?? (await loadMobileNetV2({ alpha: config.alpha, weights: config.weights }));
@@ -49,15 +52,16 @@ export async function trainClassic(train: PreparedPhoto[], val: PreparedPhoto[],
   const cached = tfl.model({ inputs: base.inputs, outputs: tail ? [...frozen.outputs, ...base.outputs] : base.outputs, name: `${base.name}_cached` });
   const cache = async (images: RgbImage[], offset: number) => {
     const outputs = await computeFrozenOutputs(cached, images, config.batchSize, ort, progress(offset));
-    return { boundary: tail ? outputs.slice(0, -1) : [], baseOut: outputs.slice(-1) };
+    return { boundary: outputs.slice(0, -1), baseOut: tf.tensor(outputs.at(-1)!.values, outputs.at(-1)!.shape) };
   };
   const trainCache = await cache(trainImages, 0);
   const valCache = val.length > 0 ? await cache(val.map((p) => p.crop), trainImages.length) : undefined;
-  const phaseData = (inputs: tf.Tensor[], photos: PreparedPhoto[], v: number): PhaseData => ({ inputs, labels: photos.map((p) => classOf.get(p.person)!), views: v });
+  const labelsOf = (photos: PreparedPhoto[]) => photos.map((p) => classOf.get(p.person)!);
+  const phaseData = (inputs: tf.Tensor[], photos: PreparedPhoto[], v: number): PhaseData => ({ inputs, labels: labelsOf(photos), views: v });
 
   const baseOutTrain = trainCache.baseOut;
   const baseOutVal = valCache?.baseOut;
-  const head = buildClassicHead({ numClasses: people.length, inputShape: baseOutTrain[0]!.shape.slice(1), dropout: config.dropout, seed: config.seed });
+  const head = buildClassicHead({ numClasses: people.length, inputShape: baseOutTrain.shape.slice(1), dropout: config.dropout, seed: config.seed });
   const common = { numClasses: people.length, batchSize: config.batchSize, seed: config.seed };
   const phaseEvents = (phase: string, epochs: number) => ({
     onBatch: (b: { epoch: number; batch: number; batches: number; loss: number }) => emit({ type: 'batch', phase, epochs, ...b }),
@@ -69,8 +73,8 @@ export async function trainClassic(train: PreparedPhoto[], val: PreparedPhoto[],
     epochs: runPhase({
       ...common,
       name: 'head',
-      train: phaseData(baseOutTrain, train, views),
-      val: baseOutVal && phaseData(baseOutVal, val, 1),
+      train: phaseData([baseOutTrain], train, views),
+      val: baseOutVal && phaseData([baseOutVal], val, 1),
       forward: ([x], seed) => applyHead(head, x!, seed),
       variables: head.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val),
       learningRate: config.learningRate,
@@ -78,26 +82,26 @@ export async function trainClassic(train: PreparedPhoto[], val: PreparedPhoto[],
       ...phaseEvents('head', config.epochs),
     }),
   });
-  tf.dispose([...baseOutTrain, ...(baseOutVal ?? [])]);
+  tf.dispose([baseOutTrain, ...(baseOutVal ? [baseOutVal] : [])]);
 
   if (tail) {
     history.phases.push({
       name: 'fine-tune',
-      epochs: runPhase({
+      epochs: await runParallelPhase({
         ...common,
         name: 'fine-tune',
-        train: phaseData(trainCache.boundary, train, views),
-        val: valCache && phaseData(valCache.boundary, val, 1),
-        // training: false keeps BatchNorm on its moving statistics, as Keras does for a base called with training=False
-        forward: (x, seed) => applyHead(head, tail.apply(x, { training: false }) as tf.Tensor, seed),
-        variables: [...tail.trainableWeights, ...head.trainableWeights].map((w) => (w as unknown as { val: tf.Variable }).val),
+        // the cache is in shared memory: every training thread reads it, none gets its own copy
+        train: { inputs: trainCache.boundary, labels: labelsOf(train), views },
+        val: valCache && { inputs: valCache.boundary, labels: labelsOf(val), views: 1 },
+        models: { tail, head },
+        // one replica per core; the head phase stays on this thread (its ~35 ms step does not pay for the exchange)
+        parts: availableParallelism(),
         learningRate: config.fineTuneLearningRate,
         epochs: config.fineTuneEpochs,
         ...phaseEvents('fine-tune', config.fineTuneEpochs),
       }),
     });
   }
-  tf.dispose([...trainCache.boundary, ...(valCache?.boundary ?? [])]);
   const model = tfl.model({ name: 'facetrain_mobilenetv2', inputs: base.inputs, outputs: attachHead(head, base.outputs[0]!) });
   return { model, history };
 }

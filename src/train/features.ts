@@ -5,6 +5,7 @@ import { layersModelSession, type OnnxRuntime } from '../engine/onnxruntime.js';
 import { createInferencePool, modelArtifacts } from '../engine/pool.js';
 import type { RgbImage } from '../image/decode.js';
 import { normalisedPixels } from '../image/normalise.js';
+import type { SharedTensor } from './replica.js';
 
 /** MobileNetV2's own preprocessing: pixels to [-1, 1] (the tutorial's rescale to [0, 1] is wrong for this base). */
 function mobileNetInputData(images: RgbImage[]): Float32Array {
@@ -38,16 +39,16 @@ async function poolRunner(model: tfl.LayersModel, batchSize: number): Promise<Ba
 
 /**
  * Runs the frozen part once per image on every core (onnxruntime when `ort` is given, else the
- * TF.js worker pool) and keeps every output concatenated on the first axis: the cache that
- * training epochs read instead of recomputing frozen layers.
+ * TF.js worker pool) and keeps every output concatenated on the first axis, in shared memory: the
+ * cache that training epochs (on every training thread) read instead of recomputing frozen layers.
  */
 export async function computeFrozenOutputs(
   frozen: tfl.LayersModel, images: RgbImage[], batchSize: number, ort: OnnxRuntime | undefined, onProgress?: (done: number) => void,
-): Promise<tf.Tensor[]> {
+): Promise<SharedTensor[]> {
   const runner = ort ? await onnxRunner(ort, frozen, batchSize) : await poolRunner(frozen, batchSize);
   const outputShapes = frozen.outputs.map((o) => o.shape.slice(1) as number[]);
   const outputSizes = outputShapes.map((s) => s.reduce((a, b) => a * b, 1));
-  const results = outputSizes.map((n) => new Float32Array(n * images.length));
+  const results = outputSizes.map((n) => new Float32Array(new SharedArrayBuffer(n * images.length * Float32Array.BYTES_PER_ELEMENT)));
   try {
     for (let start = 0; start < images.length; start += runner.rowsPerCall) {
       const batch = images.slice(start, start + runner.rowsPerCall);
@@ -59,5 +60,5 @@ export async function computeFrozenOutputs(
   } finally {
     await runner.dispose();
   }
-  return results.map((data, k) => tf.tensor(data, [images.length, ...outputShapes[k]!]));
+  return results.map((values, k) => ({ shape: [images.length, ...outputShapes[k]!], values }));
 }

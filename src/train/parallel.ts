@@ -1,0 +1,251 @@
+import { Worker } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { modelArtifacts, splitBatch } from '../engine/pool.js';
+import { phaseEpochs, type EpochMetrics, type PhaseOptions } from './loop.js';
+import {
+  applyFlatGradients, flatSize, partDropoutSeed, partGradients, replicaForward, replicaWeights, scoreShared, variablesOf,
+  type PartRequest, type ReplicaForward, type ReplicaModels, type SharedPhaseData,
+} from './replica.js';
+
+/** A model as plain data a worker can rebuild it from. */
+export interface ModelBlob {
+  modelTopology: tf.io.ModelArtifacts['modelTopology'];
+  weightSpecs: tf.io.WeightsManifestEntry[];
+  weightData: ArrayBuffer;
+}
+
+export interface ReplicaWorkerData {
+  tail?: ModelBlob;
+  head: ModelBlob;
+  /** The main thread's trainable weights, in order: the worker checks it rebuilt the same list. */
+  weightNames: string[];
+  train: SharedPhaseData;
+  val?: SharedPhaseData;
+  numClasses: number;
+  learningRate: number;
+  batchSize: number;
+  /** Where this worker writes its part's gradients (shared with the main thread). */
+  gradients: Float32Array;
+  /** Where the main thread writes the summed gradients every replica applies (shared). */
+  average: Float32Array;
+}
+
+type ReplicaCall = { kind: 'gradients'; part: PartRequest } | { kind: 'apply' } | { kind: 'evaluate'; rows: number[] } | { kind: 'weights' };
+
+export type ReplicaRequest = ReplicaCall & { id: number };
+
+export interface ReplicaResponse {
+  id: number;
+  lossSum?: number;
+  right?: number;
+  weights?: Float32Array[];
+  error?: string;
+}
+
+/** A worker thread holding one replica; requests are answered in the order they were sent. */
+class ReplicaWorker {
+  private readonly pending = new Map<number, { resolve: (r: ReplicaResponse) => void; reject: (e: Error) => void }>();
+  private nextId = 0;
+  private failure: Error | undefined;
+
+  private constructor(private readonly worker: Worker) {
+    worker.on('message', (response: ReplicaResponse) => {
+      const pending = this.pending.get(response.id);
+      this.pending.delete(response.id);
+      if (response.error !== undefined) pending?.reject(new Error(`training worker: ${response.error}`));
+      else pending?.resolve(response);
+    });
+    worker.on('error', (err) => this.fail(err));
+    worker.on('exit', (code) => this.fail(new Error(`training worker exited with code ${code}`)));
+  }
+
+  static start(data: ReplicaWorkerData): Promise<ReplicaWorker> {
+    const worker = new Worker(new URL('./replica-worker.js', import.meta.url), { workerData: data });
+    return new Promise((resolve, reject) => {
+      worker.once('error', reject);
+      worker.once('message', () => {
+        worker.off('error', reject);
+        resolve(new ReplicaWorker(worker));
+      });
+    });
+  }
+
+  request(call: ReplicaCall): Promise<ReplicaResponse> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...call, id } satisfies ReplicaRequest);
+    });
+  }
+
+  async terminate(): Promise<void> {
+    this.fail(new Error('training workers disposed'));
+    await this.worker.terminate();
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const pending of this.pending.values()) pending.reject(err);
+    this.pending.clear();
+  }
+}
+
+async function modelBlob(model: tfl.LayersModel): Promise<ModelBlob> {
+  const artifacts = await modelArtifacts(model);
+  return { modelTopology: artifacts.modelTopology, weightSpecs: artifacts.weightSpecs!, weightData: tf.io.CompositeArrayBuffer.join(artifacts.weightData!) };
+}
+
+export interface ReplicaGroupOptions {
+  models: ReplicaModels;
+  train: SharedPhaseData;
+  val?: SharedPhaseData;
+  numClasses: number;
+  learningRate: number;
+  /** Rows per forward pass when evaluating. */
+  batchSize: number;
+  /** Replicas, this thread included: parts - 1 workers are started. */
+  parts: number;
+}
+
+export interface BatchRequest {
+  rows: number[];
+  classes: number[];
+  dropoutSeed: number;
+}
+
+/**
+ * Data-parallel training: this thread's models are replica 0 and each worker holds a copy. A step
+ * splits the batch into parts, every replica computes its part's gradients, this thread sums them
+ * and every replica applies the same sum with its own Adam: identical inputs to identical code keep
+ * the replicas identical, so only gradients cross threads, never weights.
+ */
+export class ReplicaGroup {
+  private readonly forward: ReplicaForward;
+  private readonly variables: tf.Variable[];
+  private readonly optimizer: tf.Optimizer;
+  private applied: Promise<unknown>[] = [];
+
+  private constructor(
+    private readonly o: ReplicaGroupOptions,
+    private readonly workers: ReplicaWorker[],
+    /** One gradient slot per part; slot 0 is this thread's. */
+    private readonly slots: Float32Array[],
+    private readonly average: Float32Array,
+  ) {
+    this.forward = replicaForward(o.models);
+    this.variables = variablesOf(replicaWeights(o.models));
+    this.optimizer = tf.train.adam(o.learningRate);
+  }
+
+  static async start(o: ReplicaGroupOptions): Promise<ReplicaGroup> {
+    const size = flatSize(variablesOf(replicaWeights(o.models)));
+    const slotBuffer = new SharedArrayBuffer(size * o.parts * Float32Array.BYTES_PER_ELEMENT);
+    const slots = Array.from({ length: o.parts }, (_, k) => new Float32Array(slotBuffer, k * size * Float32Array.BYTES_PER_ELEMENT, size));
+    const average = new Float32Array(new SharedArrayBuffer(size * Float32Array.BYTES_PER_ELEMENT));
+    const [tail, head] = await Promise.all([o.models.tail && modelBlob(o.models.tail), modelBlob(o.models.head)]);
+    const common = {
+      tail, head, weightNames: replicaWeights(o.models).map((w) => w.originalName), train: o.train, val: o.val,
+      numClasses: o.numClasses, learningRate: o.learningRate, batchSize: o.batchSize, average,
+    };
+    const started = await Promise.allSettled(slots.slice(1).map((gradients) => ReplicaWorker.start({ ...common, gradients })));
+    const workers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed !== undefined) {
+      await Promise.all(workers.map((w) => w.terminate()));
+      throw failed.reason as Error;
+    }
+    return new ReplicaGroup(o, workers, slots, average);
+  }
+
+  /** One Adam step on the whole batch; returns the batch's loss sum and hits. */
+  async step(batch: BatchRequest): Promise<{ lossSum: number; right: number }> {
+    const parts = partRequests(batch, this.o.parts);
+    const pending = parts.slice(1).map((part, k) => this.workers[k]!.request({ kind: 'gradients', part }));
+    const own = partGradients(this.forward, this.variables, this.o.train.inputs, this.o.numClasses, parts[0]!, this.slots[0]!);
+    // the workers must be done reading the previous sum before it is overwritten
+    const [others] = await Promise.all([Promise.all(pending), Promise.all(this.applied)]);
+    sumSlots(this.slots.slice(0, parts.length), this.average);
+    this.applied = this.workers.map((w) => w.request({ kind: 'apply' }));
+    // observed at the next step or at dispose; until then a failure must not count as unhandled
+    for (const applied of this.applied) applied.catch(() => undefined);
+    applyFlatGradients(this.optimizer, this.variables, this.average);
+    return others.reduce((total, r) => ({ lossSum: total.lossSum + r.lossSum!, right: total.right + r.right! }), own);
+  }
+
+  /** Loss and accuracy over the validation rows, split across the replicas. */
+  async evaluate(): Promise<{ loss: number; accuracy: number }> {
+    const val = this.o.val!;
+    const chunks = rowChunks([...val.labels.keys()], this.o.parts);
+    const pending = chunks.slice(1).map((rows, k) => this.workers[k]!.request({ kind: 'evaluate', rows }));
+    const own = scoreShared(this.forward, val, chunks[0]!, this.o.numClasses, this.o.batchSize);
+    const total = (await Promise.all(pending)).reduce((t, r) => ({ lossSum: t.lossSum + r.lossSum!, right: t.right + r.right! }), own);
+    return { loss: total.lossSum / val.labels.length, accuracy: total.right / val.labels.length };
+  }
+
+  /** The summed (whole-batch) gradients of the last step, flat in variable order. */
+  get lastGradients(): Float32Array {
+    return this.average;
+  }
+
+  /** Every worker's trainable weights, in this thread's variable order (to check the replicas agree). */
+  async workerWeights(): Promise<Float32Array[][]> {
+    return (await Promise.all(this.workers.map((w) => w.request({ kind: 'weights' })))).map((r) => r.weights!);
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.allSettled(this.applied);
+    this.optimizer.dispose();
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+function rowChunks(rows: number[], parts: number): number[][] {
+  let start = 0;
+  return splitBatch(rows.length, parts).map((n) => rows.slice(start, (start += n)));
+}
+
+function partRequests(batch: BatchRequest, parts: number): PartRequest[] {
+  const positions = rowChunks([...batch.rows.keys()], parts);
+  return positions.map((idx, k) => ({
+    rows: idx.map((i) => batch.rows[i]!),
+    classes: idx.map((i) => batch.classes[i]!),
+    weight: idx.length / batch.rows.length,
+    dropoutSeed: partDropoutSeed(batch.dropoutSeed, k),
+  }));
+}
+
+/** The parts' gradients added in part order, so the sum is the same on every run. */
+function sumSlots(slots: Float32Array[], out: Float32Array): void {
+  out.set(slots[0]!);
+  for (const slot of slots.slice(1)) for (let i = 0; i < out.length; i++) out[i]! += slot[i]!;
+}
+
+export interface ParallelPhaseOptions extends Omit<PhaseOptions, 'train' | 'val' | 'forward' | 'variables'> {
+  train: SharedPhaseData;
+  val?: SharedPhaseData;
+  models: ReplicaModels;
+  parts: number;
+}
+
+/**
+ * `runPhase` split across `parts` threads: the same seeded batches, events and metrics; the batch's
+ * gradient is the parts' weighted sum. Results depend on `parts` (float summation order and each
+ * part's dropout masks), so `--seed` reproduces bit for bit only with the same number of parts.
+ */
+export async function runParallelPhase(o: ParallelPhaseOptions): Promise<EpochMetrics[]> {
+  const group = await ReplicaGroup.start(o);
+  try {
+    const history: EpochMetrics[] = [];
+    for (const run of phaseEpochs(o, history)) {
+      for (const planned of run.batches) {
+        run.record(planned, await group.step({ rows: planned.rows, classes: planned.photoIdx.map((p) => o.train.labels[p]!), dropoutSeed: planned.dropoutSeed }));
+      }
+      run.finish(o.val && o.val.labels.length > 0 ? await group.evaluate() : undefined);
+    }
+    return history;
+  } finally {
+    await group.dispose();
+  }
+}
