@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { startWorkers, type WorkerClient, type WorkerReply } from './worker-client.js';
 import type * as tf from '@tensorflow/tfjs-core';
 import { io } from '@tensorflow/tfjs-core';
 
@@ -29,63 +29,11 @@ export interface PoolRequest {
   shape: number[];
 }
 
-export type PoolResponse = { id: number; outputs: Float32Array[] } | { id: number; error: string };
-
-interface Pending {
-  resolve: (outputs: Float32Array[]) => void;
-  reject: (err: Error) => void;
+export interface PoolResponse extends WorkerReply {
+  outputs?: Float32Array[];
 }
 
-class PoolWorker {
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 0;
-  private closed: Error | undefined;
-
-  private constructor(private readonly worker: Worker) {
-    worker.on('message', (message: PoolResponse) => {
-      const pending = this.pending.get(message.id);
-      if (pending === undefined) return;
-      this.pending.delete(message.id);
-      if ('error' in message) pending.reject(new Error(`inference worker: ${message.error}`));
-      else pending.resolve(message.outputs);
-    });
-    worker.on('error', (err) => this.failAll(err));
-    worker.on('exit', (code) => this.failAll(new Error(`inference worker exited with code ${code}`)));
-  }
-
-  static start(data: PoolWorkerData): Promise<PoolWorker> {
-    const worker = new Worker(new URL('./pool-worker.js', import.meta.url), { workerData: data });
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      worker.once('error', onError);
-      worker.once('message', () => {
-        worker.off('error', onError);
-        resolve(new PoolWorker(worker));
-      });
-    });
-  }
-
-  run(input: Float32Array, shape: number[]): Promise<Float32Array[]> {
-    if (this.closed !== undefined) return Promise.reject(this.closed);
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      const request: PoolRequest = { id, input, shape };
-      this.worker.postMessage(request);
-    });
-  }
-
-  async terminate(): Promise<void> {
-    this.failAll(new Error('inference pool disposed'));
-    await this.worker.terminate();
-  }
-
-  private failAll(err: Error): void {
-    this.closed ??= err;
-    for (const pending of this.pending.values()) pending.reject(err);
-    this.pending.clear();
-  }
-}
+type PoolWorker = WorkerClient<Omit<PoolRequest, 'id'>, PoolResponse>;
 
 /** The in-memory artifacts (topology + weights) of a model, as createInferencePool takes them. */
 export async function modelArtifacts(model: { save(handler: tf.io.IOHandler): Promise<tf.io.SaveResult> }): Promise<tf.io.ModelArtifacts> {
@@ -124,13 +72,7 @@ export async function createInferencePool(artifacts: tf.io.ModelArtifacts, optio
   const count = Math.max(1, options.workers ?? availableParallelism());
   const weightData = io.CompositeArrayBuffer.join(artifacts.weightData);
   const data: PoolWorkerData = { modelTopology: artifacts.modelTopology, weightSpecs: artifacts.weightSpecs, weightData };
-  const started = await Promise.allSettled(Array.from({ length: count }, () => PoolWorker.start(data)));
-  const workers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  const failure = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failure !== undefined) {
-    await Promise.all(workers.map((w) => w.terminate()));
-    throw failure.reason as Error;
-  }
+  const workers: PoolWorker[] = await startWorkers(count, new URL('./pool-worker.js', import.meta.url), () => data, 'inference worker');
   return {
     workers: count,
     async predict(input: Float32Array, shape: number[]): Promise<Float32Array[]> {
@@ -143,7 +85,7 @@ export async function createInferencePool(artifacts: tf.io.ModelArtifacts, optio
       const chunks = splitBatch(batch, count).map((rows, i) => {
         const slice = input.slice(start * rowSize, (start + rows) * rowSize);
         start += rows;
-        return workers[i]!.run(slice, [rows, ...rest]);
+        return workers[i]!.request({ input: slice, shape: [rows, ...rest] }, [slice.buffer]).then((reply) => reply.outputs!);
       });
       const results = await Promise.all(chunks);
       return results[0]!.map((_, output) => concatenate(results.map((r) => r[output]!)));

@@ -1,7 +1,7 @@
-import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { modelArtifacts, splitBatch } from '../engine/pool.js';
+import { startWorkers, type WorkerClient, type WorkerReply } from '../engine/worker-client.js';
 import { phaseEpochs, type EpochMetrics, type PhaseOptions } from './loop.js';
 import {
   applyFlatGradients, flatSize, partDropoutSeed, partGradients, replicaForward, replicaWeights, scoreShared, variablesOf,
@@ -35,62 +35,13 @@ type ReplicaCall = { kind: 'gradients'; part: PartRequest } | { kind: 'apply' } 
 
 export type ReplicaRequest = ReplicaCall & { id: number };
 
-export interface ReplicaResponse {
-  id: number;
+export interface ReplicaResponse extends WorkerReply {
   lossSum?: number;
   right?: number;
   weights?: Float32Array[];
-  error?: string;
 }
 
-/** A worker thread holding one replica; requests are answered in the order they were sent. */
-class ReplicaWorker {
-  private readonly pending = new Map<number, { resolve: (r: ReplicaResponse) => void; reject: (e: Error) => void }>();
-  private nextId = 0;
-  private failure: Error | undefined;
-
-  private constructor(private readonly worker: Worker) {
-    worker.on('message', (response: ReplicaResponse) => {
-      const pending = this.pending.get(response.id);
-      this.pending.delete(response.id);
-      if (response.error !== undefined) pending?.reject(new Error(`training worker: ${response.error}`));
-      else pending?.resolve(response);
-    });
-    worker.on('error', (err) => this.fail(err));
-    worker.on('exit', (code) => this.fail(new Error(`training worker exited with code ${code}`)));
-  }
-
-  static start(data: ReplicaWorkerData): Promise<ReplicaWorker> {
-    const worker = new Worker(new URL('./replica-worker.js', import.meta.url), { workerData: data });
-    return new Promise((resolve, reject) => {
-      worker.once('error', reject);
-      worker.once('message', () => {
-        worker.off('error', reject);
-        resolve(new ReplicaWorker(worker));
-      });
-    });
-  }
-
-  request(call: ReplicaCall): Promise<ReplicaResponse> {
-    if (this.failure !== undefined) return Promise.reject(this.failure);
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...call, id } satisfies ReplicaRequest);
-    });
-  }
-
-  async terminate(): Promise<void> {
-    this.fail(new Error('training workers disposed'));
-    await this.worker.terminate();
-  }
-
-  private fail(err: Error): void {
-    this.failure ??= err;
-    for (const pending of this.pending.values()) pending.reject(err);
-    this.pending.clear();
-  }
-}
+type ReplicaWorker = WorkerClient<ReplicaCall, ReplicaResponse>;
 
 async function modelBlob(model: tfl.LayersModel): Promise<ModelBlob> {
   const artifacts = await modelArtifacts(model);
@@ -149,13 +100,8 @@ export class ReplicaGroup {
       tail, head, weightNames: replicaWeights(o.models).map((w) => w.originalName), train: o.train, val: o.val,
       numClasses: o.numClasses, learningRate: o.learningRate, batchSize: o.batchSize, average,
     };
-    const started = await Promise.allSettled(slots.slice(1).map((gradients) => ReplicaWorker.start({ ...common, gradients })));
-    const workers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed !== undefined) {
-      await Promise.all(workers.map((w) => w.terminate()));
-      throw failed.reason as Error;
-    }
+    const workers = await startWorkers<ReplicaCall, ReplicaResponse>(
+      o.parts - 1, new URL('./replica-worker.js', import.meta.url), (k) => ({ ...common, gradients: slots[k + 1] }), 'training worker');
     return new ReplicaGroup(o, workers, slots, average);
   }
 
