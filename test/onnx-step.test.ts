@@ -13,7 +13,7 @@ import { HISTORY_FILE } from '../src/model/manifest.js';
 import { computeFrozenOutputs } from '../src/train/features.js';
 import type { EpochMetrics } from '../src/train/loop.js';
 import { Adam } from '../src/train/onnx-adam.js';
-import { dropoutMultipliers, gatherRows, OnnxTrainer } from '../src/train/onnx-step.js';
+import { dropoutMultipliers, packRows, OnnxTrainer } from '../src/train/onnx-step.js';
 import { trainableWeights } from '../src/train/onnx-step-graph.js';
 import type { ReplicaModels, SharedTensor } from '../src/train/replica.js';
 import { variablesOf } from '../src/train/replica.js';
@@ -77,7 +77,7 @@ async function onnxStep(models: ReplicaModels, dropoutSeed: number) {
   try {
     const dropout = dropoutMultipliers(trainer.graph.dropout, CLASSES.length, dropoutSeed);
     const rows = CLASSES.map((_, i) => i);
-    return { dropout, ...(await trainer.compute({ boundary: gatherRows(boundary, rows), classes: CLASSES, dropout })) };
+    return { dropout, ...(await trainer.compute({ boundary: packRows(boundary, rows), classes: CLASSES, dropout })) };
   } finally {
     await trainer.release();
   }

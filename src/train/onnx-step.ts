@@ -39,7 +39,7 @@ export interface OnnxTrainerOptions {
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** The given rows of each cached tensor, packed. */
-export function gatherRows(inputs: SharedTensor[], rows: number[]): Float32Array[] {
+export function packRows(inputs: SharedTensor[], rows: number[]): Float32Array[] {
   return inputs.map(({ shape, values }) => {
     const rowSize = size(shape.slice(1));
     const out = new Float32Array(rows.length * rowSize);
@@ -164,7 +164,7 @@ export async function runOnnxPhase(o: OnnxPhaseOptions): Promise<EpochMetrics[]>
       for (const planned of run.batches) {
         const classes = planned.photoIdx.map((p) => o.train.labels[p]!);
         const dropout = dropoutMultipliers(trainer.graph.dropout, classes.length, planned.dropoutSeed);
-        const result = await trainer.compute({ boundary: gatherRows(o.train.inputs, planned.rows), classes, dropout });
+        const result = await trainer.compute({ boundary: packRows(o.train.inputs, planned.rows), classes, dropout });
         trainer.apply(result.gradients);
         run.record(planned, { lossSum: result.loss * classes.length, right: scoreProbabilities(result.probabilities, classes).right });
       }
@@ -181,7 +181,7 @@ async function evaluateOnnx(trainer: OnnxTrainer, val: NonNullable<OnnxPhaseOpti
   const total = { lossSum: 0, right: 0 };
   for (let start = 0; start < val.labels.length; start += batchSize) {
     const rows = val.labels.slice(start, start + batchSize).map((_, i) => start + i);
-    const score = scoreProbabilities(await trainer.predict(gatherRows(val.inputs, rows), rows.length), rows.map((r) => val.labels[r]!));
+    const score = scoreProbabilities(await trainer.predict(packRows(val.inputs, rows), rows.length), rows.map((r) => val.labels[r]!));
     total.lossSum += score.lossSum;
     total.right += score.right;
   }
