@@ -10,6 +10,7 @@ import { MOBILENET_035_DIR } from '../test/support/shared.js';
 import { buildMobileNetV2 } from '../src/base/mobilenetv2.js';
 import { splitAtLayer } from '../src/base/split.js';
 import { buildClassicHead } from '../src/head/classic.js';
+import { dropoutMultipliers, packRows, OnnxTrainer } from '../src/train/onnx-step.js';
 import { ReplicaGroup } from '../src/train/parallel.js';
 import { shareTensor } from '../src/train/replica.js';
 import { median } from '../src/evaluate/metrics.js';
@@ -151,6 +152,27 @@ export async function replicatedFineTuneMs(model: tfl.LayersModel, images: tf.Te
   }
 }
 
+/** The same fine-tune step on onnxruntime: the generated training graph on every core, Adam in JS. */
+export async function onnxFineTuneMs(ort: OnnxRuntime, model: tfl.LayersModel, images: tf.Tensor4D, classes: number, runs: number): Promise<number> {
+  const { frozen, tail } = splitAtLayer(model, FIRST_TRAINABLE_LAYER);
+  const boundary = (frozen.predict(images) as tf.Tensor[]).map(shareTensor);
+  const batch = images.shape[0];
+  const labels = Array.from({ length: batch }, (_, i) => i % classes);
+  const head = buildClassicHead({ numClasses: classes, inputShape: model.outputs[0]!.shape.slice(1) as number[], seed: 1 });
+  const trainer = await OnnxTrainer.create(ort, { models: { tail, head }, numClasses: classes, learningRate: 1e-4 });
+  try {
+    const inputs = packRows(boundary, [...labels.keys()]);
+    let step = 0;
+    return await timeMs(runs, async () => {
+      const result = await trainer.compute({ boundary: inputs, classes: labels, dropout: dropoutMultipliers(trainer.graph.dropout, batch, step++) });
+      trainer.apply(result.gradients);
+    });
+  } finally {
+    await trainer.release();
+    head.dispose();
+  }
+}
+
 /** Runs `fn` on the cpu backend with tfjs-backend-cpu's own convolution gradients, then restores ours. */
 async function onStockCpu<T>(fn: () => Promise<T>): Promise<T> {
   for (const { kernelName } of TRAINING_KERNELS) {
@@ -245,6 +267,7 @@ export async function benchEngine(opts: EngineBenchOptions = {}): Promise<Record
       results[`fineTuneStep_${name}_b16_replicas${replicas}_ms`] = round(ms);
       if (replicas > 1) results[`fineTuneReplicas${replicas}_${name}_startMs`] = round(startMs);
     }
+    if (ort) results[`fineTuneStep_${name}_b16_onnx_ms`] = round(await onnxFineTuneMs(ort, model, images, classes, runs));
   }
 
   await onStockCpu(async () => {

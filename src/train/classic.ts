@@ -13,6 +13,7 @@ import { childSeed, createRandom } from '../util/random.js';
 import { applyJitter, viewJitters } from './augment.js';
 import { computeFrozenOutputs } from './features.js';
 import { runPhase, type EpochMetrics, type PhaseData } from './loop.js';
+import { runOnnxPhase } from './onnx-step.js';
 import { runParallelPhase } from './parallel.js';
 
 export interface TrainedModel {
@@ -34,8 +35,9 @@ function trainingViews(photos: PreparedPhoto[], config: TrainConfig): RgbImage[]
  * The classic recipe: frozen ImageNet MobileNetV2 + Conv2D/Dropout/GAP/Dense head for `epochs`,
  * then layers from `fineTuneAt` on unfrozen (BatchNorm kept in inference mode) with a small
  * learning rate. Frozen layers run once per view: the head trains on cached base outputs and
- * fine-tuning on cached activations at the `fineTuneAt` boundary, data-parallel over the cores
- * (so `seed` reproduces a model bit for bit on machines with the same os.availableParallelism()).
+ * fine-tuning on cached activations at the `fineTuneAt` boundary: on onnxruntime when it loads
+ * (engine not 'tfjs'), else data-parallel over the cores on wasm. Either way `seed` reproduces a
+ * model bit for bit on machines with the same os.availableParallelism() and engine.
  */
 export async function trainClassic(train: PreparedPhoto[], val: PreparedPhoto[], people: string[], config: TrainConfig, emit: EventSink, prebuiltBase?: tfl.LayersModel): Promise<TrainedModel> {
   const base = prebuiltBase ?? (await loadMobileNetV2({ alpha: config.alpha, weights: config.weights }));
@@ -85,21 +87,22 @@ export async function trainClassic(train: PreparedPhoto[], val: PreparedPhoto[],
   tf.dispose([baseOutTrain, ...(baseOutVal ? [baseOutVal] : [])]);
 
   if (tail) {
+    const fineTune = {
+      ...common,
+      name: 'fine-tune',
+      // the cache is in shared memory: every training thread reads it, none gets its own copy
+      train: { inputs: trainCache.boundary, labels: labelsOf(train), views },
+      val: valCache && { inputs: valCache.boundary, labels: labelsOf(val), views: 1 },
+      models: { tail, head },
+      learningRate: config.fineTuneLearningRate,
+      epochs: config.fineTuneEpochs,
+      ...phaseEvents('fine-tune', config.fineTuneEpochs),
+    };
     history.phases.push({
       name: 'fine-tune',
-      epochs: await runParallelPhase({
-        ...common,
-        name: 'fine-tune',
-        // the cache is in shared memory: every training thread reads it, none gets its own copy
-        train: { inputs: trainCache.boundary, labels: labelsOf(train), views },
-        val: valCache && { inputs: valCache.boundary, labels: labelsOf(val), views: 1 },
-        models: { tail, head },
-        // one replica per core; the head phase stays on this thread (its ~35 ms step does not pay for the exchange)
-        parts: availableParallelism(),
-        learningRate: config.fineTuneLearningRate,
-        epochs: config.fineTuneEpochs,
-        ...phaseEvents('fine-tune', config.fineTuneEpochs),
-      }),
+      // onnxruntime runs the whole step natively on every core; without it, one wasm replica per core
+      // (the head phase stays on this thread: its ~35 ms step does not pay for the exchange)
+      epochs: ort ? await runOnnxPhase({ ...fineTune, ort }) : await runParallelPhase({ ...fineTune, parts: availableParallelism() }),
     });
   }
   const model = tfl.model({ name: 'facetrain_mobilenetv2', inputs: base.inputs, outputs: attachHead(head, base.outputs[0]!) });

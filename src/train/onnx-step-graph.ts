@@ -1,0 +1,478 @@
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { samePadding } from '../export/ir.js';
+import { type Dim, float, int, ints, OnnxGraph } from './onnx-graph.js';
+import type { ReplicaModels } from './replica.js';
+
+/**
+ * Writes a training step out as an ordinary ONNX graph, so that onnxruntime (which has no training
+ * API in Node) runs the forward pass, the loss and reverse-mode gradients of every trainable weight.
+ * Trainable weights are graph inputs in their Keras layout (the graph transposes them to ONNX's),
+ * frozen ones (BatchNorm moving statistics) initializers. Inside, 4-D tensors are NCHW.
+ * Every backward rule is the exact gradient tfjs computes for the same op (same masks at the
+ * boundaries of ReLU6 and of the loss's clip), so losses and gradients agree to rounding.
+ */
+
+type Layer = tfl.layers.Layer;
+type Config = Record<string, unknown>;
+
+export interface StepGraph {
+  bytes: Uint8Array;
+  /** Graph inputs of the cached boundary tensors (NHWC, as cached), in `tail.inputs` order. */
+  boundary: { name: string; shape: number[] }[];
+  /** One multiplier input per Dropout layer (NHWC, 0 or 1/(1-rate) per element); training graphs only. */
+  dropout: { name: string; shape: number[]; rate: number }[];
+  /** Graph input of each trainable weight (Keras layout), in `trainableWeights(models)` order. */
+  weights: string[];
+  classes: number;
+  /** One-hot labels [batch, classes]; training graphs only. */
+  labels: string;
+  /** Output names: mean loss and one gradient per weight (training graphs), probabilities (both). */
+  loss: string;
+  probabilities: string;
+  gradients: string[];
+}
+
+/** What the step trains: the tail's then the head's trainable weights (the replicas' order). */
+export function trainableWeights({ tail, head }: ReplicaModels): tfl.LayerVariable[] {
+  return [...(tail?.trainableWeights ?? []), ...head.trainableWeights];
+}
+
+function internal(message: string): Error {
+  return new Error(`internal error: the ONNX training step ${message}`);
+}
+
+interface Param {
+  /** Graph tensor holding the weight in its Keras layout. */
+  name: string;
+  trainable: boolean;
+  shape: number[];
+}
+
+/** A graph tensor and its Keras (NHWC) shape without the batch axis. */
+interface Value {
+  name: string;
+  shape: number[];
+}
+
+const NCHW = [0, 3, 1, 2];
+const REDUCE_NCHW_TO_CHANNELS = [0, 2, 3];
+
+/** The graph under construction and its tape: backward rules run in reverse order of the forward ops. */
+class StepBuilder {
+  readonly g = new OnnxGraph();
+  private readonly tape: (() => void)[] = [];
+  private readonly contributions = new Map<string, string[]>();
+  private readonly summed = new Map<string, string>();
+  /** Tensors whose gradient some trainable weight needs. */
+  private readonly needed = new Set<string>();
+  private readonly params = new Map<tfl.LayerVariable, Param>();
+  readonly dropout: StepGraph['dropout'] = [];
+
+  constructor(
+    readonly training: boolean,
+    trainable: tfl.LayerVariable[],
+    readonly weightInputs: string[],
+  ) {
+    trainable.forEach((w, i) => {
+      this.params.set(w, { name: this.g.input(weightInputs[i]!, w.shape as number[]), trainable: true, shape: w.shape as number[] });
+      this.needed.add(weightInputs[i]!);
+    });
+  }
+
+  /** The weight `short` (kernel, gamma, moving_mean, ...) of a layer: its input if trainable, else a constant. */
+  param(layer: Layer, short: string): Param | undefined {
+    const variable = layer.weights.find((w) => (w.originalName.split('/').pop() ?? w.name) === short);
+    if (variable === undefined) return undefined;
+    let param = this.params.get(variable);
+    if (param === undefined) {
+      const shape = variable.shape as number[];
+      param = { name: this.g.floatConst(variable.read().dataSync() as Float32Array, shape), trainable: false, shape };
+      this.params.set(variable, param);
+    }
+    return param;
+  }
+
+  constant(layer: Layer, short: string): Float32Array {
+    const variable = layer.weights.find((w) => (w.originalName.split('/').pop() ?? w.name) === short);
+    if (variable === undefined) throw internal(`found no ${short} in layer ${layer.name}`);
+    return variable.read().dataSync() as Float32Array;
+  }
+
+  needsGrad(name: string): boolean {
+    return this.needed.has(name);
+  }
+
+  /** Records a forward op's output: it needs a gradient when an input does; `backward` gets its gradient. */
+  record(output: string, inputs: string[], backward: (dy: string) => void): string {
+    if (!this.training || !inputs.some((i) => this.needed.has(i))) return output;
+    this.needed.add(output);
+    const scope = `${this.g.scope}grad/`;
+    this.tape.push(() => {
+      this.g.scope = scope;
+      backward(this.grad(output));
+    });
+    return output;
+  }
+
+  addGrad(tensor: string, grad: string): void {
+    if (!this.needed.has(tensor)) return;
+    if (this.summed.has(tensor)) throw internal(`adds to the gradient of ${tensor} after using it`);
+    const list = this.contributions.get(tensor) ?? [];
+    list.push(grad);
+    this.contributions.set(tensor, list);
+  }
+
+  grad(tensor: string): string {
+    let sum = this.summed.get(tensor);
+    if (sum === undefined) {
+      const list = this.contributions.get(tensor);
+      if (list === undefined) throw internal(`reaches no gradient of ${tensor}`);
+      sum = list.length === 1 ? list[0]! : this.g.op('Sum', list);
+      this.summed.set(tensor, sum);
+    }
+    return sum;
+  }
+
+  runBackward(): void {
+    for (let i = this.tape.length - 1; i >= 0; i--) this.tape[i]!();
+  }
+
+  reduceChannels(x: string): string {
+    return this.g.op('ReduceSum', [x, this.g.int64(REDUCE_NCHW_TO_CHANNELS)], [int('keepdims', 0)]);
+  }
+
+  /** A per-channel [C] vector shaped [C, 1, 1] to broadcast over NCHW. */
+  perChannel(vector: string): string {
+    return this.g.op('Unsqueeze', [vector, this.g.int64([1, 2])]);
+  }
+}
+
+function pair(value: unknown): [number, number] {
+  return Array.isArray(value) ? [Number(value[0]), Number(value[1] ?? value[0])] : [Number(value), Number(value)];
+}
+
+function requireChannelsLast(layer: Layer, config: Config): void {
+  if (config.dataFormat !== undefined && config.dataFormat !== 'channelsLast') throw internal(`does not support ${layer.name} with dataFormat ${String(config.dataFormat)}`);
+}
+
+/** Gradient of max(x, 0) then clip(·, 0, max) as tfjs takes it: dy where 0 < x (<= max), else 0. */
+function reluBackward(b: StepBuilder, x: string, dy: string, max: number | undefined): string {
+  let mask = b.g.op('Greater', [x, b.g.scalar(0)]);
+  if (max !== undefined) mask = b.g.op('And', [mask, b.g.op('LessOrEqual', [x, b.g.scalar(max)])]);
+  return b.g.op('Where', [mask, dy, b.g.scalar(0)]);
+}
+
+function activation(b: StepBuilder, layer: Layer, x: Value, kind: string): Value {
+  switch (kind) {
+    case 'linear':
+      return x;
+    case 'relu': {
+      const y = b.g.op('Relu', [x.name]);
+      return { name: b.record(y, [x.name], (dy) => b.addGrad(x.name, reluBackward(b, x.name, dy, undefined))), shape: x.shape };
+    }
+    case 'softmax': {
+      if (x.shape.length !== 1) throw internal(`supports softmax over 2-D tensors only (layer ${layer.name})`);
+      const p = b.g.op('Softmax', [x.name], [int('axis', -1)]);
+      return {
+        name: b.record(p, [x.name], (dy) => {
+          // tfjs: dy * p - sum(dy * p) * p
+          const dyTimesP = b.g.op('Mul', [dy, p]);
+          const total = b.g.op('ReduceSum', [dyTimesP, b.g.int64([-1])], [int('keepdims', 1)]);
+          b.addGrad(x.name, b.g.op('Sub', [dyTimesP, b.g.op('Mul', [total, p])]));
+        }),
+        shape: x.shape,
+      };
+    }
+    default:
+      throw internal(`does not support activation '${kind}' (layer ${layer.name})`);
+  }
+}
+
+function batchNorm(b: StepBuilder, layer: Layer, config: Config, x: Value): Value {
+  if (x.shape.length !== 3) throw internal(`supports BatchNormalization of 4-D tensors only (layer ${layer.name})`);
+  const axis = Number(config.axis ?? -1);
+  if (axis !== -1 && axis !== 3) throw internal(`supports BatchNormalization over the channel axis only (layer ${layer.name})`);
+  const channels = x.shape[2]!;
+  const epsilon = Number(config.epsilon ?? 1e-3);
+  const mean = b.param(layer, 'moving_mean')!;
+  const variance = b.param(layer, 'moving_variance')!;
+  const gamma = b.param(layer, 'gamma');
+  const beta = b.param(layer, 'beta');
+  const ones = () => b.g.floatConst(new Float32Array(channels).fill(1), [channels]);
+  const zeros = () => b.g.floatConst(new Float32Array(channels), [channels]);
+  const gammaName = gamma?.name ?? ones();
+  // inference mode (moving statistics), as Keras fine-tunes a base called with training=False
+  const y = b.g.op('BatchNormalization', [x.name, gammaName, beta?.name ?? zeros(), mean.name, variance.name], [float('epsilon', epsilon)]);
+  return {
+    name: b.record(y, [x.name, gammaName, ...(beta ? [beta.name] : [])], (dy) => {
+      if (beta?.trainable) b.addGrad(beta.name, b.reduceChannels(dy));
+      if (gamma?.trainable) {
+        // (x - mean) / sqrt(var + eps) in one pass: the same op with unit scale and zero offset
+        const normalised = b.g.op('BatchNormalization', [x.name, ones(), zeros(), mean.name, variance.name], [float('epsilon', epsilon)]);
+        b.addGrad(gamma.name, b.reduceChannels(b.g.op('Mul', [dy, normalised])));
+      }
+      if (b.needsGrad(x.name)) {
+        const variances = b.constant(layer, 'moving_variance');
+        const inverseStd = b.g.floatConst(variances.map((v) => 1 / Math.sqrt(Math.fround(v + epsilon))), [channels]);
+        b.addGrad(x.name, b.g.op('Mul', [dy, b.perChannel(b.g.op('Mul', [gammaName, inverseStd]))]));
+      }
+    }),
+    shape: x.shape,
+  };
+}
+
+function relu(b: StepBuilder, layer: Layer, config: Config, x: Value): Value {
+  if (config.negativeSlope || config.threshold) throw internal(`does not support ReLU ${layer.name} with a negative slope or threshold`);
+  const max = config.maxValue == null ? undefined : Number(config.maxValue);
+  const y = max === undefined ? b.g.op('Relu', [x.name]) : b.g.op('Clip', [x.name, b.g.scalar(0), b.g.scalar(max)]);
+  return { name: b.record(y, [x.name], (dy) => b.addGrad(x.name, reluBackward(b, x.name, dy, max))), shape: x.shape };
+}
+
+interface ConvGeometry {
+  kernel: [number, number];
+  strides: [number, number];
+  /** ONNX order: top, left, bottom, right. */
+  pads: number[];
+  inSize: [number, number];
+  outSize: [number, number];
+}
+
+function convGeometry(layer: Layer, config: Config, x: Value, kernel: [number, number]): ConvGeometry {
+  requireChannelsLast(layer, config);
+  const [dh, dw] = pair(config.dilationRate ?? 1);
+  if (dh !== 1 || dw !== 1) throw internal(`does not support dilated convolutions (layer ${layer.name})`);
+  const strides = pair(config.strides ?? 1);
+  const [h, w] = [x.shape[0]!, x.shape[1]!];
+  const same = config.padding === 'same';
+  const [top, bottom] = same ? samePadding(h, kernel[0], strides[0], 1) : [0, 0];
+  const [left, right] = same ? samePadding(w, kernel[1], strides[1], 1) : [0, 0];
+  const outSize: [number, number] = [Math.floor((h + top + bottom - kernel[0]) / strides[0]) + 1, Math.floor((w + left + right - kernel[1]) / strides[1]) + 1];
+  return { kernel, strides, pads: [top, left, bottom, right], inSize: [h, w], outSize };
+}
+
+function convAttributes(geo: ConvGeometry, group: number) {
+  return [ints('kernel_shape', geo.kernel), ints('strides', geo.strides), ints('pads', geo.pads), int('group', group)];
+}
+
+/** dx of a (grouped) convolution: the transposed convolution, padded back to the input's size. */
+function convInputGrad(b: StepBuilder, dy: string, weightOihw: string, geo: ConvGeometry, group: number): string {
+  const outputPadding = [0, 1].map((a) => geo.inSize[a]! + geo.pads[a]! + geo.pads[a + 2]! - ((geo.outSize[a]! - 1) * geo.strides[a]! + geo.kernel[a]!));
+  return b.g.op('ConvTranspose', [dy, weightOihw], [...convAttributes(geo, group), ints('output_padding', outputPadding)]);
+}
+
+/**
+ * dW of a (grouped) convolution as one convolution: batch and channels swapped, so each channel's
+ * input is correlated with its output gradient (dilated by the stride) over batch and positions.
+ * Returns [C_in or 1, C_out, kh, kw] (trailing rows beyond the kernel, left over by 'valid' strides, dropped).
+ */
+function convWeightGrad(b: StepBuilder, x: string, dy: string, geo: ConvGeometry, depthwiseChannels?: number): string {
+  let input = b.g.op('Transpose', [x], [ints('perm', [1, 0, 2, 3])]);
+  if (depthwiseChannels !== undefined) input = b.g.op('Reshape', [input, b.g.int64([1, -1, ...geo.inSize])]);
+  const kernel = b.g.op('Transpose', [dy], [ints('perm', [1, 0, 2, 3])]);
+  const attributes = [ints('strides', [1, 1]), ints('dilations', geo.strides), ints('pads', geo.pads)];
+  const full = b.g.op('Conv', [input, kernel], depthwiseChannels !== undefined ? [...attributes, int('group', depthwiseChannels)] : attributes);
+  const fullSize = [0, 1].map((a) => geo.inSize[a]! + geo.pads[a]! + geo.pads[a + 2]! - geo.strides[a]! * (geo.outSize[a]! - 1));
+  if (fullSize[0] === geo.kernel[0] && fullSize[1] === geo.kernel[1]) return full;
+  return b.g.op('Slice', [full, b.g.int64([0, 0]), b.g.int64(geo.kernel), b.g.int64([2, 3])]);
+}
+
+/** dW of a 1x1 stride-1 convolution, in Keras' [1, 1, Cin, Cout]. */
+function pointwiseWeightGrad(b: StepBuilder, x: string, dz: string, cin: number, cout: number): string {
+  const xRows = b.g.op('Reshape', [x, b.g.int64([0, cin, -1])]);
+  const dzRows = b.g.op('Reshape', [dz, b.g.int64([0, cout, -1])]);
+  // sum over images of x_n [Cin, HW] · dz_n^T [HW, Cout]
+  const perImage = b.g.op('MatMul', [xRows, b.g.op('Transpose', [dzRows], [ints('perm', [0, 2, 1])])]);
+  const grad = b.g.op('ReduceSum', [perImage, b.g.int64([0])], [int('keepdims', 0)]);
+  return b.g.op('Reshape', [grad, b.g.int64([1, 1, cin, cout])]);
+}
+
+function conv2d(b: StepBuilder, layer: Layer, config: Config, x: Value): Value {
+  const kernel = b.param(layer, 'kernel')!;
+  const [kh, kw, cin, cout] = kernel.shape as [number, number, number, number];
+  if (Number(config.groups ?? 1) !== 1) throw internal(`does not support grouped Conv2D ${layer.name}`);
+  const geo = convGeometry(layer, config, x, [kh, kw]);
+  const bias = config.useBias === false ? undefined : b.param(layer, 'bias');
+  const oihw = b.g.op('Transpose', [kernel.name], [ints('perm', [3, 2, 0, 1])]);
+  const z = b.g.op('Conv', [x.name, oihw, ...(bias ? [bias.name] : [])], convAttributes(geo, 1));
+  const pointwise = kh === 1 && kw === 1 && geo.strides[0] === 1 && geo.strides[1] === 1 && geo.pads.every((p) => p === 0);
+  const out = b.record(z, [x.name, kernel.name, ...(bias ? [bias.name] : [])], (dz) => {
+    if (bias?.trainable) b.addGrad(bias.name, b.reduceChannels(dz));
+    if (kernel.trainable) {
+      if (pointwise) {
+        b.addGrad(kernel.name, pointwiseWeightGrad(b, x.name, dz, cin, cout));
+      } else {
+        b.addGrad(kernel.name, b.g.op('Transpose', [convWeightGrad(b, x.name, dz, geo)], [ints('perm', [2, 3, 0, 1])]));
+      }
+    }
+    if (b.needsGrad(x.name)) {
+      const dx = pointwise
+        ? b.g.op('Conv', [dz, b.g.op('Transpose', [kernel.name], [ints('perm', [2, 3, 0, 1])])])
+        : convInputGrad(b, dz, oihw, geo, 1);
+      b.addGrad(x.name, dx);
+    }
+  });
+  return activation(b, layer, { name: out, shape: [...geo.outSize, cout] }, String(config.activation ?? 'linear'));
+}
+
+function depthwiseConv2d(b: StepBuilder, layer: Layer, config: Config, x: Value): Value {
+  const kernel = b.param(layer, 'depthwise_kernel')!;
+  const [kh, kw, channels, multiplier] = kernel.shape as [number, number, number, number];
+  if (multiplier !== 1) throw internal(`supports depth multiplier 1 only (layer ${layer.name})`);
+  const geo = convGeometry(layer, config, x, [kh, kw]);
+  const bias = config.useBias ? b.param(layer, 'bias') : undefined;
+  const weights = b.g.op('Transpose', [kernel.name], [ints('perm', [2, 3, 0, 1])]);
+  const z = b.g.op('Conv', [x.name, weights, ...(bias ? [bias.name] : [])], convAttributes(geo, channels));
+  const out = b.record(z, [x.name, kernel.name, ...(bias ? [bias.name] : [])], (dz) => {
+    if (bias?.trainable) b.addGrad(bias.name, b.reduceChannels(dz));
+    // [1, C, kh, kw] -> Keras [kh, kw, C, 1]
+    if (kernel.trainable) b.addGrad(kernel.name, b.g.op('Transpose', [convWeightGrad(b, x.name, dz, geo, channels)], [ints('perm', [2, 3, 1, 0])]));
+    if (b.needsGrad(x.name)) b.addGrad(x.name, convInputGrad(b, dz, weights, geo, channels));
+  });
+  return activation(b, layer, { name: out, shape: [...geo.outSize, channels] }, String(config.activation ?? 'linear'));
+}
+
+function zeroPadding(b: StepBuilder, layer: Layer, config: Config, x: Value): Value {
+  requireChannelsLast(layer, config);
+  const padding = config.padding as number | number[] | number[][];
+  const [[top, bottom], [left, right]] = Array.isArray(padding) ? padding.map((p) => pair(p)) : [pair(padding), pair(padding)];
+  const [h, w, c] = x.shape as [number, number, number];
+  const y = b.g.op('Pad', [x.name, b.g.int64([0, 0, top, left, 0, 0, bottom, right])]);
+  return {
+    name: b.record(y, [x.name], (dy) => b.addGrad(x.name, b.g.op('Slice', [dy, b.g.int64([top, left]), b.g.int64([top + h, left + w]), b.g.int64([2, 3])]))),
+    shape: [h + top + bottom, w + left + right, c],
+  };
+}
+
+function dropout(b: StepBuilder, config: Config, x: Value): Value {
+  if (!b.training) return x;
+  const name = b.g.input(`dropout_${b.dropout.length}`, ['batch', ...x.shape]);
+  b.dropout.push({ name, shape: x.shape, rate: Number(config.rate) });
+  const multiplier = x.shape.length === 3 ? b.g.op('Transpose', [name], [ints('perm', NCHW)]) : name;
+  const y = b.g.op('Mul', [x.name, multiplier]);
+  return { name: b.record(y, [x.name], (dy) => b.addGrad(x.name, b.g.op('Mul', [dy, multiplier]))), shape: x.shape };
+}
+
+function globalAveragePool(b: StepBuilder, layer: Layer, config: Config, x: Value): Value {
+  requireChannelsLast(layer, config);
+  if (config.keepDims) throw internal(`does not support GlobalAveragePooling2D ${layer.name} with keepDims`);
+  const [h, w, c] = x.shape as [number, number, number];
+  const y = b.g.op('ReduceMean', [x.name], [ints('axes', [2, 3]), int('keepdims', 0)]);
+  return {
+    name: b.record(y, [x.name], (dy) => {
+      const spread = b.g.op('Expand', [b.g.op('Unsqueeze', [dy, b.g.int64([2, 3])]), b.g.int64([1, 1, h, w])]);
+      b.addGrad(x.name, b.g.op('Div', [spread, b.g.scalar(h * w)]));
+    }),
+    shape: [c],
+  };
+}
+
+function dense(b: StepBuilder, layer: Layer, config: Config, x: Value): Value {
+  if (x.shape.length !== 1) throw internal(`supports Dense on 2-D inputs only (layer ${layer.name})`);
+  const kernel = b.param(layer, 'kernel')!;
+  const bias = config.useBias === false ? undefined : b.param(layer, 'bias');
+  const z = b.g.op('Gemm', [x.name, kernel.name, ...(bias ? [bias.name] : [])]);
+  const out = b.record(z, [x.name, kernel.name, ...(bias ? [bias.name] : [])], (dz) => {
+    if (bias?.trainable) b.addGrad(bias.name, b.g.op('ReduceSum', [dz, b.g.int64([0])], [int('keepdims', 0)]));
+    if (kernel.trainable) b.addGrad(kernel.name, b.g.op('Gemm', [x.name, dz], [int('transA', 1)]));
+    if (b.needsGrad(x.name)) b.addGrad(x.name, b.g.op('Gemm', [dz, kernel.name], [int('transB', 1)]));
+  });
+  return activation(b, layer, { name: out, shape: [kernel.shape[1]!] }, String(config.activation ?? 'linear'));
+}
+
+function add(b: StepBuilder, xs: Value[]): Value {
+  const y = b.g.op('Sum', xs.map((x) => x.name));
+  return { name: b.record(y, xs.map((x) => x.name), (dy) => xs.forEach((x) => b.addGrad(x.name, dy))), shape: xs[0]!.shape };
+}
+
+function emitLayer(b: StepBuilder, layer: Layer, inputs: Value[]): Value {
+  const config = layer.getConfig() as Config;
+  const x = inputs[0]!;
+  switch (layer.getClassName()) {
+    case 'BatchNormalization':
+      return batchNorm(b, layer, config, x);
+    case 'ReLU':
+      return relu(b, layer, config, x);
+    case 'Activation':
+      return activation(b, layer, x, String(config.activation));
+    case 'Conv2D':
+      return conv2d(b, layer, config, x);
+    case 'DepthwiseConv2D':
+      return depthwiseConv2d(b, layer, config, x);
+    case 'ZeroPadding2D':
+      return zeroPadding(b, layer, config, x);
+    case 'Add':
+      return add(b, inputs);
+    case 'Dropout':
+      return dropout(b, config, x);
+    case 'GlobalAveragePooling2D':
+      return globalAveragePool(b, layer, config, x);
+    case 'Dense':
+      return dense(b, layer, config, x);
+    default:
+      throw internal(`does not support layer ${layer.name} (${layer.getClassName()})`);
+  }
+}
+
+/** Emits a model's nodes in topological order; only nodes whose inputs this walk produced (shared layers have others). */
+function emitModel(b: StepBuilder, model: tfl.LayersModel, inputs: Value[]): Value {
+  const values = new Map<number, Value>();
+  model.inputs.forEach((t, i) => values.set(t.id, inputs[i]!));
+  for (const layer of model.layers) {
+    for (const node of layer.inboundNodes) {
+      const ins = node.inputTensors;
+      if (ins.length === 0 || !ins.every((t) => values.has(t.id)) || node.outputTensors.every((t) => values.has(t.id))) continue;
+      if (node.outputTensors.length !== 1) throw internal(`does not support layer ${layer.name} with several outputs`);
+      b.g.scope = `${layer.name}/`;
+      values.set(node.outputTensors[0]!.id, emitLayer(b, layer, ins.map((t) => values.get(t.id)!)));
+    }
+  }
+  if (model.outputs.length !== 1) throw internal(`needs a single-output model (${model.name})`);
+  const out = values.get(model.outputs[0]!.id);
+  if (out === undefined) throw internal(`cannot reach the output of ${model.name} from its inputs`);
+  return out;
+}
+
+/** Keras' categorical cross-entropy on clipped probabilities, differentiated as tfjs does (clip mask included). */
+function crossEntropy(b: StepBuilder, probabilities: string, labels: string): string {
+  const [low, high] = [1e-7, 1 - 1e-7];
+  const clipped = b.g.op('Clip', [probabilities, b.g.scalar(low), b.g.scalar(high)]);
+  const perRow = b.g.op('ReduceSum', [b.g.op('Mul', [labels, b.g.op('Log', [clipped])]), b.g.int64([-1])], [int('keepdims', 0)]);
+  const loss = b.g.op('Neg', [b.g.op('ReduceMean', [perRow], [int('keepdims', 0)])]);
+  // d loss / d log(clipped) = -labels / batch
+  const batch = b.g.op('Cast', [b.g.op('Gather', [b.g.op('Shape', [labels]), b.g.int64([0])])], [int('to', 1)]);
+  const dLog = b.g.op('Mul', [labels, b.g.op('Div', [b.g.scalar(-1), batch])]);
+  const inRange = b.g.op('And', [b.g.op('GreaterOrEqual', [probabilities, b.g.scalar(low)]), b.g.op('LessOrEqual', [probabilities, b.g.scalar(high)])]);
+  b.addGrad(probabilities, b.g.op('Where', [inRange, b.g.op('Div', [dLog, clipped]), b.g.scalar(0)]));
+  return loss;
+}
+
+/**
+ * The step graph of `head` on `tail` (BatchNorm in inference mode), fed by the tail's cached inputs.
+ * With `training`, it also takes labels and dropout multipliers and outputs the loss and gradients;
+ * without, it is the forward pass (no dropout) for evaluation.
+ */
+export function buildStepGraph(models: ReplicaModels, training: boolean): StepGraph {
+  const weights = trainableWeights(models);
+  const weightInputs = weights.map((_, i) => `weight_${i}`);
+  const b = new StepBuilder(training, weights, weightInputs);
+  const tailInputs = models.tail?.inputs ?? models.head.inputs;
+  const boundary = tailInputs.map((t, i) => ({ name: `boundary_${i}`, shape: t.shape.slice(1) as number[] }));
+  const inputs = boundary.map(({ name, shape }) => {
+    b.g.input(name, ['batch', ...shape]);
+    return { name: shape.length === 3 ? b.g.op('Transpose', [name], [ints('perm', NCHW)]) : name, shape };
+  });
+  const features = models.tail ? emitModel(b, models.tail, inputs) : inputs[0]!;
+  const probabilities = emitModel(b, models.head, [features]);
+  if (probabilities.shape.length !== 1) throw internal('needs a head that outputs [batch, classes] probabilities');
+  const classes = probabilities.shape[0]!;
+  const dims: Dim[] = ['batch', classes];
+  const names = { labels: 'labels', loss: 'loss', probabilities: 'probabilities', gradients: weights.map((_, i) => `gradient_${i}`) };
+  b.g.output(names.probabilities, probabilities.name, dims);
+  if (training) {
+    b.g.input(names.labels, dims);
+    b.g.output(names.loss, crossEntropy(b, probabilities.name, names.labels), []);
+    b.runBackward();
+    weights.forEach((w, i) => b.g.output(names.gradients[i]!, b.grad(weightInputs[i]!), w.shape as number[]));
+  }
+  return { bytes: b.g.encode(training ? 'facetrain_step' : 'facetrain_forward'), boundary, dropout: b.dropout, weights: weightInputs, classes, ...names };
+}
