@@ -14,7 +14,8 @@ import { applyJitter, viewJitters } from './augment.js';
 import { computeFrozenOutputs } from './features.js';
 import { runPhase, type EpochMetrics, type PhaseData } from './loop.js';
 import { runOnnxPhase } from './onnx-step.js';
-import { runParallelPhase } from './parallel.js';
+import { runParallelPhase, type ParallelPhaseOptions } from './parallel.js';
+import type { ReplicaModels, SharedPhaseData, SharedTensor } from './replica.js';
 
 export interface TrainedModel {
   model: tfl.LayersModel;
@@ -39,6 +40,25 @@ function trainingViews(photos: PreparedPhoto[], config: TrainConfig): RgbImage[]
  * (engine not 'tfjs'), else data-parallel over the cores on wasm. Either way `seed` reproduces a
  * model bit for bit on machines with the same os.availableParallelism() and engine.
  */
+/** The head phase on TF.js wasm: its ~35 ms step does not pay for splitting across threads. */
+function runHeadOnThisThread(o: Omit<ParallelPhaseOptions, 'parts'>): EpochMetrics[] {
+  const { head } = o.models;
+  const tensors = (data: SharedPhaseData): PhaseData => ({ ...data, inputs: data.inputs.map((t) => tf.tensor(t.values, t.shape)) });
+  const train = tensors(o.train);
+  const val = o.val && tensors(o.val);
+  try {
+    return runPhase({
+      ...o,
+      train,
+      val,
+      forward: ([x], seed) => applyHead(head, x!, seed),
+      variables: head.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val),
+    });
+  } finally {
+    tf.dispose([...train.inputs, ...(val?.inputs ?? [])]);
+  }
+}
+
 export async function trainClassic(train: PreparedPhoto[], val: PreparedPhoto[], people: string[], config: TrainConfig, emit: EventSink, prebuiltBase?: tfl.LayersModel): Promise<TrainedModel> {
   const base = prebuiltBase ?? (await loadMobileNetV2({ alpha: config.alpha, weights: config.weights }));
   const fineTune = config.fineTuneEpochs > 0;
@@ -54,54 +74,35 @@ export async function trainClassic(train: PreparedPhoto[], val: PreparedPhoto[],
   const cached = tfl.model({ inputs: base.inputs, outputs: tail ? [...frozen.outputs, ...base.outputs] : base.outputs, name: `${base.name}_cached` });
   const cache = async (images: RgbImage[], offset: number) => {
     const outputs = await computeFrozenOutputs(cached, images, config.batchSize, ort, progress(offset));
-    return { boundary: outputs.slice(0, -1), baseOut: tf.tensor(outputs.at(-1)!.values, outputs.at(-1)!.shape) };
+    return { boundary: outputs.slice(0, -1), baseOut: outputs.at(-1)! };
   };
   const trainCache = await cache(trainImages, 0);
   const valCache = val.length > 0 ? await cache(val.map((p) => p.crop), trainImages.length) : undefined;
   const labelsOf = (photos: PreparedPhoto[]) => photos.map((p) => classOf.get(p.person)!);
-  const phaseData = (inputs: tf.Tensor[], photos: PreparedPhoto[], v: number): PhaseData => ({ inputs, labels: labelsOf(photos), views: v });
+  // the caches are in shared memory: every training thread reads them, none gets its own copy
+  const phaseData = (inputs: SharedTensor[], photos: PreparedPhoto[], v: number): SharedPhaseData => ({ inputs, labels: labelsOf(photos), views: v });
 
-  const baseOutTrain = trainCache.baseOut;
-  const baseOutVal = valCache?.baseOut;
-  const head = buildClassicHead({ numClasses: people.length, inputShape: baseOutTrain.shape.slice(1), dropout: config.dropout, seed: config.seed });
+  const head = buildClassicHead({ numClasses: people.length, inputShape: trainCache.baseOut.shape.slice(1), dropout: config.dropout, seed: config.seed });
   const common = { numClasses: people.length, batchSize: config.batchSize, seed: config.seed };
-  const phaseEvents = (phase: string, epochs: number) => ({
-    onBatch: (b: { epoch: number; batch: number; batches: number; loss: number }) => emit({ type: 'batch', phase, epochs, ...b }),
-    onEpoch: (m: EpochMetrics) => emit({ type: 'epoch', phase, epochs, ...m }),
+  const phase = (name: string, inputs: (c: typeof trainCache) => SharedTensor[], models: ReplicaModels, learningRate: number, epochs: number) => ({
+    ...common,
+    name,
+    train: phaseData(inputs(trainCache), train, views),
+    val: valCache && phaseData(inputs(valCache), val, 1),
+    models,
+    learningRate,
+    epochs,
+    onBatch: (b: { epoch: number; batch: number; batches: number; loss: number }) => emit({ type: 'batch', phase: name, epochs, ...b }),
+    onEpoch: (m: EpochMetrics) => emit({ type: 'epoch', phase: name, epochs, ...m }),
   });
   const history: TrainedModel['history'] = { phases: [] };
-  history.phases.push({
-    name: 'head',
-    epochs: runPhase({
-      ...common,
-      name: 'head',
-      train: phaseData([baseOutTrain], train, views),
-      val: baseOutVal && phaseData([baseOutVal], val, 1),
-      forward: ([x], seed) => applyHead(head, x!, seed),
-      variables: head.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val),
-      learningRate: config.learningRate,
-      epochs: config.epochs,
-      ...phaseEvents('head', config.epochs),
-    }),
-  });
-  tf.dispose([baseOutTrain, ...(baseOutVal ? [baseOutVal] : [])]);
-
+  const headPhase = phase('head', (c) => [c.baseOut], { head }, config.learningRate, config.epochs);
+  history.phases.push({ name: 'head', epochs: ort ? await runOnnxPhase({ ...headPhase, ort }) : runHeadOnThisThread(headPhase) });
   if (tail) {
-    const fineTune = {
-      ...common,
-      name: 'fine-tune',
-      // the cache is in shared memory: every training thread reads it, none gets its own copy
-      train: { inputs: trainCache.boundary, labels: labelsOf(train), views },
-      val: valCache && { inputs: valCache.boundary, labels: labelsOf(val), views: 1 },
-      models: { tail, head },
-      learningRate: config.fineTuneLearningRate,
-      epochs: config.fineTuneEpochs,
-      ...phaseEvents('fine-tune', config.fineTuneEpochs),
-    };
+    const fineTune = phase('fine-tune', (c) => c.boundary, { tail, head }, config.fineTuneLearningRate, config.fineTuneEpochs);
     history.phases.push({
       name: 'fine-tune',
       // onnxruntime runs the whole step natively on every core; without it, one wasm replica per core
-      // (the head phase stays on this thread: its ~35 ms step does not pay for the exchange)
       epochs: ort ? await runOnnxPhase({ ...fineTune, ort }) : await runParallelPhase({ ...fineTune, parts: availableParallelism() }),
     });
   }
