@@ -5,7 +5,7 @@ function activation(kind: 'none' | 'relu' | 'relu6'): 'linear' | 'relu' | 'relu6
   return kind === 'none' ? 'linear' : kind;
 }
 
-function run(op: IrOp, get: (name: string) => tf.Tensor): tf.Tensor {
+export function evaluateOp(op: IrOp, get: (name: string) => tf.Tensor): tf.Tensor {
   switch (op.kind) {
     case 'pad':
       return tf.pad(get(op.input), [[0, 0], [op.pads[0], op.pads[1]], [op.pads[2], op.pads[3]], [0, 0]]);
@@ -55,21 +55,28 @@ function run(op: IrOp, get: (name: string) => tf.Tensor): tf.Tensor {
 /**
  * Runs the IR with TF.js ops: the reference the emitters are checked against, and the source of
  * activation ranges for int8 calibration (`observe` sees every tensor, input included).
+ * `transform` rewrites every tensor as it is made (int8 simulation rounds them to their grid).
  */
-export function evaluateIr(graph: IrGraph, input: tf.Tensor4D, observe?: (name: string, value: tf.Tensor) => void): tf.Tensor {
+export function evaluateIr(
+  graph: IrGraph,
+  input: tf.Tensor4D,
+  observe?: (name: string, value: tf.Tensor) => void,
+  transform: (name: string, value: tf.Tensor) => tf.Tensor = (_, value) => value,
+): tf.Tensor {
   return tf.tidy(() => {
-    const values = new Map<string, tf.Tensor>([[graph.input.name, input]]);
-    observe?.(graph.input.name, input);
+    const values = new Map<string, tf.Tensor>();
+    const store = (name: string, value: tf.Tensor) => {
+      const stored = transform(name, value);
+      values.set(name, stored);
+      observe?.(name, stored);
+    };
+    store(graph.input.name, input);
     const get = (name: string): tf.Tensor => {
       const value = values.get(name);
       if (!value) throw new Error(`IR tensor ${name} used before it is computed`);
       return value;
     };
-    for (const op of graph.ops) {
-      const value = run(op, get);
-      values.set(op.output, value);
-      observe?.(op.output, value);
-    }
+    for (const op of graph.ops) store(op.output, evaluateOp(op, get));
     return get(graph.output);
   });
 }
