@@ -55,28 +55,21 @@ export function evaluateOp(op: IrOp, get: (name: string) => tf.Tensor): tf.Tenso
 /**
  * Runs the IR with TF.js ops: the reference the emitters are checked against, and the source of
  * activation ranges for int8 calibration (`observe` sees every tensor, input included).
- * `transform` rewrites every tensor as it is made (int8 simulation rounds them to their grid).
  */
-export function evaluateIr(
-  graph: IrGraph,
-  input: tf.Tensor4D,
-  observe?: (name: string, value: tf.Tensor) => void,
-  transform: (name: string, value: tf.Tensor) => tf.Tensor = (_, value) => value,
-): tf.Tensor {
+export function evaluateIr(graph: IrGraph, input: tf.Tensor4D, observe?: (name: string, value: tf.Tensor) => void): tf.Tensor {
   return tf.tidy(() => {
-    const values = new Map<string, tf.Tensor>();
-    const store = (name: string, value: tf.Tensor) => {
-      const stored = transform(name, value);
-      values.set(name, stored);
-      observe?.(name, stored);
-    };
-    store(graph.input.name, input);
+    const values = new Map<string, tf.Tensor>([[graph.input.name, input]]);
+    observe?.(graph.input.name, input);
     const get = (name: string): tf.Tensor => {
       const value = values.get(name);
       if (!value) throw new Error(`IR tensor ${name} used before it is computed`);
       return value;
     };
-    for (const op of graph.ops) store(op.output, evaluateOp(op, get));
+    for (const op of graph.ops) {
+      const value = evaluateOp(op, get);
+      values.set(op.output, value);
+      observe?.(op.output, value);
+    }
     return get(graph.output);
   });
 }

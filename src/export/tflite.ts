@@ -424,7 +424,7 @@ export function irToTflite(ir: IrGraph, request: TfliteExportRequest): Uint8Arra
 }
 
 /** The .tflite bytes of `ir` in the request's format; int8 writes `plan`'s quantization. */
-export function tfliteBytes(ir: IrGraph, request: TfliteExportRequest, plan?: Int8Plan): Uint8Array {
+function tfliteBytes(ir: IrGraph, request: TfliteExportRequest, plan?: Int8Plan): Uint8Array {
   const mode = MODES[request.format];
   const { recognizer, options } = request;
   const graph = new TfliteGraphBuilder(ir, mode, plan);
