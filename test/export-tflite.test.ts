@@ -27,8 +27,8 @@ import {
 import { loadLiteRtInNode, runTflite } from './support/litert-shim.js';
 import { FIVE_CELEBRITIES, needsShared, sharedPath } from './support/shared.js';
 
-/** Below the brief's 98 % goal; see the int8 test for why. */
-const INT8_MIN_TOP1_AGREEMENT = 0.8;
+/** Issue #5: the int8 model gives the TF.js model's top-1 on at least 98 % of real photos. */
+const INT8_MIN_TOP1_AGREEMENT = 0.98;
 
 type LiteRt = Awaited<ReturnType<typeof loadLiteRtInNode>>;
 
@@ -152,7 +152,8 @@ async function trainedHead(base: tfl.LayersModel, train: Photos): Promise<tfl.La
   const head = classicHead(features.shape.slice(1), labels.length);
   const pooled = tf.tidy(() => tf.mean(head.getLayer('head_conv').apply(features) as tf.Tensor4D, [1, 2]));
   const dense = head.getLayer('head_dense');
-  const classifier = tfl.sequential({ layers: [tfl.layers.dense({ units: labels.length, activation: 'softmax', inputShape: [pooled.shape[1] as number]})] });
+  const kernelInitializer = tfl.initializers.glorotUniform({ seed: 5 });
+  const classifier = tfl.sequential({ layers: [tfl.layers.dense({ units: labels.length, activation: 'softmax', inputShape: [pooled.shape[1] as number], kernelInitializer })] });
   classifier.compile({ optimizer: tf.train.adam(0.05), loss: 'categoricalCrossentropy' });
   const targets = tf.oneHot(tf.tensor1d(train.classes, 'int32'), labels.length);
   await classifier.fit(pooled, targets, { epochs: 300, batchSize: 93, shuffle: false, verbose: 0 });
@@ -192,8 +193,8 @@ test('int8 TFLite (uint8 I/O, per-channel weights) agrees with TF.js top-1 on re
   train.inputs.dispose();
   const agreement = agreeing / total;
   console.log(`tflite int8 mobilenet: top-1 agreement ${(agreement * 100).toFixed(1)}% on ${total} photos, max abs diff ${worst.toFixed(3)}, float accuracy ${((correct / total) * 100).toFixed(0)}%, ${bytes.length} bytes`);
-  // Measured 87-89 % (runs vary slightly): per-tensor int8 activations leave MobileNetV2 0.35 features at ~10 dB SNR
-  // (the per-layer error itself stays within ~1-2 quantization steps), below the 98 % goal.
+  // Min/max ranges alone gave 86-89 %: rounded weights on non-negative inputs shift channel means, which added up
+  // through the 60 layers (logits at 11 dB SNR). Bias correction and MSE ranges bring the logits to ~18 dB.
   assert.ok(agreement >= INT8_MIN_TOP1_AGREEMENT, `top-1 agreement ${agreement}`);
 });
 

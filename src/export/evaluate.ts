@@ -5,7 +5,7 @@ function activation(kind: 'none' | 'relu' | 'relu6'): 'linear' | 'relu' | 'relu6
   return kind === 'none' ? 'linear' : kind;
 }
 
-function run(op: IrOp, get: (name: string) => tf.Tensor): tf.Tensor {
+export function evaluateOp(op: IrOp, get: (name: string) => tf.Tensor): tf.Tensor {
   switch (op.kind) {
     case 'pad':
       return tf.pad(get(op.input), [[0, 0], [op.pads[0], op.pads[1]], [op.pads[2], op.pads[3]], [0, 0]]);
@@ -66,7 +66,7 @@ export function evaluateIr(graph: IrGraph, input: tf.Tensor4D, observe?: (name: 
       return value;
     };
     for (const op of graph.ops) {
-      const value = run(op, get);
+      const value = evaluateOp(op, get);
       values.set(op.output, value);
       observe?.(op.output, value);
     }

@@ -56,9 +56,22 @@ async function exportable(modelDir: string, manifest: ModelManifest): Promise<Ex
   return { model: { graph: embedder.model, outputNode: FACERES_EMBEDDING_OUTPUT, head: model }, labels: manifest.labels, input, name: 'facetrain-faceres' };
 }
 
-/** Normalised calibration inputs for int8: up to 64 photos, cropped and normalised as the recognizer's input spec says. */
+/** Photos int8 calibration and bias correction run on: enough that every layer's mean error is measured, few enough to stay quick. */
+const CALIBRATION_PHOTOS = 64;
+
+/** Up to `count` photos taken in turn from each person, so every person's look is represented, not just the first folders'. */
+export function spreadAcrossPeople<T extends { person: string | null }>(photos: T[], count: number): T[] {
+  const byPerson = new Map<string | null, T[]>();
+  for (const p of photos) byPerson.set(p.person, [...(byPerson.get(p.person) ?? []), p]);
+  const queues = [...byPerson.values()];
+  const chosen: T[] = [];
+  for (let i = 0; chosen.length < Math.min(count, photos.length); i++) for (const q of queues) if (i < q.length && chosen.length < count) chosen.push(q[i]);
+  return chosen;
+}
+
+/** Normalised calibration inputs for int8: up to 64 photos spread across people, cropped and normalised as the recognizer's input spec says. */
 async function calibrationInputs(dir: string, manifest: ModelManifest): Promise<tf.Tensor4D> {
-  const photos = (await labelledPhotos(dir, manifest.labels)).slice(0, 64).map((p) => ({ file: p.file, person: p.person ?? '' }));
+  const photos = spreadAcrossPeople(await labelledPhotos(dir, manifest.labels), CALIBRATION_PHOTOS).map((p) => ({ file: p.file, person: p.person ?? '' }));
   const detector = await detectorFor(manifest.input);
   const crops = (await preparePhotos(photos, cropperFor(manifest.input, detector), () => {})).map((p) => p.crop);
   detector?.dispose();

@@ -2,7 +2,8 @@ import * as flatbuffers from 'flatbuffers';
 import { FacetrainError } from '../util/errors.js';
 import type { ExportableRecognizer, ExportOptions } from './export-model.js';
 import { type ConvOp, type DenseOp, type IrGraph, type IrOp, soleOutput, unsupported } from './ir.js';
-import { calibrate, type ActivationRanges } from './calibrate.js';
+import { calibrate } from './calibrate.js';
+import { type Int8Plan, type QuantizedLayer, type Quantization, type WeightedOp, correctBiases, planInt8 } from './quantize.js';
 import { float32ToFloat16 } from './float16.js';
 import { buildClassifierMetadata, LABELS_FILE, METADATA_BUFFER_NAME } from './tflite-metadata.js';
 import {
@@ -50,12 +51,6 @@ type Mode = 'float32' | 'float16' | 'int8';
 export const TFLITE_INPUT = 'input';
 export const TFLITE_OUTPUT = 'probabilities';
 
-interface Quantization {
-  scale: number[];
-  zeroPoint: number[];
-  dimension?: number;
-}
-
 interface TensorSpec {
   name: string;
   shape: number[];
@@ -79,59 +74,26 @@ interface OpSpec {
 
 const ACTIVATIONS = { none: ActivationFunctionType.NONE, relu: ActivationFunctionType.RELU, relu6: ActivationFunctionType.RELU6 } as const;
 
-/** Output quantization the int8 kernels require (TFLite quantization spec). */
-const FIXED_OUTPUT_QUANT: Partial<Record<IrOp['kind'], Quantization>> = {
-  softmax: { scale: [1 / 256], zeroPoint: [-128] },
-  sigmoid: { scale: [1 / 256], zeroPoint: [-128] },
-  l2Normalize: { scale: [1 / 128], zeroPoint: [0] },
-};
-
 function bytes(view: Float32Array | Int32Array | Int8Array | Uint16Array): Uint8Array {
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }
 
-/** Asymmetric int8 parameters covering [min, max] and zero, as TF's calibrator chooses them. */
-export function activationQuantization(min: number, max: number): Quantization {
-  const lo = Math.min(min, 0);
-  const hi = Math.max(max, 0);
-  const scale = hi > lo ? (hi - lo) / 255 : 1;
-  const zeroPoint = Math.max(-128, Math.min(127, Math.round(-128 - lo / scale)));
-  return { scale: [scale], zeroPoint: [zeroPoint] };
-}
-
-/**
- * Symmetric int8 weights, one scale per slice of `channelOf`. A scale never goes below
- * `minScale[c]`: near-dead channels would otherwise get scales so small that their bias
- * (quantized at input_scale * weight_scale) overflows int32, as TF's quantizer also guards.
- */
-function quantizeSymmetric(data: Float32Array, minScale: number[], channelOf: (i: number) => number): { values: Int8Array; scale: number[] } {
-  const maxAbs = minScale.map(() => 0);
-  for (let i = 0; i < data.length; i++) maxAbs[channelOf(i)] = Math.max(maxAbs[channelOf(i)], Math.abs(data[i]));
-  const scale = maxAbs.map((m, c) => Math.max(m > 0 ? m / 127 : 1, minScale[c]));
-  const values = new Int8Array(data.length);
-  for (let i = 0; i < data.length; i++) values[i] = Math.max(-127, Math.min(127, Math.round(data[i] / scale[channelOf(i)])));
-  return { values, scale };
-}
-
-/** Keeps quantized biases well inside int32. */
-const MAX_BIAS_QUANT = 2 ** 30;
-
 /** HWIO -> OHWI, TFLite's conv filter layout. */
-function convFilterOhwi(op: ConvOp): Float32Array {
+function convFilterOhwi<T extends Float32Array | Int8Array>(op: ConvOp, data: T): T {
   const [kh, kw, inC, outC] = op.filter.shape;
-  const out = new Float32Array(op.filter.data.length);
+  const out = data.slice() as T;
   for (let h = 0; h < kh; h++)
     for (let w = 0; w < kw; w++)
       for (let i = 0; i < inC; i++)
-        for (let o = 0; o < outC; o++) out[((o * kh + h) * kw + w) * inC + i] = op.filter.data[((h * kw + w) * inC + i) * outC + o];
+        for (let o = 0; o < outC; o++) out[((o * kh + h) * kw + w) * inC + i] = data[((h * kw + w) * inC + i) * outC + o];
   return out;
 }
 
 /** [in, out] -> [out, in], TFLite's fully-connected weight layout. */
-function denseWeightsOi(op: DenseOp): Float32Array {
+function denseWeightsOi<T extends Float32Array | Int8Array>(op: DenseOp, data: T): T {
   const [inN, outN] = op.kernel.shape;
-  const out = new Float32Array(op.kernel.data.length);
-  for (let i = 0; i < inN; i++) for (let o = 0; o < outN; o++) out[o * inN + i] = op.kernel.data[i * outN + o];
+  const out = data.slice() as T;
+  for (let i = 0; i < inN; i++) for (let o = 0; o < outN; o++) out[o * inN + i] = data[i * outN + o];
   return out;
 }
 
@@ -145,7 +107,7 @@ class TfliteGraphBuilder {
   constructor(
     private readonly ir: IrGraph,
     private readonly mode: Mode,
-    private readonly ranges?: ActivationRanges,
+    private readonly plan?: Int8Plan,
   ) {}
 
   addTensor(spec: TensorSpec): number {
@@ -163,9 +125,9 @@ class TfliteGraphBuilder {
   }
 
   quantizationOf(name: string): Quantization {
-    const range = this.ranges?.get(name);
-    if (!range) throw new Error(`no calibrated range for ${name}`);
-    return activationQuantization(range[0], range[1]);
+    const q = this.plan?.activations.get(name);
+    if (!q) throw new Error(`no int8 quantization for ${name}`);
+    return q;
   }
 
   id(name: string): number {
@@ -174,12 +136,12 @@ class TfliteGraphBuilder {
     return id;
   }
 
-  /** The activation tensor of an IR value; int8 gets calibrated, fixed or inherited quantization. */
-  activation(name: string, quantization?: Quantization): number {
+  /** The activation tensor of an IR value, int8 with the plan's quantization in int8 mode. */
+  activation(name: string): number {
     const shape = this.ir.shapes.get(name) as number[];
     const id =
       this.mode === 'int8'
-        ? this.addTensor({ name, shape, type: TensorType.INT8, quantization: quantization ?? this.quantizationOf(name) })
+        ? this.addTensor({ name, shape, type: TensorType.INT8, quantization: this.quantizationOf(name) })
         : this.addTensor({ name, shape, type: TensorType.FLOAT32 });
     this.ids.set(name, id);
     return id;
@@ -198,33 +160,28 @@ class TfliteGraphBuilder {
     return this.addTensor({ name, shape, type: TensorType.INT32, data: bytes(Int32Array.from(values)), quantization });
   }
 
-  /** Weights and bias of a conv/dense: float, or int8 weights with int32 bias at input_scale * weight_scale. */
-  weightsAndBias(op: ConvOp | DenseOp, shape: number[], data: Float32Array, perChannelAxis: number | undefined): [number, number] {
+  /** Weights and bias of a conv/dense: float, or the plan's int8 weights and int32 bias. `toTflite` permutes IR layout to TFLite's. */
+  weightsAndBias<T extends WeightedOp>(op: T, shape: number[], toTflite: <A extends Float32Array | Int8Array>(op: T, data: A) => A, perChannelAxis?: number): [number, number] {
     const channels = op.bias.length;
+    const floats = op.kind === 'dense' ? op.kernel.data : op.filter.data;
     if (this.mode !== 'int8') {
-      return [this.floatConst(`${op.output}/weights`, shape, data), this.floatConst(`${op.output}/bias`, [channels], op.bias)];
+      return [this.floatConst(`${op.output}/weights`, shape, toTflite(op, floats)), this.floatConst(`${op.output}/bias`, [channels], op.bias)];
     }
-    const inner = perChannelAxis === 0 ? data.length / channels : 1;
-    const channelOf =
-      perChannelAxis === undefined ? () => 0 : perChannelAxis === 0 ? (i: number) => Math.floor(i / inner) : (i: number) => i % channels;
-    const inputScale = this.tensors[this.id(op.input)].quantization?.scale[0] as number;
-    const maxBias = (from: number, to: number) => op.bias.slice(from, to).reduce((m, b) => Math.max(m, Math.abs(b)), 0);
-    const minScale = perChannelAxis === undefined ? [maxBias(0, channels) / (inputScale * MAX_BIAS_QUANT)] : Array.from(op.bias, (b) => Math.abs(b) / (inputScale * MAX_BIAS_QUANT));
-    const { values, scale } = quantizeSymmetric(data, minScale, channelOf);
+    const layer = this.plan?.layers.get(op.output) as QuantizedLayer;
     const weights = this.addTensor({
       name: `${op.output}/weights`,
       shape,
       type: TensorType.INT8,
-      data: bytes(values),
-      quantization: { scale, zeroPoint: scale.map(() => 0), dimension: perChannelAxis ?? 0 },
+      data: bytes(toTflite(op, layer.weights)),
+      quantization: { scale: layer.weightScale, zeroPoint: layer.weightScale.map(() => 0), dimension: perChannelAxis ?? 0 },
     });
-    const biasScale = Array.from(op.bias, (_, c) => inputScale * scale[perChannelAxis === undefined ? 0 : c]);
-    const bias = this.int32Const(
-      `${op.output}/bias`,
-      Array.from(op.bias, (b, c) => Math.round(b / biasScale[c])),
-      [channels],
-      { scale: biasScale, zeroPoint: biasScale.map(() => 0), dimension: 0 },
-    );
+    const bias = this.addTensor({
+      name: `${op.output}/bias`,
+      shape: [channels],
+      type: TensorType.INT32,
+      data: bytes(layer.bias),
+      quantization: { scale: layer.biasScale, zeroPoint: layer.biasScale.map(() => 0), dimension: 0 },
+    });
     return [weights, bias];
   }
 
@@ -235,20 +192,20 @@ class TfliteGraphBuilder {
     const [sh, sw] = op.strides;
     const [dh, dw] = op.dilations;
     if (op.kind === 'conv2d') {
-      const [weights, bias] = this.weightsAndBias(op, [last, kh, kw, inC], convFilterOhwi(op), 0);
+      const [weights, bias] = this.weightsAndBias(op, [last, kh, kw, inC], convFilterOhwi, 0);
       const write = (b: flatbuffers.Builder) => Conv2DOptions.createConv2DOptions(b, padding, sw, sh, activation, dw, dh);
       this.op(BuiltinOperator.CONV_2D, [this.id(op.input), weights, bias], [this.activation(op.output)], { type: BuiltinOptions.Conv2DOptions, write }, this.version(1, 3));
       return;
     }
     // [kh, kw, in, mult] is already [1, kh, kw, in * mult] in memory.
-    const [weights, bias] = this.weightsAndBias(op, [1, kh, kw, inC * last], op.filter.data, 3);
+    const [weights, bias] = this.weightsAndBias(op, [1, kh, kw, inC * last], (_, data) => data, 3);
     const write = (b: flatbuffers.Builder) => DepthwiseConv2DOptions.createDepthwiseConv2DOptions(b, padding, sw, sh, last, activation, dw, dh);
     this.op(BuiltinOperator.DEPTHWISE_CONV_2D, [this.id(op.input), weights, bias], [this.activation(op.output)], { type: BuiltinOptions.DepthwiseConv2DOptions, write }, this.version(1, 3));
   }
 
   dense(op: DenseOp): void {
     const [inN, outN] = op.kernel.shape;
-    const [weights, bias] = this.weightsAndBias(op, [outN, inN], denseWeightsOi(op), undefined);
+    const [weights, bias] = this.weightsAndBias(op, [outN, inN], denseWeightsOi);
     const write = (b: flatbuffers.Builder) =>
       FullyConnectedOptions.createFullyConnectedOptions(b, ACTIVATIONS[op.activation], FullyConnectedOptionsWeightsFormat.DEFAULT, false);
     this.op(BuiltinOperator.FULLY_CONNECTED, [this.id(op.input), weights, bias], [this.activation(op.output)], { type: BuiltinOptions.FullyConnectedOptions, write }, this.version(1, 4));
@@ -280,8 +237,7 @@ class TfliteGraphBuilder {
         const [top, bottom, left, right] = op.pads;
         const paddings = this.int32Const(`${op.output}/paddings`, [0, 0, top, bottom, left, right, 0, 0], [4, 2]);
         const input = this.id(op.input);
-        // Integer PAD fills with the zero point, so output and input share quantization.
-        this.op(BuiltinOperator.PAD, [input, paddings], [this.activation(op.output, this.tensors[input].quantization)], undefined, this.version(1, 2));
+        this.op(BuiltinOperator.PAD, [input, paddings], [this.activation(op.output)], undefined, this.version(1, 2));
         return;
       }
       case 'conv2d':
@@ -315,7 +271,7 @@ class TfliteGraphBuilder {
         const newShape = this.int32Const(`${op.output}/shape`, shape);
         const input = this.id(op.input);
         const write = (b: flatbuffers.Builder) => ReshapeOptions.createReshapeOptions(b, ReshapeOptions.createNewShapeVector(b, shape));
-        this.op(BuiltinOperator.RESHAPE, [input, newShape], [this.activation(op.output, this.tensors[input].quantization)], { type: BuiltinOptions.ReshapeOptions, write });
+        this.op(BuiltinOperator.RESHAPE, [input, newShape], [this.activation(op.output)], { type: BuiltinOptions.ReshapeOptions, write });
         return;
       }
       case 'dense':
@@ -323,24 +279,20 @@ class TfliteGraphBuilder {
         return;
       case 'softmax': {
         const write = (b: flatbuffers.Builder) => SoftmaxOptions.createSoftmaxOptions(b, 1);
-        this.op(BuiltinOperator.SOFTMAX, [this.id(op.input)], [this.activation(op.output, this.fixedQuantization(op))], { type: BuiltinOptions.SoftmaxOptions, write }, this.version(1, 2));
+        this.op(BuiltinOperator.SOFTMAX, [this.id(op.input)], [this.activation(op.output)], { type: BuiltinOptions.SoftmaxOptions, write }, this.version(1, 2));
         return;
       }
       case 'sigmoid':
-        this.op(BuiltinOperator.LOGISTIC, [this.id(op.input)], [this.activation(op.output, this.fixedQuantization(op))], undefined, this.version(1, 2));
+        this.op(BuiltinOperator.LOGISTIC, [this.id(op.input)], [this.activation(op.output)], undefined, this.version(1, 2));
         return;
       case 'l2Normalize': {
         // Our int8 L2_NORMALIZATION -> FULLY_CONNECTED chain disagrees with float in LiteRT; refuse it until it is proven.
         if (this.mode === 'int8') throw unsupported(`L2 normalisation (${op.output}) in an embedding recognizer`, 'TFLite (int8)');
         const write = (b: flatbuffers.Builder) => L2NormOptions.createL2NormOptions(b, ActivationFunctionType.NONE);
-        this.op(BuiltinOperator.L2_NORMALIZATION, [this.id(op.input)], [this.activation(op.output, this.fixedQuantization(op))], { type: BuiltinOptions.L2NormOptions, write }, this.version(1, 2));
+        this.op(BuiltinOperator.L2_NORMALIZATION, [this.id(op.input)], [this.activation(op.output)], { type: BuiltinOptions.L2NormOptions, write }, this.version(1, 2));
         return;
       }
     }
-  }
-
-  private fixedQuantization(op: IrOp): Quantization | undefined {
-    return this.mode === 'int8' ? FIXED_OUTPUT_QUANT[op.kind] : undefined;
   }
 
   /** Model input/output tensors: float, or int8 ends requantized to uint8 when asked. */
@@ -349,7 +301,7 @@ class TfliteGraphBuilder {
     if (this.mode === 'int8' && io === 'uint8') {
       const q = this.quantizationOf(inputName);
       const external = this.addTensor({ name: TFLITE_INPUT, shape: this.ir.input.shape, type: TensorType.UINT8, quantization: { scale: q.scale, zeroPoint: [q.zeroPoint[0] + 128] } });
-      this.op(BuiltinOperator.QUANTIZE, [external], [this.activation(inputName, q)], undefined, 2);
+      this.op(BuiltinOperator.QUANTIZE, [external], [this.activation(inputName)], undefined, 2);
       this.inputId = external;
     } else {
       this.inputId = this.activation(inputName);
@@ -462,16 +414,21 @@ const MODES: Record<TfliteFormat, Mode> = { tflite: 'float32', 'tflite-fp16': 'f
 
 /** The .tflite bytes: flatbuffer with TFLITE_METADATA, then the zip holding labels.txt. */
 export function irToTflite(ir: IrGraph, request: TfliteExportRequest): Uint8Array {
+  const { options } = request;
+  if (MODES[request.format] !== 'int8') return tfliteBytes(ir, request);
+  if (!options.representativeInputs) {
+    throw new FacetrainError('FT_ERR_INVALID_OPTION', 'tflite-int8 needs representative inputs to calibrate on; pass a few dozen training photos as representativeInputs');
+  }
+  const plan = planInt8(ir, calibrate(ir, options.representativeInputs));
+  correctBiases(ir, plan, options.representativeInputs);
+  return tfliteBytes(ir, request, plan);
+}
+
+/** The .tflite bytes of `ir` in the request's format; int8 writes `plan`'s quantization. */
+function tfliteBytes(ir: IrGraph, request: TfliteExportRequest, plan?: Int8Plan): Uint8Array {
   const mode = MODES[request.format];
   const { recognizer, options } = request;
-  let ranges: ActivationRanges | undefined;
-  if (mode === 'int8') {
-    if (!options.representativeInputs) {
-      throw new FacetrainError('FT_ERR_INVALID_OPTION', 'tflite-int8 needs representative inputs to calibrate on; pass a few dozen training photos as representativeInputs');
-    }
-    ranges = calibrate(ir, options.representativeInputs);
-  }
-  const graph = new TfliteGraphBuilder(ir, mode, ranges);
+  const graph = new TfliteGraphBuilder(ir, mode, plan);
   graph.build(options.int8Io ?? 'uint8');
   const metadata = buildClassifierMetadata({
     name: request.name,
