@@ -109,5 +109,21 @@ export const ModelProto = root.lookupType('onnx.ModelProto');
 
 export const ONNX_FLOAT = 1;
 export const ONNX_INT64 = 7;
-export const ATTRIBUTE_INT = 2;
-export const ATTRIBUTE_INTS = 7;
+const ATTRIBUTE_INT = 2;
+const ATTRIBUTE_INTS = 7;
+
+/** A node attribute of the kinds the writers use: one integer or a list of them. */
+export interface Attribute {
+  name: string;
+  type: number;
+  i?: number;
+  ints?: number[];
+}
+
+export const int = (name: string, value: number): Attribute => ({ name, type: ATTRIBUTE_INT, i: value });
+export const ints = (name: string, values: number[]): Attribute => ({ name, type: ATTRIBUTE_INTS, ints: values });
+
+/** Initializer raw_data: the little-endian bytes of the values. */
+export function rawBytes(view: Float32Array | BigInt64Array): Uint8Array {
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+}

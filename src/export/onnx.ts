@@ -1,5 +1,5 @@
 import { type ConvOp, type IrGraph, type IrOp, L2_EPSILON, samePadding, unsupported } from './ir.js';
-import { ATTRIBUTE_INT, ATTRIBUTE_INTS, ModelProto, ONNX_FLOAT, ONNX_INT64 } from './onnx-schema.js';
+import { type Attribute, int, ints, ModelProto, ONNX_FLOAT, ONNX_INT64, rawBytes } from './onnx-schema.js';
 
 /**
  * ONNX emitter (opset 13, IR version 8). The model keeps the NHWC input of TF.js and TFLite
@@ -10,13 +10,6 @@ import { ATTRIBUTE_INT, ATTRIBUTE_INTS, ModelProto, ONNX_FLOAT, ONNX_INT64 } fro
 export const ONNX_OPSET = 13;
 export const ONNX_INPUT = 'input';
 export const ONNX_OUTPUT = 'probabilities';
-
-interface Attribute {
-  name: string;
-  type: number;
-  i?: number;
-  ints?: number[];
-}
 
 interface Node {
   op_type: string;
@@ -33,13 +26,6 @@ interface Initializer {
   raw_data: Uint8Array;
 }
 
-const ints = (name: string, values: number[]): Attribute => ({ name, type: ATTRIBUTE_INTS, ints: values });
-const int = (name: string, value: number): Attribute => ({ name, type: ATTRIBUTE_INT, i: value });
-
-function bytesOf(view: Float32Array | BigInt64Array): Uint8Array {
-  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-}
-
 class OnnxGraphBuilder {
   readonly nodes: Node[] = [];
   readonly initializers: Initializer[] = [];
@@ -53,13 +39,13 @@ class OnnxGraphBuilder {
 
   floatConst(base: string, dims: number[], data: Float32Array): string {
     const name = this.unique(base);
-    this.initializers.push({ name, dims, data_type: ONNX_FLOAT, raw_data: bytesOf(data) });
+    this.initializers.push({ name, dims, data_type: ONNX_FLOAT, raw_data: rawBytes(data) });
     return name;
   }
 
   int64Const(base: string, values: number[]): string {
     const name = this.unique(base);
-    this.initializers.push({ name, dims: [values.length], data_type: ONNX_INT64, raw_data: bytesOf(BigInt64Array.from(values.map(BigInt))) });
+    this.initializers.push({ name, dims: [values.length], data_type: ONNX_INT64, raw_data: rawBytes(BigInt64Array.from(values.map(BigInt))) });
     return name;
   }
 

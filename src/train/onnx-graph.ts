@@ -1,20 +1,5 @@
-import { ATTRIBUTE_INT, ATTRIBUTE_INTS, ModelProto, ONNX_FLOAT, ONNX_INT64 } from '../export/onnx-schema.js';
+import { type Attribute, ModelProto, ONNX_FLOAT, ONNX_INT64, rawBytes } from '../export/onnx-schema.js';
 import { ONNX_OPSET } from '../export/onnx.js';
-
-/** AttributeProto.AttributeType FLOAT (onnx.proto3). */
-const ATTRIBUTE_FLOAT = 1;
-
-interface Attribute {
-  name: string;
-  type: number;
-  i?: number;
-  f?: number;
-  ints?: number[];
-}
-
-export const int = (name: string, value: number): Attribute => ({ name, type: ATTRIBUTE_INT, i: value });
-export const ints = (name: string, values: number[]): Attribute => ({ name, type: ATTRIBUTE_INTS, ints: values });
-export const float = (name: string, value: number): Attribute => ({ name, type: ATTRIBUTE_FLOAT, f: value });
 
 /** A dimension: a size, or 'batch' for the first axis that changes call to call. */
 export type Dim = number | 'batch';
@@ -22,10 +7,6 @@ export type Dim = number | 'batch';
 function valueInfo(name: string, dims: Dim[]): object {
   const dim = dims.map((d) => (d === 'batch' ? { dim_param: 'batch' } : { dim_value: d }));
   return { name, type: { tensor_type: { elem_type: ONNX_FLOAT, shape: { dim } } } };
-}
-
-function bytesOf(view: Float32Array | BigInt64Array): Uint8Array {
-  return new Uint8Array(view.buffer.slice(view.byteOffset, view.byteOffset + view.byteLength));
 }
 
 /**
@@ -55,7 +36,7 @@ export class OnnxGraph {
 
   floatConst(data: Float32Array | number[], dims: number[]): string {
     const name = this.unique('const');
-    this.initializers.push({ name, dims, data_type: ONNX_FLOAT, raw_data: bytesOf(Float32Array.from(data)) });
+    this.initializers.push({ name, dims, data_type: ONNX_FLOAT, raw_data: rawBytes(Float32Array.from(data)) });
     return name;
   }
 
@@ -68,7 +49,7 @@ export class OnnxGraph {
     let name = this.int64Consts.get(key);
     if (name === undefined) {
       name = this.unique('i64');
-      this.initializers.push({ name, dims: [values.length], data_type: ONNX_INT64, raw_data: bytesOf(BigInt64Array.from(values.map(BigInt))) });
+      this.initializers.push({ name, dims: [values.length], data_type: ONNX_INT64, raw_data: rawBytes(BigInt64Array.from(values.map(BigInt))) });
       this.int64Consts.set(key, name);
     }
     return name;

@@ -1,7 +1,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { samePadding } from '../export/ir.js';
-import { ONNX_FLOAT } from '../export/onnx-schema.js';
-import { type Dim, int, ints, OnnxGraph } from './onnx-graph.js';
+import { int, ints, ONNX_FLOAT } from '../export/onnx-schema.js';
+import { type Dim, OnnxGraph } from './onnx-graph.js';
 import type { ReplicaModels } from './replica.js';
 
 /**
