@@ -12,7 +12,7 @@ import { splitAtLayer } from '../src/base/split.js';
 import { buildClassicHead } from '../src/head/classic.js';
 import { dropoutMultipliers, packRows, OnnxTrainer } from '../src/train/onnx-step.js';
 import { ReplicaGroup } from '../src/train/parallel.js';
-import { shareTensor } from '../src/train/replica.js';
+import { shareTensor, type ReplicaModels, type SharedTensor } from '../src/train/replica.js';
 import { median } from '../src/evaluate/metrics.js';
 
 export interface EngineBenchOptions {
@@ -152,23 +152,41 @@ export async function replicatedFineTuneMs(model: tfl.LayersModel, images: tf.Te
   }
 }
 
-/** The same fine-tune step on onnxruntime: the generated training graph on every core, Adam in JS. */
-export async function onnxFineTuneMs(ort: OnnxRuntime, model: tfl.LayersModel, images: tf.Tensor4D, classes: number, runs: number): Promise<number> {
-  const { frozen, tail } = splitAtLayer(model, FIRST_TRAINABLE_LAYER);
-  const boundary = (frozen.predict(images) as tf.Tensor[]).map(shareTensor);
-  const batch = images.shape[0];
+/** A training step on onnxruntime (the generated training graph on every core, Adam in JS) of `models` fed `inputs`. */
+async function onnxStepMs(ort: OnnxRuntime, models: ReplicaModels, inputs: SharedTensor[], classes: number, runs: number): Promise<number> {
+  const batch = inputs[0]!.shape[0]!;
   const labels = Array.from({ length: batch }, (_, i) => i % classes);
-  const head = buildClassicHead({ numClasses: classes, inputShape: model.outputs[0]!.shape.slice(1) as number[], seed: 1 });
-  const trainer = await OnnxTrainer.create(ort, { models: { tail, head }, numClasses: classes, learningRate: 1e-4 });
+  const trainer = await OnnxTrainer.create(ort, { models, numClasses: classes, learningRate: 1e-4 });
   try {
-    const inputs = packRows(boundary, [...labels.keys()]);
+    const rows = packRows(inputs, [...labels.keys()]);
     let step = 0;
     return await timeMs(runs, async () => {
-      const result = await trainer.compute({ boundary: inputs, classes: labels, dropout: dropoutMultipliers(trainer.graph.dropout, batch, step++) });
+      const result = await trainer.compute({ boundary: rows, classes: labels, dropout: dropoutMultipliers(trainer.graph.dropout, batch, step++) });
       trainer.apply(result.gradients);
     });
   } finally {
     await trainer.release();
+  }
+}
+
+/** The fine-tune step (layers >= 100 + head) on onnxruntime, from the cached boundary activations. */
+export async function onnxFineTuneMs(ort: OnnxRuntime, model: tfl.LayersModel, images: tf.Tensor4D, classes: number, runs: number): Promise<number> {
+  const { frozen, tail } = splitAtLayer(model, FIRST_TRAINABLE_LAYER);
+  const boundary = (frozen.predict(images) as tf.Tensor[]).map(shareTensor);
+  const head = buildClassicHead({ numClasses: classes, inputShape: model.outputs[0]!.shape.slice(1) as number[], seed: 1 });
+  try {
+    return await onnxStepMs(ort, { tail, head }, boundary, classes, runs);
+  } finally {
+    head.dispose();
+  }
+}
+
+/** The head step on onnxruntime, from cached base outputs. */
+async function onnxHeadStepMs(ort: OnnxRuntime, features: tf.Tensor4D, classes: number, runs: number): Promise<number> {
+  const head = buildClassicHead({ numClasses: classes, inputShape: features.shape.slice(1), seed: 1 });
+  try {
+    return await onnxStepMs(ort, { head }, [shareTensor(features)], classes, runs);
+  } finally {
     head.dispose();
   }
 }
@@ -258,6 +276,7 @@ export async function benchEngine(opts: EngineBenchOptions = {}): Promise<Record
   const features = tf.randomUniform([16, 7, 7, 1280], 0, 6, 'float32', 3) as tf.Tensor4D;
   const images = randomImages(16);
   results.headStep_b16_ms = round(await stepMs(() => headStep(features, classes), runs));
+  if (ort) results.headStep_b16_onnx_ms = round(await onnxHeadStepMs(ort, features, classes, runs));
   results.fineTuneStep_alpha100_b16_ms = round(await stepMs(() => fineTuneStep(models.alpha100, images, classes), runs));
   results.fineTuneStep_alpha035_b16_ms = round(await stepMs(() => fineTuneStep(models.alpha035, images, classes), runs));
   const parts = opts.workers ?? availableParallelism();

@@ -286,6 +286,30 @@ function convWeightGrad(b: StepBuilder, x: string, dy: string, geo: ConvGeometry
   return b.g.op('Slice', [full, b.g.int64([0, 0]), b.g.int64(geo.kernel), b.g.int64([2, 3])]);
 }
 
+/**
+ * dW of a stride-1 k x k convolution in Keras' [kh, kw, Cin, Cout] as one matrix product: the
+ * input's k*k shifted windows side by side (tap-major, channels last: Keras' kernel order) times the
+ * output gradient. The batch-and-channels-swapped convolution runs a tiny-channel, huge-batch Conv
+ * that onnxruntime handles badly (the classic head's 3x3 conv on 7x7x1280).
+ */
+function patchWeightGrad(b: StepBuilder, x: string, dz: string, geo: ConvGeometry, cin: number, cout: number): string {
+  const [top, left, bottom, right] = geo.pads;
+  const padded = geo.pads.some((p) => p > 0) ? b.g.op('Pad', [x, b.g.int64([0, 0, top!, left!, 0, 0, bottom!, right!])]) : x;
+  const nhwc = b.g.op('Transpose', [padded], [ints('perm', [0, 2, 3, 1])]);
+  const [oh, ow] = geo.outSize;
+  const windows: string[] = [];
+  for (let i = 0; i < geo.kernel[0]; i++) {
+    for (let j = 0; j < geo.kernel[1]; j++) {
+      const window = b.g.op('Slice', [nhwc, b.g.int64([i, j]), b.g.int64([i + oh, j + ow]), b.g.int64([1, 2])]);
+      windows.push(b.g.op('Reshape', [window, b.g.int64([-1, cin])]));
+    }
+  }
+  const patches = b.g.op('Concat', windows, [int('axis', 1)]);
+  const dzRows = b.g.op('Reshape', [b.g.op('Transpose', [dz], [ints('perm', [0, 2, 3, 1])]), b.g.int64([-1, cout])]);
+  const grad = b.g.op('Gemm', [patches, dzRows], [int('transA', 1)]);
+  return b.g.op('Reshape', [grad, b.g.int64([...geo.kernel, cin, cout])]);
+}
+
 /** dW of a 1x1 stride-1 convolution, in Keras' [1, 1, Cin, Cout]. */
 function pointwiseWeightGrad(b: StepBuilder, x: string, dz: string, cin: number, cout: number): string {
   const xRows = b.g.op('Reshape', [x, b.g.int64([0, cin, -1])]);
@@ -311,7 +335,7 @@ function conv2d(b: StepBuilder, layer: Layer, config: Config, x: Value): Value {
       if (pointwise) {
         b.addGrad(kernel.name, pointwiseWeightGrad(b, x.name, dz, cin, cout));
       } else {
-        b.addGrad(kernel.name, b.g.op('Transpose', [convWeightGrad(b, x.name, dz, geo)], [ints('perm', [2, 3, 0, 1])]));
+        b.addGrad(kernel.name, geo.strides.every((st) => st === 1) ? patchWeightGrad(b, x.name, dz, geo, cin, cout) : b.g.op('Transpose', [convWeightGrad(b, x.name, dz, geo)], [ints('perm', [2, 3, 0, 1])]));
       }
     }
     if (b.needsGrad(x.name)) {
