@@ -104,12 +104,10 @@ async function writeTfjs(modelDir: string, manifest: ModelManifest, out: string)
   );
 }
 
-/** Formats this model cannot be written in (with the reason a user reads), given the options. */
-export function unavailableFormats(modelDir: string, manifest: ModelManifest, options: Pick<ExportDirOptions, 'calibration'>): Map<ModelFormat, string> {
+/** Formats that cannot be written with these options (with the reason a user reads); every base exports to every format. */
+export function unavailableFormats(options: Pick<ExportDirOptions, 'calibration'>): Map<ModelFormat, string> {
   const reasons = new Map<ModelFormat, string>();
-  if (manifest.base.name !== 'mobilenetv2') {
-    reasons.set('tflite-int8', `${modelDir}: int8 quantisation of the FaceRes embedding (L2 normalisation) is not supported; use tflite or tflite-fp16`);
-  } else if (!options.calibration) {
+  if (!options.calibration) {
     reasons.set('tflite-int8', 'tflite-int8 needs photos to calibrate on: pass --calibration <photos folder> (a few dozen of the training photos)');
   }
   return reasons;
@@ -121,8 +119,8 @@ export async function exportModelDir(modelDir: string, formats: ModelFormat[], o
   const manifest = await readManifest(modelDir);
   const outDir = options.outDir ?? path.join(modelDir, 'export');
   await mkdir(outDir, { recursive: true });
-  const unavailable = unavailableFormats(modelDir, manifest, options);
-  for (const f of formats) if (unavailable.has(f)) throw new FacetrainError(f === 'tflite-int8' && manifest.base.name === 'mobilenetv2' ? 'FT_ERR_INVALID_OPTION' : 'FT_ERR_UNSUPPORTED', unavailable.get(f)!);
+  const unavailable = unavailableFormats(options);
+  for (const f of formats) if (unavailable.has(f)) throw new FacetrainError('FT_ERR_INVALID_OPTION', unavailable.get(f)!);
   const recognizer = await exportable(modelDir, manifest);
   const written: string[] = [];
   for (const format of formats) {

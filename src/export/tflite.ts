@@ -286,8 +286,6 @@ class TfliteGraphBuilder {
         this.op(BuiltinOperator.LOGISTIC, [this.id(op.input)], [this.activation(op.output)], undefined, this.version(1, 2));
         return;
       case 'l2Normalize': {
-        // Our int8 L2_NORMALIZATION -> FULLY_CONNECTED chain disagrees with float in LiteRT; refuse it until it is proven.
-        if (this.mode === 'int8') throw unsupported(`L2 normalisation (${op.output}) in an embedding recognizer`, 'TFLite (int8)');
         const write = (b: flatbuffers.Builder) => L2NormOptions.createL2NormOptions(b, ActivationFunctionType.NONE);
         this.op(BuiltinOperator.L2_NORMALIZATION, [this.id(op.input)], [this.activation(op.output)], { type: BuiltinOptions.L2NormOptions, write }, this.version(1, 2));
         return;

@@ -13,7 +13,7 @@ import { FIVE_CELEBRITIES, MOBILENET_035_DIR } from './shared.js';
 /** Real models and photos the export tests compare runtimes on. */
 
 export const MOBILENET_INPUT: InputSpec = { size: 224, mean: [127.5, 127.5, 127.5], std: [127.5, 127.5, 127.5] };
-export const FACERES_INPUT: InputSpec = { size: 224, mean: [0, 0, 0], std: [255, 255, 255] };
+export const FACERES_INPUT: InputSpec = { size: 224, mean: [0, 0, 0], std: [1, 1, 1] };
 export const FACERES_EMBEDDING = 'global_pooling/Mean';
 
 export async function celebrityLabels(): Promise<string[]> {

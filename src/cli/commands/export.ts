@@ -1,6 +1,5 @@
 import type { CAC } from 'cac';
 import { ALL_FORMATS, exportModelDir, parseFormats, unavailableFormats } from '../../export/model-dir.js';
-import { readManifest } from '../../model/manifest.js';
 import type { OutputFlags } from '../options.js';
 
 export function registerExport(cli: CAC): void {
@@ -14,7 +13,7 @@ export function registerExport(cli: CAC): void {
       let formats = parseFormats(String(flags.format));
       if (String(flags.format) === 'all') {
         // `all` is every format this model can be written in; the others are named, not dropped silently
-        const unavailable = unavailableFormats(modelDir, await readManifest(modelDir), flags);
+        const unavailable = unavailableFormats(flags);
         for (const [format, reason] of unavailable) console.error(`skipped ${format}: ${reason}`);
         formats = formats.filter((f) => !unavailable.has(f));
       }
