@@ -219,28 +219,26 @@ function forwardMsPerImage(model: tfl.LayersModel, batch: number, runs: number):
   });
 }
 
-async function pooledMsPerImage(model: tfl.LayersModel, batch: number, runs: number, workers?: number): Promise<number> {
-  const pool = await createInferencePool(await modelArtifacts(model), { workers });
+/** Median ms per image of `predict` on a random NHWC batch given as plain values, then `release`. */
+async function plainInputMsPerImage(batch: number, runs: number, predict: (values: Float32Array, shape: number[]) => Promise<unknown>, release: () => unknown): Promise<number> {
   try {
     const input = randomImages(batch);
     const values = input.dataSync() as Float32Array;
     input.dispose();
-    return (await timeMs(runs, () => pool.predict(values, [batch, 224, 224, 3]))) / batch;
+    return (await timeMs(runs, () => predict(values, [batch, 224, 224, 3]))) / batch;
   } finally {
-    await pool.dispose();
+    await release();
   }
+}
+
+async function pooledMsPerImage(model: tfl.LayersModel, batch: number, runs: number, workers?: number): Promise<number> {
+  const pool = await createInferencePool(await modelArtifacts(model), { workers });
+  return plainInputMsPerImage(batch, runs, (values, shape) => pool.predict(values, shape), () => pool.dispose());
 }
 
 async function onnxMsPerImage(ort: OnnxRuntime, model: tfl.LayersModel, batch: number, runs: number): Promise<number> {
   const session = await layersModelSession(ort, model);
-  try {
-    const input = randomImages(batch);
-    const values = input.dataSync() as Float32Array;
-    input.dispose();
-    return (await timeMs(runs, () => session.run(values, [batch, 224, 224, 3]))) / batch;
-  } finally {
-    session.release();
-  }
+  return plainInputMsPerImage(batch, runs, (values, shape) => session.run(values, shape), () => session.release());
 }
 
 async function stepMs(makeStep: () => TrainingStep, runs: number): Promise<number> {
