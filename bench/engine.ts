@@ -10,10 +10,10 @@ import { MOBILENET_035_DIR } from '../test/support/shared.js';
 import { buildMobileNetV2 } from '../src/base/mobilenetv2.js';
 import { splitAtLayer } from '../src/base/split.js';
 import { buildClassicHead } from '../src/head/classic.js';
-import { dropoutMultipliers, packRows, OnnxTrainer } from '../src/train/onnx-step.js';
+import { dropoutMultipliers, OnnxTrainer } from '../src/train/onnx-step.js';
 import { ReplicaGroup } from '../src/train/parallel.js';
-import { shareTensor, type ReplicaModels, type SharedTensor } from '../src/train/replica.js';
-import { median } from '../src/evaluate/metrics.js';
+import { packRows, shareTensor, type ReplicaModels, type SharedTensor } from '../src/train/replica.js';
+import { round, timeMs } from './timing.js';
 
 export interface EngineBenchOptions {
   /** Timed runs per measurement (median reported); default 5. */
@@ -37,17 +37,6 @@ export async function loadBaseModels(): Promise<Record<'alpha035' | 'alpha100', 
   return { alpha035, alpha100: buildMobileNetV2({ alpha: 1.0 }) };
 }
 
-/** Median wall time of `runs` calls after one warm-up call. */
-async function timeMs(runs: number, run: () => unknown): Promise<number> {
-  await run();
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    await run();
-    times.push(performance.now() - start);
-  }
-  return median(times);
-}
 
 function categoricalCrossentropy(labels: tf.Tensor, probabilities: tf.Tensor): tf.Scalar {
   const clipped = tf.clipByValue(probabilities, 1e-7, 1 - 1e-7);
@@ -250,7 +239,6 @@ async function stepMs(makeStep: () => TrainingStep, runs: number): Promise<numbe
   }
 }
 
-const round = (ms: number): number => Math.round(ms * 100) / 100;
 
 export async function benchEngine(opts: EngineBenchOptions = {}): Promise<Record<string, unknown>> {
   const runs = opts.runs ?? 5;

@@ -5,10 +5,8 @@ import { loadRecognizer } from '../src/recognize/recognizer.js';
 import type { EngineName } from '../src/engine/onnxruntime.js';
 import { celebrityPhotos, trainTinyModel } from '../test/support/tiny-model.js';
 import { median } from '../src/evaluate/metrics.js';
+import { round } from './timing.js';
 
-function medianMs(values: number[]): number {
-  return Math.round(median(values) * 100) / 100;
-}
 
 /** Recognition time per photo with one face (detect + align + network) for each engine and base, side by side. */
 export async function benchEngines(runs = 5): Promise<Record<string, unknown>> {
@@ -27,10 +25,10 @@ export async function benchEngines(runs = 5): Promise<Record<string, unknown>> {
           times.push(performance.now() - started);
         }
       }
-      results[`${base}_${engine}_msPerPhoto`] = medianMs(times);
+      results[`${base}_${engine}_msPerPhoto`] = round(median(times));
       recognizer.dispose();
     }
-    results[`${base}_onnxSpeedup`] = Math.round(((results[`${base}_tfjs_msPerPhoto`] as number) / (results[`${base}_onnx_msPerPhoto`] as number)) * 100) / 100;
+    results[`${base}_onnxSpeedup`] = round((results[`${base}_tfjs_msPerPhoto`] as number) / (results[`${base}_onnx_msPerPhoto`] as number));
     await rm(model.root, { recursive: true, force: true });
   }
   results.note = 'faceres: detection (BlazeFace on TF.js wasm) + alignment + FaceRes; mobilenetv2: whole photo, no detection';

@@ -5,21 +5,11 @@ import { alignFace } from '../src/faces/align.js';
 import { loadFaceRes } from '../src/base/faceres.js';
 import { readImageFile } from '../src/image/decode.js';
 import { sharedPath } from '../test/support/shared.js';
-import { median } from '../src/evaluate/metrics.js';
+import { round, timeMs } from './timing.js';
 
 const RUNS = 7;
 
-/** Median ms of `RUNS` timed calls after one warm-up call. */
-async function time(run: () => Promise<unknown>): Promise<number> {
-  await run();
-  const ms: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const start = performance.now();
-    await run();
-    ms.push(performance.now() - start);
-  }
-  return Math.round(median(ms) * 10) / 10;
-}
+const time = async (run: () => Promise<unknown>): Promise<number> => round(await timeMs(RUNS, run));
 
 /** Per-face timings of the face pipeline on a one-face crop (bbt) and on a 1366x768 scene with 4 faces. */
 export async function benchFaces(): Promise<Record<string, unknown>> {
@@ -33,11 +23,11 @@ export async function benchFaces(): Promise<Record<string, unknown>> {
     const sceneFaces = (await detector.detect(scene)).length;
     return {
       detectCrop150Ms: await time(() => detector.detect(crop)),
-      detectScene1366x768MsPerFace: Math.round(((await time(() => detector.detect(scene))) / sceneFaces) * 10) / 10,
+      detectScene1366x768MsPerFace: round((await time(() => detector.detect(scene))) / sceneFaces),
       sceneFaces,
       alignMsPerFace: await time(() => alignFace(crop, face, embedder.inputSize)),
       embedMsPerFaceBatch1: await time(() => embedder.embed([aligned])),
-      embedMsPerFaceBatch8: Math.round(((await time(() => embedder.embed(batch))) / batch.length) * 10) / 10,
+      embedMsPerFaceBatch8: round((await time(() => embedder.embed(batch))) / batch.length),
       runs: RUNS,
     };
   } finally {

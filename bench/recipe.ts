@@ -7,6 +7,7 @@ import { train } from '../src/train/train.js';
 import type { TrainEvent } from '../src/events.js';
 import { FIVE_CELEBRITIES, MOBILENET_035_DIR } from '../test/support/shared.js';
 import { median } from '../src/evaluate/metrics.js';
+import { round } from './timing.js';
 
 export interface RecipeRun {
   wallSeconds: number;
@@ -40,7 +41,7 @@ async function timeRecipe(alpha: 0.35 | 1.0): Promise<RecipeRun> {
 }
 
 function medianOf(runs: RecipeRun[], key: keyof RecipeRun): number {
-  return Math.round(median(runs.map((r) => r[key] ?? 0)) * 100) / 100;
+  return round(median(runs.map((r) => r[key] ?? 0)));
 }
 
 /** The full default recipe (10 + 5 epochs, augmentation, caching) on five-celebrities, medians of `runs`. */

@@ -13,10 +13,8 @@ import { HISTORY_FILE } from '../src/model/manifest.js';
 import { computeFrozenOutputs } from '../src/train/features.js';
 import type { EpochMetrics } from '../src/train/loop.js';
 import { Adam } from '../src/train/onnx-adam.js';
-import { dropoutMultipliers, packRows, OnnxTrainer } from '../src/train/onnx-step.js';
-import { trainableWeights } from '../src/train/onnx-step-graph.js';
-import type { ReplicaModels, SharedTensor } from '../src/train/replica.js';
-import { variablesOf } from '../src/train/replica.js';
+import { dropoutMultipliers, OnnxTrainer } from '../src/train/onnx-step.js';
+import { packRows, replicaWeights, variablesOf, type ReplicaModels, type SharedTensor } from '../src/train/replica.js';
 import { train } from '../src/train/train.js';
 import { celebrityPhotos } from './support/tiny-model.js';
 import { MOBILENET_035_DIR, needsShared, tempDir } from './support/shared.js';
@@ -42,7 +40,7 @@ function relativeError(actual: Float32Array, expected: Float32Array): number {
 
 /** tfjs' loss and gradients (BatchNorm in inference mode), with `multiplier` applied where the head's Dropout is. */
 function tfjsReference(models: ReplicaModels, boundary: SharedTensor[], multiplier?: Float32Array): { loss: number; gradients: Float32Array[] } {
-  const variables = variablesOf(trainableWeights(models));
+  const variables = variablesOf(replicaWeights(models));
   return tf.tidy(() => {
     const inputs = boundary.map(({ shape, values }) => tf.tensor(values, shape));
     const { value, grads } = tf.variableGrads(() => {
@@ -100,7 +98,7 @@ test('without dropout, the loss and every gradient equal tfjs', { skip: needsSha
   const models = await network(0);
   const onnx = await onnxStep(models, 1);
   assert.ok(onnx.dropout[0]!.every((m) => m === 1), 'rate 0 keeps every element');
-  const names = trainableWeights(models).map((w) => w.name);
+  const names = replicaWeights(models).map((w) => w.name);
   assert.equal(names.length, 56 + 4);
   const worst = assertMatches(onnx, tfjsReference(models, boundary), names);
   console.log(`worst gradient error relative to each variable's largest |gradient|: ${worst.toExponential(2)}`);
@@ -113,13 +111,13 @@ test('with dropout, the loss and gradients equal tfjs with the same multipliers'
   const dropped = multiplier.filter((m) => m === 0).length / multiplier.length;
   assert.ok(dropped > 0.4 && dropped < 0.6, `dropped ${dropped}`);
   assert.ok(multiplier.every((m) => m === 0 || m === 2));
-  assertMatches(onnx, tfjsReference(models, boundary, multiplier), trainableWeights(models).map((w) => w.name));
+  assertMatches(onnx, tfjsReference(models, boundary, multiplier), replicaWeights(models).map((w) => w.name));
 });
 
 test('Adam on Float32Arrays moves the weights exactly as tf.train.adam', { skip: needsShared }, async () => {
   const models = await network(0);
   const { gradients } = await onnxStep(models, 1);
-  const start = trainableWeights(models).map((w) => Float32Array.from(w.read().dataSync() as Float32Array));
+  const start = replicaWeights(models).map((w) => Float32Array.from(w.read().dataSync() as Float32Array));
   const learningRate = 1e-3;
   const ours = start.map((w) => w.slice());
   const adam = new Adam(ours.map((w) => w.length), learningRate);

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type * as Ort from 'onnxruntime-node';
 import { irFromLayersModel } from '../export/from-layers.js';
+import type { IrGraph } from '../export/ir.js';
 import { irToOnnx } from '../export/onnx.js';
 import { optimizeIr } from '../export/optimize.js';
 import { FacetrainError } from '../util/errors.js';
@@ -60,9 +61,13 @@ export async function createOnnxSession(ort: OnnxRuntime, bytes: Uint8Array): Pr
   };
 }
 
-/** A LayersModel converted to ONNX in memory (every output kept, in order) and opened in a session. */
-export async function layersModelSession(ort: OnnxRuntime, model: tfl.LayersModel): Promise<OnnxSession> {
-  const ir = optimizeIr(irFromLayersModel(model, 'ONNX'));
-  const outputNames = ir.outputs.map((_, i) => `output_${i}`);
-  return createOnnxSession(ort, irToOnnx(ir, { metadata: {}, producerVersion: '0', name: model.name, outputNames }));
+/** An IR graph optimised, written as ONNX in memory (every output kept, in order) and opened in a session. */
+export async function irSession(ort: OnnxRuntime, ir: IrGraph, name: string): Promise<OnnxSession> {
+  const optimised = optimizeIr(ir);
+  const outputNames = optimised.outputs.map((_, i) => `output_${i}`);
+  return createOnnxSession(ort, irToOnnx(optimised, { metadata: {}, producerVersion: '0', name, outputNames }));
+}
+
+export function layersModelSession(ort: OnnxRuntime, model: tfl.LayersModel): Promise<OnnxSession> {
+  return irSession(ort, irFromLayersModel(model, 'ONNX'), model.name);
 }

@@ -1,4 +1,5 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { walkModel } from '../base/layer-graph.js';
 import { type ConstTensor, type FusedActivation, IrBuilder, type IrGraph, unsupported } from './ir.js';
 
 type Layer = tfl.layers.Layer;
@@ -155,24 +156,9 @@ function isContainer(layer: Layer): layer is tfl.LayersModel {
   return 'layers' in layer && Array.isArray((layer as tfl.LayersModel).layers);
 }
 
-/**
- * Walks a (possibly nested) model's nodes in topological order. A layer shared between
- * containers has nodes from each; only nodes whose inputs belong to this walk are converted.
- */
+/** Converts a (possibly nested) model's nodes in topological order. */
 function convertContainer(b: IrBuilder, model: tfl.LayersModel, inputs: string[]): string[] {
-  const names = new Map<number, string>();
-  model.inputs.forEach((t, i) => names.set(t.id, inputs[i]));
-  for (const layer of model.layers) {
-    for (const node of layer.inboundNodes) {
-      const ins = node.inputTensors;
-      if (ins.length === 0 || !ins.every((t) => names.has(t.id))) continue;
-      if (node.outputTensors.every((t) => names.has(t.id))) continue;
-      const outs = convertLayer(b, layer, ins.map((t) => names.get(t.id) as string));
-      node.outputTensors.forEach((t, i) => names.set(t.id, outs[i]));
-    }
-  }
-  return model.outputs.map((t) => {
-    const name = names.get(t.id);
+  return walkModel(model, inputs, (layer, ins) => convertLayer(b, layer, ins)).map((name) => {
     if (name === undefined) throw unsupported(`model ${model.name} (an output is not reachable from its input)`, b.format);
     return name;
   });

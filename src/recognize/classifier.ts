@@ -25,7 +25,8 @@ function argMax(values: ArrayLike<number>): number {
   return best;
 }
 
-function rows(data: Float32Array, width: number): Float32Array[] {
+/** Consecutive rows of `width` values, copied out of a flat batch result. */
+export function splitRows(data: Float32Array, width: number): Float32Array[] {
   return Array.from({ length: data.length / width }, (_, i) => data.slice(i * width, (i + 1) * width));
 }
 
@@ -35,7 +36,7 @@ export function classicClassifier(model: tfl.LayersModel, inputSize: number): Fa
     inputSize,
     async classify(crops) {
       const out = tf.tidy(() => model.predict(toMobileNetInput(crops)) as tf.Tensor2D);
-      const probs = rows((await out.data()) as Float32Array, out.shape[1]);
+      const probs = splitRows((await out.data()) as Float32Array, out.shape[1]);
       out.dispose();
       return probs.map((p) => ({ probs: p, score: p[argMax(p)]! }));
     },
@@ -74,7 +75,7 @@ export async function classifyEmbeddings(head: tfl.LayersModel, centroids: Float
   const flat = new Float32Array(embeddings.length * dims);
   embeddings.forEach((e, i) => flat.set(e, i * dims));
   const out = tf.tidy(() => head.predict(tf.tensor2d(flat, [embeddings.length, dims])) as tf.Tensor2D);
-  const probs = rows((await out.data()) as Float32Array, out.shape[1]);
+  const probs = splitRows((await out.data()) as Float32Array, out.shape[1]);
   out.dispose();
   return probs.map((p, i) => ({ probs: p, score: Math.max(0, Math.min(1, cosine(embeddings[i]!, centroids[argMax(p)]!))) }));
 }

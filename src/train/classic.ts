@@ -15,7 +15,7 @@ import { computeFrozenOutputs } from './features.js';
 import { runPhase, type EpochMetrics, type PhaseData } from './loop.js';
 import { runOnnxPhase } from './onnx-step.js';
 import { runParallelPhase, type ParallelPhaseOptions } from './parallel.js';
-import type { ReplicaModels, SharedPhaseData, SharedTensor } from './replica.js';
+import { variablesOf, type ReplicaModels, type SharedPhaseData, type SharedTensor } from './replica.js';
 
 export interface TrainedModel {
   model: tfl.LayersModel;
@@ -52,7 +52,7 @@ function runHeadOnThisThread(o: Omit<ParallelPhaseOptions, 'parts'>): EpochMetri
       train,
       val,
       forward: ([x], seed) => applyHead(head, x!, seed),
-      variables: head.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val),
+      variables: variablesOf(head.trainableWeights),
     });
   } finally {
     tf.dispose([...train.inputs, ...(val?.inputs ?? [])]);

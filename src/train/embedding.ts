@@ -14,6 +14,7 @@ import { FacetrainError } from '../util/errors.js';
 import { childSeed, createRandom } from '../util/random.js';
 import { applyJitter, viewJitters } from './augment.js';
 import { runPhase, type EpochMetrics, type PhaseData } from './loop.js';
+import { variablesOf } from './replica.js';
 
 export interface EmbedContext {
   embedder: FaceEmbedder;
@@ -90,7 +91,7 @@ export function trainEmbeddingHead(
     val: valData,
     numClasses: people.length,
     forward: ([x], seed) => applyHead(head, x!, seed),
-    variables: head.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val),
+    variables: variablesOf(head.trainableWeights),
     learningRate: config.learningRate,
     epochs: config.epochs,
     batchSize: config.batchSize,

@@ -1,8 +1,9 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { walkModel } from '../base/layer-graph.js';
 import { samePadding } from '../export/ir.js';
 import { int, ints, ONNX_FLOAT } from '../export/onnx-schema.js';
 import { type Dim, OnnxGraph } from './onnx-graph.js';
-import type { ReplicaModels } from './replica.js';
+import { replicaWeights, type ReplicaModels } from './replica.js';
 
 /**
  * Writes a training step out as an ordinary ONNX graph, so that onnxruntime (which has no training
@@ -22,7 +23,7 @@ export interface StepGraph {
   boundary: { name: string; shape: number[] }[];
   /** One multiplier input per Dropout layer (NHWC, 0 or 1/(1-rate) per element); training graphs only. */
   dropout: { name: string; shape: number[]; rate: number }[];
-  /** Graph input of each trainable weight (Keras layout), in `trainableWeights(models)` order. */
+  /** Graph input of each trainable weight (Keras layout), in `replicaWeights(models)` order. */
   weights: string[];
   classes: number;
   /** One-hot labels [batch, classes]; training graphs only. */
@@ -31,11 +32,6 @@ export interface StepGraph {
   loss: string;
   probabilities: string;
   gradients: string[];
-}
-
-/** What the step trains: the tail's then the head's trainable weights (the replicas' order). */
-export function trainableWeights({ tail, head }: ReplicaModels): tfl.LayerVariable[] {
-  return [...(tail?.trainableWeights ?? []), ...head.trainableWeights];
 }
 
 function internal(message: string): Error {
@@ -447,21 +443,14 @@ function emitLayer(b: StepBuilder, layer: Layer, inputs: Value[]): Value {
   }
 }
 
-/** Emits a model's nodes in topological order; only nodes whose inputs this walk produced (shared layers have others). */
+/** Emits a model's nodes in topological order (each layer's ops named under its scope, for profiles). */
 function emitModel(b: StepBuilder, model: tfl.LayersModel, inputs: Value[]): Value {
-  const values = new Map<number, Value>();
-  model.inputs.forEach((t, i) => values.set(t.id, inputs[i]!));
-  for (const layer of model.layers) {
-    for (const node of layer.inboundNodes) {
-      const ins = node.inputTensors;
-      if (ins.length === 0 || !ins.every((t) => values.has(t.id)) || node.outputTensors.every((t) => values.has(t.id))) continue;
-      if (node.outputTensors.length !== 1) throw internal(`does not support layer ${layer.name} with several outputs`);
-      b.g.scope = `${layer.name}/`;
-      values.set(node.outputTensors[0]!.id, emitLayer(b, layer, ins.map((t) => values.get(t.id)!)));
-    }
-  }
   if (model.outputs.length !== 1) throw internal(`needs a single-output model (${model.name})`);
-  const out = values.get(model.outputs[0]!.id);
+  const [out] = walkModel(model, inputs, (layer, ins, node) => {
+    if (node.outputTensors.length !== 1) throw internal(`does not support layer ${layer.name} with several outputs`);
+    b.g.scope = `${layer.name}/`;
+    return [emitLayer(b, layer, ins)];
+  });
   if (out === undefined) throw internal(`cannot reach the output of ${model.name} from its inputs`);
   return out;
 }
@@ -486,7 +475,7 @@ function crossEntropy(b: StepBuilder, probabilities: string, labels: string): st
  * without, it is the forward pass (no dropout) for evaluation.
  */
 export function buildStepGraph(models: ReplicaModels, training: boolean): StepGraph {
-  const weights = trainableWeights(models);
+  const weights = replicaWeights(models);
   const weightInputs = weights.map((_, i) => `weight_${i}`);
   const b = new StepBuilder(training, weights, weightInputs);
   const tailInputs = models.tail?.inputs ?? models.head.inputs;

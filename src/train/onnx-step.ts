@@ -5,9 +5,9 @@ import type { OnnxRuntime } from '../engine/onnxruntime.js';
 import { childSeed, createRandom } from '../util/random.js';
 import { phaseEpochs, type EpochMetrics } from './loop.js';
 import { Adam } from './onnx-adam.js';
-import { buildStepGraph, trainableWeights, type StepGraph } from './onnx-step-graph.js';
+import { buildStepGraph, type StepGraph } from './onnx-step-graph.js';
 import type { ParallelPhaseOptions } from './parallel.js';
-import type { ReplicaModels, SharedTensor } from './replica.js';
+import { packRows, replicaWeights, type ReplicaModels } from './replica.js';
 
 type Session = Awaited<ReturnType<OnnxRuntime['InferenceSession']['create']>>;
 
@@ -37,16 +37,6 @@ export interface OnnxTrainerOptions {
 }
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-
-/** The given rows of each cached tensor, packed. */
-export function packRows(inputs: SharedTensor[], rows: number[]): Float32Array[] {
-  return inputs.map(({ shape, values }) => {
-    const rowSize = size(shape.slice(1));
-    const out = new Float32Array(rows.length * rowSize);
-    rows.forEach((r, i) => out.set(values.subarray(r * rowSize, (r + 1) * rowSize), i * rowSize));
-    return out;
-  });
-}
 
 /** Seeded dropout multipliers: each element kept (as 1/(1-rate), float32 like tf.dropout) with probability 1 - rate. */
 export function dropoutMultipliers(specs: StepGraph['dropout'], rows: number, seed: number): Float32Array[] {
@@ -86,7 +76,7 @@ export class OnnxTrainer {
     const graph = buildStepGraph(o.models, true);
     const forward = buildStepGraph(o.models, false);
     const [stepSession, forwardSession] = await Promise.all([ort.InferenceSession.create(graph.bytes, options), ort.InferenceSession.create(forward.bytes, options)]);
-    const variables = trainableWeights(o.models);
+    const variables = replicaWeights(o.models);
     const weights = variables.map((v) => Float32Array.from(v.read().dataSync() as Float32Array));
     return new OnnxTrainer(ort, graph, forward, stepSession, forwardSession, variables, weights, o.learningRate);
   }

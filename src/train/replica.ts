@@ -29,14 +29,19 @@ export function shareTensor(t: tf.Tensor): SharedTensor {
   return { shape: t.shape, values };
 }
 
-/** The given rows of each input as fresh tensors (only these rows are copied into the backend). */
-export function gatherSharedRows(inputs: SharedTensor[], rows: number[]): tf.Tensor[] {
+/** The given rows of each cached tensor, packed. */
+export function packRows(inputs: SharedTensor[], rows: number[]): Float32Array[] {
   return inputs.map(({ shape, values }) => {
     const rowSize = values.length / shape[0]!;
     const out = new Float32Array(rows.length * rowSize);
     rows.forEach((r, i) => out.set(values.subarray(r * rowSize, (r + 1) * rowSize), i * rowSize));
-    return tf.tensor(out, [rows.length, ...shape.slice(1)]);
+    return out;
   });
+}
+
+/** The given rows of each input as fresh tensors (only these rows are copied into the backend). */
+export function gatherSharedRows(inputs: SharedTensor[], rows: number[]): tf.Tensor[] {
+  return packRows(inputs, rows).map((values, k) => tf.tensor(values, [rows.length, ...inputs[k]!.shape.slice(1)]));
 }
 
 export type ReplicaForward = (inputs: tf.Tensor[], dropoutSeed?: number) => tf.Tensor;
