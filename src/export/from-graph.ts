@@ -215,10 +215,6 @@ class GraphConverter {
   }
 }
 
-/**
- * Builds the IR of an embedding recognizer: a GraphModel cut at `outputNode` (e.g. FaceRes'
- * global_pooling/Mean), then L2 normalisation, then a LayersModel head ending in probabilities.
- */
 /** The graph cut at `outputNode`, L2-normalised: face embeddings, for a native runtime to compute. */
 export function irFromGraphEmbedding(model: GraphModel, outputNode: string, format: string): IrGraph {
   const { b, normalised } = embeddingIr(model, outputNode, format);
@@ -238,6 +234,10 @@ function embeddingIr(model: GraphModel, outputNode: string, format: string): { b
   return { b, normalised: b.add('l2_normalize', { kind: 'l2Normalize', input: embedding }) };
 }
 
+/**
+ * Builds the IR of an embedding recognizer: a GraphModel cut at `outputNode` (e.g. FaceRes'
+ * global_pooling/Mean), then L2 normalisation, then a LayersModel head ending in probabilities.
+ */
 export function irFromGraphRecognizer(model: GraphModel, outputNode: string, head: tfl.LayersModel, format: string): IrGraph {
   const { b, normalised } = embeddingIr(model, outputNode, format);
   return b.finish(appendLayersModel(b, head, normalised));

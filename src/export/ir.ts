@@ -73,6 +73,13 @@ export interface SimpleOp extends Unary {
 
 export type IrOp = PadOp | ConvOp | AffineOp | ClipOp | AddOp | DenseOp | SimpleOp;
 
+/** Ops with weights and a bias (one per output channel): what folding and quantization act on. */
+export type WeightedOp = ConvOp | DenseOp;
+
+export function isWeighted(op: IrOp): op is WeightedOp {
+  return op.kind === 'conv2d' || op.kind === 'depthwiseConv2d' || op.kind === 'dense';
+}
+
 /** An op before the builder names its output. */
 export type IrOpSpec = IrOp extends infer T ? (T extends IrOp ? Omit<T, 'output'> : never) : never;
 

@@ -1,4 +1,4 @@
-import { type AffineOp, type ClipOp, type ConvOp, type DenseOp, type IrGraph, type IrOp, opInputs } from './ir.js';
+import { type AffineOp, type ClipOp, type IrGraph, type IrOp, isWeighted, opInputs, type WeightedOp } from './ir.js';
 
 /**
  * Folds what every target runtime would fuse anyway, so all emitters see the same small graph:
@@ -15,17 +15,11 @@ export function optimizeIr(graph: IrGraph): IrGraph {
   return { ...graph, ops };
 }
 
-type Producer = ConvOp | DenseOp;
-
-function isProducer(op: IrOp): op is Producer {
-  return op.kind === 'conv2d' || op.kind === 'depthwiseConv2d' || op.kind === 'dense';
-}
-
-function outputChannels(op: Producer): number {
+function outputChannels(op: WeightedOp): number {
   return op.bias.length;
 }
 
-function foldAffine(producer: Producer, affine: AffineOp): Producer | undefined {
+function foldAffine(producer: WeightedOp, affine: AffineOp): WeightedOp | undefined {
   const channels = outputChannels(producer);
   if (producer.activation !== 'none' || affine.scale.length !== channels) return undefined;
   const weights = producer.kind === 'dense' ? producer.kernel : producer.filter;
@@ -46,14 +40,14 @@ function clipActivation(clip: ClipOp): 'relu' | 'relu6' | undefined {
 }
 
 function fuse(first: IrOp, second: IrOp): IrOp | undefined {
-  if (isProducer(first) && second.kind === 'affine') return foldAffine(first, second);
+  if (isWeighted(first) && second.kind === 'affine') return foldAffine(first, second);
   if (first.kind === 'clip' && second.kind === 'clip') {
     const min = Math.max(first.min, second.min);
     const max = Math.min(first.max, second.max);
     // Clamping twice equals one clamp to the intersection only when the ranges overlap.
     return min <= max ? { ...first, min, max, output: second.output } : undefined;
   }
-  if (isProducer(first) && second.kind === 'clip' && first.activation !== 'relu6') {
+  if (isWeighted(first) && second.kind === 'clip' && first.activation !== 'relu6') {
     // relu then a clip to [0, x] is that clip alone (FaceRes runs Relu, then clip_by_value 0..6)
     const activation = clipActivation(second);
     return activation ? { ...first, activation, output: second.output } : undefined;

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type ActivationStats, mseRange } from './calibrate.js';
 import { evaluateOp } from './evaluate.js';
-import { type ConvOp, type DenseOp, type IrGraph, type IrOp, opInputs } from './ir.js';
+import { type IrGraph, type IrOp, isWeighted, opInputs, type WeightedOp } from './ir.js';
 
 /**
  * Full-integer post-training quantization of an IR graph, as TF's converter does it: int8
@@ -34,7 +34,6 @@ export interface Int8Plan {
   layers: Map<string, QuantizedLayer>;
 }
 
-export type WeightedOp = ConvOp | DenseOp;
 
 /** Output quantization the int8 kernels require (TFLite quantization spec). */
 const FIXED_OUTPUT_QUANT: Partial<Record<IrOp['kind'], Quantization>> = {
@@ -53,10 +52,6 @@ function activationQuantization(min: number, max: number): Quantization {
   const scale = hi > lo ? (hi - lo) / 255 : 1;
   const zeroPoint = Math.max(-128, Math.min(127, Math.round(-128 - lo / scale)));
   return { scale: [scale], zeroPoint: [zeroPoint] };
-}
-
-function isWeighted(op: IrOp): op is WeightedOp {
-  return op.kind === 'conv2d' || op.kind === 'depthwiseConv2d' || op.kind === 'dense';
 }
 
 function weightsOf(op: WeightedOp): Float32Array {

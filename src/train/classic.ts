@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { loadMobileNetV2 } from '../base/mobilenetv2.js';
 import { splitAtLayer } from '../base/split.js';
-import { runtimeFor } from '../engine/onnxruntime.js';
+import type { OnnxRuntime } from '../engine/onnxruntime.js';
 import type { TrainConfig } from '../config.js';
 import type { PreparedPhoto } from '../dataset/prepare.js';
 import type { EventSink } from '../events.js';
@@ -32,14 +32,6 @@ function trainingViews(photos: PreparedPhoto[], config: TrainConfig): RgbImage[]
   return views;
 }
 
-/**
- * The classic recipe: frozen ImageNet MobileNetV2 + Conv2D/Dropout/GAP/Dense head for `epochs`,
- * then layers from `fineTuneAt` on unfrozen (BatchNorm kept in inference mode) with a small
- * learning rate. Frozen layers run once per view: the head trains on cached base outputs and
- * fine-tuning on cached activations at the `fineTuneAt` boundary: on onnxruntime when it loads
- * (engine not 'tfjs'), else data-parallel over the cores on wasm. Either way `seed` reproduces a
- * model bit for bit on machines with the same os.availableParallelism() and engine.
- */
 /** The head phase on TF.js wasm: its ~35 ms step does not pay for splitting across threads. */
 function runHeadOnThisThread(o: Omit<ParallelPhaseOptions, 'parts'>): EpochMetrics[] {
   const { head } = o.models;
@@ -59,7 +51,17 @@ function runHeadOnThisThread(o: Omit<ParallelPhaseOptions, 'parts'>): EpochMetri
   }
 }
 
-export async function trainClassic(train: PreparedPhoto[], val: PreparedPhoto[], people: string[], config: TrainConfig, emit: EventSink, prebuiltBase?: tfl.LayersModel): Promise<TrainedModel> {
+/**
+ * The classic recipe: frozen ImageNet MobileNetV2 + Conv2D/Dropout/GAP/Dense head for `epochs`,
+ * then layers from `fineTuneAt` on unfrozen (BatchNorm kept in inference mode) with a small
+ * learning rate. Frozen layers run once per view: the head trains on cached base outputs and
+ * fine-tuning on cached activations at the `fineTuneAt` boundary: both phases on `ort` when given
+ * (onnxruntime), else on wasm, fine-tuning data-parallel over the cores. Either way `seed` reproduces a
+ * model bit for bit on machines with the same os.availableParallelism() and engine.
+ */
+export async function trainClassic(
+  train: PreparedPhoto[], val: PreparedPhoto[], people: string[], config: TrainConfig, emit: EventSink, ort: OnnxRuntime | undefined, prebuiltBase?: tfl.LayersModel,
+): Promise<TrainedModel> {
   const base = prebuiltBase ?? (await loadMobileNetV2({ alpha: config.alpha, weights: config.weights }));
   const fineTune = config.fineTuneEpochs > 0;
   const { frozen, tail } = fineTune ? splitAtLayer(base, config.fineTuneAt) : { frozen: base, tail: undefined };
@@ -68,7 +70,6 @@ export async function trainClassic(train: PreparedPhoto[], val: PreparedPhoto[],
   const trainImages = trainingViews(train, config);
   const total = trainImages.length + val.length;
   const progress = (offset: number) => (done: number) => emit({ type: 'progress', stage: 'features', done: offset + done, total });
-  const ort = await runtimeFor(config.engine);
   // One pass gives both caches: the boundary tensors fine-tuning starts from, and the base output the
   // head trains on (before fine-tuning, the tail computes exactly that from the boundary).
   const cached = tfl.model({ inputs: base.inputs, outputs: tail ? [...frozen.outputs, ...base.outputs] : base.outputs, name: `${base.name}_cached` });

@@ -114,8 +114,8 @@ async function trainMobileNet(config: TrainConfig, p: Prepared, emit: EventSink,
   const train = await preparePhotos(p.split.train, p.crop, p.onSkip, onProgress(0));
   const val = await preparePhotos(p.split.val, p.crop, p.onSkip, onProgress(p.split.train.length));
   reportDataset(emit, p, train, val);
-  const { model, history } = await trainClassic(train, val, p.split.people, config, emit, hooks.base);
   const ort = await runtimeFor(config.engine);
+  const { model, history } = await trainClassic(train, val, p.split.people, config, emit, ort, hooks.base);
   const classifier = ort ? await onnxClassicClassifier(ort, manifest, model) : classicClassifier(model, INPUT_SIZE);
   const recognizer = createRecognizer(manifest, { classifier, detector: p.detector });
   return { recognizer, model, history };
