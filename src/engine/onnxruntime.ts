@@ -35,9 +35,7 @@ export async function runtimeFor(engine: EngineName | undefined): Promise<OnnxRu
 }
 
 export interface OnnxSession {
-  readonly inputName: string;
-  readonly outputNames: readonly string[];
-  /** Runs a float32 NHWC batch; one array per output, in `outputNames` order. */
+  /** Runs a float32 NHWC batch; one array per output, in the graph's output order. */
   run(input: Float32Array, shape: number[]): Promise<Float32Array[]>;
   /** Frees the native session; safe to call more than once (onnxruntime throws on a second release). */
   release(): void;
@@ -48,8 +46,6 @@ export async function createOnnxSession(ort: OnnxRuntime, bytes: Uint8Array): Pr
   const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: availableParallelism(), graphOptimizationLevel: 'all' });
   let released = false;
   return {
-    inputName: session.inputNames[0]!,
-    outputNames: session.outputNames,
     async run(input, shape) {
       const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', input, shape) });
       return session.outputNames.map((name) => out[name]!.data as Float32Array);
