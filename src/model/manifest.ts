@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { BaseName } from '../config.js';
 import type { AlignConfig } from '../faces/align.js';
 import { FacetrainError } from '../util/errors.js';
+import { recoverInterruptedSwap } from '../util/fs.js';
 
 export const MANIFEST_FILE = 'facetrain.json';
 export const LABELS_FILE = 'labels.txt';
@@ -52,7 +53,13 @@ export function packageVersions(): Record<string, string> {
   return { facetrain: version('../../../package.json'), tfjs: version('@tensorflow/tfjs-core/package.json'), node: process.versions.node };
 }
 
+/** Reads a model directory's manifest; every open goes through here, so it first repairs a change a crash interrupted. */
 export async function readManifest(dir: string): Promise<ModelManifest> {
+  try {
+    recoverInterruptedSwap(dir);
+  } catch (err) {
+    throw new FacetrainError('FT_ERR_MODEL', `${dir}: an interrupted change could not be repaired (${(err as Error).message.split('\n')[0]}); check the folder's permissions`, { cause: err });
+  }
   const file = path.join(dir, MANIFEST_FILE);
   try {
     return JSON.parse(await readFile(file, 'utf8')) as ModelManifest;

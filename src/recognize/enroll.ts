@@ -4,7 +4,7 @@ import { TRAIN_DEFAULTS, type TrainConfig } from '../config.js';
 import { initEngine } from '../engine/backend.js';
 import { loadFaceEmbedder } from './onnx-engine.js';
 import type { EngineName } from '../engine/onnxruntime.js';
-import { fileSystemIO } from '../engine/model-io.js';
+import { WEIGHTS_FILE, fileSystemIO } from '../engine/model-io.js';
 import type { SkippedPhoto } from '../events.js';
 import { cropperFor, detectorFor } from '../faces/cropper.js';
 import { GALLERY_FILE, hashBytes, readGallery, type Gallery, type GalleryEntry } from '../model/gallery.js';
@@ -48,15 +48,17 @@ async function galleryModel(modelDir: string): Promise<{ manifest: ModelManifest
 
 /**
  * Retrains only the Dense head on the gallery's cached embeddings (about a second) and swaps the
- * whole model directory in at once. Reports and evaluations of the old set of people are dropped:
- * they would be stale, and after a forget they would still show that person's faces.
+ * whole model directory in at once. Reports, evaluations and exports of the old set of people are
+ * dropped: they would be stale, and after a forget they would still show or recognize that person.
  */
 async function rewriteModel(modelDir: string, manifest: ModelManifest, gallery: Gallery): Promise<void> {
   const config = recipeOf(manifest);
   const train = gallery.entries.filter((e) => e.split === 'train');
   const val = gallery.entries.filter((e) => e.split === 'val' && manifest.labels.includes(e.person));
   const { head } = trainEmbeddingHead(train, val, manifest.labels, config, () => {});
-  const keep = (await readdir(modelDir)).filter((f) => ![EVAL_FILE, REPORT_FILE, GALLERY_FILE, LABELS_FILE, MANIFEST_FILE, 'model.json', 'weights.bin'].includes(f));
+  // only the user's own files are carried over; exports are dropped like reports: after a forget they would still recognize the person
+  const rewritten = [EVAL_FILE, REPORT_FILE, GALLERY_FILE, LABELS_FILE, MANIFEST_FILE, 'model.json', WEIGHTS_FILE];
+  const keep = (await readdir(modelDir, { withFileTypes: true })).filter((e) => e.isFile() && !rewritten.includes(e.name)).map((e) => e.name);
   await writeDirAtomic(
     modelDir,
     async (dir) => {

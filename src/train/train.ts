@@ -20,7 +20,7 @@ import { EVAL_FILE, HISTORY_FILE, LABELS_FILE, MANIFEST_FILE, REPORT_FILE, label
 import { classicClassifier, embeddingClassifier } from '../recognize/classifier.js';
 import { loadFaceEmbedder, onnxClassicClassifier } from '../recognize/onnx-engine.js';
 import { createRecognizer, type Recognizer } from '../recognize/recognizer.js';
-import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
+import { assertReplaceable, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import { trainClassic } from './classic.js';
 import { embedPhotos, trainEmbeddingHead } from './embedding.js';
 
@@ -142,6 +142,7 @@ async function trainFaceRes(config: TrainConfig, p: Prepared, emit: EventSink, m
 export async function train(input: Partial<TrainConfig> & Pick<TrainConfig, 'dataDir' | 'outDir'>, emit: EventSink = () => {}, hooks: TrainHooks = {}): Promise<TrainResult> {
   const config = resolveTrainConfig(input);
   const started = performance.now();
+  await assertReplaceable(config.outDir, config.force);
   await initEngine();
   const split = await loadDatasetSplit(config.dataDir, { valSplit: config.valSplit, seed: config.seed });
   const skipped: SkippedPhoto[] = [];

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile, stat, readdir } from 'node:fs/promises';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FacetrainError } from './errors.js';
 
@@ -8,7 +9,13 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
   await mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    await writeFile(tmp, data);
+    const handle = await open(tmp, 'w');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(tmp, file);
   } catch (err) {
     await rm(tmp, { force: true });
@@ -33,9 +40,132 @@ async function isNonEmptyDir(dir: string): Promise<boolean> {
   }
 }
 
+/** Refuses to overwrite a non-empty directory unless forced: checked before long work, not after. */
+export async function assertReplaceable(dir: string, force: boolean, flag = '--out'): Promise<void> {
+  if (!force && (await isNonEmptyDir(path.resolve(dir)))) {
+    throw new FacetrainError('FT_ERR_EXISTS', `${dir} already exists and is not empty; choose another ${flag} or pass --force to replace it`);
+  }
+}
+
 /**
- * Builds a whole directory in a sibling temp folder, then swaps it in, so an interrupted run
- * never leaves a half-written model and an existing one is replaced only with `force`.
+ * The steps of a directory swap, in order. `FACETRAIN_CRASH_AT_SWAP_STEP=<step>` makes the process
+ * SIGKILL itself right after that step: the crash test uses it to prove that every instant of a swap
+ * is recoverable in a real process, which no mock can show.
+ */
+export const SWAP_STEPS = Object.freeze(['tmp-created', 'filled', 'old-aside', 'new-in-place', 'old-removed'] as const);
+export type SwapStep = (typeof SWAP_STEPS)[number];
+
+function reachedStep(step: SwapStep): void {
+  if (process.env.FACETRAIN_CRASH_AT_SWAP_STEP === step) process.kill(process.pid, 'SIGKILL');
+}
+
+/** Sibling names of a swap in progress: `<name>.<12 hex>.tmp` (the new copy) and `<name>.<12 hex>.old` (the previous one). */
+function swapLeftovers(target: string): { tmp: Map<string, string>; old: Map<string, string> } {
+  const parent = path.dirname(target);
+  const base = path.basename(target);
+  const pattern = /^\.([0-9a-f]{12})\.(tmp|old)$/;
+  const tmp = new Map<string, string>();
+  const old = new Map<string, string>();
+  let names: string[] = [];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return { tmp, old };
+  }
+  for (const name of names) {
+    if (!name.startsWith(base)) continue;
+    const match = pattern.exec(name.slice(base.length));
+    if (match) (match[2] === 'tmp' ? tmp : old).set(match[1]!, path.join(parent, name));
+  }
+  return { tmp, old };
+}
+
+function lockFile(target: string): string {
+  return `${target}.lock`;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The pid of another live process changing `target`, if any (a lock left by a killed process does not count). */
+function activeWriter(target: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(lockFile(target), 'utf8'));
+    return Number.isInteger(pid) && pid !== process.pid && isAlive(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Finishes or undoes a swap a killed process left half done, so the next open sees one complete
+ * directory and no stale copy (after `forget`, a `.old` copy would still hold the person):
+ * with the directory missing, a `.old` beside a `.tmp` means the new copy was complete (it is
+ * renamed in), a `.old` alone is renamed back; every other `.tmp` or `.old` is removed.
+ * Does nothing while another live process is in the middle of a swap of the same directory.
+ */
+export function recoverInterruptedSwap(dir: string): void {
+  const target = path.resolve(dir);
+  if (activeWriter(target) !== undefined) return;
+  const { tmp, old } = swapLeftovers(target);
+  if (!existsSync(target)) {
+    for (const [suffix, oldDir] of old) {
+      const complete = tmp.get(suffix);
+      renameSync(complete ?? oldDir, target);
+      if (complete) tmp.delete(suffix);
+      else old.delete(suffix);
+      break;
+    }
+  }
+  for (const leftover of [...tmp.values(), ...old.values()]) rmSync(leftover, { recursive: true, force: true });
+  rmSync(lockFile(target), { force: true });
+}
+
+/** Flushes every file under `dir` and the folder entries themselves, so a power cut after the swap cannot leave empty files. */
+async function syncTree(dir: string): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const child = path.join(dir, entry.name);
+    if (entry.isDirectory()) await syncTree(child);
+    else if (entry.isFile()) await syncPath(child);
+  }
+  await syncPath(dir);
+}
+
+async function syncPath(p: string): Promise<void> {
+  const handle = await open(p, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** One change at a time per directory within this process; the lock file keeps other processes out. */
+const inProcessSwaps = new Map<string, Promise<unknown>>();
+
+function takeLock(target: string): void {
+  const writer = activeWriter(target);
+  if (writer !== undefined) {
+    throw new FacetrainError('FT_ERR_EXISTS', `${target} is being changed by another facetrain process (pid ${writer}); wait for it to finish and try again`);
+  }
+  recoverInterruptedSwap(target);
+  const fd = openSync(lockFile(target), 'wx');
+  writeSync(fd, String(process.pid));
+  closeSync(fd);
+}
+
+/**
+ * Builds a whole directory in a sibling temp folder, then swaps it in: the old directory is moved
+ * aside, the new one renamed into place, the old one removed. A crash at any point leaves either
+ * the old or the new complete directory (recovered on the next open by `recoverInterruptedSwap`),
+ * and Ctrl-C or SIGTERM during the swap finishes or undoes it before exiting. An existing
+ * directory is replaced only with `force`.
  */
 export async function writeDirAtomic(
   dir: string,
@@ -43,21 +173,51 @@ export async function writeDirAtomic(
   { force = false }: { force?: boolean } = {},
 ): Promise<void> {
   const target = path.resolve(dir);
-  if (!force && (await isNonEmptyDir(target))) {
-    throw new FacetrainError('FT_ERR_EXISTS', `${dir} already exists and is not empty; choose another --out or pass --force to replace it`);
+  const previous = inProcessSwaps.get(target) ?? Promise.resolve();
+  const run = previous.catch(() => {}).then(() => swapDir(dir, target, fill, force));
+  inProcessSwaps.set(target, run);
+  try {
+    await run;
+  } finally {
+    if (inProcessSwaps.get(target) === run) inProcessSwaps.delete(target);
   }
-  await mkdir(path.dirname(target), { recursive: true });
+}
+
+async function swapDir(dir: string, target: string, fill: (tmpDir: string) => Promise<void>, force: boolean): Promise<void> {
+  mkdirSync(path.dirname(target), { recursive: true });
+  takeLock(target);
   const suffix = randomBytes(6).toString('hex');
   const tmp = `${target}.${suffix}.tmp`;
   const old = `${target}.${suffix}.old`;
-  await mkdir(tmp, { recursive: true });
+  const onSignal = (signal: NodeJS.Signals) => {
+    // the swap's own steps are renames of a few microseconds: whatever state a signal finds, recovery makes it whole
+    recoverInterruptedSwap(target);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
+    await assertReplaceable(dir, force);
+    await mkdir(tmp);
+    reachedStep('tmp-created');
     await fill(tmp);
-    if (await pathExists(target)) await rename(target, old);
+    await syncTree(tmp);
+    reachedStep('filled');
+    const replacing = existsSync(target);
+    if (replacing) await rename(target, old);
+    reachedStep('old-aside');
     await rename(tmp, target);
-    await rm(old, { recursive: true, force: true });
+    await syncPath(path.dirname(target));
+    reachedStep('new-in-place');
+    if (replacing) await rm(old, { recursive: true, force: true });
+    reachedStep('old-removed');
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
     throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    rmSync(lockFile(target), { force: true });
   }
 }
+
