@@ -48,15 +48,16 @@ export async function assertReplaceable(dir: string, force: boolean, flag = '--o
 }
 
 /**
- * The steps of a directory swap, in order. `FACETRAIN_CRASH_AT_SWAP_STEP=<step>` makes the process
- * SIGKILL itself right after that step: the crash test uses it to prove that every instant of a swap
- * is recoverable in a real process, which no mock can show.
+ * The steps of a directory swap, in order. `FACETRAIN_CRASH_AT_SWAP_STEP=<step>[:<signal>]` makes the
+ * process send itself SIGKILL (or the signal named) right after that step: the crash tests use it to
+ * prove in real processes that every instant of a swap is recoverable, which no mock can show.
  */
 export const SWAP_STEPS = Object.freeze(['tmp-created', 'filled', 'old-aside', 'new-in-place', 'old-removed'] as const);
 export type SwapStep = (typeof SWAP_STEPS)[number];
 
 function reachedStep(step: SwapStep): void {
-  if (process.env.FACETRAIN_CRASH_AT_SWAP_STEP === step) process.kill(process.pid, 'SIGKILL');
+  const [crashStep, signal = 'SIGKILL'] = (process.env.FACETRAIN_CRASH_AT_SWAP_STEP ?? '').split(':');
+  if (crashStep === step) process.kill(process.pid, signal as NodeJS.Signals);
 }
 
 /** Sibling names of a swap in progress: `<name>.<12 hex>.tmp` (the new copy) and `<name>.<12 hex>.old` (the previous one). */
@@ -164,7 +165,7 @@ function takeLock(target: string): void {
  * Builds a whole directory in a sibling temp folder, then swaps it in: the old directory is moved
  * aside, the new one renamed into place, the old one removed. A crash at any point leaves either
  * the old or the new complete directory (recovered on the next open by `recoverInterruptedSwap`),
- * and Ctrl-C or SIGTERM during the swap finishes or undoes it before exiting. An existing
+ * and Ctrl-C or SIGTERM during the swap undoes or finishes it before the process exits. An existing
  * directory is replaced only with `force`.
  */
 export async function writeDirAtomic(
@@ -189,20 +190,25 @@ async function swapDir(dir: string, target: string, fill: (tmpDir: string) => Pr
   const suffix = randomBytes(6).toString('hex');
   const tmp = `${target}.${suffix}.tmp`;
   const old = `${target}.${suffix}.old`;
+  // Ctrl-C or SIGTERM waits for the current step: before the old model is moved aside the swap is
+  // undone, after it the swap is finished (a rename away); exiting at once would race writes in flight
+  let interrupted: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    // the swap's own steps are renames of a few microseconds: whatever state a signal finds, recovery makes it whole
-    recoverInterruptedSwap(target);
-    process.exit(signal === 'SIGINT' ? 130 : 143);
+    interrupted = signal;
+  };
+  const checkpoint = (step: SwapStep) => {
+    reachedStep(step);
+    if (interrupted) throw new FacetrainError('FT_ERR_EXISTS', `${dir}: interrupted by ${interrupted}; nothing was changed`);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
     await assertReplaceable(dir, force);
     await mkdir(tmp);
-    reachedStep('tmp-created');
+    checkpoint('tmp-created');
     await fill(tmp);
     await syncTree(tmp);
-    reachedStep('filled');
+    checkpoint('filled');
     const replacing = existsSync(target);
     if (replacing) await rename(target, old);
     reachedStep('old-aside');
@@ -218,6 +224,7 @@ async function swapDir(dir: string, target: string, fill: (tmpDir: string) => Pr
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     rmSync(lockFile(target), { force: true });
+    if (interrupted) process.exit(interrupted === 'SIGINT' ? 130 : 143);
   }
 }
 

@@ -8,10 +8,12 @@ export interface CliRun {
   status: number | null;
   stdout: string;
   stderr: string;
+  /** The signal that ended the process, if one did (the crash tests kill it on purpose). */
+  signal: NodeJS.Signals | null;
 }
 
 /** Runs the built `facetrain` command as a user would, in a separate process. */
 export function runFacetrain(args: string[], env: Record<string, string> = {}): CliRun {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 600_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
 }

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -27,7 +27,14 @@ export function sharedPath(...parts: string[]): string {
 export const MOBILENET_035_DIR = sharedPath('weights', 'mobilenet_v2_0.35_224_no_top');
 export const FIVE_CELEBRITIES = sharedPath('datasets', 'five-celebrities');
 
-/** A fresh folder under the system temp directory, named for the test that uses it. */
-export function tempDir(prefix: string): Promise<string> {
-  return mkdtemp(path.join(tmpdir(), `facetrain-${prefix}-`));
+const madeTempDirs: string[] = [];
+process.on('exit', () => {
+  for (const dir of madeTempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh folder under the system temp directory, named for the test that uses it; removed when the test process exits. */
+export async function tempDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), `facetrain-${prefix}-`));
+  madeTempDirs.push(dir);
+  return dir;
 }

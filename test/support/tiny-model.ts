@@ -1,11 +1,10 @@
-import { mkdir, mkdtemp, readdir, symlink } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { train } from '../../src/train/train.js';
-import { FIVE_CELEBRITIES, MOBILENET_035_DIR } from './shared.js';
+import { FIVE_CELEBRITIES, MOBILENET_035_DIR, tempDir } from './shared.js';
 
 export interface TinyModel {
-  /** Temp folder holding data/ and model/; the caller removes it. */
+  /** Temp folder holding data/ and model/; removed when the test process exits. */
   root: string;
   modelDir: string;
   people: string[];
@@ -26,7 +25,7 @@ export async function celebrityPhotos(person: string, count: number, split: 'tra
  * Either takes a few seconds on the wasm backend.
  */
 export async function trainTinyModel(people: string[], { photosPerPerson = 6, epochs = 2, base = 'mobilenetv2' as 'mobilenetv2' | 'faceres' } = {}): Promise<TinyModel> {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'facetrain-tiny-'));
+  const root = await tempDir('tiny');
   const photos: Record<string, string[]> = {};
   for (const person of people) {
     await mkdir(path.join(root, 'data', person), { recursive: true });
