@@ -4,6 +4,8 @@ import type { EvalReport } from './evaluate/types.js';
 export type TrainEvent =
   | { type: 'dataset'; people: { name: string; train: number; val: number }[]; skipped: SkippedPhoto[]; explicitSplit: boolean }
   | { type: 'skip'; file: string; reason: string }
+  /** A dataset mistake that does not stop training (a photo under two people, a person with one photo). */
+  | { type: 'warning'; message: string }
   /** A training photo with several faces: the largest was used. */
   | { type: 'faces'; file: string; count: number }
   | { type: 'progress'; stage: 'prepare' | 'features'; done: number; total: number }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { cac } from 'cac';
 import { createRequire } from 'node:module';
-import { FacetrainError } from '../util/errors.js';
+import { FacetrainError, fromFileSystemError } from '../util/errors.js';
 import { registerEval } from './commands/eval.js';
 import { registerExport } from './commands/export.js';
 import { registerPeople } from './commands/people.js';
@@ -10,6 +10,26 @@ import { registerServe } from './commands/serve.js';
 import { registerTrain } from './commands/train.js';
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
+
+/** Exit code of a failure that is no user mistake: a bug to report (never one of the documented 2-10). */
+const UNEXPECTED_EXIT_CODE = 1;
+
+/**
+ * Prints an unexpected failure as one line (the stack only with FACETRAIN_DEBUG=1). Installed before
+ * the wasm backend loads: its Emscripten handler rethrows uncaught errors, which Node reports as
+ * exit code 7, the code documented for "would overwrite".
+ */
+function reportUnexpected(err: unknown): void {
+  const known = fromFileSystemError(err);
+  if (known instanceof FacetrainError) {
+    process.stderr.write(`error: ${known.message}\n`);
+    process.exit(known.exitCode);
+  }
+  const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+  process.stderr.write(`error: unexpected failure: ${message}; this is a bug in facetrain, please report it (FACETRAIN_DEBUG=1 shows where it happened)\n`);
+  if (process.env.FACETRAIN_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  process.exit(UNEXPECTED_EXIT_CODE);
+}
 
 /** Parses argv and runs one command; user mistakes print one line and set a non-zero exit code. */
 export async function runCli(argv: string[]): Promise<void> {
@@ -30,7 +50,8 @@ export async function runCli(argv: string[]): Promise<void> {
       return;
     }
     await cli.runMatchedCommand();
-  } catch (err) {
+  } catch (caught) {
+    const err = fromFileSystemError(caught);
     if (err instanceof FacetrainError) {
       // clears a progress line left on a terminal
       process.stderr.write(`${process.stderr.isTTY ? "\r\x1b[K" : ""}error: ${err.message}\n`);
@@ -43,8 +64,10 @@ export async function runCli(argv: string[]): Promise<void> {
       process.exitCode = 2;
       return;
     }
-    throw err;
+    reportUnexpected(err);
   }
 }
 
+process.on('uncaughtException', reportUnexpected);
+process.on('unhandledRejection', reportUnexpected);
 await runCli(process.argv);

@@ -55,6 +55,9 @@ export function createReporter({ json, tty, write = (t) => process.stderr.write(
       case 'skip':
         line(`skipped ${e.file}: ${e.reason}`);
         break;
+      case 'warning':
+        line(`warning: ${e.message}`);
+        break;
       case 'faces':
         line(`${e.file}: ${e.count} faces, the largest was used`);
         break;

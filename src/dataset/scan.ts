@@ -2,6 +2,7 @@ import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FacetrainError } from '../util/errors.js';
+import { checkPersonName } from '../util/person-name.js';
 import { childSeed, createRandom, shuffled } from '../util/random.js';
 
 export interface Photo {
@@ -64,6 +65,17 @@ async function findExplicitSplit(root: string): Promise<{ train: string; val: st
   return dirs.includes('train') && val ? { train: path.join(root, 'train'), val: path.join(root, val) } : undefined;
 }
 
+/** Training people's folder names are their labels: each must follow the person-name rule. */
+function checkedPeople(root: string, people: Map<string, string[]>): Map<string, string[]> {
+  const checked = new Map<string, string[]>();
+  for (const [folder, files] of people) {
+    const name = checkPersonName(folder, path.join(root, folder));
+    if (checked.has(name)) throw new FacetrainError('FT_ERR_DATASET', `${path.join(root, folder)}: another folder is also named ${JSON.stringify(name)} once trimmed; merge or rename one`);
+    checked.set(name, files);
+  }
+  return checked;
+}
+
 function toPhotos(people: Map<string, string[]>): Photo[] {
   return [...people].flatMap(([person, files]) => files.map((file) => ({ file, person })));
 }
@@ -87,14 +99,14 @@ export function splitPhotos(people: Map<string, string[]>, { valSplit, seed }: S
 export async function loadDatasetSplit(root: string, options: SplitOptions): Promise<DatasetSplit> {
   const explicit = await findExplicitSplit(root);
   if (explicit) {
-    const trainPeople = await scanPeople(explicit.train);
-    const valPeople = await scanPeople(explicit.val);
+    const trainPeople = checkedPeople(explicit.train, await scanPeople(explicit.train));
+    const valPeople = checkedPeople(explicit.val, await scanPeople(explicit.val));
     const unknownInVal = [...valPeople.keys()].filter((p) => !trainPeople.has(p));
     if (unknownInVal.length > 0) {
       throw new FacetrainError('FT_ERR_DATASET', `${explicit.val}: ${unknownInVal.join(', ')} appear only in the validation folder; add their photos to ${explicit.train} too`);
     }
     return { people: [...trainPeople.keys()], train: toPhotos(trainPeople), val: toPhotos(valPeople), explicitSplit: true, trainRoot: explicit.train };
   }
-  const people = await scanPeople(root);
+  const people = checkedPeople(root, await scanPeople(root));
   return { people: [...people.keys()], ...splitPhotos(people, options), explicitSplit: false, trainRoot: root };
 }

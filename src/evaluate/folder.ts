@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { scanPeople } from '../dataset/scan.js';
 import { pathExists } from '../util/fs.js';
 import { HISTORY_FILE } from '../model/manifest.js';
+import type { SkippedPhoto } from '../events.js';
 import type { Recognizer } from '../recognize/recognizer.js';
 import { evaluate } from './metrics.js';
 import { renderReport } from './report.js';
@@ -13,6 +14,8 @@ export interface FolderEvaluation {
   report: EvalReport;
   samples: EvalSample[];
   threshold: number;
+  /** Photos that could not be read or recognized, with the reason; counted in `report.unreadable`. */
+  skipped: SkippedPhoto[];
 }
 
 /** `dir/<person>/*` (or its `val/` when it has one); people the model does not know count as unknown. */
@@ -22,12 +25,21 @@ export async function labelledPhotos(dir: string, known: readonly string[]): Pro
   return [...people].flatMap(([person, files]) => files.map((file) => ({ file, person: known.includes(person) ? person : null })));
 }
 
-export async function evaluateFolder(recognizer: Recognizer, dir: string, options: { threshold?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<FolderEvaluation> {
+export async function evaluateFolder(
+  recognizer: Recognizer,
+  dir: string,
+  options: { threshold?: number; onProgress?: (done: number, total: number) => void; onSkip?: (skipped: SkippedPhoto) => void } = {},
+): Promise<FolderEvaluation> {
   const photos = await labelledPhotos(dir, recognizer.labels);
   const threshold = options.threshold ?? recognizer.manifest.threshold;
-  const samples = await predictSamples(recognizer, photos, (done) => options.onProgress?.(done, photos.length));
+  const skipped: SkippedPhoto[] = [];
+  const onSkip = (s: SkippedPhoto) => {
+    skipped.push(s);
+    options.onSkip?.(s);
+  };
+  const samples = await predictSamples(recognizer, photos, (done) => options.onProgress?.(done, photos.length), onSkip);
   await attachThumbnails(samples, threshold);
-  return { report: evaluate(samples, recognizer.labels, threshold), samples, threshold };
+  return { report: { ...evaluate(samples, recognizer.labels, threshold), unreadable: skipped.length }, samples, threshold, skipped };
 }
 
 /** The HTML report for a model directory, with its training curves when history.json is there. */

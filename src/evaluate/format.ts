@@ -26,7 +26,7 @@ export function formatPercent(value: number | null): string {
 function formatSummary(report: EvalReport): string {
   const { openSet, timing } = report;
   const lines = [
-    `Samples: ${report.totalSamples} (${report.facesNotFound} without a detected face)`,
+    `Samples: ${report.totalSamples} (${report.facesNotFound} without a detected face)${report.unreadable ? `; ${report.unreadable} unreadable photo(s) skipped` : ''}`,
     `Top-1 accuracy (known people): ${formatPercent(report.top1Accuracy)}`,
     `At threshold ${openSet.threshold.toFixed(3)}: correct accept ${formatPercent(openSet.correctAcceptRate)} of ${openSet.knownSamples} known, ` +
       `false accept ${formatPercent(openSet.falseAcceptRate)} of ${openSet.unknownSamples} unknown`,

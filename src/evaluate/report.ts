@@ -134,6 +134,7 @@ function summarySection(report: EvalReport): string {
   const rows: [string, string][] = [
     ['Photos evaluated', String(report.totalSamples)],
     ['Photos without a detected face', String(report.facesNotFound)],
+    ...(report.unreadable ? [['Unreadable photos skipped', String(report.unreadable)] as [string, string]] : []),
     ['Top-1 accuracy on known people', formatPercent(report.top1Accuracy)],
     [`Correct accept rate at threshold (${openSet.knownSamples} known)`, formatPercent(openSet.correctAcceptRate)],
     [`False accept rate at threshold (${openSet.unknownSamples} unknown)`, formatPercent(openSet.falseAcceptRate)],

@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import { readImageFile, type RgbImage } from '../image/decode.js';
 import type { Box, Recognizer } from '../recognize/recognizer.js';
+import type { SkippedPhoto } from '../events.js';
 import { FacetrainError } from '../util/errors.js';
 import { decide } from './metrics.js';
 import { UNKNOWN_LABEL, type EvalSample } from './types.js';
@@ -31,17 +32,22 @@ const faceBoxes = new WeakMap<EvalSample, Box>();
 /**
  * Runs the recognizer on labelled photos. The score is the top candidate's, before any threshold,
  * so thresholds can be calibrated and swept afterwards; the largest face stands for the photo.
+ * Photos that cannot be read or recognized (corrupt, 1x1) are passed to `onSkip` with the reason,
+ * as training does, instead of stopping the run.
  */
-export async function predictSamples(recognizer: Recognizer, photos: LabelledPhoto[], onProgress?: (done: number) => void): Promise<EvalSample[]> {
+export async function predictSamples(recognizer: Recognizer, photos: LabelledPhoto[], onProgress?: (done: number) => void, onSkip?: (skipped: SkippedPhoto) => void): Promise<EvalSample[]> {
   const samples: EvalSample[] = [];
   for (const [i, photo] of photos.entries()) {
-    const image = await readImageFile(photo.file).catch((err: unknown) => {
-      if (err instanceof FacetrainError) return undefined;
-      throw err;
-    });
-    if (image) {
-      const started = performance.now();
-      const [face] = await recognizer.predict(image, { topK: 3, threshold: 0 });
+    const started = performance.now();
+    const faces = await readImageFile(photo.file)
+      .then(async (image) => ({ image, found: await recognizer.predict(image, { topK: 3, threshold: 0 }) }))
+      .catch((err: unknown) => {
+        if (!(err instanceof FacetrainError)) throw err;
+        onSkip?.({ file: photo.file, reason: err.message });
+        return undefined;
+      });
+    if (faces) {
+      const [face] = faces.found;
       const ms = performance.now() - started;
       if (face) {
         const sample: EvalSample = { file: photo.file, truth: photo.person, predicted: face.topK[0]!.label, score: face.score, topK: face.topK, faceFound: true, ms };

@@ -76,6 +76,8 @@ export interface EvalReport {
   /** Samples evaluated, including those where no face was found. */
   totalSamples: number;
   facesNotFound: number;
+  /** Photos of the folder that could not be read or recognized (not in `totalSamples`); set by folder evaluations. */
+  unreadable?: number;
   /** Closed-set top-1 accuracy on known people with a face (threshold ignored); null when there are none. */
   top1Accuracy: number | null;
   perPerson: PersonMetrics[];

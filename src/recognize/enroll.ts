@@ -12,6 +12,7 @@ import { EVAL_FILE, LABELS_FILE, MANIFEST_FILE, REPORT_FILE, labelsText, readMan
 import { embedPhotos, trainEmbeddingHead } from '../train/embedding.js';
 import { FacetrainError } from '../util/errors.js';
 import { writeDirAtomic } from '../util/fs.js';
+import { checkPersonName } from '../util/person-name.js';
 
 export interface EnrollPhoto {
   file: string;
@@ -74,18 +75,37 @@ async function rewriteModel(modelDir: string, manifest: ModelManifest, gallery: 
 }
 
 /** Adds photos of `name` (a new or known person) to a model and updates it in seconds. */
-export async function enrollPerson(modelDir: string, name: string, photos: EnrollPhoto[], options: EnrollOptions = {}): Promise<EnrollResult> {
+export async function enrollPerson(modelDir: string, rawName: string, photos: EnrollPhoto[], options: EnrollOptions = {}): Promise<EnrollResult> {
+  const name = checkPersonName(rawName, modelDir);
   await initEngine();
   const { manifest, gallery } = await galleryModel(modelDir);
   const detector = await detectorFor(manifest.input);
   const embedder = await loadFaceEmbedder(options.engine);
   const skipped: SkippedPhoto[] = [];
-  const byFile = new Map(photos.map((p) => [p.file, p.bytes]));
   const config = recipeOf(manifest);
   try {
-    const known = new Set(gallery.entries.map((e) => e.hash));
-    const fresh = photos.filter((p) => !known.has(hashBytes(p.bytes)));
-    const alreadyKnown = photos.length - fresh.length;
+    const knownAs = new Map(gallery.entries.map((e) => [e.hash, e.person]));
+    const fresh: EnrollPhoto[] = [];
+    const usedNames = new Set<string>();
+    let alreadyKnown = 0;
+    for (const photo of photos) {
+      const hash = hashBytes(photo.bytes);
+      const owner = knownAs.get(hash);
+      if (owner !== undefined && owner !== name) {
+        throw new FacetrainError('FT_ERR_EXISTS', `${photo.file} is already enrolled as ${owner}; a photo can show only one person: forget ${owner} or leave the photo out`);
+      }
+      if (owner !== undefined) {
+        alreadyKnown++;
+        continue;
+      }
+      knownAs.set(hash, name);
+      // two different photos sent under one file name (two cameras' IMG_0001.jpg) are both kept
+      let file = photo.file;
+      for (let n = 2; usedNames.has(file); n++) file = `${photo.file} (${n})`;
+      usedNames.add(file);
+      fresh.push({ file, bytes: photo.bytes });
+    }
+    const byFile = new Map(fresh.map((p) => [p.file, p.bytes]));
     const added: GalleryEntry[] = await embedPhotos(
       fresh.map((p) => ({ file: p.file, person: name })),
       'train',

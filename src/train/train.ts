@@ -20,6 +20,7 @@ import { EVAL_FILE, HISTORY_FILE, LABELS_FILE, MANIFEST_FILE, REPORT_FILE, label
 import { classicClassifier, embeddingClassifier } from '../recognize/classifier.js';
 import { loadFaceEmbedder, onnxClassicClassifier } from '../recognize/onnx-engine.js';
 import { createRecognizer, type Recognizer } from '../recognize/recognizer.js';
+import { datasetWarnings } from '../dataset/warnings.js';
 import { assertReplaceable, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import { trainClassic } from './classic.js';
 import { embedPhotos, trainEmbeddingHead } from './embedding.js';
@@ -145,6 +146,7 @@ export async function train(input: Partial<TrainConfig> & Pick<TrainConfig, 'dat
   await assertReplaceable(config.outDir, config.force);
   await initEngine();
   const split = await loadDatasetSplit(config.dataDir, { valSplit: config.valSplit, seed: config.seed });
+  for (const message of await datasetWarnings(split)) emit({ type: 'warning', message });
   const skipped: SkippedPhoto[] = [];
   const onSkip = (s: SkippedPhoto) => {
     skipped.push(s);

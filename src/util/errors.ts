@@ -8,6 +8,7 @@ export const ERROR_CODES = Object.freeze({
   FT_ERR_EXISTS: 7,
   FT_ERR_UNSUPPORTED: 8,
   FT_ERR_NETWORK: 9,
+  FT_ERR_FILE: 10,
 } as const);
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -21,6 +22,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   FT_ERR_EXISTS: 409,
   FT_ERR_UNSUPPORTED: 422,
   FT_ERR_NETWORK: 503,
+  FT_ERR_FILE: 500,
 };
 
 /** A mistake the user can fix: message says what is wrong, where, and what to do. */
@@ -42,4 +44,25 @@ export class FacetrainError extends Error {
 export function invalidOption(name: string, expected: string, actual: unknown): FacetrainError {
   const shown = typeof actual === 'string' ? `"${actual}"` : String(actual);
   return new FacetrainError('FT_ERR_INVALID_OPTION', `Expected ${expected} for ${name} but received ${shown}`);
+}
+
+const FS_REASONS: Record<string, string> = {
+  ENOENT: 'does not exist',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ELOOP: 'is a loop of symbolic links',
+  EISDIR: 'is a folder where a file was expected',
+  ENOTDIR: 'is a file where a folder was expected',
+  ENOSPC: 'no space left on the device',
+  EROFS: 'is on a read-only file system',
+  EMFILE: 'too many open files',
+  ENAMETOOLONG: 'the name is too long',
+};
+
+/** A Node file-system error (ELOOP, EACCES, ENOSPC...) as one line naming the path; other errors are returned as they are. */
+export function fromFileSystemError(err: unknown): unknown {
+  const e = err as NodeJS.ErrnoException;
+  if (!(err instanceof Error) || typeof e.code !== 'string' || typeof e.syscall !== 'string') return err;
+  const reason = FS_REASONS[e.code] ?? e.message.split('\n')[0];
+  return new FacetrainError('FT_ERR_FILE', `${e.path ?? e.syscall}: ${reason} (${e.code}); check the path and its permissions`, { cause: err });
 }

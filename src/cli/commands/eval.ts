@@ -19,10 +19,11 @@ export function registerEval(cli: CAC): void {
       const evaluation = await evaluateFolder(recognizer, photos, {
         threshold,
         onProgress: (done, total) => tty && process.stderr.write(`\r\x1b[Kevaluating ${done}/${total}${done === total ? '\n' : ''}`),
+        onSkip: (s) => process.stderr.write(`${tty ? '\r\x1b[K' : ''}skipped ${s.file}: ${s.reason}\n`),
       });
       if (flags.report) await writeFileAtomic(flags.report, await renderModelReport(modelDir, recognizer, evaluation));
       const samples = evaluation.samples.map(({ thumbnail: _, ...rest }) => rest);
-      console.log(flags.json ? JSON.stringify({ report: evaluation.report, samples }) : formatReport(evaluation.report, { color: process.stdout.isTTY === true }));
+      console.log(flags.json ? JSON.stringify({ report: evaluation.report, samples, skipped: evaluation.skipped }) : formatReport(evaluation.report, { color: process.stdout.isTTY === true }));
       recognizer.dispose();
     });
 }

@@ -2,7 +2,8 @@ import type { CAC } from 'cac';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { scanFiles } from '../../dataset/scan.js';
-import { enrollPerson, forgetPerson } from '../../recognize/enroll.js';
+import type { SkippedPhoto } from '../../events.js';
+import { enrollPerson, forgetPerson, type EnrollPhoto } from '../../recognize/enroll.js';
 import { FacetrainError } from '../../util/errors.js';
 import type { OutputFlags } from '../options.js';
 
@@ -12,12 +13,19 @@ export function registerPeople(cli: CAC): void {
     .option('--name <name>', 'The person\'s name (default: the folder name)')
     .option('--json', 'Print the result as JSON')
     .action(async (modelDir: string, folder: string, flags: { name?: string } & OutputFlags) => {
-      const name = flags.name ?? path.basename(path.resolve(folder));
-      const files = await scanFiles(folder).catch(() => {
-        throw new FacetrainError('FT_ERR_DATASET', `${folder}: cannot read the folder; pass a folder of photos of one person`);
+      const name = String(flags.name ?? path.basename(path.resolve(folder)));
+      const files = await scanFiles(folder).catch((err: NodeJS.ErrnoException) => {
+        throw new FacetrainError('FT_ERR_DATASET', `${folder}: cannot read the folder (${err.code ?? err.message}); pass a folder of photos of one person`);
       });
-      const photos = await Promise.all(files.map(async (file) => ({ file, bytes: await readFile(file) })));
+      const unreadable: SkippedPhoto[] = [];
+      const photos: EnrollPhoto[] = [];
+      for (const file of files) {
+        // a broken link or a symlink loop is one skipped file, as in training, not the end of the run
+        const bytes = await readFile(file).catch((err: NodeJS.ErrnoException) => void unreadable.push({ file, reason: `cannot be read (${err.code ?? err.message})` }));
+        if (bytes) photos.push({ file, bytes });
+      }
       const result = await enrollPerson(modelDir, name, photos);
+      result.skipped.unshift(...unreadable);
       if (flags.json) console.log(JSON.stringify({ name, ...result }));
       else {
         for (const s of result.skipped) console.error(`skipped ${s.file}: ${s.reason}`);

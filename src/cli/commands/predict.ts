@@ -6,10 +6,18 @@ import { loadRecognizer, type FaceResult } from '../../recognize/recognizer.js';
 import { FacetrainError } from '../../util/errors.js';
 import { engineOption, numberOption, type OutputFlags } from '../options.js';
 
-function formatFaces(file: string, faces: FaceResult[]): string {
+/**
+ * One line per face. `confidence` is the score the threshold applies to (what decides `unknown`);
+ * the classifier's probabilities that follow only rank the candidates, so they are named apart.
+ */
+function formatFaces(file: string, faces: FaceResult[], threshold: number): string {
   if (faces.length === 0) return `${file}: no face found`;
   return faces
-    .map((f) => `${file}${faces.length > 1 ? ` [${Math.round(f.box.x)},${Math.round(f.box.y)} ${Math.round(f.box.width)}x${Math.round(f.box.height)}]` : ''}: ${f.label} (score ${f.score.toFixed(3)}; candidates ${f.topK.map((c) => `${c.label} ${c.score.toFixed(3)}`).join(', ')})`)
+    .map((f) => {
+      const where = faces.length > 1 ? ` [${Math.round(f.box.x)},${Math.round(f.box.y)} ${Math.round(f.box.width)}x${Math.round(f.box.height)}]` : '';
+      const ranking = f.topK.map((c) => `${c.label} ${c.score.toFixed(3)}`).join(', ');
+      return `${file}${where}: ${f.label} (confidence ${f.score.toFixed(3)} ${f.score >= threshold ? '>=' : '<'} threshold ${threshold.toFixed(3)}; classifier probabilities ${ranking})`;
+    })
     .join('\n');
 }
 
@@ -35,11 +43,14 @@ export function registerPredict(cli: CAC): void {
       for (const file of await imagesIn(target)) {
         try {
           const faces = await recognizer.predict(await readImageFile(file), { topK, threshold });
-          console.log(flags.json ? JSON.stringify({ file, faces }) : formatFaces(file, faces));
+          console.log(flags.json ? JSON.stringify({ file, faces }) : formatFaces(file, faces, threshold ?? recognizer.manifest.threshold));
         } catch (err) {
           if (!(err instanceof FacetrainError)) throw err;
           failures++;
-          console.log(flags.json ? JSON.stringify({ file, error: err.message }) : err.message);
+          // the other photos go on; the failure is an error line on stderr (and a JSON record for --json readers)
+          const message = err.message.includes(file) ? err.message : `${file}: ${err.message}`;
+          process.stderr.write(`error: ${message}\n`);
+          if (flags.json) console.log(JSON.stringify({ file, error: { code: err.code, message } }));
         }
       }
       recognizer.dispose();
