@@ -4,7 +4,7 @@ import swagger from '@fastify/swagger';
 import { packageVersions } from '../model/manifest.js';
 import { invalidOption } from '../util/errors.js';
 import type { ServerContext } from './context.js';
-import { ERROR_SCHEMA, HttpError, installErrorHandlers } from './http-error.js';
+import { ERROR_SCHEMA, HttpError, clientErrorHandler, frameworkErrors, installErrorHandlers } from './http-error.js';
 import { AdmissionGate } from './limits.js';
 import { ModelHost } from './model-host.js';
 import { registerInfoRoutes } from './routes/info.js';
@@ -83,13 +83,18 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     bodyLimit: config.maxBodyBytes,
     requestTimeout: config.requestTimeoutMs,
     connectionTimeout: config.requestTimeoutMs,
+    // Node checks request timeouts every 30 s by default, so a slow body was cut at 30-60 s instead of at the limit
+    http: { connectionsCheckingInterval: Math.min(1000, config.requestTimeoutMs) },
     return503OnClosing: true,
+    frameworkErrors,
+    clientErrorHandler,
   });
   app.addHook('onClose', async () => host.close());
   installErrorHandlers(app);
   rejectDeclaredOversize(app, config.maxBodyBytes);
   app.addSchema(ERROR_SCHEMA);
-  app.addContentTypeParser(/^image\/[\w.+-]+$/, { parseAs: 'buffer', bodyLimit: config.maxBodyBytes }, (_request, body, done) => done(null, body));
+  // parameters are allowed (`image/jpeg; foo=bar`) and ignored: the bytes decide the format
+  app.addContentTypeParser(/^image\/[\w.+-]+\s*(;.*)?$/i, { parseAs: 'buffer', bodyLimit: config.maxBodyBytes }, (_request, body, done) => done(null, body));
   await app.register(multipart, {
     limits: { fileSize: config.maxBodyBytes, files: config.maxPhotosPerRequest, fields: 10, parts: config.maxPhotosPerRequest + 10 },
   });

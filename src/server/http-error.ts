@@ -1,4 +1,6 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FacetrainError } from '../util/errors.js';
 
 /** A refusal by the server itself (limits, auth, routing); FacetrainErrors from the library map by their own status. */
@@ -56,14 +58,65 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
   return { status, body: { error: { code: known?.code ?? 'FT_ERR_BAD_REQUEST', message: known?.message ?? e.message ?? 'bad request' } }, headers: {} };
 }
 
+function errorBody(code: string, message: string): string {
+  return JSON.stringify({ error: { code, message } } satisfies ErrorBody);
+}
+
+/**
+ * Errors fastify answers before any route runs (a URL that is not valid percent-encoding, a path
+ * parameter longer than the router allows), in the project's body instead of fastify's default.
+ */
+export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    void reply.code(414).type('application/json').send({ error: { code: 'FT_ERR_URL_TOO_LONG', message: 'a part of the URL is too long; person names and file names are at most a few hundred characters' } });
+    return;
+  }
+  void reply.code(400).type('application/json').send({ error: { code: 'FT_ERR_BAD_URL', message: 'the URL is not valid (bad percent-encoding); encode names with encodeURIComponent' } });
+}
+
+/**
+ * Answers that Node's HTTP parser triggers with no request object (the body not sent in time,
+ * headers too large, garbage): written on the socket in the project's body.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'FT_ERR_TIMEOUT', 'the request was not received in time (the server waits 30 s for a whole request); send it again on a faster connection']
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'FT_ERR_HEADERS_TOO_LARGE', 'the request headers are too large']
+        : [400, 'FT_ERR_BAD_REQUEST', 'the request is not valid HTTP'];
+  const body = errorBody(code, message);
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy(err);
+}
+
+/** A route pattern (`/v1/people/:name/photos`) as a test for concrete paths, to tell 404 from 405. */
+function patternTest(url: string): RegExp {
+  const escaped = url.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\/:[^/]+/g, '/[^/]+').replace(/\*/g, '.*');
+  return new RegExp(`^${escaped}$`);
+}
+
 /** One place turns every failure into `{ error: { code, message } }`; only unexpected 5xx are logged, never bodies. */
 export function installErrorHandlers(app: FastifyInstance): void {
+  const routes: { methods: string[]; test: RegExp }[] = [];
+  app.addHook('onRoute', (route) => {
+    routes.push({ methods: [route.method].flat(), test: patternTest(route.url) });
+  });
   app.setErrorHandler((err, request, reply) => {
     const { status, body, headers } = toErrorResponse(err);
     if (status >= 500 && !(err instanceof HttpError)) request.log.error({ err }, 'request failed');
     void reply.code(status).headers(headers).type('application/json').send(body);
   });
   app.setNotFoundHandler((request, reply) => {
+    const pathname = request.url.split('?')[0]!;
+    const allowed = [...new Set(routes.filter((r) => r.test.test(pathname)).flatMap((r) => r.methods))];
+    if (allowed.length > 0) {
+      void reply.code(405).header('allow', allowed.join(', ')).send({ error: { code: 'FT_ERR_METHOD', message: `${request.method} is not allowed on ${pathname}; use ${allowed.join(' or ')}` } });
+      return;
+    }
     void reply.code(404).send({ error: { code: 'FT_ERR_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}; see /openapi.json` } });
   });
 }

@@ -11,6 +11,19 @@ function wrongContentType(request: FastifyRequest, expected: string): HttpError 
   return new HttpError(415, 'FT_ERR_CONTENT_TYPE', `content type ${given} is not accepted here; send ${expected}`);
 }
 
+/**
+ * Parsing errors of a multipart body (no boundary, truncated parts) carry no HTTP status: they are
+ * the client's mistake, so they answer 400, not 500. Limit errors keep their own status.
+ */
+async function multipart<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if (err instanceof HttpError || typeof (err as { statusCode?: unknown }).statusCode === 'number') throw err;
+    throw new HttpError(400, 'FT_ERR_BAD_MULTIPART', `the multipart body cannot be read (${(err as Error).message}); send a multipart/form-data body with its boundary, as browsers and curl -F do`);
+  }
+}
+
 function noPhoto(): HttpError {
   return new HttpError(400, 'FT_ERR_NO_PHOTO', 'the request holds no photo; send a file field in a multipart form or the image bytes with an image/* content type');
 }
@@ -18,11 +31,13 @@ function noPhoto(): HttpError {
 /** The one photo of a recognition request: the first file of a multipart form, or a raw image/* body. */
 export async function readOnePhoto(request: FastifyRequest): Promise<UploadedPhoto> {
   if (request.isMultipart()) {
-    const part = await request.file();
-    if (!part) throw noPhoto();
-    const bytes = await part.toBuffer();
-    if (bytes.length === 0) throw noPhoto();
-    return { file: part.filename || part.fieldname, bytes };
+    return multipart(async () => {
+      const part = await request.file();
+      if (!part) throw noPhoto();
+      const bytes = await part.toBuffer();
+      if (bytes.length === 0) throw noPhoto();
+      return { file: part.filename || part.fieldname, bytes };
+    });
   }
   if (!Buffer.isBuffer(request.body)) throw wrongContentType(request, 'multipart/form-data or image/*');
   if (request.body.length === 0) throw noPhoto();
@@ -32,14 +47,16 @@ export async function readOnePhoto(request: FastifyRequest): Promise<UploadedPho
 /** Every file of a multipart form, refusing the lot when together they exceed `maxTotalBytes`. */
 export async function readPhotos(request: FastifyRequest, maxTotalBytes: number): Promise<UploadedPhoto[]> {
   if (!request.isMultipart()) throw wrongContentType(request, 'multipart/form-data with one or more file fields');
-  const photos: UploadedPhoto[] = [];
-  let total = 0;
-  for await (const part of request.files()) {
-    const bytes = await part.toBuffer();
-    total += bytes.length;
-    if (total > maxTotalBytes) throw new HttpError(413, 'FT_ERR_TOO_LARGE', `the photos add up to more than ${maxTotalBytes} bytes; send fewer or smaller photos`);
-    if (bytes.length > 0) photos.push({ file: part.filename || `photo-${photos.length + 1}`, bytes });
-  }
-  if (photos.length === 0) throw noPhoto();
-  return photos;
+  return multipart(async () => {
+    const photos: UploadedPhoto[] = [];
+    let total = 0;
+    for await (const part of request.files()) {
+      const bytes = await part.toBuffer();
+      total += bytes.length;
+      if (total > maxTotalBytes) throw new HttpError(413, 'FT_ERR_TOO_LARGE', `the photos add up to more than ${maxTotalBytes} bytes; send fewer or smaller photos`);
+      if (bytes.length > 0) photos.push({ file: part.filename || `photo-${photos.length + 1}`, bytes });
+    }
+    if (photos.length === 0) throw noPhoto();
+    return photos;
+  });
 }

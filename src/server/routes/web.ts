@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { browserSupport } from './info.js';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../http-error.js';
@@ -81,6 +82,8 @@ export function registerWebRoutes(app: FastifyInstance, ctx: ServerContext): voi
   app.get<{ Params: { file: string } }>('/model/:file', { schema: { summary: 'The served TF.js model (model.json and its weight files) for in-browser recognition', tags: ['service'] } }, async (request, reply) => {
     const { file } = request.params;
     const { modelDir } = ctx.host;
+    // a head's weights are per-person templates: they are public only when the page can use them
+    if (!browserSupport(ctx.host.current.manifest).supported) throw notFound(`/model/${file}`);
     if (file !== 'model.json' && !(await weightFiles(modelDir)).includes(file)) throw notFound(`/model/${file}`);
     return sendFile(reply, path.join(modelDir, file), 'no-cache');
   });
