@@ -21,3 +21,16 @@ export function engineOption(value: unknown): EngineName | undefined {
   if (value !== 'onnx' && value !== 'tfjs') throw invalidOption('--engine', 'onnx or tfjs', value);
   return value;
 }
+
+/**
+ * A string option exactly as typed. cac's parser turns number-like values into numbers (`--name ''`
+ * becomes 0, `--name 007` becomes 7), which is wrong for names.
+ */
+export function rawOptionValue(flag: string, argv: string[] = process.argv): string | undefined {
+  for (let i = argv.length - 1; i >= 0; i--) {
+    const arg = argv[i]!;
+    if (arg === flag) return argv[i + 1] ?? '';
+    if (arg.startsWith(`${flag}=`)) return arg.slice(flag.length + 1);
+  }
+  return undefined;
+}

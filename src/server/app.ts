@@ -65,6 +65,25 @@ function rejectDeclaredOversize(app: FastifyInstance, maxBodyBytes: number): voi
 }
 
 /**
+ * Answers 408 when a request's body has not fully arrived `timeoutMs` after its headers. Node's own
+ * requestTimeout does not cut a body that trickles in (measured: 64-76 s for a 30 s setting), so
+ * the limit is enforced here, in the project's error body, and the connection is closed.
+ */
+function cutSlowBodies(app: FastifyInstance, timeoutMs: number): void {
+  app.addHook('onRequest', async (request, reply) => {
+    const timer = setTimeout(() => {
+      if (request.raw.complete || reply.sent) return;
+      reply.hijack();
+      const body = JSON.stringify({ error: { code: 'FT_ERR_TIMEOUT', message: `the request was not received within ${timeoutMs / 1000} s; send it again on a faster connection` } });
+      reply.raw.writeHead(408, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' });
+      reply.raw.end(body, () => request.raw.socket?.destroy());
+    }, timeoutMs);
+    timer.unref();
+    reply.raw.once('close', () => clearTimeout(timer));
+  });
+}
+
+/**
  * Builds the recognition service around one model directory without listening, so tests can
  * `inject()` or `listen({ port: 0 })`. Closing the instance disposes the model.
  */
@@ -82,9 +101,8 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     logger: { level: config.logLevel },
     bodyLimit: config.maxBodyBytes,
     requestTimeout: config.requestTimeoutMs,
-    connectionTimeout: config.requestTimeoutMs,
-    // Node checks request timeouts every 30 s by default, so a slow body was cut at 30-60 s instead of at the limit
-    http: { connectionsCheckingInterval: Math.min(1000, config.requestTimeoutMs) },
+    // the idle-socket timeout must not beat the request timeout, or a slow body gets a bare hang-up instead of the 408 answer
+    connectionTimeout: config.requestTimeoutMs + 2000,
     return503OnClosing: true,
     frameworkErrors,
     clientErrorHandler,
@@ -92,6 +110,7 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
   app.addHook('onClose', async () => host.close());
   installErrorHandlers(app);
   rejectDeclaredOversize(app, config.maxBodyBytes);
+  cutSlowBodies(app, config.requestTimeoutMs);
   app.addSchema(ERROR_SCHEMA);
   // parameters are allowed (`image/jpeg; foo=bar`) and ignored: the bytes decide the format
   app.addContentTypeParser(/^image\/[\w.+-]+\s*(;.*)?$/i, { parseAs: 'buffer', bodyLimit: config.maxBodyBytes }, (_request, body, done) => done(null, body));

@@ -82,7 +82,7 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): 
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   const [status, code, message] =
     err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? [408, 'FT_ERR_TIMEOUT', 'the request was not received in time (the server waits 30 s for a whole request); send it again on a faster connection']
+      ? [408, 'FT_ERR_TIMEOUT', 'the request was not received in time; send it again on a faster connection']
       : err.code === 'HPE_HEADER_OVERFLOW'
         ? [431, 'FT_ERR_HEADERS_TOO_LARGE', 'the request headers are too large']
         : [400, 'FT_ERR_BAD_REQUEST', 'the request is not valid HTTP'];

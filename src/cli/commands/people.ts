@@ -5,15 +5,15 @@ import { scanFiles } from '../../dataset/scan.js';
 import type { SkippedPhoto } from '../../events.js';
 import { enrollPerson, forgetPerson, type EnrollPhoto } from '../../recognize/enroll.js';
 import { FacetrainError } from '../../util/errors.js';
-import type { OutputFlags } from '../options.js';
+import { rawOptionValue, type OutputFlags } from '../options.js';
 
 export function registerPeople(cli: CAC): void {
   cli
     .command('enroll <model-dir> <person-folder>', 'Add a person (or more photos of one) to a model in seconds, without retraining the base')
     .option('--name <name>', 'The person\'s name (default: the folder name)')
     .option('--json', 'Print the result as JSON')
-    .action(async (modelDir: string, folder: string, flags: { name?: string } & OutputFlags) => {
-      const name = String(flags.name ?? path.basename(path.resolve(folder)));
+    .action(async (modelDir: string, folder: string, flags: { name?: unknown } & OutputFlags) => {
+      const name = flags.name === undefined ? path.basename(path.resolve(folder)) : (rawOptionValue('--name') ?? String(flags.name));
       const files = await scanFiles(folder).catch((err: NodeJS.ErrnoException) => {
         throw new FacetrainError('FT_ERR_DATASET', `${folder}: cannot read the folder (${err.code ?? err.message}); pass a folder of photos of one person`);
       });
