@@ -13,7 +13,7 @@ const els = {
 
 /** Frames sent to the server are scaled down to this longest side: enough for recognition, light on the wire. */
 const SEND_MAX_SIDE = 640;
-const state = { model: null, mode: 'server', stream: null, running: false, browserModel: null, shots: [], announced: '' };
+const state = { model: null, mode: 'server', stream: null, running: false, busy: false, browserModel: null, shots: [], announced: '' };
 
 function setStatus(message, isError = false) {
   els.status.textContent = message;
@@ -84,11 +84,17 @@ async function recognizeOnServer(source) {
   const { blob, scale } = await frameToBlob(source);
   const response = await fetch('/v1/recognize?top_k=3', { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: blob });
   if (response.status === 503) {
+    state.busy = true;
     setStatus('The server is busy; retrying shortly.');
     await sleep(1000 * Number(response.headers.get('retry-after') ?? 1));
     return null;
   }
   if (!response.ok) throw new Error(await apiError(response));
+  if (state.busy) {
+    // the busy message would otherwise stay up long after the server has caught up
+    state.busy = false;
+    setStatus('The server has caught up; recognizing again.');
+  }
   const { faces } = await response.json();
   // boxes come back in the sent frame's pixels; the overlay uses the source's own
   return faces.map((f) => ({ ...f, box: { x: f.box.x / scale, y: f.box.y / scale, width: f.box.width / scale, height: f.box.height / scale } }));
@@ -259,18 +265,32 @@ function stopCamera() {
   setStatus('Camera off.');
 }
 
+/** Removes the previous photo's boxes and names, so they are never shown over another photo. */
+function clearResults() {
+  els.overlay.getContext('2d').clearRect(0, 0, els.overlay.width, els.overlay.height);
+  state.announced = null;
+  els.faces.replaceChildren();
+}
+
 async function recognizePhoto(file) {
   stopCamera();
+  clearResults();
   const url = URL.createObjectURL(file);
   els.photo.src = url;
-  await els.photo.decode();
+  try {
+    await els.photo.decode();
+  } catch {
+    els.photo.hidden = true;
+    setStatus(`${file.name} cannot be read as an image (not a photo, damaged, or a format this browser cannot show); choose a JPEG or PNG.`, true);
+    return;
+  }
   els.video.hidden = true;
   els.photo.hidden = false;
   setStatus(`Recognizing ${file.name}…`);
   try {
     const started = performance.now();
     const faces = state.mode === 'browser' ? await recognizeInBrowser(els.photo) : await recognizeOnServer(els.photo);
-    if (!faces) return;
+    if (!faces) return setStatus(`The server is busy; choose ${file.name} again in a moment.`, true);
     draw(els.photo, faces);
     listFaces(faces);
     els.latency.textContent = `${Math.round(performance.now() - started)} ms (${state.mode})`;

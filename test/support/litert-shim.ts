@@ -19,7 +19,12 @@ function importScripts(url: string): void {
   const code = readFileSync(file, 'utf8');
   const module = { exports: {} };
   const glue = new Function('require', '__dirname', '__filename', 'module', 'exports', `${code}\nreturn ModuleFactory;`) as Glue;
-  globals.ModuleFactory = glue(createRequire(file), path.dirname(file), file, module, module.exports);
+  const factory = glue(createRequire(file), path.dirname(file), file, module, module.exports) as (options?: Record<string, unknown>) => unknown;
+  // LiteRT prints an INFO line per model compiled (XNNPACK delegate...): hundreds in a test run; warnings and errors still show
+  const quiet = (write: (line: string) => void) => (line: string) => {
+    if (!line.startsWith('INFO:')) write(line);
+  };
+  globals.ModuleFactory = (options: Record<string, unknown> = {}) => factory({ print: quiet(console.log), printErr: quiet(console.error), ...options });
 }
 
 type LiteRt = typeof import('@litertjs/core');
