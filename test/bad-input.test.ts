@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { cp, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -13,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../src/server/app.js';
-import { runFacetrain, type CliRun } from './support/cli.js';
+import { CLI_PATH, runFacetrain, type CliRun } from './support/cli.js';
 import { needsShared, tempDir } from './support/shared.js';
 import { celebrityPhotos, trainTinyModel, type TinyModel } from './support/tiny-model.js';
 
@@ -278,4 +279,26 @@ describe('server enrolment of two photos with one file name', { skip: needsShare
       await app.close();
     }
   });
+});
+
+describe('serve as a process', { skip: needsShared }, () => {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    test(`${signal} stops the server process itself (not only a wrapper) with exit code 0`, async () => {
+      const child = spawn(process.execPath, [CLI_PATH, 'serve', tiny.modelDir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString();
+          if (stdout.includes('facetrain serving')) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`serve exited (${code}) before listening`)));
+      });
+      const url = /at (http:\/\/\S+)/.exec(stdout)![1]!;
+      assert.equal((await fetch(`${url}/healthz`)).status, 200);
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill(signal);
+      assert.equal(await exited, 0);
+      await assert.rejects(fetch(`${url}/healthz`), 'nothing listens any more');
+    });
+  }
 });

@@ -152,4 +152,26 @@ describe('facetrain serve: live page in Chromium with a fake camera', { skip: ne
     await page.locator('#status').filter({ hasText: /Enrolment failed: .*only models with a face-embedding base/ }).waitFor();
     await context.close();
   });
+
+  test('an unreadable file gets a message, and the previous photo\'s boxes and names are cleared', async () => {
+    const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+    const page = await context.newPage();
+    const errors = collectPageErrors(page);
+    await page.goto(url);
+    await page.getByText(/Ready: 2 people known/).waitFor();
+    await page.getByLabel('Recognize a photo:').setInputFiles(model.photos.madonna![0]!);
+    await facesListed(page, expected, 'server');
+    const broken = path.join(model.root, 'broken.jpg');
+    await writeFile(broken, Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 1, 2, 3]));
+    await page.getByLabel('Recognize a photo:').setInputFiles(broken);
+    await page.locator('#status').filter({ hasText: /broken\.jpg cannot be read as an image/ }).waitFor();
+    assert.equal(await page.locator('#faces li').count(), 0, 'no names from the previous photo');
+    const boxPixels = await page.locator('#overlay').evaluate((canvas: HTMLCanvasElement) => {
+      const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
+      return data.some((v, i) => i % 4 === 3 && v > 0);
+    });
+    assert.equal(boxPixels, false, 'no box from the previous photo');
+    assert.deepEqual(errors, [], 'no uncaught page error');
+    await context.close();
+  });
 });

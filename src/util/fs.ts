@@ -153,7 +153,7 @@ const inProcessSwaps = new Map<string, Promise<unknown>>();
 function takeLock(target: string): void {
   const writer = activeWriter(target);
   if (writer !== undefined) {
-    throw new FacetrainError('FT_ERR_EXISTS', `${target} is being changed by another facetrain process (pid ${writer}); wait for it to finish and try again`);
+    throw new FacetrainError('FT_ERR_EXISTS', `${target} is being changed by another facetrain process (pid ${writer}); wait for it to finish and try again (if no facetrain runs, delete ${lockFile(target)})`);
   }
   recoverInterruptedSwap(target);
   const fd = openSync(lockFile(target), 'wx');

@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
+/** The built `facetrain` entry point, for tests that drive a long-running child themselves. */
+export const CLI_PATH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 
 export interface CliRun {
   status: number | null;
@@ -14,6 +15,6 @@ export interface CliRun {
 
 /** Runs the built `facetrain` command as a user would, in a separate process. */
 export function runFacetrain(args: string[], env: Record<string, string> = {}): CliRun {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 600_000 });
+  const r = spawnSync(process.execPath, [CLI_PATH, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 600_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, signal: r.signal };
 }
