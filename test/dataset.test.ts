@@ -1,10 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadDatasetSplit, splitPhotos } from '../src/dataset/scan.js';
-import { FIVE_CELEBRITIES, needsShared } from './support/shared.js';
+import { FIVE_CELEBRITIES, needsShared, tempDir } from './support/shared.js';
 
 function people(counts: Record<string, number>): Map<string, string[]> {
   return new Map(Object.entries(counts).map(([p, n]) => [p, Array.from({ length: n }, (_, i) => `${p}/${i}.jpg`)]));
@@ -36,7 +35,7 @@ test('an explicit train/ + val/ layout is used as is', { skip: needsShared }, as
 });
 
 test('hidden files are ignored; a val-only person is an error naming the folder', async () => {
-  const root = await mkdtemp(path.join(tmpdir(), 'facetrain-ds-'));
+  const root = await tempDir('ds');
   for (const dir of ['train/alice', 'train/bob', 'val/alice', 'val/zoe']) await mkdir(path.join(root, dir), { recursive: true });
   await writeFile(path.join(root, 'train/alice/.DS_Store'), 'x');
   await assert.rejects(loadDatasetSplit(root, { valSplit: 0.2, seed: 1 }), /val: zoe appear only in the validation folder/);

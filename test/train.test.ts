@@ -116,7 +116,7 @@ test('CLI: predict and eval on the trained model; mistakes exit non-zero with on
 
   const notImage = runFacetrain(['predict', celebritiesDir, path.join(celebritiesDir, 'labels.txt')]);
   assert.equal(notImage.status, 4);
-  assert.match(notImage.stdout, /labels\.txt: not a readable image/);
+  assert.match(notImage.stderr, /^error: .*labels\.txt: not a readable image/m);
   const missing = runFacetrain(['train', '/no/such/photos', '--out', path.join(await tempDir('cli'), 'm')]);
   assert.equal(missing.status, 3);
   assert.equal(missing.stderr.trim().split('\n').length, 1, missing.stderr);
