@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { readImageFile } from '../src/image/decode.js';
 import { loadRecognizer } from '../src/recognize/recognizer.js';
-import type { EngineName } from '../src/engine/onnxruntime.js';
+import type { EngineName } from '../src/runtime/onnxruntime.js';
 import { celebrityPhotos, trainTinyModel } from '../test/support/tiny-model.js';
 import { median } from '../src/evaluate/metrics.js';
 import { round } from './timing.js';

@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { splitAtLayer } from '../src/base/split.js';
-import { initEngine } from '../src/engine/backend.js';
-import { fileSystemIO } from '../src/engine/model-io.js';
-import { loadOnnxRuntime } from '../src/engine/onnxruntime.js';
+import { splitAtLayer } from '../src/graph/split.js';
+import { initEngine } from '../src/tfjs/backend.js';
+import { fileSystemIO } from '../src/tfjs/model-io.js';
+import { loadOnnxRuntime } from '../src/runtime/onnxruntime.js';
 import { readImageFile, resizeSquare } from '../src/image/decode.js';
-import { loadFaceRes } from '../src/base/faceres.js';
+import { loadFaceRes } from '../src/base/faceres/faceres.js';
 import { onnxFaceEmbedder } from '../src/recognize/onnx-engine.js';
-import { computeFrozenOutputs } from '../src/train/features.js';
+import { computeFrozenOutputs } from '../src/base/mobilenetv2/features.js';
 import { celebrityPhotos } from './support/tiny-model.js';
 import { MOBILENET_035_DIR, needsShared } from './support/shared.js';
 

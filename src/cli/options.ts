@@ -1,4 +1,4 @@
-import type { EngineName } from '../engine/onnxruntime.js';
+import type { EngineName } from '../runtime/onnxruntime.js';
 import { invalidOption } from '../util/errors.js';
 
 export interface OutputFlags {

@@ -4,11 +4,11 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import path from 'node:path';
 import { FacetrainError, invalidOption } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
-import { irFromGraphRecognizer } from './from-graph.js';
-import { irFromLayersModel } from './from-layers.js';
-import { type IrGraph, soleOutput } from './ir.js';
-import { irToOnnx } from './onnx.js';
-import { optimizeIr } from './optimize.js';
+import { irFromGraphRecognizer } from '../graph/from-graph.js';
+import { irFromLayersModel } from '../graph/from-layers.js';
+import { type IrGraph, soleOutput } from '../graph/ir.js';
+import { irToOnnx } from '../graph/onnx.js';
+import { optimizeIr } from '../graph/optimize.js';
 import { irToTflite } from './tflite.js';
 
 export type ExportFormat = 'onnx' | 'tflite' | 'tflite-fp16' | 'tflite-int8';

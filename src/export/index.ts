@@ -10,7 +10,7 @@ export {
   exportModel,
   writeExport,
 } from './export-model.js';
-export { ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUT, readOnnxMetadata } from './onnx.js';
+export { ONNX_INPUT, ONNX_OPSET, ONNX_OUTPUT, readOnnxMetadata } from '../graph/onnx.js';
 export { TFLITE_INPUT, TFLITE_OUTPUT } from './tflite.js';
 export { type TfliteSummary, type TfliteTensorInfo, readTflite } from './tflite-reader.js';
 export type { ReadClassifierMetadata } from './tflite-metadata.js';

@@ -1,5 +1,5 @@
 import type { GraphModel } from '@tensorflow/tfjs-converter';
-import { tf } from '../engine/backend.js';
+import { tf } from '../tfjs/backend.js';
 import type { RgbImage } from '../image/decode.js';
 import { invalidOption } from '../util/errors.js';
 import { loadHumanModel } from './human-models.js';

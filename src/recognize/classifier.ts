@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { FaceEmbedder } from '../base/faceres.js';
+import type { FaceEmbedder } from '../base/faceres/faceres.js';
 import type { RgbImage } from '../image/decode.js';
-import { toMobileNetInput } from '../train/features.js';
+import { toMobileNetInput } from '../base/mobilenetv2/features.js';
 
 /** What a classifier says about one face crop. */
 export interface Classification {

@@ -1,10 +1,10 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { FACERES_EMBEDDING_OUTPUT, loadFaceRes, type FaceEmbedder } from '../base/faceres.js';
-import { irSession, layersModelSession, runtimeFor, type EngineName, type OnnxRuntime, type OnnxSession } from '../engine/onnxruntime.js';
-import { irFromGraphEmbedding } from '../export/from-graph.js';
+import { FACERES_EMBEDDING_OUTPUT, loadFaceRes, type FaceEmbedder } from '../base/faceres/faceres.js';
+import { irSession, layersModelSession, runtimeFor, type EngineName, type OnnxRuntime, type OnnxSession } from '../runtime/onnxruntime.js';
+import { irFromGraphEmbedding } from '../graph/from-graph.js';
 import { resizeSquare, type RgbImage } from '../image/decode.js';
 import { normalisedPixels } from '../image/normalise.js';
-import type { ModelManifest } from '../model/manifest.js';
+import type { ModelManifest } from '../model-dir/manifest.js';
 import { splitRows, type Classification, type FaceClassifier } from './classifier.js';
 
 async function runBatch(session: OnnxSession, crops: RgbImage[], mean: number, std: number): Promise<Float32Array[]> {

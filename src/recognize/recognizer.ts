@@ -1,17 +1,17 @@
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initEngine } from '../engine/backend.js';
-import { fileSystemIO } from '../engine/model-io.js';
+import { initEngine } from '../tfjs/backend.js';
+import { fileSystemIO } from '../tfjs/model-io.js';
 import { decodeImage, resizeSquare, type DecodeOptions, type RgbImage } from '../image/decode.js';
 import { decide } from '../evaluate/metrics.js';
-import { readManifest, type ModelManifest } from '../model/manifest.js';
-import { loadFaceRes } from '../base/faceres.js';
+import { readManifest, type ModelManifest } from '../model-dir/manifest.js';
+import { loadFaceRes } from '../base/faceres/faceres.js';
 import { alignFace } from '../faces/align.js';
 import { detectorFor } from '../faces/cropper.js';
 import type { FaceDetector } from '../faces/detect.js';
-import { GALLERY_FILE, personCentroids, readGallery } from '../model/gallery.js';
+import { GALLERY_FILE, personCentroids, readGallery } from '../model-dir/gallery.js';
 import { FacetrainError } from '../util/errors.js';
 import { classicClassifier, embeddingClassifier, type FaceClassifier } from './classifier.js';
-import { runtimeFor, type EngineName } from '../engine/onnxruntime.js';
+import { runtimeFor, type EngineName } from '../runtime/onnxruntime.js';
 import { onnxClassicClassifier, onnxFaceEmbedder } from './onnx-engine.js';
 
 export interface Box {

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { enrollPerson, forgetPerson } from '../../recognize/enroll.js';
+import { enrollPerson, forgetPerson } from '../../api/enroll.js';
 import { requireApiKey } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../http-error.js';

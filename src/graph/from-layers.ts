@@ -1,5 +1,5 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { walkModel } from '../base/layer-graph.js';
+import { walkModel } from './layer-graph.js';
 import { type ConstTensor, type FusedActivation, IrBuilder, type IrGraph, unsupported } from './ir.js';
 
 type Layer = tfl.layers.Layer;

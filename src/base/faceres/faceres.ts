@@ -1,8 +1,8 @@
 import type { GraphModel } from '@tensorflow/tfjs-converter';
-import { tf } from '../engine/backend.js';
-import type { RgbImage } from '../image/decode.js';
-import { invalidOption } from '../util/errors.js';
-import { loadHumanModel } from '../faces/human-models.js';
+import { tf } from '../../tfjs/backend.js';
+import type { RgbImage } from '../../image/decode.js';
+import { invalidOption } from '../../util/errors.js';
+import { loadHumanModel } from '../../faces/human-models.js';
 
 /**
  * How FaceRes wants its pixels: RGB, 0..255 as float32, NHWC [n, 224, 224, 3] (Human multiplies its

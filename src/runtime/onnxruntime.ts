@@ -1,10 +1,10 @@
 import { availableParallelism } from 'node:os';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type * as Ort from 'onnxruntime-node';
-import { irFromLayersModel } from '../export/from-layers.js';
-import type { IrGraph } from '../export/ir.js';
-import { irToOnnx } from '../export/onnx.js';
-import { optimizeIr } from '../export/optimize.js';
+import { irFromLayersModel } from '../graph/from-layers.js';
+import type { IrGraph } from '../graph/ir.js';
+import { irToOnnx } from '../graph/onnx.js';
+import { optimizeIr } from '../graph/optimize.js';
 import { FacetrainError } from '../util/errors.js';
 
 /** Runtime for the networks: onnxruntime-node (native, both cores) or TF.js (wasm). */

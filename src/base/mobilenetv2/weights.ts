@@ -2,9 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { fileSystemIO } from '../engine/model-io.js';
-import { FacetrainError } from '../util/errors.js';
-import { readKerasH5Weights } from '../util/keras-h5.js';
+import { fileSystemIO } from '../../tfjs/model-io.js';
+import { FacetrainError } from '../../util/errors.js';
+import { readKerasH5Weights } from '../../util/keras-h5.js';
 
 /**
  * `<layer>/<weight>` (e.g. `bn_Conv1/moving_mean`): the part of a weight name that Keras .h5 files,

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { childSeed } from '../util/random.js';
+import { childSeed } from '../../util/random.js';
 
 export interface ClassicHeadArgs {
   numClasses: number;

@@ -1,21 +1,21 @@
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { loadMobileNetV2 } from '../base/mobilenetv2.js';
-import { splitAtLayer } from '../base/split.js';
-import type { OnnxRuntime } from '../engine/onnxruntime.js';
-import type { TrainConfig } from '../config.js';
-import type { PreparedPhoto } from '../dataset/prepare.js';
-import type { EventSink } from '../events.js';
-import type { RgbImage } from '../image/decode.js';
-import { applyHead, attachHead, buildClassicHead } from '../head/classic.js';
-import { childSeed, createRandom } from '../util/random.js';
-import { applyJitter, viewJitters } from './augment.js';
+import { loadMobileNetV2 } from './mobilenetv2.js';
+import { splitAtLayer } from '../../graph/split.js';
+import type { OnnxRuntime } from '../../runtime/onnxruntime.js';
+import type { TrainConfig } from '../../config.js';
+import type { PreparedPhoto } from '../../dataset/prepare.js';
+import type { EventSink } from '../../events.js';
+import type { RgbImage } from '../../image/decode.js';
+import { applyHead, attachHead, buildClassicHead } from './head.js';
+import { childSeed, createRandom } from '../../util/random.js';
+import { applyJitter, viewJitters } from '../../train/augment.js';
 import { computeFrozenOutputs } from './features.js';
-import { runPhase, type EpochMetrics, type PhaseData } from './loop.js';
-import { runOnnxPhase } from './onnx-step.js';
-import { runParallelPhase, type ParallelPhaseOptions } from './parallel.js';
-import { variablesOf, type ReplicaModels, type SharedPhaseData, type SharedTensor } from './replica.js';
+import { runPhase, type EpochMetrics, type PhaseData } from '../../train/loop.js';
+import { runOnnxPhase } from '../../train/onnx-step.js';
+import { runParallelPhase, type ParallelPhaseOptions } from '../../train/parallel.js';
+import { variablesOf, type ReplicaModels, type SharedPhaseData, type SharedTensor } from '../../train/replica.js';
 
 export interface TrainedModel {
   model: tfl.LayersModel;

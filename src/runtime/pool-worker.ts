@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initEngine, tf } from './backend.js';
+import { initEngine, tf } from '../tfjs/backend.js';
 import type { PoolRequest, PoolResponse, PoolWorkerData } from './pool.js';
 
 const port = parentPort!;

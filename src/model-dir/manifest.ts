@@ -47,7 +47,7 @@ export interface ModelManifest {
 const require = createRequire(import.meta.url);
 
 export function packageVersions(): Record<string, string> {
-  // compiled to dist/src/model/: the package root is three levels up
+  // compiled to dist/src/model-dir/: the package root is three levels up
   const version = (manifest: string) => (require(manifest) as { version: string }).version;
   return { facetrain: version('../../../package.json'), tfjs: version('@tensorflow/tfjs-core/package.json'), node: process.versions.node };
 }

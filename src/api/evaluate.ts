@@ -2,12 +2,12 @@ import path from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { scanPeople } from '../dataset/scan.js';
 import { pathExists } from '../util/fs.js';
-import { HISTORY_FILE } from '../model/manifest.js';
+import { HISTORY_FILE } from '../model-dir/manifest.js';
 import type { Recognizer } from '../recognize/recognizer.js';
-import { evaluate } from './metrics.js';
-import { renderReport } from './report.js';
-import { attachThumbnails, predictSamples, type LabelledPhoto } from './run.js';
-import type { EvalReport, EvalSample, TrainHistory } from './types.js';
+import { evaluate } from '../evaluate/metrics.js';
+import { renderReport } from '../evaluate/report.js';
+import { attachThumbnails, predictSamples, type LabelledPhoto } from '../evaluate/run.js';
+import type { EvalReport, EvalSample, TrainHistory } from '../evaluate/types.js';
 
 export interface FolderEvaluation {
   report: EvalReport;

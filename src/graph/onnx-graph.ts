@@ -1,5 +1,5 @@
-import { type Attribute, ModelProto, ONNX_FLOAT, ONNX_INT64, rawBytes } from '../export/onnx-schema.js';
-import { ONNX_OPSET } from '../export/onnx.js';
+import { type Attribute, ModelProto, ONNX_FLOAT, ONNX_INT64, rawBytes } from './onnx-schema.js';
+import { ONNX_OPSET } from './onnx.js';
 
 /** A dimension: a size, or 'batch' for the first axis that changes call to call. */
 export type Dim = number | 'batch';

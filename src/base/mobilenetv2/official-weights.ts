@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { FacetrainError, invalidOption } from '../util/errors.js';
-import { writeFileAtomic } from '../util/fs.js';
-import { isHdf5 } from '../util/keras-h5.js';
+import { FacetrainError, invalidOption } from '../../util/errors.js';
+import { writeFileAtomic } from '../../util/fs.js';
+import { isHdf5 } from '../../util/keras-h5.js';
 
 /** The width multipliers Keras publishes ImageNet weights for. */
 export const MOBILENET_V2_ALPHAS = [0.35, 0.5, 0.75, 1.0, 1.3, 1.4] as const;

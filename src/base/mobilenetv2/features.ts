@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { MOBILENET_V2_NORMALIZATION } from '../base/mobilenetv2.js';
-import { layersModelSession, type OnnxRuntime } from '../engine/onnxruntime.js';
-import { createInferencePool, modelArtifacts } from '../engine/pool.js';
-import type { RgbImage } from '../image/decode.js';
-import { normalisedPixels } from '../image/normalise.js';
-import type { SharedTensor } from './replica.js';
+import { MOBILENET_V2_NORMALIZATION } from './mobilenetv2.js';
+import { layersModelSession, type OnnxRuntime } from '../../runtime/onnxruntime.js';
+import { createInferencePool, modelArtifacts } from '../../runtime/pool.js';
+import type { RgbImage } from '../../image/decode.js';
+import { normalisedPixels } from '../../image/normalise.js';
+import type { SharedTensor } from '../../train/replica.js';
 
 /** MobileNetV2's own preprocessing: pixels to [-1, 1] (the tutorial's rescale to [0, 1] is wrong for this base). */
 function mobileNetInputData(images: RgbImage[]): Float32Array {
