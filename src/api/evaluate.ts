@@ -6,7 +6,7 @@ import { HISTORY_FILE } from '../model-dir/manifest.js';
 import type { Recognizer } from '../recognize/recognizer.js';
 import { evaluate } from '../evaluate/metrics.js';
 import { renderReport } from '../evaluate/report.js';
-import { attachThumbnails, predictSamples, type LabelledPhoto } from '../evaluate/run.js';
+import { attachThumbnails, predictSamples, type LabelledPhoto } from './evaluate-run.js';
 import type { EvalReport, EvalSample, TrainHistory } from '../evaluate/types.js';
 
 export interface FolderEvaluation {

@@ -9,7 +9,7 @@ import { runtimeFor } from '../runtime/onnxruntime.js';
 import { fileSystemIO } from '../tfjs/model-io.js';
 import { calibrateThreshold, evaluate } from '../evaluate/metrics.js';
 import { renderReport } from '../evaluate/report.js';
-import { attachThumbnails, correctKnownScores, predictSamples } from '../evaluate/run.js';
+import { attachThumbnails, correctKnownScores, predictSamples } from './evaluate-run.js';
 import type { EvalReport, EvalSample, TrainHistory } from '../evaluate/types.js';
 import type { EventSink, SkippedPhoto } from '../events.js';
 import { DEFAULT_ALIGN_CONFIG } from '../faces/align.js';
