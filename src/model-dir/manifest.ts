@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { BaseName } from '../config.js';
-import type { AlignConfig } from '../faces/align.js';
+import type { InputSpec } from '../faces/input-spec.js';
 import { FacetrainError } from '../util/errors.js';
 
 export const MANIFEST_FILE = 'facetrain.json';
@@ -10,24 +10,6 @@ export const LABELS_FILE = 'labels.txt';
 export const HISTORY_FILE = 'history.json';
 export const EVAL_FILE = 'eval.json';
 export const REPORT_FILE = 'report.html';
-
-/** What the recognizer expects as input; travels with every export. */
-export interface InputSpec {
-  size: number;
-  channels: 'RGB';
-  /** value = (pixel - mean) / std */
-  mean: number;
-  std: number;
-  /** 'aligned-face': a crop made by facetrain's detector + aligner; 'whole-image': the photo stretched to size x size. */
-  crop: 'aligned-face' | 'whole-image';
-  /** Where the eyes go in an aligned face, as fractions of the side. */
-  align?: AlignConfig;
-}
-
-/** The input spec as exporters take it: mean and std per RGB channel. */
-export function perChannelInput({ size, mean, std }: InputSpec): { size: number; mean: number[]; std: number[] } {
-  return { size, mean: [mean, mean, mean], std: [std, std, std] };
-}
 
 export interface ModelManifest {
   format: 'facetrain-model';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { FaceEmbedder } from '../base/faceres/faceres.js';
+import type { FaceEmbedder } from '../faces/embedder.js';
 import type { RgbImage } from '../image/decode.js';
 import { toMobileNetInput } from '../base/mobilenetv2/features.js';
 

@@ -1,5 +1,6 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { FACERES_EMBEDDING_OUTPUT, loadFaceRes, type FaceEmbedder } from '../base/faceres/faceres.js';
+import { FACERES_EMBEDDING_OUTPUT, loadFaceRes } from '../base/faceres/faceres.js';
+import type { FaceEmbedder } from '../faces/embedder.js';
 import { irSession, layersModelSession, runtimeFor, type EngineName, type OnnxRuntime, type OnnxSession } from '../runtime/onnxruntime.js';
 import { irFromGraphEmbedding } from '../graph/from-graph.js';
 import { resizeSquare, type RgbImage } from '../image/decode.js';

@@ -1,37 +1,15 @@
-import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { tf } from '../../tfjs/backend.js';
 import type { RgbImage } from '../../image/decode.js';
 import { invalidOption } from '../../util/errors.js';
 import { loadHumanModel } from '../../faces/human-models.js';
+import type { FaceEmbedder, InputNormalisation } from '../../faces/embedder.js';
 
-/**
- * How FaceRes wants its pixels: RGB, 0..255 as float32, NHWC [n, 224, 224, 3] (Human multiplies its
- * 0..1 face crop by 255 before running it). `value = pixel * scale + offset`.
- */
-export interface InputNormalisation {
-  scale: number;
-  offset: number;
-  channels: 'RGB';
-  layout: 'NHWC';
-}
-
+/** FaceRes takes 0..255 pixels as float32. */
 export const FACERES_NORMALISATION: Readonly<InputNormalisation> = Object.freeze({ scale: 1, offset: 0, channels: 'RGB', layout: 'NHWC' });
 
 /** The graph node whose output is the face descriptor (the others are gender and age heads). */
 export const FACERES_EMBEDDING_OUTPUT = 'global_pooling/Mean';
 
-export interface FaceEmbedder {
-  /** Side of the square aligned face the model takes, in pixels. */
-  readonly inputSize: number;
-  /** Length of each embedding. */
-  readonly dims: number;
-  /** The FaceRes graph model (input `input_1` [n, 224, 224, 3], output `FACERES_EMBEDDING_OUTPUT`) for export. */
-  readonly model: GraphModel;
-  readonly normalisation: Readonly<InputNormalisation>;
-  /** One L2-normalised embedding per face; faces of another size are resized first. */
-  embed(faces: RgbImage[]): Promise<Float32Array[]>;
-  dispose(): void;
-}
 
 export interface FaceResOptions {
   /** Also embed each face mirrored and average the two (steadier, twice the time). */
