@@ -7,7 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as ort from 'onnxruntime-node';
 import { evaluateIr } from '../src/graph/interpret.js';
-import { type ExportableRecognizer, exportModel, recognizerIr, writeExport } from '../src/export/export-model.js';
+import { exportModel, recognizerIr, writeExport } from '../src/export/export-model.js';
+import type { ExportableRecognizer } from '../src/export/types.js';
 import { ONNX_INPUT, ONNX_OUTPUT, readOnnxMetadata } from '../src/graph/onnx.js';
 import { FacetrainError } from '../src/util/errors.js';
 import {

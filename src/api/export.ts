@@ -18,7 +18,8 @@ import { saveKerasH5 } from '../export/keras/index.js';
 import { irToLayersModel } from '../export/keras/from-ir.js';
 import { irFromGraphRecognizer } from '../graph/from-graph.js';
 import { optimizeIr } from '../graph/optimize.js';
-import { writeExport, type ExportableRecognizer, type ExportFormat } from '../export/export-model.js';
+import { writeExport } from '../export/export-model.js';
+import type { ExportableRecognizer, ExportFormat } from '../export/types.js';
 
 export const ALL_FORMATS = Object.freeze(['tfjs', 'h5', 'onnx', 'tflite', 'tflite-fp16', 'tflite-int8'] as const);
 export type ModelFormat = (typeof ALL_FORMATS)[number];
