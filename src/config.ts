@@ -1,4 +1,4 @@
-import type { EngineName } from './runtime/onnxruntime.js';
+import type { RuntimeName } from './runtime/runtime.js';
 import { invalidOption } from './util/errors.js';
 
 export const BASES = Object.freeze(['faceres', 'mobilenetv2'] as const);
@@ -34,7 +34,7 @@ export interface TrainConfig {
   /** Replace an existing model directory. */
   force: boolean;
   /** Runtime for the frozen networks (features, embeddings, validation); default onnx when installed. */
-  engine?: EngineName;
+  engine?: RuntimeName;
 }
 
 export const TRAIN_DEFAULTS: Omit<TrainConfig, 'dataDir' | 'outDir'> = Object.freeze({

@@ -5,7 +5,8 @@ import path from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initEngine, tf } from '../src/tfjs/backend.js';
 import { fileSystemIO } from '../src/tfjs/model-io.js';
-import { loadOnnxRuntime, type OnnxRuntime } from '../src/runtime/onnxruntime.js';
+import { loadOnnxRuntime, onnxRuntime } from '../src/runtime/onnxruntime.js';
+import type { OnnxRuntime } from '../src/runtime/runtime.js';
 import { splitAtLayer } from '../src/graph/split.js';
 import { buildClassicHead } from '../src/base/mobilenetv2/head.js';
 import { readImageFile, resizeSquare, type RgbImage } from '../src/image/decode.js';
@@ -67,7 +68,7 @@ before(async () => {
   const images: RgbImage[] = [];
   for (const person of PEOPLE) for (const file of await celebrityPhotos(person, 2)) images.push(await resizeSquare(await readImageFile(file), 224));
   const { frozen } = await network(0);
-  boundary = await computeFrozenOutputs(frozen, images, 8, ort);
+  boundary = await computeFrozenOutputs(frozen, images, 8, onnxRuntime(ort));
 });
 
 async function onnxStep(models: ReplicaModels, dropoutSeed: number) {

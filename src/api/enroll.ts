@@ -2,8 +2,11 @@ import { copyFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TRAIN_DEFAULTS, type TrainConfig } from '../config.js';
 import { initEngine } from '../tfjs/backend.js';
-import { loadFaceEmbedder } from '../recognize/onnx-engine.js';
-import type { EngineName } from '../runtime/onnxruntime.js';
+import { BASE_ROWS } from '../base/index.js';
+import type { EmbeddingBaseRow } from '../base/row.js';
+import { embedderOn } from '../recognize/onnx-engine.js';
+import { chooseRuntime } from '../runtime/choose.js';
+import type { RuntimeName } from '../runtime/runtime.js';
 import { fileSystemIO } from '../tfjs/model-io.js';
 import type { SkippedPhoto } from '../events.js';
 import { cropperFor, detectorFor } from '../faces/cropper.js';
@@ -29,7 +32,7 @@ export interface EnrollOptions {
   /** Refuse photos with more pixels than this (decompression bombs). */
   maxPixels?: number;
   /** Runtime for FaceRes; default onnxruntime when installed. */
-  engine?: EngineName;
+  engine?: RuntimeName;
 }
 
 /** The recipe the model was trained with (its head is retrained with the same settings). */
@@ -37,13 +40,14 @@ function recipeOf(manifest: ModelManifest): TrainConfig {
   return { ...TRAIN_DEFAULTS, ...(manifest.config as Partial<TrainConfig>) } as TrainConfig;
 }
 
-async function galleryModel(modelDir: string): Promise<{ manifest: ModelManifest; gallery: Gallery }> {
+async function galleryModel(modelDir: string): Promise<{ manifest: ModelManifest; gallery: Gallery; base: EmbeddingBaseRow }> {
   const manifest = await readManifest(modelDir);
-  const gallery = manifest.base.name === 'faceres' ? await readGallery(modelDir) : undefined;
-  if (!gallery) {
+  const base = BASE_ROWS[manifest.base.name];
+  const gallery = base.kind === 'embedding' ? await readGallery(modelDir) : undefined;
+  if (!gallery || base.kind !== 'embedding') {
     throw new FacetrainError('FT_ERR_UNSUPPORTED', `${modelDir}: only models with a face-embedding base can add or forget people without retraining; retrain with --base faceres, or retrain this one with the new photos`);
   }
-  return { manifest, gallery };
+  return { manifest, gallery, base };
 }
 
 /**
@@ -74,9 +78,9 @@ async function rewriteModel(modelDir: string, manifest: ModelManifest, gallery: 
 /** Adds photos of `name` (a new or known person) to a model and updates it in seconds. */
 export async function enrollPerson(modelDir: string, name: string, photos: EnrollPhoto[], options: EnrollOptions = {}): Promise<EnrollResult> {
   await initEngine();
-  const { manifest, gallery } = await galleryModel(modelDir);
+  const { manifest, gallery, base } = await galleryModel(modelDir);
   const detector = await detectorFor(manifest.input);
-  const embedder = await loadFaceEmbedder(options.engine);
+  const embedder = await embedderOn(await chooseRuntime(options.engine), await base.loadEmbedder());
   const skipped: SkippedPhoto[] = [];
   const byFile = new Map(photos.map((p) => [p.file, p.bytes]));
   const config = recipeOf(manifest);

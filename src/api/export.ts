@@ -2,10 +2,9 @@ import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { FACERES_EMBEDDING_OUTPUT, loadFaceRes } from '../base/faceres/faceres.js';
+import { BASE_ROWS } from '../base/index.js';
 import { initEngine } from '../tfjs/backend.js';
 import { WEIGHTS_FILE, fileSystemIO } from '../tfjs/model-io.js';
-import { humanModelsDir } from '../faces/human-models.js';
 import { labelledPhotos } from './evaluate.js';
 import { preparePhotos } from '../dataset/prepare.js';
 import { cropperFor, detectorFor } from '../faces/cropper.js';
@@ -53,9 +52,11 @@ export function parseFormats(value: string): ModelFormat[] {
 async function exportable(modelDir: string, manifest: ModelManifest): Promise<ExportableRecognizer> {
   const model = await tfl.loadLayersModel(fileSystemIO(modelDir));
   const input = perChannelInput(manifest.input);
-  if (manifest.base.name === 'mobilenetv2') return { model, labels: manifest.labels, input, name: 'facetrain-mobilenetv2' };
-  const embedder = await loadFaceRes();
-  return { model: { graph: embedder.model, outputNode: FACERES_EMBEDDING_OUTPUT, head: model }, labels: manifest.labels, input, name: 'facetrain-faceres' };
+  const base = BASE_ROWS[manifest.base.name];
+  const name = `facetrain-${manifest.base.name}`;
+  if (base.kind === 'classifier') return { model, labels: manifest.labels, input, name };
+  const embedder = await base.loadEmbedder();
+  return { model: { graph: embedder.model, outputNode: embedder.outputNode, head: model }, labels: manifest.labels, input, name };
 }
 
 /** Photos int8 calibration and bias correction run on: enough that every layer's mean error is measured, few enough to stay quick. */
@@ -97,9 +98,10 @@ async function writeTfjs(modelDir: string, manifest: ModelManifest, out: string)
       for (const f of ['model.json', WEIGHTS_FILE]) await copyFile(path.join(modelDir, f), path.join(dir, f));
       await writeFile(path.join(dir, LABELS_FILE), labelsText(manifest.labels));
       await writeFile(path.join(dir, 'preprocess.json'), JSON.stringify({ input: manifest.input, base: manifest.base, threshold: manifest.threshold }, null, 2));
-      if (manifest.base.name === 'faceres') {
+      const base = BASE_ROWS[manifest.base.name];
+      if (base.kind === 'embedding') {
         await mkdir(path.join(dir, 'base'));
-        for (const f of ['faceres.json', 'faceres.bin']) await copyFile(path.join(humanModelsDir(), f), path.join(dir, 'base', f));
+        for (const f of base.tfjsFiles()) await copyFile(f, path.join(dir, 'base', path.basename(f)));
       }
     },
     { force: true },

@@ -2,10 +2,12 @@ import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { resolveTrainConfig, type TrainConfig } from '../config.js';
 import { checkPeople, preparePhotos, type Cropper } from '../dataset/prepare.js';
-import { MOBILENET_V2_NORMALIZATION } from '../base/mobilenetv2/mobilenetv2.js';
+import { BASE_ROWS } from '../base/index.js';
+import type { ClassifierBaseRow, EmbeddingBaseRow } from '../base/row.js';
 import { loadDatasetSplit, type DatasetSplit } from '../dataset/scan.js';
 import { initEngine } from '../tfjs/backend.js';
-import { runtimeFor } from '../runtime/onnxruntime.js';
+import { chooseRuntime } from '../runtime/choose.js';
+import type { Runtime } from '../runtime/runtime.js';
 import { fileSystemIO } from '../tfjs/model-io.js';
 import { calibrateThreshold, evaluate } from '../evaluate/metrics.js';
 import { renderReport } from '../evaluate/report.js';
@@ -18,10 +20,9 @@ import type { FaceDetector } from '../faces/detect.js';
 import { GALLERY_FILE, personCentroids, readGallery, type Gallery } from '../model-dir/gallery.js';
 import { EVAL_FILE, HISTORY_FILE, LABELS_FILE, MANIFEST_FILE, REPORT_FILE, labelsText, packageVersions, type ModelManifest } from '../model-dir/manifest.js';
 import { classicClassifier, embeddingClassifier } from '../recognize/classifier.js';
-import { loadFaceEmbedder, onnxClassicClassifier } from '../recognize/onnx-engine.js';
+import { embedderOn } from '../recognize/onnx-engine.js';
 import { createRecognizer, type Recognizer } from '../recognize/recognizer.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
-import { trainClassic } from '../base/mobilenetv2/recipe.js';
 import { embedPhotos, trainEmbeddingHead } from '../train/embedding.js';
 
 export interface TrainResult {
@@ -70,12 +71,11 @@ function draftManifest(config: TrainConfig, labels: string[]): ModelManifest {
   return {
     format: 'facetrain-model',
     formatVersion: 1,
-    base: config.base === 'mobilenetv2' ? { name: 'mobilenetv2', alpha: config.alpha, fineTuneAt: config.fineTuneAt, layerLayout: 'keras-2.0-with-Conv1_pad-155' } : { name: 'faceres' },
+    base: BASE_ROWS[config.base].manifestEntry(config),
     input: {
       size: INPUT_SIZE,
       channels: 'RGB',
-      // FaceRes takes raw 0..255 pixels
-      ...(config.base === 'mobilenetv2' ? MOBILENET_V2_NORMALIZATION : { mean: 0, std: 1 }),
+      ...BASE_ROWS[config.base].normalisation,
       ...(config.detect ? { crop: 'aligned-face', align: { ...DEFAULT_ALIGN_CONFIG } } : { crop: 'whole-image' }),
     },
     labels,
@@ -108,23 +108,22 @@ function reportDataset(emit: EventSink, p: Prepared, train: { person: string; fa
   });
 }
 
-async function trainMobileNet(config: TrainConfig, p: Prepared, emit: EventSink, manifest: ModelManifest, hooks: TrainHooks): Promise<Trained> {
+async function trainClassifier(base: ClassifierBaseRow, config: TrainConfig, runtime: Runtime, p: Prepared, emit: EventSink, manifest: ModelManifest, hooks: TrainHooks): Promise<Trained> {
   const total = p.split.train.length + p.split.val.length;
   const onProgress = (offset: number) => (done: number) => emit({ type: 'progress', stage: 'prepare', done: offset + done, total });
   const train = await preparePhotos(p.split.train, p.crop, p.onSkip, onProgress(0));
   const val = await preparePhotos(p.split.val, p.crop, p.onSkip, onProgress(p.split.train.length));
   reportDataset(emit, p, train, val);
-  const ort = await runtimeFor(config.engine);
-  const { model, history } = await trainClassic(train, val, p.split.people, config, emit, ort, hooks.base);
-  const classifier = ort ? await onnxClassicClassifier(ort, manifest, model) : classicClassifier(model, INPUT_SIZE);
+  const { model, history } = await base.train(train, val, p.split.people, config, emit, runtime, hooks.base);
+  const classifier = await classicClassifier(runtime, model, manifest.input);
   const recognizer = createRecognizer(manifest, { classifier, detector: p.detector });
   return { recognizer, model, history };
 }
 
-async function trainFaceRes(config: TrainConfig, p: Prepared, emit: EventSink, manifest: ModelManifest): Promise<Trained> {
-  const embedder = await loadFaceEmbedder(config.engine);
+async function trainEmbedding(base: EmbeddingBaseRow, config: TrainConfig, runtime: Runtime, p: Prepared, emit: EventSink, manifest: ModelManifest): Promise<Trained> {
+  const embedder = await embedderOn(runtime, await base.loadEmbedder());
   const previous = config.force ? await readGallery(config.outDir).catch(() => undefined) : undefined;
-  const recipeKey = JSON.stringify({ base: 'faceres', input: manifest.input, align: DEFAULT_ALIGN_CONFIG, seed: config.seed, augment: config.augment });
+  const recipeKey = JSON.stringify({ base: config.base, input: manifest.input, align: DEFAULT_ALIGN_CONFIG, seed: config.seed, augment: config.augment });
   const cache = new Map((previous?.recipeKey === recipeKey ? previous.entries : []).map((e) => [e.hash, e]));
   const total = p.split.train.length + p.split.val.length;
   let done = 0;
@@ -143,6 +142,7 @@ export async function train(input: Partial<TrainConfig> & Pick<TrainConfig, 'dat
   const config = resolveTrainConfig(input);
   const started = performance.now();
   await initEngine();
+  const runtime = await chooseRuntime(config.engine);
   const split = await loadDatasetSplit(config.dataDir, { valSplit: config.valSplit, seed: config.seed });
   const skipped: SkippedPhoto[] = [];
   const onSkip = (s: SkippedPhoto) => {
@@ -153,8 +153,9 @@ export async function train(input: Partial<TrainConfig> & Pick<TrainConfig, 'dat
   const detector = await detectorFor(manifest.input);
   const prepared: Prepared = { split, crop: cropperFor(manifest.input, detector), detector, onSkip, skipped };
 
+  const base = BASE_ROWS[config.base];
   const trained =
-    config.base === 'mobilenetv2' ? await trainMobileNet(config, prepared, emit, manifest, hooks) : await trainFaceRes(config, prepared, emit, manifest);
+    base.kind === 'classifier' ? await trainClassifier(base, config, runtime, prepared, emit, manifest, hooks) : await trainEmbedding(base, config, runtime, prepared, emit, manifest);
   const validation = await validate(trained.recognizer, split.val.filter((p) => !skipped.some((s) => s.file === p.file)));
   manifest.threshold = validation.threshold;
   manifest.metrics = { valAccuracy: validation.report?.top1Accuracy ?? undefined, trainSeconds: (performance.now() - started) / 1000 };
@@ -171,7 +172,7 @@ export async function train(input: Partial<TrainConfig> & Pick<TrainConfig, 'dat
       if (validation.report) {
         const samples = validation.samples.map(({ thumbnail: _, ...rest }) => rest);
         await writeFileAtomic(path.join(dir, EVAL_FILE), JSON.stringify({ report: validation.report, samples }, null, 2));
-        const baseName = config.base === 'mobilenetv2' ? `mobilenetv2 alpha ${config.alpha}` : 'faceres';
+        const baseName = base.describe(config);
         const modelInfo = { labels: manifest.labels, base: baseName, threshold: manifest.threshold, createdAt: manifest.createdAt, name: path.basename(config.outDir) };
         await writeFileAtomic(path.join(dir, REPORT_FILE), renderReport({ report: validation.report, history: trained.history, model: modelInfo, samples: validation.samples }));
       }

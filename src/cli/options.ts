@@ -1,4 +1,4 @@
-import type { EngineName } from '../runtime/onnxruntime.js';
+import type { RuntimeName } from '../runtime/runtime.js';
 import { invalidOption } from '../util/errors.js';
 
 export interface OutputFlags {
@@ -16,7 +16,7 @@ export function optionalNumber(flag: string, value: unknown): number | undefined
   return value === undefined ? undefined : numberOption(flag, value);
 }
 
-export function engineOption(value: unknown): EngineName | undefined {
+export function engineOption(value: unknown): RuntimeName | undefined {
   if (value === undefined) return undefined;
   if (value !== 'onnx' && value !== 'tfjs') throw invalidOption('--engine', 'onnx or tfjs', value);
   return value;

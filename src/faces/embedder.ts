@@ -18,8 +18,10 @@ export interface FaceEmbedder {
   readonly inputSize: number;
   /** Length of each embedding. */
   readonly dims: number;
-  /** The graph model (for FaceRes: input `input_1` [n, 224, 224, 3], output `FACERES_EMBEDDING_OUTPUT`) for export. */
+  /** The graph model (for FaceRes: input `input_1` [n, 224, 224, 3]), for export and other runtimes. */
   readonly model: GraphModel;
+  /** The graph node whose output is the (not yet normalised) embedding. */
+  readonly outputNode: string;
   readonly normalisation: Readonly<InputNormalisation>;
   /** One L2-normalised embedding per face; faces of another size are resized first. */
   embed(faces: RgbImage[]): Promise<Float32Array[]>;

@@ -1,16 +1,10 @@
 import { availableParallelism } from 'node:os';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type * as Ort from 'onnxruntime-node';
 import { irFromLayersModel } from '../graph/from-layers.js';
 import type { IrGraph } from '../graph/ir.js';
 import { irToOnnx } from '../graph/onnx.js';
 import { optimizeIr } from '../graph/optimize.js';
-import { FacetrainError } from '../util/errors.js';
-
-/** Runtime for the networks: onnxruntime-node (native, both cores) or TF.js (wasm). */
-export type EngineName = 'tfjs' | 'onnx';
-
-export type OnnxRuntime = typeof Ort;
+import type { BatchRunner, ModelSession, OnnxRuntime, Runtime } from './runtime.js';
 
 /** onnxruntime-node when it is installed and loads (it ships a native binary), else undefined. */
 export async function loadOnnxRuntime(): Promise<OnnxRuntime | undefined> {
@@ -21,25 +15,8 @@ export async function loadOnnxRuntime(): Promise<OnnxRuntime | undefined> {
   }
 }
 
-/**
- * onnxruntime for `engine` 'onnx', undefined for 'tfjs'; with no choice, onnxruntime when it loads.
- * Asking for onnx without the package is a user error, not a silent fallback.
- */
-export async function runtimeFor(engine: EngineName | undefined): Promise<OnnxRuntime | undefined> {
-  if (engine === 'tfjs') return undefined;
-  const ort = await loadOnnxRuntime();
-  if (engine === 'onnx' && !ort) {
-    throw new FacetrainError('FT_ERR_UNSUPPORTED', '--engine onnx needs the onnxruntime-node package: npm install onnxruntime-node (with onnxruntime-node-install=skip in .npmrc when offline)');
-  }
-  return ort;
-}
-
-export interface OnnxSession {
-  /** Runs a float32 NHWC batch; one array per output, in the graph's output order. */
-  run(input: Float32Array, shape: number[]): Promise<Float32Array[]>;
-  /** Frees the native session; safe to call more than once (onnxruntime throws on a second release). */
-  release(): void;
-}
+/** An onnxruntime session; `release` may be called more than once (onnxruntime throws on a second release). */
+export type OnnxSession = ModelSession;
 
 /** A session on an in-memory ONNX model, threaded over every core. */
 export async function createOnnxSession(ort: OnnxRuntime, bytes: Uint8Array): Promise<OnnxSession> {
@@ -66,4 +43,17 @@ export async function irSession(ort: OnnxRuntime, ir: IrGraph, name: string): Pr
 
 export function layersModelSession(ort: OnnxRuntime, model: tfl.LayersModel): Promise<OnnxSession> {
   return irSession(ort, irFromLayersModel(model, 'ONNX'), model.name);
+}
+
+/** onnxruntime-node as the runtime: every model converted to ONNX in memory and run on its threads (about 10x the wasm pool). */
+export function onnxRuntime(ort: OnnxRuntime): Runtime {
+  return {
+    name: 'onnx',
+    ort,
+    layersModelSession: (model) => layersModelSession(ort, model),
+    async batchRunner(model, batchSize): Promise<BatchRunner> {
+      const session = await layersModelSession(ort, model);
+      return { rowsPerCall: batchSize, run: (input, shape) => session.run(input, shape), dispose: async () => session.release() };
+    },
+  };
 }

@@ -68,6 +68,7 @@ export async function loadFaceRes(options: Partial<FaceResOptions> = {}): Promis
     inputSize,
     dims,
     model,
+    outputNode: FACERES_EMBEDDING_OUTPUT,
     normalisation: FACERES_NORMALISATION,
     async embed(faces) {
       const out: Float32Array[] = [];

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { MOBILENET_V2_NORMALIZATION } from './mobilenetv2.js';
-import { layersModelSession, type OnnxRuntime } from '../../runtime/onnxruntime.js';
-import { createInferencePool, modelArtifacts } from '../../runtime/pool.js';
+import type { Runtime } from '../../runtime/runtime.js';
 import type { RgbImage } from '../../image/decode.js';
 import { normalisedPixels } from '../../image/normalise.js';
 import type { SharedTensor } from '../../train/replica.js';
@@ -17,35 +16,15 @@ export function toMobileNetInput(images: RgbImage[]): tf.Tensor4D {
   return tf.tensor4d(mobileNetInputData(images), [images.length, height, width, 3]);
 }
 
-/** Runs a model on NHWC batches on every core, one array per model output. */
-interface BatchRunner {
-  /** Rows per call that keep every core busy. */
-  rowsPerCall: number;
-  run(input: Float32Array, shape: number[]): Promise<Float32Array[]>;
-  dispose(): Promise<void>;
-}
-
-/** The model converted to ONNX in memory, on onnxruntime's threads (about 10x the wasm pool's speed). */
-async function onnxRunner(ort: OnnxRuntime, model: tfl.LayersModel, batchSize: number): Promise<BatchRunner> {
-  const session = await layersModelSession(ort, model);
-  return { rowsPerCall: batchSize, run: (input, shape) => session.run(input, shape), dispose: async () => session.release() };
-}
-
-/** One wasm backend per core in worker threads: the engine when onnxruntime is not installed. */
-async function poolRunner(model: tfl.LayersModel, batchSize: number): Promise<BatchRunner> {
-  const pool = await createInferencePool(await modelArtifacts(model));
-  return { rowsPerCall: batchSize * pool.workers, run: (input, shape) => pool.predict(input, shape), dispose: () => pool.dispose() };
-}
-
 /**
- * Runs the frozen part once per image on every core (onnxruntime when `ort` is given, else the
+ * Runs the frozen part once per image on every core of `runtime` (onnxruntime's threads or the
  * TF.js worker pool) and keeps every output concatenated on the first axis, in shared memory: the
  * cache that training epochs (on every training thread) read instead of recomputing frozen layers.
  */
 export async function computeFrozenOutputs(
-  frozen: tfl.LayersModel, images: RgbImage[], batchSize: number, ort: OnnxRuntime | undefined, onProgress?: (done: number) => void,
+  frozen: tfl.LayersModel, images: RgbImage[], batchSize: number, runtime: Runtime, onProgress?: (done: number) => void,
 ): Promise<SharedTensor[]> {
-  const runner = ort ? await onnxRunner(ort, frozen, batchSize) : await poolRunner(frozen, batchSize);
+  const runner = await runtime.batchRunner(frozen, batchSize);
   const outputShapes = frozen.outputs.map((o) => o.shape.slice(1) as number[]);
   const outputSizes = outputShapes.map((s) => s.reduce((a, b) => a * b, 1));
   const results = outputSizes.map((n) => new Float32Array(new SharedArrayBuffer(n * images.length * Float32Array.BYTES_PER_ELEMENT)));

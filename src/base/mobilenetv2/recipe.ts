@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { loadMobileNetV2 } from './mobilenetv2.js';
 import { splitAtLayer } from '../../graph/split.js';
-import type { OnnxRuntime } from '../../runtime/onnxruntime.js';
+import type { Runtime } from '../../runtime/runtime.js';
 import type { TrainConfig } from '../../config.js';
 import type { PreparedPhoto } from '../../dataset/prepare.js';
 import type { EventSink } from '../../events.js';
@@ -52,16 +52,26 @@ function runHeadOnThisThread(o: Omit<ParallelPhaseOptions, 'parts'>): EpochMetri
   }
 }
 
+/** A phase as every runner takes it: the cores to spread over are the runner's business. */
+type Phase = Omit<ParallelPhaseOptions, 'parts'>;
+
+/** How each phase runs on `runtime`: onnxruntime runs the whole step natively on every core; TF.js runs the head here and one wasm replica per core for fine-tuning. */
+function phaseRunners(runtime: Runtime): { head(o: Phase): Promise<EpochMetrics[]>; fineTune(o: Phase): Promise<EpochMetrics[]> } {
+  const { ort } = runtime;
+  if (ort) return { head: (o) => runOnnxPhase({ ...o, ort }), fineTune: (o) => runOnnxPhase({ ...o, ort }) };
+  return { head: async (o) => runHeadOnThisThread(o), fineTune: (o) => runParallelPhase({ ...o, parts: availableParallelism() }) };
+}
+
 /**
  * The classic recipe: frozen ImageNet MobileNetV2 + Conv2D/Dropout/GAP/Dense head for `epochs`,
  * then layers from `fineTuneAt` on unfrozen (BatchNorm kept in inference mode) with a small
  * learning rate. Frozen layers run once per view: the head trains on cached base outputs and
- * fine-tuning on cached activations at the `fineTuneAt` boundary: both phases on `ort` when given
- * (onnxruntime), else on wasm, fine-tuning data-parallel over the cores. Either way `seed` reproduces a
+ * fine-tuning on cached activations at the `fineTuneAt` boundary: both phases on onnxruntime when
+ * that is the runtime, else on wasm, fine-tuning data-parallel over the cores. Either way `seed` reproduces a
  * model bit for bit on machines with the same os.availableParallelism() and engine.
  */
 export async function trainClassic(
-  train: PreparedPhoto[], val: PreparedPhoto[], people: string[], config: TrainConfig, emit: EventSink, ort: OnnxRuntime | undefined, prebuiltBase?: tfl.LayersModel,
+  train: PreparedPhoto[], val: PreparedPhoto[], people: string[], config: TrainConfig, emit: EventSink, runtime: Runtime, prebuiltBase?: tfl.LayersModel,
 ): Promise<TrainedModel> {
   const base = prebuiltBase ?? (await loadMobileNetV2({ alpha: config.alpha, weights: config.weights }));
   const fineTune = config.fineTuneEpochs > 0;
@@ -75,7 +85,7 @@ export async function trainClassic(
   // head trains on (before fine-tuning, the tail computes exactly that from the boundary).
   const cached = tfl.model({ inputs: base.inputs, outputs: tail ? [...frozen.outputs, ...base.outputs] : base.outputs, name: `${base.name}_cached` });
   const cache = async (images: RgbImage[], offset: number) => {
-    const outputs = await computeFrozenOutputs(cached, images, config.batchSize, ort, progress(offset));
+    const outputs = await computeFrozenOutputs(cached, images, config.batchSize, runtime, progress(offset));
     return { boundary: outputs.slice(0, -1), baseOut: outputs.at(-1)! };
   };
   const trainCache = await cache(trainImages, 0);
@@ -99,14 +109,11 @@ export async function trainClassic(
   });
   const history: TrainedModel['history'] = { phases: [] };
   const headPhase = phase('head', (c) => [c.baseOut], { head }, config.learningRate, config.epochs);
-  history.phases.push({ name: 'head', epochs: ort ? await runOnnxPhase({ ...headPhase, ort }) : runHeadOnThisThread(headPhase) });
+  const runners = phaseRunners(runtime);
+  history.phases.push({ name: 'head', epochs: await runners.head(headPhase) });
   if (tail) {
     const fineTune = phase('fine-tune', (c) => c.boundary, { tail, head }, config.fineTuneLearningRate, config.fineTuneEpochs);
-    history.phases.push({
-      name: 'fine-tune',
-      // onnxruntime runs the whole step natively on every core; without it, one wasm replica per core
-      epochs: ort ? await runOnnxPhase({ ...fineTune, ort }) : await runParallelPhase({ ...fineTune, parts: availableParallelism() }),
-    });
+    history.phases.push({ name: 'fine-tune', epochs: await runners.fineTune(fineTune) });
   }
   const model = tfl.model({ name: 'facetrain_mobilenetv2', inputs: base.inputs, outputs: attachHead(head, base.outputs[0]!) });
   return { model, history };
