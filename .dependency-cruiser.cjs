@@ -5,8 +5,8 @@
  * into another's (bases meet only in base/index.ts). Root files count as one-file layers.
  */
 const LAYERS = [
-  'util',
   'errors.ts',
+  'util',
   'tfjs',
   'graph',
   'runtime',

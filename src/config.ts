@@ -1,5 +1,5 @@
 import type { RuntimeName } from './runtime/runtime.js';
-import { invalidOption } from './util/errors.js';
+import { invalidOption } from './errors.js';
 
 export const BASES = Object.freeze(['faceres', 'mobilenetv2'] as const);
 export type BaseName = (typeof BASES)[number];

@@ -19,4 +19,4 @@ export { alignFace } from './faces/align.js';
 export { decodeImage, readImageFile, type RgbImage } from './image/decode.js';
 export { buildServer, type ServeOptions } from './server/app.js';
 export { initEngine } from './tfjs/backend.js';
-export { FacetrainError, type ErrorCode } from './util/errors.js';
+export { FacetrainError, type ErrorCode } from './errors.js';

@@ -12,7 +12,7 @@ import { splitAtLayer } from '../src/graph/split.js';
 import { initEngine } from '../src/tfjs/backend.js';
 import { fileSystemIO } from '../src/tfjs/model-io.js';
 import { readImageFile, resizeSquare } from '../src/image/decode.js';
-import { FacetrainError } from '../src/util/errors.js';
+import { FacetrainError } from '../src/errors.js';
 import { loadH5wasm } from '../src/util/keras-h5.js';
 import { FIVE_CELEBRITIES, MOBILENET_035_DIR, needsShared } from './support/shared.js';
 

@@ -10,7 +10,7 @@ import { initEngine, tf } from '../src/tfjs/backend.js';
 import { fileSystemIO } from '../src/tfjs/model-io.js';
 import { loadKerasH5, readKerasH5Labels, saveKerasH5 } from '../src/export/keras/index.js';
 import { readImageFile, resizeSquare } from '../src/image/decode.js';
-import { FacetrainError } from '../src/util/errors.js';
+import { FacetrainError } from '../src/errors.js';
 import { exportModelDir } from '../src/api/export.js';
 import { FACERES_EMBEDDING, FACERES_INPUT, loadFaceRes as loadFaceResGraph, loadPhotos, referenceProbabilities } from './support/export-fixtures.js';
 import { FIVE_CELEBRITIES, MOBILENET_035_DIR, needsShared } from './support/shared.js';

@@ -10,7 +10,7 @@ import { evaluateIr } from '../src/graph/interpret.js';
 import { exportModel, recognizerIr, writeExport } from '../src/export/export-model.js';
 import type { ExportableRecognizer } from '../src/export/types.js';
 import { ONNX_INPUT, ONNX_OUTPUT, readOnnxMetadata } from '../src/graph/onnx.js';
-import { FacetrainError } from '../src/util/errors.js';
+import { FacetrainError } from '../src/errors.js';
 import {
   FACERES_EMBEDDING,
   FACERES_INPUT,

@@ -8,7 +8,7 @@ import { alignFace, alignedEyePositions, alignmentTransform, applyAffine } from 
 import { FACERES_EMBEDDING_OUTPUT, loadFaceRes } from '../src/base/faceres/faceres.js';
 import type { FaceEmbedder } from '../src/faces/embedder.js';
 import { readImageFile, type RgbImage } from '../src/image/decode.js';
-import { FacetrainError } from '../src/util/errors.js';
+import { FacetrainError } from '../src/errors.js';
 import { needsShared, sharedPath } from './support/shared.js';
 
 const DATASETS = sharedPath('datasets');

@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { train, type TrainResult } from '../src/api/train.js';
 import { loadRecognizer } from '../src/recognize/recognizer.js';
 import { readImageFile } from '../src/image/decode.js';
-import { FacetrainError } from '../src/util/errors.js';
+import { FacetrainError } from '../src/errors.js';
 import { FIVE_CELEBRITIES, MOBILENET_035_DIR, needsShared, tempDir } from './support/shared.js';
 import { runFacetrain } from './support/cli.js';
 

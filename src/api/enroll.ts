@@ -13,7 +13,7 @@ import { cropperFor, detectorFor } from '../faces/cropper.js';
 import { GALLERY_FILE, hashBytes, readGallery, type Gallery, type GalleryEntry } from '../model-dir/gallery.js';
 import { EVAL_FILE, LABELS_FILE, MANIFEST_FILE, REPORT_FILE, labelsText, readManifest, type ModelManifest } from '../model-dir/manifest.js';
 import { embedPhotos, trainEmbeddingHead } from '../train/embedding.js';
-import { FacetrainError } from '../util/errors.js';
+import { FacetrainError } from '../errors.js';
 import { writeDirAtomic } from '../util/fs.js';
 
 export interface EnrollPhoto {

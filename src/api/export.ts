@@ -11,7 +11,7 @@ import { cropperFor, detectorFor } from '../faces/cropper.js';
 import { normalisedPixels } from '../image/normalise.js';
 import { perChannelInput } from '../faces/input-spec.js';
 import { LABELS_FILE, MANIFEST_FILE, labelsText, readManifest, type ModelManifest } from '../model-dir/manifest.js';
-import { FacetrainError, invalidOption } from '../util/errors.js';
+import { FacetrainError, invalidOption } from '../errors.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import { saveKerasH5 } from '../export/keras/index.js';
 import { irToLayersModel } from '../export/keras/from-ir.js';

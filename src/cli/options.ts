@@ -1,5 +1,5 @@
 import type { RuntimeName } from '../runtime/runtime.js';
-import { invalidOption } from '../util/errors.js';
+import { invalidOption } from '../errors.js';
 
 export interface OutputFlags {
   json?: boolean;

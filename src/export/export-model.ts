@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { FacetrainError, invalidOption } from '../util/errors.js';
+import { FacetrainError, invalidOption } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { irFromGraphRecognizer } from '../graph/from-graph.js';
 import { irFromLayersModel } from '../graph/from-layers.js';

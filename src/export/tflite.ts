@@ -1,5 +1,5 @@
 import * as flatbuffers from 'flatbuffers';
-import { FacetrainError } from '../util/errors.js';
+import { FacetrainError } from '../errors.js';
 import type { ExportableRecognizer, ExportOptions } from './types.js';
 import { type ConvOp, type DenseOp, type IrGraph, type IrOp, soleOutput, unsupported, type WeightedOp } from '../graph/ir.js';
 import { calibrate } from './calibrate.js';

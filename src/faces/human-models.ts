@@ -4,7 +4,7 @@ import path from 'node:path';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
 import { initEngine } from '../tfjs/backend.js';
 import { modelFileIO } from '../tfjs/model-io.js';
-import { FacetrainError } from '../util/errors.js';
+import { FacetrainError } from '../errors.js';
 
 /** Models shipped by the npm package @vladmandic/human (MIT); we run them on our own TF.js, never Human's bundle. */
 export type HumanModelName = 'blazeface' | 'faceres';

@@ -1,6 +1,6 @@
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { FacetrainError } from '../util/errors.js';
+import { FacetrainError } from '../errors.js';
 import { appendLayersModel } from './from-layers.js';
 import { type ConstTensor, IrBuilder, type IrGraph, unsupported } from './ir.js';
 

@@ -1,4 +1,4 @@
-import { FacetrainError } from '../util/errors.js';
+import { FacetrainError } from '../errors.js';
 
 /**
  * A small op graph that every exporter reads: NHWC tensors, float32 constants, batch 1 shapes.

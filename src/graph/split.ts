@@ -1,5 +1,5 @@
 import * as tfl from '@tensorflow/tfjs-layers';
-import { invalidOption } from '../util/errors.js';
+import { invalidOption } from '../errors.js';
 
 type Layer = tfl.layers.Layer;
 type Node = Layer['inboundNodes'][number];

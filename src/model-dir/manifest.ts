@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { BaseName } from '../config.js';
 import type { InputSpec } from '../faces/input-spec.js';
-import { FacetrainError } from '../util/errors.js';
+import { FacetrainError } from '../errors.js';
 
 export const MANIFEST_FILE = 'facetrain.json';
 export const LABELS_FILE = 'labels.txt';

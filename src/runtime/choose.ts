@@ -1,4 +1,4 @@
-import { FacetrainError } from '../util/errors.js';
+import { FacetrainError } from '../errors.js';
 import { loadOnnxRuntime, onnxRuntime } from './onnxruntime.js';
 import type { Runtime, RuntimeName } from './runtime.js';
 import { TFJS_RUNTIME } from './tfjs.js';

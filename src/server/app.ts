@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import { packageVersions } from '../model-dir/manifest.js';
-import { invalidOption } from '../util/errors.js';
+import { invalidOption } from '../errors.js';
 import type { ServerContext } from './context.js';
 import { ERROR_SCHEMA, HttpError, installErrorHandlers } from './http-error.js';
 import { AdmissionGate } from './limits.js';

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { FacetrainError } from '../util/errors.js';
+import { FacetrainError } from '../errors.js';
 
 /** A refusal by the server itself (limits, auth, routing); FacetrainErrors from the library map by their own status. */
 export class HttpError extends Error {

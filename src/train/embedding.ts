@@ -10,7 +10,7 @@ import type { EventSink, SkippedPhoto } from '../events.js';
 import { applyHead, buildEmbeddingHead } from './head.js';
 import { decodeImage } from '../image/decode.js';
 import { decodeVector, encodeVector, hashBytes, type GalleryEntry } from '../model-dir/gallery.js';
-import { FacetrainError } from '../util/errors.js';
+import { FacetrainError } from '../errors.js';
 import { childSeed, createRandom } from '../util/random.js';
 import { applyJitter, viewJitters } from './augment.js';
 import { runPhase, type EpochMetrics, type PhaseData } from './loop.js';

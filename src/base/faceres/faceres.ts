@@ -1,6 +1,6 @@
 import { tf } from '../../tfjs/backend.js';
 import type { RgbImage } from '../../image/decode.js';
-import { invalidOption } from '../../util/errors.js';
+import { invalidOption } from '../../errors.js';
 import { loadHumanModel } from '../../faces/human-models.js';
 import type { FaceEmbedder, InputNormalisation } from '../../faces/embedder.js';
 

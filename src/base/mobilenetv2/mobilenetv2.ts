@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { invalidOption } from '../../util/errors.js';
+import { invalidOption } from '../../errors.js';
 import { fetchOfficialMobileNetV2Weights } from './official-weights.js';
 import { loadWeightsByName } from './weights.js';
 

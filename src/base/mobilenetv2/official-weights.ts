@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { FacetrainError, invalidOption } from '../../util/errors.js';
+import { FacetrainError, invalidOption } from '../../errors.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { isHdf5 } from '../../util/keras-h5.js';
 

@@ -3,7 +3,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileSystemIO } from '../../tfjs/model-io.js';
-import { FacetrainError } from '../../util/errors.js';
+import { FacetrainError } from '../../errors.js';
 import { readKerasH5Weights } from '../../util/keras-h5.js';
 
 /**

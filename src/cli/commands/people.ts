@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { scanFiles } from '../../dataset/scan.js';
 import { enrollPerson, forgetPerson } from '../../api/enroll.js';
-import { FacetrainError } from '../../util/errors.js';
+import { FacetrainError } from '../../errors.js';
 import type { OutputFlags } from '../options.js';
 
 export function registerPeople(cli: CAC): void {
