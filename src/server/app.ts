@@ -59,7 +59,7 @@ function rejectDeclaredOversize(app: FastifyInstance, maxBodyBytes: number): voi
   app.addHook('onRequest', async (request) => {
     const declared = Number(request.headers['content-length'] ?? 0);
     if (declared > maxBodyBytes) {
-      throw new HttpError(413, 'FT_ERR_TOO_LARGE', `the request body is ${declared} bytes, more than this server's limit of ${maxBodyBytes}; send a smaller photo`);
+      throw new HttpError('FT_ERR_TOO_LARGE', `the request body is ${declared} bytes, more than this server's limit of ${maxBodyBytes}; send a smaller photo`);
     }
   });
 }
