@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 // tfjs-core alone registers no gradient functions; tfjs-layers registers all of them on import.
 import '@tensorflow/tfjs-layers';
-import { initEngine, tf } from '../src/tfjs/backend.js';
-import { TRAINING_KERNELS, WASM_SPEEDUPS, registerTrainingKernels, stockCpuKernel } from '../src/tfjs/kernels/register.js';
+import { initEngine, tf } from '../../src/tfjs/backend.js';
+import { TRAINING_KERNELS, WASM_SPEEDUPS, registerTrainingKernels, stockCpuKernel } from '../../src/tfjs/kernels/register.js';
 
 await initEngine('wasm');
 

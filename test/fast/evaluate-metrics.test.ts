@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { calibrateThreshold, evaluate, median } from '../src/evaluate/metrics.js';
-import { formatReport } from '../src/evaluate/format.js';
-import type { EvalSample } from '../src/evaluate/types.js';
-import { FacetrainError } from '../src/errors.js';
+import { calibrateThreshold, evaluate, median } from '../../src/evaluate/metrics.js';
+import { formatReport } from '../../src/evaluate/format.js';
+import type { EvalSample } from '../../src/evaluate/types.js';
+import { FacetrainError } from '../../src/errors.js';
 
 const LABELS = ['ada', 'bob', 'cyd'];
 const THRESHOLD = 0.5;
