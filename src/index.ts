@@ -2,7 +2,8 @@
 export { train, type TrainResult, type TrainHooks } from './api/train.js';
 export { TRAIN_DEFAULTS, FACERES_HEAD_DEFAULTS, resolveTrainConfig, type TrainConfig, type BaseName } from './config.js';
 export type { TrainEvent, EventSink, SkippedPhoto } from './events.js';
-export { loadRecognizer, createRecognizer, type Recognizer, type FaceResult, type PredictOptions, type Candidate, type Box } from './recognize/recognizer.js';
+export { loadRecognizer, createRecognizer, type Recognizer, type FaceResult, type PredictOptions, type Candidate } from './recognize/recognizer.js';
+export type { Box } from './faces/geometry.js';
 export { enrollPerson, forgetPerson, listPeople, type EnrollPhoto, type EnrollResult } from './api/enroll.js';
 export { evaluateFolder, renderModelReport, type FolderEvaluation } from './api/evaluate.js';
 export { evaluate, calibrateThreshold } from './evaluate/metrics.js';

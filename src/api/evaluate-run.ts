@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import { readImageFile, type RgbImage } from '../image/decode.js';
-import type { Box, Recognizer } from '../recognize/recognizer.js';
+import type { Box } from '../faces/geometry.js';
+import type { Recognizer } from '../recognize/recognizer.js';
 import { FacetrainError } from '../errors.js';
 import { decide } from '../evaluate/metrics.js';
 import { UNKNOWN_LABEL, type EvalSample } from '../evaluate/types.js';

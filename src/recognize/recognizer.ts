@@ -8,19 +8,13 @@ import { BASE_ROWS } from '../base/index.js';
 import { alignFace } from '../faces/align.js';
 import { detectorFor } from '../faces/cropper.js';
 import type { FaceDetector } from '../faces/detect.js';
+import type { Box } from '../faces/geometry.js';
 import { GALLERY_FILE, personCentroids, readGallery } from '../model-dir/gallery.js';
 import { FacetrainError } from '../errors.js';
 import { classicClassifier, embeddingClassifier, type FaceClassifier } from './classifier.js';
 import { chooseRuntime } from '../runtime/choose.js';
 import type { Runtime, RuntimeName } from '../runtime/runtime.js';
 import { embedderOn } from './onnx-engine.js';
-
-export interface Box {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
 
 export interface Candidate {
   label: string;
