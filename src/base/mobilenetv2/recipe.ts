@@ -4,6 +4,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { loadMobileNetV2 } from './mobilenetv2.js';
 import { splitAtLayer } from '../../graph/split.js';
 import type { Runtime } from '../../runtime/runtime.js';
+import type { TrainedClassifier } from '../row.js';
 import type { TrainConfig } from '../../config.js';
 import type { PreparedPhoto } from '../../dataset/prepare.js';
 import type { EventSink } from '../../events.js';
@@ -17,11 +18,6 @@ import { runPhase, type EpochMetrics, type PhaseData } from '../../train/loop.js
 import { runOnnxPhase } from '../../train/onnx-step.js';
 import { runParallelPhase, type ParallelPhaseOptions } from '../../train/parallel.js';
 import { variablesOf, type ReplicaModels, type SharedPhaseData, type SharedTensor } from '../../train/replica.js';
-
-export interface TrainedModel {
-  model: tfl.LayersModel;
-  history: { phases: { name: string; epochs: EpochMetrics[] }[] };
-}
 
 /** Every training photo's views, view-major (row = view * photos + photo), as the loop expects. */
 function trainingViews(photos: PreparedPhoto[], config: TrainConfig): RgbImage[] {
@@ -72,7 +68,7 @@ function phaseRunners(runtime: Runtime): { head(o: Phase): Promise<EpochMetrics[
  */
 export async function trainClassic(
   train: PreparedPhoto[], val: PreparedPhoto[], people: string[], config: TrainConfig, emit: EventSink, runtime: Runtime, prebuiltBase?: tfl.LayersModel,
-): Promise<TrainedModel> {
+): Promise<TrainedClassifier> {
   const base = prebuiltBase ?? (await loadMobileNetV2({ alpha: config.alpha, weights: config.weights }));
   const fineTune = config.fineTuneEpochs > 0;
   const { frozen, tail } = fineTune ? splitAtLayer(base, config.fineTuneAt) : { frozen: base, tail: undefined };
@@ -107,7 +103,7 @@ export async function trainClassic(
     onBatch: (b: { epoch: number; batch: number; batches: number; loss: number }) => emit({ type: 'batch', phase: name, epochs, ...b }),
     onEpoch: (m: EpochMetrics) => emit({ type: 'epoch', phase: name, epochs, ...m }),
   });
-  const history: TrainedModel['history'] = { phases: [] };
+  const history: TrainedClassifier['history'] = { phases: [] };
   const headPhase = phase('head', (c) => [c.baseOut], { head }, config.learningRate, config.epochs);
   const runners = phaseRunners(runtime);
   history.phases.push({ name: 'head', epochs: await runners.head(headPhase) });
