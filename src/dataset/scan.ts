@@ -1,8 +1,8 @@
 import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { FacetrainError } from '../util/errors.js';
-import { checkPersonName } from '../util/person-name.js';
+import { FacetrainError } from '../errors.js';
+import { checkPersonName } from './person-name.js';
 import { childSeed, createRandom, shuffled } from '../util/random.js';
 
 export interface Photo {

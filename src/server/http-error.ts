@@ -1,17 +1,18 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { FacetrainError } from '../util/errors.js';
+import { ERROR_CODES, FacetrainError, type ErrorCode } from '../errors.js';
 
 /** A refusal by the server itself (limits, auth, routing); FacetrainErrors from the library map by their own status. */
 export class HttpError extends Error {
   readonly statusCode: number;
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly headers: Record<string, string>;
-  constructor(statusCode: number, code: string, message: string, headers: Record<string, string> = {}) {
+  /** The status is the code's in ERROR_CODES. */
+  constructor(code: ErrorCode, message: string, headers: Record<string, string> = {}) {
     super(message);
     this.name = 'HttpError';
-    this.statusCode = statusCode;
+    this.statusCode = ERROR_CODES[code].http;
     this.code = code;
     this.headers = headers;
   }
@@ -37,7 +38,7 @@ export const ERROR_SCHEMA = {
 const TOO_LARGE = "the request body is larger than this server's limit (serve --max-body-mb); send a smaller photo";
 
 /** fastify's and its plugins' own codes, renamed so clients see one vocabulary. */
-const FRAMEWORK_CODES: Record<string, { code: string; message?: string }> = {
+const FRAMEWORK_CODES: Record<string, { code: ErrorCode; message?: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { code: 'FT_ERR_TOO_LARGE', message: TOO_LARGE },
   FST_REQ_FILE_TOO_LARGE: { code: 'FT_ERR_TOO_LARGE', message: TOO_LARGE },
   FST_FILES_LIMIT: { code: 'FT_ERR_TOO_MANY_FILES' },
@@ -68,10 +69,10 @@ function errorBody(code: string, message: string): string {
  */
 export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
   if (err.code === 'FST_ERR_MAX_PARAM_LENGTH') {
-    void reply.code(414).type('application/json').send({ error: { code: 'FT_ERR_URL_TOO_LONG', message: 'a part of the URL is too long; person names and file names are at most a few hundred characters' } });
+    void reply.code(ERROR_CODES.FT_ERR_URL_TOO_LONG.http).type('application/json').send({ error: { code: 'FT_ERR_URL_TOO_LONG', message: 'a part of the URL is too long; person names and file names are at most a few hundred characters' } });
     return;
   }
-  void reply.code(400).type('application/json').send({ error: { code: 'FT_ERR_BAD_URL', message: 'the URL is not valid (bad percent-encoding); encode names with encodeURIComponent' } });
+  void reply.code(ERROR_CODES.FT_ERR_BAD_URL.http).type('application/json').send({ error: { code: 'FT_ERR_BAD_URL', message: 'the URL is not valid (bad percent-encoding); encode names with encodeURIComponent' } });
 }
 
 /**
@@ -80,12 +81,13 @@ export function frameworkErrors(err: FastifyError, _request: FastifyRequest, rep
  */
 export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const [status, code, message] =
+  const [code, message]: [ErrorCode, string] =
     err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? [408, 'FT_ERR_TIMEOUT', 'the request was not received in time; send it again on a faster connection']
+      ? ['FT_ERR_TIMEOUT', 'the request was not received in time; send it again on a faster connection']
       : err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'FT_ERR_HEADERS_TOO_LARGE', 'the request headers are too large']
-        : [400, 'FT_ERR_BAD_REQUEST', 'the request is not valid HTTP'];
+        ? ['FT_ERR_HEADERS_TOO_LARGE', 'the request headers are too large']
+        : ['FT_ERR_BAD_REQUEST', 'the request is not valid HTTP'];
+  const status = ERROR_CODES[code].http;
   const body = errorBody(code, message);
   if (socket.writable) {
     socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
@@ -114,7 +116,7 @@ export function installErrorHandlers(app: FastifyInstance): void {
     const pathname = request.url.split('?')[0]!;
     const allowed = [...new Set(routes.filter((r) => r.test.test(pathname)).flatMap((r) => r.methods))];
     if (allowed.length > 0) {
-      void reply.code(405).header('allow', allowed.join(', ')).send({ error: { code: 'FT_ERR_METHOD', message: `${request.method} is not allowed on ${pathname}; use ${allowed.join(' or ')}` } });
+      void reply.code(ERROR_CODES.FT_ERR_METHOD.http).header('allow', allowed.join(', ')).send({ error: { code: 'FT_ERR_METHOD', message: `${request.method} is not allowed on ${pathname}; use ${allowed.join(' or ')}` } });
       return;
     }
     void reply.code(404).send({ error: { code: 'FT_ERR_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}; see /openapi.json` } });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { FacetrainError } from './errors.js';
+import { FacetrainError } from '../errors.js';
 
 /** Writes a file so that readers see the old content or the new, never a half-written one. */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {

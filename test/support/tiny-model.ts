@@ -1,6 +1,6 @@
 import { mkdir, readdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
-import { train } from '../../src/train/train.js';
+import { train } from '../../src/api/train.js';
 import { FIVE_CELEBRITIES, MOBILENET_035_DIR, tempDir } from './shared.js';
 
 export interface TinyModel {

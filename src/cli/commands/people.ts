@@ -3,8 +3,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { scanFiles } from '../../dataset/scan.js';
 import type { SkippedPhoto } from '../../events.js';
-import { enrollPerson, forgetPerson, type EnrollPhoto } from '../../recognize/enroll.js';
-import { FacetrainError } from '../../util/errors.js';
+import { enrollPerson, forgetPerson, type EnrollPhoto } from '../../api/enroll.js';
+import { FacetrainError } from '../../errors.js';
 import { rawOptionValue, type OutputFlags } from '../options.js';
 
 export function registerPeople(cli: CAC): void {

@@ -1,10 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import type { ModelManifest } from '../../model/manifest.js';
+import type { ModelManifest } from '../../model-dir/manifest.js';
 import type { ServerContext } from '../context.js';
 import { HEALTH_RESPONSE, MODEL_RESPONSE } from '../schemas.js';
 
-/** The page runs the model itself only when the model is the whole pipeline: a whole-image classifier. */
-/** Whether the page can run this model itself; the model's files are public only then (see the README). */
+/**
+ * Whether the page can run this model itself: only when the model is the whole pipeline, a
+ * whole-image classifier. The model's files are public only then (see the README).
+ */
 export function browserSupport(manifest: ModelManifest): { supported: boolean; modelUrl?: string; reason?: string } {
   if (manifest.input.crop === 'whole-image') return { supported: true, modelUrl: '/model/model.json' };
   return { supported: false, reason: 'this model needs face detection and alignment, which run on the server only' };
