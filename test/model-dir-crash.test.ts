@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { loadRecognizer } from '../src/recognize/recognizer.js';
 import { SWAP_STEPS } from '../src/util/fs.js';
-import { runFacetrain } from './support/cli.js';
+import { runFacetrain, runStoppedAtSwapStep } from './support/cli.js';
 import { needsShared, tempDir } from './support/shared.js';
 import { trainTinyModel, type TinyModel } from './support/tiny-model.js';
 
@@ -51,7 +51,7 @@ for (const step of SWAP_STEPS) {
     const hashes = await photoHashes(modelDir, FORGOTTEN);
     assert.ok(hashes.length > 0);
 
-    const killed = runFacetrain(['forget', modelDir, FORGOTTEN], { FACETRAIN_CRASH_AT_SWAP_STEP: step });
+    const killed = runStoppedAtSwapStep(step, 'SIGKILL', ['forget', modelDir, FORGOTTEN]);
     assert.equal(killed.signal, 'SIGKILL', `the child stopped itself at ${step}: ${killed.stderr}`);
 
     const recognizer = await loadRecognizer(modelDir);
@@ -75,7 +75,7 @@ test('SIGINT while train saves leaves no .tmp folder and no half model', { skip:
   const { root: data } = await faceModel();
   for (const step of ['tmp-created', 'filled'] as const) {
     const out = path.join(await tempDir('sigint'), 'model');
-    const run = runFacetrain(['train', path.join(data, 'data'), '--out', out, '--no-augment', '--epochs', '2'], { FACETRAIN_CRASH_AT_SWAP_STEP: `${step}:SIGINT` });
+    const run = runStoppedAtSwapStep(step, 'SIGINT', ['train', path.join(data, 'data'), out]);
     assert.equal(run.status, 130, run.stderr);
     const left = await readdir(path.dirname(out));
     assert.deepEqual(left.filter((f) => f !== 'model'), [], `no .tmp or lock left after SIGINT at ${step}`);

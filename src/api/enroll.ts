@@ -14,7 +14,7 @@ import { GALLERY_FILE, hashBytes, readGallery, type Gallery, type GalleryEntry }
 import { EVAL_FILE, LABELS_FILE, MANIFEST_FILE, REPORT_FILE, labelsText, readManifest, type ModelManifest } from '../model-dir/manifest.js';
 import { embedPhotos, trainEmbeddingHead } from '../train/embedding.js';
 import { FacetrainError } from '../errors.js';
-import { writeDirAtomic } from '../util/fs.js';
+import { writeDirAtomic, type SwapStep } from '../util/fs.js';
 import { checkPersonName } from '../dataset/person-name.js';
 
 export interface EnrollPhoto {
@@ -34,6 +34,8 @@ export interface EnrollOptions {
   maxPixels?: number;
   /** Runtime for FaceRes; default onnxruntime when installed. */
   engine?: RuntimeName;
+  /** Called right after each step of the model-directory swap (the crash tests stop the process there). */
+  onSwapStep?: (step: SwapStep) => void;
 }
 
 /** The recipe the model was trained with (its head is retrained with the same settings). */
@@ -56,7 +58,7 @@ async function galleryModel(modelDir: string): Promise<{ manifest: ModelManifest
  * whole model directory in at once. Reports, evaluations and exports of the old set of people are
  * dropped: they would be stale, and after a forget they would still show or recognize that person.
  */
-async function rewriteModel(modelDir: string, manifest: ModelManifest, gallery: Gallery): Promise<void> {
+async function rewriteModel(modelDir: string, manifest: ModelManifest, gallery: Gallery, onSwapStep?: (step: SwapStep) => void): Promise<void> {
   const config = recipeOf(manifest);
   const train = gallery.entries.filter((e) => e.split === 'train');
   const val = gallery.entries.filter((e) => e.split === 'val' && manifest.labels.includes(e.person));
@@ -73,7 +75,7 @@ async function rewriteModel(modelDir: string, manifest: ModelManifest, gallery: 
       await writeFile(path.join(dir, LABELS_FILE), labelsText(manifest.labels));
       await writeFile(path.join(dir, MANIFEST_FILE), JSON.stringify({ ...manifest, updatedAt: new Date().toISOString() }, null, 2));
     },
-    { force: true },
+    { force: true, onStep: onSwapStep },
   );
   head.dispose();
 }
@@ -129,7 +131,7 @@ export async function enrollPerson(modelDir: string, rawName: string, photos: En
     }
     if (added.length === 0) return { added: 0, alreadyKnown, skipped };
     const labels = manifest.labels.includes(name) ? manifest.labels : [...manifest.labels, name];
-    await rewriteModel(modelDir, { ...manifest, labels }, { ...gallery, entries: [...gallery.entries, ...added] });
+    await rewriteModel(modelDir, { ...manifest, labels }, { ...gallery, entries: [...gallery.entries, ...added] }, options.onSwapStep);
     return { added: added.length, alreadyKnown, skipped };
   } finally {
     embedder.dispose();
@@ -138,13 +140,13 @@ export async function enrollPerson(modelDir: string, rawName: string, photos: En
 }
 
 /** Removes a person completely: their embeddings, their label, and reports that show them. */
-export async function forgetPerson(modelDir: string, name: string): Promise<void> {
+export async function forgetPerson(modelDir: string, name: string, options: Pick<EnrollOptions, 'onSwapStep'> = {}): Promise<void> {
   await initEngine();
   const { manifest, gallery } = await galleryModel(modelDir);
   if (!manifest.labels.includes(name)) throw new FacetrainError('FT_ERR_DATASET', `${modelDir}: no person named ${name}; known: ${manifest.labels.join(', ')}`);
   const labels = manifest.labels.filter((l) => l !== name);
   if (labels.length === 0) throw new FacetrainError('FT_ERR_DATASET', `${modelDir}: ${name} is the only person left; delete the model directory instead`);
-  await rewriteModel(modelDir, { ...manifest, labels }, { ...gallery, entries: gallery.entries.filter((e) => e.person !== name) });
+  await rewriteModel(modelDir, { ...manifest, labels }, { ...gallery, entries: gallery.entries.filter((e) => e.person !== name) }, options.onSwapStep);
 }
 
 /** The people a model knows, in class order. */

@@ -23,7 +23,7 @@ import { classicClassifier, embeddingClassifier } from '../recognize/classifier.
 import { embedderOn } from '../recognize/onnx-engine.js';
 import { createRecognizer, type Recognizer } from '../recognize/recognizer.js';
 import { datasetWarnings } from '../dataset/warnings.js';
-import { assertReplaceable, writeDirAtomic, writeFileAtomic } from '../util/fs.js';
+import { assertReplaceable, writeDirAtomic, writeFileAtomic, type SwapStep } from '../util/fs.js';
 import { embedPhotos, trainEmbeddingHead } from '../train/embedding.js';
 
 export interface TrainResult {
@@ -35,6 +35,8 @@ export interface TrainResult {
 export interface TrainHooks {
   /** A MobileNetV2 already in memory (benchmarks use random weights), instead of loading `weights`. */
   base?: tfl.LayersModel;
+  /** Called right after each step of the model-directory swap (the crash tests stop the process there). */
+  onSwapStep?: (step: SwapStep) => void;
 }
 
 const INPUT_SIZE = 224;
@@ -180,7 +182,7 @@ export async function train(input: Partial<TrainConfig> & Pick<TrainConfig, 'dat
         await writeFileAtomic(path.join(dir, REPORT_FILE), renderReport({ report: validation.report, history: trained.history, model: modelInfo, samples: validation.samples }));
       }
     },
-    { force: config.force },
+    { force: config.force, onStep: hooks.onSwapStep },
   );
   trained.recognizer.dispose();
   emit({ type: 'saved', outDir: config.outDir, valAccuracy: manifest.metrics.valAccuracy, ms: performance.now() - started });

@@ -48,17 +48,12 @@ export async function assertReplaceable(dir: string, force: boolean, flag = '--o
 }
 
 /**
- * The steps of a directory swap, in order. `FACETRAIN_CRASH_AT_SWAP_STEP=<step>[:<signal>]` makes the
- * process send itself SIGKILL (or the signal named) right after that step: the crash tests use it to
- * prove in real processes that every instant of a swap is recoverable, which no mock can show.
+ * The steps of a directory swap, in order. `writeDirAtomic`'s `onStep` is called synchronously
+ * right after each one: the crash tests' child process (test/support/swap-crash-child.ts) kills
+ * itself there to prove in real processes that every instant of a swap is recoverable.
  */
 export const SWAP_STEPS = Object.freeze(['tmp-created', 'filled', 'old-aside', 'new-in-place', 'old-removed'] as const);
 export type SwapStep = (typeof SWAP_STEPS)[number];
-
-function reachedStep(step: SwapStep): void {
-  const [crashStep, signal = 'SIGKILL'] = (process.env.FACETRAIN_CRASH_AT_SWAP_STEP ?? '').split(':');
-  if (crashStep === step) process.kill(process.pid, signal as NodeJS.Signals);
-}
 
 /** Sibling names of a swap in progress: `<name>.<12 hex>.tmp` (the new copy) and `<name>.<12 hex>.old` (the previous one). */
 function swapLeftovers(target: string): { tmp: Map<string, string>; old: Map<string, string> } {
@@ -171,11 +166,11 @@ function takeLock(target: string): void {
 export async function writeDirAtomic(
   dir: string,
   fill: (tmpDir: string) => Promise<void>,
-  { force = false }: { force?: boolean } = {},
+  { force = false, onStep = () => {} }: { force?: boolean; onStep?: (step: SwapStep) => void } = {},
 ): Promise<void> {
   const target = path.resolve(dir);
   const previous = inProcessSwaps.get(target) ?? Promise.resolve();
-  const run = previous.catch(() => {}).then(() => swapDir(dir, target, fill, force));
+  const run = previous.catch(() => {}).then(() => swapDir(dir, target, fill, force, onStep));
   inProcessSwaps.set(target, run);
   try {
     await run;
@@ -184,7 +179,7 @@ export async function writeDirAtomic(
   }
 }
 
-async function swapDir(dir: string, target: string, fill: (tmpDir: string) => Promise<void>, force: boolean): Promise<void> {
+async function swapDir(dir: string, target: string, fill: (tmpDir: string) => Promise<void>, force: boolean, reachedStep: (step: SwapStep) => void): Promise<void> {
   mkdirSync(path.dirname(target), { recursive: true });
   takeLock(target);
   const suffix = randomBytes(6).toString('hex');
