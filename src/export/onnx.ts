@@ -165,7 +165,7 @@ class OnnxGraphBuilder {
   }
 }
 
-function valueInfo(name: string, dims: (number | string)[]): object {
+export function valueInfo(name: string, dims: (number | string)[]): object {
   return {
     name,
     type: { tensor_type: { elem_type: ONNX_FLOAT, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dim_param: d } : { dim_value: d })) } } },
