@@ -90,14 +90,17 @@ export async function decodeImage(bytes: Uint8Array, label = 'image', options: O
   return (await decodeImageScaled(bytes, label, { maxPixels: options.maxPixels })).image;
 }
 
-export async function readImageFile(file: string, options?: DecodeOptions): Promise<RgbImage> {
-  let bytes: Buffer;
+/** The bytes of an image file, to decode later (e.g. shrunk on load by `Recognizer.predict`). */
+export async function readImageBytes(file: string): Promise<Uint8Array> {
   try {
-    bytes = await readFile(file);
+    return new Uint8Array(await readFile(file));
   } catch (err) {
     throw new FacetrainError('FT_ERR_IMAGE', `${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the path`, { cause: err });
   }
-  return decodeImage(bytes, file, options);
+}
+
+export async function readImageFile(file: string, options?: DecodeOptions): Promise<RgbImage> {
+  return decodeImage(await readImageBytes(file), file, options);
 }
 
 /** Resizes to exactly size x size (stretching, as the Keras tutorial's image loader does). */

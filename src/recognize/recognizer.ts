@@ -42,6 +42,8 @@ export interface PredictOptions {
   maxFaces?: number;
   /** Overrides the calibrated threshold stored in facetrain.json. */
   threshold?: number;
+  /** Names the photo in decoding errors; default `image`. */
+  label?: string;
   /** Called once the photo is decoded, before faces are searched (for timings). */
   onDecoded?: () => void;
 }
@@ -128,7 +130,7 @@ export function createRecognizer(manifest: ModelManifest, parts: RecognizerParts
     async predict(input, options = {}) {
       const decoded: Decoded = isRgbImage(input)
         ? { image: input, scale: 1 }
-        : { ...(await decodeImageScaled(input, 'image', { ...decodeOptions, maxSide: decodeOptions.maxSide ?? searchSide(parts) })), bytes: input };
+        : { ...(await decodeImageScaled(input, options.label ?? 'image', { ...decodeOptions, maxSide: decodeOptions.maxSide ?? searchSide(parts) })), bytes: input };
       options.onDecoded?.();
       const faces = await locateFaces(decoded, parts, manifest, options.maxFaces ?? 0, decodeOptions);
       if (faces.length === 0) return [];
