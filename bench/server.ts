@@ -68,7 +68,7 @@ export async function benchServer({ seconds = 15, connections = 8 }: ServerBench
 /** Sequential GET /healthz until `until` settles: latency percentiles of a monitoring probe. */
 async function probeHealth(base: string, until: Promise<unknown>): Promise<{ count: number; p50: number; p99: number; max: number }> {
   let done = false;
-  void until.finally(() => (done = true));
+  void Promise.resolve(until).finally(() => (done = true));
   const times: number[] = [];
   while (!done) {
     const start = performance.now();
@@ -102,7 +102,7 @@ export async function benchFaceServer({ seconds = 15, connections = 8 }: ServerB
     const hugeRecognition = fetch(`${base}/v1/recognize`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: new Uint8Array(huge) }).then((r) => r.json());
     const healthWhileHuge = await probeHealth(base, hugeRecognition);
     const rssBefore = process.memoryUsage().rss;
-    const saturated = autocannon({ ...request, connections, duration });
+    const saturated = Promise.resolve(autocannon({ ...request, connections, duration }));
     const healthUnderLoad = await probeHealth(base, saturated);
     const load = await saturated;
     const paced = await autocannon({ ...request, connections, duration, overallRate: 30 });

@@ -1,6 +1,6 @@
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { attr, compiledGraph, type GraphNode, nodeName } from '../export/from-graph.js';
-import { ONNX_OPSET, valueInfo } from '../export/onnx.js';
+import { ONNX_OPSET, type OnnxInitializer, type OnnxNode, valueInfo } from '../export/onnx.js';
 import { type Attribute, int, ints, ModelProto, ONNX_FLOAT, ONNX_INT64, rawBytes } from '../export/onnx-schema.js';
 import { FacetrainError } from '../util/errors.js';
 
@@ -12,21 +12,6 @@ import { FacetrainError } from '../util/errors.js';
  * Pad, Reshape), so it is converted op by op here rather than through the general IR.
  */
 
-interface Node {
-  op_type: string;
-  name: string;
-  input: string[];
-  output: string[];
-  attribute: Attribute[];
-}
-
-interface Initializer {
-  name: string;
-  dims: number[];
-  data_type: number;
-  raw_data: Uint8Array;
-}
-
 /** TF "SAME" padding for one axis: the extra pixel goes after, as TF does. */
 function samePads(size: number, kernel: number, stride: number): [number, number] {
   const total = Math.max((Math.ceil(size / stride) - 1) * stride + kernel - size, 0);
@@ -34,8 +19,8 @@ function samePads(size: number, kernel: number, stride: number): [number, number
 }
 
 class BlazeFaceToOnnx {
-  readonly nodes: Node[] = [];
-  readonly initializers: Initializer[] = [];
+  readonly nodes: OnnxNode[] = [];
+  readonly initializers: OnnxInitializer[] = [];
   /** NCHW shape (without batch) of every converted tensor. */
   private readonly shapes = new Map<string, [number, number, number]>();
 

@@ -10,7 +10,10 @@ export async function mapInOrder<T, R>(items: readonly T[], concurrency: number,
   const start = (): void => {
     while (next < items.length && running.size < concurrency) {
       const index = next++;
-      running.set(index, work(items[index]!, index));
+      const result = work(items[index]!, index);
+      // awaited below in order; if an earlier item fails first, this one's failure is not unhandled
+      result.catch(() => undefined);
+      running.set(index, result);
     }
   };
   start();
