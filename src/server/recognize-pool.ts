@@ -11,8 +11,8 @@ export interface RecognizeJob {
   threshold?: number;
 }
 
-/** `reload`: serve the model directory as it now is; `status`: answer once the model is loaded. */
-export type PoolRequest = RecognizeJob | { kind: 'reload' } | { kind: 'status' };
+/** `reload`: serve the model directory as it now is; `status`: answer once the model is loaded; `close`: finish the jobs queued, free the model and end. */
+export type PoolRequest = RecognizeJob | { kind: 'reload' } | { kind: 'status' } | { kind: 'close' };
 
 export interface PoolReply extends WorkerReply {
   faces?: FaceResult[];
@@ -93,7 +93,19 @@ export class RecognizePool {
     await Promise.all(this.workers.map(async (worker) => unwrap(await worker.request(request))));
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.workers.map((worker) => worker.terminate()));
+  /**
+   * Lets every worker finish its queued jobs, free its onnxruntime sessions and end by itself:
+   * terminating a thread inside onnxruntime aborts the whole process. A worker that does not end
+   * within `graceMs` is terminated.
+   */
+  async close(graceMs = 30_000): Promise<void> {
+    await Promise.all(this.workers.map(async (worker) => {
+      const ended = worker.request({ kind: 'close' }).then(() => worker.exited, () => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
+      const outcome = await Promise.race([ended, late]);
+      clearTimeout(timer);
+      if (outcome === 'late') await worker.terminate();
+    }));
   }
 }

@@ -35,6 +35,12 @@ async function handle(request: PoolRequest): Promise<Omit<PoolReply, 'id'>> {
     old?.dispose();
     return {};
   }
+  if (request.kind === 'close') {
+    (await recognizer.catch(() => undefined))?.dispose();
+    // with the port closed the thread ends once onnxruntime has released its sessions
+    setImmediate(() => port.close());
+    return {};
+  }
   await recognizer;
   return {};
 }
