@@ -196,7 +196,7 @@ function checkConfig(config: DetectorConfig): void {
  * Writes the detector input for one view at `out[offset...]`: [256, 256, 3] in [-1, 1], black (-1)
  * outside the image. Bilinear, sampling as tf.image.cropAndResize does with the view's corners at
  * pixel centres (input pixel j sits at source left + (j + 0.5) * step), but straight from the 8-bit
- * pixels: cropAndResize on the wasm backend took 15-20 ms a view, this takes about 1.
+ * pixels: cropAndResize on the wasm backend took 15-20 ms a view, several times this.
  */
 export function writeViewInput(image: RgbImage, view: View, out: Float32Array, offset = 0): void {
   const { width, height, data } = image;
@@ -282,25 +282,23 @@ async function detectInViewsOnnx(session: OnnxSession, image: RgbImage, views: V
   checkSize(image);
   const found: DetectedFace[][] = [];
   const width = 5 + 2 * KEYPOINTS;
-  {
-    for (let start = 0; start < views.length; start += VIEWS_PER_RUN) {
-      const batch = views.slice(start, start + VIEWS_PER_RUN);
-      const input = new Float32Array(batch.length * VIEW_VALUES);
-      batch.forEach((view, v) => writeViewInput(image, view, input, v * VIEW_VALUES));
-      const outputs = (await session.run(input, [batch.length, INPUT_SIZE, INPUT_SIZE, 3])).sort((a, b) => a.length - b.length);
-      const [coarseScores, fineScores, coarseBoxes, fineBoxes] = outputs as [Float32Array, Float32Array, Float32Array, Float32Array];
-      const fine = fineScores.length / batch.length;
-      const coarse = coarseScores.length / batch.length;
-      batch.forEach((view, v) => {
-        const rows = new Float32Array(ANCHORS.length * width);
-        for (let a = 0; a < fine + coarse; a++) {
-          const [scores, boxes, index] = a < fine ? [fineScores, fineBoxes, v * fine + a] : [coarseScores, coarseBoxes, v * coarse + a - fine];
-          rows[a * width] = scores[index]!;
-          rows.set(boxes.subarray(index * (width - 1), (index + 1) * (width - 1)), a * width + 1);
-        }
-        found.push(decodeBlazeFace(rows, view, minScore));
-      });
-    }
+  for (let start = 0; start < views.length; start += VIEWS_PER_RUN) {
+    const batch = views.slice(start, start + VIEWS_PER_RUN);
+    const input = new Float32Array(batch.length * VIEW_VALUES);
+    batch.forEach((view, v) => writeViewInput(image, view, input, v * VIEW_VALUES));
+    const outputs = (await session.run(input, [batch.length, INPUT_SIZE, INPUT_SIZE, 3])).sort((a, b) => a.length - b.length);
+    const [coarseScores, fineScores, coarseBoxes, fineBoxes] = outputs as [Float32Array, Float32Array, Float32Array, Float32Array];
+    const fine = fineScores.length / batch.length;
+    const coarse = coarseScores.length / batch.length;
+    batch.forEach((view, v) => {
+      const rows = new Float32Array(ANCHORS.length * width);
+      for (let a = 0; a < fine + coarse; a++) {
+        const [scores, boxes, index] = a < fine ? [fineScores, fineBoxes, v * fine + a] : [coarseScores, coarseBoxes, v * coarse + a - fine];
+        rows[a * width] = scores[index]!;
+        rows.set(boxes.subarray(index * (width - 1), (index + 1) * (width - 1)), a * width + 1);
+      }
+      found.push(decodeBlazeFace(rows, view, minScore));
+    });
   }
   return found;
 }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import sharp, { type Sharp } from 'sharp';
 import { decode as decodeBmp } from 'bmp-ts';
 import { FacetrainError } from '../util/errors.js';
-import { headerDimensions, megapixels } from './dimensions.js';
+import { headerDimensions } from './dimensions.js';
 import { decodeNetpbm, isNetpbm } from './netpbm.js';
 
 /** 8-bit RGB pixels, row-major, interleaved; the one image type every stage takes. */
@@ -67,7 +67,7 @@ export async function decodeImageScaled(bytes: Uint8Array, label = 'image', opti
   const stored = await headerDimensions(bytes);
   if (stored && stored.width * stored.height > maxPixels) {
     const pixels = stored.width * stored.height;
-    throw new FacetrainError('FT_ERR_IMAGE', `${label}: ${stored.width}x${stored.height} is ${megapixels(pixels)}, more than the limit of ${megapixels(maxPixels)}; use a smaller photo`);
+    throw new FacetrainError('FT_ERR_IMAGE', `${label}: not a readable image (${stored.width}x${stored.height} is ${pixels} pixels, more than the limit of ${maxPixels}); use a smaller photo`);
   }
   try {
     let pipeline = toSharp(bytes, maxPixels).rotate();
