@@ -8,7 +8,7 @@ import { loadFaceDetector, type DetectedFace, type FaceDetector } from '../src/f
 import { decodeImage, decodeImageScaled, readImageFile, type RgbImage } from '../src/image/decode.js';
 import { loadRecognizer } from '../src/recognize/recognizer.js';
 import { buildServer } from '../src/server/app.js';
-import { FacetrainError } from '../src/util/errors.js';
+import { FacetrainError } from '../src/errors.js';
 import { phonePhoto } from './support/phone-photo.js';
 import { needsShared, sharedPath } from './support/shared.js';
 import { celebrityPhotos, trainTinyModel, type TinyModel } from './support/tiny-model.js';

@@ -1,8 +1,8 @@
 import type { GraphModel } from '@tensorflow/tfjs-converter';
-import { attr, compiledGraph, type GraphNode, nodeName } from '../export/from-graph.js';
-import { ONNX_OPSET, type OnnxInitializer, type OnnxNode, valueInfo } from '../export/onnx.js';
-import { type Attribute, int, ints, ModelProto, ONNX_FLOAT, ONNX_INT64, rawBytes } from '../export/onnx-schema.js';
-import { FacetrainError } from '../util/errors.js';
+import { attr, compiledGraph, type GraphNode, nodeName } from '../graph/from-graph.js';
+import { ONNX_OPSET, type OnnxInitializer, type OnnxNode, valueInfo } from '../graph/onnx.js';
+import { type Attribute, int, ints, ModelProto, ONNX_FLOAT, ONNX_INT64, rawBytes } from '../graph/onnx-schema.js';
+import { FacetrainError } from '../errors.js';
 
 /**
  * BlazeFace (the TF.js graph shipped by @vladmandic/human) written as an ONNX model in memory, so

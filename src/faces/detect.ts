@@ -1,9 +1,11 @@
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import sharp from 'sharp';
-import { tf } from '../engine/backend.js';
+import { tf } from '../tfjs/backend.js';
 import type { RgbImage } from '../image/decode.js';
-import { createOnnxSession, runtimeFor, type EngineName, type OnnxSession } from '../engine/onnxruntime.js';
-import { invalidOption } from '../util/errors.js';
+import { invalidOption } from '../errors.js';
+import { chooseRuntime } from '../runtime/choose.js';
+import { createOnnxSession, type OnnxSession } from '../runtime/onnxruntime.js';
+import type { Runtime, RuntimeName } from '../runtime/runtime.js';
 import { blazeFaceOnnx } from './blazeface-onnx.js';
 import { loadHumanModel } from './human-models.js';
 import { type Box, type Point, iou } from './geometry.js';
@@ -324,14 +326,15 @@ function boxArea(face: DetectedFace): number {
 }
 
 /**
- * BlazeFace on onnxruntime-node (converted in memory, all views of an image in a few batched runs)
- * when it loads, else on TF.js; `engine` forces one.
+ * BlazeFace on the runtime (onnxruntime: converted in memory, all views of an image in a few batched
+ * runs; TF.js: one view at a time). Callers that chose a runtime pass it; a name or nothing goes
+ * through `chooseRuntime`.
  */
-export async function loadFaceDetector(config: Partial<DetectorConfig> = {}, engine?: EngineName): Promise<FaceDetector> {
+export async function loadFaceDetector(config: Partial<DetectorConfig> = {}, runtime?: Runtime | RuntimeName): Promise<FaceDetector> {
   const full: DetectorConfig = { ...DEFAULT_DETECTOR_CONFIG, ...config };
   checkConfig(full);
   const model = await loadHumanModel('blazeface', full.modelsDir);
-  const ort = await runtimeFor(engine);
+  const { ort } = typeof runtime === 'object' ? runtime : await chooseRuntime(runtime);
   const session = ort ? await createOnnxSession(ort, blazeFaceOnnx(model)) : undefined;
   const detectInViews = (image: RgbImage, views: View[], minScore: number): Promise<DetectedFace[][]> =>
     session ? detectInViewsOnnx(session, image, views, minScore) : detectInViewsTfjs(model, image, views, minScore);

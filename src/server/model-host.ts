@@ -1,4 +1,5 @@
-import { readManifest, type ModelManifest } from '../model/manifest.js';
+import { readManifest, type ModelManifest } from '../model-dir/manifest.js';
+import { chooseRuntime } from '../runtime/choose.js';
 import { Mutex } from './limits.js';
 import { RecognizePool, type Recognition, type RecognizeJob } from './recognize-pool.js';
 
@@ -21,10 +22,10 @@ export class ModelHost {
     private readonly pool: RecognizePool,
   ) {}
 
-  /** `workers` defaults to one per core. */
+  /** `workers` defaults to one per core; the runtime is chosen here, once, and every worker loads the model on it. */
   static async open(modelDir: string, maxPixels: number, workers?: number): Promise<ModelHost> {
     const manifest = await readManifest(modelDir);
-    const pool = await RecognizePool.start(modelDir, maxPixels, workers);
+    const pool = await RecognizePool.start(modelDir, maxPixels, await chooseRuntime(undefined), workers);
     return new ModelHost(modelDir, { manifest, labels: manifest.labels }, pool);
   }
 

@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
 import type { FaceResult } from '../recognize/recognizer.js';
-import { startWorkers, type WorkerClient, type WorkerReply } from '../engine/worker-client.js';
-import { type ErrorCode, FacetrainError } from '../util/errors.js';
+import { type ErrorCode, FacetrainError } from '../errors.js';
+import type { Runtime, RuntimeName } from '../runtime/runtime.js';
+import { startWorkers, type WorkerClient, type WorkerReply } from '../runtime/worker-client.js';
 
 export interface RecognizeJob {
   kind: 'recognize';
@@ -26,6 +27,8 @@ export interface PoolReply extends WorkerReply {
 export interface RecognizeWorkerData {
   modelDir: string;
   maxPixels: number;
+  /** The runtime the server chose (by name: a Runtime does not cross threads); every worker loads the model on it. */
+  runtime: RuntimeName;
   onnxThreads: number;
 }
 
@@ -54,8 +57,8 @@ export class RecognizePool {
     this.queued = workers.map(() => 0);
   }
 
-  static async start(modelDir: string, maxPixels: number, size = availableParallelism()): Promise<RecognizePool> {
-    const data: RecognizeWorkerData = { modelDir, maxPixels, onnxThreads: availableParallelism() / size };
+  static async start(modelDir: string, maxPixels: number, runtime: Runtime, size = availableParallelism()): Promise<RecognizePool> {
+    const data: RecognizeWorkerData = { modelDir, maxPixels, runtime: runtime.name, onnxThreads: availableParallelism() / size };
     const workers = await startWorkers<PoolRequest, PoolReply>(size, new URL('./recognize-worker.js', import.meta.url), () => data, 'recognition worker');
     const pool = new RecognizePool(workers);
     try {

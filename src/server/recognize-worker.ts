@@ -1,15 +1,15 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { setOnnxThreadsPerSession } from '../engine/onnxruntime.js';
+import { setOnnxThreadsPerSession } from '../runtime/onnxruntime.js';
 import { headerDimensions } from '../image/dimensions.js';
 import { loadRecognizer, type Recognizer } from '../recognize/recognizer.js';
-import { FacetrainError } from '../util/errors.js';
+import { FacetrainError } from '../errors.js';
 import type { PoolReply, PoolRequest, RecognizeJob, RecognizeWorkerData } from './recognize-pool.js';
 
 const port = parentPort!;
-const { modelDir, maxPixels, onnxThreads } = workerData as RecognizeWorkerData;
+const { modelDir, maxPixels, runtime, onnxThreads } = workerData as RecognizeWorkerData;
 setOnnxThreadsPerSession(onnxThreads);
 
-const load = (): Promise<Recognizer> => loadRecognizer(modelDir, { maxPixels });
+const load = (): Promise<Recognizer> => loadRecognizer(modelDir, { maxPixels, engine: runtime });
 let recognizer = load();
 // One job at a time: the work is CPU-bound, and a reload then never races a recognition.
 let queue: Promise<unknown> = recognizer.catch(() => undefined);
