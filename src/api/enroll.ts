@@ -85,8 +85,9 @@ export async function enrollPerson(modelDir: string, rawName: string, photos: En
   const name = checkPersonName(rawName, modelDir);
   await initEngine();
   const { manifest, gallery, base } = await galleryModel(modelDir);
-  const detector = await detectorFor(manifest.input);
-  const embedder = await embedderOn(await chooseRuntime(options.engine), await base.loadEmbedder());
+  const runtime = await chooseRuntime(options.engine);
+  const detector = await detectorFor(manifest.input, runtime);
+  const embedder = await embedderOn(runtime, await base.loadEmbedder());
   const skipped: SkippedPhoto[] = [];
   const config = recipeOf(manifest);
   try {

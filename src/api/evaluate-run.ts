@@ -1,9 +1,10 @@
 import sharp from 'sharp';
-import { readImageFile, type RgbImage } from '../image/decode.js';
+import { readImageBytes, readImageFile, type RgbImage } from '../image/decode.js';
 import type { Box } from '../faces/geometry.js';
 import type { Recognizer } from '../recognize/recognizer.js';
 import type { SkippedPhoto } from '../events.js';
 import { FacetrainError } from '../errors.js';
+import { mapInOrder } from '../util/pipeline.js';
 import { decide } from '../evaluate/metrics.js';
 import { UNKNOWN_LABEL, type EvalSample } from '../evaluate/types.js';
 
@@ -38,18 +39,22 @@ const faceBoxes = new WeakMap<EvalSample, Box>();
  */
 export async function predictSamples(recognizer: Recognizer, photos: LabelledPhoto[], onProgress?: (done: number) => void, onSkip?: (skipped: SkippedPhoto) => void): Promise<EvalSample[]> {
   const samples: EvalSample[] = [];
-  for (const [i, photo] of photos.entries()) {
+  // Two photos in flight, results in order: decoding overlaps the other photo's inference.
+  const recognize = async (photo: LabelledPhoto) => {
+    const bytes = await readImageBytes(photo.file);
     const started = performance.now();
-    const faces = await readImageFile(photo.file)
-      .then(async (image) => ({ image, found: await recognizer.predict(image, { topK: 3, threshold: 0 }) }))
-      .catch((err: unknown) => {
-        if (!(err instanceof FacetrainError)) throw err;
-        onSkip?.({ file: photo.file, reason: err.message });
-        return undefined;
-      });
-    if (faces) {
-      const [face] = faces.found;
-      const ms = performance.now() - started;
+    const [face] = await recognizer.predict(bytes, { topK: 3, threshold: 0, label: photo.file });
+    return { face, ms: performance.now() - started };
+  };
+  await mapInOrder(photos, 2, (photo) => recognize(photo).catch((err: unknown) => {
+    // unreadable or unusable photos (corrupt, 1x1) are reported with the reason and left out; other errors stop the run
+    if (!(err instanceof FacetrainError)) throw err;
+    onSkip?.({ file: photo.file, reason: err.message });
+    return undefined;
+  }), (result, i) => {
+    const photo = photos[i]!;
+    if (result) {
+      const { face, ms } = result;
       if (face) {
         const sample: EvalSample = { file: photo.file, truth: photo.person, predicted: face.topK[0]!.label, score: face.score, topK: face.topK, faceFound: true, ms };
         faceBoxes.set(sample, face.box);
@@ -59,7 +64,7 @@ export async function predictSamples(recognizer: Recognizer, photos: LabelledPho
       }
     }
     onProgress?.(i + 1);
-  }
+  });
   return samples;
 }
 

@@ -1,9 +1,10 @@
 import type { CAC } from 'cac';
 import { stat } from 'node:fs/promises';
 import { scanFiles } from '../../dataset/scan.js';
-import { readImageFile } from '../../image/decode.js';
+import { readImageBytes } from '../../image/decode.js';
 import { loadRecognizer, type FaceResult } from '../../recognize/recognizer.js';
 import { FacetrainError } from '../../errors.js';
+import { mapInOrder, throughput } from '../../util/pipeline.js';
 import { engineOption, numberOption, type OutputFlags } from '../options.js';
 
 /**
@@ -40,19 +41,26 @@ export function registerPredict(cli: CAC): void {
       const threshold = flags.threshold === undefined ? undefined : numberOption('--threshold', flags.threshold);
       const recognizer = await loadRecognizer(modelDir, { engine: engineOption(flags.engine) });
       let failures = 0;
-      for (const file of await imagesIn(target)) {
-        try {
-          const faces = await recognizer.predict(await readImageFile(file), { topK, threshold });
-          console.log(flags.json ? JSON.stringify({ file, faces }) : formatFaces(file, faces, threshold ?? recognizer.manifest.threshold));
-        } catch (err) {
-          if (!(err instanceof FacetrainError)) throw err;
+      const files = await imagesIn(target);
+      const started = performance.now();
+      const tty = process.stderr.isTTY && !flags.json && files.length > 1;
+      // Two photos in flight: one decoding (sharp's threads) while the other is in onnxruntime.
+      await mapInOrder(files, 2, (file) => readImageBytes(file).then((bytes) => recognizer.predict(bytes, { topK, threshold, label: file })).catch((err: unknown) => err as Error), (result, i) => {
+        const file = files[i]!;
+        if (tty) process.stderr.write('\r\x1b[K');
+        if (result instanceof Error) {
+          if (!(result instanceof FacetrainError)) throw result;
           failures++;
           // the other photos go on; the failure is an error line on stderr (and a JSON record for --json readers)
-          const message = err.message.includes(file) ? err.message : `${file}: ${err.message}`;
+          const message = result.message.includes(file) ? result.message : `${file}: ${result.message}`;
           process.stderr.write(`error: ${message}\n`);
-          if (flags.json) console.log(JSON.stringify({ file, error: { code: err.code, message } }));
+          if (flags.json) console.log(JSON.stringify({ file, error: { code: result.code, message } }));
+        } else {
+          console.log(flags.json ? JSON.stringify({ file, faces: result }) : formatFaces(file, result as FaceResult[], threshold ?? recognizer.manifest.threshold));
         }
-      }
+        if (tty) process.stderr.write(throughput(i + 1, files.length, started));
+      });
+      if (tty) process.stderr.write('\r\x1b[K');
       recognizer.dispose();
       if (failures > 0) process.exitCode = 4;
     });
