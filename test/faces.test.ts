@@ -5,7 +5,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { loadFaceDetector, LANDMARK, type DetectedFace, type FaceDetector } from '../src/faces/detect.js';
 import { alignFace, alignedEyePositions, alignmentTransform, applyAffine } from '../src/faces/align.js';
-import { FACERES_EMBEDDING_OUTPUT, loadFaceRes, type FaceEmbedder } from '../src/base/faceres.js';
+import { FACERES_EMBEDDING_OUTPUT, loadFaceRes, type FaceResEmbedder } from '../src/base/faceres.js';
 import { readImageFile, type RgbImage } from '../src/image/decode.js';
 import { FacetrainError } from '../src/util/errors.js';
 import { needsShared, sharedPath } from './support/shared.js';
@@ -60,7 +60,7 @@ function centroidAccuracy(samples: Sample[], embeddings: Float32Array[]): number
 }
 
 let detector: FaceDetector;
-let embedder: FaceEmbedder;
+let embedder: FaceResEmbedder;
 const detections = new Map<string, DetectedFace[]>();
 
 async function detectFile(file: string): Promise<{ image: RgbImage; faces: DetectedFace[] }> {

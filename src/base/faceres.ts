@@ -25,12 +25,15 @@ export interface FaceEmbedder {
   readonly inputSize: number;
   /** Length of each embedding. */
   readonly dims: number;
-  /** The FaceRes graph model (input `input_1` [n, 224, 224, 3], output `FACERES_EMBEDDING_OUTPUT`) for export. */
-  readonly model: GraphModel;
   readonly normalisation: Readonly<InputNormalisation>;
   /** One L2-normalised embedding per face; faces of another size are resized first. */
   embed(faces: RgbImage[]): Promise<Float32Array[]>;
   dispose(): void;
+}
+
+export interface FaceResEmbedder extends FaceEmbedder {
+  /** The FaceRes graph model (input `input_1` [n, 224, 224, 3], output `FACERES_EMBEDDING_OUTPUT`) for export. */
+  readonly model: GraphModel;
 }
 
 export interface FaceResOptions {
@@ -58,7 +61,7 @@ function toBatch(faces: RgbImage[], size: number): tf.Tensor4D {
   })) as tf.Tensor4D);
 }
 
-export async function loadFaceRes(options: Partial<FaceResOptions> = {}): Promise<FaceEmbedder> {
+export async function loadFaceRes(options: Partial<FaceResOptions> = {}): Promise<FaceResEmbedder> {
   const full = { ...DEFAULT_FACERES_OPTIONS, ...options };
   if (!(Number.isInteger(full.batchSize) && full.batchSize > 0)) throw invalidOption('faceres batchSize', 'a positive whole number', full.batchSize);
   const model = await loadHumanModel('faceres', full.modelsDir);

@@ -1,5 +1,5 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { FACERES_EMBEDDING_OUTPUT, loadFaceRes, type FaceEmbedder } from '../base/faceres.js';
+import { FACERES_EMBEDDING_OUTPUT, loadFaceRes, type FaceEmbedder, type FaceResEmbedder } from '../base/faceres.js';
 import { irSession, layersModelSession, runtimeFor, type EngineName, type OnnxRuntime, type OnnxSession } from '../engine/onnxruntime.js';
 import { irFromGraphEmbedding } from '../export/from-graph.js';
 import { resizeSquare, type RgbImage } from '../image/decode.js';
@@ -34,7 +34,7 @@ export async function onnxClassicClassifier(ort: OnnxRuntime, manifest: ModelMan
 }
 
 /** FaceRes run by onnxruntime (converted in memory, L2 normalisation included): the same embeddings, about 3x sooner. */
-export async function onnxFaceEmbedder(ort: OnnxRuntime, embedder: FaceEmbedder): Promise<FaceEmbedder> {
+export async function onnxFaceEmbedder(ort: OnnxRuntime, embedder: FaceResEmbedder): Promise<FaceEmbedder> {
   const session = await irSession(ort, irFromGraphEmbedding(embedder.model, FACERES_EMBEDDING_OUTPUT, 'ONNX'), 'faceres-embedding');
   const { scale, offset } = embedder.normalisation;
   return {

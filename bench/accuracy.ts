@@ -1,0 +1,168 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { loadEmbeddingBase, type EmbeddingBase, type EmbeddingBaseName } from '../src/base/embedding-base.js';
+import { loadFaceDetector } from '../src/faces/detect.js';
+import { readImageFile, type RgbImage } from '../src/image/decode.js';
+import { areaUnderCurve, median, rocCurve } from '../src/evaluate/metrics.js';
+import { bestAccuracyThreshold, foldedAccuracy, pairAuroc, trueAcceptAt, type ScoredPair } from '../src/evaluate/verification.js';
+import { centroidsOf, leaveOnePersonOutScores, scoreFace, strangerThreshold, UNKNOWN_RULES, type PersonGallery } from '../src/evaluate/unknown-rule.js';
+import { cosine } from '../src/recognize/classifier.js';
+import { lfwPairs, openSetProtocols, type OpenSetProtocol } from './protocols.js';
+
+/**
+ * `npm run accuracy`: per base, LFW-pairs 10-fold verification accuracy, true-accept at 1 % and
+ * 0.1 % false-accept, and the open-set figures of each unknown rule on each protocol. JSON on
+ * stdout and in accuracy-results.json. ACCURACY_BASES picks bases (faceres-bgr: FaceRes fed BGR,
+ * measured only); ACCURACY_CACHE=file keeps embeddings between runs; FACETRAIN_SHARED moves ../shared.
+ */
+
+type Measured = EmbeddingBaseName | 'faceres-bgr';
+const shared = process.env.FACETRAIN_SHARED ?? path.resolve('..', 'shared');
+const datasets = path.join(shared, 'datasets');
+const bases = (process.env.ACCURACY_BASES ?? 'mobilefacenet,faceres,faceres-bgr').split(',') as Measured[];
+const targetFar = Number(process.env.ACCURACY_TARGET_FAR ?? 0.01);
+const cacheFile = process.env.ACCURACY_CACHE;
+
+function swapRedBlue(face: RgbImage): RgbImage {
+  const data = Uint8Array.from(face.data);
+  for (let i = 0; i < data.length; i += 3) [data[i], data[i + 2]] = [data[i + 2]!, data[i]!];
+  return { ...face, data };
+}
+
+type Embeddings = Map<string, Float32Array | null>;
+
+async function embedAll(files: string[]): Promise<Map<Measured, Embeddings>> {
+  const cached: Record<string, Record<string, number[] | null>> = cacheFile && existsSync(cacheFile) ? JSON.parse(readFileSync(cacheFile, 'utf8')) : {};
+  const out = new Map<Measured, Embeddings>(bases.map((b) => [b, new Map(Object.entries(cached[b] ?? {}).map(([f, v]) => [f, v && Float32Array.from(v)]))]));
+  const missing = files.filter((f) => bases.some((b) => !out.get(b)!.has(f)));
+  if (missing.length === 0) return out;
+  const detector = await loadFaceDetector();
+  const loaded = new Map<EmbeddingBaseName, EmbeddingBase>();
+  for (const b of bases) {
+    const name: EmbeddingBaseName = b === 'faceres-bgr' ? 'faceres' : b;
+    if (!loaded.has(name)) loaded.set(name, await loadEmbeddingBase(name));
+  }
+  let done = 0;
+  for (const file of missing) {
+    const image = await readImageFile(file);
+    const [face] = await detector.detect(image);
+    for (const b of bases) {
+      const base = loaded.get(b === 'faceres-bgr' ? 'faceres' : b)!;
+      if (!face) {
+        out.get(b)!.set(file, null);
+        continue;
+      }
+      const crop = await base.align(image, face);
+      const [e] = await base.embedder.embed([b === 'faceres-bgr' ? swapRedBlue(crop) : crop]);
+      out.get(b)!.set(file, e!);
+    }
+    if (++done % 100 === 0) process.stderr.write(`embedded ${done}/${missing.length}\n`);
+  }
+  for (const base of loaded.values()) base.dispose();
+  detector.dispose();
+  if (cacheFile) {
+    const json = Object.fromEntries([...out].map(([b, m]) => [b, Object.fromEntries([...m].map(([f, v]) => [f, v && Array.from(v)]))]));
+    await writeFile(cacheFile, JSON.stringify(json));
+  }
+  return out;
+}
+
+async function perFaceMs(name: EmbeddingBaseName, face: RgbImage, runs = 9): Promise<number> {
+  const base = await loadEmbeddingBase(name);
+  const crop = await base.align(face, { box: { x: 0, y: 0, width: face.width, height: face.height }, landmarks: [[0.35 * face.width, 0.4 * face.height], [0.65 * face.width, 0.4 * face.height], [0.5 * face.width, 0.55 * face.height], [0.5 * face.width, 0.75 * face.height]], score: 1 });
+  await base.embedder.embed([crop]);
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await base.embedder.embed([crop]);
+    times.push(performance.now() - t);
+  }
+  base.dispose();
+  return median(times);
+}
+
+function verification(embeddings: Embeddings) {
+  const { same, different } = lfwPairs(datasets);
+  let noFace = 0;
+  const score = (pairs: typeof same): ScoredPair[] =>
+    pairs.map((p) => {
+      const a = embeddings.get(p.a);
+      const b = embeddings.get(p.b);
+      // a pair with a face not found counts as a wrong answer: "different" for same pairs and vice versa
+      if (!a || !b) {
+        noFace++;
+        return { similarity: p.same ? -2 : 2, same: p.same };
+      }
+      return { similarity: cosine(a, b), same: p.same };
+    });
+  const s = score(same);
+  const d = score(different);
+  const all = [...s, ...d];
+  const folded = foldedAccuracy(s, d, 10);
+  return {
+    pairs: all.length,
+    pairsWithoutFace: noFace,
+    tenFoldAccuracy: folded.mean,
+    tenFoldStd: folded.std,
+    trueAcceptAtFar1: trueAcceptAt(all, 0.01).trueAcceptRate,
+    trueAcceptAtFar01: trueAcceptAt(all, 0.001).trueAcceptRate,
+    auroc: pairAuroc(all),
+    bestThreshold: bestAccuracyThreshold(all).threshold,
+    thresholdAtFar1: trueAcceptAt(all, 0.01).threshold,
+    thresholdAtFar01: trueAcceptAt(all, 0.001).threshold,
+  };
+}
+
+function openSet(p: OpenSetProtocol, embeddings: Embeddings, floor: number) {
+  const people = [...new Set(p.train.map((t) => t.person))];
+  const gallery: PersonGallery[] = people.map((person) => ({ person, embeddings: p.train.filter((t) => t.person === person).flatMap((t) => embeddings.get(t.file) ?? []) }));
+  const usable = gallery.filter((g) => g.embeddings.length > 0);
+  const centroids = centroidsOf(usable);
+  const known = p.known.flatMap((k) => (embeddings.get(k.file) ? [{ person: k.person, e: embeddings.get(k.file)! }] : []));
+  const strangers = p.strangers.flatMap((f) => embeddings.get(f) ?? []);
+  const rate = (xs: boolean[]) => xs.filter(Boolean).length / Math.max(1, xs.length);
+  const rules = Object.fromEntries(
+    UNKNOWN_RULES.map((rule) => {
+      const knownScores = known.map((k) => ({ ...scoreFace(k.e, usable, rule, centroids), truth: k.person }));
+      const strangerScores = strangers.map((e) => scoreFace(e, usable, rule, centroids).score);
+      const simulated = leaveOnePersonOutScores(usable, rule);
+      const at = (threshold: number) => ({
+        threshold,
+        knownAccepted: rate(knownScores.map((k) => k.score >= threshold)),
+        knownCorrectlyNamed: rate(knownScores.map((k) => k.score >= threshold && k.person === k.truth)),
+        strangersAccepted: rate(strangerScores.map((s) => s >= threshold)),
+      });
+      return [
+        rule,
+        {
+          closedSetTop1: rate(knownScores.map((k) => k.person === k.truth)),
+          auroc: areaUnderCurve(rocCurve(knownScores.map((k) => k.score), strangerScores)),
+          leaveOnePersonOut: at(strangerThreshold(simulated, targetFar)),
+          ...(rule === 'margin' ? {} : { withSharedFloor: at(strangerThreshold(simulated, targetFar, floor)) }),
+        },
+      ];
+    }),
+  );
+  return { people: usable.length, trainPhotos: p.train.length, knownPhotos: known.length, strangerPhotos: strangers.length, facesNotFound: p.known.length + p.strangers.length - known.length - strangers.length, rules };
+}
+
+const protocols = openSetProtocols(datasets);
+const { same, different } = lfwPairs(datasets);
+const files = [...new Set([...same, ...different].flatMap((p) => [p.a, p.b]).concat(protocols.flatMap((p) => [...p.train.map((t) => t.file), ...p.known.map((k) => k.file), ...p.strangers])))];
+const started = performance.now();
+const embeddings = await embedAll(files);
+const sample = await readImageFile(path.join(datasets, 'orl', 's1', '1.pgm'));
+const results: Record<string, unknown> = { date: new Date().toISOString(), photos: files.length, targetFar, embedSeconds: (performance.now() - started) / 1000, bases: {} };
+for (const b of bases) {
+  const e = embeddings.get(b)!;
+  const lfw = verification(e);
+  (results.bases as Record<string, unknown>)[b] = {
+    msPerFace: b === 'faceres-bgr' ? undefined : await perFaceMs(b, sample),
+    lfw,
+    openSet: Object.fromEntries(protocols.map((p) => [p.name, openSet(p, e, lfw.thresholdAtFar01)])),
+  };
+}
+await writeFile('accuracy-results.json', `${JSON.stringify(results, null, 2)}\n`);
+console.log(JSON.stringify(results, null, 2));
+process.exit(0);
