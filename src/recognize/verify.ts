@@ -1,0 +1,70 @@
+import { DEFAULT_EMBEDDING_BASE, embedLargestFace, loadEmbeddingBase, VERIFY_THRESHOLDS, type EmbeddingBaseName } from '../base/embedding-base.js';
+import type { EngineName } from '../engine/onnxruntime.js';
+import { loadFaceDetector } from '../faces/detect.js';
+import { decodeImage, type DecodeOptions, type RgbImage } from '../image/decode.js';
+import { FacetrainError, invalidOption } from '../util/errors.js';
+import { cosine } from './classifier.js';
+
+/** 1:1 verification of two photos' largest faces. */
+export interface VerifyResult {
+  /** similarity >= threshold */
+  same: boolean;
+  /** Cosine similarity of the two face embeddings, in [-1, 1]. */
+  similarity: number;
+  threshold: number;
+}
+
+export interface VerifyOptions extends DecodeOptions {
+  /** Embedding base; default the default base. */
+  base?: EmbeddingBaseName;
+  engine?: EngineName;
+  /** Similarity at or above which the faces are the same person; default the base's, calibrated on LFW pairs. */
+  threshold?: number;
+}
+
+export interface Verifier {
+  readonly base: EmbeddingBaseName;
+  readonly threshold: number;
+  /** `labelA`/`labelB` name the photos in errors (e.g. their file names). */
+  verify(a: Uint8Array | RgbImage, b: Uint8Array | RgbImage, labels?: [string, string]): Promise<VerifyResult>;
+  dispose(): void;
+}
+
+const isImage = (x: Uint8Array | RgbImage): x is RgbImage => !(x instanceof Uint8Array);
+
+export async function loadVerifier(options: VerifyOptions = {}): Promise<Verifier> {
+  const name = options.base ?? DEFAULT_EMBEDDING_BASE;
+  const threshold = options.threshold ?? VERIFY_THRESHOLDS[name];
+  if (!(threshold >= -1 && threshold <= 1)) throw invalidOption('--threshold', 'a cosine similarity in [-1, 1]', threshold);
+  const base = await loadEmbeddingBase(name, options.engine);
+  const detector = await loadFaceDetector();
+  async function embed(input: Uint8Array | RgbImage, label: string): Promise<Float32Array> {
+    const image = isImage(input) ? input : await decodeImage(input, label, options);
+    const found = await embedLargestFace(base, detector, image);
+    if (!found) throw new FacetrainError('FT_ERR_IMAGE', `${label}: no face found; use a photo where the face is visible`);
+    return found.embedding;
+  }
+  return {
+    base: name,
+    threshold,
+    async verify(a, b, [labelA, labelB] = ['photo a', 'photo b']) {
+      const [ea, eb] = [await embed(a, labelA), await embed(b, labelB)];
+      const similarity = cosine(ea, eb);
+      return { same: similarity >= threshold, similarity, threshold };
+    },
+    dispose() {
+      base.dispose();
+      detector.dispose();
+    },
+  };
+}
+
+/** Are the largest faces of two photos the same person? Loads the networks for one comparison; keep a `loadVerifier()` for many. */
+export async function verify(a: Uint8Array | RgbImage, b: Uint8Array | RgbImage, options: VerifyOptions = {}): Promise<VerifyResult> {
+  const verifier = await loadVerifier(options);
+  try {
+    return await verifier.verify(a, b);
+  } finally {
+    verifier.dispose();
+  }
+}
