@@ -4,11 +4,8 @@ import path from 'node:path';
 import { loadEmbeddingBase, type EmbeddingBase, type EmbeddingBaseName } from '../src/base/embedding-base.js';
 import { loadFaceDetector } from '../src/faces/detect.js';
 import { readImageFile, type RgbImage } from '../src/image/decode.js';
-import { areaUnderCurve, median, rocCurve } from '../src/evaluate/metrics.js';
-import { bestAccuracyThreshold, foldedAccuracy, pairAuroc, trueAcceptAt, type ScoredPair } from '../src/evaluate/verification.js';
-import { centroidsOf, leaveOnePersonOutScores, scoreFace, strangerThreshold, UNKNOWN_RULES, type PersonGallery } from '../src/evaluate/unknown-rule.js';
-import { cosine } from '../src/recognize/classifier.js';
-import { lfwPairs, openSetProtocols, type OpenSetProtocol } from './protocols.js';
+import { median } from '../src/evaluate/metrics.js';
+import { lfwPairs, openSetFigures, openSetProtocols, verificationFigures, type Embeddings } from './protocols.js';
 
 /**
  * `npm run accuracy`: per base, LFW-pairs 10-fold verification accuracy, true-accept at 1 % and
@@ -29,8 +26,6 @@ function swapRedBlue(face: RgbImage): RgbImage {
   for (let i = 0; i < data.length; i += 3) [data[i], data[i + 2]] = [data[i + 2]!, data[i]!];
   return { ...face, data };
 }
-
-type Embeddings = Map<string, Float32Array | null>;
 
 async function embedAll(files: string[]): Promise<Map<Measured, Embeddings>> {
   const cached: Record<string, Record<string, number[] | null>> = cacheFile && existsSync(cacheFile) ? JSON.parse(readFileSync(cacheFile, 'utf8')) : {};
@@ -82,71 +77,6 @@ async function perFaceMs(name: EmbeddingBaseName, face: RgbImage, runs = 9): Pro
   return median(times);
 }
 
-function verification(embeddings: Embeddings) {
-  const { same, different } = lfwPairs(datasets);
-  let noFace = 0;
-  const score = (pairs: typeof same): ScoredPair[] =>
-    pairs.map((p) => {
-      const a = embeddings.get(p.a);
-      const b = embeddings.get(p.b);
-      // a pair with a face not found counts as a wrong answer: "different" for same pairs and vice versa
-      if (!a || !b) {
-        noFace++;
-        return { similarity: p.same ? -2 : 2, same: p.same };
-      }
-      return { similarity: cosine(a, b), same: p.same };
-    });
-  const s = score(same);
-  const d = score(different);
-  const all = [...s, ...d];
-  const folded = foldedAccuracy(s, d, 10);
-  return {
-    pairs: all.length,
-    pairsWithoutFace: noFace,
-    tenFoldAccuracy: folded.mean,
-    tenFoldStd: folded.std,
-    trueAcceptAtFar1: trueAcceptAt(all, 0.01).trueAcceptRate,
-    trueAcceptAtFar01: trueAcceptAt(all, 0.001).trueAcceptRate,
-    auroc: pairAuroc(all),
-    bestThreshold: bestAccuracyThreshold(all).threshold,
-    thresholdAtFar1: trueAcceptAt(all, 0.01).threshold,
-    thresholdAtFar01: trueAcceptAt(all, 0.001).threshold,
-  };
-}
-
-function openSet(p: OpenSetProtocol, embeddings: Embeddings, floor: number) {
-  const people = [...new Set(p.train.map((t) => t.person))];
-  const gallery: PersonGallery[] = people.map((person) => ({ person, embeddings: p.train.filter((t) => t.person === person).flatMap((t) => embeddings.get(t.file) ?? []) }));
-  const usable = gallery.filter((g) => g.embeddings.length > 0);
-  const centroids = centroidsOf(usable);
-  const known = p.known.flatMap((k) => (embeddings.get(k.file) ? [{ person: k.person, e: embeddings.get(k.file)! }] : []));
-  const strangers = p.strangers.flatMap((f) => embeddings.get(f) ?? []);
-  const rate = (xs: boolean[]) => xs.filter(Boolean).length / Math.max(1, xs.length);
-  const rules = Object.fromEntries(
-    UNKNOWN_RULES.map((rule) => {
-      const knownScores = known.map((k) => ({ ...scoreFace(k.e, usable, rule, centroids), truth: k.person }));
-      const strangerScores = strangers.map((e) => scoreFace(e, usable, rule, centroids).score);
-      const simulated = leaveOnePersonOutScores(usable, rule);
-      const at = (threshold: number) => ({
-        threshold,
-        knownAccepted: rate(knownScores.map((k) => k.score >= threshold)),
-        knownCorrectlyNamed: rate(knownScores.map((k) => k.score >= threshold && k.person === k.truth)),
-        strangersAccepted: rate(strangerScores.map((s) => s >= threshold)),
-      });
-      return [
-        rule,
-        {
-          closedSetTop1: rate(knownScores.map((k) => k.person === k.truth)),
-          auroc: areaUnderCurve(rocCurve(knownScores.map((k) => k.score), strangerScores)),
-          leaveOnePersonOut: at(strangerThreshold(simulated, targetFar)),
-          ...(rule === 'margin' ? {} : { withSharedFloor: at(strangerThreshold(simulated, targetFar, floor)) }),
-        },
-      ];
-    }),
-  );
-  return { people: usable.length, trainPhotos: p.train.length, knownPhotos: known.length, strangerPhotos: strangers.length, facesNotFound: p.known.length + p.strangers.length - known.length - strangers.length, rules };
-}
-
 const protocols = openSetProtocols(datasets);
 const { same, different } = lfwPairs(datasets);
 const files = [...new Set([...same, ...different].flatMap((p) => [p.a, p.b]).concat(protocols.flatMap((p) => [...p.train.map((t) => t.file), ...p.known.map((k) => k.file), ...p.strangers])))];
@@ -156,11 +86,11 @@ const sample = await readImageFile(path.join(datasets, 'orl', 's1', '1.pgm'));
 const results: Record<string, unknown> = { date: new Date().toISOString(), photos: files.length, targetFar, embedSeconds: (performance.now() - started) / 1000, bases: {} };
 for (const b of bases) {
   const e = embeddings.get(b)!;
-  const lfw = verification(e);
+  const lfw = verificationFigures(datasets, e);
   (results.bases as Record<string, unknown>)[b] = {
     msPerFace: b === 'faceres-bgr' ? undefined : await perFaceMs(b, sample),
     lfw,
-    openSet: Object.fromEntries(protocols.map((p) => [p.name, openSet(p, e, lfw.thresholdAtFar01)])),
+    openSet: Object.fromEntries(protocols.map((p) => [p.name, openSetFigures(p, e, lfw.thresholdAtFar01, targetFar)])),
   };
 }
 await writeFile('accuracy-results.json', `${JSON.stringify(results, null, 2)}\n`);

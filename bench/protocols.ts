@@ -1,5 +1,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { areaUnderCurve, rocCurve } from '../src/evaluate/metrics.js';
+import { centroidsOf, leaveOnePersonOutScores, scoreFace, strangerThreshold, UNKNOWN_RULES, type PersonGallery } from '../src/evaluate/unknown-rule.js';
+import { bestAccuracyThreshold, foldedAccuracy, pairAuroc, trueAcceptAt, type ScoredPair } from '../src/evaluate/verification.js';
+import { cosine } from '../src/recognize/classifier.js';
+
+/** One embedding per photo file; null where no face was found. */
+export type Embeddings = Map<string, Float32Array | null>;
 
 /**
  * The shared sets as verification pairs and open-set protocols, one definition for
@@ -83,4 +90,74 @@ export function openSetProtocols(datasets: string): OpenSetProtocol[] {
       strangers: strangerCelebrity.files,
     },
   ];
+}
+
+/** LFW-pairs figures from one embedding per photo (null: no face found). */
+export function verificationFigures(datasets: string, embeddings: Embeddings) {
+  const { same, different } = lfwPairs(datasets);
+  let noFace = 0;
+  const score = (pairs: typeof same): ScoredPair[] =>
+    pairs.map((p) => {
+      const a = embeddings.get(p.a);
+      const b = embeddings.get(p.b);
+      // a pair with a face not found counts as a wrong answer: "different" for same pairs and vice versa
+      if (!a || !b) {
+        noFace++;
+        return { similarity: p.same ? -2 : 2, same: p.same };
+      }
+      return { similarity: cosine(a, b), same: p.same };
+    });
+  const s = score(same);
+  const d = score(different);
+  const all = [...s, ...d];
+  const folded = foldedAccuracy(s, d, 10);
+  return {
+    pairs: all.length,
+    pairsWithoutFace: noFace,
+    tenFoldAccuracy: folded.mean,
+    tenFoldStd: folded.std,
+    trueAcceptAtFar1: trueAcceptAt(all, 0.01).trueAcceptRate,
+    trueAcceptAtFar01: trueAcceptAt(all, 0.001).trueAcceptRate,
+    auroc: pairAuroc(all),
+    bestThreshold: bestAccuracyThreshold(all).threshold,
+    thresholdAtFar1: trueAcceptAt(all, 0.01).threshold,
+    thresholdAtFar01: trueAcceptAt(all, 0.001).threshold,
+  };
+}
+
+/**
+ * Open-set figures of each unknown rule: thresholds from simulated strangers only (leave one known
+ * person out), alone and with the base's shared-data floor; strangers are only used to measure.
+ */
+export function openSetFigures(p: OpenSetProtocol, embeddings: Embeddings, floor: number, targetFar: number) {
+  const people = [...new Set(p.train.map((t) => t.person))];
+  const gallery: PersonGallery[] = people.map((person) => ({ person, embeddings: p.train.filter((t) => t.person === person).flatMap((t) => embeddings.get(t.file) ?? []) }));
+  const usable = gallery.filter((g) => g.embeddings.length > 0);
+  const centroids = centroidsOf(usable);
+  const known = p.known.flatMap((k) => (embeddings.get(k.file) ? [{ person: k.person, e: embeddings.get(k.file)! }] : []));
+  const strangers = p.strangers.flatMap((f) => embeddings.get(f) ?? []);
+  const rate = (xs: boolean[]) => xs.filter(Boolean).length / Math.max(1, xs.length);
+  const rules = Object.fromEntries(
+    UNKNOWN_RULES.map((rule) => {
+      const knownScores = known.map((k) => ({ ...scoreFace(k.e, usable, rule, centroids), truth: k.person }));
+      const strangerScores = strangers.map((e) => scoreFace(e, usable, rule, centroids).score);
+      const simulated = leaveOnePersonOutScores(usable, rule);
+      const at = (threshold: number) => ({
+        threshold,
+        knownAccepted: rate(knownScores.map((k) => k.score >= threshold)),
+        knownCorrectlyNamed: rate(knownScores.map((k) => k.score >= threshold && k.person === k.truth)),
+        strangersAccepted: rate(strangerScores.map((s) => s >= threshold)),
+      });
+      return [
+        rule,
+        {
+          closedSetTop1: rate(knownScores.map((k) => k.person === k.truth)),
+          auroc: areaUnderCurve(rocCurve(knownScores.map((k) => k.score), strangerScores)),
+          leaveOnePersonOut: at(strangerThreshold(simulated, targetFar)),
+          ...(rule === 'margin' ? {} : { withSharedFloor: at(strangerThreshold(simulated, targetFar, floor)) }),
+        },
+      ];
+    }),
+  );
+  return { people: usable.length, trainPhotos: p.train.length, knownPhotos: known.length, strangerPhotos: strangers.length, facesNotFound: p.known.length + p.strangers.length - known.length - strangers.length, rules };
 }

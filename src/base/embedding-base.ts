@@ -5,6 +5,7 @@ import type { RgbImage } from '../image/decode.js';
 import { runtimeFor, type EngineName } from '../engine/onnxruntime.js';
 import { loadFaceEmbedder } from '../recognize/onnx-engine.js';
 import { FacetrainError } from '../util/errors.js';
+import { DEFAULT_UNKNOWN_RULE, leaveOnePersonOutScores, strangerThreshold, type PersonGallery } from '../evaluate/unknown-rule.js';
 import type { FaceEmbedder } from './faceres.js';
 import { loadMobileFaceNet } from './mobilefacenet/mobilefacenet.js';
 
@@ -17,6 +18,20 @@ export const DEFAULT_EMBEDDING_BASE: EmbeddingBaseName = 'mobilefacenet';
  * threshold with the best accuracy over all LFW pairs in ../shared (`npm run accuracy` prints it).
  */
 export const VERIFY_THRESHOLDS: Readonly<Record<EmbeddingBaseName, number>> = Object.freeze({ mobilefacenet: 0.4, faceres: 0.5 });
+
+/**
+ * The lowest unknown threshold of each base: a user's handful of people cannot show the 1 % tail of
+ * stranger scores, so the threshold from simulated strangers is never set below the base's
+ * threshold for 0.1 % false accepts on the LFW pairs (`npm run accuracy`: thresholdAtFar01).
+ */
+export const UNKNOWN_FLOORS: Readonly<Record<EmbeddingBaseName, number>> = Object.freeze({ mobilefacenet: 0.5, faceres: 0.6 });
+
+/** The unknown threshold of a model: simulated strangers (each known person left out in turn) at `targetFar`, not below the base's floor. */
+export function unknownThreshold(galleries: PersonGallery[], base: EmbeddingBaseName, targetFar: number): number {
+  const usable = galleries.filter((g) => g.embeddings.length > 0);
+  const simulated = usable.length >= 2 ? leaveOnePersonOutScores(usable, DEFAULT_UNKNOWN_RULE) : [];
+  return Math.min(1, strangerThreshold(simulated, targetFar, UNKNOWN_FLOORS[base]));
+}
 
 /** A face-embedding network with the alignment it was trained on: a detected face in, one unit vector out. */
 export interface EmbeddingBase {

@@ -9,6 +9,12 @@ import { l2Normalise } from '../base/faceres.js';
 export const UNKNOWN_RULES = Object.freeze(['nearest', 'centroid', 'margin'] as const);
 export type UnknownRule = (typeof UNKNOWN_RULES)[number];
 
+/** Chosen by `npm run accuracy` on the open-set protocols (see the README's accuracy section). */
+export const DEFAULT_UNKNOWN_RULE: Exclude<UnknownRule, 'margin'> = 'nearest';
+
+/** The target false-accept rate of `train --target-far`. */
+export const DEFAULT_TARGET_FAR = 0.01;
+
 export interface PersonGallery {
   person: string;
   /** Unit-length training embeddings. */
@@ -24,6 +30,12 @@ export interface RuleScore {
 /** Per person: the highest cosine to any of its training photos, and to its mean embedding. */
 function personSimilarities(embedding: Float32Array, gallery: readonly PersonGallery[], centroids: readonly Float32Array[]): { nearest: number; centroid: number }[] {
   return gallery.map((g, i) => ({ nearest: Math.max(...g.embeddings.map((e) => cosine(embedding, e))), centroid: cosine(embedding, centroids[i]!) }));
+}
+
+/** The rule's similarity of a face to one given person (no ranking against the others). */
+export function personScore(embedding: Float32Array, gallery: PersonGallery, rule: Exclude<UnknownRule, 'margin'>): number {
+  if (gallery.embeddings.length === 0) return -1;
+  return rule === 'centroid' ? cosine(embedding, centroidsOf([gallery])[0]!) : Math.max(...gallery.embeddings.map((e) => cosine(embedding, e)));
 }
 
 export function centroidsOf(gallery: readonly PersonGallery[]): Float32Array[] {

@@ -52,6 +52,9 @@ async function exportable(modelDir: string, manifest: ModelManifest): Promise<Ex
   const model = await tfl.loadLayersModel(fileSystemIO(modelDir));
   const input = perChannelInput(manifest.input);
   if (manifest.base.name === 'mobilenetv2') return { model, labels: manifest.labels, input, name: 'facetrain-mobilenetv2' };
+  if (manifest.base.name === 'mobilefacenet') {
+    throw new FacetrainError('FT_ERR_UNSUPPORTED', `${modelDir}: models on the mobilefacenet base cannot be exported yet; retrain with --base faceres to export`);
+  }
   const embedder = await loadFaceRes();
   return { model: { graph: embedder.model, outputNode: FACERES_EMBEDDING_OUTPUT, head: model }, labels: manifest.labels, input, name: 'facetrain-faceres' };
 }

@@ -2,12 +2,12 @@ import { copyFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { TRAIN_DEFAULTS, type TrainConfig } from '../config.js';
 import { initEngine } from '../engine/backend.js';
-import { loadFaceEmbedder } from './onnx-engine.js';
+import { loadEmbeddingBase, unknownThreshold, type EmbeddingBaseName } from '../base/embedding-base.js';
 import type { EngineName } from '../engine/onnxruntime.js';
 import { fileSystemIO } from '../engine/model-io.js';
 import type { SkippedPhoto } from '../events.js';
 import { cropperFor, detectorFor } from '../faces/cropper.js';
-import { GALLERY_FILE, hashBytes, readGallery, type Gallery, type GalleryEntry } from '../model/gallery.js';
+import { GALLERY_FILE, hashBytes, personGalleries, readGallery, type Gallery, type GalleryEntry } from '../model/gallery.js';
 import { EVAL_FILE, LABELS_FILE, MANIFEST_FILE, REPORT_FILE, labelsText, readManifest, type ModelManifest } from '../model/manifest.js';
 import { embedPhotos, trainEmbeddingHead } from '../train/embedding.js';
 import { FacetrainError } from '../util/errors.js';
@@ -39,9 +39,9 @@ function recipeOf(manifest: ModelManifest): TrainConfig {
 
 async function galleryModel(modelDir: string): Promise<{ manifest: ModelManifest; gallery: Gallery }> {
   const manifest = await readManifest(modelDir);
-  const gallery = manifest.base.name === 'faceres' ? await readGallery(modelDir) : undefined;
+  const gallery = manifest.base.name !== 'mobilenetv2' ? await readGallery(modelDir) : undefined;
   if (!gallery) {
-    throw new FacetrainError('FT_ERR_UNSUPPORTED', `${modelDir}: only models with a face-embedding base can add or forget people without retraining; retrain with --base faceres, or retrain this one with the new photos`);
+    throw new FacetrainError('FT_ERR_UNSUPPORTED', `${modelDir}: only models with a face-embedding base can add or forget people without retraining; retrain with --base mobilefacenet, or retrain this one with the new photos`);
   }
   return { manifest, gallery };
 }
@@ -64,7 +64,9 @@ async function rewriteModel(modelDir: string, manifest: ModelManifest, gallery: 
       await head.save(fileSystemIO(dir));
       await writeFile(path.join(dir, GALLERY_FILE), JSON.stringify(gallery));
       await writeFile(path.join(dir, LABELS_FILE), labelsText(manifest.labels));
-      await writeFile(path.join(dir, MANIFEST_FILE), JSON.stringify({ ...manifest, updatedAt: new Date().toISOString() }, null, 2));
+      // the people changed, so the simulated strangers did too
+      const threshold = unknownThreshold(personGalleries(train, manifest.labels), manifest.base.name as EmbeddingBaseName, config.targetFar);
+      await writeFile(path.join(dir, MANIFEST_FILE), JSON.stringify({ ...manifest, threshold, updatedAt: new Date().toISOString() }, null, 2));
     },
     { force: true },
   );
@@ -76,7 +78,7 @@ export async function enrollPerson(modelDir: string, name: string, photos: Enrol
   await initEngine();
   const { manifest, gallery } = await galleryModel(modelDir);
   const detector = await detectorFor(manifest.input);
-  const embedder = await loadFaceEmbedder(options.engine);
+  const { embedder } = await loadEmbeddingBase(manifest.base.name as EmbeddingBaseName, options.engine);
   const skipped: SkippedPhoto[] = [];
   const byFile = new Map(photos.map((p) => [p.file, p.bytes]));
   const config = recipeOf(manifest);

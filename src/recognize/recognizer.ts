@@ -4,15 +4,14 @@ import { fileSystemIO } from '../engine/model-io.js';
 import { decodeImage, resizeSquare, type DecodeOptions, type RgbImage } from '../image/decode.js';
 import { decide } from '../evaluate/metrics.js';
 import { readManifest, type ModelManifest } from '../model/manifest.js';
-import { loadFaceRes } from '../base/faceres.js';
-import { alignFace } from '../faces/align.js';
-import { detectorFor } from '../faces/cropper.js';
+import { loadEmbeddingBase } from '../base/embedding-base.js';
+import { alignForInput, detectorFor } from '../faces/cropper.js';
 import type { FaceDetector } from '../faces/detect.js';
-import { GALLERY_FILE, personCentroids, readGallery } from '../model/gallery.js';
+import { GALLERY_FILE, personGalleries, readGallery } from '../model/gallery.js';
 import { FacetrainError } from '../util/errors.js';
 import { classicClassifier, embeddingClassifier, type FaceClassifier } from './classifier.js';
 import { runtimeFor, type EngineName } from '../engine/onnxruntime.js';
-import { onnxClassicClassifier, onnxFaceEmbedder } from './onnx-engine.js';
+import { onnxClassicClassifier } from './onnx-engine.js';
 
 export interface Box {
   x: number;
@@ -79,7 +78,8 @@ async function locateFaces(image: RgbImage, parts: RecognizerParts, manifest: Mo
   const size = parts.classifier.inputSize;
   if (!parts.detector) return [{ box: { x: 0, y: 0, width: image.width, height: image.height }, crop: await resizeSquare(image, size) }];
   const faces = (await parts.detector.detect(image)).slice(0, maxFaces > 0 ? maxFaces : undefined);
-  return Promise.all(faces.map(async (face) => ({ box: face.box, landmarks: face.landmarks, crop: await alignFace(image, face, size, manifest.input.align) })));
+  const align = alignForInput({ ...manifest.input, size });
+  return Promise.all(faces.map(async (face) => ({ box: face.box, landmarks: face.landmarks, crop: await align(image, face) })));
 }
 
 /** A recognizer over in-memory parts, e.g. a model just trained, before it is written. */
@@ -118,8 +118,8 @@ async function loadClassifier(dir: string, manifest: ModelManifest, engine: Engi
   if (manifest.base.name === 'mobilenetv2') return ort ? onnxClassicClassifier(ort, manifest, model) : classicClassifier(model, manifest.input.size);
   const gallery = await readGallery(dir);
   if (!gallery) throw new FacetrainError('FT_ERR_MODEL', `${dir}: ${GALLERY_FILE} is missing; retrain the model with --force`);
-  const embedder = await loadFaceRes();
-  return embeddingClassifier(ort ? await onnxFaceEmbedder(ort, embedder) : embedder, model, personCentroids(gallery.entries, manifest.labels));
+  const { embedder } = await loadEmbeddingBase(manifest.base.name, engine);
+  return embeddingClassifier(embedder, model, personGalleries(gallery.entries, manifest.labels));
 }
 
 /** Loads a model directory written by `facetrain train`. */

@@ -15,10 +15,12 @@ import type { EventSink, SkippedPhoto } from '../events.js';
 import { DEFAULT_ALIGN_CONFIG } from '../faces/align.js';
 import { cropperFor, detectorFor } from '../faces/cropper.js';
 import type { FaceDetector } from '../faces/detect.js';
-import { GALLERY_FILE, personCentroids, readGallery, type Gallery } from '../model/gallery.js';
+import { GALLERY_FILE, personGalleries, readGallery, type Gallery } from '../model/gallery.js';
 import { EVAL_FILE, HISTORY_FILE, LABELS_FILE, MANIFEST_FILE, REPORT_FILE, labelsText, packageVersions, type ModelManifest } from '../model/manifest.js';
 import { classicClassifier, embeddingClassifier } from '../recognize/classifier.js';
-import { loadFaceEmbedder, onnxClassicClassifier } from '../recognize/onnx-engine.js';
+import { onnxClassicClassifier } from '../recognize/onnx-engine.js';
+import { loadEmbeddingBase, unknownThreshold, type EmbeddingBaseName } from '../base/embedding-base.js';
+import { MOBILEFACENET_SIZE } from '../base/mobilefacenet/mobilefacenet.js';
 import { createRecognizer, type Recognizer } from '../recognize/recognizer.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import { trainClassic } from './classic.js';
@@ -43,6 +45,8 @@ interface Trained {
   model: tfl.LayersModel;
   history: TrainHistory;
   gallery?: Gallery;
+  /** The unknown threshold when the base sets it itself (face embeddings: from simulated strangers). */
+  threshold?: number;
 }
 
 interface Validation {
@@ -55,11 +59,11 @@ interface Validation {
  * Names every validation photo with the trained model, sets the unknown threshold so that 95 % of
  * the correctly named ones are still accepted, and evaluates at that threshold.
  */
-async function validate(recognizer: Recognizer, val: { file: string; person: string }[]): Promise<Validation> {
-  if (val.length === 0) return { threshold: 0, samples: [] };
+async function validate(recognizer: Recognizer, val: { file: string; person: string }[], fixedThreshold?: number): Promise<Validation> {
+  if (val.length === 0) return { threshold: fixedThreshold ?? 0, samples: [] };
   const samples = await predictSamples(recognizer, val);
   const correct = correctKnownScores(samples);
-  const threshold = correct.length > 0 ? calibrateThreshold(correct).threshold : 0;
+  const threshold = fixedThreshold ?? (correct.length > 0 ? calibrateThreshold(correct).threshold : 0);
   await attachThumbnails(samples, threshold);
   return { threshold, samples, report: evaluate(samples, recognizer.labels, threshold) };
 }
@@ -70,14 +74,17 @@ function draftManifest(config: TrainConfig, labels: string[]): ModelManifest {
   return {
     format: 'facetrain-model',
     formatVersion: 1,
-    base: config.base === 'mobilenetv2' ? { name: 'mobilenetv2', alpha: config.alpha, fineTuneAt: config.fineTuneAt, layerLayout: 'keras-2.0-with-Conv1_pad-155' } : { name: 'faceres' },
-    input: {
-      size: INPUT_SIZE,
-      channels: 'RGB',
-      // FaceRes takes raw 0..255 pixels
-      ...(config.base === 'mobilenetv2' ? MOBILENET_V2_NORMALIZATION : { mean: 0, std: 1 }),
-      ...(config.detect ? { crop: 'aligned-face', align: { ...DEFAULT_ALIGN_CONFIG } } : { crop: 'whole-image' }),
-    },
+    base: config.base === 'mobilenetv2' ? { name: 'mobilenetv2', alpha: config.alpha, fineTuneAt: config.fineTuneAt, layerLayout: 'keras-2.0-with-Conv1_pad-155' } : { name: config.base },
+    input: config.base === 'mobilefacenet'
+      ? // MobileFaceNet: (pixel - 127.5) / 128 on faces aligned to the ArcFace template; always detected
+        { size: MOBILEFACENET_SIZE, channels: 'RGB', mean: 127.5, std: 128, crop: 'aligned-face', template: 'arcface-112' }
+      : {
+          size: INPUT_SIZE,
+          channels: 'RGB',
+          // FaceRes takes raw 0..255 pixels
+          ...(config.base === 'mobilenetv2' ? MOBILENET_V2_NORMALIZATION : { mean: 0, std: 1 }),
+          ...(config.detect ? { crop: 'aligned-face', align: { ...DEFAULT_ALIGN_CONFIG } } : { crop: 'whole-image' }),
+        },
     labels,
     threshold: 0,
     seed: config.seed,
@@ -121,10 +128,10 @@ async function trainMobileNet(config: TrainConfig, p: Prepared, emit: EventSink,
   return { recognizer, model, history };
 }
 
-async function trainFaceRes(config: TrainConfig, p: Prepared, emit: EventSink, manifest: ModelManifest): Promise<Trained> {
-  const embedder = await loadFaceEmbedder(config.engine);
+async function trainEmbeddingBase(config: TrainConfig & { base: EmbeddingBaseName }, p: Prepared, emit: EventSink, manifest: ModelManifest): Promise<Trained> {
+  const { embedder } = await loadEmbeddingBase(config.base, config.engine);
   const previous = config.force ? await readGallery(config.outDir).catch(() => undefined) : undefined;
-  const recipeKey = JSON.stringify({ base: 'faceres', input: manifest.input, align: DEFAULT_ALIGN_CONFIG, seed: config.seed, augment: config.augment });
+  const recipeKey = JSON.stringify({ base: config.base, input: manifest.input, align: DEFAULT_ALIGN_CONFIG, seed: config.seed, augment: config.augment });
   const cache = new Map((previous?.recipeKey === recipeKey ? previous.entries : []).map((e) => [e.hash, e]));
   const total = p.split.train.length + p.split.val.length;
   let done = 0;
@@ -134,8 +141,9 @@ async function trainFaceRes(config: TrainConfig, p: Prepared, emit: EventSink, m
   reportDataset(emit, p, train, val);
   const { head, history } = trainEmbeddingHead(train, val, p.split.people, config, emit);
   const gallery: Gallery = { version: 1, recipeKey, entries: [...train, ...val] };
-  const recognizer = createRecognizer(manifest, { classifier: embeddingClassifier(embedder, head, personCentroids(train, p.split.people)), detector: p.detector });
-  return { recognizer, model: head, history, gallery };
+  const recognizer = createRecognizer(manifest, { classifier: embeddingClassifier(embedder, head, personGalleries(train, p.split.people)), detector: p.detector });
+  const threshold = unknownThreshold(personGalleries(train, p.split.people), config.base, config.targetFar);
+  return { recognizer, model: head, history, gallery, threshold };
 }
 
 /** Trains a recognizer from a folder of people's photos and writes the model directory atomically. */
@@ -154,8 +162,8 @@ export async function train(input: Partial<TrainConfig> & Pick<TrainConfig, 'dat
   const prepared: Prepared = { split, crop: cropperFor(manifest.input, detector), detector, onSkip, skipped };
 
   const trained =
-    config.base === 'mobilenetv2' ? await trainMobileNet(config, prepared, emit, manifest, hooks) : await trainFaceRes(config, prepared, emit, manifest);
-  const validation = await validate(trained.recognizer, split.val.filter((p) => !skipped.some((s) => s.file === p.file)));
+    config.base === 'mobilenetv2' ? await trainMobileNet(config, prepared, emit, manifest, hooks) : await trainEmbeddingBase({ ...config, base: config.base }, prepared, emit, manifest);
+  const validation = await validate(trained.recognizer, split.val.filter((p) => !skipped.some((s) => s.file === p.file)), trained.threshold);
   manifest.threshold = validation.threshold;
   manifest.metrics = { valAccuracy: validation.report?.top1Accuracy ?? undefined, trainSeconds: (performance.now() - started) / 1000 };
   if (validation.report) emit({ type: 'evaluation', report: validation.report });
@@ -171,7 +179,7 @@ export async function train(input: Partial<TrainConfig> & Pick<TrainConfig, 'dat
       if (validation.report) {
         const samples = validation.samples.map(({ thumbnail: _, ...rest }) => rest);
         await writeFileAtomic(path.join(dir, EVAL_FILE), JSON.stringify({ report: validation.report, samples }, null, 2));
-        const baseName = config.base === 'mobilenetv2' ? `mobilenetv2 alpha ${config.alpha}` : 'faceres';
+        const baseName = config.base === 'mobilenetv2' ? `mobilenetv2 alpha ${config.alpha}` : config.base;
         const modelInfo = { labels: manifest.labels, base: baseName, threshold: manifest.threshold, createdAt: manifest.createdAt, name: path.basename(config.outDir) };
         await writeFileAtomic(path.join(dir, REPORT_FILE), renderReport({ report: validation.report, history: trained.history, model: modelInfo, samples: validation.samples }));
       }
