@@ -1,6 +1,6 @@
 import * as flatbuffers from 'flatbuffers';
 import { samePadding } from '../../export/ir.js';
-import { type Attribute, int, ints, ModelProto, ONNX_FLOAT, rawBytes } from '../../export/onnx-schema.js';
+import { type Attribute, int, ints, ModelProto, ONNX_FLOAT, type OnnxNode, rawBytes } from '../../export/onnx-schema.js';
 import {
   ActivationFunctionType,
   AddOptions,
@@ -30,13 +30,6 @@ export const EMBEDDING_OUTPUT = 'embedding';
 /** ABS is past the end of the schema subset's enum. */
 const BUILTIN_ABS = 101;
 
-interface Node {
-  op_type: string;
-  name: string;
-  input: string[];
-  output: string[];
-  attribute: Attribute[];
-}
 
 function unsupportedOp(what: string, label: string): FacetrainError {
   return new FacetrainError('FT_ERR_UNSUPPORTED', `${label}: ${what} is not supported by facetrain's TFLite-to-ONNX conversion; use a float32 model made of convolutions and elementwise ops`);
@@ -61,7 +54,7 @@ export function tfliteToOnnx(bytes: Uint8Array, label: string): Uint8Array {
   if (!Model.bufferHasIdentifier(bb)) throw new FacetrainError('FT_ERR_MODEL', `${label} is not a TFLite model (identifier TFL3 missing); reinstall facetrain's dependencies`);
   const model = Model.getRootAsModel(bb);
   const graph = model.subgraphs(0) as SubGraph;
-  const nodes: Node[] = [];
+  const nodes: OnnxNode[] = [];
   const initializers: { name: string; dims: number[]; data_type: number; raw_data: Uint8Array }[] = [];
   let counter = 0;
   const unique = (base: string): string => `${base}__${counter++}`;
