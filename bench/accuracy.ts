@@ -1,7 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { loadEmbeddingBase, type EmbeddingBase, type EmbeddingBaseName } from '../src/base/embedding-base.js';
+import type { BaseName } from '../src/config.js';
+import { loadEmbeddingBase, type EmbeddingBase } from '../src/recognize/embedding-base.js';
+import { chooseRuntime } from '../src/runtime/choose.js';
 import { loadFaceDetector } from '../src/faces/detect.js';
 import { readImageFile, type RgbImage } from '../src/image/decode.js';
 import { median } from '../src/evaluate/metrics.js';
@@ -14,12 +16,13 @@ import { lfwPairs, openSetFigures, openSetProtocols, verificationFigures, type E
  * measured only); ACCURACY_CACHE=file keeps embeddings between runs; FACETRAIN_SHARED moves ../shared.
  */
 
-type Measured = EmbeddingBaseName | 'faceres-bgr';
+type Measured = BaseName | 'faceres-bgr';
 const shared = process.env.FACETRAIN_SHARED ?? path.resolve('..', 'shared');
 const datasets = path.join(shared, 'datasets');
 const bases = (process.env.ACCURACY_BASES ?? 'mobilefacenet,faceres,faceres-bgr').split(',') as Measured[];
 const targetFar = Number(process.env.ACCURACY_TARGET_FAR ?? 0.01);
 const cacheFile = process.env.ACCURACY_CACHE;
+const runtime = await chooseRuntime(undefined);
 
 function swapRedBlue(face: RgbImage): RgbImage {
   const data = Uint8Array.from(face.data);
@@ -33,10 +36,10 @@ async function embedAll(files: string[]): Promise<Map<Measured, Embeddings>> {
   const missing = files.filter((f) => bases.some((b) => !out.get(b)!.has(f)));
   if (missing.length === 0) return out;
   const detector = await loadFaceDetector();
-  const loaded = new Map<EmbeddingBaseName, EmbeddingBase>();
+  const loaded = new Map<BaseName, EmbeddingBase>();
   for (const b of bases) {
-    const name: EmbeddingBaseName = b === 'faceres-bgr' ? 'faceres' : b;
-    if (!loaded.has(name)) loaded.set(name, await loadEmbeddingBase(name));
+    const name: BaseName = b === 'faceres-bgr' ? 'faceres' : b;
+    if (!loaded.has(name)) loaded.set(name, await loadEmbeddingBase(name, runtime));
   }
   let done = 0;
   for (const file of missing) {
@@ -63,8 +66,8 @@ async function embedAll(files: string[]): Promise<Map<Measured, Embeddings>> {
   return out;
 }
 
-async function perFaceMs(name: EmbeddingBaseName, face: RgbImage, runs = 9): Promise<number> {
-  const base = await loadEmbeddingBase(name);
+async function perFaceMs(name: BaseName, face: RgbImage, runs = 9): Promise<number> {
+  const base = await loadEmbeddingBase(name, runtime);
   const crop = await base.align(face, { box: { x: 0, y: 0, width: face.width, height: face.height }, landmarks: [[0.35 * face.width, 0.4 * face.height], [0.65 * face.width, 0.4 * face.height], [0.5 * face.width, 0.55 * face.height], [0.5 * face.width, 0.75 * face.height]], score: 1 });
   await base.embedder.embed([crop]);
   const times: number[] = [];

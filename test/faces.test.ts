@@ -5,9 +5,10 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { loadFaceDetector, LANDMARK, type DetectedFace, type FaceDetector } from '../src/faces/detect.js';
 import { alignFace, alignedEyePositions, alignmentTransform, applyAffine } from '../src/faces/align.js';
-import { FACERES_EMBEDDING_OUTPUT, loadFaceRes, type FaceResEmbedder } from '../src/base/faceres.js';
+import { FACERES_EMBEDDING_OUTPUT, loadFaceRes } from '../src/base/faceres/faceres.js';
+import type { FaceEmbedder } from '../src/faces/embedder.js';
 import { readImageFile, type RgbImage } from '../src/image/decode.js';
-import { FacetrainError } from '../src/util/errors.js';
+import { FacetrainError } from '../src/errors.js';
 import { needsShared, sharedPath } from './support/shared.js';
 
 const DATASETS = sharedPath('datasets');
@@ -60,7 +61,7 @@ function centroidAccuracy(samples: Sample[], embeddings: Float32Array[]): number
 }
 
 let detector: FaceDetector;
-let embedder: FaceResEmbedder;
+let embedder: FaceEmbedder;
 const detections = new Map<string, DetectedFace[]>();
 
 async function detectFile(file: string): Promise<{ image: RgbImage; faces: DetectedFace[] }> {
@@ -170,7 +171,7 @@ test('alignment puts the eyes level at fixed positions', { skip: needsShared }, 
 test('embeddings are unit length and closer within a person than across (bbt)', { skip: needsShared }, async () => {
   assert.equal(embedder.dims, 1024);
   assert.equal(embedder.inputSize, 224);
-  assert.equal(embedder.model.outputNodes.includes(FACERES_EMBEDDING_OUTPUT), true);
+  assert.equal(embedder.model!.outputNodes.includes(FACERES_EMBEDDING_OUTPUT), true);
   const samples = perPersonSplit(path.join(DATASETS, 'bbt'), 0);
   const embeddings = await embedLargestFaces(samples);
   for (const e of embeddings) {

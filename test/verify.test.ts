@@ -5,7 +5,8 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
-import { VERIFY_THRESHOLDS } from '../src/base/embedding-base.js';
+import { BASE_ROWS } from '../src/base/index.js';
+import type { EmbeddingBaseRow } from '../src/base/row.js';
 import { readImageFile } from '../src/image/decode.js';
 import { loadVerifier, type Verifier } from '../src/recognize/verify.js';
 import { buildServer } from '../src/server/app.js';
@@ -39,7 +40,7 @@ after(async () => {
 
 test('verify() tells a same-person pair from a different-person pair, at the shipped threshold', { skip: needsShared }, async () => {
   assert.equal(verifier.base, 'mobilefacenet');
-  assert.equal(verifier.threshold, VERIFY_THRESHOLDS.mobilefacenet);
+  assert.equal(verifier.threshold, (BASE_ROWS.mobilefacenet as EmbeddingBaseRow).verifyThreshold);
   const same = await verifier.verify(await readImageFile(SAME[0]), await readImageFile(SAME[1]));
   const different = await verifier.verify(await readImageFile(DIFFERENT[0]), await readImageFile(DIFFERENT[1]));
   assert.equal(same.same, true, JSON.stringify(same));

@@ -1,6 +1,5 @@
-import { cosine } from '../recognize/classifier.js';
-import { invalidOption } from '../util/errors.js';
-import { l2Normalise } from '../base/faceres.js';
+import { invalidOption } from '../errors.js';
+import { cosine, l2Normalise } from '../util/vector.js';
 
 /**
  * How sure we are that a face is one of the known people, from its embedding and the training

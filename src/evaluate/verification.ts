@@ -1,4 +1,4 @@
-import { invalidOption } from '../util/errors.js';
+import { invalidOption } from '../errors.js';
 import { areaUnderCurve, rocCurve } from './metrics.js';
 
 /** One 1:1 comparison: the similarity of two faces and whether they are the same person. */

@@ -1,9 +1,11 @@
-import { DEFAULT_EMBEDDING_BASE, embedLargestFace, loadEmbeddingBase, VERIFY_THRESHOLDS, type EmbeddingBaseName } from '../base/embedding-base.js';
-import type { EngineName } from '../engine/onnxruntime.js';
+import type { BaseName } from '../config.js';
+import { FacetrainError, invalidOption } from '../errors.js';
 import { loadFaceDetector } from '../faces/detect.js';
 import { decodeImage, type DecodeOptions, type RgbImage } from '../image/decode.js';
-import { FacetrainError, invalidOption } from '../util/errors.js';
-import { cosine } from './classifier.js';
+import { chooseRuntime } from '../runtime/choose.js';
+import type { RuntimeName } from '../runtime/runtime.js';
+import { cosine } from '../util/vector.js';
+import { DEFAULT_EMBEDDING_BASE, embedLargestFace, embeddingRow, loadEmbeddingBase } from './embedding-base.js';
 
 /** 1:1 verification of two photos' largest faces. */
 export interface VerifyResult {
@@ -16,14 +18,14 @@ export interface VerifyResult {
 
 export interface VerifyOptions extends DecodeOptions {
   /** Embedding base; default the default base. */
-  base?: EmbeddingBaseName;
-  engine?: EngineName;
+  base?: BaseName;
+  engine?: RuntimeName;
   /** Similarity at or above which the faces are the same person; default the base's, calibrated on LFW pairs. */
   threshold?: number;
 }
 
 export interface Verifier {
-  readonly base: EmbeddingBaseName;
+  readonly base: BaseName;
   readonly threshold: number;
   /** `labelA`/`labelB` name the photos in errors (e.g. their file names). */
   verify(a: Uint8Array | RgbImage, b: Uint8Array | RgbImage, labels?: [string, string]): Promise<VerifyResult>;
@@ -34,9 +36,9 @@ const isImage = (x: Uint8Array | RgbImage): x is RgbImage => !(x instanceof Uint
 
 export async function loadVerifier(options: VerifyOptions = {}): Promise<Verifier> {
   const name = options.base ?? DEFAULT_EMBEDDING_BASE;
-  const threshold = options.threshold ?? VERIFY_THRESHOLDS[name];
+  const threshold = options.threshold ?? embeddingRow(name).verifyThreshold;
   if (!(threshold >= -1 && threshold <= 1)) throw invalidOption('--threshold', 'a cosine similarity in [-1, 1]', threshold);
-  const base = await loadEmbeddingBase(name, options.engine);
+  const base = await loadEmbeddingBase(name, await chooseRuntime(options.engine));
   const detector = await loadFaceDetector();
   async function embed(input: Uint8Array | RgbImage, label: string): Promise<Float32Array> {
     const image = isImage(input) ? input : await decodeImage(input, label, options);

@@ -2,10 +2,12 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { createOnnxSession, type OnnxRuntime } from '../../engine/onnxruntime.js';
+import { createOnnxSession } from '../../runtime/onnxruntime.js';
+import type { OnnxRuntime } from '../../runtime/runtime.js';
 import { resizeSquare, type RgbImage } from '../../image/decode.js';
-import { FacetrainError } from '../../util/errors.js';
-import { type FaceEmbedder, type InputNormalisation, l2Normalise } from '../faceres.js';
+import { FacetrainError } from '../../errors.js';
+import type { FaceEmbedder, InputNormalisation } from '../../faces/embedder.js';
+import { l2Normalise } from '../../util/vector.js';
 import { tfliteToOnnx } from './tflite-to-onnx.js';
 
 /**

@@ -1,6 +1,6 @@
 import * as flatbuffers from 'flatbuffers';
-import { samePadding } from '../../export/ir.js';
-import { type Attribute, int, ints, ModelProto, ONNX_FLOAT, type OnnxNode, rawBytes } from '../../export/onnx-schema.js';
+import { samePadding } from '../../graph/ir.js';
+import { type Attribute, int, ints, ModelProto, ONNX_FLOAT, type OnnxNode, rawBytes } from '../../graph/onnx-schema.js';
 import {
   ActivationFunctionType,
   AddOptions,
@@ -13,8 +13,8 @@ import {
   SubOptions,
   TensorType,
   type SubGraph,
-} from '../../export/tflite/schema/generated/schema_generated.js';
-import { FacetrainError } from '../../util/errors.js';
+} from '../../graph/tflite-schema/generated/schema_generated.js';
+import { FacetrainError } from '../../errors.js';
 
 /**
  * Float32 TFLite -> ONNX (opset 13) for the operators face-embedding networks like MobileFaceNet use

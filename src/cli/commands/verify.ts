@@ -1,9 +1,10 @@
 import type { CAC } from 'cac';
 import { readFile } from 'node:fs/promises';
-import { EMBEDDING_BASES, isEmbeddingBase, type EmbeddingBaseName } from '../../base/embedding-base.js';
+import type { BaseName } from '../../config.js';
+import { FacetrainError, invalidOption } from '../../errors.js';
 import { readImageFile } from '../../image/decode.js';
+import { DEFAULT_EMBEDDING_BASE, EMBEDDING_BASES, isEmbeddingBase } from '../../recognize/embedding-base.js';
 import { loadVerifier, type Verifier } from '../../recognize/verify.js';
-import { FacetrainError, invalidOption } from '../../util/errors.js';
 import { engineOption, optionalNumber, type OutputFlags } from '../options.js';
 
 interface VerifyFlags extends OutputFlags {
@@ -13,7 +14,7 @@ interface VerifyFlags extends OutputFlags {
   engine?: unknown;
 }
 
-function baseOption(value: unknown): EmbeddingBaseName | undefined {
+function baseOption(value: unknown): BaseName | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string' || !isEmbeddingBase(value)) throw invalidOption('--base', EMBEDDING_BASES.join(' or '), value);
   return value;
@@ -40,7 +41,7 @@ export function registerVerify(cli: CAC): void {
   cli
     .command('verify [photo-a] [photo-b]', 'Are the largest faces of two photos the same person? (or every pair of a --pairs file)')
     .option('--pairs <file>', 'One photoA<TAB>photoB per line; one result line per pair, in order')
-    .option('--base <name>', `Face embedding (${EMBEDDING_BASES.join(', ')}; default ${EMBEDDING_BASES[0]})`)
+    .option('--base <name>', `Face embedding (${EMBEDDING_BASES.join(', ')}; default ${DEFAULT_EMBEDDING_BASE})`)
     .option('--threshold <t>', 'Cosine similarity at or above which it is the same person (default: the base\'s, calibrated on LFW pairs)')
     .option('--engine <name>', 'onnx (onnxruntime-node, default when installed) or tfjs (faceres only)')
     .option('--json', 'JSON out: {"same","similarity","threshold"} (with "a" and "b" for --pairs)')

@@ -42,7 +42,7 @@ export function registerVerifyRoutes(app: FastifyInstance, ctx: ServerContext): 
     },
     async (request) => {
       const photos = await readPhotos(request, ctx.maxBodyBytes);
-      if (photos.length !== 2) throw new HttpError(400, 'FT_ERR_NO_PHOTO', `send exactly two photos (file fields a and b), got ${photos.length}`);
+      if (photos.length !== 2) throw new HttpError('FT_ERR_NO_PHOTO', `send exactly two photos (file fields a and b), got ${photos.length}`);
       return ctx.gate.run(async () => {
         const images = await Promise.all(
           photos.map(async (p) => {
