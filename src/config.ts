@@ -1,7 +1,7 @@
 import type { RuntimeName } from './runtime/runtime.js';
 import { invalidOption } from './errors.js';
 
-export const BASES = Object.freeze(['mobilefacenet', 'faceres', 'mobilenetv2'] as const);
+export const BASES = Object.freeze(['faceres', 'mobilenetv2', 'mobilefacenet'] as const);
 export type BaseName = (typeof BASES)[number];
 
 export const MOBILENET_ALPHAS = Object.freeze([0.35, 0.5, 0.75, 1.0, 1.3, 1.4] as const);
@@ -40,7 +40,7 @@ export interface TrainConfig {
 }
 
 export const TRAIN_DEFAULTS: Omit<TrainConfig, 'dataDir' | 'outDir'> = Object.freeze({
-  base: 'mobilefacenet',
+  base: 'faceres',
   alpha: 0.35,
   detect: true,
   valSplit: 0.2,

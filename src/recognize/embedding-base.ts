@@ -1,6 +1,6 @@
 import { BASE_ROWS } from '../base/index.js';
 import type { EmbeddingBaseRow } from '../base/row.js';
-import { BASES, TRAIN_DEFAULTS, type BaseName } from '../config.js';
+import { BASES, type BaseName } from '../config.js';
 import { DEFAULT_UNKNOWN_RULE, leaveOnePersonOutScores, strangerThreshold, type PersonGallery } from '../evaluate/unknown-rule.js';
 import { FacetrainError } from '../errors.js';
 import { alignFace } from '../faces/align.js';
@@ -17,9 +17,6 @@ export const EMBEDDING_BASES: readonly BaseName[] = Object.freeze(BASES.filter((
 export function isEmbeddingBase(name: string): name is BaseName {
   return (EMBEDDING_BASES as readonly string[]).includes(name);
 }
-
-/** The default base when it embeds faces, else the first embedding base: what `verify` uses. */
-export const DEFAULT_EMBEDDING_BASE: BaseName = isEmbeddingBase(TRAIN_DEFAULTS.base) ? TRAIN_DEFAULTS.base : EMBEDDING_BASES[0]!;
 
 /** The row of an embedding base; a classifier base is a user error naming the choices. */
 export function embeddingRow(name: BaseName): EmbeddingBaseRow {

@@ -18,9 +18,20 @@ export async function loadOnnxRuntime(): Promise<OnnxRuntime | undefined> {
 /** An onnxruntime session; `release` may be called more than once (onnxruntime throws on a second release). */
 export type OnnxSession = ModelSession;
 
-/** A session on an in-memory ONNX model, threaded over every core. */
-export async function createOnnxSession(ort: OnnxRuntime, bytes: Uint8Array): Promise<OnnxSession> {
-  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: availableParallelism(), graphOptimizationLevel: 'all' });
+export interface OnnxSessionOptions {
+  /** Threads one run is spread over; default every core. */
+  threads: number;
+  /** Let idle worker threads busy-wait for the next op (onnxruntime's default); off, they sleep and leave the core to others. */
+  spinning: boolean;
+}
+
+/** A session on an in-memory ONNX model, threaded over every core unless told otherwise. */
+export async function createOnnxSession(ort: OnnxRuntime, bytes: Uint8Array, options: Partial<OnnxSessionOptions> = {}): Promise<OnnxSession> {
+  const session = await ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: options.threads ?? availableParallelism(),
+    graphOptimizationLevel: 'all',
+    ...(options.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
+  });
   let released = false;
   return {
     async run(input, shape) {

@@ -3,8 +3,8 @@ import { readFile } from 'node:fs/promises';
 import type { BaseName } from '../../config.js';
 import { FacetrainError, invalidOption } from '../../errors.js';
 import { readImageFile } from '../../image/decode.js';
-import { DEFAULT_EMBEDDING_BASE, EMBEDDING_BASES, isEmbeddingBase } from '../../recognize/embedding-base.js';
-import { loadVerifier, type Verifier } from '../../recognize/verify.js';
+import { EMBEDDING_BASES, isEmbeddingBase } from '../../recognize/embedding-base.js';
+import { DEFAULT_VERIFY_BASE, loadVerifier, type Verifier } from '../../recognize/verify.js';
 import { engineOption, optionalNumber, type OutputFlags } from '../options.js';
 
 interface VerifyFlags extends OutputFlags {
@@ -41,7 +41,7 @@ export function registerVerify(cli: CAC): void {
   cli
     .command('verify [photo-a] [photo-b]', 'Are the largest faces of two photos the same person? (or every pair of a --pairs file)')
     .option('--pairs <file>', 'One photoA<TAB>photoB per line; one result line per pair, in order')
-    .option('--base <name>', `Face embedding (${EMBEDDING_BASES.join(', ')}; default ${DEFAULT_EMBEDDING_BASE})`)
+    .option('--base <name>', `Face embedding (${EMBEDDING_BASES.join(', ')}; default ${DEFAULT_VERIFY_BASE})`)
     .option('--threshold <t>', 'Cosine similarity at or above which it is the same person (default: the base\'s, calibrated on LFW pairs)')
     .option('--engine <name>', 'onnx (onnxruntime-node, default when installed) or tfjs (faceres only)')
     .option('--json', 'JSON out: {"same","similarity","threshold"} (with "a" and "b" for --pairs)')
