@@ -81,8 +81,9 @@ async function rewriteModel(modelDir: string, base: EmbeddingBaseRow, manifest: 
 export async function enrollPerson(modelDir: string, name: string, photos: EnrollPhoto[], options: EnrollOptions = {}): Promise<EnrollResult> {
   await initEngine();
   const { manifest, gallery, base } = await galleryModel(modelDir);
-  const detector = await detectorFor(manifest.input);
-  const embedder = await rowEmbedderOn(await chooseRuntime(options.engine), base);
+  const runtime = await chooseRuntime(options.engine);
+  const detector = await detectorFor(manifest.input, runtime);
+  const embedder = await rowEmbedderOn(runtime, base);
   const skipped: SkippedPhoto[] = [];
   const byFile = new Map(photos.map((p) => [p.file, p.bytes]));
   const config = recipeOf(manifest);

@@ -2,6 +2,7 @@ import { wholeImageCropper, type Cropper } from '../dataset/prepare.js';
 import type { InputSpec } from './input-spec.js';
 import { FacetrainError } from '../errors.js';
 import type { RgbImage } from '../image/decode.js';
+import type { Runtime } from '../runtime/runtime.js';
 import { alignFace } from './align.js';
 import { loadFaceDetector, type DetectedFace, type FaceDetector } from './detect.js';
 import { alignToTemplate } from './template-align.js';
@@ -22,9 +23,9 @@ export function largestFaceCropper(detector: FaceDetector, input: InputSpec): Cr
   };
 }
 
-/** A detector when the model was trained on aligned faces; none for whole-photo models. */
-export async function detectorFor(input: InputSpec): Promise<FaceDetector | undefined> {
-  return input.crop === 'aligned-face' ? loadFaceDetector() : undefined;
+/** A detector (on `runtime`, see loadFaceDetector) when the model was trained on aligned faces; none for whole-photo models. */
+export async function detectorFor(input: InputSpec, runtime?: Runtime): Promise<FaceDetector | undefined> {
+  return input.crop === 'aligned-face' ? loadFaceDetector({}, runtime) : undefined;
 }
 
 /** The crop a model's input spec asks for: the largest face aligned as it was in training, or the whole photo. */

@@ -11,9 +11,10 @@ export const ONNX_OPSET = 13;
 export const ONNX_INPUT = 'input';
 export const ONNX_OUTPUT = 'probabilities';
 
-type Node = OnnxNode;
+/** One node type for every ONNX writer (defined beside the schema). */
+export type { OnnxNode };
 
-interface Initializer {
+export interface OnnxInitializer {
   name: string;
   dims: number[];
   data_type: number;
@@ -21,8 +22,8 @@ interface Initializer {
 }
 
 class OnnxGraphBuilder {
-  readonly nodes: Node[] = [];
-  readonly initializers: Initializer[] = [];
+  readonly nodes: OnnxNode[] = [];
+  readonly initializers: OnnxInitializer[] = [];
   private counter = 0;
 
   constructor(private readonly graph: IrGraph) {}
@@ -159,7 +160,7 @@ class OnnxGraphBuilder {
   }
 }
 
-function valueInfo(name: string, dims: (number | string)[]): object {
+export function valueInfo(name: string, dims: (number | string)[]): object {
   return {
     name,
     type: { tensor_type: { elem_type: ONNX_FLOAT, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dim_param: d } : { dim_value: d })) } } },

@@ -45,8 +45,9 @@ export async function loadVerifier(options: VerifyOptions = {}): Promise<Verifie
   const name = options.base ?? DEFAULT_VERIFY_BASE;
   const threshold = options.threshold ?? embeddingRow(name).verifyThreshold;
   if (!(threshold >= -1 && threshold <= 1)) throw invalidOption('--threshold', 'a cosine similarity in [-1, 1]', threshold);
-  const base = await loadEmbeddingBase(name, await chooseRuntime(options.engine));
-  const detector = await loadFaceDetector();
+  const runtime = await chooseRuntime(options.engine);
+  const base = await loadEmbeddingBase(name, runtime);
+  const detector = await loadFaceDetector({}, runtime);
   async function embed(input: Uint8Array | RgbImage, label: string): Promise<Float32Array> {
     const image = isImage(input) ? input : await decodeImage(input, label, options);
     const found = await embedLargestFace(base, detector, image);

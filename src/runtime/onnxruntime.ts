@@ -18,17 +18,27 @@ export async function loadOnnxRuntime(): Promise<OnnxRuntime | undefined> {
 /** An onnxruntime session; `release` may be called more than once (onnxruntime throws on a second release). */
 export type OnnxSession = ModelSession;
 
+let threadsPerSession = availableParallelism();
+
+/**
+ * Threads of each session created after this call in this thread (default: every core). A pool of
+ * worker threads, one per core, gives each worker one: more would make the sessions fight for cores.
+ */
+export function setOnnxThreadsPerSession(threads: number): void {
+  threadsPerSession = Math.max(1, Math.floor(threads));
+}
+
 export interface OnnxSessionOptions {
-  /** Threads one run is spread over; default every core. */
+  /** Threads one run is spread over; default every core (or `setOnnxThreadsPerSession`). */
   threads: number;
   /** Let idle worker threads busy-wait for the next op (onnxruntime's default); off, they sleep and leave the core to others. */
   spinning: boolean;
 }
 
-/** A session on an in-memory ONNX model, threaded over every core unless told otherwise. */
+/** A session on an in-memory ONNX model, threaded over every core (or `setOnnxThreadsPerSession`) unless told otherwise. */
 export async function createOnnxSession(ort: OnnxRuntime, bytes: Uint8Array, options: Partial<OnnxSessionOptions> = {}): Promise<OnnxSession> {
   const session = await ort.InferenceSession.create(bytes, {
-    intraOpNumThreads: options.threads ?? availableParallelism(),
+    intraOpNumThreads: options.threads ?? threadsPerSession,
     graphOptimizationLevel: 'all',
     ...(options.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
   });
