@@ -1,7 +1,7 @@
 import type { RuntimeName } from './runtime/runtime.js';
 import { invalidOption } from './errors.js';
 
-export const BASES = Object.freeze(['faceres', 'mobilenetv2'] as const);
+export const BASES = Object.freeze(['faceres', 'mobilenetv2', 'mobilefacenet'] as const);
 export type BaseName = (typeof BASES)[number];
 
 export const MOBILENET_ALPHAS = Object.freeze([0.35, 0.5, 0.75, 1.0, 1.3, 1.4] as const);
@@ -31,6 +31,8 @@ export interface TrainConfig {
   /** Views per training photo when augmenting (the original plus jittered copies), each cached once. */
   augmentViews: number;
   dropout: number;
+  /** Face-embedding bases: the share of strangers the unknown threshold may let through, set from simulated strangers. */
+  targetFar: number;
   /** Replace an existing model directory. */
   force: boolean;
   /** Runtime for the frozen networks (features, embeddings, validation); default onnx when installed. */
@@ -52,6 +54,7 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, 'dataDir' | 'outDir'> = Object.fr
   augment: true,
   augmentViews: 4,
   dropout: 0.2,
+  targetFar: 0.01,
   force: false,
 });
 
@@ -74,7 +77,8 @@ export const FACERES_HEAD_DEFAULTS: Partial<TrainConfig> = Object.freeze({ epoch
 /** Fills defaults (the base's own first) and rejects out-of-range values with a message naming the flag. */
 export function resolveTrainConfig(input: Partial<TrainConfig> & Pick<TrainConfig, 'dataDir' | 'outDir'>): TrainConfig {
   const given = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as Partial<TrainConfig>;
-  const baseDefaults = (given.base ?? TRAIN_DEFAULTS.base) === 'faceres' ? FACERES_HEAD_DEFAULTS : {};
+  // every face-embedding base trains the same Dense head on unit-length embeddings
+  const baseDefaults = (given.base ?? TRAIN_DEFAULTS.base) !== 'mobilenetv2' ? FACERES_HEAD_DEFAULTS : {};
   const config = { ...TRAIN_DEFAULTS, ...baseDefaults, ...given } as TrainConfig;
   if (!BASES.includes(config.base)) throw invalidOption('--base', BASES.join(' or '), config.base);
   if (!(MOBILENET_ALPHAS as readonly number[]).includes(config.alpha)) throw invalidOption('--alpha', MOBILENET_ALPHAS.join(', '), config.alpha);
@@ -88,5 +92,6 @@ export function resolveTrainConfig(input: Partial<TrainConfig> & Pick<TrainConfi
   checkNumber('--learning-rate', config.learningRate, 0, 10, true);
   checkNumber('--fine-tune-learning-rate', config.fineTuneLearningRate, 0, 10, true);
   checkNumber('--dropout', config.dropout, 0, 0.95);
+  checkNumber('--target-far', config.targetFar, 0, 0.5, true);
   return config;
 }

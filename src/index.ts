@@ -3,6 +3,7 @@ export { train, type TrainResult, type TrainHooks } from './api/train.js';
 export { TRAIN_DEFAULTS, FACERES_HEAD_DEFAULTS, resolveTrainConfig, type TrainConfig, type BaseName } from './config.js';
 export type { TrainEvent, EventSink, SkippedPhoto } from './events.js';
 export { loadRecognizer, createRecognizer, type Recognizer, type FaceResult, type PredictOptions, type Candidate } from './recognize/recognizer.js';
+export { verify, loadVerifier, DEFAULT_VERIFY_BASE, type Verifier, type VerifyResult, type VerifyOptions } from './recognize/verify.js';
 export type { Box } from './faces/geometry.js';
 export { enrollPerson, forgetPerson, listPeople, type EnrollPhoto, type EnrollResult } from './api/enroll.js';
 export { evaluateFolder, renderModelReport, type FolderEvaluation } from './api/evaluate.js';

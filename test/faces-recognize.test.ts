@@ -37,6 +37,15 @@ test('default base (detect + align + FaceRes): five-celebrities val >= 96 %', { 
   assert.ok(valAccuracy >= 0.96, `${valAccuracy}`);
 });
 
+test('base mobilefacenet (detect + ArcFace-template alignment + MobileFaceNet): five-celebrities val >= 96 %', { skip: needsShared }, async () => {
+  const outDir = path.join(await tempDir('model'), 'm');
+  const result = await train({ dataDir: FIVE_CELEBRITIES, outDir, seed: 1, base: 'mobilefacenet' });
+  const valAccuracy = result.manifest.metrics.valAccuracy ?? 0;
+  console.log(`five-celebrities val accuracy on mobilefacenet ${valAccuracy}`);
+  assert.equal(result.manifest.input.template, 'arcface-112');
+  assert.ok(valAccuracy >= 0.96, `${valAccuracy}`);
+});
+
 test('the onnxruntime engine gives the TF.js engine\'s answers, face by face', { skip: needsShared }, async () => {
   const engines = await Promise.all([loadRecognizer(celebritiesModel, { engine: 'tfjs' }), loadRecognizer(celebritiesModel, { engine: 'onnx' })]);
   const scene = await readImageFile(sharedPath('datasets', 'bbt-scenes', 'bbt3.jpg'));

@@ -171,7 +171,7 @@ test('alignment puts the eyes level at fixed positions', { skip: needsShared }, 
 test('embeddings are unit length and closer within a person than across (bbt)', { skip: needsShared }, async () => {
   assert.equal(embedder.dims, 1024);
   assert.equal(embedder.inputSize, 224);
-  assert.equal(embedder.model.outputNodes.includes(FACERES_EMBEDDING_OUTPUT), true);
+  assert.equal(embedder.model!.outputNodes.includes(FACERES_EMBEDDING_OUTPUT), true);
   const samples = perPersonSplit(path.join(DATASETS, 'bbt'), 0);
   const embeddings = await embedLargestFaces(samples);
   for (const e of embeddings) {

@@ -4,13 +4,13 @@ import { TRAIN_DEFAULTS, type TrainConfig } from '../config.js';
 import { initEngine } from '../tfjs/backend.js';
 import { BASE_ROWS } from '../base/index.js';
 import type { EmbeddingBaseRow } from '../base/row.js';
-import { embedderOn } from '../recognize/onnx-engine.js';
+import { rowEmbedderOn, unknownThreshold } from '../recognize/embedding-base.js';
 import { chooseRuntime } from '../runtime/choose.js';
 import type { RuntimeName } from '../runtime/runtime.js';
 import { WEIGHTS_FILE, fileSystemIO } from '../tfjs/model-io.js';
 import type { SkippedPhoto } from '../events.js';
 import { cropperFor, detectorFor } from '../faces/cropper.js';
-import { GALLERY_FILE, hashBytes, readGallery, type Gallery, type GalleryEntry } from '../model-dir/gallery.js';
+import { GALLERY_FILE, hashBytes, personGalleries, readGallery, type Gallery, type GalleryEntry } from '../model-dir/gallery.js';
 import { EVAL_FILE, LABELS_FILE, MANIFEST_FILE, REPORT_FILE, labelsText, readManifest, type ModelManifest } from '../model-dir/manifest.js';
 import { embedPhotos, trainEmbeddingHead } from '../train/embedding.js';
 import { FacetrainError } from '../errors.js';
@@ -58,7 +58,7 @@ async function galleryModel(modelDir: string): Promise<{ manifest: ModelManifest
  * whole model directory in at once. Reports, evaluations and exports of the old set of people are
  * dropped: they would be stale, and after a forget they would still show or recognize that person.
  */
-async function rewriteModel(modelDir: string, manifest: ModelManifest, gallery: Gallery, onSwapStep?: (step: SwapStep) => void): Promise<void> {
+async function rewriteModel(modelDir: string, base: EmbeddingBaseRow, manifest: ModelManifest, gallery: Gallery, onSwapStep?: (step: SwapStep) => void): Promise<void> {
   const config = recipeOf(manifest);
   const train = gallery.entries.filter((e) => e.split === 'train');
   const val = gallery.entries.filter((e) => e.split === 'val' && manifest.labels.includes(e.person));
@@ -73,7 +73,9 @@ async function rewriteModel(modelDir: string, manifest: ModelManifest, gallery: 
       await head.save(fileSystemIO(dir));
       await writeFile(path.join(dir, GALLERY_FILE), JSON.stringify(gallery));
       await writeFile(path.join(dir, LABELS_FILE), labelsText(manifest.labels));
-      await writeFile(path.join(dir, MANIFEST_FILE), JSON.stringify({ ...manifest, updatedAt: new Date().toISOString() }, null, 2));
+      // the people changed, so the simulated strangers did too
+      const threshold = unknownThreshold(personGalleries(train, manifest.labels), base, config.targetFar);
+      await writeFile(path.join(dir, MANIFEST_FILE), JSON.stringify({ ...manifest, threshold, updatedAt: new Date().toISOString() }, null, 2));
     },
     { force: true, onStep: onSwapStep },
   );
@@ -87,7 +89,7 @@ export async function enrollPerson(modelDir: string, rawName: string, photos: En
   const { manifest, gallery, base } = await galleryModel(modelDir);
   const runtime = await chooseRuntime(options.engine);
   const detector = await detectorFor(manifest.input, runtime);
-  const embedder = await embedderOn(runtime, await base.loadEmbedder());
+  const embedder = await rowEmbedderOn(runtime, base);
   const skipped: SkippedPhoto[] = [];
   const config = recipeOf(manifest);
   try {
@@ -132,7 +134,7 @@ export async function enrollPerson(modelDir: string, rawName: string, photos: En
     }
     if (added.length === 0) return { added: 0, alreadyKnown, skipped };
     const labels = manifest.labels.includes(name) ? manifest.labels : [...manifest.labels, name];
-    await rewriteModel(modelDir, { ...manifest, labels }, { ...gallery, entries: [...gallery.entries, ...added] }, options.onSwapStep);
+    await rewriteModel(modelDir, base, { ...manifest, labels }, { ...gallery, entries: [...gallery.entries, ...added] }, options.onSwapStep);
     return { added: added.length, alreadyKnown, skipped };
   } finally {
     embedder.dispose();
@@ -143,11 +145,11 @@ export async function enrollPerson(modelDir: string, rawName: string, photos: En
 /** Removes a person completely: their embeddings, their label, and reports that show them. */
 export async function forgetPerson(modelDir: string, name: string, options: Pick<EnrollOptions, 'onSwapStep'> = {}): Promise<void> {
   await initEngine();
-  const { manifest, gallery } = await galleryModel(modelDir);
+  const { manifest, gallery, base } = await galleryModel(modelDir);
   if (!manifest.labels.includes(name)) throw new FacetrainError('FT_ERR_DATASET', `${modelDir}: no person named ${name}; known: ${manifest.labels.join(', ')}`);
   const labels = manifest.labels.filter((l) => l !== name);
   if (labels.length === 0) throw new FacetrainError('FT_ERR_DATASET', `${modelDir}: ${name} is the only person left; delete the model directory instead`);
-  await rewriteModel(modelDir, { ...manifest, labels }, { ...gallery, entries: gallery.entries.filter((e) => e.person !== name) }, options.onSwapStep);
+  await rewriteModel(modelDir, base, { ...manifest, labels }, { ...gallery, entries: gallery.entries.filter((e) => e.person !== name) }, options.onSwapStep);
 }
 
 /** The people a model knows, in class order. */

@@ -56,6 +56,11 @@ async function exportable(modelDir: string, manifest: ModelManifest): Promise<Ex
   const name = `facetrain-${manifest.base.name}`;
   if (base.kind === 'classifier') return { model, labels: manifest.labels, input, name };
   const embedder = await base.loadEmbedder();
+  if (!embedder.model || !embedder.outputNode) {
+    embedder.dispose();
+    model.dispose();
+    throw new FacetrainError('FT_ERR_UNSUPPORTED', `${modelDir}: models on the ${manifest.base.name} base cannot be exported yet (its network is not a TF.js graph); retrain with --base faceres to export`);
+  }
   return { model: { graph: embedder.model, outputNode: embedder.outputNode, head: model }, labels: manifest.labels, input, name };
 }
 

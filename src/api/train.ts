@@ -17,10 +17,10 @@ import type { EventSink, SkippedPhoto } from '../events.js';
 import { DEFAULT_ALIGN_CONFIG } from '../faces/align.js';
 import { cropperFor, detectorFor } from '../faces/cropper.js';
 import type { FaceDetector } from '../faces/detect.js';
-import { GALLERY_FILE, personCentroids, readGallery, type Gallery } from '../model-dir/gallery.js';
+import { GALLERY_FILE, personGalleries, readGallery, type Gallery } from '../model-dir/gallery.js';
 import { EVAL_FILE, HISTORY_FILE, LABELS_FILE, MANIFEST_FILE, REPORT_FILE, labelsText, packageVersions, type ModelManifest } from '../model-dir/manifest.js';
 import { classicClassifier, embeddingClassifier } from '../recognize/classifier.js';
-import { embedderOn } from '../recognize/onnx-engine.js';
+import { rowEmbedderOn, unknownThreshold } from '../recognize/embedding-base.js';
 import { createRecognizer, type Recognizer } from '../recognize/recognizer.js';
 import { datasetWarnings } from '../dataset/warnings.js';
 import { assertReplaceable, writeDirAtomic, writeFileAtomic, type SwapStep } from '../util/fs.js';
@@ -47,6 +47,8 @@ interface Trained {
   model: tfl.LayersModel;
   history: TrainHistory;
   gallery?: Gallery;
+  /** The unknown threshold when the base sets it itself (face embeddings: from simulated strangers). */
+  threshold?: number;
 }
 
 interface Validation {
@@ -59,11 +61,11 @@ interface Validation {
  * Names every validation photo with the trained model, sets the unknown threshold so that 95 % of
  * the correctly named ones are still accepted, and evaluates at that threshold.
  */
-async function validate(recognizer: Recognizer, val: { file: string; person: string }[]): Promise<Validation> {
-  if (val.length === 0) return { threshold: 0, samples: [] };
+async function validate(recognizer: Recognizer, val: { file: string; person: string }[], fixedThreshold?: number): Promise<Validation> {
+  if (val.length === 0) return { threshold: fixedThreshold ?? 0, samples: [] };
   const samples = await predictSamples(recognizer, val);
   const correct = correctKnownScores(samples);
-  const threshold = correct.length > 0 ? calibrateThreshold(correct).threshold : 0;
+  const threshold = fixedThreshold ?? (correct.length > 0 ? calibrateThreshold(correct).threshold : 0);
   await attachThumbnails(samples, threshold);
   return { threshold, samples, report: evaluate(samples, recognizer.labels, threshold) };
 }
@@ -71,15 +73,18 @@ async function validate(recognizer: Recognizer, val: { file: string; person: str
 function draftManifest(config: TrainConfig, labels: string[]): ModelManifest {
   // where and how it ran is not part of the recipe (a model trained with --engine onnx enrolls anywhere)
   const { dataDir: _data, outDir: _out, force: _force, engine: _engine, ...recipe } = config;
+  const row = BASE_ROWS[config.base];
+  const template = row.kind === 'embedding' ? row.template : undefined;
   return {
     format: 'facetrain-model',
     formatVersion: 1,
     base: BASE_ROWS[config.base].manifestEntry(config),
     input: {
-      size: INPUT_SIZE,
+      size: (row.kind === 'embedding' ? row.inputSize : undefined) ?? INPUT_SIZE,
       channels: 'RGB',
-      ...BASE_ROWS[config.base].normalisation,
-      ...(config.detect ? { crop: 'aligned-face', align: { ...DEFAULT_ALIGN_CONFIG } } : { crop: 'whole-image' }),
+      ...row.normalisation,
+      // a base aligned to a five-point template always detects (its network saw no other crops)
+      ...(template ? { crop: 'aligned-face', template } : config.detect ? { crop: 'aligned-face', align: { ...DEFAULT_ALIGN_CONFIG } } : { crop: 'whole-image' }),
     },
     labels,
     threshold: 0,
@@ -124,7 +129,7 @@ async function trainClassifier(base: ClassifierBaseRow, config: TrainConfig, run
 }
 
 async function trainEmbedding(base: EmbeddingBaseRow, config: TrainConfig, runtime: Runtime, p: Prepared, emit: EventSink, manifest: ModelManifest): Promise<Trained> {
-  const embedder = await embedderOn(runtime, await base.loadEmbedder());
+  const embedder = await rowEmbedderOn(runtime, base);
   const previous = config.force ? await readGallery(config.outDir).catch(() => undefined) : undefined;
   const recipeKey = JSON.stringify({ base: config.base, input: manifest.input, align: DEFAULT_ALIGN_CONFIG, seed: config.seed, augment: config.augment });
   const cache = new Map((previous?.recipeKey === recipeKey ? previous.entries : []).map((e) => [e.hash, e]));
@@ -136,8 +141,9 @@ async function trainEmbedding(base: EmbeddingBaseRow, config: TrainConfig, runti
   reportDataset(emit, p, train, val);
   const { head, history } = trainEmbeddingHead(train, val, p.split.people, config, emit);
   const gallery: Gallery = { version: 1, recipeKey, entries: [...train, ...val] };
-  const recognizer = createRecognizer(manifest, { classifier: embeddingClassifier(embedder, head, personCentroids(train, p.split.people)), detector: p.detector });
-  return { recognizer, model: head, history, gallery };
+  const galleries = personGalleries(train, p.split.people);
+  const recognizer = createRecognizer(manifest, { classifier: embeddingClassifier(embedder, head, galleries), detector: p.detector });
+  return { recognizer, model: head, history, gallery, threshold: unknownThreshold(galleries, base, config.targetFar) };
 }
 
 /** Trains a recognizer from a folder of people's photos and writes the model directory atomically. */
@@ -161,7 +167,7 @@ export async function train(input: Partial<TrainConfig> & Pick<TrainConfig, 'dat
   const base = BASE_ROWS[config.base];
   const trained =
     base.kind === 'classifier' ? await trainClassifier(base, config, runtime, prepared, emit, manifest, hooks) : await trainEmbedding(base, config, runtime, prepared, emit, manifest);
-  const validation = await validate(trained.recognizer, split.val.filter((p) => !skipped.some((s) => s.file === p.file)));
+  const validation = await validate(trained.recognizer, split.val.filter((p) => !skipped.some((s) => s.file === p.file)), trained.threshold);
   manifest.threshold = validation.threshold;
   manifest.metrics = { valAccuracy: validation.report?.top1Accuracy ?? undefined, trainSeconds: (performance.now() - started) / 1000 };
   if (validation.report) emit({ type: 'evaluation', report: validation.report });

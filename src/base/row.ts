@@ -35,10 +35,28 @@ export interface ClassifierBaseRow extends CommonRow {
  */
 export interface EmbeddingBaseRow extends CommonRow {
   kind: 'embedding';
-  /** The embedder on TF.js; the runtime converts it when it runs elsewhere. */
-  loadEmbedder(): Promise<FaceEmbedder>;
-  /** Files of the network copied into a TF.js export's `base/` folder (the head alone cannot run). */
+  /**
+   * The embedder: a TF.js graph the runtime converts when it runs elsewhere, or (no `model`) one
+   * that runs on a given runtime only (MobileFaceNet: onnxruntime, `runtime` or else loaded here).
+   */
+  loadEmbedder(runtime?: Runtime): Promise<FaceEmbedder>;
+  /** Files of the network copied into a TF.js export's `base/` folder (the head alone cannot run); none when it cannot be exported. */
   tfjsFiles(): string[];
+  /** Side of the aligned face in the manifest's input spec (default 224, the eye-aligned crop). */
+  inputSize?: number;
+  /** Align faces to this five-point template instead of placing the eyes (`input.template` in the manifest); always detects. */
+  template?: 'arcface-112';
+  /**
+   * Cosine similarity at or above which `verify` calls two faces the same person: the threshold with
+   * the best accuracy over all LFW pairs in ../shared (`npm run accuracy` prints it).
+   */
+  verifyThreshold: number;
+  /**
+   * The lowest unknown threshold: a user's handful of people cannot show the 1 % tail of stranger
+   * scores, so the threshold from simulated strangers is never set below this floor, set once per
+   * base on the shared sets (`npm run accuracy`).
+   */
+  unknownFloor: number;
 }
 
 export type BaseRow = ClassifierBaseRow | EmbeddingBaseRow;

@@ -8,6 +8,7 @@ import { registerPeople } from './commands/people.js';
 import { registerPredict } from './commands/predict.js';
 import { registerServe } from './commands/serve.js';
 import { registerTrain } from './commands/train.js';
+import { registerVerify } from './commands/verify.js';
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
@@ -40,6 +41,7 @@ export async function runCli(argv: string[]): Promise<void> {
   registerPeople(cli);
   registerExport(cli);
   registerServe(cli);
+  registerVerify(cli);
   cli.help();
   cli.version(version);
   try {

@@ -15,7 +15,7 @@ import {
   Stats,
   SubGraphMetadata,
   TensorMetadata,
-} from './tflite/schema/generated/metadata_schema_generated.js';
+} from '../graph/tflite-schema/generated/metadata_schema_generated.js';
 
 /**
  * TFLite model metadata (metadata_schema.fbs) as MediaPipe Tasks and the TFLite Task Library read

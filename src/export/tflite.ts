@@ -30,7 +30,7 @@ import {
   SubGraph,
   Tensor,
   TensorType,
-} from './tflite/schema/generated/schema_generated.js';
+} from '../graph/tflite-schema/generated/schema_generated.js';
 import { concatBytes, zipStored } from './zip.js';
 
 /**

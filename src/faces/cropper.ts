@@ -1,16 +1,25 @@
 import { wholeImageCropper, type Cropper } from '../dataset/prepare.js';
 import type { InputSpec } from './input-spec.js';
 import { FacetrainError } from '../errors.js';
-import { alignFace, type AlignConfig } from './align.js';
+import type { RgbImage } from '../image/decode.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { loadFaceDetector, type FaceDetector } from './detect.js';
+import { alignFace } from './align.js';
+import { loadFaceDetector, type DetectedFace, type FaceDetector } from './detect.js';
+import { alignToTemplate } from './template-align.js';
+
+/** The aligned crop a model's input spec asks for: to its five-point template, or eyes placed by `align`. */
+export function alignForInput(input: InputSpec): (image: RgbImage, face: DetectedFace) => Promise<RgbImage> {
+  if (input.template === 'arcface-112') return async (image, face) => alignToTemplate(image, face, input.size);
+  return (image, face) => alignFace(image, face, input.size, input.align);
+}
 
 /** Training crops: the largest face in the photo, aligned; a photo without a face is skipped with this reason. */
-export function largestFaceCropper(detector: FaceDetector, size: number, align?: Partial<AlignConfig>): Cropper {
+export function largestFaceCropper(detector: FaceDetector, input: InputSpec): Cropper {
+  const align = alignForInput(input);
   return async (image, file) => {
     const faces = await detector.detect(image);
     if (faces.length === 0) throw new FacetrainError('FT_ERR_IMAGE', `${file}: no face found; use a photo where the face is visible, or train with --no-detect`);
-    return { crop: await alignFace(image, faces[0]!, size, align), faces: faces.length };
+    return { crop: await align(image, faces[0]!), faces: faces.length };
   };
 }
 
@@ -21,5 +30,5 @@ export async function detectorFor(input: InputSpec, runtime?: Runtime): Promise<
 
 /** The crop a model's input spec asks for: the largest face aligned as it was in training, or the whole photo. */
 export function cropperFor(input: InputSpec, detector: FaceDetector | undefined): Cropper {
-  return detector ? largestFaceCropper(detector, input.size, input.align) : wholeImageCropper(input.size);
+  return detector ? largestFaceCropper(detector, input) : wholeImageCropper(input.size);
 }

@@ -18,10 +18,13 @@ export interface FaceEmbedder {
   readonly inputSize: number;
   /** Length of each embedding. */
   readonly dims: number;
-  /** The graph model (for FaceRes: input `input_1` [n, 224, 224, 3]), for export and other runtimes. */
-  readonly model: GraphModel;
-  /** The graph node whose output is the (not yet normalised) embedding. */
-  readonly outputNode: string;
+  /**
+   * The TF.js graph model (for FaceRes: input `input_1` [n, 224, 224, 3]), for export and other
+   * runtimes; absent for an embedder that runs on one runtime only (MobileFaceNet: onnxruntime).
+   */
+  readonly model?: GraphModel;
+  /** The graph node whose output is the (not yet normalised) embedding; set with `model`. */
+  readonly outputNode?: string;
   readonly normalisation: Readonly<InputNormalisation>;
   /** One L2-normalised embedding per face; faces of another size are resized first. */
   embed(faces: RgbImage[]): Promise<Float32Array[]>;

@@ -11,6 +11,8 @@ export interface InputSpec {
   crop: 'aligned-face' | 'whole-image';
   /** Where the eyes go in an aligned face, as fractions of the side. */
   align?: AlignConfig;
+  /** Aligned instead to this five-point template (scaled to `size`), for bases trained that way. */
+  template?: 'arcface-112';
 }
 
 /** The input spec as exporters take it: mean and std per RGB channel. */

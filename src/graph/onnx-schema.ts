@@ -120,6 +120,15 @@ export interface Attribute {
   ints?: number[];
 }
 
+/** A graph node as the writers build it before encoding. */
+export interface OnnxNode {
+  op_type: string;
+  name: string;
+  input: string[];
+  output: string[];
+  attribute: Attribute[];
+}
+
 export const int = (name: string, value: number): Attribute => ({ name, type: ATTRIBUTE_INT, i: value });
 export const ints = (name: string, values: number[]): Attribute => ({ name, type: ATTRIBUTE_INTS, ints: values });
 

@@ -1,5 +1,5 @@
 import { type ConvOp, type IrGraph, type IrOp, L2_EPSILON, samePadding, unsupported } from './ir.js';
-import { type Attribute, int, ints, ModelProto, ONNX_FLOAT, ONNX_INT64, rawBytes } from './onnx-schema.js';
+import { type Attribute, int, ints, ModelProto, ONNX_FLOAT, ONNX_INT64, type OnnxNode, rawBytes } from './onnx-schema.js';
 
 /**
  * ONNX emitter (opset 13, IR version 8). The model keeps the NHWC input of TF.js and TFLite
@@ -11,13 +11,8 @@ export const ONNX_OPSET = 13;
 export const ONNX_INPUT = 'input';
 export const ONNX_OUTPUT = 'probabilities';
 
-export interface OnnxNode {
-  op_type: string;
-  name: string;
-  input: string[];
-  output: string[];
-  attribute: Attribute[];
-}
+/** One node type for every ONNX writer (defined beside the schema). */
+export type { OnnxNode };
 
 export interface OnnxInitializer {
   name: string;

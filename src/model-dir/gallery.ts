@@ -1,3 +1,4 @@
+import type { PersonGallery } from '../evaluate/unknown-rule.js';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -52,13 +53,7 @@ export async function readGallery(dir: string): Promise<Gallery | undefined> {
   }
 }
 
-/** Mean of each person's training embeddings (view 0), normalised: what the unknown score compares with. */
-export function personCentroids(entries: GalleryEntry[], labels: string[]): Float32Array[] {
-  return labels.map((label) => {
-    const vectors = entries.filter((e) => e.person === label && e.split === 'train').map((e) => decodeVector(e.views[0]!));
-    const sum = new Float32Array(vectors[0]?.length ?? 0);
-    for (const v of vectors) v.forEach((x, i) => (sum[i]! += x));
-    const norm = Math.hypot(...sum) || 1;
-    return sum.map((x) => x / norm);
-  });
+/** Each person's training embeddings (the unaugmented view), in label order: what the unknown rule compares faces with. */
+export function personGalleries(entries: GalleryEntry[], labels: string[]): PersonGallery[] {
+  return labels.map((person) => ({ person, embeddings: entries.filter((e) => e.person === person && e.split === 'train').map((e) => decodeVector(e.views[0]!)) }));
 }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { FaceEmbedder } from '../faces/embedder.js';
+import { DEFAULT_UNKNOWN_RULE, personScore, type PersonGallery } from '../evaluate/unknown-rule.js';
 import type { RgbImage } from '../image/decode.js';
 import type { InputSpec } from '../faces/input-spec.js';
 import { normalisedPixels } from '../image/normalise.js';
@@ -52,23 +53,19 @@ export async function classicClassifier(runtime: Runtime, model: tfl.LayersModel
   };
 }
 
-export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  for (let i = 0; i < a.length; i++) dot += a[i]! * b[i]!;
-  return dot;
-}
+export { cosine } from '../util/vector.js';
 
 /**
- * Face embedding -> trained Dense head. The head names the person; the score is how close the
- * face is to that person's mean training embedding (cosine of unit vectors): a softmax is
- * confident about strangers too, the distance to the person is not.
+ * Face embedding -> trained Dense head. The head names the person; the score is the unknown rule's
+ * similarity of the face to that person's training photos: a softmax is confident about strangers
+ * too, the distance to the person is not.
  */
-export function embeddingClassifier(embedder: FaceEmbedder, head: tfl.LayersModel, centroids: Float32Array[]): FaceClassifier {
+export function embeddingClassifier(embedder: FaceEmbedder, head: tfl.LayersModel, galleries: PersonGallery[]): FaceClassifier {
   return {
     inputSize: embedder.inputSize,
     async classify(crops) {
       const embeddings = await embedder.embed(crops);
-      return classifyEmbeddings(head, centroids, embeddings);
+      return classifyEmbeddings(head, galleries, embeddings);
     },
     dispose: () => {
       embedder.dispose();
@@ -77,7 +74,7 @@ export function embeddingClassifier(embedder: FaceEmbedder, head: tfl.LayersMode
   };
 }
 
-export async function classifyEmbeddings(head: tfl.LayersModel, centroids: Float32Array[], embeddings: Float32Array[]): Promise<Classification[]> {
+export async function classifyEmbeddings(head: tfl.LayersModel, galleries: PersonGallery[], embeddings: Float32Array[]): Promise<Classification[]> {
   if (embeddings.length === 0) return [];
   const dims = embeddings[0]!.length;
   const flat = new Float32Array(embeddings.length * dims);
@@ -85,5 +82,6 @@ export async function classifyEmbeddings(head: tfl.LayersModel, centroids: Float
   const out = tf.tidy(() => head.predict(tf.tensor2d(flat, [embeddings.length, dims])) as tf.Tensor2D);
   const probs = splitRows((await out.data()) as Float32Array, out.shape[1]);
   out.dispose();
-  return probs.map((p, i) => ({ probs: p, score: Math.max(0, Math.min(1, cosine(embeddings[i]!, centroids[argMax(p)]!))) }));
+  // a cosine below 0 is as unknown as 0: scores stay in [0, 1] like every other model's
+  return probs.map((p, i) => ({ probs: p, score: Math.max(0, Math.min(1, personScore(embeddings[i]!, galleries[argMax(p)]!, DEFAULT_UNKNOWN_RULE))) }));
 }

@@ -2,6 +2,7 @@ import type { FaceEmbedder } from '../faces/embedder.js';
 import { irSession, type OnnxSession } from '../runtime/onnxruntime.js';
 import type { OnnxRuntime, Runtime } from '../runtime/runtime.js';
 import { irFromGraphEmbedding } from '../graph/from-graph.js';
+import { FacetrainError } from '../errors.js';
 import { resizeSquare, type RgbImage } from '../image/decode.js';
 import { normalisedPixels } from '../image/normalise.js';
 import { splitRows } from './classifier.js';
@@ -14,6 +15,7 @@ async function runBatch(session: OnnxSession, crops: RgbImage[], mean: number, s
 
 /** An embedder run by onnxruntime (converted in memory, L2 normalisation included): for FaceRes the same embeddings, about 3x sooner. */
 export async function onnxFaceEmbedder(ort: OnnxRuntime, embedder: FaceEmbedder): Promise<FaceEmbedder> {
+  if (!embedder.model || !embedder.outputNode) throw new FacetrainError('FT_ERR_UNSUPPORTED', 'this embedder is not a TF.js graph: it runs on its own runtime and cannot be converted');
   const session = await irSession(ort, irFromGraphEmbedding(embedder.model, embedder.outputNode, 'ONNX'), 'embedding');
   const { scale, offset } = embedder.normalisation;
   return {
@@ -31,8 +33,8 @@ export async function onnxFaceEmbedder(ort: OnnxRuntime, embedder: FaceEmbedder)
   };
 }
 
-/** An embedder on `runtime`: converted for onnxruntime, as it is on TF.js (it is a TF.js graph). */
+/** An embedder on `runtime`: a TF.js graph converted for onnxruntime, as it is on TF.js; one without a graph (already on its runtime) as it is. */
 export async function embedderOn(runtime: Runtime, embedder: FaceEmbedder): Promise<FaceEmbedder> {
-  return runtime.ort ? onnxFaceEmbedder(runtime.ort, embedder) : embedder;
+  return runtime.ort && embedder.model ? onnxFaceEmbedder(runtime.ort, embedder) : embedder;
 }
 

@@ -5,11 +5,11 @@ import { decodeImageScaled, resizeSquare, type DecodeOptions, type RgbImage } fr
 import { decide } from '../evaluate/metrics.js';
 import { readManifest, type ModelManifest } from '../model-dir/manifest.js';
 import { BASE_ROWS } from '../base/index.js';
-import { alignFace, alignmentTransform, DEFAULT_ALIGN_CONFIG } from '../faces/align.js';
-import { detectorFor } from '../faces/cropper.js';
+import { alignmentTransform, DEFAULT_ALIGN_CONFIG } from '../faces/align.js';
+import { alignForInput, detectorFor } from '../faces/cropper.js';
 import { DEFAULT_DETECTOR_CONFIG, scaleFace, type FaceDetector } from '../faces/detect.js';
 import type { Box } from '../faces/geometry.js';
-import { GALLERY_FILE, personCentroids, readGallery } from '../model-dir/gallery.js';
+import { GALLERY_FILE, personGalleries, readGallery } from '../model-dir/gallery.js';
 import { FacetrainError } from '../errors.js';
 import { classicClassifier, embeddingClassifier, type FaceClassifier } from './classifier.js';
 import { chooseRuntime } from '../runtime/choose.js';
@@ -93,6 +93,8 @@ async function locateFaces(decoded: Decoded, parts: RecognizerParts, manifest: M
   const toSource = (box: Box): Box => ({ x: box.x * scale, y: box.y * scale, width: box.width * scale, height: box.height * scale });
   if (!parts.detector) return [{ box: toSource({ x: 0, y: 0, width: image.width, height: image.height }), crop: await resizeSquare(image, size) }];
   const faces = (await parts.detector.detect(image)).slice(0, maxFaces > 0 ? maxFaces : undefined);
+  const align = alignForInput({ ...manifest.input, size });
+  // (a template-aligned base's crop scale is close to the eye placement's: the estimate only picks the decode size)
   const enlargement = Math.max(1, ...faces.map((face) => {
     const t = alignmentTransform(face, size, { ...DEFAULT_ALIGN_CONFIG, ...manifest.input.align });
     return Math.hypot(t.a, t.b);
@@ -107,7 +109,7 @@ async function locateFaces(decoded: Decoded, parts: RecognizerParts, manifest: M
   return Promise.all(faces.map(async (face) => ({
     box: toSource(face.box),
     landmarks: face.landmarks.map(([x, y]) => [x * scale, y * scale] as [number, number]),
-    crop: await alignFace(cropFrom, cropScale === 1 ? face : scaleFace(face, cropScale, cropScale), size, manifest.input.align),
+    crop: await align(cropFrom, cropScale === 1 ? face : scaleFace(face, cropScale, cropScale)),
   })));
 }
 
@@ -155,8 +157,8 @@ async function loadClassifier(dir: string, manifest: ModelManifest, runtime: Run
   if (base.kind === 'classifier') return classicClassifier(runtime, model, manifest.input);
   const gallery = await readGallery(dir);
   if (!gallery) throw new FacetrainError('FT_ERR_MODEL', `${dir}: ${GALLERY_FILE} is missing; retrain the model with --force`);
-  const embedder = await base.loadEmbedder();
-  return embeddingClassifier(await embedderOn(runtime, embedder), model, personCentroids(gallery.entries, manifest.labels));
+  const embedder = await base.loadEmbedder(runtime);
+  return embeddingClassifier(await embedderOn(runtime, embedder), model, personGalleries(gallery.entries, manifest.labels));
 }
 
 /** Loads a model directory written by `facetrain train`. */

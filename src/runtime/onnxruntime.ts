@@ -28,9 +28,20 @@ export function setOnnxThreadsPerSession(threads: number): void {
   threadsPerSession = Math.max(1, Math.floor(threads));
 }
 
-/** A session on an in-memory ONNX model, threaded over every core (or `setOnnxThreadsPerSession`). */
-export async function createOnnxSession(ort: OnnxRuntime, bytes: Uint8Array): Promise<OnnxSession> {
-  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threadsPerSession, graphOptimizationLevel: 'all' });
+export interface OnnxSessionOptions {
+  /** Threads one run is spread over; default every core (or `setOnnxThreadsPerSession`). */
+  threads: number;
+  /** Let idle worker threads busy-wait for the next op (onnxruntime's default); off, they sleep and leave the core to others. */
+  spinning: boolean;
+}
+
+/** A session on an in-memory ONNX model, threaded over every core (or `setOnnxThreadsPerSession`) unless told otherwise. */
+export async function createOnnxSession(ort: OnnxRuntime, bytes: Uint8Array, options: Partial<OnnxSessionOptions> = {}): Promise<OnnxSession> {
+  const session = await ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: options.threads ?? threadsPerSession,
+    graphOptimizationLevel: 'all',
+    ...(options.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
+  });
   let released = false;
   return {
     async run(input, shape) {

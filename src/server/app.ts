@@ -10,6 +10,7 @@ import { ModelHost } from './model-host.js';
 import { registerInfoRoutes } from './routes/info.js';
 import { registerPeopleRoutes } from './routes/people.js';
 import { registerRecognizeRoutes } from './routes/recognize.js';
+import { registerVerifyRoutes } from './routes/verify.js';
 import { registerWebRoutes } from './routes/web.js';
 
 export interface ServeOptions {
@@ -137,6 +138,7 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
   registerInfoRoutes(app, ctx);
   registerRecognizeRoutes(app, ctx);
   registerPeopleRoutes(app, ctx);
+  registerVerifyRoutes(app, ctx);
   registerWebRoutes(app, ctx);
   return app;
 }

@@ -1,4 +1,5 @@
 import { tf } from '../../tfjs/backend.js';
+import { l2Normalise } from '../../util/vector.js';
 import type { RgbImage } from '../../image/decode.js';
 import { invalidOption } from '../../errors.js';
 import { loadHumanModel } from '../../faces/human-models.js';
@@ -9,7 +10,6 @@ export const FACERES_NORMALISATION: Readonly<InputNormalisation> = Object.freeze
 
 /** The graph node whose output is the face descriptor (the others are gender and age heads). */
 export const FACERES_EMBEDDING_OUTPUT = 'global_pooling/Mean';
-
 
 export interface FaceResOptions {
   /** Also embed each face mirrored and average the two (steadier, twice the time). */
@@ -22,12 +22,7 @@ export interface FaceResOptions {
 
 export const DEFAULT_FACERES_OPTIONS: Readonly<FaceResOptions> = Object.freeze({ flipAverage: false, batchSize: 16 });
 
-export function l2Normalise(v: Float32Array): Float32Array {
-  let sum = 0;
-  for (const x of v) sum += x * x;
-  const norm = Math.sqrt(sum) || 1;
-  return v.map((x) => x / norm);
-}
+export { l2Normalise };
 
 function toBatch(faces: RgbImage[], size: number): tf.Tensor4D {
   return tf.tidy(() => tf.stack(faces.map((face) => {

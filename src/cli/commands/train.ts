@@ -27,6 +27,7 @@ export function registerTrain(cli: CAC): void {
     .option('--augment', 'Flip, shift, zoom and brightness views of training photos (--no-augment: off)', { default: d.augment })
     .option('--augment-views <n>', 'Cached views per training photo when augmenting', { default: d.augmentViews })
     .option('--dropout <rate>', 'Dropout rate of the head', { default: d.dropout })
+    .option('--target-far <rate>', 'Face-embedding bases: share of strangers the unknown threshold may accept', { default: d.targetFar })
     .option('--export <list>', 'Also write these formats into <out>/export: tfjs, h5, onnx, tflite, tflite-fp16, tflite-int8 or all')
     .option('--engine <name>', 'Runtime for the frozen networks: onnx (onnxruntime-node, default when installed) or tfjs')
     .option('--force', 'Replace an existing model directory')
@@ -53,6 +54,7 @@ export function registerTrain(cli: CAC): void {
         detect: flags.detect !== false,
         augmentViews: numberOption('--augment-views', flags.augmentViews),
         dropout: numberOption('--dropout', flags.dropout),
+        targetFar: numberOption('--target-far', flags.targetFar),
         force: flags.force === true,
         engine: engineOption(flags.engine),
       };

@@ -1,0 +1,101 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { BaseName } from '../src/config.js';
+import { loadEmbeddingBase, type EmbeddingBase } from '../src/recognize/embedding-base.js';
+import { chooseRuntime } from '../src/runtime/choose.js';
+import { loadFaceDetector } from '../src/faces/detect.js';
+import { readImageFile, type RgbImage } from '../src/image/decode.js';
+import { median } from '../src/evaluate/metrics.js';
+import { lfwPairs, openSetFigures, openSetProtocols, verificationFigures, type Embeddings } from './protocols.js';
+
+/**
+ * `npm run accuracy`: per base, LFW-pairs 10-fold verification accuracy, true-accept at 1 % and
+ * 0.1 % false-accept, and the open-set figures of each unknown rule on each protocol. JSON on
+ * stdout and in accuracy-results.json. ACCURACY_BASES picks bases (faceres-bgr: FaceRes fed BGR,
+ * measured only); ACCURACY_CACHE=file keeps embeddings between runs; FACETRAIN_SHARED moves ../shared.
+ */
+
+type Measured = BaseName | 'faceres-bgr';
+const shared = process.env.FACETRAIN_SHARED ?? path.resolve('..', 'shared');
+const datasets = path.join(shared, 'datasets');
+const bases = (process.env.ACCURACY_BASES ?? 'mobilefacenet,faceres,faceres-bgr').split(',') as Measured[];
+const targetFar = Number(process.env.ACCURACY_TARGET_FAR ?? 0.01);
+const cacheFile = process.env.ACCURACY_CACHE;
+const runtime = await chooseRuntime(undefined);
+
+function swapRedBlue(face: RgbImage): RgbImage {
+  const data = Uint8Array.from(face.data);
+  for (let i = 0; i < data.length; i += 3) [data[i], data[i + 2]] = [data[i + 2]!, data[i]!];
+  return { ...face, data };
+}
+
+async function embedAll(files: string[]): Promise<Map<Measured, Embeddings>> {
+  const cached: Record<string, Record<string, number[] | null>> = cacheFile && existsSync(cacheFile) ? JSON.parse(readFileSync(cacheFile, 'utf8')) : {};
+  const out = new Map<Measured, Embeddings>(bases.map((b) => [b, new Map(Object.entries(cached[b] ?? {}).map(([f, v]) => [f, v && Float32Array.from(v)]))]));
+  const missing = files.filter((f) => bases.some((b) => !out.get(b)!.has(f)));
+  if (missing.length === 0) return out;
+  const detector = await loadFaceDetector();
+  const loaded = new Map<BaseName, EmbeddingBase>();
+  for (const b of bases) {
+    const name: BaseName = b === 'faceres-bgr' ? 'faceres' : b;
+    if (!loaded.has(name)) loaded.set(name, await loadEmbeddingBase(name, runtime));
+  }
+  let done = 0;
+  for (const file of missing) {
+    const image = await readImageFile(file);
+    const [face] = await detector.detect(image);
+    for (const b of bases) {
+      const base = loaded.get(b === 'faceres-bgr' ? 'faceres' : b)!;
+      if (!face) {
+        out.get(b)!.set(file, null);
+        continue;
+      }
+      const crop = await base.align(image, face);
+      const [e] = await base.embedder.embed([b === 'faceres-bgr' ? swapRedBlue(crop) : crop]);
+      out.get(b)!.set(file, e!);
+    }
+    if (++done % 100 === 0) process.stderr.write(`embedded ${done}/${missing.length}\n`);
+  }
+  for (const base of loaded.values()) base.dispose();
+  detector.dispose();
+  if (cacheFile) {
+    const json = Object.fromEntries([...out].map(([b, m]) => [b, Object.fromEntries([...m].map(([f, v]) => [f, v && Array.from(v)]))]));
+    await writeFile(cacheFile, JSON.stringify(json));
+  }
+  return out;
+}
+
+async function perFaceMs(name: BaseName, face: RgbImage, runs = 9): Promise<number> {
+  const base = await loadEmbeddingBase(name, runtime);
+  const crop = await base.align(face, { box: { x: 0, y: 0, width: face.width, height: face.height }, landmarks: [[0.35 * face.width, 0.4 * face.height], [0.65 * face.width, 0.4 * face.height], [0.5 * face.width, 0.55 * face.height], [0.5 * face.width, 0.75 * face.height]], score: 1 });
+  await base.embedder.embed([crop]);
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await base.embedder.embed([crop]);
+    times.push(performance.now() - t);
+  }
+  base.dispose();
+  return median(times);
+}
+
+const protocols = openSetProtocols(datasets);
+const { same, different } = lfwPairs(datasets);
+const files = [...new Set([...same, ...different].flatMap((p) => [p.a, p.b]).concat(protocols.flatMap((p) => [...p.train.map((t) => t.file), ...p.known.map((k) => k.file), ...p.strangers])))];
+const started = performance.now();
+const embeddings = await embedAll(files);
+const sample = await readImageFile(path.join(datasets, 'orl', 's1', '1.pgm'));
+const results: Record<string, unknown> = { date: new Date().toISOString(), photos: files.length, targetFar, embedSeconds: (performance.now() - started) / 1000, bases: {} };
+for (const b of bases) {
+  const e = embeddings.get(b)!;
+  const lfw = verificationFigures(datasets, e);
+  (results.bases as Record<string, unknown>)[b] = {
+    msPerFace: b === 'faceres-bgr' ? undefined : await perFaceMs(b, sample),
+    lfw,
+    openSet: Object.fromEntries(protocols.map((p) => [p.name, openSetFigures(p, e, lfw.thresholdAtFar01, targetFar)])),
+  };
+}
+await writeFile('accuracy-results.json', `${JSON.stringify(results, null, 2)}\n`);
+console.log(JSON.stringify(results, null, 2));
+process.exit(0);

