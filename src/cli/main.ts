@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { FacetrainError } from '../util/errors.js';
 import { registerEval } from './commands/eval.js';
 import { registerExport } from './commands/export.js';
+import { registerGalleryIndex } from './commands/gallery-index.js';
 import { registerPeople } from './commands/people.js';
 import { registerPredict } from './commands/predict.js';
 import { registerServe } from './commands/serve.js';
@@ -20,6 +21,7 @@ export async function runCli(argv: string[]): Promise<void> {
   registerPeople(cli);
   registerExport(cli);
   registerServe(cli);
+  registerGalleryIndex(cli);
   cli.help();
   cli.version(version);
   try {

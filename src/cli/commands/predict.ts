@@ -1,8 +1,10 @@
 import type { CAC } from 'cac';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { scanFiles } from '../../dataset/scan.js';
 import { readImageFile } from '../../image/decode.js';
-import { loadRecognizer, type FaceResult } from '../../recognize/recognizer.js';
+import { recognizeWithGallery } from '../../gallery/recognize.js';
+import { openGallerySession } from '../../gallery/session.js';
+import { loadRecognizer, type FaceResult, type PredictOptions } from '../../recognize/recognizer.js';
 import { FacetrainError } from '../../util/errors.js';
 import { engineOption, numberOption, type OutputFlags } from '../options.js';
 
@@ -26,15 +28,20 @@ export function registerPredict(cli: CAC): void {
     .option('--top-k <k>', 'How many candidates to list per face', { default: 3 })
     .option('--threshold <t>', 'Score under which a face is unknown (default: the calibrated one in facetrain.json)')
     .option('--engine <name>', 'onnx (onnxruntime-node, default when installed) or tfjs')
+    .option('--gallery <url>', 'Name faces by their nearest templates in this gallery instead of the model\'s head')
     .option('--json', 'One JSON object per image on stdout')
-    .action(async (modelDir: string, target: string, flags: { topK: unknown; threshold?: unknown; engine?: unknown } & OutputFlags) => {
+    .action(async (modelDir: string, target: string, flags: { topK: unknown; threshold?: unknown; engine?: unknown; gallery?: string } & OutputFlags) => {
       const topK = numberOption('--top-k', flags.topK);
       const threshold = flags.threshold === undefined ? undefined : numberOption('--threshold', flags.threshold);
-      const recognizer = await loadRecognizer(modelDir, { engine: engineOption(flags.engine) });
+      const engine = engineOption(flags.engine);
+      const session = flags.gallery ? await openGallerySession(flags.gallery, { modelDir, engine }) : undefined;
+      const recognizer = session ? undefined : await loadRecognizer(modelDir, { engine });
+      const predict = async (file: string, options: PredictOptions): Promise<FaceResult[]> =>
+        session ? recognizeWithGallery(session.store, session.faces, await readFile(file), file, options) : recognizer!.predict(await readImageFile(file), options);
       let failures = 0;
       for (const file of await imagesIn(target)) {
         try {
-          const faces = await recognizer.predict(await readImageFile(file), { topK, threshold });
+          const faces = await predict(file, { topK, threshold });
           console.log(flags.json ? JSON.stringify({ file, faces }) : formatFaces(file, faces));
         } catch (err) {
           if (!(err instanceof FacetrainError)) throw err;
@@ -42,7 +49,8 @@ export function registerPredict(cli: CAC): void {
           console.log(flags.json ? JSON.stringify({ file, error: err.message }) : err.message);
         }
       }
-      recognizer.dispose();
+      recognizer?.dispose();
+      await session?.close();
       if (failures > 0) process.exitCode = 4;
     });
 }
