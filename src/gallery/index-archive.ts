@@ -29,7 +29,7 @@ async function archiveFiles(root: string): Promise<string[]> {
   if (!info.isDirectory()) return [path.resolve(root)];
   const entries = await readdir(root, { recursive: true, withFileTypes: true });
   return entries
-    .filter((e) => e.isFile() && !e.name.startsWith('.'))
+    .filter((e) => (e.isFile() || e.isSymbolicLink()) && !e.name.startsWith('.'))
     .map((e) => path.resolve(e.parentPath ?? e.path, e.name))
     .filter((f) => !path.relative(path.resolve(root), f).split(path.sep).some((part) => part.startsWith('.')))
     .sort();
