@@ -173,7 +173,7 @@ test('index killed with SIGKILL mid-run and restarted records every photo exactl
 
   const query = (await photosOf('train', 1)).find((p) => p.person === 'elton_john')!;
   // every hit, best first: the ranking is what is checked, not a threshold
-  const search = runFacetrain(['search', query.file, '--gallery', server!.url, '--threshold', '-1', '--limit', '5', '--json']);
+  const search = runFacetrain(['search', query.file, '--gallery', server!.url, '--threshold=-1', '--limit', '5', '--json']);
   assert.equal(search.status, 0, search.stderr);
   const { hits } = JSON.parse(search.stdout) as { hits: { file: string }[] };
   const found = hits.map((h) => path.basename(path.dirname(h.file)));
