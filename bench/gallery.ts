@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openGallery } from '../src/gallery/open.js';
 import type { FaceTemplate } from '../src/gallery/store.js';
-import { encodeVector } from '../src/model/gallery.js';
+import { encodeVector } from '../src/model-dir/gallery.js';
 import { createRandom, type Random } from '../src/util/random.js';
 import { round } from './timing.js';
 

@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
-import { decodeVector, encodeVector } from '../model/gallery.js';
-import { FacetrainError } from '../util/errors.js';
+import { decodeVector, encodeVector } from '../model-dir/gallery.js';
+import { FacetrainError } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { cosine } from '../recognize/classifier.js';
 import type { EnrollCount, FaceTemplate, GalleryStore, Neighbour, PersonSummary } from './store.js';

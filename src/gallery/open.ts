@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { FacetrainError } from '../util/errors.js';
+import { FacetrainError } from '../errors.js';
 import { FileGalleryStore } from './file-store.js';
 import { pgliteClient } from './pglite-client.js';
 import { postgresClient } from './postgres-client.js';

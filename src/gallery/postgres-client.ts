@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { FacetrainError } from '../util/errors.js';
+import { FacetrainError } from '../errors.js';
 import { HNSW_EF_SEARCH, type SqlClient, type SqlSession } from './sql-store.js';
 
 /** Connections per process: recognitions in flight are bounded well below this by the server. */

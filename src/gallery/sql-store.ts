@@ -1,5 +1,5 @@
 import type { ArchiveFace, ArchiveHit, ArchiveIndex, ArchivePhoto, ArchiveProgress, EnrollCount, FaceTemplate, GalleryStore, Neighbour, PersonSummary } from './store.js';
-import { FacetrainError } from '../util/errors.js';
+import { FacetrainError } from '../errors.js';
 
 /** What the SQL gallery needs from a PostgreSQL connection: node-postgres and PGlite both give it. */
 export interface SqlSession {

@@ -1,9 +1,9 @@
 import type { CAC } from 'cac';
 import { readFile } from 'node:fs/promises';
-import { indexArchive, searchByFace, type IndexEvent } from '../../gallery/index-archive.js';
+import { withGallery } from '../../api/gallery.js';
+import { indexArchive, searchByFace, type IndexEvent } from '../../api/gallery-index.js';
+import { FacetrainError } from '../../errors.js';
 import { archiveOf } from '../../gallery/open.js';
-import { withGallery } from '../../gallery/session.js';
-import { FacetrainError } from '../../util/errors.js';
 import { engineOption, numberOption, optionalNumber, type OutputFlags } from '../options.js';
 
 interface GalleryFlags extends OutputFlags {

@@ -2,10 +2,9 @@ import type { CAC } from 'cac';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { scanFiles } from '../../dataset/scan.js';
-import { enrollInGallery, forgetInGallery } from '../../gallery/recognize.js';
-import { withGallery } from '../../gallery/session.js';
-import { enrollPerson, forgetPerson } from '../../recognize/enroll.js';
-import { FacetrainError } from '../../util/errors.js';
+import { enrollPerson, forgetPerson } from '../../api/enroll.js';
+import { enrollInGallery, forgetInGallery, withGallery } from '../../api/gallery.js';
+import { FacetrainError } from '../../errors.js';
 import type { OutputFlags } from '../options.js';
 
 export function registerPeople(cli: CAC): void {

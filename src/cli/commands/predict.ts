@@ -2,10 +2,9 @@ import type { CAC } from 'cac';
 import { readFile, stat } from 'node:fs/promises';
 import { scanFiles } from '../../dataset/scan.js';
 import { readImageFile } from '../../image/decode.js';
-import { recognizeWithGallery } from '../../gallery/recognize.js';
-import { openGallerySession } from '../../gallery/session.js';
+import { openGallerySession, recognizeWithGallery } from '../../api/gallery.js';
 import { loadRecognizer, type FaceResult, type PredictOptions } from '../../recognize/recognizer.js';
-import { FacetrainError } from '../../util/errors.js';
+import { FacetrainError } from '../../errors.js';
 import { engineOption, numberOption, type OutputFlags } from '../options.js';
 
 function formatFaces(file: string, faces: FaceResult[]): string {

@@ -1,0 +1,15 @@
+import path from 'node:path';
+import { humanModelsDir } from '../../faces/human-models.js';
+import type { EmbeddingBaseRow } from '../row.js';
+import { loadFaceRes } from './faceres.js';
+
+/** FaceRes from @vladmandic/human: 1024-value face embeddings, frozen, with a Dense head. */
+export const FACERES_BASE: EmbeddingBaseRow = Object.freeze<EmbeddingBaseRow>({
+  kind: 'embedding',
+  // FaceRes takes raw 0..255 pixels
+  normalisation: { mean: 0, std: 1 },
+  manifestEntry: () => ({ name: 'faceres' }),
+  describe: () => 'faceres',
+  loadEmbedder: () => loadFaceRes(),
+  tfjsFiles: () => ['faceres.json', 'faceres.bin'].map((f) => path.join(humanModelsDir(), f)),
+});
