@@ -2,9 +2,10 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readdir, readFile, symlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { loadFacePipeline, type FaceEmbeddingPipeline } from '../src/api/gallery.js';
 import { matchNeighbours } from '../src/gallery/match.js';
@@ -12,10 +13,14 @@ import { openGallery } from '../src/gallery/open.js';
 import type { FaceTemplate, GalleryStore } from '../src/gallery/store.js';
 import { hashBytes } from '../src/model-dir/gallery.js';
 import { train } from '../src/api/train.js';
+import { buildServer } from '../src/server/app.js';
 import { runFacetrain } from './support/cli.js';
 import { startPgliteServer, type PgliteServer } from './support/pglite-server.js';
 import { FIVE_CELEBRITIES, needsShared, tempDir } from './support/shared.js';
+import { celebrityPhotos, trainTinyModel } from './support/tiny-model.js';
 
+const API_KEY = 'gallery-test-key-0123456789';
+const PERSON = 'server-elton';
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
 
 interface Embedded extends FaceTemplate {
@@ -210,4 +215,40 @@ test('enroll, predict and forget with --gallery on a trained model (CLI, Postgre
   const bad = runFacetrain(['predict', outDir, val, '--gallery', 'postgres://127.0.0.1:1/none']);
   assert.equal(bad.status, 9, bad.stderr);
   assert.match(bad.stderr, /^error: .*cannot reach the gallery database/);
+});
+
+test('two servers (each its own connection pool) on one PostgreSQL gallery see each other\'s enrolments and forgets at once', { skip: needsShared }, async () => {
+  const model = await trainTinyModel(['madonna', 'mindy_kaling'], { base: 'faceres', photosPerPerson: 3 });
+  const servers: FastifyInstance[] = [];
+  try {
+    for (let i = 0; i < 2; i++) servers.push(await buildServer({ modelDir: model.modelDir, gallery: server!.url, apiKey: API_KEY, logLevel: 'silent' }));
+    const [a, b] = servers as [FastifyInstance, FastifyInstance];
+    const auth = { authorization: `Bearer ${API_KEY}` };
+    // val photos: no other test enrolled them, so the photo itself is its own nearest template
+    const photos = await celebrityPhotos('elton_john', 3, 'val');
+    const form = new FormData();
+    for (const f of photos) form.append('file', new Blob([await readFile(f)], { type: 'image/jpeg' }), path.basename(f));
+    const request = new Request('http://x/', { method: 'POST', body: form });
+    const enrol = await a.inject({ method: 'POST', url: `/v1/people/${PERSON}/photos`, headers: { ...auth, 'content-type': request.headers.get('content-type')! }, payload: Buffer.from(await request.arrayBuffer()) });
+    assert.equal(enrol.statusCode, 201, enrol.body);
+    assert.ok(enrol.json<{ added: number }>().added > 0);
+    const people = (app: FastifyInstance) => app.inject({ method: 'GET', url: '/v1/people' }).then((r) => r.json<{ people: string[] }>().people);
+    assert.ok((await people(b)).includes(PERSON), 'b sees a\'s enrolment');
+    const recognize = async (app: FastifyInstance) => {
+      const r = await app.inject({ method: 'POST', url: '/v1/recognize', headers: { 'content-type': 'image/jpeg' }, payload: await readFile(photos[0]!) });
+      assert.equal(r.statusCode, 200, r.body);
+      return r.json<{ faces: { label: string }[] }>().faces[0]?.label;
+    };
+    assert.equal(await recognize(b), PERSON);
+    const forget = await b.inject({ method: 'DELETE', url: `/v1/people/${PERSON}`, headers: auth });
+    assert.equal(forget.statusCode, 200, forget.body);
+    assert.ok(!(await people(a)).includes(PERSON), 'a sees b\'s forget');
+    assert.notEqual(await recognize(a), PERSON);
+    const again = await a.inject({ method: 'DELETE', url: `/v1/people/${PERSON}`, headers: auth });
+    assert.equal(again.statusCode, 404);
+    assert.equal(await countRows(server!.url, 'SELECT count(*) AS n FROM facetrain_people WHERE name = $1', [PERSON]), 0);
+  } finally {
+    for (const s of servers) await s.close();
+    await rm(model.root, { recursive: true, force: true });
+  }
 });

@@ -102,9 +102,17 @@ export interface GallerySession {
  * The face pipeline and the gallery a command works on: the model directory (when given) says how
  * faces are cropped and embedded, the URL where the templates are.
  */
-export async function openGallerySession(url: string, options: { modelDir?: string; engine?: RuntimeName } = {}): Promise<GallerySession> {
+export interface GallerySessionOptions {
+  /** The model whose base embeds the faces (and where `embedded` lives); default: train's default base. */
+  modelDir?: string;
+  engine?: RuntimeName;
+  /** Photos with more pixels are refused before decoding. */
+  maxPixels?: number;
+}
+
+export async function openGallerySession(url: string, options: GallerySessionOptions = {}): Promise<GallerySession> {
   const model = options.modelDir ? galleryEmbeddingOf(await readManifest(options.modelDir), options.modelDir) : undefined;
-  const faces = await loadFacePipeline(model, options.engine);
+  const faces = await loadFacePipeline(model, options.engine, { maxPixels: options.maxPixels });
   try {
     const store = await openGallery(url, faces.dims, options.modelDir);
     return {
@@ -122,7 +130,7 @@ export async function openGallerySession(url: string, options: { modelDir?: stri
 }
 
 /** Runs `work` on a gallery session and closes it whatever happens. */
-export async function withGallery<T>(url: string, options: { modelDir?: string; engine?: RuntimeName }, work: (session: GallerySession) => Promise<T>): Promise<T> {
+export async function withGallery<T>(url: string, options: GallerySessionOptions, work: (session: GallerySession) => Promise<T>): Promise<T> {
   const session = await openGallerySession(url, options);
   try {
     return await work(session);
@@ -167,7 +175,7 @@ export async function forgetInGallery(store: GalleryStore, person: string): Prom
 }
 
 /** Every face in the photo, named by its nearest templates. */
-export async function recognizeWithGallery(store: GalleryStore, faces: FaceEmbeddingPipeline, image: Uint8Array, label: string, options: PredictOptions = {}): Promise<FaceResult[]> {
+export async function recognizeWithGallery(store: GalleryStore, faces: FaceEmbeddingPipeline, image: Uint8Array | RgbImage, label: string, options: PredictOptions = {}): Promise<FaceResult[]> {
   const found = await faces.embedFaces(image, label);
   const kept = options.maxFaces ? found.slice(0, options.maxFaces) : found;
   const threshold = options.threshold ?? DEFAULT_GALLERY_THRESHOLD;

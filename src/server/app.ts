@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
+import { openGallerySession } from '../api/gallery.js';
 import { packageVersions } from '../model-dir/manifest.js';
 import { invalidOption } from '../errors.js';
 import type { ServerContext } from './context.js';
@@ -15,6 +16,8 @@ import { registerWebRoutes } from './routes/web.js';
 export interface ServeOptions {
   /** Model directory written by `facetrain train`; enrolments change it in place. */
   modelDir: string;
+  /** Gallery URL (postgres://..., pglite:<folder>, file:<json>, embedded): recognition and enrolment use it instead of the model's head. */
+  gallery?: string;
   /** Key for the routes that change the model; without one they answer 403. */
   apiKey?: string;
   /** Largest request body; default 10 MB. */
@@ -44,14 +47,14 @@ function checkPositiveInteger(name: string, value: number): void {
   if (!Number.isInteger(value) || value < 1) throw invalidOption(name, 'a positive integer', value);
 }
 
-function resolveOptions(options: ServeOptions): Required<Omit<ServeOptions, 'apiKey'>> & Pick<ServeOptions, 'apiKey'> {
+function resolveOptions(options: ServeOptions): Required<Omit<ServeOptions, 'apiKey' | 'gallery'>> & Pick<ServeOptions, 'apiKey' | 'gallery'> {
   const resolved = { ...SERVE_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<ServeOptions>;
   checkPositiveInteger('maxBodyBytes', resolved.maxBodyBytes);
   checkPositiveInteger('maxPixels', resolved.maxPixels);
   checkPositiveInteger('maxInFlight', resolved.maxInFlight);
   checkPositiveInteger('maxPhotosPerRequest', resolved.maxPhotosPerRequest);
   checkPositiveInteger('requestTimeoutMs', resolved.requestTimeoutMs);
-  return { ...resolved, apiKey: options.apiKey || undefined };
+  return { ...resolved, apiKey: options.apiKey || undefined, gallery: options.gallery || undefined };
 }
 
 /** Refuses a declared oversized body before reading it; chunked bodies are capped by the parsers' limits. */
@@ -71,8 +74,15 @@ function rejectDeclaredOversize(app: FastifyInstance, maxBodyBytes: number): voi
 export async function buildServer(options: ServeOptions): Promise<FastifyInstance> {
   const config = resolveOptions(options);
   const host = await ModelHost.open(config.modelDir);
+  const gallery = config.gallery
+    ? await openGallerySession(config.gallery, { modelDir: config.modelDir, maxPixels: config.maxPixels }).catch((err: unknown) => {
+        host.close();
+        throw err;
+      })
+    : undefined;
   const ctx: ServerContext = {
     host,
+    gallery,
     gate: new AdmissionGate(config.maxInFlight),
     apiKey: config.apiKey,
     maxBodyBytes: config.maxBodyBytes,
@@ -85,7 +95,10 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     connectionTimeout: config.requestTimeoutMs,
     return503OnClosing: true,
   });
-  app.addHook('onClose', async () => host.close());
+  app.addHook('onClose', async () => {
+    host.close();
+    await gallery?.close();
+  });
   installErrorHandlers(app);
   rejectDeclaredOversize(app, config.maxBodyBytes);
   app.addSchema(ERROR_SCHEMA);

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { recognizeWithGallery } from '../../api/gallery.js';
 import { decodeImage } from '../../image/decode.js';
 import type { FaceResult } from '../../recognize/recognizer.js';
 import type { ServerContext } from '../context.js';
@@ -37,7 +38,11 @@ export function registerRecognizeRoutes(app: FastifyInstance, ctx: ServerContext
         await checkPixelLimit(photo.bytes, ctx.maxPixels, photo.file);
         const image = await decodeImage(photo.bytes, photo.file, { maxPixels: ctx.maxPixels });
         const decoded = performance.now();
-        const faces = await ctx.host.use((recognizer) => recognizer.predict(image, { topK: request.query.top_k, threshold: request.query.threshold }));
+        const options = { topK: request.query.top_k, threshold: request.query.threshold };
+        const gallery = ctx.gallery;
+        const faces = gallery
+          ? await recognizeWithGallery(gallery.store, gallery.faces, image, photo.file, options)
+          : await ctx.host.use((recognizer) => recognizer.predict(image, options));
         const done = performance.now();
         return {
           faces: largestFirst(faces, request.query.max_faces),
