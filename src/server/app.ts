@@ -30,6 +30,8 @@ export interface ServeOptions {
   maxPhotosPerRequest?: number;
   /** Time a client has to send a whole request; default 30 s. */
   requestTimeoutMs?: number;
+  /** Worker threads that decode and recognize photos; default one per core. */
+  workers?: number;
   /** fastify/pino level; default 'warn': request lines (info) would carry person names in URLs. */
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'silent';
 }
@@ -47,13 +49,14 @@ function checkPositiveInteger(name: string, value: number): void {
   if (!Number.isInteger(value) || value < 1) throw invalidOption(name, 'a positive integer', value);
 }
 
-function resolveOptions(options: ServeOptions): Required<Omit<ServeOptions, 'apiKey' | 'gallery'>> & Pick<ServeOptions, 'apiKey' | 'gallery'> {
+function resolveOptions(options: ServeOptions): Required<Omit<ServeOptions, 'apiKey' | 'workers' | 'gallery'>> & Pick<ServeOptions, 'apiKey' | 'workers' | 'gallery'> {
   const resolved = { ...SERVE_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<ServeOptions>;
   checkPositiveInteger('maxBodyBytes', resolved.maxBodyBytes);
   checkPositiveInteger('maxPixels', resolved.maxPixels);
   checkPositiveInteger('maxInFlight', resolved.maxInFlight);
   checkPositiveInteger('maxPhotosPerRequest', resolved.maxPhotosPerRequest);
   checkPositiveInteger('requestTimeoutMs', resolved.requestTimeoutMs);
+  if (options.workers !== undefined) checkPositiveInteger('workers', options.workers);
   return { ...resolved, apiKey: options.apiKey || undefined, gallery: options.gallery || undefined };
 }
 
@@ -73,10 +76,10 @@ function rejectDeclaredOversize(app: FastifyInstance, maxBodyBytes: number): voi
  */
 export async function buildServer(options: ServeOptions): Promise<FastifyInstance> {
   const config = resolveOptions(options);
-  const host = await ModelHost.open(config.modelDir);
+  const host = await ModelHost.open(config.modelDir, config.maxPixels, options.workers);
   const gallery = config.gallery
     ? await openGallerySession(config.gallery, { modelDir: config.modelDir, maxPixels: config.maxPixels }).catch((err: unknown) => {
-        host.close();
+        void host.close();
         throw err;
       })
     : undefined;
@@ -96,7 +99,7 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     return503OnClosing: true,
   });
   app.addHook('onClose', async () => {
-    host.close();
+    await host.close();
     await gallery?.close();
   });
   installErrorHandlers(app);
