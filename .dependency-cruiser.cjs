@@ -20,6 +20,7 @@ const LAYERS = [
   'train',
   'base',
   'recognize',
+  'gallery',
   'export',
   'api',
   'server',

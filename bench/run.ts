@@ -3,6 +3,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { benchEngine } from './engine.js';
 import { benchEngines } from './engines.js';
 import { benchFaces } from './faces.js';
+import { benchGallery } from './gallery.js';
 import { benchPhotos } from './photos.js';
 import { benchFaceServer, benchServer } from './server.js';
 import { benchRecipe } from './recipe.js';
@@ -10,7 +11,9 @@ import { benchRecipe } from './recipe.js';
 /**
  * `npm run bench`: every figure is a median of repeated runs after warm-up; ratios compare with
  * the stock path measured in the same process. Writes bench-results.json and prints a table.
- * BENCH_RUNS sets the repetitions (default 5); BENCH_ONLY=engine,faces,photos,engines,recipe,server picks sections.
+ * BENCH_RUNS sets the repetitions (default 5); BENCH_ONLY=engine,faces,photos,engines,recipe,server,gallery picks sections.
+ * `gallery` is not in the default list: building PGlite's HNSW index at about 20 templates/s takes
+ * minutes (BENCH_ONLY=gallery runs it).
  */
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const only = new Set((process.env.BENCH_ONLY ?? 'engine,faces,photos,engines,recipe,server').split(','));
@@ -25,6 +28,7 @@ const sections: Record<string, () => Promise<Record<string, unknown>>> = {
   engines: () => benchEngines(runs),
   recipe: () => benchRecipe(runs),
   server: async () => ({ wholeImage: await benchServer(), faces: await benchFaceServer() }),
+  gallery: () => benchGallery(),
 };
 for (const [name, run] of Object.entries(sections)) {
   if (!only.has(name)) continue;

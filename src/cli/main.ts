@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { FacetrainError, fromFileSystemError } from '../errors.js';
 import { registerEval } from './commands/eval.js';
 import { registerExport } from './commands/export.js';
+import { registerGalleryIndex } from './commands/gallery-index.js';
 import { registerPeople } from './commands/people.js';
 import { registerPredict } from './commands/predict.js';
 import { registerServe } from './commands/serve.js';
@@ -42,6 +43,7 @@ export async function runCli(argv: string[]): Promise<void> {
   registerExport(cli);
   registerServe(cli);
   registerVerify(cli);
+  registerGalleryIndex(cli);
   cli.help();
   cli.version(version);
   try {

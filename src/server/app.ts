@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
+import { openGallerySession } from '../api/gallery.js';
 import { packageVersions } from '../model-dir/manifest.js';
 import { invalidOption } from '../errors.js';
 import type { ServerContext } from './context.js';
@@ -16,6 +17,8 @@ import { registerWebRoutes } from './routes/web.js';
 export interface ServeOptions {
   /** Model directory written by `facetrain train`; enrolments change it in place. */
   modelDir: string;
+  /** Gallery URL (postgres://..., pglite:<folder>, file:<json>, embedded): recognition and enrolment use it instead of the model's head. */
+  gallery?: string;
   /** Key for the routes that change the model; without one they answer 403. */
   apiKey?: string;
   /** Largest request body; default 10 MB. */
@@ -47,7 +50,7 @@ function checkPositiveInteger(name: string, value: number): void {
   if (!Number.isInteger(value) || value < 1) throw invalidOption(name, 'a positive integer', value);
 }
 
-function resolveOptions(options: ServeOptions): Required<Omit<ServeOptions, 'apiKey' | 'workers'>> & Pick<ServeOptions, 'apiKey' | 'workers'> {
+function resolveOptions(options: ServeOptions): Required<Omit<ServeOptions, 'apiKey' | 'workers' | 'gallery'>> & Pick<ServeOptions, 'apiKey' | 'workers' | 'gallery'> {
   const resolved = { ...SERVE_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<ServeOptions>;
   checkPositiveInteger('maxBodyBytes', resolved.maxBodyBytes);
   checkPositiveInteger('maxPixels', resolved.maxPixels);
@@ -55,7 +58,7 @@ function resolveOptions(options: ServeOptions): Required<Omit<ServeOptions, 'api
   checkPositiveInteger('maxPhotosPerRequest', resolved.maxPhotosPerRequest);
   checkPositiveInteger('requestTimeoutMs', resolved.requestTimeoutMs);
   if (options.workers !== undefined) checkPositiveInteger('workers', options.workers);
-  return { ...resolved, apiKey: options.apiKey || undefined };
+  return { ...resolved, apiKey: options.apiKey || undefined, gallery: options.gallery || undefined };
 }
 
 /** Refuses a declared oversized body before reading it; chunked bodies are capped by the parsers' limits. */
@@ -94,8 +97,15 @@ function cutSlowBodies(app: FastifyInstance, timeoutMs: number): void {
 export async function buildServer(options: ServeOptions): Promise<FastifyInstance> {
   const config = resolveOptions(options);
   const host = await ModelHost.open(config.modelDir, config.maxPixels, options.workers);
+  const gallery = config.gallery
+    ? await openGallerySession(config.gallery, { modelDir: config.modelDir, maxPixels: config.maxPixels }).catch((err: unknown) => {
+        void host.close();
+        throw err;
+      })
+    : undefined;
   const ctx: ServerContext = {
     host,
+    gallery,
     gate: new AdmissionGate(config.maxInFlight),
     apiKey: config.apiKey,
     maxBodyBytes: config.maxBodyBytes,
@@ -111,7 +121,10 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     frameworkErrors,
     clientErrorHandler,
   });
-  app.addHook('onClose', async () => host.close());
+  app.addHook('onClose', async () => {
+    await host.close();
+    await gallery?.close();
+  });
   installErrorHandlers(app);
   rejectDeclaredOversize(app, config.maxBodyBytes);
   cutSlowBodies(app, config.requestTimeoutMs);

@@ -1,9 +1,12 @@
+import type { GallerySession } from '../api/gallery.js';
 import type { AdmissionGate } from './limits.js';
 import type { ModelHost } from './model-host.js';
 
 /** Everything a route needs, resolved once at start-up. */
 export interface ServerContext {
   host: ModelHost;
+  /** With `--gallery`: faces are named by their nearest templates there, and people are enrolled there. */
+  gallery?: GallerySession;
   gate: AdmissionGate;
   apiKey?: string;
   maxBodyBytes: number;

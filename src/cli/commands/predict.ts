@@ -2,7 +2,9 @@ import type { CAC } from 'cac';
 import { stat } from 'node:fs/promises';
 import { scanFiles } from '../../dataset/scan.js';
 import { readImageBytes } from '../../image/decode.js';
-import { loadRecognizer, type FaceResult } from '../../recognize/recognizer.js';
+import { openGallerySession, recognizeWithGallery } from '../../api/gallery.js';
+import { DEFAULT_GALLERY_THRESHOLD } from '../../gallery/match.js';
+import { loadRecognizer, type FaceResult, type PredictOptions } from '../../recognize/recognizer.js';
 import { FacetrainError } from '../../errors.js';
 import { mapInOrder, throughput } from '../../util/pipeline.js';
 import { engineOption, numberOption, type OutputFlags } from '../options.js';
@@ -35,17 +37,22 @@ export function registerPredict(cli: CAC): void {
     .option('--top-k <k>', 'How many candidates to list per face', { default: 3 })
     .option('--threshold <t>', 'Score under which a face is unknown (default: the calibrated one in facetrain.json)')
     .option('--engine <name>', 'onnx (onnxruntime-node, default when installed) or tfjs')
+    .option('--gallery <url>', 'Name faces by their nearest templates in this gallery instead of the model\'s head')
     .option('--json', 'One JSON object per image on stdout')
-    .action(async (modelDir: string, target: string, flags: { topK: unknown; threshold?: unknown; engine?: unknown } & OutputFlags) => {
+    .action(async (modelDir: string, target: string, flags: { topK: unknown; threshold?: unknown; engine?: unknown; gallery?: string } & OutputFlags) => {
       const topK = numberOption('--top-k', flags.topK);
       const threshold = flags.threshold === undefined ? undefined : numberOption('--threshold', flags.threshold);
-      const recognizer = await loadRecognizer(modelDir, { engine: engineOption(flags.engine) });
+      const engine = engineOption(flags.engine);
+      const session = flags.gallery ? await openGallerySession(flags.gallery, { modelDir, engine }) : undefined;
+      const recognizer = session ? undefined : await loadRecognizer(modelDir, { engine });
+      const predict = (bytes: Uint8Array, options: PredictOptions & { label: string }): Promise<FaceResult[]> =>
+        session ? recognizeWithGallery(session.store, session.faces, bytes, options.label, options) : recognizer!.predict(bytes, options);
       let failures = 0;
       const files = await imagesIn(target);
       const started = performance.now();
       const tty = process.stderr.isTTY && !flags.json && files.length > 1;
       // Two photos in flight: one decoding (sharp's threads) while the other is in onnxruntime.
-      await mapInOrder(files, 2, (file) => readImageBytes(file).then((bytes) => recognizer.predict(bytes, { topK, threshold, label: file })).catch((err: unknown) => err as Error), (result, i) => {
+      await mapInOrder(files, 2, (file) => readImageBytes(file).then((bytes) => predict(bytes, { topK, threshold, label: file })).catch((err: unknown) => err as Error), (result, i) => {
         const file = files[i]!;
         if (tty) process.stderr.write('\r\x1b[K');
         if (result instanceof Error) {
@@ -56,12 +63,13 @@ export function registerPredict(cli: CAC): void {
           process.stderr.write(`error: ${message}\n`);
           if (flags.json) console.log(JSON.stringify({ file, error: { code: result.code, message } }));
         } else {
-          console.log(flags.json ? JSON.stringify({ file, faces: result }) : formatFaces(file, result as FaceResult[], threshold ?? recognizer.manifest.threshold));
+          console.log(flags.json ? JSON.stringify({ file, faces: result }) : formatFaces(file, result as FaceResult[], threshold ?? recognizer?.manifest.threshold ?? DEFAULT_GALLERY_THRESHOLD));
         }
         if (tty) process.stderr.write(throughput(i + 1, files.length, started));
       });
       if (tty) process.stderr.write('\r\x1b[K');
-      recognizer.dispose();
+      recognizer?.dispose();
+      await session?.close();
       if (failures > 0) process.exitCode = 4;
     });
 }

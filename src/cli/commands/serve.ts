@@ -1,6 +1,7 @@
 import type { CAC } from 'cac';
 import { buildServer, SERVE_DEFAULTS } from '../../server/app.js';
 import { invalidOption } from '../../errors.js';
+import { redactUrl } from '../../gallery/open.js';
 import { numberOption } from '../options.js';
 
 interface ServeFlags {
@@ -10,6 +11,7 @@ interface ServeFlags {
   maxBodyMb: unknown;
   maxPixels: unknown;
   maxInFlight: unknown;
+  gallery?: string;
 }
 
 function integerOption(flag: string, value: unknown, min: number, max: number): number {
@@ -42,6 +44,7 @@ export function registerServe(cli: CAC): void {
     .option('--api-key <key>', 'Key for routes that change the model (default: $FACETRAIN_API_KEY; without one they are disabled)')
     .option('--max-body-mb <mb>', 'Largest request body in MB', { default: SERVE_DEFAULTS.maxBodyBytes / 1024 / 1024 })
     .option('--max-pixels <n>', 'Largest image in pixels, checked before decoding', { default: SERVE_DEFAULTS.maxPixels })
+    .option('--gallery <url>', 'Name faces by their nearest templates in this gallery and enrol people there (postgres://... shared by several servers, pglite:<folder>, file:<json>, embedded)')
     .option('--max-in-flight <n>', 'Recognitions at once; more are refused with 503', { default: SERVE_DEFAULTS.maxInFlight })
     .action(async (modelDir: string, flags: ServeFlags) => {
       const port = integerOption('--port', flags.port, 0, 65535);
@@ -53,10 +56,12 @@ export function registerServe(cli: CAC): void {
         maxBodyBytes: Math.round(maxBodyMb * 1024 * 1024),
         maxPixels: integerOption('--max-pixels', flags.maxPixels, 1, Number.MAX_SAFE_INTEGER),
         maxInFlight: integerOption('--max-in-flight', flags.maxInFlight, 1, 10_000),
+        gallery: flags.gallery,
       });
       const address = await app.listen({ port, host: flags.host });
       const writes = flags.apiKey || process.env.FACETRAIN_API_KEY ? 'enrolment enabled with the API key' : 'enrolment disabled (no --api-key)';
-      console.log(`facetrain serving ${modelDir} at ${address} (page: ${address}/, API: ${address}/openapi.json; ${writes})`);
+      const served = flags.gallery ? `${modelDir} with the gallery ${redactUrl(flags.gallery)}` : modelDir;
+      console.log(`facetrain serving ${served} at ${address} (page: ${address}/, API: ${address}/openapi.json; ${writes})`);
       closeOnSignals(() => app.close());
     });
 }

@@ -15,7 +15,7 @@ export function browserSupport(manifest: ModelManifest): { supported: boolean; m
 export function registerInfoRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/healthz', { schema: { summary: 'Liveness and load', tags: ['service'], response: { 200: HEALTH_RESPONSE } } }, async () => ({
     status: 'ok' as const,
-    people: ctx.host.current.labels.length,
+    people: ctx.gallery ? (await ctx.gallery.store.count()).people : ctx.host.current.labels.length,
     inFlight: ctx.gate.inFlight,
     capacity: ctx.gate.capacity,
   }));

@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { enrollPerson, forgetPerson } from '../../api/enroll.js';
+import { enrollInGallery } from '../../api/gallery.js';
+import { FacetrainError } from '../../errors.js';
 import { requireApiKey } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../http-error.js';
@@ -15,7 +17,9 @@ const security: Record<string, string[]>[] = [{ apiKey: [] }, { bearer: [] }];
 
 export function registerPeopleRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const onRequest = requireApiKey(ctx.apiKey);
-  const people = () => ({ people: [...ctx.host.current.labels] });
+  const people = async () => ({ people: ctx.gallery ? (await ctx.gallery.store.people()).map((p) => p.name) : [...ctx.host.current.labels] });
+  const noUsablePhoto = (count: number, reasons: string) =>
+    new HttpError('FT_ERR_NO_USABLE_PHOTO', `none of the ${count} photos could be used (${reasons}); send clear photos of one face`);
 
   app.get('/v1/people', { schema: { summary: 'The people this model knows', tags: ['people'], response: { 200: PEOPLE_RESPONSE } } }, async () => people());
 
@@ -36,12 +40,16 @@ export function registerPeopleRoutes(app: FastifyInstance, ctx: ServerContext): 
       const { name } = request.params;
       const photos = await readPhotos(request, ctx.maxBodyBytes);
       for (const photo of photos) await checkPixelLimit(photo.bytes, ctx.maxPixels, photo.file);
-      const result = await ctx.host.modify((modelDir) => enrollPerson(modelDir, name, photos, { maxPixels: ctx.maxPixels }));
-      if (result.added === 0 && result.alreadyKnown === 0) {
-        const reasons = result.skipped.map((s) => `${s.file}: ${s.reason}`).join('; ');
-        throw new HttpError('FT_ERR_NO_USABLE_PHOTO', `none of the ${photos.length} photos could be used (${reasons}); send clear photos of one face`);
-      }
-      return reply.code(201).send({ name, ...result, ...people() });
+      const gallery = ctx.gallery;
+      const result = gallery
+        ? await enrollInGallery(gallery.store, gallery.faces, name, photos).catch((err: unknown) => {
+            // no photo had a usable face: the same refusal as the model's own enrolment
+            if (err instanceof FacetrainError && err.code === 'FT_ERR_IMAGE') throw noUsablePhoto(photos.length, err.message);
+            throw err;
+          })
+        : await ctx.host.modify((modelDir) => enrollPerson(modelDir, name, photos, { maxPixels: ctx.maxPixels }));
+      if (result.added === 0 && result.alreadyKnown === 0) throw noUsablePhoto(photos.length, result.skipped.map((s) => `${s.file}: ${s.reason}`).join('; '));
+      return reply.code(201).send({ name, ...result, ...(await people()) });
     },
   );
 
@@ -59,12 +67,18 @@ export function registerPeopleRoutes(app: FastifyInstance, ctx: ServerContext): 
     },
     async (request) => {
       const { name } = request.params;
+      const unknown = () => new HttpError('FT_ERR_UNKNOWN_PERSON', `no person named "${name}" in this ${ctx.gallery ? 'gallery' : 'model'}; GET /v1/people lists them`);
+      if (ctx.gallery) {
+        // one transaction in the database: every server on the gallery stops naming them at once
+        if (!(await ctx.gallery.store.forget(name))) throw unknown();
+        return { removed: name, ...(await people()) };
+      }
       await ctx.host.modify(async (modelDir) => {
         // checked under the lock: a concurrent forget of the same person must see the updated labels
-        if (!ctx.host.current.labels.includes(name)) throw new HttpError('FT_ERR_UNKNOWN_PERSON', `no person named "${name}" in this model; GET /v1/people lists them`);
+        if (!ctx.host.current.labels.includes(name)) throw unknown();
         await forgetPerson(modelDir, name);
       });
-      return { removed: name, ...people() };
+      return { removed: name, ...(await people()) };
     },
   );
 }

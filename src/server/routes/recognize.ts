@@ -1,4 +1,6 @@
 import type { FastifyInstance } from 'fastify';
+import { recognizeWithGallery } from '../../api/gallery.js';
+import { decodeImage } from '../../image/decode.js';
 import type { FaceResult } from '../../recognize/recognizer.js';
 import type { ServerContext } from '../context.js';
 import { checkPixelLimit } from '../limits.js';
@@ -34,6 +36,19 @@ export function registerRecognizeRoutes(app: FastifyInstance, ctx: ServerContext
       const photo = await readOnePhoto(request);
       return ctx.gate.run(async () => {
         await checkPixelLimit(photo.bytes, ctx.maxPixels, photo.file);
+        const gallery = ctx.gallery;
+        if (gallery) {
+          // nearest templates in the gallery, on this thread: decoding, detection and the embedder
+          const image = await decodeImage(photo.bytes, photo.file, { maxPixels: ctx.maxPixels });
+          const decoded = performance.now();
+          const faces = await recognizeWithGallery(gallery.store, gallery.faces, image, photo.file, { topK: request.query.top_k, threshold: request.query.threshold });
+          const done = performance.now();
+          return {
+            faces: largestFirst(faces, request.query.max_faces),
+            image: { width: image.width, height: image.height },
+            timings: { decodeMs: ms(started, decoded), recognizeMs: ms(decoded, done), totalMs: ms(started, done) },
+          };
+        }
         // decoding and recognition happen in a worker thread; decodeMs also counts the upload and the wait for a worker
         const { faces, image, recognizeMs } = await ctx.host.recognize({ bytes: photo.bytes, label: photo.file, topK: request.query.top_k, threshold: request.query.threshold });
         const totalMs = ms(started, performance.now());

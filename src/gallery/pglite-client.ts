@@ -1,0 +1,25 @@
+import { mkdir } from 'node:fs/promises';
+import { PGlite } from '@electric-sql/pglite';
+import { vector } from '@electric-sql/pglite-pgvector';
+import { FacetrainError } from '../errors.js';
+import { HNSW_EF_SEARCH, type SqlClient } from './sql-store.js';
+
+/**
+ * PostgreSQL compiled to WebAssembly with pgvector, its files in `dataDir` (inside the model
+ * directory): the same SQL as a server, no server to run. One process opens it at a time.
+ */
+export async function pgliteClient(dataDir: string, location: string): Promise<SqlClient> {
+  await mkdir(dataDir, { recursive: true });
+  let db: PGlite;
+  try {
+    db = await PGlite.create(dataDir, { extensions: { vector } });
+  } catch (err) {
+    throw new FacetrainError('FT_ERR_MODEL', `${location}: the embedded gallery cannot be opened (${(err as Error).message}); is another facetrain process using it?`, { cause: err });
+  }
+  await db.query(`SET hnsw.ef_search = ${HNSW_EF_SEARCH}`);
+  return {
+    query: (text, params) => db.query(text, params),
+    transaction: (work) => db.transaction((tx) => work({ query: (text, params) => tx.query(text, params) })),
+    end: () => db.close(),
+  };
+}
