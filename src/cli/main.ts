@@ -2,6 +2,7 @@
 import { cac } from 'cac';
 import { createRequire } from 'node:module';
 import { FacetrainError } from '../util/errors.js';
+import { registerCluster } from './commands/cluster.js';
 import { registerEval } from './commands/eval.js';
 import { registerExport } from './commands/export.js';
 import { registerPeople } from './commands/people.js';
@@ -20,6 +21,7 @@ export async function runCli(argv: string[]): Promise<void> {
   registerPeople(cli);
   registerExport(cli);
   registerServe(cli);
+  registerCluster(cli);
   cli.help();
   cli.version(version);
   try {

@@ -1,5 +1,6 @@
 import { copyFile, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { UNSORTED_DIR } from '../dataset/scan.js';
 import { decodeImage, type RgbImage } from '../image/decode.js';
 import type { EngineName } from '../engine/onnxruntime.js';
 import { iou } from '../faces/geometry.js';
@@ -14,7 +15,6 @@ import { renderContactSheet } from './contact-sheet.js';
 import { CACHE_DIR, CACHE_FILE, readFaceCache, serializeFaceCache, type FaceCache } from './face-cache.js';
 import { loadDefaultClusterEmbedder, type ClusterEmbedder, type EmbeddedFace } from './face-embedder.js';
 
-export const UNSORTED_DIR = 'unsorted';
 export const CONTACT_SHEET_FILE = 'index.html';
 export const CLUSTERS_FILE = 'clusters.json';
 
@@ -122,6 +122,17 @@ function photosOf(faces: { photo: string }[]): string[] {
   return [...new Set(faces.map((f) => f.photo))];
 }
 
+/** person-01, person-02, ...: as many as asked, skipping names a model already uses (a model trained on unrenamed folders). */
+export function newGroupNames(count: number, taken: ReadonlySet<string>): string[] {
+  const width = Math.max(2, String(count + taken.size).length);
+  const names: string[] = [];
+  for (let i = 1; names.length < count; i++) {
+    const name = `person-${String(i).padStart(width, '0')}`;
+    if (!taken.has(name)) names.push(name);
+  }
+  return names;
+}
+
 /** A file name unique in a group folder: the photo's path relative to the photos folder, flattened. */
 export function linkName(photo: string): string {
   return photo.split('/').join('__');
@@ -184,12 +195,12 @@ export async function clusterPhotos(input: Partial<ClusterOptions> & Pick<Cluste
       .map((members) => members.map((m) => unknown[m]!))
       .filter((members) => photosOf(members).length >= options.minPhotos)
       .sort((a, b) => photosOf(b).length - photosOf(a).length || b.length - a.length);
-    const width = Math.max(2, String(clusters.length).length);
+    const clusterNames = newGroupNames(clusters.length, new Set(knownNames));
     const groupOf = new Map<(typeof allFaces)[number], string>();
     for (const f of allFaces) if (f.known !== undefined) groupOf.set(f, f.known);
-    clusters.forEach((members, i) => members.forEach((f) => groupOf.set(f, `person-${String(i + 1).padStart(width, '0')}`)));
+    clusters.forEach((members, i) => members.forEach((f) => groupOf.set(f, clusterNames[i]!)));
     const faces: ClusteredFace[] = allFaces.map((f) => ({ photo: f.photo, face: f.rank, box: f.face.box, group: groupOf.get(f) ?? UNSORTED_DIR }));
-    const groupNames = [...knownNames, ...clusters.map((_, i) => `person-${String(i + 1).padStart(width, '0')}`)];
+    const groupNames = [...knownNames, ...clusterNames];
     const groups: ClusterGroup[] = groupNames.map((name) => {
       const members = faces.filter((f) => f.group === name);
       return { name, known: knownNames.includes(name), photos: photosOf(members), faces: members.length };

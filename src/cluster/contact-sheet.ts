@@ -1,3 +1,4 @@
+import { UNSORTED_DIR } from '../dataset/scan.js';
 import type { ClusteredFace, ClusterGroup } from './cluster.js';
 
 export interface ContactSheetInput {
@@ -40,9 +41,9 @@ export function renderContactSheet({ groups, faces, unsorted, thumbnails }: Cont
   const sections = groups.map((g) =>
     section(g.name, `${plural(g.photos.length, 'photo')}, ${plural(g.faces, 'face')}${g.known ? ', named by the model' : ''}`, faces.filter((f) => f.group === g.name), thumbnails, 'group'),
   );
-  const unsortedFaces = faces.filter((f) => f.group === 'unsorted');
+  const unsortedFaces = faces.filter((f) => f.group === UNSORTED_DIR);
   const groupsByPhoto = new Map<string, Set<string>>();
-  for (const f of faces) if (f.group !== 'unsorted') groupsByPhoto.set(f.photo, (groupsByPhoto.get(f.photo) ?? new Set()).add(f.group));
+  for (const f of faces) if (f.group !== UNSORTED_DIR) groupsByPhoto.set(f.photo, (groupsByPhoto.get(f.photo) ?? new Set()).add(f.group));
   const shared = [...groupsByPhoto].filter(([, g]) => g.size > 1).sort(([a], [b]) => a.localeCompare(b));
   const sharedRows = shared.map(([photo, g]) => `<li>${escapeHtml(photo)}: ${[...g].sort().map((name) => `<a href="#${escapeHtml(name)}">${escapeHtml(name)}</a>`).join(', ')}</li>`).join('\n');
   return `<!doctype html>
@@ -63,7 +64,7 @@ h2 { font-size: 1.1em; margin: 1.2em 0 0.4em; } h2 small { font-weight: normal; 
 <h1>${plural(groups.length, 'group')}, ${plural(faces.length, 'face')}</h1>
 <p>Rename each <code>person-NN/</code> folder to the person's name, merge folders of one person and move wrong photos out, then run <code>facetrain train &lt;this folder&gt; --out &lt;model&gt;</code> (<code>unsorted/</code> is ignored).</p>
 ${sections.join('\n')}
-${unsortedFaces.length > 0 || unsorted.length > 0 ? section('unsorted', `${plural(unsorted.length, 'photo')}, ${plural(unsortedFaces.length, 'face')} that matched nobody (photos without a face are here too)`, unsortedFaces, thumbnails, 'unsorted') : ''}
+${unsortedFaces.length > 0 || unsorted.length > 0 ? section(UNSORTED_DIR, `${plural(unsorted.length, 'photo')}, ${plural(unsortedFaces.length, 'face')} that matched nobody (photos without a face are here too)`, unsortedFaces, thumbnails, 'unsorted') : ''}
 <section class="shared"><h2>Photos with several people <small>${plural(shared.length, 'photo')}</small></h2>
 <ul>
 ${sharedRows}
