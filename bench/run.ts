@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
+import { benchCluster } from './cluster.js';
 import { benchEngine } from './engine.js';
 import { benchEngines } from './engines.js';
 import { benchFaces } from './faces.js';
@@ -9,10 +10,10 @@ import { benchRecipe } from './recipe.js';
 /**
  * `npm run bench`: every figure is a median of repeated runs after warm-up; ratios compare with
  * the stock path measured in the same process. Writes bench-results.json and prints a table.
- * BENCH_RUNS sets the repetitions (default 5); BENCH_ONLY=engine,faces,engines,recipe,server picks sections.
+ * BENCH_RUNS sets the repetitions (default 5); BENCH_ONLY=engine,faces,engines,recipe,server,cluster picks sections.
  */
 const runs = Number(process.env.BENCH_RUNS ?? 5);
-const only = new Set((process.env.BENCH_ONLY ?? 'engine,faces,engines,recipe,server').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'engine,faces,engines,recipe,server,cluster').split(','));
 const results: Record<string, unknown> = {
   date: new Date().toISOString(),
   machine: { cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.versions.node },
@@ -23,6 +24,7 @@ const sections: Record<string, () => Promise<Record<string, unknown>>> = {
   engines: () => benchEngines(runs),
   recipe: () => benchRecipe(runs),
   server: () => benchServer(),
+  cluster: () => benchCluster(runs),
 };
 for (const [name, run] of Object.entries(sections)) {
   if (!only.has(name)) continue;

@@ -1,5 +1,8 @@
 import { readdir, symlink, mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { bcubed, type BCubed } from '../../src/cluster/bcubed.js';
+import type { ClusterResult } from '../../src/cluster/cluster.js';
+import { UNSORTED_DIR } from '../../src/dataset/scan.js';
 import { createRandom, shuffled } from '../../src/util/random.js';
 import { sharedPath } from './shared.js';
 
@@ -9,6 +12,8 @@ export interface PhotoMix {
   /** Person (set/folder) of each photo, by its path relative to `dir` with '/' separators. */
   truth: Map<string, string>;
   people: number;
+  /** Unlabelled group photos (bbt-scenes) linked in too, by relative path: several people each. */
+  scenes: string[];
 }
 
 async function people(root: string, keep: (name: string, files: string[]) => boolean): Promise<[string, string[]][]> {
@@ -22,7 +27,8 @@ async function people(root: string, keep: (name: string, files: string[]) => boo
 
 /**
  * bbt (8 people), five-celebrities train + val (5), ORL s1-s10 (10) and every LFW-pairs person with
- * at least 4 photos, linked under anonymous names in shuffled order into nested folders of `dir`.
+ * at least 4 photos, linked under anonymous names in shuffled order into nested folders of `dir`;
+ * plus the bbt scene photos, whose faces have no label.
  */
 export async function buildPhotoMix(dir: string, seed = 1): Promise<PhotoMix> {
   const celebrities = new Map<string, string[]>();
@@ -45,5 +51,41 @@ export async function buildPhotoMix(dir: string, seed = 1): Promise<PhotoMix> {
     await symlink(file, path.join(dir, relative));
     truth.set(relative, person);
   }
-  return { dir, truth, people: new Set(photos.map((p) => p.person)).size };
+  const scenes: string[] = [];
+  for (const file of (await readdir(sharedPath('datasets', 'bbt-scenes'))).sort()) {
+    const relative = `scenes/${file}`;
+    await mkdir(path.join(dir, 'scenes'), { recursive: true });
+    await symlink(sharedPath('datasets', 'bbt-scenes', file), path.join(dir, relative));
+    scenes.push(relative);
+  }
+  return { dir, truth, people: new Set(photos.map((p) => p.person)).size, scenes };
+}
+
+export interface MixScore extends BCubed {
+  /** Labelled photos in which a face was found. */
+  photosWithFace: number;
+  /** People with >= 3 photos, and how many of them have all their faces in one group. */
+  peopleWith3Photos: number;
+  whole: number;
+}
+
+/**
+ * Scores the group of the largest face of each labelled photo (the face its label is about; other
+ * faces in it have no label) against the truth; an unsorted face counts as a group of its own.
+ */
+export function scoreClustering(mix: PhotoMix, result: ClusterResult): MixScore {
+  const largest = result.faces.filter((f) => f.face === 0 && mix.truth.has(f.photo));
+  const groups = largest.map((f) => (f.group === UNSORTED_DIR ? `${UNSORTED_DIR}:${f.photo}` : f.group));
+  const labels = largest.map((f) => mix.truth.get(f.photo)!);
+  const groupsOf = new Map<string, Set<string>>();
+  labels.forEach((label, i) => groupsOf.set(label, (groupsOf.get(label) ?? new Set()).add(groups[i]!)));
+  const photosOf = new Map<string, number>();
+  for (const label of labels) photosOf.set(label, (photosOf.get(label) ?? 0) + 1);
+  const people = [...photosOf].filter(([, n]) => n >= 3).map(([label]) => label);
+  return {
+    ...bcubed(groups, labels),
+    photosWithFace: largest.length,
+    peopleWith3Photos: people.length,
+    whole: people.filter((p) => groupsOf.get(p)!.size === 1).length,
+  };
 }
