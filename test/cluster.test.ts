@@ -210,6 +210,10 @@ test('cluster reports bad input on one line with the documented exit code', { sk
   const badMin = runFacetrain(['cluster', sharedPath('datasets', 'bbt'), '--out', path.join(root, 'out'), '--min-photos', '0']);
   assert.equal(badMin.status, 2);
   assert.match(badMin.stderr, /^error: --min-photos must be a whole number >= 1/);
+  await mkdir(path.join(root, 'photos'));
+  const inside = runFacetrain(['cluster', path.join(root, 'photos'), '--out', root, '--force']);
+  assert.equal(inside.status, 2);
+  assert.match(inside.stderr, /^error: --out .* holds the photos being sorted .*; choose a folder outside it\n$/);
   const busy = path.join(root, 'busy');
   await mkdir(busy);
   await writeFile(path.join(busy, 'notes.txt'), 'keep me\n');

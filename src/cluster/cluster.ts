@@ -1,5 +1,6 @@
 import { copyFile, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { skipReason } from '../dataset/prepare.js';
 import { UNSORTED_DIR } from '../dataset/scan.js';
 import { decodeImage, type RgbImage } from '../image/decode.js';
 import type { EngineName } from '../engine/onnxruntime.js';
@@ -95,6 +96,11 @@ async function checkFolders(options: ClusterOptions): Promise<void> {
   if (!(Number.isInteger(options.minPhotos) && options.minPhotos >= 1)) {
     throw new FacetrainError('FT_ERR_INVALID_OPTION', `--min-photos must be a whole number >= 1 (got ${options.minPhotos})`);
   }
+  const photos = path.resolve(options.photosDir);
+  const out = path.resolve(options.outDir);
+  if (photos === out || photos.startsWith(`${out}${path.sep}`)) {
+    throw new FacetrainError('FT_ERR_INVALID_OPTION', `--out ${options.outDir} holds the photos being sorted (${options.photosDir}); choose a folder outside it`);
+  }
   const existing = await readdir(options.outDir).catch(() => [] as string[]);
   if (existing.length > 0 && !options.force) {
     throw new FacetrainError('FT_ERR_EXISTS', `${options.outDir} already exists and is not empty; choose another --out or pass --force to replace it (its cached embeddings are reused)`);
@@ -178,8 +184,9 @@ export async function clusterPhotos(input: Partial<ClusterOptions> & Pick<Cluste
         photos.push({ photo, file, faces, known: recognizer && faces.length > 0 ? await knownLabels(recognizer, image!, faces) : faces.map(() => undefined) });
       } catch (err) {
         if (!(err instanceof FacetrainError)) throw err;
-        skipped.push({ file, reason: err.message });
-        emit({ type: 'skip', file, reason: err.message });
+        const reason = skipReason(err, file);
+        skipped.push({ file, reason });
+        emit({ type: 'skip', file, reason });
       }
       const seconds = (performance.now() - embedStarted) / 1000;
       const rate = (i + 1) / Math.max(seconds, 1e-3);
