@@ -2,10 +2,7 @@ import type { CAC } from 'cac';
 import { CLUSTER_DEFAULTS, clusterPhotos, type ClusterEvent } from '../../cluster/cluster.js';
 import { FacetrainError } from '../../util/errors.js';
 import { engineOption, numberOption, type OutputFlags } from '../options.js';
-
-function seconds(s: number): string {
-  return s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`;
-}
+import { seconds } from '../reporter.js';
 
 /** JSON lines on stdout with --json; otherwise a redrawn status line on a terminal and plain lines for the rest. */
 function clusterReporter(json: boolean, tty: boolean): (e: ClusterEvent) => void {
@@ -22,7 +19,7 @@ function clusterReporter(json: boolean, tty: boolean): (e: ClusterEvent) => void
         break;
       case 'progress':
         if (tty) {
-          process.stderr.write(`\r\x1b[Kfinding faces ${e.done}/${e.total} - ${e.photosPerSecond.toFixed(1)} photos/s - ETA ${seconds(e.etaSeconds)}`);
+          process.stderr.write(`\r\x1b[Kfinding faces ${e.done}/${e.total} - ${e.photosPerSecond.toFixed(1)} photos/s - ETA ${seconds(e.etaSeconds * 1000)}`);
           statusShown = true;
         }
         break;
@@ -33,7 +30,7 @@ function clusterReporter(json: boolean, tty: boolean): (e: ClusterEvent) => void
         line(`  ${e.name}/  ${e.photos} photos, ${e.faces} faces${e.known ? ' (known to the model)' : ''}`);
         break;
       case 'saved':
-        line(`wrote ${e.outDir}: ${e.groups} new groups${e.known > 0 ? `, ${e.known} known people` : ''}, ${e.faces} faces, ${e.unsortedPhotos} photos in unsorted/ (${e.photosWithoutFaces} without a face) in ${seconds(e.ms / 1000)}; open index.html, rename the folders, then run facetrain train on it`);
+        line(`wrote ${e.outDir}: ${e.groups} new groups${e.known > 0 ? `, ${e.known} known people` : ''}, ${e.faces} faces, ${e.unsortedPhotos} photos in unsorted/ (${e.photosWithoutFaces} without a face) in ${seconds(e.ms)}; open index.html, rename the folders, then run facetrain train on it`);
         break;
     }
   };
