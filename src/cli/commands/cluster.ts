@@ -1,5 +1,6 @@
 import type { CAC } from 'cac';
 import { CLUSTER_DEFAULTS, clusterPhotos, type ClusterEvent } from '../../cluster/cluster.js';
+import { plural } from '../../cluster/contact-sheet.js';
 import { FacetrainError } from '../../util/errors.js';
 import { engineOption, numberOption, type OutputFlags } from '../options.js';
 import { seconds } from '../reporter.js';
@@ -27,7 +28,7 @@ function clusterReporter(json: boolean, tty: boolean): (e: ClusterEvent) => void
         line(`skipped ${e.file}: ${e.reason}`);
         break;
       case 'group':
-        line(`  ${e.name}/  ${e.photos} photos, ${e.faces} faces${e.known ? ' (known to the model)' : ''}`);
+        line(`  ${e.name}/  ${plural(e.photos, 'photo')}, ${plural(e.faces, 'face')}${e.known ? ' (known to the model)' : ''}`);
         break;
       case 'saved':
         line(`wrote ${e.outDir}: ${e.groups} new groups${e.known > 0 ? `, ${e.known} known people` : ''}, ${e.faces} faces, ${e.unsortedPhotos} photos in unsorted/ (${e.photosWithoutFaces} without a face) in ${seconds(e.ms)}; open index.html, rename the folders, then run facetrain train on it`);
