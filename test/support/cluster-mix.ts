@@ -16,6 +16,9 @@ export interface PhotoMix {
   scenes: string[];
 }
 
+/** One person in two sets. */
+const SAME_PERSON = new Map([['lfw/Ben_Affleck', 'celebrities/ben_afflek']]);
+
 async function people(root: string, keep: (name: string, files: string[]) => boolean): Promise<[string, string[]][]> {
   const out: [string, string[]][] = [];
   for (const name of (await readdir(root)).sort()) {
@@ -41,7 +44,7 @@ export async function buildPhotoMix(dir: string, seed = 1): Promise<PhotoMix> {
     ['orl', await people(sharedPath('datasets', 'orl'), (name) => /^s([1-9]|10)$/.test(name))],
     ['lfw', await people(sharedPath('datasets', 'lfw-pairs', 'images'), (_, files) => files.length >= 4)],
   ];
-  const photos = sources.flatMap(([set, list]) => list.flatMap(([name, files]) => files.map((file) => ({ file, person: `${set}/${name}` }))));
+  const photos = sources.flatMap(([set, list]) => list.flatMap(([name, files]) => files.map((file) => ({ file, person: SAME_PERSON.get(`${set}/${name}`) ?? `${set}/${name}` }))));
   const truth = new Map<string, string>();
   const order = shuffled(photos, createRandom(seed));
   for (const [i, { file, person }] of order.entries()) {
