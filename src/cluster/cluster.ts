@@ -160,6 +160,9 @@ export async function clusterPhotos(input: Partial<ClusterOptions> & Pick<Cluste
   const faceEmbedder = embedder ?? (await loadDefaultClusterEmbedder(options.engine));
   const recognizer = options.modelDir ? await loadRecognizer(options.modelDir, { engine: options.engine }) : undefined;
   try {
+    if (recognizer && recognizer.manifest.input.crop !== 'aligned-face') {
+      throw new FacetrainError('FT_ERR_MODEL', `${options.modelDir}: was trained on whole photos (--no-detect), so it cannot name single faces; pass a model trained with face detection`);
+    }
     const previous = await readFaceCache(outDir, faceEmbedder.key);
     const cache: FaceCache = new Map();
     const skipped: ClusterResult['skipped'] = [];
