@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { readImageFile } from '../src/image/decode.js';
 import { loadRecognizer } from '../src/recognize/recognizer.js';
-import type { EngineName } from '../src/engine/onnxruntime.js';
+import type { RuntimeName } from '../src/runtime/runtime.js';
 import { celebrityPhotos, trainTinyModel } from '../test/support/tiny-model.js';
 import { median } from '../src/evaluate/metrics.js';
 import { round } from './timing.js';
@@ -14,7 +14,7 @@ export async function benchEngines(runs = 5): Promise<Record<string, unknown>> {
   const photos = await Promise.all((await celebrityPhotos('madonna', 5, 'val')).map((f) => readImageFile(f)));
   for (const base of ['faceres', 'mobilenetv2'] as const) {
     const model = await trainTinyModel(['ben_afflek', 'madonna'], { base });
-    for (const engine of ['tfjs', 'onnx'] as EngineName[]) {
+    for (const engine of ['tfjs', 'onnx'] as RuntimeName[]) {
       const recognizer = await loadRecognizer(model.modelDir, { engine });
       await recognizer.predict(photos[0]!); // warm-up
       const times: number[] = [];

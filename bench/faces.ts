@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadFaceDetector } from '../src/faces/detect.js';
 import { alignFace } from '../src/faces/align.js';
-import { loadFaceRes } from '../src/base/faceres.js';
+import { loadFaceRes } from '../src/base/faceres/faceres.js';
 import { readImageFile } from '../src/image/decode.js';
 import { sharedPath } from '../test/support/shared.js';
 import { round, timeMs } from './timing.js';

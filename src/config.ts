@@ -1,5 +1,5 @@
-import type { EngineName } from './engine/onnxruntime.js';
-import { invalidOption } from './util/errors.js';
+import type { RuntimeName } from './runtime/runtime.js';
+import { invalidOption } from './errors.js';
 
 export const BASES = Object.freeze(['faceres', 'mobilenetv2'] as const);
 export type BaseName = (typeof BASES)[number];
@@ -34,7 +34,7 @@ export interface TrainConfig {
   /** Replace an existing model directory. */
   force: boolean;
   /** Runtime for the frozen networks (features, embeddings, validation); default onnx when installed. */
-  engine?: EngineName;
+  engine?: RuntimeName;
 }
 
 export const TRAIN_DEFAULTS: Omit<TrainConfig, 'dataDir' | 'outDir'> = Object.freeze({

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { averageLinkageClusters } from '../src/cluster/average-linkage.js';
 import { bcubed } from '../src/cluster/bcubed.js';
-import { clusterPhotos, CONTACT_SHEET_FILE, linkName, type ClusterResult } from '../src/cluster/cluster.js';
+import { clusterPhotos, CONTACT_SHEET_FILE, linkName, type ClusterResult } from '../src/api/cluster.js';
 import { UNSORTED_DIR } from '../src/dataset/scan.js';
 import { createRandom } from '../src/util/random.js';
 import { blockNetwork, chromiumAvailable, collectPageErrors, launch } from './support/browser.js';

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initEngine, tf } from '../src/engine/backend.js';
-import { fileSystemIO } from '../src/engine/model-io.js';
-import { createInferencePool, modelArtifacts, splitBatch } from '../src/engine/pool.js';
+import { initEngine, tf } from '../src/tfjs/backend.js';
+import { fileSystemIO } from '../src/tfjs/model-io.js';
+import { createInferencePool, modelArtifacts, splitBatch } from '../src/runtime/pool.js';
 import { MOBILENET_035_DIR, needsShared } from './support/shared.js';
 
 await initEngine('wasm');

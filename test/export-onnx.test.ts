@@ -6,10 +6,11 @@ import { after, before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as ort from 'onnxruntime-node';
-import { evaluateIr } from '../src/export/evaluate.js';
-import { type ExportableRecognizer, exportModel, recognizerIr, writeExport } from '../src/export/export-model.js';
-import { ONNX_INPUT, ONNX_OUTPUT, readOnnxMetadata } from '../src/export/onnx.js';
-import { FacetrainError } from '../src/util/errors.js';
+import { evaluateIr } from '../src/graph/interpret.js';
+import { exportModel, recognizerIr, writeExport } from '../src/export/export-model.js';
+import type { ExportableRecognizer } from '../src/export/types.js';
+import { ONNX_INPUT, ONNX_OUTPUT, readOnnxMetadata } from '../src/graph/onnx.js';
+import { FacetrainError } from '../src/errors.js';
 import {
   FACERES_EMBEDDING,
   FACERES_INPUT,

@@ -6,7 +6,8 @@ import { after, before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
-import { type ExportableRecognizer, exportModel, writeExport } from '../src/export/export-model.js';
+import { exportModel, writeExport } from '../src/export/export-model.js';
+import type { ExportableRecognizer } from '../src/export/types.js';
 import { readTflite } from '../src/export/tflite-reader.js';
 import { readImageFile, resizeSquare } from '../src/image/decode.js';
 import {

@@ -5,9 +5,10 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { loadFaceDetector, LANDMARK, type DetectedFace, type FaceDetector } from '../src/faces/detect.js';
 import { alignFace, alignedEyePositions, alignmentTransform, applyAffine } from '../src/faces/align.js';
-import { FACERES_EMBEDDING_OUTPUT, loadFaceRes, type FaceEmbedder } from '../src/base/faceres.js';
+import { FACERES_EMBEDDING_OUTPUT, loadFaceRes } from '../src/base/faceres/faceres.js';
+import type { FaceEmbedder } from '../src/faces/embedder.js';
 import { readImageFile, type RgbImage } from '../src/image/decode.js';
-import { FacetrainError } from '../src/util/errors.js';
+import { FacetrainError } from '../src/errors.js';
 import { needsShared, sharedPath } from './support/shared.js';
 
 const DATASETS = sharedPath('datasets');

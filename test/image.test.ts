@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import sharp from 'sharp';
 import { encode as encodeBmp } from 'bmp-ts';
 import { decodeImage, readImageFile } from '../src/image/decode.js';
-import { FacetrainError } from '../src/util/errors.js';
+import { FacetrainError } from '../src/errors.js';
 import { needsShared, sharedPath } from './support/shared.js';
 
 test('decodes greyscale PGM (orl) and GIF (yale) to RGB', { skip: needsShared }, async () => {

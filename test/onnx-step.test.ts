@@ -3,19 +3,20 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initEngine, tf } from '../src/engine/backend.js';
-import { fileSystemIO } from '../src/engine/model-io.js';
-import { loadOnnxRuntime, type OnnxRuntime } from '../src/engine/onnxruntime.js';
-import { splitAtLayer } from '../src/base/split.js';
-import { buildClassicHead } from '../src/head/classic.js';
+import { initEngine, tf } from '../src/tfjs/backend.js';
+import { fileSystemIO } from '../src/tfjs/model-io.js';
+import { loadOnnxRuntime, onnxRuntime } from '../src/runtime/onnxruntime.js';
+import type { OnnxRuntime } from '../src/runtime/runtime.js';
+import { splitAtLayer } from '../src/graph/split.js';
+import { buildClassicHead } from '../src/base/mobilenetv2/head.js';
 import { readImageFile, resizeSquare, type RgbImage } from '../src/image/decode.js';
-import { HISTORY_FILE } from '../src/model/manifest.js';
-import { computeFrozenOutputs } from '../src/train/features.js';
+import { HISTORY_FILE } from '../src/model-dir/manifest.js';
+import { computeFrozenOutputs } from '../src/base/mobilenetv2/features.js';
 import type { EpochMetrics } from '../src/train/loop.js';
 import { Adam } from '../src/train/onnx-adam.js';
 import { dropoutMultipliers, OnnxTrainer } from '../src/train/onnx-step.js';
 import { packRows, replicaWeights, variablesOf, type ReplicaModels, type SharedTensor } from '../src/train/replica.js';
-import { train } from '../src/train/train.js';
+import { train } from '../src/api/train.js';
 import { celebrityPhotos } from './support/tiny-model.js';
 import { MOBILENET_035_DIR, needsShared, tempDir } from './support/shared.js';
 
@@ -67,7 +68,7 @@ before(async () => {
   const images: RgbImage[] = [];
   for (const person of PEOPLE) for (const file of await celebrityPhotos(person, 2)) images.push(await resizeSquare(await readImageFile(file), 224));
   const { frozen } = await network(0);
-  boundary = await computeFrozenOutputs(frozen, images, 8, ort);
+  boundary = await computeFrozenOutputs(frozen, images, 8, onnxRuntime(ort));
 });
 
 async function onnxStep(models: ReplicaModels, dropoutSeed: number) {

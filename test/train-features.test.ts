@@ -1,14 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { splitAtLayer } from '../src/base/split.js';
-import { initEngine } from '../src/engine/backend.js';
-import { fileSystemIO } from '../src/engine/model-io.js';
-import { loadOnnxRuntime } from '../src/engine/onnxruntime.js';
+import { splitAtLayer } from '../src/graph/split.js';
+import { initEngine } from '../src/tfjs/backend.js';
+import { fileSystemIO } from '../src/tfjs/model-io.js';
+import { loadOnnxRuntime, onnxRuntime } from '../src/runtime/onnxruntime.js';
+import { TFJS_RUNTIME } from '../src/runtime/tfjs.js';
 import { readImageFile, resizeSquare } from '../src/image/decode.js';
-import { loadFaceRes } from '../src/base/faceres.js';
+import { loadFaceRes } from '../src/base/faceres/faceres.js';
 import { onnxFaceEmbedder } from '../src/recognize/onnx-engine.js';
-import { computeFrozenOutputs } from '../src/train/features.js';
+import { computeFrozenOutputs } from '../src/base/mobilenetv2/features.js';
 import { celebrityPhotos } from './support/tiny-model.js';
 import { MOBILENET_035_DIR, needsShared } from './support/shared.js';
 
@@ -37,8 +38,8 @@ test('frozen features at the fine-tuning boundary (two tensors) are the same on 
   const { frozen, boundary } = splitAtLayer(base, 100);
   assert.equal(boundary.length, 2, 'block_11 needs the expand output and the block_10 residual');
   const images = await photos(3, 224);
-  const onnx = await computeFrozenOutputs(frozen, images, 4, ort);
-  const wasm = await computeFrozenOutputs(frozen, images, 4, undefined);
+  const onnx = await computeFrozenOutputs(frozen, images, 4, onnxRuntime(ort));
+  const wasm = await computeFrozenOutputs(frozen, images, 4, TFJS_RUNTIME);
   assert.equal(onnx.length, 2);
   onnx.forEach((t, k) => {
     assert.deepEqual(t.shape, wasm[k]!.shape, `output ${boundary[k]} shape`);

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { train, type TrainResult } from '../src/train/train.js';
+import { train, type TrainResult } from '../src/api/train.js';
 import { loadRecognizer } from '../src/recognize/recognizer.js';
 import { readImageFile } from '../src/image/decode.js';
-import { FacetrainError } from '../src/util/errors.js';
+import { FacetrainError } from '../src/errors.js';
 import { FIVE_CELEBRITIES, MOBILENET_035_DIR, needsShared, tempDir } from './support/shared.js';
 import { runFacetrain } from './support/cli.js';
 
@@ -144,7 +144,7 @@ test('CLI export: every format of the classic model is written, and ONNX and TF.
   const labels = (await readFile(path.join(out, 'labels.txt'), 'utf8')).trim().split('\n');
   for (const c of sample.topK) assert.ok(Math.abs(probs[labels.indexOf(c.label)]! - c.score) < 1e-4, `${c.label}: onnx ${probs[labels.indexOf(c.label)]} vs ${c.score}`);
   const tfl = await import('@tensorflow/tfjs-layers');
-  const { fileSystemIO } = await import('../src/engine/model-io.js');
+  const { fileSystemIO } = await import('../src/tfjs/model-io.js');
   const reloaded = await tfl.loadLayersModel(fileSystemIO(path.join(out, 'tfjs')));
   assert.equal(reloaded.outputs[0]!.shape[1], 5);
   const notAFormat = runFacetrain(['export', celebritiesDir, '--format', 'pdf']);

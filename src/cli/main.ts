@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { cac } from 'cac';
 import { createRequire } from 'node:module';
-import { FacetrainError } from '../util/errors.js';
+import { FacetrainError } from '../errors.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerEval } from './commands/eval.js';
 import { registerExport } from './commands/export.js';

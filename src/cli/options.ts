@@ -1,5 +1,5 @@
-import type { EngineName } from '../engine/onnxruntime.js';
-import { invalidOption } from '../util/errors.js';
+import type { RuntimeName } from '../runtime/runtime.js';
+import { invalidOption } from '../errors.js';
 
 export interface OutputFlags {
   json?: boolean;
@@ -16,7 +16,7 @@ export function optionalNumber(flag: string, value: unknown): number | undefined
   return value === undefined ? undefined : numberOption(flag, value);
 }
 
-export function engineOption(value: unknown): EngineName | undefined {
+export function engineOption(value: unknown): RuntimeName | undefined {
   if (value === undefined) return undefined;
   if (value !== 'onnx' && value !== 'tfjs') throw invalidOption('--engine', 'onnx or tfjs', value);
   return value;

@@ -1,5 +1,5 @@
 import { UNSORTED_DIR } from '../dataset/scan.js';
-import type { ClusteredFace, ClusterGroup } from './cluster.js';
+import type { ClusteredFace, ClusterGroup } from './types.js';
 
 export interface ContactSheetInput {
   groups: ClusterGroup[];

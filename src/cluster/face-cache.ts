@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Box, Point } from '../faces/detect.js';
-import { decodeVector, encodeVector } from '../model/gallery.js';
-import type { EmbeddedFace } from './face-embedder.js';
+import type { Box, Point } from '../faces/geometry.js';
+import { decodeVector, encodeVector } from '../model-dir/gallery.js';
+import type { EmbeddedFace } from './types.js';
 
 /** Hidden, so `facetrain train <dir>` does not take it for a person. */
 export const CACHE_DIR = '.facetrain-cluster';

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { SkippedPhoto } from '../events.js';
 import type { RgbImage } from '../image/decode.js';
 import { readImageFile, resizeSquare } from '../image/decode.js';
-import { FacetrainError } from '../util/errors.js';
+import { FacetrainError } from '../errors.js';
 import type { Photo } from './scan.js';
 
 export interface Cropped {

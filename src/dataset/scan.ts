@@ -1,7 +1,7 @@
 import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { FacetrainError } from '../util/errors.js';
+import { FacetrainError } from '../errors.js';
 import { childSeed, createRandom, shuffled } from '../util/random.js';
 
 export interface Photo {

@@ -15,7 +15,7 @@
  * - A zero denominator gives 0 for precision/recall/F1 (as scikit-learn's zero_division=0) and
  *   null for rates that would be meaningless (no known or no unknown people).
  */
-import { FacetrainError, invalidOption } from '../util/errors.js';
+import { FacetrainError, invalidOption } from '../errors.js';
 import {
   UNKNOWN_LABEL,
   type ConfusionMatrix,

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { evaluateIr } from './evaluate.js';
-import type { IrGraph } from './ir.js';
+import { evaluateIr } from '../graph/interpret.js';
+import type { IrGraph } from '../graph/ir.js';
 
 /** Bins of a tensor's histogram; its range doubles (merging bin pairs) whenever a value falls outside. */
 const BINS = 2048;

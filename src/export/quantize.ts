@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type ActivationStats, mseRange } from './calibrate.js';
-import { evaluateOp } from './evaluate.js';
-import { type IrGraph, type IrOp, isWeighted, opInputs, type WeightedOp } from './ir.js';
+import { evaluateOp } from '../graph/interpret.js';
+import { type IrGraph, type IrOp, isWeighted, opInputs, type WeightedOp } from '../graph/ir.js';
 
 /**
  * Full-integer post-training quantization of an IR graph, as TF's converter does it: int8

@@ -1,5 +1,5 @@
 import * as flatbuffers from 'flatbuffers';
-import { FacetrainError } from '../util/errors.js';
+import { FacetrainError } from '../errors.js';
 import { parseClassifierMetadata, type ReadClassifierMetadata, METADATA_BUFFER_NAME } from './tflite-metadata.js';
 import { BuiltinOperator, Model, TensorType, type Tensor } from './tflite/schema/generated/schema_generated.js';
 import { unzipStored } from './zip.js';

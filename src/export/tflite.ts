@@ -1,7 +1,7 @@
 import * as flatbuffers from 'flatbuffers';
-import { FacetrainError } from '../util/errors.js';
-import type { ExportableRecognizer, ExportOptions } from './export-model.js';
-import { type ConvOp, type DenseOp, type IrGraph, type IrOp, soleOutput, unsupported, type WeightedOp } from './ir.js';
+import { FacetrainError } from '../errors.js';
+import type { ExportableRecognizer, ExportOptions } from './types.js';
+import { type ConvOp, type DenseOp, type IrGraph, type IrOp, soleOutput, unsupported, type WeightedOp } from '../graph/ir.js';
 import { calibrate } from './calibrate.js';
 import { type Int8Plan, type QuantizedLayer, type Quantization, correctBiases, planInt8 } from './quantize.js';
 import { float32ToFloat16 } from './float16.js';

@@ -1,5 +1,5 @@
 import type { RgbImage } from '../image/decode.js';
-import { invalidOption } from '../util/errors.js';
+import { invalidOption } from '../errors.js';
 import { LANDMARK, type DetectedFace } from './detect.js';
 import type { Point } from './geometry.js';
 

@@ -1,6 +1,6 @@
 import { wholeImageCropper, type Cropper } from '../dataset/prepare.js';
-import type { InputSpec } from '../model/manifest.js';
-import { FacetrainError } from '../util/errors.js';
+import type { InputSpec } from './input-spec.js';
+import { FacetrainError } from '../errors.js';
 import { alignFace, type AlignConfig } from './align.js';
 import { loadFaceDetector, type FaceDetector } from './detect.js';
 

@@ -1,7 +1,7 @@
 import type { GraphModel } from '@tensorflow/tfjs-converter';
-import { tf } from '../engine/backend.js';
+import { tf } from '../tfjs/backend.js';
 import type { RgbImage } from '../image/decode.js';
-import { invalidOption } from '../util/errors.js';
+import { invalidOption } from '../errors.js';
 import { loadHumanModel } from './human-models.js';
 import { type Box, type Point, iou } from './geometry.js';
 

@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
-import { initEngine } from '../engine/backend.js';
-import { modelFileIO } from '../engine/model-io.js';
-import { FacetrainError } from '../util/errors.js';
+import { initEngine } from '../tfjs/backend.js';
+import { modelFileIO } from '../tfjs/model-io.js';
+import { FacetrainError } from '../errors.js';
 
 /** Models shipped by the npm package @vladmandic/human (MIT); we run them on our own TF.js, never Human's bundle. */
 export type HumanModelName = 'blazeface' | 'faceres';

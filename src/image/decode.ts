@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import sharp, { type Sharp } from 'sharp';
 import { decode as decodeBmp } from 'bmp-ts';
-import { FacetrainError } from '../util/errors.js';
+import { FacetrainError } from '../errors.js';
 import { decodeNetpbm, isNetpbm } from './netpbm.js';
 
 /** 8-bit RGB pixels, row-major, interleaved; the one image type every stage takes. */

@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { FaceEmbedder } from '../base/faceres.js';
+import type { FaceEmbedder } from '../faces/embedder.js';
 import type { RgbImage } from '../image/decode.js';
-import { toMobileNetInput } from '../train/features.js';
+import type { InputSpec } from '../faces/input-spec.js';
+import { normalisedPixels } from '../image/normalise.js';
+import type { Runtime } from '../runtime/runtime.js';
 
 /** What a classifier says about one face crop. */
 export interface Classification {
@@ -30,17 +32,23 @@ export function splitRows(data: Float32Array, width: number): Float32Array[] {
   return Array.from({ length: data.length / width }, (_, i) => data.slice(i * width, (i + 1) * width));
 }
 
-/** The classic recognizer: one Keras-style model from pixels to probabilities; its top probability is the score. */
-export function classicClassifier(model: tfl.LayersModel, inputSize: number): FaceClassifier {
+/**
+ * The classic recognizer: one Keras-style model from pixels to probabilities, run on `runtime`
+ * (onnxruntime converts it to ONNX in memory when loaded); its top probability is the score.
+ */
+export async function classicClassifier(runtime: Runtime, model: tfl.LayersModel, { size, mean, std }: InputSpec): Promise<FaceClassifier> {
+  const session = await runtime.layersModelSession(model);
   return {
-    inputSize,
-    async classify(crops) {
-      const out = tf.tidy(() => model.predict(toMobileNetInput(crops)) as tf.Tensor2D);
-      const probs = splitRows((await out.data()) as Float32Array, out.shape[1]);
-      out.dispose();
-      return probs.map((p) => ({ probs: p, score: p[argMax(p)]! }));
+    inputSize: size,
+    async classify(crops): Promise<Classification[]> {
+      if (crops.length === 0) return [];
+      const [out] = await session.run(normalisedPixels(crops, mean, std), [crops.length, size, size, 3]);
+      return splitRows(out!, out!.length / crops.length).map((probs) => ({ probs, score: Math.max(...probs) }));
     },
-    dispose: () => model.dispose(),
+    dispose: () => {
+      session.release();
+      model.dispose();
+    },
   };
 }
 

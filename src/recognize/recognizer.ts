@@ -1,25 +1,20 @@
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initEngine } from '../engine/backend.js';
-import { fileSystemIO } from '../engine/model-io.js';
+import { initEngine } from '../tfjs/backend.js';
+import { fileSystemIO } from '../tfjs/model-io.js';
 import { decodeImage, resizeSquare, type DecodeOptions, type RgbImage } from '../image/decode.js';
 import { decide } from '../evaluate/metrics.js';
-import { readManifest, type ModelManifest } from '../model/manifest.js';
-import { loadFaceRes } from '../base/faceres.js';
+import { readManifest, type ModelManifest } from '../model-dir/manifest.js';
+import { BASE_ROWS } from '../base/index.js';
 import { alignFace } from '../faces/align.js';
 import { detectorFor } from '../faces/cropper.js';
 import type { FaceDetector } from '../faces/detect.js';
-import { GALLERY_FILE, personCentroids, readGallery } from '../model/gallery.js';
-import { FacetrainError } from '../util/errors.js';
+import type { Box } from '../faces/geometry.js';
+import { GALLERY_FILE, personCentroids, readGallery } from '../model-dir/gallery.js';
+import { FacetrainError } from '../errors.js';
 import { classicClassifier, embeddingClassifier, type FaceClassifier } from './classifier.js';
-import { runtimeFor, type EngineName } from '../engine/onnxruntime.js';
-import { onnxClassicClassifier, onnxFaceEmbedder } from './onnx-engine.js';
-
-export interface Box {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
+import { chooseRuntime } from '../runtime/choose.js';
+import type { Runtime, RuntimeName } from '../runtime/runtime.js';
+import { embedderOn } from './onnx-engine.js';
 
 export interface Candidate {
   label: string;
@@ -109,17 +104,19 @@ export function createRecognizer(manifest: ModelManifest, parts: RecognizerParts
 
 export interface LoadOptions extends DecodeOptions {
   /** Runtime for the networks: onnxruntime-node (faster, both cores) or TF.js; default onnx when installed. */
-  engine?: EngineName;
+  engine?: RuntimeName;
+  /** The runtime a command already chose (`chooseRuntime` once per command); `engine` is then not consulted. */
+  runtime?: Runtime;
 }
 
-async function loadClassifier(dir: string, manifest: ModelManifest, engine: EngineName | undefined): Promise<FaceClassifier> {
-  const ort = await runtimeFor(engine);
+async function loadClassifier(dir: string, manifest: ModelManifest, runtime: Runtime): Promise<FaceClassifier> {
   const model = await tfl.loadLayersModel(fileSystemIO(dir));
-  if (manifest.base.name === 'mobilenetv2') return ort ? onnxClassicClassifier(ort, manifest, model) : classicClassifier(model, manifest.input.size);
+  const base = BASE_ROWS[manifest.base.name];
+  if (base.kind === 'classifier') return classicClassifier(runtime, model, manifest.input);
   const gallery = await readGallery(dir);
   if (!gallery) throw new FacetrainError('FT_ERR_MODEL', `${dir}: ${GALLERY_FILE} is missing; retrain the model with --force`);
-  const embedder = await loadFaceRes();
-  return embeddingClassifier(ort ? await onnxFaceEmbedder(ort, embedder) : embedder, model, personCentroids(gallery.entries, manifest.labels));
+  const embedder = await base.loadEmbedder();
+  return embeddingClassifier(await embedderOn(runtime, embedder), model, personCentroids(gallery.entries, manifest.labels));
 }
 
 /** Loads a model directory written by `facetrain train`. */
@@ -127,5 +124,5 @@ export async function loadRecognizer(dir: string, options: LoadOptions = {}): Pr
   await initEngine();
   const manifest = await readManifest(dir);
   const detector = await detectorFor(manifest.input);
-  return createRecognizer(manifest, { classifier: await loadClassifier(dir, manifest, options.engine), detector }, options);
+  return createRecognizer(manifest, { classifier: await loadClassifier(dir, manifest, options.runtime ?? (await chooseRuntime(options.engine))), detector }, options);
 }

@@ -1,8 +1,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
-import { packageVersions } from '../model/manifest.js';
-import { invalidOption } from '../util/errors.js';
+import { packageVersions } from '../model-dir/manifest.js';
+import { invalidOption } from '../errors.js';
 import type { ServerContext } from './context.js';
 import { ERROR_SCHEMA, HttpError, installErrorHandlers } from './http-error.js';
 import { AdmissionGate } from './limits.js';
@@ -59,7 +59,7 @@ function rejectDeclaredOversize(app: FastifyInstance, maxBodyBytes: number): voi
   app.addHook('onRequest', async (request) => {
     const declared = Number(request.headers['content-length'] ?? 0);
     if (declared > maxBodyBytes) {
-      throw new HttpError(413, 'FT_ERR_TOO_LARGE', `the request body is ${declared} bytes, more than this server's limit of ${maxBodyBytes}; send a smaller photo`);
+      throw new HttpError('FT_ERR_TOO_LARGE', `the request body is ${declared} bytes, more than this server's limit of ${maxBodyBytes}; send a smaller photo`);
     }
   });
 }

@@ -22,12 +22,12 @@ function presentedKey(request: FastifyRequest): string | undefined {
 export function requireApiKey(apiKey: string | undefined): (request: FastifyRequest) => Promise<void> {
   return async (request) => {
     if (!apiKey) {
-      throw new HttpError(403, 'FT_ERR_WRITE_DISABLED', 'changing the model is disabled because the server has no API key; restart it with --api-key or FACETRAIN_API_KEY');
+      throw new HttpError('FT_ERR_WRITE_DISABLED', 'changing the model is disabled because the server has no API key; restart it with --api-key or FACETRAIN_API_KEY');
     }
     const given = presentedKey(request);
     if (given === undefined) {
-      throw new HttpError(401, 'FT_ERR_AUTH', 'this route needs the API key in an x-api-key header or Authorization: Bearer <key>', { 'www-authenticate': 'Bearer' });
+      throw new HttpError('FT_ERR_AUTH', 'this route needs the API key in an x-api-key header or Authorization: Bearer <key>', { 'www-authenticate': 'Bearer' });
     }
-    if (!keysMatch(apiKey, given)) throw new HttpError(401, 'FT_ERR_AUTH', 'the API key is wrong', { 'www-authenticate': 'Bearer' });
+    if (!keysMatch(apiKey, given)) throw new HttpError('FT_ERR_AUTH', 'the API key is wrong', { 'www-authenticate': 'Bearer' });
   };
 }

@@ -1,15 +1,16 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { FacetrainError } from '../util/errors.js';
+import { ERROR_CODES, FacetrainError, type ErrorCode } from '../errors.js';
 
 /** A refusal by the server itself (limits, auth, routing); FacetrainErrors from the library map by their own status. */
 export class HttpError extends Error {
   readonly statusCode: number;
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly headers: Record<string, string>;
-  constructor(statusCode: number, code: string, message: string, headers: Record<string, string> = {}) {
+  /** The status is the code's in ERROR_CODES. */
+  constructor(code: ErrorCode, message: string, headers: Record<string, string> = {}) {
     super(message);
     this.name = 'HttpError';
-    this.statusCode = statusCode;
+    this.statusCode = ERROR_CODES[code].http;
     this.code = code;
     this.headers = headers;
   }
@@ -35,7 +36,7 @@ export const ERROR_SCHEMA = {
 const TOO_LARGE = "the request body is larger than this server's limit (serve --max-body-mb); send a smaller photo";
 
 /** fastify's and its plugins' own codes, renamed so clients see one vocabulary. */
-const FRAMEWORK_CODES: Record<string, { code: string; message?: string }> = {
+const FRAMEWORK_CODES: Record<string, { code: ErrorCode; message?: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { code: 'FT_ERR_TOO_LARGE', message: TOO_LARGE },
   FST_REQ_FILE_TOO_LARGE: { code: 'FT_ERR_TOO_LARGE', message: TOO_LARGE },
   FST_FILES_LIMIT: { code: 'FT_ERR_TOO_MANY_FILES' },

@@ -15,7 +15,7 @@ export class AdmissionGate {
 
   async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.active >= this.capacity) {
-      throw new HttpError(503, 'FT_ERR_BUSY', `the server is busy with ${this.active} recognitions; retry in a second`, { 'retry-after': '1' });
+      throw new HttpError('FT_ERR_BUSY', `the server is busy with ${this.active} recognitions; retry in a second`, { 'retry-after': '1' });
     }
     this.active++;
     try {
@@ -69,7 +69,6 @@ export async function checkPixelLimit(bytes: Uint8Array, maxPixels: number, labe
   const dims = await headerDimensions(bytes);
   if (dims && dims.width * dims.height > maxPixels) {
     throw new HttpError(
-      413,
       'FT_ERR_TOO_MANY_PIXELS',
       `${label}: ${dims.width}x${dims.height} is ${megapixels(dims.width * dims.height)}, more than this server's limit of ${megapixels(maxPixels)}; send a smaller photo`,
     );

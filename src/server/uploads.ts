@@ -8,11 +8,11 @@ export interface UploadedPhoto {
 
 function wrongContentType(request: FastifyRequest, expected: string): HttpError {
   const given = request.headers['content-type'] ?? 'none';
-  return new HttpError(415, 'FT_ERR_CONTENT_TYPE', `content type ${given} is not accepted here; send ${expected}`);
+  return new HttpError('FT_ERR_CONTENT_TYPE', `content type ${given} is not accepted here; send ${expected}`);
 }
 
 function noPhoto(): HttpError {
-  return new HttpError(400, 'FT_ERR_NO_PHOTO', 'the request holds no photo; send a file field in a multipart form or the image bytes with an image/* content type');
+  return new HttpError('FT_ERR_NO_PHOTO', 'the request holds no photo; send a file field in a multipart form or the image bytes with an image/* content type');
 }
 
 /** The one photo of a recognition request: the first file of a multipart form, or a raw image/* body. */
@@ -37,7 +37,7 @@ export async function readPhotos(request: FastifyRequest, maxTotalBytes: number)
   for await (const part of request.files()) {
     const bytes = await part.toBuffer();
     total += bytes.length;
-    if (total > maxTotalBytes) throw new HttpError(413, 'FT_ERR_TOO_LARGE', `the photos add up to more than ${maxTotalBytes} bytes; send fewer or smaller photos`);
+    if (total > maxTotalBytes) throw new HttpError('FT_ERR_TOO_LARGE', `the photos add up to more than ${maxTotalBytes} bytes; send fewer or smaller photos`);
     if (bytes.length > 0) photos.push({ file: part.filename || `photo-${photos.length + 1}`, bytes });
   }
   if (photos.length === 0) throw noPhoto();

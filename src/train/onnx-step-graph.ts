@@ -1,8 +1,8 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { walkModel } from '../base/layer-graph.js';
-import { samePadding } from '../export/ir.js';
-import { int, ints, ONNX_FLOAT } from '../export/onnx-schema.js';
-import { type Dim, OnnxGraph } from './onnx-graph.js';
+import { walkModel } from '../graph/layer-graph.js';
+import { samePadding } from '../graph/ir.js';
+import { int, ints, ONNX_FLOAT } from '../graph/onnx-schema.js';
+import { type Dim, OnnxGraph } from '../graph/onnx-graph.js';
 import { replicaWeights, type ReplicaModels } from './replica.js';
 
 /**

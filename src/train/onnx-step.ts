@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { OnnxRuntime } from '../engine/onnxruntime.js';
+import type { OnnxRuntime } from '../runtime/runtime.js';
 import { childSeed, createRandom } from '../util/random.js';
 import { phaseEpochs, type EpochMetrics } from './loop.js';
 import { Adam } from './onnx-adam.js';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { modelArtifacts, splitBatch } from '../engine/pool.js';
-import { startWorkers, type WorkerClient, type WorkerReply } from '../engine/worker-client.js';
+import { modelArtifacts, splitBatch } from '../runtime/pool.js';
+import { startWorkers, type WorkerClient, type WorkerReply } from '../runtime/worker-client.js';
 import { phaseEpochs, type EpochMetrics, type PhaseOptions } from './loop.js';
 import {
   applyFlatGradients, flatSize, partDropoutSeed, partGradients, replicaForward, replicaWeights, scoreShared, variablesOf,

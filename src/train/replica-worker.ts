@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { initEngine, tf } from '../engine/backend.js';
+import { initEngine, tf } from '../tfjs/backend.js';
 import type { ReplicaRequest, ReplicaResponse, ReplicaWorkerData, ModelBlob } from './parallel.js';
 import { applyFlatGradients, partGradients, replicaForward, replicaWeights, scoreShared, variablesOf } from './replica.js';
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { applyHead } from '../head/classic.js';
+import { applyHead } from './head.js';
 import { childSeed } from '../util/random.js';
 import { categoricalCrossEntropy, readScore, scoreRows } from './loop.js';
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile, stat, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { FacetrainError } from './errors.js';
+import { FacetrainError } from '../errors.js';
 
 /** Writes a file so that readers see the old content or the new, never a half-written one. */
 export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {

@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import type { Dataset, Group } from 'h5wasm';
-import { FacetrainError } from './errors.js';
+import { FacetrainError } from '../errors.js';
 
 /** One weight array as Keras stored it; `name` is Keras' variable name, e.g. `Conv1/kernel:0`. */
 export interface KerasWeight {

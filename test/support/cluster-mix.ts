@@ -1,7 +1,7 @@
 import { readdir, symlink, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { bcubed, type BCubed } from '../../src/cluster/bcubed.js';
-import type { ClusterResult } from '../../src/cluster/cluster.js';
+import type { ClusterResult } from '../../src/api/cluster.js';
 import { UNSORTED_DIR } from '../../src/dataset/scan.js';
 import { createRandom, shuffled } from '../../src/util/random.js';
 import { sharedPath } from './shared.js';

@@ -4,9 +4,9 @@ import { type GraphModel, loadGraphModel } from '@tensorflow/tfjs-converter';
 import { readdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { initEngine } from '../../src/engine/backend.js';
-import { fileSystemIO } from '../../src/engine/model-io.js';
-import type { ExportableRecognizer, InputSpec } from '../../src/export/export-model.js';
+import { initEngine } from '../../src/tfjs/backend.js';
+import { fileSystemIO } from '../../src/tfjs/model-io.js';
+import type { ExportableRecognizer, InputSpec } from '../../src/export/types.js';
 import { readImageFile, resizeSquare } from '../../src/image/decode.js';
 import { FIVE_CELEBRITIES, MOBILENET_035_DIR } from './shared.js';
 

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, readdir, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { train } from '../../src/train/train.js';
+import { train } from '../../src/api/train.js';
 import { FIVE_CELEBRITIES, MOBILENET_035_DIR } from './shared.js';
 
 export interface TinyModel {

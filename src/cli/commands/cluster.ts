@@ -1,7 +1,7 @@
 import type { CAC } from 'cac';
-import { CLUSTER_DEFAULTS, clusterPhotos, type ClusterEvent } from '../../cluster/cluster.js';
+import { CLUSTER_DEFAULTS, clusterPhotos, type ClusterEvent } from '../../api/cluster.js';
 import { plural } from '../../cluster/contact-sheet.js';
-import { FacetrainError } from '../../util/errors.js';
+import { FacetrainError } from '../../errors.js';
 import { engineOption, numberOption, type OutputFlags } from '../options.js';
 import { seconds } from '../reporter.js';
 

@@ -1,5 +1,5 @@
 import type { CAC } from 'cac';
-import { evaluateFolder, renderModelReport } from '../../evaluate/folder.js';
+import { evaluateFolder, renderModelReport } from '../../api/evaluate.js';
 import { formatReport } from '../../evaluate/format.js';
 import { loadRecognizer } from '../../recognize/recognizer.js';
 import { writeFileAtomic } from '../../util/fs.js';

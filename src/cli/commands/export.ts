@@ -1,5 +1,5 @@
 import type { CAC } from 'cac';
-import { ALL_FORMATS, exportModelDir, parseFormats, unavailableFormats } from '../../export/model-dir.js';
+import { ALL_FORMATS, exportModelDir, parseFormats, unavailableFormats } from '../../api/export.js';
 import type { OutputFlags } from '../options.js';
 
 export function registerExport(cli: CAC): void {

@@ -2,8 +2,8 @@ import type { CAC } from 'cac';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { scanFiles } from '../../dataset/scan.js';
-import { enrollPerson, forgetPerson } from '../../recognize/enroll.js';
-import { FacetrainError } from '../../util/errors.js';
+import { enrollPerson, forgetPerson } from '../../api/enroll.js';
+import { FacetrainError } from '../../errors.js';
 import type { OutputFlags } from '../options.js';
 
 export function registerPeople(cli: CAC): void {

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { scanFiles } from '../../dataset/scan.js';
 import { readImageFile } from '../../image/decode.js';
 import { loadRecognizer, type FaceResult } from '../../recognize/recognizer.js';
-import { FacetrainError } from '../../util/errors.js';
+import { FacetrainError } from '../../errors.js';
 import { engineOption, numberOption, type OutputFlags } from '../options.js';
 
 function formatFaces(file: string, faces: FaceResult[]): string {

@@ -1,6 +1,6 @@
 import type { CAC } from 'cac';
 import { buildServer, SERVE_DEFAULTS } from '../../server/app.js';
-import { invalidOption } from '../../util/errors.js';
+import { invalidOption } from '../../errors.js';
 import { numberOption } from '../options.js';
 
 interface ServeFlags {

@@ -1,8 +1,8 @@
 import type { CAC } from 'cac';
 import { BASES, TRAIN_DEFAULTS, type TrainConfig } from '../../config.js';
-import { exportModelDir, parseFormats } from '../../export/model-dir.js';
-import { train } from '../../train/train.js';
-import { FacetrainError } from '../../util/errors.js';
+import { exportModelDir, parseFormats } from '../../api/export.js';
+import { train } from '../../api/train.js';
+import { FacetrainError } from '../../errors.js';
 import { createReporter } from '../reporter.js';
 import { engineOption, numberOption, optionalNumber, type OutputFlags } from '../options.js';
 

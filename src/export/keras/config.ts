@@ -1,5 +1,5 @@
 import * as tfl from '@tensorflow/tfjs-layers';
-import { FacetrainError } from '../../util/errors.js';
+import { FacetrainError } from '../../errors.js';
 import { isModelSerialization, type KerasLayerSerialization, type KerasModelSerialization, type KerasObjectSerialization } from './format.js';
 
 /**

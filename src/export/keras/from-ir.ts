@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { type IrGraph, type IrOp, soleOutput, unsupported } from '../ir.js';
+import { type IrGraph, type IrOp, soleOutput, unsupported } from '../../graph/ir.js';
 import { UnitNormalization } from './unit-normalization.js';
 
 const FORMAT = 'Keras .h5';

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Dataset, Group, File as H5File } from 'h5wasm/node';
 import { open } from 'node:fs/promises';
-import { FacetrainError } from '../../util/errors.js';
+import { FacetrainError } from '../../errors.js';
 import { pathExists } from '../../util/fs.js';
 import { LAYER_NAMES_ATTR, MODEL_WEIGHTS_GROUP, ROOT_ATTRS, WEIGHT_NAMES_ATTR } from './format.js';
 import { openH5, readNameListAttr, readStringAttr } from './h5.js';

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Group, File as H5File } from 'h5wasm/node';
-import { FacetrainError } from '../../util/errors.js';
+import { FacetrainError } from '../../errors.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { toKerasModelConfig } from './config.js';
 import {

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { L2_EPSILON } from '../ir.js';
+import { L2_EPSILON } from '../../graph/ir.js';
 
 /**
  * Keras' UnitNormalization (keras >= 2.9: x / sqrt(max(sum(x^2), 1e-12)) over the last axis), which

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { ModelManifest } from '../../model/manifest.js';
+import type { ModelManifest } from '../../model-dir/manifest.js';
 import type { ServerContext } from '../context.js';
 import { HEALTH_RESPONSE, MODEL_RESPONSE } from '../schemas.js';
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { enrollPerson, forgetPerson } from '../../recognize/enroll.js';
+import { enrollPerson, forgetPerson } from '../../api/enroll.js';
 import { requireApiKey } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../http-error.js';
@@ -39,7 +39,7 @@ export function registerPeopleRoutes(app: FastifyInstance, ctx: ServerContext): 
       const result = await ctx.host.modify((modelDir) => enrollPerson(modelDir, name, photos, { maxPixels: ctx.maxPixels }));
       if (result.added === 0 && result.alreadyKnown === 0) {
         const reasons = result.skipped.map((s) => `${s.file}: ${s.reason}`).join('; ');
-        throw new HttpError(422, 'FT_ERR_NO_USABLE_PHOTO', `none of the ${photos.length} photos could be used (${reasons}); send clear photos of one face`);
+        throw new HttpError('FT_ERR_NO_USABLE_PHOTO', `none of the ${photos.length} photos could be used (${reasons}); send clear photos of one face`);
       }
       return reply.code(201).send({ name, ...result, ...people() });
     },
@@ -61,7 +61,7 @@ export function registerPeopleRoutes(app: FastifyInstance, ctx: ServerContext): 
       const { name } = request.params;
       await ctx.host.modify(async (modelDir) => {
         // checked under the lock: a concurrent forget of the same person must see the updated labels
-        if (!ctx.host.current.labels.includes(name)) throw new HttpError(404, 'FT_ERR_UNKNOWN_PERSON', `no person named "${name}" in this model; GET /v1/people lists them`);
+        if (!ctx.host.current.labels.includes(name)) throw new HttpError('FT_ERR_UNKNOWN_PERSON', `no person named "${name}" in this model; GET /v1/people lists them`);
         await forgetPerson(modelDir, name);
       });
       return { removed: name, ...people() };

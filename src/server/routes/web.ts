@@ -44,7 +44,7 @@ const PAGE_CSP = [
 ].join('; ');
 
 function notFound(what: string): HttpError {
-  return new HttpError(404, 'FT_ERR_NOT_FOUND', `${what} does not exist on this server`);
+  return new HttpError('FT_ERR_NOT_FOUND', `${what} does not exist on this server`);
 }
 
 async function sendFile(reply: FastifyReply, file: string, cache: 'immutable' | 'no-cache'): Promise<FastifyReply> {

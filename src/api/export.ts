@@ -1,0 +1,148 @@
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { BASE_ROWS } from '../base/index.js';
+import { initEngine } from '../tfjs/backend.js';
+import { WEIGHTS_FILE, fileSystemIO } from '../tfjs/model-io.js';
+import { labelledPhotos } from './evaluate.js';
+import { preparePhotos } from '../dataset/prepare.js';
+import { cropperFor, detectorFor } from '../faces/cropper.js';
+import { normalisedPixels } from '../image/normalise.js';
+import { perChannelInput } from '../faces/input-spec.js';
+import { LABELS_FILE, MANIFEST_FILE, labelsText, readManifest, type ModelManifest } from '../model-dir/manifest.js';
+import { FacetrainError, invalidOption } from '../errors.js';
+import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
+import { saveKerasH5 } from '../export/keras/index.js';
+import { irToLayersModel } from '../export/keras/from-ir.js';
+import { irFromGraphRecognizer } from '../graph/from-graph.js';
+import { optimizeIr } from '../graph/optimize.js';
+import { writeExport } from '../export/export-model.js';
+import type { ExportableRecognizer, ExportFormat } from '../export/types.js';
+
+export const ALL_FORMATS = Object.freeze(['tfjs', 'h5', 'onnx', 'tflite', 'tflite-fp16', 'tflite-int8'] as const);
+export type ModelFormat = (typeof ALL_FORMATS)[number];
+
+const FILE_NAMES: Record<ModelFormat, string> = {
+  tfjs: 'tfjs',
+  h5: 'model.h5',
+  onnx: 'model.onnx',
+  tflite: 'model.tflite',
+  'tflite-fp16': 'model-fp16.tflite',
+  'tflite-int8': 'model-int8.tflite',
+};
+
+export interface ExportDirOptions {
+  /** Where the files go; default `<model-dir>/export`. */
+  outDir?: string;
+  /** Photos (`<person>/*`) to calibrate int8 activations on; needed for tflite-int8. */
+  calibration?: string;
+  onWritten?: (format: ModelFormat, file: string) => void;
+}
+
+/** `all`, or a comma list of formats, checked: the error lists what exists. */
+export function parseFormats(value: string): ModelFormat[] {
+  const names = value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (names.includes('all')) return [...ALL_FORMATS];
+  for (const n of names) if (!(ALL_FORMATS as readonly string[]).includes(n)) throw invalidOption('--format', `all or a comma list of ${ALL_FORMATS.join(', ')}`, n);
+  if (names.length === 0) throw invalidOption('--format', `all or a comma list of ${ALL_FORMATS.join(', ')}`, value);
+  return names as ModelFormat[];
+}
+
+async function exportable(modelDir: string, manifest: ModelManifest): Promise<ExportableRecognizer> {
+  const model = await tfl.loadLayersModel(fileSystemIO(modelDir));
+  const input = perChannelInput(manifest.input);
+  const base = BASE_ROWS[manifest.base.name];
+  const name = `facetrain-${manifest.base.name}`;
+  if (base.kind === 'classifier') return { model, labels: manifest.labels, input, name };
+  const embedder = await base.loadEmbedder();
+  return { model: { graph: embedder.model, outputNode: embedder.outputNode, head: model }, labels: manifest.labels, input, name };
+}
+
+/** Photos int8 calibration and bias correction run on: enough that every layer's mean error is measured, few enough to stay quick. */
+const CALIBRATION_PHOTOS = 64;
+
+/** Up to `count` photos taken in turn from each person, so every person's look is represented, not just the first folders'. */
+export function spreadAcrossPeople<T extends { person: string | null }>(photos: T[], count: number): T[] {
+  const byPerson = new Map<string | null, T[]>();
+  for (const p of photos) byPerson.set(p.person, [...(byPerson.get(p.person) ?? []), p]);
+  const queues = [...byPerson.values()];
+  const chosen: T[] = [];
+  for (let i = 0; chosen.length < Math.min(count, photos.length); i++) for (const q of queues) if (i < q.length && chosen.length < count) chosen.push(q[i]);
+  return chosen;
+}
+
+/** Normalised calibration inputs for int8: up to 64 photos spread across people, cropped and normalised as the recognizer's input spec says. */
+async function calibrationInputs(dir: string, manifest: ModelManifest): Promise<tf.Tensor4D> {
+  const photos = spreadAcrossPeople(await labelledPhotos(dir, manifest.labels), CALIBRATION_PHOTOS).map((p) => ({ file: p.file, person: p.person ?? '' }));
+  const detector = await detectorFor(manifest.input);
+  const crops = (await preparePhotos(photos, cropperFor(manifest.input, detector), () => {})).map((p) => p.crop);
+  detector?.dispose();
+  if (crops.length === 0) throw new FacetrainError('FT_ERR_DATASET', `${dir}: no usable photo to calibrate tflite-int8 on; pass --calibration <folder of <person>/photos>`);
+  const { size, mean, std } = manifest.input;
+  return tf.tensor4d(normalisedPixels(crops, mean, std), [crops.length, size, size, 3]);
+}
+
+/** The classic recognizer is a Keras model already; FaceRes (a TF graph) + head is rebuilt from Keras layers. */
+function kerasModel(recognizer: ExportableRecognizer): tfl.LayersModel {
+  const { model } = recognizer;
+  if (!('graph' in model)) return model;
+  return irToLayersModel(optimizeIr(irFromGraphRecognizer(model.graph, model.outputNode, model.head, 'Keras .h5')), recognizer.name ?? 'facetrain-faceres');
+}
+
+/** A TF.js copy any page or Node program loads: the model, its labels and input spec (and the FaceRes graph it needs). */
+async function writeTfjs(modelDir: string, manifest: ModelManifest, out: string): Promise<void> {
+  await writeDirAtomic(
+    out,
+    async (dir) => {
+      for (const f of ['model.json', WEIGHTS_FILE]) await copyFile(path.join(modelDir, f), path.join(dir, f));
+      await writeFile(path.join(dir, LABELS_FILE), labelsText(manifest.labels));
+      await writeFile(path.join(dir, 'preprocess.json'), JSON.stringify({ input: manifest.input, base: manifest.base, threshold: manifest.threshold }, null, 2));
+      const base = BASE_ROWS[manifest.base.name];
+      if (base.kind === 'embedding') {
+        await mkdir(path.join(dir, 'base'));
+        for (const f of base.tfjsFiles()) await copyFile(f, path.join(dir, 'base', path.basename(f)));
+      }
+    },
+    { force: true },
+  );
+}
+
+/** Formats that cannot be written with these options (with the reason a user reads); every base exports to every format. */
+export function unavailableFormats(options: Pick<ExportDirOptions, 'calibration'>): Map<ModelFormat, string> {
+  const reasons = new Map<ModelFormat, string>();
+  if (!options.calibration) {
+    reasons.set('tflite-int8', 'tflite-int8 needs photos to calibrate on: pass --calibration <photos folder> (a few dozen of the training photos)');
+  }
+  return reasons;
+}
+
+/** Writes the chosen formats of a trained model, each with labels.txt beside it; every write is atomic. */
+export async function exportModelDir(modelDir: string, formats: ModelFormat[], options: ExportDirOptions = {}): Promise<string[]> {
+  await initEngine();
+  const manifest = await readManifest(modelDir);
+  const outDir = options.outDir ?? path.join(modelDir, 'export');
+  await mkdir(outDir, { recursive: true });
+  const unavailable = unavailableFormats(options);
+  for (const f of formats) if (unavailable.has(f)) throw new FacetrainError('FT_ERR_INVALID_OPTION', unavailable.get(f)!);
+  const recognizer = await exportable(modelDir, manifest);
+  const written: string[] = [];
+  for (const format of formats) {
+    const out = path.join(outDir, FILE_NAMES[format]);
+    if (format === 'tfjs') await writeTfjs(modelDir, manifest, out);
+    else if (format === 'h5') {
+      const keras = kerasModel(recognizer);
+      await saveKerasH5(keras, out, { labels: manifest.labels });
+      if (keras !== recognizer.model) keras.dispose();
+      await writeFileAtomic(path.join(outDir, LABELS_FILE), labelsText(manifest.labels));
+    } else {
+      const representativeInputs = format === 'tflite-int8' ? await calibrationInputs(options.calibration!, manifest) : undefined;
+      await writeExport(recognizer, format as ExportFormat, out, { representativeInputs });
+      representativeInputs?.dispose();
+    }
+    written.push(out);
+    options.onWritten?.(format, out);
+  }
+  await writeFileAtomic(path.join(outDir, MANIFEST_FILE), JSON.stringify(manifest, null, 2));
+  return written;
+}

@@ -1,0 +1,185 @@
+import path from 'node:path';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { resolveTrainConfig, type TrainConfig } from '../config.js';
+import { checkPeople, preparePhotos, type Cropper } from '../dataset/prepare.js';
+import { BASE_ROWS } from '../base/index.js';
+import type { ClassifierBaseRow, EmbeddingBaseRow } from '../base/row.js';
+import { loadDatasetSplit, type DatasetSplit } from '../dataset/scan.js';
+import { initEngine } from '../tfjs/backend.js';
+import { chooseRuntime } from '../runtime/choose.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { fileSystemIO } from '../tfjs/model-io.js';
+import { calibrateThreshold, evaluate } from '../evaluate/metrics.js';
+import { renderReport } from '../evaluate/report.js';
+import { attachThumbnails, correctKnownScores, predictSamples } from './evaluate-run.js';
+import type { EvalReport, EvalSample, TrainHistory } from '../evaluate/types.js';
+import type { EventSink, SkippedPhoto } from '../events.js';
+import { DEFAULT_ALIGN_CONFIG } from '../faces/align.js';
+import { cropperFor, detectorFor } from '../faces/cropper.js';
+import type { FaceDetector } from '../faces/detect.js';
+import { GALLERY_FILE, personCentroids, readGallery, type Gallery } from '../model-dir/gallery.js';
+import { EVAL_FILE, HISTORY_FILE, LABELS_FILE, MANIFEST_FILE, REPORT_FILE, labelsText, packageVersions, type ModelManifest } from '../model-dir/manifest.js';
+import { classicClassifier, embeddingClassifier } from '../recognize/classifier.js';
+import { embedderOn } from '../recognize/onnx-engine.js';
+import { createRecognizer, type Recognizer } from '../recognize/recognizer.js';
+import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
+import { embedPhotos, trainEmbeddingHead } from '../train/embedding.js';
+
+export interface TrainResult {
+  outDir: string;
+  manifest: ModelManifest;
+  skipped: SkippedPhoto[];
+}
+
+export interface TrainHooks {
+  /** A MobileNetV2 already in memory (benchmarks use random weights), instead of loading `weights`. */
+  base?: tfl.LayersModel;
+}
+
+const INPUT_SIZE = 224;
+
+/** What one base's training produced: something to recognize with, and what to write beside it. */
+interface Trained {
+  recognizer: Recognizer;
+  model: tfl.LayersModel;
+  history: TrainHistory;
+  gallery?: Gallery;
+}
+
+interface Validation {
+  threshold: number;
+  report?: EvalReport;
+  samples: EvalSample[];
+}
+
+/**
+ * Names every validation photo with the trained model, sets the unknown threshold so that 95 % of
+ * the correctly named ones are still accepted, and evaluates at that threshold.
+ */
+async function validate(recognizer: Recognizer, val: { file: string; person: string }[]): Promise<Validation> {
+  if (val.length === 0) return { threshold: 0, samples: [] };
+  const samples = await predictSamples(recognizer, val);
+  const correct = correctKnownScores(samples);
+  const threshold = correct.length > 0 ? calibrateThreshold(correct).threshold : 0;
+  await attachThumbnails(samples, threshold);
+  return { threshold, samples, report: evaluate(samples, recognizer.labels, threshold) };
+}
+
+function draftManifest(config: TrainConfig, labels: string[]): ModelManifest {
+  // where and how it ran is not part of the recipe (a model trained with --engine onnx enrolls anywhere)
+  const { dataDir: _data, outDir: _out, force: _force, engine: _engine, ...recipe } = config;
+  return {
+    format: 'facetrain-model',
+    formatVersion: 1,
+    base: BASE_ROWS[config.base].manifestEntry(config),
+    input: {
+      size: INPUT_SIZE,
+      channels: 'RGB',
+      ...BASE_ROWS[config.base].normalisation,
+      ...(config.detect ? { crop: 'aligned-face', align: { ...DEFAULT_ALIGN_CONFIG } } : { crop: 'whole-image' }),
+    },
+    labels,
+    threshold: 0,
+    seed: config.seed,
+    config: recipe,
+    versions: packageVersions(),
+    metrics: {},
+    createdAt: new Date().toISOString(),
+  };
+}
+
+interface Prepared {
+  split: DatasetSplit;
+  crop: Cropper;
+  detector?: FaceDetector;
+  onSkip: (s: SkippedPhoto) => void;
+  skipped: SkippedPhoto[];
+}
+
+function reportDataset(emit: EventSink, p: Prepared, train: { person: string; faces: number; file: string }[], val: { person: string }[]): void {
+  checkPeople(p.split.trainRoot, p.split.people, train);
+  for (const photo of train) if (photo.faces > 1) emit({ type: 'faces', file: photo.file, count: photo.faces });
+  const count = (list: { person: string }[], person: string) => list.filter((x) => x.person === person).length;
+  emit({
+    type: 'dataset',
+    people: p.split.people.map((name) => ({ name, train: count(train, name), val: count(val, name) })),
+    skipped: p.skipped,
+    explicitSplit: p.split.explicitSplit,
+  });
+}
+
+async function trainClassifier(base: ClassifierBaseRow, config: TrainConfig, runtime: Runtime, p: Prepared, emit: EventSink, manifest: ModelManifest, hooks: TrainHooks): Promise<Trained> {
+  const total = p.split.train.length + p.split.val.length;
+  const onProgress = (offset: number) => (done: number) => emit({ type: 'progress', stage: 'prepare', done: offset + done, total });
+  const train = await preparePhotos(p.split.train, p.crop, p.onSkip, onProgress(0));
+  const val = await preparePhotos(p.split.val, p.crop, p.onSkip, onProgress(p.split.train.length));
+  reportDataset(emit, p, train, val);
+  const { model, history } = await base.train(train, val, p.split.people, config, emit, runtime, hooks.base);
+  const classifier = await classicClassifier(runtime, model, manifest.input);
+  const recognizer = createRecognizer(manifest, { classifier, detector: p.detector });
+  return { recognizer, model, history };
+}
+
+async function trainEmbedding(base: EmbeddingBaseRow, config: TrainConfig, runtime: Runtime, p: Prepared, emit: EventSink, manifest: ModelManifest): Promise<Trained> {
+  const embedder = await embedderOn(runtime, await base.loadEmbedder());
+  const previous = config.force ? await readGallery(config.outDir).catch(() => undefined) : undefined;
+  const recipeKey = JSON.stringify({ base: config.base, input: manifest.input, align: DEFAULT_ALIGN_CONFIG, seed: config.seed, augment: config.augment });
+  const cache = new Map((previous?.recipeKey === recipeKey ? previous.entries : []).map((e) => [e.hash, e]));
+  const total = p.split.train.length + p.split.val.length;
+  let done = 0;
+  const ctx = { embedder, crop: p.crop, cache, seed: config.seed, onSkip: p.onSkip, onProgress: () => emit({ type: 'progress', stage: 'features', done: ++done, total }) };
+  const train = await embedPhotos(p.split.train, 'train', { ...ctx, views: config.augment ? config.augmentViews : 1 });
+  const val = await embedPhotos(p.split.val, 'val', { ...ctx, views: 1 });
+  reportDataset(emit, p, train, val);
+  const { head, history } = trainEmbeddingHead(train, val, p.split.people, config, emit);
+  const gallery: Gallery = { version: 1, recipeKey, entries: [...train, ...val] };
+  const recognizer = createRecognizer(manifest, { classifier: embeddingClassifier(embedder, head, personCentroids(train, p.split.people)), detector: p.detector });
+  return { recognizer, model: head, history, gallery };
+}
+
+/** Trains a recognizer from a folder of people's photos and writes the model directory atomically. */
+export async function train(input: Partial<TrainConfig> & Pick<TrainConfig, 'dataDir' | 'outDir'>, emit: EventSink = () => {}, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const config = resolveTrainConfig(input);
+  const started = performance.now();
+  await initEngine();
+  const runtime = await chooseRuntime(config.engine);
+  const split = await loadDatasetSplit(config.dataDir, { valSplit: config.valSplit, seed: config.seed });
+  const skipped: SkippedPhoto[] = [];
+  const onSkip = (s: SkippedPhoto) => {
+    skipped.push(s);
+    emit({ type: 'skip', ...s });
+  };
+  const manifest = draftManifest(config, split.people);
+  const detector = await detectorFor(manifest.input);
+  const prepared: Prepared = { split, crop: cropperFor(manifest.input, detector), detector, onSkip, skipped };
+
+  const base = BASE_ROWS[config.base];
+  const trained =
+    base.kind === 'classifier' ? await trainClassifier(base, config, runtime, prepared, emit, manifest, hooks) : await trainEmbedding(base, config, runtime, prepared, emit, manifest);
+  const validation = await validate(trained.recognizer, split.val.filter((p) => !skipped.some((s) => s.file === p.file)));
+  manifest.threshold = validation.threshold;
+  manifest.metrics = { valAccuracy: validation.report?.top1Accuracy ?? undefined, trainSeconds: (performance.now() - started) / 1000 };
+  if (validation.report) emit({ type: 'evaluation', report: validation.report });
+
+  await writeDirAtomic(
+    config.outDir,
+    async (dir) => {
+      await trained.model.save(fileSystemIO(dir));
+      await writeFileAtomic(path.join(dir, LABELS_FILE), labelsText(split.people));
+      await writeFileAtomic(path.join(dir, HISTORY_FILE), JSON.stringify(trained.history, null, 2));
+      await writeFileAtomic(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2));
+      if (trained.gallery) await writeFileAtomic(path.join(dir, GALLERY_FILE), JSON.stringify(trained.gallery));
+      if (validation.report) {
+        const samples = validation.samples.map(({ thumbnail: _, ...rest }) => rest);
+        await writeFileAtomic(path.join(dir, EVAL_FILE), JSON.stringify({ report: validation.report, samples }, null, 2));
+        const baseName = base.describe(config);
+        const modelInfo = { labels: manifest.labels, base: baseName, threshold: manifest.threshold, createdAt: manifest.createdAt, name: path.basename(config.outDir) };
+        await writeFileAtomic(path.join(dir, REPORT_FILE), renderReport({ report: validation.report, history: trained.history, model: modelInfo, samples: validation.samples }));
+      }
+    },
+    { force: config.force },
+  );
+  trained.recognizer.dispose();
+  emit({ type: 'saved', outDir: config.outDir, valAccuracy: manifest.metrics.valAccuracy, ms: performance.now() - started });
+  return { outDir: config.outDir, manifest, skipped };
+}

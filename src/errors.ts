@@ -1,0 +1,52 @@
+/**
+ * Every error code facetrain reports, with the CLI's exit status and the server's HTTP status. The
+ * library's codes are mistakes a user fixes (the CLI prints the message on one line and exits with
+ * `exit`); the server's own codes refuse one request and never reach the CLI (exit 1 if they did).
+ */
+export const ERROR_CODES = Object.freeze({
+  FT_ERR_INVALID_OPTION: { exit: 2, http: 400 },
+  FT_ERR_DATASET: { exit: 3, http: 400 },
+  FT_ERR_IMAGE: { exit: 4, http: 400 },
+  FT_ERR_MODEL: { exit: 5, http: 500 },
+  FT_ERR_WEIGHTS: { exit: 6, http: 500 },
+  FT_ERR_EXISTS: { exit: 7, http: 409 },
+  FT_ERR_UNSUPPORTED: { exit: 8, http: 422 },
+  FT_ERR_NETWORK: { exit: 9, http: 503 },
+  // the server's own refusals
+  FT_ERR_BAD_REQUEST: { exit: 1, http: 400 },
+  FT_ERR_NO_PHOTO: { exit: 1, http: 400 },
+  FT_ERR_AUTH: { exit: 1, http: 401 },
+  FT_ERR_WRITE_DISABLED: { exit: 1, http: 403 },
+  FT_ERR_NOT_FOUND: { exit: 1, http: 404 },
+  FT_ERR_UNKNOWN_PERSON: { exit: 1, http: 404 },
+  FT_ERR_TOO_LARGE: { exit: 1, http: 413 },
+  FT_ERR_TOO_MANY_FILES: { exit: 1, http: 413 },
+  FT_ERR_TOO_MANY_PIXELS: { exit: 1, http: 413 },
+  FT_ERR_CONTENT_TYPE: { exit: 1, http: 415 },
+  FT_ERR_NO_USABLE_PHOTO: { exit: 1, http: 422 },
+  FT_ERR_INTERNAL: { exit: 1, http: 500 },
+  FT_ERR_BUSY: { exit: 1, http: 503 },
+} as const);
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** A mistake the user can fix: message says what is wrong, where, and what to do. */
+export class FacetrainError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'FacetrainError';
+    this.code = code;
+  }
+  get exitCode(): number {
+    return ERROR_CODES[this.code].exit;
+  }
+  get httpStatus(): number {
+    return ERROR_CODES[this.code].http;
+  }
+}
+
+export function invalidOption(name: string, expected: string, actual: unknown): FacetrainError {
+  const shown = typeof actual === 'string' ? `"${actual}"` : String(actual);
+  return new FacetrainError('FT_ERR_INVALID_OPTION', `Expected ${expected} for ${name} but received ${shown}`);
+}

@@ -1,0 +1,19 @@
+import type { AlignConfig } from './align.js';
+
+/** What the recognizer expects as input; travels with every export. */
+export interface InputSpec {
+  size: number;
+  channels: 'RGB';
+  /** value = (pixel - mean) / std */
+  mean: number;
+  std: number;
+  /** 'aligned-face': a crop made by facetrain's detector + aligner; 'whole-image': the photo stretched to size x size. */
+  crop: 'aligned-face' | 'whole-image';
+  /** Where the eyes go in an aligned face, as fractions of the side. */
+  align?: AlignConfig;
+}
+
+/** The input spec as exporters take it: mean and std per RGB channel. */
+export function perChannelInput({ size, mean, std }: InputSpec): { size: number; mean: number[]; std: number[] } {
+  return { size, mean: [mean, mean, mean], std: [std, std, std] };
+}

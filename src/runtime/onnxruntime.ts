@@ -1,0 +1,59 @@
+import { availableParallelism } from 'node:os';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { irFromLayersModel } from '../graph/from-layers.js';
+import type { IrGraph } from '../graph/ir.js';
+import { irToOnnx } from '../graph/onnx.js';
+import { optimizeIr } from '../graph/optimize.js';
+import type { BatchRunner, ModelSession, OnnxRuntime, Runtime } from './runtime.js';
+
+/** onnxruntime-node when it is installed and loads (it ships a native binary), else undefined. */
+export async function loadOnnxRuntime(): Promise<OnnxRuntime | undefined> {
+  try {
+    return await import('onnxruntime-node');
+  } catch {
+    return undefined;
+  }
+}
+
+/** An onnxruntime session; `release` may be called more than once (onnxruntime throws on a second release). */
+export type OnnxSession = ModelSession;
+
+/** A session on an in-memory ONNX model, threaded over every core. */
+export async function createOnnxSession(ort: OnnxRuntime, bytes: Uint8Array): Promise<OnnxSession> {
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: availableParallelism(), graphOptimizationLevel: 'all' });
+  let released = false;
+  return {
+    async run(input, shape) {
+      const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', input, shape) });
+      return session.outputNames.map((name) => out[name]!.data as Float32Array);
+    },
+    release() {
+      if (!released) void session.release().catch(() => undefined);
+      released = true;
+    },
+  };
+}
+
+/** An IR graph optimised, written as ONNX in memory (every output kept, in order) and opened in a session. */
+export async function irSession(ort: OnnxRuntime, ir: IrGraph, name: string): Promise<OnnxSession> {
+  const optimised = optimizeIr(ir);
+  const outputNames = optimised.outputs.map((_, i) => `output_${i}`);
+  return createOnnxSession(ort, irToOnnx(optimised, { metadata: {}, producerVersion: '0', name, outputNames }));
+}
+
+export function layersModelSession(ort: OnnxRuntime, model: tfl.LayersModel): Promise<OnnxSession> {
+  return irSession(ort, irFromLayersModel(model, 'ONNX'), model.name);
+}
+
+/** onnxruntime-node as the runtime: every model converted to ONNX in memory and run on its threads (about 10x the wasm pool). */
+export function onnxRuntime(ort: OnnxRuntime): Runtime {
+  return {
+    name: 'onnx',
+    ort,
+    layersModelSession: (model) => layersModelSession(ort, model),
+    async batchRunner(model, batchSize): Promise<BatchRunner> {
+      const session = await layersModelSession(ort, model);
+      return { rowsPerCall: batchSize, run: (input, shape) => session.run(input, shape), dispose: async () => session.release() };
+    },
+  };
+}
