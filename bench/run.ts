@@ -4,16 +4,17 @@ import { benchCluster } from './cluster.js';
 import { benchEngine } from './engine.js';
 import { benchEngines } from './engines.js';
 import { benchFaces } from './faces.js';
-import { benchServer } from './server.js';
+import { benchPhotos } from './photos.js';
+import { benchFaceServer, benchServer } from './server.js';
 import { benchRecipe } from './recipe.js';
 
 /**
  * `npm run bench`: every figure is a median of repeated runs after warm-up; ratios compare with
  * the stock path measured in the same process. Writes bench-results.json and prints a table.
- * BENCH_RUNS sets the repetitions (default 5); BENCH_ONLY=engine,faces,engines,recipe,server,cluster picks sections.
+ * BENCH_RUNS sets the repetitions (default 5); BENCH_ONLY=engine,faces,photos,engines,recipe,server,cluster picks sections.
  */
 const runs = Number(process.env.BENCH_RUNS ?? 5);
-const only = new Set((process.env.BENCH_ONLY ?? 'engine,faces,engines,recipe,server,cluster').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'engine,faces,photos,engines,recipe,server,cluster').split(','));
 const results: Record<string, unknown> = {
   date: new Date().toISOString(),
   machine: { cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.versions.node },
@@ -21,9 +22,10 @@ const results: Record<string, unknown> = {
 const sections: Record<string, () => Promise<Record<string, unknown>>> = {
   engine: () => benchEngine({ runs }),
   faces: () => benchFaces(),
+  photos: () => benchPhotos(runs),
   engines: () => benchEngines(runs),
   recipe: () => benchRecipe(runs),
-  server: () => benchServer(),
+  server: async () => ({ wholeImage: await benchServer(), faces: await benchFaceServer() }),
   cluster: () => benchCluster(runs),
 };
 for (const [name, run] of Object.entries(sections)) {

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { buildServer } from '../src/server/app.js';
+import { phonePhoto } from '../test/support/phone-photo.js';
 import { celebrityPhotos, trainTinyModel } from '../test/support/tiny-model.js';
 
 /** The part of autocannon's result this bench reads (the package ships no types). */
@@ -64,6 +65,70 @@ export async function benchServer({ seconds = 15, connections = 8 }: ServerBench
   }
 }
 
+/** Sequential GET /healthz until `until` settles: latency percentiles of a monitoring probe. */
+async function probeHealth(base: string, until: Promise<unknown>): Promise<{ count: number; p50: number; p99: number; max: number }> {
+  let done = false;
+  void Promise.resolve(until).finally(() => (done = true));
+  const times: number[] = [];
+  while (!done) {
+    const start = performance.now();
+    await (await fetch(`${base}/healthz`)).arrayBuffer();
+    times.push(performance.now() - start);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  times.sort((a, b) => a - b);
+  const at = (q: number) => Math.round(times[Math.min(times.length - 1, Math.floor(q * times.length))]! * 10) / 10;
+  return { count: times.length, p50: at(0.5), p99: at(0.99), max: at(1) };
+}
+
+/**
+ * The default face model (BlazeFace + FaceRes + head, recognition in worker threads) on a 1-face
+ * 640x480 JPEG: saturated throughput with `connections`, latency at a fixed 30 req/s, and /healthz
+ * latency meanwhile and while a 40 MP JPEG is being recognized.
+ */
+export async function benchFaceServer({ seconds = 15, connections = 8 }: ServerBenchOptions = {}): Promise<Record<string, unknown>> {
+  const duration = Math.min(30, seconds);
+  const model = await trainTinyModel(['ben_afflek', 'madonna', 'mindy_kaling'], { base: 'faceres' });
+  const app = await buildServer({ modelDir: model.modelDir, maxInFlight: Math.max(8, connections), maxPixels: 50_000_000, maxBodyBytes: 20 * 1024 * 1024 });
+  try {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const source = (await celebrityPhotos('madonna', 1, 'val'))[0]!;
+    const frame = await phonePhoto(source, { width: 640, height: 480, photoSide: 360 });
+    const huge = await phonePhoto(source, { width: 7300, height: 5475, photoSide: 2400 });
+    const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+    const request = { url: `${base}/v1/recognize`, method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: frame };
+    await autocannon({ ...request, connections: 2, amount: 10 });
+    const hugeRecognition = fetch(`${base}/v1/recognize`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: new Uint8Array(huge) }).then((r) => r.json());
+    const healthWhileHuge = await probeHealth(base, hugeRecognition);
+    const rssBefore = process.memoryUsage().rss;
+    const saturated = Promise.resolve(autocannon({ ...request, connections, duration }));
+    const healthUnderLoad = await probeHealth(base, saturated);
+    const load = await saturated;
+    const paced = await autocannon({ ...request, connections, duration, overallRate: 30 });
+    const rssAfter = process.memoryUsage().rss;
+    const summary = (r: AutocannonResult) => ({
+      requestsPerSecond: Math.round(r.requests.average * 10) / 10,
+      latencyMs: { p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max },
+      errors: r.errors + r.timeouts + r.non2xx,
+    });
+    return {
+      route: 'POST /v1/recognize (raw 640x480 JPEG, one face, default face model)',
+      imageBytes: frame.length,
+      connections,
+      seconds: duration,
+      saturated: summary(load),
+      at30PerSecond: summary(paced),
+      healthzUnderLoadMs: healthUnderLoad,
+      healthzWhileRecognizing40MpMs: { ...healthWhileHuge, imageBytes: huge.length },
+      rssMb: { before: mb(rssBefore), after: mb(rssAfter), note: 'main thread and worker threads together' },
+    };
+  } finally {
+    await app.close();
+    await rm(model.root, { recursive: true, force: true });
+  }
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  console.log(JSON.stringify(await benchServer(), null, 2));
+  console.log(JSON.stringify({ wholeImage: await benchServer(), faces: await benchFaceServer() }, null, 2));
 }

@@ -29,7 +29,7 @@ export async function loadClusterEmbedder(runtime: Runtime, baseName: BaseName =
     throw new FacetrainError('FT_ERR_UNSUPPORTED', `cluster needs a face-embedding base; ${baseName} classifies whole photos`);
   }
   await initEngine();
-  const detector = await loadFaceDetector();
+  const detector = await loadFaceDetector({}, runtime);
   const embedder = await embedderOn(runtime, await base.loadEmbedder());
   return {
     key: JSON.stringify({ base: baseName, detector: 'blazeface', align: DEFAULT_ALIGN_CONFIG, size: embedder.inputSize }),

@@ -79,8 +79,9 @@ async function rewriteModel(modelDir: string, manifest: ModelManifest, gallery: 
 export async function enrollPerson(modelDir: string, name: string, photos: EnrollPhoto[], options: EnrollOptions = {}): Promise<EnrollResult> {
   await initEngine();
   const { manifest, gallery, base } = await galleryModel(modelDir);
-  const detector = await detectorFor(manifest.input);
-  const embedder = await embedderOn(await chooseRuntime(options.engine), await base.loadEmbedder());
+  const runtime = await chooseRuntime(options.engine);
+  const detector = await detectorFor(manifest.input, runtime);
+  const embedder = await embedderOn(runtime, await base.loadEmbedder());
   const skipped: SkippedPhoto[] = [];
   const byFile = new Map(photos.map((p) => [p.file, p.bytes]));
   const config = recipeOf(manifest);

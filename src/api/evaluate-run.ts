@@ -1,8 +1,9 @@
 import sharp from 'sharp';
-import { readImageFile, type RgbImage } from '../image/decode.js';
+import { readImageBytes, readImageFile, type RgbImage } from '../image/decode.js';
 import type { Box } from '../faces/geometry.js';
 import type { Recognizer } from '../recognize/recognizer.js';
 import { FacetrainError } from '../errors.js';
+import { mapInOrder } from '../util/pipeline.js';
 import { decide } from '../evaluate/metrics.js';
 import { UNKNOWN_LABEL, type EvalSample } from '../evaluate/types.js';
 
@@ -35,15 +36,21 @@ const faceBoxes = new WeakMap<EvalSample, Box>();
  */
 export async function predictSamples(recognizer: Recognizer, photos: LabelledPhoto[], onProgress?: (done: number) => void): Promise<EvalSample[]> {
   const samples: EvalSample[] = [];
-  for (const [i, photo] of photos.entries()) {
-    const image = await readImageFile(photo.file).catch((err: unknown) => {
-      if (err instanceof FacetrainError) return undefined;
-      throw err;
-    });
-    if (image) {
-      const started = performance.now();
-      const [face] = await recognizer.predict(image, { topK: 3, threshold: 0 });
-      const ms = performance.now() - started;
+  // Two photos in flight, results in order: decoding overlaps the other photo's inference.
+  const recognize = async (photo: LabelledPhoto) => {
+    const bytes = await readImageBytes(photo.file);
+    const started = performance.now();
+    const [face] = await recognizer.predict(bytes, { topK: 3, threshold: 0, label: photo.file });
+    return { face, ms: performance.now() - started };
+  };
+  await mapInOrder(photos, 2, (photo) => recognize(photo).catch((err: unknown) => {
+    // unreadable photos are left out, as before; other errors (e.g. a 1x1 photo) stop the run
+    if (err instanceof FacetrainError && err.code === 'FT_ERR_IMAGE') return undefined;
+    throw err;
+  }), (result, i) => {
+    const photo = photos[i]!;
+    if (result) {
+      const { face, ms } = result;
       if (face) {
         const sample: EvalSample = { file: photo.file, truth: photo.person, predicted: face.topK[0]!.label, score: face.score, topK: face.topK, faceFound: true, ms };
         faceBoxes.set(sample, face.box);
@@ -53,7 +60,7 @@ export async function predictSamples(recognizer: Recognizer, photos: LabelledPho
       }
     }
     onProgress?.(i + 1);
-  }
+  });
   return samples;
 }
 

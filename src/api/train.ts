@@ -150,7 +150,7 @@ export async function train(input: Partial<TrainConfig> & Pick<TrainConfig, 'dat
     emit({ type: 'skip', ...s });
   };
   const manifest = draftManifest(config, split.people);
-  const detector = await detectorFor(manifest.input);
+  const detector = await detectorFor(manifest.input, runtime);
   const prepared: Prepared = { split, crop: cropperFor(manifest.input, detector), detector, onSkip, skipped };
 
   const base = BASE_ROWS[config.base];

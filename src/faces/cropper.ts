@@ -2,6 +2,7 @@ import { wholeImageCropper, type Cropper } from '../dataset/prepare.js';
 import type { InputSpec } from './input-spec.js';
 import { FacetrainError } from '../errors.js';
 import { alignFace, type AlignConfig } from './align.js';
+import type { Runtime } from '../runtime/runtime.js';
 import { loadFaceDetector, type FaceDetector } from './detect.js';
 
 /** Training crops: the largest face in the photo, aligned; a photo without a face is skipped with this reason. */
@@ -13,9 +14,9 @@ export function largestFaceCropper(detector: FaceDetector, size: number, align?:
   };
 }
 
-/** A detector when the model was trained on aligned faces; none for whole-photo models. */
-export async function detectorFor(input: InputSpec): Promise<FaceDetector | undefined> {
-  return input.crop === 'aligned-face' ? loadFaceDetector() : undefined;
+/** A detector (on `runtime`, see loadFaceDetector) when the model was trained on aligned faces; none for whole-photo models. */
+export async function detectorFor(input: InputSpec, runtime?: Runtime): Promise<FaceDetector | undefined> {
+  return input.crop === 'aligned-face' ? loadFaceDetector({}, runtime) : undefined;
 }
 
 /** The crop a model's input spec asks for: the largest face aligned as it was in training, or the whole photo. */

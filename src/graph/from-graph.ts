@@ -5,31 +5,31 @@ import { appendLayersModel } from './from-layers.js';
 import { type ConstTensor, IrBuilder, type IrGraph, unsupported } from './ir.js';
 
 /** The parts of tfjs-converter's compiled graph node that conversion reads. */
-interface GraphNode {
+export interface GraphNode {
   name: string;
   op: string;
   inputNames: string[];
   attrParams: Record<string, { value?: unknown }>;
 }
 
-interface ConvertedGraph {
+export interface ConvertedGraph {
   nodes: Record<string, GraphNode>;
 }
 
 type Value = { kind: 'tensor'; name: string } | { kind: 'const'; value: ConstTensor };
 
-function compiledGraph(model: GraphModel): ConvertedGraph {
+export function compiledGraph(model: GraphModel): ConvertedGraph {
   // tfjs-converter keeps the parsed graph on its (private) executor; 4.x layout.
   const graph = (model as unknown as { executor?: { graph?: ConvertedGraph } }).executor?.graph;
   if (!graph?.nodes) throw new FacetrainError('FT_ERR_MODEL', 'GraphModel has no compiled graph; load it with tf.loadGraphModel before exporting');
   return graph;
 }
 
-function nodeName(input: string): string {
+export function nodeName(input: string): string {
   return input.replace(/^\^/, '').replace(/:0$/, '');
 }
 
-function attr<T>(node: GraphNode, key: string, fallback: T): T {
+export function attr<T>(node: GraphNode, key: string, fallback: T): T {
   const value = node.attrParams[key]?.value;
   return value === undefined ? fallback : (value as T);
 }

@@ -11,7 +11,7 @@ export const ONNX_OPSET = 13;
 export const ONNX_INPUT = 'input';
 export const ONNX_OUTPUT = 'probabilities';
 
-interface Node {
+export interface OnnxNode {
   op_type: string;
   name: string;
   input: string[];
@@ -19,7 +19,7 @@ interface Node {
   attribute: Attribute[];
 }
 
-interface Initializer {
+export interface OnnxInitializer {
   name: string;
   dims: number[];
   data_type: number;
@@ -27,8 +27,8 @@ interface Initializer {
 }
 
 class OnnxGraphBuilder {
-  readonly nodes: Node[] = [];
-  readonly initializers: Initializer[] = [];
+  readonly nodes: OnnxNode[] = [];
+  readonly initializers: OnnxInitializer[] = [];
   private counter = 0;
 
   constructor(private readonly graph: IrGraph) {}
@@ -165,7 +165,7 @@ class OnnxGraphBuilder {
   }
 }
 
-function valueInfo(name: string, dims: (number | string)[]): object {
+export function valueInfo(name: string, dims: (number | string)[]): object {
   return {
     name,
     type: { tensor_type: { elem_type: ONNX_FLOAT, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dim_param: d } : { dim_value: d })) } } },

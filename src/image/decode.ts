@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import sharp, { type Sharp } from 'sharp';
 import { decode as decodeBmp } from 'bmp-ts';
 import { FacetrainError } from '../errors.js';
+import { headerDimensions } from './dimensions.js';
 import { decodeNetpbm, isNetpbm } from './netpbm.js';
 
 /** 8-bit RGB pixels, row-major, interleaved; the one image type every stage takes. */
@@ -14,6 +15,17 @@ export interface RgbImage {
 export interface DecodeOptions {
   /** Refuse images with more pixels than this (decompression bombs). */
   maxPixels?: number;
+  /**
+   * Shrink so the longer side is at most this many pixels, while decoding: sharp's shrink-on-load
+   * decodes a JPEG or WebP at 1/2, 1/4 or 1/8 scale directly, so memory follows the decoded size.
+   */
+  maxSide?: number;
+}
+
+/** A decoded image and how much it was shrunk: source pixel = decoded pixel * `scale`. */
+export interface ScaledImage {
+  image: RgbImage;
+  scale: number;
 }
 
 export const DEFAULT_MAX_PIXELS = 100_000_000;
@@ -39,36 +51,56 @@ function toSharp(bytes: Uint8Array, limitInputPixels: number): Sharp {
   return sharp(bytes, { limitInputPixels, failOn: 'error' });
 }
 
+function unreadable(label: string, err: unknown): FacetrainError {
+  const reason = (err as Error).message.replace(/^Input (buffer|file) (contains|has) /, '').split('\n')[0];
+  return new FacetrainError('FT_ERR_IMAGE', `${label}: not a readable image (${reason}); remove it or replace it with a JPEG or PNG`, { cause: err });
+}
+
 /**
  * Decodes any supported image (JPEG, PNG incl. RGBA/16-bit, WebP, GIF, TIFF, AVIF, BMP, PGM/PPM)
- * to 8-bit RGB with EXIF orientation applied and transparency flattened onto white.
- * @throws FacetrainError FT_ERR_IMAGE naming `label` when the bytes are not a readable image.
+ * to 8-bit RGB with EXIF orientation applied and transparency flattened onto white, shrunk to
+ * `maxSide` when asked. The pixel limit is applied to the header before any pixel is decoded.
+ * @throws FacetrainError FT_ERR_IMAGE naming `label` when the bytes are not a readable image or too large.
  */
-export async function decodeImage(bytes: Uint8Array, label = 'image', options: DecodeOptions = {}): Promise<RgbImage> {
+export async function decodeImageScaled(bytes: Uint8Array, label = 'image', options: DecodeOptions = {}): Promise<ScaledImage> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const stored = await headerDimensions(bytes);
+  if (stored && stored.width * stored.height > maxPixels) {
+    const pixels = stored.width * stored.height;
+    throw new FacetrainError('FT_ERR_IMAGE', `${label}: not a readable image (${stored.width}x${stored.height} is ${pixels} pixels, more than the limit of ${maxPixels}); use a smaller photo`);
+  }
   try {
-    const { data, info } = await toSharp(bytes, maxPixels)
-      .rotate()
+    let pipeline = toSharp(bytes, maxPixels).rotate();
+    if (options.maxSide !== undefined) pipeline = pipeline.resize(options.maxSide, options.maxSide, { fit: 'inside', withoutEnlargement: true });
+    const { data, info } = await pipeline
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    if (info.width * info.height > maxPixels) throw new Error(`image has ${info.width}x${info.height} pixels, more than the limit of ${maxPixels}`);
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+    const image = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+    const storedSide = stored ? Math.max(stored.width, stored.height) : Math.max(info.width, info.height);
+    return { image, scale: storedSide / Math.max(info.width, info.height) };
   } catch (err) {
-    const reason = (err as Error).message.replace(/^Input (buffer|file) (contains|has) /, '').split('\n')[0];
-    throw new FacetrainError('FT_ERR_IMAGE', `${label}: not a readable image (${reason}); remove it or replace it with a JPEG or PNG`, { cause: err });
+    throw unreadable(label, err);
+  }
+}
+
+/** `decodeImageScaled` at full size. */
+export async function decodeImage(bytes: Uint8Array, label = 'image', options: Omit<DecodeOptions, 'maxSide'> = {}): Promise<RgbImage> {
+  return (await decodeImageScaled(bytes, label, { maxPixels: options.maxPixels })).image;
+}
+
+/** The bytes of an image file, to decode later (e.g. shrunk on load by `Recognizer.predict`). */
+export async function readImageBytes(file: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(file));
+  } catch (err) {
+    throw new FacetrainError('FT_ERR_IMAGE', `${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the path`, { cause: err });
   }
 }
 
 export async function readImageFile(file: string, options?: DecodeOptions): Promise<RgbImage> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (err) {
-    throw new FacetrainError('FT_ERR_IMAGE', `${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the path`, { cause: err });
-  }
-  return decodeImage(bytes, file, options);
+  return decodeImage(await readImageBytes(file), file, options);
 }
 
 /** Resizes to exactly size x size (stretching, as the Keras tutorial's image loader does). */

@@ -1,13 +1,13 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initEngine } from '../tfjs/backend.js';
 import { fileSystemIO } from '../tfjs/model-io.js';
-import { decodeImage, resizeSquare, type DecodeOptions, type RgbImage } from '../image/decode.js';
+import { decodeImageScaled, resizeSquare, type DecodeOptions, type RgbImage } from '../image/decode.js';
 import { decide } from '../evaluate/metrics.js';
 import { readManifest, type ModelManifest } from '../model-dir/manifest.js';
 import { BASE_ROWS } from '../base/index.js';
-import { alignFace } from '../faces/align.js';
+import { alignFace, alignmentTransform, DEFAULT_ALIGN_CONFIG } from '../faces/align.js';
 import { detectorFor } from '../faces/cropper.js';
-import type { FaceDetector } from '../faces/detect.js';
+import { DEFAULT_DETECTOR_CONFIG, scaleFace, type FaceDetector } from '../faces/detect.js';
 import type { Box } from '../faces/geometry.js';
 import { GALLERY_FILE, personCentroids, readGallery } from '../model-dir/gallery.js';
 import { FacetrainError } from '../errors.js';
@@ -37,6 +37,10 @@ export interface PredictOptions {
   maxFaces?: number;
   /** Overrides the calibrated threshold stored in facetrain.json. */
   threshold?: number;
+  /** Names the photo in decoding errors; default `image`. */
+  label?: string;
+  /** Called once the photo is decoded, before faces are searched (for timings). */
+  onDecoded?: () => void;
 }
 
 export interface Recognizer {
@@ -70,11 +74,46 @@ interface Located {
   crop: RgbImage;
 }
 
-async function locateFaces(image: RgbImage, parts: RecognizerParts, manifest: ModelManifest, maxFaces: number): Promise<Located[]> {
+/** An image decoded shrunk, with its source bytes when it came from bytes (for a finer decode). */
+interface Decoded {
+  image: RgbImage;
+  /** Source pixel = decoded pixel * scale. */
+  scale: number;
+  bytes?: Uint8Array;
+}
+
+/**
+ * Faces are searched on the shrunk image; a face whose aligned crop would be enlarged (fewer than
+ * `size` source pixels across) is cut from a finer decode of the same bytes, the smallest that
+ * keeps it at `size`, so recognition sees the detail a full decode would give.
+ */
+async function locateFaces(decoded: Decoded, parts: RecognizerParts, manifest: ModelManifest, maxFaces: number, decodeOptions: DecodeOptions): Promise<Located[]> {
+  const { image, scale } = decoded;
   const size = parts.classifier.inputSize;
-  if (!parts.detector) return [{ box: { x: 0, y: 0, width: image.width, height: image.height }, crop: await resizeSquare(image, size) }];
+  const toSource = (box: Box): Box => ({ x: box.x * scale, y: box.y * scale, width: box.width * scale, height: box.height * scale });
+  if (!parts.detector) return [{ box: toSource({ x: 0, y: 0, width: image.width, height: image.height }), crop: await resizeSquare(image, size) }];
   const faces = (await parts.detector.detect(image)).slice(0, maxFaces > 0 ? maxFaces : undefined);
-  return Promise.all(faces.map(async (face) => ({ box: face.box, landmarks: face.landmarks, crop: await alignFace(image, face, size, manifest.input.align) })));
+  const enlargement = Math.max(1, ...faces.map((face) => {
+    const t = alignmentTransform(face, size, { ...DEFAULT_ALIGN_CONFIG, ...manifest.input.align });
+    return Math.hypot(t.a, t.b);
+  }));
+  let cropFrom = image;
+  let cropScale = 1;
+  if (enlargement > 1.01 && scale > 1.01 && decoded.bytes) {
+    const side = Math.ceil(Math.max(image.width, image.height) * Math.min(enlargement, scale));
+    cropFrom = (await decodeImageScaled(decoded.bytes, 'image', { ...decodeOptions, maxSide: side })).image;
+    cropScale = cropFrom.width / image.width;
+  }
+  return Promise.all(faces.map(async (face) => ({
+    box: toSource(face.box),
+    landmarks: face.landmarks.map(([x, y]) => [x * scale, y * scale] as [number, number]),
+    crop: await alignFace(cropFrom, cropScale === 1 ? face : scaleFace(face, cropScale, cropScale), size, manifest.input.align),
+  })));
+}
+
+/** Photos given as bytes are decoded at most this large (shrink-on-load): the detector's search size. */
+function searchSide(parts: RecognizerParts): number {
+  return parts.detector?.config.maxSide ?? DEFAULT_DETECTOR_CONFIG.maxSide;
 }
 
 /** A recognizer over in-memory parts, e.g. a model just trained, before it is written. */
@@ -84,8 +123,11 @@ export function createRecognizer(manifest: ModelManifest, parts: RecognizerParts
     manifest,
     labels,
     async predict(input, options = {}) {
-      const image = isRgbImage(input) ? input : await decodeImage(input, 'image', decodeOptions);
-      const faces = await locateFaces(image, parts, manifest, options.maxFaces ?? 0);
+      const decoded: Decoded = isRgbImage(input)
+        ? { image: input, scale: 1 }
+        : { ...(await decodeImageScaled(input, options.label ?? 'image', { ...decodeOptions, maxSide: decodeOptions.maxSide ?? searchSide(parts) })), bytes: input };
+      options.onDecoded?.();
+      const faces = await locateFaces(decoded, parts, manifest, options.maxFaces ?? 0, decodeOptions);
       if (faces.length === 0) return [];
       const classified = await parts.classifier.classify(faces.map((f) => f.crop));
       const threshold = options.threshold ?? manifest.threshold;
@@ -123,6 +165,7 @@ async function loadClassifier(dir: string, manifest: ModelManifest, runtime: Run
 export async function loadRecognizer(dir: string, options: LoadOptions = {}): Promise<Recognizer> {
   await initEngine();
   const manifest = await readManifest(dir);
-  const detector = await detectorFor(manifest.input);
-  return createRecognizer(manifest, { classifier: await loadClassifier(dir, manifest, options.runtime ?? (await chooseRuntime(options.engine))), detector }, options);
+  const runtime = options.runtime ?? (await chooseRuntime(options.engine));
+  const detector = await detectorFor(manifest.input, runtime);
+  return createRecognizer(manifest, { classifier: await loadClassifier(dir, manifest, runtime), detector }, options);
 }

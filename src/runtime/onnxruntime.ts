@@ -18,9 +18,19 @@ export async function loadOnnxRuntime(): Promise<OnnxRuntime | undefined> {
 /** An onnxruntime session; `release` may be called more than once (onnxruntime throws on a second release). */
 export type OnnxSession = ModelSession;
 
-/** A session on an in-memory ONNX model, threaded over every core. */
+let threadsPerSession = availableParallelism();
+
+/**
+ * Threads of each session created after this call in this thread (default: every core). A pool of
+ * worker threads, one per core, gives each worker one: more would make the sessions fight for cores.
+ */
+export function setOnnxThreadsPerSession(threads: number): void {
+  threadsPerSession = Math.max(1, Math.floor(threads));
+}
+
+/** A session on an in-memory ONNX model, threaded over every core (or `setOnnxThreadsPerSession`). */
 export async function createOnnxSession(ort: OnnxRuntime, bytes: Uint8Array): Promise<OnnxSession> {
-  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: availableParallelism(), graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threadsPerSession, graphOptimizationLevel: 'all' });
   let released = false;
   return {
     async run(input, shape) {

@@ -14,8 +14,11 @@ export class WorkerClient<Request extends object, Reply extends WorkerReply> {
   private readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
   private nextId = 0;
   private failure: Error | undefined;
+  /** Settles when the thread has ended, by itself or by `terminate`. */
+  readonly exited: Promise<void>;
 
   private constructor(private readonly worker: Worker, private readonly label: string) {
+    this.exited = new Promise((resolve) => worker.once('exit', () => resolve()));
     worker.on('message', (reply: Reply) => {
       const pending = this.pending.get(reply.id);
       this.pending.delete(reply.id);

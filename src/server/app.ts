@@ -27,6 +27,8 @@ export interface ServeOptions {
   maxPhotosPerRequest?: number;
   /** Time a client has to send a whole request; default 30 s. */
   requestTimeoutMs?: number;
+  /** Worker threads that decode and recognize photos; default one per core. */
+  workers?: number;
   /** fastify/pino level; default 'warn': request lines (info) would carry person names in URLs. */
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'silent';
 }
@@ -44,13 +46,14 @@ function checkPositiveInteger(name: string, value: number): void {
   if (!Number.isInteger(value) || value < 1) throw invalidOption(name, 'a positive integer', value);
 }
 
-function resolveOptions(options: ServeOptions): Required<Omit<ServeOptions, 'apiKey'>> & Pick<ServeOptions, 'apiKey'> {
+function resolveOptions(options: ServeOptions): Required<Omit<ServeOptions, 'apiKey' | 'workers'>> & Pick<ServeOptions, 'apiKey' | 'workers'> {
   const resolved = { ...SERVE_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as Required<ServeOptions>;
   checkPositiveInteger('maxBodyBytes', resolved.maxBodyBytes);
   checkPositiveInteger('maxPixels', resolved.maxPixels);
   checkPositiveInteger('maxInFlight', resolved.maxInFlight);
   checkPositiveInteger('maxPhotosPerRequest', resolved.maxPhotosPerRequest);
   checkPositiveInteger('requestTimeoutMs', resolved.requestTimeoutMs);
+  if (options.workers !== undefined) checkPositiveInteger('workers', options.workers);
   return { ...resolved, apiKey: options.apiKey || undefined };
 }
 
@@ -70,7 +73,7 @@ function rejectDeclaredOversize(app: FastifyInstance, maxBodyBytes: number): voi
  */
 export async function buildServer(options: ServeOptions): Promise<FastifyInstance> {
   const config = resolveOptions(options);
-  const host = await ModelHost.open(config.modelDir);
+  const host = await ModelHost.open(config.modelDir, config.maxPixels, options.workers);
   const ctx: ServerContext = {
     host,
     gate: new AdmissionGate(config.maxInFlight),

@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import { headerDimensions, megapixels } from '../image/dimensions.js';
 import { HttpError } from './http-error.js';
 
 /**
@@ -37,33 +37,9 @@ export class Mutex {
   }
 }
 
-/** Width and height from a BMP header, which libvips cannot read. */
-function bmpDimensions(bytes: Uint8Array): { width: number; height: number } | undefined {
-  if (bytes.length < 26 || bytes[0] !== 0x42 || bytes[1] !== 0x4d) return undefined;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return { width: Math.abs(view.getInt32(18, true)), height: Math.abs(view.getInt32(22, true)) };
-}
-
-/** Header dimensions without decoding pixels; undefined when no reader knows the format (decoding will then say why). */
-async function headerDimensions(bytes: Uint8Array): Promise<{ width: number; height: number } | undefined> {
-  const bmp = bmpDimensions(bytes);
-  if (bmp) return bmp;
-  try {
-    const { width, height } = await sharp(bytes, { limitInputPixels: false }).metadata();
-    return width && height ? { width, height } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function megapixels(pixels: number): string {
-  return `${(pixels / 1e6).toFixed(pixels < 1e6 ? 2 : 0)} MP`;
-}
-
 /**
  * Refuses decompression bombs from the header alone (a one-colour 20000x20000 PNG is a few KB
- * on the wire but 1.2 GB decoded). Formats without a readable header here are uncompressed
- * (PGM/PPM), so the body size limit already bounds them.
+ * on the wire but 1.2 GB decoded), netpbm included: a 17-byte PGM header can claim 49 MP.
  */
 export async function checkPixelLimit(bytes: Uint8Array, maxPixels: number, label: string): Promise<void> {
   const dims = await headerDimensions(bytes);

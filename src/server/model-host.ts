@@ -1,71 +1,54 @@
-import { loadRecognizer, type Recognizer } from '../recognize/recognizer.js';
+import { readManifest, type ModelManifest } from '../model-dir/manifest.js';
+import { chooseRuntime } from '../runtime/choose.js';
 import { Mutex } from './limits.js';
+import { RecognizePool, type Recognition, type RecognizeJob } from './recognize-pool.js';
 
-interface Slot {
-  recognizer: Recognizer;
-  users: number;
-  retired: boolean;
-  disposed?: boolean;
-}
-
-/** Disposes a retired recognizer once its last user is done; a request that slipped in after close() must not dispose it twice. */
-function release(slot: Slot): void {
-  if (slot.retired && slot.users === 0 && !slot.disposed) {
-    slot.disposed = true;
-    slot.recognizer.dispose();
-  }
+/** What the routes read about the served model. */
+export interface ServedModel {
+  readonly manifest: ModelManifest;
+  readonly labels: string[];
 }
 
 /**
- * Owns the served recognizer. Changes to the model directory run one at a time and end with a
- * reload; recognitions already running keep the recognizer they started with, which is
- * disposed only once the last of them finishes.
+ * Owns the served model: recognitions run in a pool of worker threads (never on the event loop),
+ * changes to the model directory run one at a time and end with every worker reloading it; a
+ * worker finishes the recognitions it already has with the model they started with.
  */
 export class ModelHost {
   private readonly writes = new Mutex();
   private constructor(
     readonly modelDir: string,
-    private slot: Slot,
+    private served: ServedModel,
+    private readonly pool: RecognizePool,
   ) {}
 
-  static async open(modelDir: string): Promise<ModelHost> {
-    return new ModelHost(modelDir, { recognizer: await loadRecognizer(modelDir), users: 0, retired: false });
+  /** `workers` defaults to one per core; the runtime is chosen here, once, and every worker loads the model on it. */
+  static async open(modelDir: string, maxPixels: number, workers?: number): Promise<ModelHost> {
+    const manifest = await readManifest(modelDir);
+    const pool = await RecognizePool.start(modelDir, maxPixels, await chooseRuntime(undefined), workers);
+    return new ModelHost(modelDir, { manifest, labels: manifest.labels }, pool);
   }
 
-  get current(): Recognizer {
-    return this.slot.recognizer;
+  get current(): ServedModel {
+    return this.served;
   }
 
-  async use<T>(work: (recognizer: Recognizer) => Promise<T>): Promise<T> {
-    const slot = this.slot;
-    slot.users++;
-    try {
-      return await work(slot.recognizer);
-    } finally {
-      slot.users--;
-      release(slot);
-    }
+  recognize(job: Omit<RecognizeJob, 'kind'>): Promise<Recognition> {
+    return this.pool.recognize(job);
   }
 
   /** Serialises `change` with every other change, then serves the directory as it now is. */
   modify<T>(change: (modelDir: string) => Promise<T>): Promise<T> {
     return this.writes.run(async () => {
       const result = await change(this.modelDir);
-      await this.reload();
+      const manifest = await readManifest(this.modelDir);
+      await this.pool.reload();
+      this.served = { manifest, labels: manifest.labels };
       return result;
     });
   }
 
-  private async reload(): Promise<void> {
-    const next: Slot = { recognizer: await loadRecognizer(this.modelDir), users: 0, retired: false };
-    const old = this.slot;
-    this.slot = next;
-    old.retired = true;
-    release(old);
-  }
-
-  close(): void {
-    this.slot.retired = true;
-    release(this.slot);
+  close(): Promise<void> {
+    return this.pool.close();
   }
 }

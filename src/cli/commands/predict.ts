@@ -1,9 +1,10 @@
 import type { CAC } from 'cac';
 import { stat } from 'node:fs/promises';
 import { scanFiles } from '../../dataset/scan.js';
-import { readImageFile } from '../../image/decode.js';
+import { readImageBytes } from '../../image/decode.js';
 import { loadRecognizer, type FaceResult } from '../../recognize/recognizer.js';
 import { FacetrainError } from '../../errors.js';
+import { mapInOrder, throughput } from '../../util/pipeline.js';
 import { engineOption, numberOption, type OutputFlags } from '../options.js';
 
 function formatFaces(file: string, faces: FaceResult[]): string {
@@ -32,16 +33,23 @@ export function registerPredict(cli: CAC): void {
       const threshold = flags.threshold === undefined ? undefined : numberOption('--threshold', flags.threshold);
       const recognizer = await loadRecognizer(modelDir, { engine: engineOption(flags.engine) });
       let failures = 0;
-      for (const file of await imagesIn(target)) {
-        try {
-          const faces = await recognizer.predict(await readImageFile(file), { topK, threshold });
-          console.log(flags.json ? JSON.stringify({ file, faces }) : formatFaces(file, faces));
-        } catch (err) {
-          if (!(err instanceof FacetrainError)) throw err;
+      const files = await imagesIn(target);
+      const started = performance.now();
+      const tty = process.stderr.isTTY && !flags.json && files.length > 1;
+      // Two photos in flight: one decoding (sharp's threads) while the other is in onnxruntime.
+      await mapInOrder(files, 2, (file) => readImageBytes(file).then((bytes) => recognizer.predict(bytes, { topK, threshold, label: file })).catch((err: unknown) => err as Error), (result, i) => {
+        const file = files[i]!;
+        if (tty) process.stderr.write('\r\x1b[K');
+        if (result instanceof Error) {
+          if (!(result instanceof FacetrainError)) throw result;
           failures++;
-          console.log(flags.json ? JSON.stringify({ file, error: err.message }) : err.message);
+          console.log(flags.json ? JSON.stringify({ file, error: result.message }) : result.message);
+        } else {
+          console.log(flags.json ? JSON.stringify({ file, faces: result }) : formatFaces(file, result as FaceResult[]));
         }
-      }
+        if (tty) process.stderr.write(throughput(i + 1, files.length, started));
+      });
+      if (tty) process.stderr.write('\r\x1b[K');
       recognizer.dispose();
       if (failures > 0) process.exitCode = 4;
     });

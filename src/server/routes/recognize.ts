@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { decodeImage } from '../../image/decode.js';
 import type { FaceResult } from '../../recognize/recognizer.js';
 import type { ServerContext } from '../context.js';
 import { checkPixelLimit } from '../limits.js';
@@ -35,14 +34,13 @@ export function registerRecognizeRoutes(app: FastifyInstance, ctx: ServerContext
       const photo = await readOnePhoto(request);
       return ctx.gate.run(async () => {
         await checkPixelLimit(photo.bytes, ctx.maxPixels, photo.file);
-        const image = await decodeImage(photo.bytes, photo.file, { maxPixels: ctx.maxPixels });
-        const decoded = performance.now();
-        const faces = await ctx.host.use((recognizer) => recognizer.predict(image, { topK: request.query.top_k, threshold: request.query.threshold }));
-        const done = performance.now();
+        // decoding and recognition happen in a worker thread; decodeMs also counts the upload and the wait for a worker
+        const { faces, image, recognizeMs } = await ctx.host.recognize({ bytes: photo.bytes, label: photo.file, topK: request.query.top_k, threshold: request.query.threshold });
+        const totalMs = ms(started, performance.now());
         return {
           faces: largestFirst(faces, request.query.max_faces),
-          image: { width: image.width, height: image.height },
-          timings: { decodeMs: ms(started, decoded), recognizeMs: ms(decoded, done), totalMs: ms(started, done) },
+          image,
+          timings: { decodeMs: Math.max(0, ms(recognizeMs, totalMs)), recognizeMs, totalMs },
         };
       });
     },

@@ -1,0 +1,116 @@
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { loadFaceDetector } from '../src/faces/detect.js';
+import { decodeImage, decodeImageScaled } from '../src/image/decode.js';
+import { loadRecognizer } from '../src/recognize/recognizer.js';
+import { phonePhoto } from '../test/support/phone-photo.js';
+import { sharedPath } from '../test/support/shared.js';
+import { celebrityPhotos, trainTinyModel } from '../test/support/tiny-model.js';
+import { round, timeMs } from './timing.js';
+
+/** The part of @vladmandic/face-api this bench calls (its node-wasm build ships its own types, but as CommonJS). */
+interface FaceApi {
+  nets: Record<'ssdMobilenetv1' | 'faceLandmark68Net' | 'faceRecognitionNet', { loadFromDisk(dir: string): Promise<void> }>;
+  tf: { tensor3d(data: Uint8Array, shape: number[], dtype: string): { dispose(): void } };
+  detectAllFaces(input: unknown): { withFaceLandmarks(): { withFaceDescriptors(): Promise<unknown[]> } };
+}
+
+/**
+ * face-api 1.7.15 on tfjs-wasm (its models ship in the package), in this process, on the same
+ * backend: detectAllFaces (SSD MobileNetV1) + 68 landmarks + descriptors for every face, after a
+ * full sharp decode, as its README's node example does.
+ */
+async function loadFaceApi(): Promise<(bytes: Uint8Array) => Promise<number>> {
+  const require = createRequire(import.meta.url);
+  const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApi;
+  const dir = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
+  for (const net of ['ssdMobilenetv1', 'faceLandmark68Net', 'faceRecognitionNet'] as const) await faceapi.nets[net].loadFromDisk(dir);
+  return async (bytes) => {
+    const { data, info } = await sharp(bytes).rotate().removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const input = faceapi.tf.tensor3d(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), [info.height, info.width, 3], 'int32');
+    try {
+      return (await faceapi.detectAllFaces(input).withFaceLandmarks().withFaceDescriptors()).length;
+    } finally {
+      input.dispose();
+    }
+  };
+}
+
+/** Median ms per photo of running `recognize` over every photo, `runs` times. */
+async function perPhoto(runs: number, photos: Uint8Array[], recognize: (bytes: Uint8Array) => Promise<unknown>): Promise<number> {
+  return round((await timeMs(runs, async () => {
+    for (const photo of photos) await recognize(photo);
+  })) / photos.length);
+}
+
+async function lfwPhotos(count: number): Promise<Uint8Array[]> {
+  const root = sharedPath('datasets', 'lfw-pairs', 'images');
+  const people = (await readdir(root)).sort().slice(0, count);
+  return Promise.all(people.map(async (person) => new Uint8Array(await readFile(path.join(root, person, (await readdir(path.join(root, person))).sort()[0]!)))));
+}
+
+/**
+ * Photos from bytes to named faces, facetrain's default model (BlazeFace + FaceRes + head) against
+ * face-api in the same process on the same photos: a 12 MP phone JPEG (a five-celebrities photo
+ * pasted on a 3024x4032 canvas), LFW 250x250 photos, a 640x480 camera frame.
+ */
+export async function benchPhotos(runs: number): Promise<Record<string, unknown>> {
+  const model = await trainTinyModel(['ben_afflek', 'madonna', 'mindy_kaling'], { base: 'faceres' });
+  const recognizer = await loadRecognizer(model.modelDir);
+  const [tfjsDetector, onnxDetector] = await Promise.all([loadFaceDetector({}, 'tfjs'), loadFaceDetector({}, 'onnx')]);
+  try {
+    const faceApi = await loadFaceApi();
+    const source = (await celebrityPhotos('madonna', 1, 'val'))[0]!;
+    const phone = new Uint8Array(await phonePhoto(source));
+    const frame = new Uint8Array(await phonePhoto(source, { width: 640, height: 480, photoSide: 360 }));
+    const lfw = await lfwPhotos(Number(process.env.BENCH_LFW_PHOTOS ?? 10));
+    const faceApiRuns = Math.min(runs, 3);
+    const predict = (bytes: Uint8Array) => recognizer.predict(bytes);
+    const searched = (await decodeImageScaled(phone, 'phone', { maxSide: onnxDetector.config.maxSide })).image;
+    const result = {
+      phone12mp: {
+        bytes: phone.length,
+        facetrainMs: await perPhoto(runs, [phone], predict),
+        faceApiMs: await perPhoto(faceApiRuns, [phone], faceApi),
+        facesFound: { facetrain: (await predict(phone)).length, faceApi: await faceApi(phone) },
+        fullDecodeMs: round(await timeMs(runs, () => decodeImage(phone))),
+        shrinkOnLoadDecodeMs: round(await timeMs(runs, () => decodeImageScaled(phone, 'phone', { maxSide: onnxDetector.config.maxSide }))),
+        detectOnnxMs: round(await timeMs(runs, () => onnxDetector.detect(searched))),
+        detectTfjsMs: round(await timeMs(faceApiRuns, () => tfjsDetector.detect(searched))),
+      },
+      lfw250: {
+        photos: lfw.length,
+        facetrainMsPerPhoto: await perPhoto(runs, lfw, predict),
+        faceApiMsPerPhoto: await perPhoto(faceApiRuns, lfw, faceApi),
+      },
+      frame640x480: {
+        facetrainMs: await perPhoto(runs, [frame], predict),
+        faceApiMs: await perPhoto(faceApiRuns, [frame], faceApi),
+      },
+      runs,
+      faceApiRuns,
+    };
+    const ratio = (ours: number, theirs: number) => round(ours / theirs);
+    return {
+      ...result,
+      ratios: {
+        phone12mp: ratio(result.phone12mp.facetrainMs, result.phone12mp.faceApiMs),
+        lfw250: ratio(result.lfw250.facetrainMsPerPhoto, result.lfw250.faceApiMsPerPhoto),
+        frame640x480: ratio(result.frame640x480.facetrainMs, result.frame640x480.faceApiMs),
+        detectOnnxOverTfjs: ratio(result.phone12mp.detectOnnxMs, result.phone12mp.detectTfjsMs),
+      },
+    };
+  } finally {
+    recognizer.dispose();
+    tfjsDetector.dispose();
+    onnxDetector.dispose();
+    await rm(model.root, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  console.log(JSON.stringify(await benchPhotos(Number(process.env.BENCH_RUNS ?? 5)), null, 2));
+}

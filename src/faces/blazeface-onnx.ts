@@ -1,0 +1,180 @@
+import type { GraphModel } from '@tensorflow/tfjs-converter';
+import { attr, compiledGraph, type GraphNode, nodeName } from '../graph/from-graph.js';
+import { ONNX_OPSET, type OnnxInitializer, type OnnxNode, valueInfo } from '../graph/onnx.js';
+import { type Attribute, int, ints, ModelProto, ONNX_FLOAT, ONNX_INT64, rawBytes } from '../graph/onnx-schema.js';
+import { FacetrainError } from '../errors.js';
+
+/**
+ * BlazeFace (the TF.js graph shipped by @vladmandic/human) written as an ONNX model in memory, so
+ * onnxruntime runs it on every core and on many views at once: the TF.js graph is pinned to batch 1,
+ * this one takes [views, 256, 256, 3] NHWC and gives the four outputs of the graph in its order.
+ * The graph is small and fixed (convolutions, depthwise convolutions, ReLU, Add, MaxPool, channel
+ * Pad, Reshape), so it is converted op by op here rather than through the general IR.
+ */
+
+/** TF "SAME" padding for one axis: the extra pixel goes after, as TF does. */
+function samePads(size: number, kernel: number, stride: number): [number, number] {
+  const total = Math.max((Math.ceil(size / stride) - 1) * stride + kernel - size, 0);
+  return [Math.floor(total / 2), total - Math.floor(total / 2)];
+}
+
+class BlazeFaceToOnnx {
+  readonly nodes: OnnxNode[] = [];
+  readonly initializers: OnnxInitializer[] = [];
+  /** NCHW shape (without batch) of every converted tensor. */
+  private readonly shapes = new Map<string, [number, number, number]>();
+
+  constructor(private readonly model: GraphModel) {}
+
+  private constantData(input: string): { shape: number[]; data: Float32Array | Int32Array } {
+    const tensor = this.model.weights[nodeName(input)]?.[0];
+    if (!tensor) throw new FacetrainError('FT_ERR_MODEL', `BlazeFace constant ${input} has no value; reinstall @vladmandic/human`);
+    return { shape: tensor.shape.slice(), data: tensor.dataSync() as Float32Array | Int32Array };
+  }
+
+  private floatConst(name: string, dims: number[], data: Float32Array): string {
+    this.initializers.push({ name, dims, data_type: ONNX_FLOAT, raw_data: rawBytes(data) });
+    return name;
+  }
+
+  private int64Const(name: string, values: number[]): string {
+    this.initializers.push({ name, dims: [values.length], data_type: ONNX_INT64, raw_data: rawBytes(BigInt64Array.from(values.map(BigInt))) });
+    return name;
+  }
+
+  private add(op_type: string, name: string, input: string[], shape: [number, number, number], attribute: Attribute[] = []): string {
+    this.nodes.push({ op_type, name, input, output: [name], attribute });
+    this.shapes.set(name, shape);
+    return name;
+  }
+
+  private shape(name: string): [number, number, number] {
+    const shape = this.shapes.get(nodeName(name));
+    if (!shape) throw new FacetrainError('FT_ERR_MODEL', `BlazeFace node input ${name} was not converted; the model file is not the expected BlazeFace`);
+    return shape;
+  }
+
+  /** Conv2D (HWIO filter) or depthwise (HWC1 filter) with TF padding and an optional fused bias and ReLU. */
+  private conv(node: GraphNode, depthwise: boolean): void {
+    const input = nodeName(node.inputNames[0]!);
+    const [channels, height, width] = this.shape(input);
+    const filter = this.constantData(node.inputNames[1]!);
+    const [kh, kw, ci, co] = filter.shape as [number, number, number, number];
+    const outChannels = depthwise ? ci * co : co;
+    // HWIO -> OIHW (depthwise: HW C 1 -> C 1 H W)
+    const oihw = new Float32Array(filter.data.length);
+    const inPerGroup = depthwise ? 1 : ci;
+    for (let y = 0; y < kh; y++) {
+      for (let x = 0; x < kw; x++) {
+        for (let i = 0; i < ci; i++) {
+          for (let o = 0; o < co; o++) {
+            const out = depthwise ? i * co + o : o;
+            const inIndex = depthwise ? 0 : i;
+            oihw[((out * inPerGroup + inIndex) * kh + y) * kw + x] = filter.data[((y * kw + x) * ci + i) * co + o]!;
+          }
+        }
+      }
+    }
+    const [, sy, sx] = attr<number[]>(node, 'strides', [1, 1, 1, 1]);
+    const same = attr<string>(node, 'pad', 'valid') === 'same';
+    const [top, bottom] = same ? samePads(height, kh, sy!) : [0, 0];
+    const [left, right] = same ? samePads(width, kw, sx!) : [0, 0];
+    const fused = attr<string[]>(node, 'fusedOps', []);
+    const inputs = [input, this.floatConst(`${node.name}/filter`, [outChannels, inPerGroup, kh, kw], oihw)];
+    if (fused.includes('biasadd')) inputs.push(this.floatConst(`${node.name}/bias`, [outChannels], Float32Array.from(this.constantData(node.inputNames[2]!).data)));
+    const outShape: [number, number, number] = [outChannels, Math.floor((height + top + bottom - kh) / sy!) + 1, Math.floor((width + left + right - kw) / sx!) + 1];
+    const attributes = [ints('kernel_shape', [kh, kw]), ints('strides', [sy!, sx!]), ints('pads', [top, left, bottom, right]), ...(depthwise ? [int('group', channels)] : [])];
+    const relu = fused.includes('relu');
+    const conv = this.add('Conv', relu ? `${node.name}/conv` : node.name, inputs, outShape, attributes);
+    if (relu) this.add('Relu', node.name, [conv], outShape);
+    if (fused.some((op) => op !== 'biasadd' && op !== 'relu')) throw new FacetrainError('FT_ERR_MODEL', `BlazeFace node ${node.name} fuses ${fused.join(', ')}; only BiasAdd and Relu are converted`);
+  }
+
+  private convert(node: GraphNode): void {
+    const input = (i: number): string => nodeName(node.inputNames[i]!);
+    switch (node.op) {
+      case 'Const':
+        return;
+      case 'Placeholder':
+        this.add('Transpose', node.name, ['pixels'], [3, 256, 256], [ints('perm', [0, 3, 1, 2])]);
+        return;
+      case '_FusedConv2D':
+      case 'Conv2D':
+        return this.conv(node, false);
+      case 'DepthwiseConv2dNative':
+        return this.conv(node, true);
+      case 'Relu':
+        this.add('Relu', node.name, [input(0)], this.shape(input(0)));
+        return;
+      case 'AddV2':
+        this.add('Add', node.name, [input(0), input(1)], this.shape(input(0)));
+        return;
+      case 'MaxPool': {
+        const [, ky, kx] = attr<number[]>(node, 'kernelSize', [1, 2, 2, 1]);
+        const [, sy, sx] = attr<number[]>(node, 'strides', [1, 2, 2, 1]);
+        const [c, h, w] = this.shape(input(0));
+        if (h % sy! !== 0 || w % sx! !== 0 || ky !== sy || kx !== sx) throw new FacetrainError('FT_ERR_MODEL', `BlazeFace pooling ${node.name} is not the expected non-overlapping one`);
+        this.add('MaxPool', node.name, [input(0)], [c, h / sy!, w / sx!], [ints('kernel_shape', [ky!, kx!]), ints('strides', [sy!, sx!])]);
+        return;
+      }
+      case 'Pad': {
+        // NHWC paddings [[n0,n1],[h0,h1],[w0,w1],[c0,c1]] -> ONNX NCHW begins then ends.
+        const p = Array.from(this.constantData(node.inputNames[1]!).data);
+        const [c, h, w] = this.shape(input(0));
+        const pads = this.int64Const(`${node.name}/pads`, [p[0]!, p[6]!, p[2]!, p[4]!, p[1]!, p[7]!, p[3]!, p[5]!]);
+        this.add('Pad', node.name, [input(0), pads], [c + p[6]! + p[7]!, h + p[2]! + p[3]!, w + p[4]! + p[5]!]);
+        return;
+      }
+      case 'Reshape': {
+        // TF reshapes NHWC memory: back to NHWC first, then the graph's shape with a free batch.
+        const [c, h, w] = this.shape(input(0));
+        const nhwc = this.add('Transpose', `${node.name}/nhwc`, [input(0)], [h, w, c], [ints('perm', [0, 2, 3, 1])]);
+        const target = Array.from(this.constantData(node.inputNames[1]!).data);
+        const shape = this.int64Const(`${node.name}/shape`, [-1, ...target.slice(1)]);
+        this.add('Reshape', node.name, [nhwc, shape], [target[1]!, target[2]!, 1]);
+        return;
+      }
+      case 'Identity':
+        this.add('Identity', node.name, [input(0)], this.shape(input(0)));
+        return;
+      default:
+        throw new FacetrainError('FT_ERR_MODEL', `BlazeFace node ${node.name} (${node.op}) has no ONNX conversion; the model file is not the expected BlazeFace`);
+    }
+  }
+
+  build(): Uint8Array {
+    const graph = compiledGraph(this.model);
+    const outputs = this.model.outputNodes.map(nodeName);
+    const order: GraphNode[] = [];
+    const seen = new Set<string>();
+    const visit = (name: string): void => {
+      if (seen.has(name)) return;
+      seen.add(name);
+      const node = graph.nodes[name]!;
+      for (const input of node.inputNames) visit(nodeName(input));
+      order.push(node);
+    };
+    for (const output of outputs) visit(output);
+    for (const node of order) this.convert(node);
+    const model = {
+      ir_version: 8,
+      producer_name: 'facetrain',
+      opset_import: [{ domain: '', version: ONNX_OPSET }],
+      graph: {
+        name: 'blazeface',
+        node: this.nodes,
+        initializer: this.initializers,
+        input: [valueInfo('pixels', ['views', 256, 256, 3])],
+        output: outputs.map((name) => valueInfo(name, ['views', ...this.shape(name).slice(0, 2)])),
+      },
+    };
+    const error = ModelProto.verify(model);
+    if (error) throw new Error(`internal error building the BlazeFace ONNX model: ${error}`);
+    return ModelProto.encode(ModelProto.fromObject(model)).finish();
+  }
+}
+
+/** The BlazeFace GraphModel as ONNX bytes: input `pixels` [views, 256, 256, 3], outputs in `model.outputNodes` order. */
+export function blazeFaceOnnx(model: GraphModel): Uint8Array {
+  return new BlazeFaceToOnnx(model).build();
+}

@@ -1,0 +1,114 @@
+import { availableParallelism } from 'node:os';
+import type { FaceResult } from '../recognize/recognizer.js';
+import { type ErrorCode, FacetrainError } from '../errors.js';
+import type { Runtime, RuntimeName } from '../runtime/runtime.js';
+import { startWorkers, type WorkerClient, type WorkerReply } from '../runtime/worker-client.js';
+
+export interface RecognizeJob {
+  kind: 'recognize';
+  bytes: Uint8Array;
+  label: string;
+  topK: number;
+  threshold?: number;
+}
+
+/** `reload`: serve the model directory as it now is; `status`: answer once the model is loaded; `close`: finish the jobs queued, free the model and end. */
+export type PoolRequest = RecognizeJob | { kind: 'reload' } | { kind: 'status' } | { kind: 'close' };
+
+export interface PoolReply extends WorkerReply {
+  faces?: FaceResult[];
+  image?: { width: number; height: number };
+  decodeMs?: number;
+  recognizeMs?: number;
+  /** A library error, kept whole so the route answers with its status and message. */
+  failure?: { code?: ErrorCode; message: string };
+}
+
+export interface RecognizeWorkerData {
+  modelDir: string;
+  maxPixels: number;
+  /** The runtime the server chose (by name: a Runtime does not cross threads); every worker loads the model on it. */
+  runtime: RuntimeName;
+  onnxThreads: number;
+}
+
+export interface Recognition {
+  faces: FaceResult[];
+  image: { width: number; height: number };
+  decodeMs: number;
+  recognizeMs: number;
+}
+
+function unwrap(reply: PoolReply): PoolReply {
+  if (reply.failure?.code) throw new FacetrainError(reply.failure.code, reply.failure.message);
+  if (reply.failure) throw new Error(`recognition worker: ${reply.failure.message}`);
+  return reply;
+}
+
+/**
+ * Decoding and recognition in worker threads, one per core, each with its own copy of the model:
+ * the event loop only parses requests and answers, so `/healthz` and uploads stay fast while a
+ * 6000x6000 photo is decoded. A job goes to the worker with the fewest jobs queued.
+ */
+export class RecognizePool {
+  private readonly queued: number[];
+
+  private constructor(private readonly workers: WorkerClient<PoolRequest, PoolReply>[]) {
+    this.queued = workers.map(() => 0);
+  }
+
+  static async start(modelDir: string, maxPixels: number, runtime: Runtime, size = availableParallelism()): Promise<RecognizePool> {
+    const data: RecognizeWorkerData = { modelDir, maxPixels, runtime: runtime.name, onnxThreads: availableParallelism() / size };
+    const workers = await startWorkers<PoolRequest, PoolReply>(size, new URL('./recognize-worker.js', import.meta.url), () => data, 'recognition worker');
+    const pool = new RecognizePool(workers);
+    try {
+      await pool.everyWorker({ kind: 'status' });
+    } catch (err) {
+      await pool.close();
+      throw err;
+    }
+    return pool;
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  async recognize(job: Omit<RecognizeJob, 'kind'>): Promise<Recognition> {
+    const index = this.queued.indexOf(Math.min(...this.queued));
+    // A copy the worker can own: uploads are often views into a larger pooled buffer.
+    const bytes = Uint8Array.from(job.bytes);
+    this.queued[index]!++;
+    try {
+      const reply = unwrap(await this.workers[index]!.request({ ...job, kind: 'recognize', bytes }, [bytes.buffer]));
+      return { faces: reply.faces!, image: reply.image!, decodeMs: reply.decodeMs!, recognizeMs: reply.recognizeMs! };
+    } finally {
+      this.queued[index]!--;
+    }
+  }
+
+  /** Every worker serves the model directory as it now is (after the jobs it already has). */
+  reload(): Promise<void> {
+    return this.everyWorker({ kind: 'reload' });
+  }
+
+  private async everyWorker(request: PoolRequest): Promise<void> {
+    await Promise.all(this.workers.map(async (worker) => unwrap(await worker.request(request))));
+  }
+
+  /**
+   * Lets every worker finish its queued jobs, free its onnxruntime sessions and end by itself:
+   * terminating a thread inside onnxruntime aborts the whole process. A worker that does not end
+   * within `graceMs` is terminated.
+   */
+  async close(graceMs = 30_000): Promise<void> {
+    await Promise.all(this.workers.map(async (worker) => {
+      const ended = worker.request({ kind: 'close' }).then(() => worker.exited, () => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
+      const outcome = await Promise.race([ended, late]);
+      clearTimeout(timer);
+      if (outcome === 'late') await worker.terminate();
+    }));
+  }
+}

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { readFile, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import sharp from 'sharp';
+import type { FastifyInstance } from 'fastify';
+import { loadFaceDetector, type DetectedFace, type FaceDetector } from '../src/faces/detect.js';
+import { decodeImage, decodeImageScaled, readImageFile, type RgbImage } from '../src/image/decode.js';
+import { loadRecognizer } from '../src/recognize/recognizer.js';
+import { buildServer } from '../src/server/app.js';
+import { FacetrainError } from '../src/errors.js';
+import { phonePhoto } from './support/phone-photo.js';
+import { needsShared, sharedPath } from './support/shared.js';
+import { celebrityPhotos, trainTinyModel, type TinyModel } from './support/tiny-model.js';
+
+async function enlarge(image: RgbImage, factor: number): Promise<RgbImage> {
+  const { data, info } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .resize(image.width * factor, image.height * factor, { kernel: 'cubic' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+}
+
+/** For each face of `reference`, the largest distance between its box edges and those of the nearest face of `found` (scaled down by `scale`). */
+function edgeDistances(found: DetectedFace[], reference: DetectedFace[], scale = 1): number[] {
+  return reference.map(({ box: r }) => Math.min(...found.map(({ box }) => Math.max(
+    Math.abs(box.x / scale - r.x),
+    Math.abs(box.y / scale - r.y),
+    Math.abs((box.x + box.width) / scale - (r.x + r.width)),
+    Math.abs((box.y + box.height) / scale - (r.y + r.height)),
+  ))));
+}
+
+describe('large photos: detection at the size needed', { skip: needsShared }, () => {
+  let detector: FaceDetector;
+  before(async () => {
+    detector = await loadFaceDetector();
+  });
+  after(() => detector?.dispose());
+
+  test('a scene enlarged 3x (4098x2304, five faces) gives the same faces as the scene itself, boxes within a few pixels', async () => {
+    const scene = await readImageFile(sharedPath('datasets', 'bbt-scenes', 'bbt3.jpg'));
+    const large = await enlarge(scene, 3);
+    const small = await detector.detect(scene);
+    const big = await detector.detect(large);
+    assert.ok(small.length >= 2, 'the scene has several faces');
+    assert.equal(big.length, small.length, 'no face is lost on the large photo');
+    // The large photo is searched at 1440 px, the scene at 1366: tiles fall differently, boxes move by a few pixels.
+    const distances = edgeDistances(big, small, 3);
+    assert.ok(distances.every((d) => d <= 8), `box edges ${distances.map((d) => d.toFixed(1)).join(', ')} px from the scene's (faces about 100 px)`);
+  });
+
+  test('BlazeFace on onnxruntime finds the boxes TF.js finds', async () => {
+    const tfjs = await loadFaceDetector({}, 'tfjs');
+    try {
+      const scene = await readImageFile(sharedPath('datasets', 'bbt-scenes', 'bbt2.jpg'));
+      const onnx = await detector.detect(scene);
+      const reference = await tfjs.detect(scene);
+      assert.equal(onnx.length, reference.length);
+      assert.ok(edgeDistances(onnx, reference).every((d) => d < 0.5));
+      onnx.forEach((face, i) => assert.ok(Math.abs(face.score - reference[i]!.score) < 1e-3));
+    } finally {
+      tfjs.dispose();
+    }
+  });
+
+  test('a 12 MP phone JPEG decodes shrunk on load, and scales back to its own pixels', async () => {
+    const photo = await phonePhoto(sharedPath('datasets', 'bbt', 'penny', 'penny1.png'));
+    const { image, scale } = await decodeImageScaled(photo, 'phone.jpg', { maxSide: detector.config.maxSide });
+    assert.equal(Math.max(image.width, image.height), detector.config.maxSide);
+    assert.ok(Math.abs(scale * image.height - 4032) < 1e-6);
+    const full = await decodeImage(photo, 'phone.jpg');
+    assert.deepEqual([full.width, full.height], [3024, 4032]);
+  });
+});
+
+describe('image headers are checked before any pixel is decoded', () => {
+  test('a 17-byte text PGM claiming 7000x7000 is refused as truncated, not decoded as zeros', async () => {
+    const pgm = new TextEncoder().encode('P2\n7000 7000\n255\n');
+    assert.equal(pgm.length, 17);
+    await assert.rejects(decodeImage(pgm, 'bomb.pgm'), (err) => err instanceof FacetrainError && err.code === 'FT_ERR_IMAGE' && /bomb\.pgm.*truncated/.test(err.message));
+    await assert.rejects(decodeImage(pgm, 'bomb.pgm', { maxPixels: 40_000_000 }), (err) => err instanceof FacetrainError && /bomb\.pgm: not a readable image \(7000x7000 is 49000000 pixels, more than the limit of 40000000\)/.test(err.message));
+  });
+
+  test('a PNG over the pixel limit is refused from its header', async () => {
+    const png = await sharp({ create: { width: 6000, height: 6000, channels: 3, background: '#808080' } }).png().toBuffer();
+    await assert.rejects(decodeImage(png, 'big.png', { maxPixels: 30_000_000 }), (err) => err instanceof FacetrainError && /big\.png: not a readable image \(6000x6000 is 36000000 pixels/.test(err.message));
+  });
+});
+
+describe('facetrain serve: decoding and recognition off the event loop', { skip: needsShared }, () => {
+  let model: TinyModel;
+  let app: FastifyInstance;
+  let url: string;
+
+  before(async () => {
+    model = await trainTinyModel(['ben_afflek', 'madonna', 'mindy_kaling'], { base: 'faceres' });
+    app = await buildServer({ modelDir: model.modelDir, maxPixels: 40_000_000, maxBodyBytes: 8 * 1024 * 1024 });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  });
+
+  after(async () => {
+    await app?.close();
+    if (model) await rm(model.root, { recursive: true, force: true });
+  });
+
+  test('/healthz answers while a 6000x6000 PNG is being recognized, and the photo is recognized like its small original', async () => {
+    const original = (await celebrityPhotos('madonna', 1, 'val'))[0]!;
+    const jpeg = await phonePhoto(original, { width: 6000, height: 6000, photoSide: 1800 });
+    const png = new Uint8Array(await sharp(jpeg).png({ compressionLevel: 1 }).toBuffer());
+    let recognized = false;
+    const recognition = fetch(`${url}/v1/recognize`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png }).then(async (response) => {
+      recognized = true;
+      return { status: response.status, body: (await response.json()) as { faces: { label: string; box: { width: number } }[]; image: { width: number } } };
+    });
+    // Health checks answered while the recognition is admitted and not yet answered; a server that
+    // decoded on its event loop would answer them only after it.
+    let answeredWhileBusy = 0;
+    while (!recognized && answeredWhileBusy < 5) {
+      const health = await fetch(`${url}/healthz`);
+      assert.equal(health.status, 200);
+      const { inFlight } = (await health.json()) as { inFlight: number };
+      if (inFlight === 1 && !recognized) answeredWhileBusy++;
+    }
+    assert.equal(answeredWhileBusy, 5, 'health checks answer while a large photo is being recognized');
+    const { status, body } = await recognition;
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal(body.image.width, 6000);
+    const recognizer = await loadRecognizer(model.modelDir);
+    try {
+      const direct = await recognizer.predict(new Uint8Array(await readFile(original)));
+      assert.ok(body.faces.length >= 1);
+      assert.equal(body.faces[0]!.label, direct[0]!.label, 'the large photo names the face as the original does');
+    } finally {
+      recognizer.dispose();
+    }
+  });
+
+  test('a 17-byte PGM claiming 7000x7000 and a PNG over the limit are 413 from the header alone', async () => {
+    const pgm = await fetch(`${url}/v1/recognize`, { method: 'POST', headers: { 'content-type': 'image/x-portable-graymap' }, body: 'P2\n7000 7000\n255\n' });
+    assert.equal(pgm.status, 413);
+    assert.equal(((await pgm.json()) as { error: { code: string } }).error.code, 'FT_ERR_TOO_MANY_PIXELS');
+    const png = await sharp({ create: { width: 7000, height: 7000, channels: 3, background: '#808080' } }).png().toBuffer();
+    const big = await fetch(`${url}/v1/recognize`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(png) });
+    assert.equal(big.status, 413);
+  });
+});
