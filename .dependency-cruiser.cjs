@@ -17,6 +17,7 @@ const LAYERS = [
   'dataset',
   'faces',
   'model-dir',
+  'cluster',
   'train',
   'base',
   'recognize',

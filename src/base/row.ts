@@ -57,6 +57,12 @@ export interface EmbeddingBaseRow extends CommonRow {
    * base on the shared sets (`npm run accuracy`).
    */
   unknownFloor: number;
+  /**
+   * Cosine similarity at or above which `cluster` puts two faces in one group, where it differs from
+   * `verifyThreshold` (FaceRes: its 1 % false-accept similarity on the shared mix, stricter than its
+   * best-accuracy threshold, because one wrong link merges two whole groups).
+   */
+  samePersonSimilarity?: number;
 }
 
 export type BaseRow = ClassifierBaseRow | EmbeddingBaseRow;

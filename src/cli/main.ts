@@ -2,6 +2,7 @@
 import { cac } from 'cac';
 import { createRequire } from 'node:module';
 import { FacetrainError, fromFileSystemError } from '../errors.js';
+import { registerCluster } from './commands/cluster.js';
 import { registerEval } from './commands/eval.js';
 import { registerExport } from './commands/export.js';
 import { registerGalleryIndex } from './commands/gallery-index.js';
@@ -44,6 +45,7 @@ export async function runCli(argv: string[]): Promise<void> {
   registerServe(cli);
   registerVerify(cli);
   registerGalleryIndex(cli);
+  registerCluster(cli);
   cli.help();
   cli.version(version);
   try {

@@ -8,7 +8,7 @@ export interface ReporterOptions {
   write?: (text: string) => void;
 }
 
-function seconds(ms: number): string {
+export function seconds(ms: number): string {
   return ms >= 60_000 ? `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s` : `${(ms / 1000).toFixed(1)}s`;
 }
 

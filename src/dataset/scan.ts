@@ -28,6 +28,9 @@ export interface SplitOptions {
 
 const VAL_DIR_NAMES = ['val', 'validation'];
 
+/** Photos that match nobody, as `facetrain cluster` leaves them: not a person, so never a label. */
+export const UNSORTED_DIR = 'unsorted';
+
 /** Sub-folders of `dir`, following symbolic links (people often link their photo folders in). */
 async function listDirs(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
@@ -50,7 +53,7 @@ export async function scanFiles(dir: string): Promise<string[]> {
 export async function scanPeople(root: string): Promise<Map<string, string[]>> {
   let names: string[];
   try {
-    names = await listDirs(root);
+    names = (await listDirs(root)).filter((name) => name !== UNSORTED_DIR);
   } catch (err) {
     throw new FacetrainError('FT_ERR_DATASET', `${root}: cannot read the dataset folder (${(err as NodeJS.ErrnoException).code}); pass a folder with one sub-folder of photos per person`, { cause: err });
   }

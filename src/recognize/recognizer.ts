@@ -149,6 +149,8 @@ export function createRecognizer(manifest: ModelManifest, parts: RecognizerParts
 export interface LoadOptions extends DecodeOptions {
   /** Runtime for the networks: onnxruntime-node (faster, both cores) or TF.js; default onnx when installed. */
   engine?: RuntimeName;
+  /** The runtime a command already chose (`chooseRuntime` once per command); `engine` is then not consulted. */
+  runtime?: Runtime;
 }
 
 async function loadClassifier(dir: string, manifest: ModelManifest, runtime: Runtime): Promise<FaceClassifier> {
@@ -165,7 +167,7 @@ async function loadClassifier(dir: string, manifest: ModelManifest, runtime: Run
 export async function loadRecognizer(dir: string, options: LoadOptions = {}): Promise<Recognizer> {
   await initEngine();
   const manifest = await readManifest(dir);
-  const runtime = await chooseRuntime(options.engine);
+  const runtime = options.runtime ?? (await chooseRuntime(options.engine));
   const detector = await detectorFor(manifest.input, runtime);
   return createRecognizer(manifest, { classifier: await loadClassifier(dir, manifest, runtime), detector }, options);
 }

@@ -1,0 +1,94 @@
+import { readdir, symlink, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { bcubed, type BCubed } from '../../src/cluster/bcubed.js';
+import type { ClusterResult } from '../../src/api/cluster.js';
+import { UNSORTED_DIR } from '../../src/dataset/scan.js';
+import { createRandom, shuffled } from '../../src/util/random.js';
+import { sharedPath } from './shared.js';
+
+/** A photo dump made of labelled shared sets with the labels removed, and the truth kept aside. */
+export interface PhotoMix {
+  dir: string;
+  /** Person (set/folder) of each photo, by its path relative to `dir` with '/' separators. */
+  truth: Map<string, string>;
+  people: number;
+  /** Unlabelled group photos (bbt-scenes) linked in too, by relative path: several people each. */
+  scenes: string[];
+}
+
+/** One person in two sets. */
+const SAME_PERSON = new Map([['lfw/Ben_Affleck', 'celebrities/ben_afflek']]);
+
+async function people(root: string, keep: (name: string, files: string[]) => boolean): Promise<[string, string[]][]> {
+  const out: [string, string[]][] = [];
+  for (const name of (await readdir(root)).sort()) {
+    const files = (await readdir(path.join(root, name), { withFileTypes: true }).catch(() => [])).filter((e) => e.isFile()).map((e) => path.join(root, name, e.name));
+    if (files.length > 0 && keep(name, files)) out.push([name, files.sort()]);
+  }
+  return out;
+}
+
+/**
+ * bbt (8 people), five-celebrities train + val (5), ORL s1-s10 (10) and every LFW-pairs person with
+ * at least 4 photos, linked under anonymous names in shuffled order into nested folders of `dir`;
+ * plus the bbt scene photos, whose faces have no label.
+ */
+export async function buildPhotoMix(dir: string, seed = 1): Promise<PhotoMix> {
+  const celebrities = new Map<string, string[]>();
+  for (const split of ['train', 'val']) {
+    for (const [name, files] of await people(sharedPath('datasets', 'five-celebrities', split), () => true)) celebrities.set(name, [...(celebrities.get(name) ?? []), ...files]);
+  }
+  const sources: [string, [string, string[]][]][] = [
+    ['bbt', await people(sharedPath('datasets', 'bbt'), () => true)],
+    ['celebrities', [...celebrities]],
+    ['orl', await people(sharedPath('datasets', 'orl'), (name) => /^s([1-9]|10)$/.test(name))],
+    ['lfw', await people(sharedPath('datasets', 'lfw-pairs', 'images'), (_, files) => files.length >= 4)],
+  ];
+  const photos = sources.flatMap(([set, list]) => list.flatMap(([name, files]) => files.map((file) => ({ file, person: SAME_PERSON.get(`${set}/${name}`) ?? `${set}/${name}` }))));
+  const truth = new Map<string, string>();
+  const order = shuffled(photos, createRandom(seed));
+  for (const [i, { file, person }] of order.entries()) {
+    // two levels of folders, so the dump is read recursively
+    const relative = `roll-${i % 3}/${i % 2 === 0 ? 'day/' : ''}${String(i).padStart(4, '0')}${path.extname(file)}`;
+    await mkdir(path.join(dir, path.dirname(relative)), { recursive: true });
+    await symlink(file, path.join(dir, relative));
+    truth.set(relative, person);
+  }
+  const scenes: string[] = [];
+  for (const file of (await readdir(sharedPath('datasets', 'bbt-scenes'))).sort()) {
+    const relative = `scenes/${file}`;
+    await mkdir(path.join(dir, 'scenes'), { recursive: true });
+    await symlink(sharedPath('datasets', 'bbt-scenes', file), path.join(dir, relative));
+    scenes.push(relative);
+  }
+  return { dir, truth, people: new Set(photos.map((p) => p.person)).size, scenes };
+}
+
+export interface MixScore extends BCubed {
+  /** Labelled photos in which a face was found. */
+  photosWithFace: number;
+  /** People with >= 3 photos, and how many of them have all their faces in one group. */
+  peopleWith3Photos: number;
+  whole: number;
+}
+
+/**
+ * Scores the group of the largest face of each labelled photo (the face its label is about; other
+ * faces in it have no label) against the truth; an unsorted face counts as a group of its own.
+ */
+export function scoreClustering(mix: PhotoMix, result: ClusterResult): MixScore {
+  const largest = result.faces.filter((f) => f.face === 0 && mix.truth.has(f.photo));
+  const groups = largest.map((f) => (f.group === UNSORTED_DIR ? `${UNSORTED_DIR}:${f.photo}` : f.group));
+  const labels = largest.map((f) => mix.truth.get(f.photo)!);
+  const groupsOf = new Map<string, Set<string>>();
+  labels.forEach((label, i) => groupsOf.set(label, (groupsOf.get(label) ?? new Set()).add(groups[i]!)));
+  const photosOf = new Map<string, number>();
+  for (const label of labels) photosOf.set(label, (photosOf.get(label) ?? 0) + 1);
+  const people = [...photosOf].filter(([, n]) => n >= 3).map(([label]) => label);
+  return {
+    ...bcubed(groups, labels),
+    photosWithFace: largest.length,
+    peopleWith3Photos: people.length,
+    whole: people.filter((p) => groupsOf.get(p)!.size === 1).length,
+  };
+}
