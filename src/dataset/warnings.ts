@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../util/hash.js';
 import { readFile } from 'node:fs/promises';
 import type { DatasetSplit } from './scan.js';
 
@@ -19,7 +19,7 @@ export async function datasetWarnings(split: DatasetSplit): Promise<string[]> {
   for (const photo of photos) {
     const bytes = await readFile(photo.file).catch(() => undefined);
     if (!bytes) continue; // unreadable files are reported with their reason when they are decoded
-    const hash = createHash('sha256').update(bytes).digest('hex');
+    const hash = sha256Hex(bytes);
     const first = byHash.get(hash);
     if (first && first.person !== photo.person) {
       warnings.push(`${photo.file} (${photo.person}) is the same photo as ${first.file} (${first.person}): it is used for both people; keep it in one person's folder`);

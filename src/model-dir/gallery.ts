@@ -1,5 +1,5 @@
 import type { PersonGallery } from '../evaluate/unknown-rule.js';
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../util/hash.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathExists } from '../util/fs.js';
@@ -30,9 +30,8 @@ export interface Gallery {
   entries: GalleryEntry[];
 }
 
-export function hashBytes(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
+/** Photos are keyed by the SHA-256 of their bytes. */
+export const hashBytes = sha256Hex;
 
 export function encodeVector(v: Float32Array): string {
   return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../util/hash.js';
 import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { FacetrainError } from '../errors.js';
@@ -33,7 +33,7 @@ export function fileSystemIO(dir: string): tf.io.IOHandler {
         generatedBy: artifacts.generatedBy,
         convertedBy: artifacts.convertedBy,
         weightsManifest: [{ paths: [WEIGHTS_FILE], weights: artifacts.weightSpecs ?? [] }],
-        weightFiles: { [WEIGHTS_FILE]: { bytes: weightData.byteLength, sha256: sha256(new Uint8Array(weightData)) } },
+        weightFiles: { [WEIGHTS_FILE]: { bytes: weightData.byteLength, sha256: sha256Hex(new Uint8Array(weightData)) } },
         ...(artifacts.userDefinedMetadata ? { userDefinedMetadata: artifacts.userDefinedMetadata } : {}),
       };
       await writeFileAtomic(path.join(dir, WEIGHTS_FILE), new Uint8Array(weightData));
@@ -73,9 +73,6 @@ export function modelFileIO(jsonPath: string): tf.io.IOHandler {
   };
 }
 
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
 
 const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2, complex64: 8 };
 
@@ -112,7 +109,7 @@ async function readWeights(jsonPath: string, json: ModelJson): Promise<Buffer> {
     if (!inside(resolved)) throw refuse(`weight file ${name} is outside the model's folder, which is refused`);
     const bytes = await readFile(resolved);
     const recorded = json.weightFiles?.[name];
-    if (recorded && (recorded.bytes !== bytes.length || recorded.sha256 !== sha256(bytes))) {
+    if (recorded && (recorded.bytes !== bytes.length || recorded.sha256 !== sha256Hex(bytes))) {
       throw refuse(`${name} is ${bytes.length} bytes and does not match the size (${recorded.bytes}) and checksum recorded when the model was written: it is damaged or from another model`);
     }
     buffers.push(bytes);

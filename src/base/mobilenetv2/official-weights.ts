@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../../util/hash.js';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,9 +48,6 @@ export interface OfficialWeightsOptions {
   fetch?: typeof fetch;
 }
 
-function sha256(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}
 
 /** The sidecar uses sha256sum's format so `sha256sum -c` can check the cache by hand. */
 function sidecarText(digest: string, fileName: string): string {
@@ -69,7 +66,7 @@ async function readOrUndefined(file: string): Promise<Buffer | undefined> {
 async function isVerifiedCacheEntry(file: string): Promise<boolean> {
   const [bytes, recorded] = await Promise.all([readOrUndefined(file), readOrUndefined(`${file}.sha256`)]);
   if (!bytes || !recorded) return false;
-  return recorded.toString('utf8').split(/\s+/)[0] === sha256(bytes);
+  return recorded.toString('utf8').split(/\s+/)[0] === sha256Hex(bytes);
 }
 
 async function download(url: string, fetchImpl: typeof fetch, offlineHint: string): Promise<Uint8Array> {
@@ -108,6 +105,6 @@ export async function fetchOfficialMobileNetV2Weights({ alpha, inputSize = 224, 
   const url = officialWeightsUrl(alpha, inputSize);
   const bytes = await download(url, fetchImpl, `download it where you have network and pass --weights <path to ${fileName}>`);
   await writeFileAtomic(file, bytes);
-  await writeFileAtomic(`${file}.sha256`, sidecarText(sha256(bytes), fileName));
+  await writeFileAtomic(`${file}.sha256`, sidecarText(sha256Hex(bytes), fileName));
   return file;
 }
