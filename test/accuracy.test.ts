@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { loadEmbeddingBase, type EmbeddingBase } from '../src/recognize/embedding-base.js';
+import { embeddingRow } from '../src/recognize/embedding-base.js';
+import { facePipelineOn, type FacePipeline } from '../src/recognize/face-pipeline.js';
 import { chooseRuntime } from '../src/runtime/choose.js';
 import { DEFAULT_TARGET_FAR, DEFAULT_UNKNOWN_RULE } from '../src/evaluate/unknown-rule.js';
-import { loadFaceDetector, type FaceDetector } from '../src/faces/detect.js';
 import { readImageFile, type RgbImage } from '../src/image/decode.js';
 import { lfwPairs, openSetFigures, openSetProtocols, verificationFigures, type Embeddings } from '../bench/protocols.js';
 import { needsShared, sharedPath } from './support/shared.js';
@@ -17,8 +17,7 @@ import { needsShared, sharedPath } from './support/shared.js';
 const DATASETS = sharedPath('datasets');
 const TEST_PROTOCOLS = ['lfw', 'bbt', 'five-celebrities'];
 const protocols = () => openSetProtocols(DATASETS).filter((p) => TEST_PROTOCOLS.includes(p.name.split(' ')[0]!));
-let base: EmbeddingBase;
-let detector: FaceDetector;
+let base: FacePipeline;
 const embeddings: Embeddings = new Map();
 
 /** Faces are decoded and detected on this thread while onnxruntime embeds the previous batch on its own. */
@@ -39,12 +38,12 @@ async function embedAll(files: Iterable<string>): Promise<void> {
   };
   for (const file of files) {
     const image = await readImageFile(file);
-    const [face] = await detector.detect(image);
+    const [face] = await base.detector.detect(image);
     if (!face) {
       embeddings.set(file, null);
       continue;
     }
-    batch.push({ file, crop: await base.align(image, face) });
+    batch.push({ file, crop: await base.aligner.align(image, face) });
     if (batch.length === 16) flush();
   }
   flush();
@@ -53,21 +52,18 @@ async function embedAll(files: Iterable<string>): Promise<void> {
 
 before(async () => {
   if (needsShared) return;
-  base = await loadEmbeddingBase('mobilefacenet', await chooseRuntime(undefined));
-  detector = await loadFaceDetector();
+  base = await facePipelineOn(await chooseRuntime(undefined), embeddingRow('mobilefacenet'));
   const { same, different } = lfwPairs(DATASETS);
   await embedAll(new Set([...same, ...different].flatMap((p) => [p.a, p.b]).concat(protocols().flatMap((p) => [...p.train.map((t) => t.file), ...p.known.map((k) => k.file), ...p.strangers]))));
 });
 
 after(() => {
   base?.dispose();
-  detector?.dispose();
 });
 
 test('LFW pairs, 10-fold: mobilefacenet verifies >= 98 % (goal 99.3 %, not reached: 98.4 % measured)', { skip: needsShared }, (t) => {
   const lfw = verificationFigures(DATASETS, embeddings);
   t.diagnostic(JSON.stringify(lfw));
-  assert.equal(base.name, 'mobilefacenet');
   assert.ok(lfw.tenFoldAccuracy >= 0.98, `10-fold accuracy ${lfw.tenFoldAccuracy}`);
   assert.ok(lfw.trueAcceptAtFar1 >= 0.97, `true-accept at 1 % false-accept ${lfw.trueAcceptAtFar1}`);
 });

@@ -1,11 +1,11 @@
 import type { BaseName } from '../config.js';
 import { FacetrainError, invalidOption } from '../errors.js';
-import { loadFaceDetector } from '../faces/detect.js';
 import { decodeImage, type DecodeOptions, type RgbImage } from '../image/decode.js';
 import { chooseRuntime } from '../runtime/choose.js';
 import type { RuntimeName } from '../runtime/runtime.js';
 import { cosine } from '../util/vector.js';
-import { embedLargestFace, embeddingRow, loadEmbeddingBase } from './embedding-base.js';
+import { embeddingRow } from './embedding-base.js';
+import { facePipelineOn } from './face-pipeline.js';
 
 /**
  * `verify`'s base: mobilefacenet, the better verifier on LFW pairs (98.4 % 10-fold against
@@ -46,11 +46,10 @@ export async function loadVerifier(options: VerifyOptions = {}): Promise<Verifie
   const threshold = options.threshold ?? embeddingRow(name).verifyThreshold;
   if (!(threshold >= -1 && threshold <= 1)) throw invalidOption('--threshold', 'a cosine similarity in [-1, 1]', threshold);
   const runtime = await chooseRuntime(options.engine);
-  const base = await loadEmbeddingBase(name, runtime);
-  const detector = await loadFaceDetector({}, runtime);
+  const pipeline = await facePipelineOn(runtime, embeddingRow(name));
   async function embed(input: Uint8Array | RgbImage, label: string): Promise<Float32Array> {
     const image = isImage(input) ? input : await decodeImage(input, label, options);
-    const found = await embedLargestFace(base, detector, image);
+    const found = await pipeline.embedLargestFace(image);
     if (!found) throw new FacetrainError('FT_ERR_IMAGE', `${label}: no face found; use a photo where the face is visible`);
     return found.embedding;
   }
@@ -62,10 +61,7 @@ export async function loadVerifier(options: VerifyOptions = {}): Promise<Verifie
       const similarity = cosine(ea, eb);
       return { same: similarity >= threshold, similarity, threshold };
     },
-    dispose() {
-      base.dispose();
-      detector.dispose();
-    },
+    dispose: () => pipeline.dispose(),
   };
 }
 
