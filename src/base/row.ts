@@ -46,6 +46,8 @@ export interface EmbeddingBaseRow extends CommonRow {
   inputSize?: number;
   /** Align faces to this five-point template instead of placing the eyes (`input.template` in the manifest); always detects. */
   template?: 'arcface-112';
+  /** Where the template's five points come from (`input.landmarks` in the manifest); absent, BlazeFace's points. */
+  landmarks?: 'faceplugin-68';
   /**
    * Cosine similarity at or above which `verify` calls two faces the same person: the threshold with
    * the best accuracy over all LFW pairs in ../shared (`npm run accuracy` prints it).

@@ -20,7 +20,7 @@ export function embeddingInputSpec(row: EmbeddingBaseRow): InputSpec {
     ...row.normalisation,
     crop: 'aligned-face',
     // a base aligned to a five-point template always detects (its network saw no other crops)
-    ...(row.template ? { template: row.template } : { align: { ...DEFAULT_ALIGN_CONFIG } }),
+    ...(row.template ? { template: row.template, ...(row.landmarks ? { landmarks: row.landmarks } : {}) } : { align: { ...DEFAULT_ALIGN_CONFIG } }),
   };
 }
 

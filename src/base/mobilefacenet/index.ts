@@ -21,6 +21,8 @@ export const MOBILEFACENET_BASE: EmbeddingBaseRow = Object.freeze<EmbeddingBaseR
   tfjsFiles: () => [],
   inputSize: MOBILEFACENET_SIZE,
   template: 'arcface-112',
+  // the template's five points from faceplugin's 68-point network: LFW 10-fold 99.06 % against 98.44 % with BlazeFace's four
+  landmarks: 'faceplugin-68',
   verifyThreshold: 0.426,
   // the lowest that kept bbt's look-alike strangers out (its LFW 0.1 % false-accept threshold, 0.467, let 3 of 10 in)
   unknownFloor: 0.55,
