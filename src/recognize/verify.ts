@@ -1,4 +1,4 @@
-import type { BaseName } from '../config.js';
+import { TRAIN_DEFAULTS, type BaseName } from '../config.js';
 import { FacetrainError, invalidOption } from '../errors.js';
 import { decodeImage, type DecodeOptions, type RgbImage } from '../image/decode.js';
 import { chooseRuntime } from '../runtime/choose.js';
@@ -7,12 +7,8 @@ import { cosine } from '../util/vector.js';
 import { embeddingRow } from './embedding-base.js';
 import { facePipelineOn } from './face-pipeline.js';
 
-/**
- * `verify`'s base: mobilefacenet, the better verifier on LFW pairs (98.4 % 10-fold against
- * faceres' 94.8 %), although training defaults to faceres (which names known faces more reliably
- * at its unknown floor).
- */
-export const DEFAULT_VERIFY_BASE: BaseName = 'mobilefacenet';
+/** `verify`'s base: the training default, the best verifier on LFW pairs (see the README's accuracy section). */
+export const DEFAULT_VERIFY_BASE: BaseName = TRAIN_DEFAULTS.base;
 
 /** 1:1 verification of two photos' largest faces. */
 export interface VerifyResult {
