@@ -5,7 +5,9 @@ import { once } from 'node:events';
 import { mkdir, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import sharp from 'sharp';
 import pg from 'pg';
 import { loadFacePipeline, type FaceEmbeddingPipeline } from '../src/api/gallery.js';
 import { matchNeighbours } from '../src/gallery/match.js';
@@ -17,7 +19,8 @@ import { buildServer } from '../src/server/app.js';
 import { runFacetrain } from './support/cli.js';
 import { startPgliteServer, type PgliteServer } from './support/pglite-server.js';
 import { FIVE_CELEBRITIES, needsShared, tempDir } from './support/shared.js';
-import { celebrityPhotos, trainTinyModel } from './support/tiny-model.js';
+import { celebrityPhotos, trainTinyModel, type TinyModel } from './support/tiny-model.js';
+import { phonePhoto } from './support/phone-photo.js';
 
 const API_KEY = 'gallery-test-key-0123456789';
 const PERSON = 'server-elton';
@@ -217,8 +220,62 @@ test('enroll, predict and forget with --gallery on a trained model (CLI, Postgre
   assert.match(bad.stderr, /^error: .*cannot reach the gallery database/);
 });
 
+let tinyModel: Promise<TinyModel> | undefined;
+/** One small face-embedding model for the server tests here: it only says how faces are cropped and embedded. */
+const servedModel = (): Promise<TinyModel> => (tinyModel ??= trainTinyModel(['madonna', 'mindy_kaling'], { base: 'faceres', photosPerPerson: 3 }));
+
+after(async () => {
+  const model = await tinyModel;
+  if (model) await rm(model.root, { recursive: true, force: true });
+});
+
+/** A multipart body of the photos, as a browser or curl sends it. */
+async function photosForm(files: string[]): Promise<{ headers: Record<string, string>; payload: Buffer }> {
+  const form = new FormData();
+  for (const f of files) form.append('file', new Blob([await readFile(f)], { type: 'image/jpeg' }), path.basename(f));
+  const request = new Request('http://x/', { method: 'POST', body: form });
+  return { headers: { 'content-type': request.headers.get('content-type')! }, payload: Buffer.from(await request.arrayBuffer()) };
+}
+
+test('serve --gallery decodes and embeds in its worker threads: /healthz answers while a 6000x6000 PNG is recognized through the gallery', { skip: needsShared }, async () => {
+  const model = await servedModel();
+  const gallery = `file:${path.join(await tempDir('served-gallery'), 'gallery.json')}`;
+  const app = await buildServer({ modelDir: model.modelDir, gallery, apiKey: API_KEY, logLevel: 'silent' });
+  try {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const form = await photosForm(await celebrityPhotos('madonna', 3));
+    const enrol = await fetch(`${url}/v1/people/madonna/photos`, { method: 'POST', headers: { ...form.headers, authorization: `Bearer ${API_KEY}` }, body: new Uint8Array(form.payload) });
+    assert.equal(enrol.status, 201, await enrol.text());
+    const original = (await celebrityPhotos('madonna', 1, 'val'))[0]!;
+    const jpeg = await phonePhoto(original, { width: 6000, height: 6000, photoSide: 1800 });
+    const png = new Uint8Array(await sharp(jpeg).png({ compressionLevel: 1 }).toBuffer());
+    let recognized = false;
+    const recognition = fetch(`${url}/v1/recognize`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png }).then(async (response) => {
+      recognized = true;
+      return { status: response.status, body: (await response.json()) as { faces: { label: string }[]; image: { width: number } } };
+    });
+    // answered while the gallery recognition is admitted and not yet answered: the decoding,
+    // detection and embedding are not on the event loop
+    let answeredWhileBusy = 0;
+    while (!recognized && answeredWhileBusy < 5) {
+      const health = await fetch(`${url}/healthz`);
+      assert.equal(health.status, 200);
+      const { inFlight } = (await health.json()) as { inFlight: number };
+      if (inFlight === 1 && !recognized) answeredWhileBusy++;
+    }
+    assert.equal(answeredWhileBusy, 5, 'health checks answer while a large photo is recognized through the gallery');
+    const { status, body } = await recognition;
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal(body.image.width, 6000);
+    assert.equal(body.faces[0]?.label, 'madonna', 'the enrolled person is named from the gallery');
+  } finally {
+    await app.close();
+  }
+});
+
 test('two servers (each its own connection pool) on one PostgreSQL gallery see each other\'s enrolments and forgets at once', { skip: needsShared }, async () => {
-  const model = await trainTinyModel(['madonna', 'mindy_kaling'], { base: 'faceres', photosPerPerson: 3 });
+  const model = await servedModel();
   const servers: FastifyInstance[] = [];
   try {
     for (let i = 0; i < 2; i++) servers.push(await buildServer({ modelDir: model.modelDir, gallery: server!.url, apiKey: API_KEY, logLevel: 'silent' }));
@@ -226,10 +283,8 @@ test('two servers (each its own connection pool) on one PostgreSQL gallery see e
     const auth = { authorization: `Bearer ${API_KEY}` };
     // val photos: no other test enrolled them, so the photo itself is its own nearest template
     const photos = await celebrityPhotos('elton_john', 3, 'val');
-    const form = new FormData();
-    for (const f of photos) form.append('file', new Blob([await readFile(f)], { type: 'image/jpeg' }), path.basename(f));
-    const request = new Request('http://x/', { method: 'POST', body: form });
-    const enrol = await a.inject({ method: 'POST', url: `/v1/people/${PERSON}/photos`, headers: { ...auth, 'content-type': request.headers.get('content-type')! }, payload: Buffer.from(await request.arrayBuffer()) });
+    const form = await photosForm(photos);
+    const enrol = await a.inject({ method: 'POST', url: `/v1/people/${PERSON}/photos`, headers: { ...auth, ...form.headers }, payload: form.payload });
     assert.equal(enrol.statusCode, 201, enrol.body);
     assert.ok(enrol.json<{ added: number }>().added > 0);
     const people = (app: FastifyInstance) => app.inject({ method: 'GET', url: '/v1/people' }).then((r) => r.json<{ people: string[] }>().people);
@@ -249,6 +304,5 @@ test('two servers (each its own connection pool) on one PostgreSQL gallery see e
     assert.equal(await countRows(server!.url, 'SELECT count(*) AS n FROM facetrain_people WHERE name = $1', [PERSON]), 0);
   } finally {
     for (const s of servers) await s.close();
-    await rm(model.root, { recursive: true, force: true });
   }
 });
