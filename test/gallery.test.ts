@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import pg from 'pg';
 import { loadFacePipeline, type FaceEmbeddingPipeline } from '../src/api/gallery.js';
+import { enrollTrainingPhotos } from '../src/api/gallery-model.js';
 import { matchNeighbours } from '../src/gallery/match.js';
 import { openGallery } from '../src/gallery/open.js';
 import type { FaceTemplate, GalleryStore } from '../src/gallery/store.js';
@@ -190,13 +191,44 @@ test('index killed with SIGKILL mid-run and restarted records every photo exactl
   assert.ok(found.filter((p) => p === 'elton_john').length >= 3, found.join(', '));
 });
 
-test('enroll, predict and forget with --gallery on a trained model (CLI, PostgreSQL wire)', { skip: needsShared }, async () => {
-  // the model only says how faces are cropped and embedded: a small one is enough
+/** Four training photos of each five-celebrities person, symlinked into a folder to train on. */
+async function smallTrainingSet(): Promise<string> {
   const small = await tempDir('gallery-train');
   for (const p of await photosOf('train', 4)) {
     await mkdir(path.join(small, p.person), { recursive: true });
     await symlink(p.file, path.join(small, p.person, path.basename(p.file)));
   }
+  return small;
+}
+
+test('train --gallery enrols the training photos; eval --gallery gives the same answers from the embedded and the file store', { skip: needsShared }, async () => {
+  const small = await smallTrainingSet();
+  const outDir = path.join(await tempDir('gallery-train-cli'), 'm');
+  const trained = runFacetrain(['train', small, '--out', outDir, '--epochs', '2', '--no-augment', '--seed', '1', '--gallery', 'embedded', '--json']);
+  assert.equal(trained.status, 0, trained.stderr);
+  const event = trained.stdout.split('\n').filter((l) => l.includes('"gallery-enrolled"')).map((l) => JSON.parse(l) as { added: number; people: number })[0];
+  assert.equal(event?.people, 5, trained.stdout.slice(-500));
+  const file = `file:${path.join(outDir, 'templates.json')}`;
+  const same = await enrollTrainingPhotos(outDir, file);
+  assert.equal(same.added, event.added, 'the file store gets the same training templates');
+  assert.equal((await enrollTrainingPhotos(outDir, file)).added, 0, 'enrolling the training photos again adds nothing');
+  type Evaluation = { report: { top1Accuracy: number }; samples: { file: string; predicted: string; score: number }[] };
+  const evaluate = (gallery: string): Evaluation => {
+    const r = runFacetrain(['eval', outDir, FIVE_CELEBRITIES, '--gallery', gallery, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as Evaluation;
+  };
+  const [embedded, fromFile] = [evaluate('embedded'), evaluate(file)];
+  assert.ok(embedded.samples.length >= 20, `${embedded.samples.length} val photos`);
+  assert.deepEqual(embedded.samples.map((s) => [s.file, s.predicted]), fromFile.samples.map((s) => [s.file, s.predicted]));
+  embedded.samples.forEach((s, i) => assert.ok(Math.abs(s.score - fromFile.samples[i]!.score) < 1e-4, `${s.file}: ${s.score} vs ${fromFile.samples[i]!.score}`));
+  console.log(`eval --gallery on five-celebrities val: top-1 ${embedded.report.top1Accuracy}`);
+  assert.ok(embedded.report.top1Accuracy >= 0.8, `top-1 ${embedded.report.top1Accuracy}`);
+});
+
+test('enroll, predict and forget with --gallery on a trained model (CLI, PostgreSQL wire)', { skip: needsShared }, async () => {
+  // the model only says how faces are cropped and embedded: a small one is enough
+  const small = await smallTrainingSet();
   const outDir = path.join(await tempDir('gallery-model'), 'm');
   await train({ dataDir: small, outDir, seed: 1, epochs: 2, augment: false });
   const url = server!.url;

@@ -182,8 +182,8 @@ export async function forgetInGallery(store: GalleryStore, person: string): Prom
   throw new FacetrainError('FT_ERR_DATASET', `${store.location}: no person named ${person}; known: ${known.slice(0, 20).join(', ') || 'nobody yet'}${known.length > 20 ? ', ...' : ''}`);
 }
 
-/** Every face in the photo, named by its nearest templates. */
-export async function recognizeWithGallery(store: GalleryStore, faces: PhotoEmbedder, photo: Uint8Array, label: string, options: PredictOptions = {}): Promise<FaceResult[]> {
+/** Every face in the photo, named by its nearest templates (the photo's bytes, or decoded pixels for a loaded pipeline). */
+export async function recognizeWithGallery<Photo = Uint8Array>(store: GalleryStore, faces: { embedFaces(photo: Photo, label: string): Promise<EmbeddedFace[]> }, photo: Photo, label: string, options: PredictOptions = {}): Promise<FaceResult[]> {
   const found = await faces.embedFaces(photo, label);
   const kept = options.maxFaces ? found.slice(0, options.maxFaces) : found;
   const threshold = options.threshold ?? DEFAULT_GALLERY_THRESHOLD;
