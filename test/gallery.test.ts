@@ -191,6 +191,33 @@ test('index killed with SIGKILL mid-run and restarted records every photo exactl
   assert.ok(found.filter((p) => p === 'elton_john').length >= 3, found.join(', '));
 });
 
+test('two index workers (child processes) share one archive through the database: each photo is recorded exactly once', { skip: needsShared }, async () => {
+  // a database of its own: the archive tables of the other tests' server already hold these photos
+  const db = await startPgliteServer();
+  try {
+    const root = await archive(4);
+    const worker = async (name: string) => {
+      const child = spawn(process.execPath, [CLI, 'index', root, '--gallery', db.url, '--worker', name, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += String(d)));
+      child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
+      const [code] = await once(child, 'exit');
+      assert.equal(code, 0, `${name}: ${stderr}`);
+      return stdout.split('\n').filter((l) => l.includes('"type":"indexed"')).map((l) => (JSON.parse(l) as { file: string }).file);
+    };
+    const [a, b] = await Promise.all([worker('worker-a'), worker('worker-b')]);
+    console.log(`index workers shared 20 photos: worker-a ${a.length}, worker-b ${b.length}`);
+    assert.equal(a.length + b.length, 20, 'every distinct photo indexed once between the two workers');
+    assert.equal(new Set([...a, ...b]).size, 20, 'no photo indexed by both');
+    assert.equal(await countRows(db.url, 'SELECT count(*) AS n FROM facetrain_archive_photos WHERE indexed_at IS NOT NULL'), 20);
+    assert.equal(await countRows(db.url, `SELECT count(*) AS n FROM facetrain_archive_photos WHERE indexed_by NOT IN ('worker-a', 'worker-b')`), 0);
+    assert.equal(await countRows(db.url, 'SELECT count(*) AS n FROM facetrain_archive_photos p WHERE faces <> (SELECT count(*) FROM facetrain_archive_faces f WHERE f.photo_hash = p.photo_hash)'), 0);
+  } finally {
+    await db.stop();
+  }
+});
+
 /** Four training photos of each five-celebrities person, symlinked into a folder to train on. */
 async function smallTrainingSet(): Promise<string> {
   const small = await tempDir('gallery-train');
