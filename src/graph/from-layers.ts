@@ -1,7 +1,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { walkModel } from './layer-graph.js';
 import { type ConstTensor, type FusedActivation, IrBuilder, type IrGraph, unsupported } from './ir.js';
-import { type BatchNormLayer, type ConvLayer, type DenseLayer, inverseStd, readKerasLayer, values, type Variable } from './keras-layer.js';
+import { type BatchNormLayer, type ConvLayer, type DenseLayer, readKerasLayer, values, type Variable } from './keras-layer.js';
 
 type Layer = tfl.layers.Layer;
 
@@ -54,7 +54,9 @@ function batchNorm(b: IrBuilder, layer: Layer, spec: BatchNormLayer, input: stri
   const mean = values(spec.mean);
   const gamma = spec.gamma && values(spec.gamma);
   const beta = spec.beta && values(spec.beta);
-  const scale = inverseStd(spec).map((s, c) => (gamma ? gamma[c] : 1) * s);
+  const variance = values(spec.variance);
+  // folded in double precision (the training step folds as tfjs computes, in float32)
+  const scale = mean.map((_, c) => (gamma ? gamma[c] : 1) / Math.sqrt(variance[c] + spec.epsilon));
   const offset = mean.map((m, c) => (beta ? beta[c] : 0) - m * scale[c]);
   return b.add(layer.name, { kind: 'affine', input, scale, offset });
 }

@@ -159,11 +159,3 @@ export function values(variable: Variable): Float32Array {
   return Float32Array.from(variable.read().dataSync());
 }
 
-/**
- * Inference BatchNormalization as y = x * scale + offset per channel, with
- * scale = gamma / sqrt(variance + epsilon) and offset = beta - mean * scale: this factor is what
- * both translators fold (the training step keeps gamma and beta as graph tensors).
- */
-export function inverseStd(layer: BatchNormLayer): Float32Array {
-  return values(layer.variance).map((v) => 1 / Math.sqrt(Math.fround(v + layer.epsilon)));
-}

@@ -1,7 +1,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { walkModel } from '../graph/layer-graph.js';
 import { samePadding } from '../graph/ir.js';
-import { type BatchNormLayer, type ConvLayer, type DenseLayer, inverseStd, readKerasLayer, values, type Variable } from '../graph/keras-layer.js';
+import { type BatchNormLayer, type ConvLayer, type DenseLayer, readKerasLayer, values, type Variable } from '../graph/keras-layer.js';
 import { int, ints, ONNX_FLOAT } from '../graph/onnx-schema.js';
 import { type Dim, OnnxGraph } from '../graph/onnx-graph.js';
 import { replicaWeights, type ReplicaModels } from './replica.js';
@@ -182,7 +182,7 @@ function batchNorm(b: StepBuilder, layer: Layer, spec: BatchNormLayer, x: Value)
   const gammaName = gamma?.name ?? ones();
   // inference mode (moving statistics), as Keras fine-tunes a base called with training=False;
   // y = x * scale + offset per channel: onnxruntime's BatchNormalization kernel is several times slower
-  const inverse = b.g.floatConst(inverseStd(spec), [channels]);
+  const inverse = b.g.floatConst(values(spec.variance).map((v) => 1 / Math.sqrt(Math.fround(v + spec.epsilon))), [channels]);
   const scale = b.g.op('Mul', [gammaName, inverse]);
   const offset = b.g.op('Sub', [beta?.name ?? zeros(), b.g.op('Mul', [mean.name, scale])]);
   const y = b.g.op('Add', [b.g.op('Mul', [x.name, b.perChannel(scale)]), b.perChannel(offset)]);
