@@ -40,7 +40,7 @@ async function readHead(file: string): Promise<Uint8Array> {
   try {
     handle = await open(file, 'r');
   } catch (err) {
-    throw new FacetrainError('FT_ERR_WEIGHTS', `${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the --weights path`, { cause: err });
+    throw new FacetrainError('FT_ERR_WEIGHTS', `${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the weights path`, { cause: err, options: ['weights'] });
   }
   try {
     const head = new Uint8Array(HDF5_SIGNATURE.length);
