@@ -48,7 +48,7 @@ export async function readGallery(dir: string): Promise<Gallery | undefined> {
   try {
     return JSON.parse(await readFile(file, 'utf8')) as Gallery;
   } catch (err) {
-    throw new FacetrainError('FT_ERR_MODEL', `${file}: cannot be read (${(err as Error).message}); retrain the model with --force`, { cause: err });
+    throw new FacetrainError('FT_ERR_MODEL', `${file}: cannot be read (${(err as Error).message}); retrain the model, replacing this one`, { cause: err, options: ['force'] });
   }
 }
 
