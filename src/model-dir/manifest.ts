@@ -7,6 +7,7 @@ import type { BaseName } from '../config.js';
 import type { InputSpec } from '../faces/input-spec.js';
 import { FacetrainError } from '../errors.js';
 import { recoverInterruptedSwap } from '../util/fs.js';
+import { schemaErrors } from './schema-errors.js';
 
 export const MANIFEST_FILE = 'facetrain.json';
 export const LABELS_FILE = 'labels.txt';
@@ -55,12 +56,6 @@ export type ModelManifest = Static<typeof ManifestSchema>;
 
 const checkManifest = TypeCompiler.Compile(ManifestSchema);
 
-/** The first few schema errors as one line: `/labels: expected array; /threshold: missing`. */
-function schemaErrors(value: unknown): string {
-  const errors = [...checkManifest.Errors(value)].slice(0, 3);
-  return errors.map((e) => `${e.path || '/'}: ${e.message === 'Expected required property' ? 'missing' : e.message.toLowerCase()}`).join('; ');
-}
-
 const require = createRequire(import.meta.url);
 
 export function packageVersions(): Record<string, string> {
@@ -83,7 +78,7 @@ export async function readManifest(dir: string): Promise<ModelManifest> {
   } catch (err) {
     throw new FacetrainError('FT_ERR_MODEL', `${file}: cannot be read (${(err as Error).message.split('\n')[0]}); pass a model directory written by facetrain train`, { cause: err });
   }
-  if (!checkManifest.Check(json)) throw new FacetrainError('FT_ERR_MODEL', `${file}: not a facetrain model manifest (${schemaErrors(json)}); pass a model directory written by facetrain train`);
+  if (!checkManifest.Check(json)) throw new FacetrainError('FT_ERR_MODEL', `${file}: not a facetrain model manifest (${schemaErrors(checkManifest, json)}); pass a model directory written by facetrain train`);
   return json;
 }
 
