@@ -140,7 +140,7 @@ async function trainEmbedding(base: EmbeddingBaseRow, config: TrainConfig, runti
   const train = await embedPhotos(p.split.train, 'train', { ...ctx, views: config.augment ? config.augmentViews : 1 });
   const val = await embedPhotos(p.split.val, 'val', { ...ctx, views: 1 });
   reportDataset(emit, p, train, val);
-  const { head, history } = trainEmbeddingHead(train, val, p.split.people, config, emit);
+  const { head, history } = await trainEmbeddingHead(train, val, p.split.people, config, emit);
   const gallery: Gallery = { version: 1, recipeKey, entries: [...train, ...val] };
   const galleries = personGalleries(train, p.split.people);
   const recognizer = createRecognizer(manifest, { classifier: embeddingClassifier(embedder, head, galleries), detector, aligner: pipeline.aligner });

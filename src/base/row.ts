@@ -5,7 +5,7 @@ import type { EventSink } from '../events.js';
 import type { FaceEmbedder } from '../faces/embedder.js';
 import type { ModelManifest } from '../model-dir/manifest.js';
 import type { Runtime } from '../runtime/runtime.js';
-import type { EpochMetrics } from '../train/loop.js';
+import type { EpochMetrics } from '../train/phase.js';
 
 /** What a classifier base's training returns: one model from pixels to probabilities, and its history. */
 export interface TrainedClassifier {

@@ -13,7 +13,8 @@ import { decodeVector, encodeVector, hashBytes, type GalleryEntry } from '../mod
 import { FacetrainError } from '../errors.js';
 import { childSeed, createRandom } from '../util/random.js';
 import { applyJitter, viewJitters } from './augment.js';
-import { runPhase, type EpochMetrics, type PhaseData } from './loop.js';
+import { runTfjsPhase, type PhaseData } from './loop.js';
+import type { EpochMetrics } from './phase.js';
 import { variablesOf } from './replica.js';
 
 export interface EmbedContext {
@@ -72,20 +73,20 @@ function embeddingMatrix(entries: GalleryEntry[], views: number): tf.Tensor2D {
 }
 
 /** Trains Dropout -> Dense(N, softmax) on frozen face embeddings with Adam. */
-export function trainEmbeddingHead(
+export async function trainEmbeddingHead(
   train: GalleryEntry[],
   val: GalleryEntry[],
   people: string[],
   config: Pick<TrainConfig, 'epochs' | 'learningRate' | 'batchSize' | 'seed' | 'dropout'>,
   emit: EventSink,
-): { head: tfl.Sequential; history: { phases: { name: string; epochs: EpochMetrics[] }[] } } {
+): Promise<{ head: tfl.Sequential; history: { phases: { name: string; epochs: EpochMetrics[] }[] } }> {
   const classOf = new Map(people.map((p, i) => [p, i]));
   const views = Math.min(...train.map((e) => e.views.length));
   const data = (entries: GalleryEntry[], v: number): PhaseData => ({ inputs: [embeddingMatrix(entries, v)], labels: entries.map((e) => classOf.get(e.person)!), views: v });
   const trainData = data(train, views);
   const valData = val.length > 0 ? data(val, 1) : undefined;
   const head = buildEmbeddingHead({ numClasses: people.length, inputShape: [trainData.inputs[0]!.shape[1]!], dropout: config.dropout, seed: config.seed });
-  const epochs = runPhase({
+  const epochs = await runTfjsPhase({
     name: 'head',
     train: trainData,
     val: valData,
