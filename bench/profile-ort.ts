@@ -1,0 +1,18 @@
+import * as ort from 'onnxruntime-node';
+import { readFile } from 'node:fs/promises';
+import { blazeFaceOnnx } from '../src/faces/blazeface-onnx.js';
+import { loadHumanModel } from '../src/faces/human-models.js';
+import { initEngine } from '../src/tfjs/backend.js';
+await initEngine();
+const model = await loadHumanModel('blazeface');
+const bytes = blazeFaceOnnx(model);
+const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: '/tmp/speedprof/bf' });
+const input = new ort.Tensor('float32', new Float32Array(3 * 256 * 256 * 3).fill(0.1), [3, 256, 256, 3]);
+for (let i = 0; i < 10; i++) await session.run({ [session.inputNames[0]!]: input });
+session.endProfiling();
+const { readdirSync } = await import('node:fs');
+const file = '/tmp/speedprof/' + readdirSync('/tmp/speedprof').filter((f) => f.startsWith('bf')).sort().pop();
+const events = JSON.parse(await readFile(file, 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
+const byOp = new Map<string, number>();
+for (const e of events) if (e.cat === 'Node' && e.name.endsWith('_kernel_time')) byOp.set(e.args?.op_name ?? '?', (byOp.get(e.args?.op_name ?? '?') ?? 0) + e.dur);
+console.log([...byOp].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${(v / 10000).toFixed(2)} ms/run`).join('\n'));
