@@ -8,16 +8,17 @@ import { benchGallery } from './gallery.js';
 import { benchPhotos } from './photos.js';
 import { benchFaceServer, benchServer } from './server.js';
 import { benchRecipe } from './recipe.js';
+import { benchTraining } from './training.js';
 
 /**
  * `npm run bench`: every figure is a median of repeated runs after warm-up; ratios compare with
  * the stock path measured in the same process. Writes bench-results.json and prints a table.
- * BENCH_RUNS sets the repetitions (default 5); BENCH_ONLY=engine,faces,photos,engines,recipe,server,cluster,gallery picks sections.
+ * BENCH_RUNS sets the repetitions (default 5); BENCH_ONLY=engine,faces,photos,engines,recipe,training,server,cluster,gallery picks sections.
  * `gallery` is not in the default list: building PGlite's HNSW index at about 20 templates/s takes
  * minutes (BENCH_ONLY=gallery runs it).
  */
 const runs = Number(process.env.BENCH_RUNS ?? 5);
-const only = new Set((process.env.BENCH_ONLY ?? 'engine,faces,photos,engines,recipe,server,cluster').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'engine,faces,photos,engines,recipe,training,server,cluster').split(','));
 const results: Record<string, unknown> = {
   date: new Date().toISOString(),
   machine: { cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.versions.node },
@@ -28,6 +29,7 @@ const sections: Record<string, () => Promise<Record<string, unknown>>> = {
   photos: () => benchPhotos(runs),
   engines: () => benchEngines(runs),
   recipe: () => benchRecipe(runs),
+  training: () => benchTraining(runs),
   server: async () => ({ wholeImage: await benchServer(), faces: await benchFaceServer() }),
   cluster: () => benchCluster(runs),
   gallery: () => benchGallery(),

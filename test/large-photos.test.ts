@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
 import { loadFaceDetector, scaleFace, type DetectedFace, type FaceDetector } from '../src/faces/detect.js';
-import { decodeImage, decodeImageScaled, readImageFile, type RgbImage } from '../src/image/decode.js';
+import { decodeImage, decodeImageScaled, decodeRegion, readImageFile, type RgbImage } from '../src/image/decode.js';
 import { loadRecognizer } from '../src/recognize/recognizer.js';
 import { buildServer } from '../src/server/app.js';
 import { FacetrainError } from '../src/errors.js';
@@ -68,6 +68,18 @@ describe('large photos: detection at the size needed', { skip: needsShared }, ()
       // In the quarter's pixels: the searched copy is 23 % larger than the quarter, so tiles fall differently (the test above allows 8 px).
       const distances = edgeDistances(large, small, stored.width / quarter.width);
       assert.ok(distances.every((d, i) => d <= 0.1 * small[i]!.box.width), `${scene}: box edges ${distances.map((d) => d.toFixed(1)).join(', ')} px from the quarter's (faces ${small.map((f) => f.box.width.toFixed(0)).join(', ')} px)`);
+    }
+  });
+
+  test('a region decoded shrunk on load has the pixels of the whole photo decoded at that size', async () => {
+    const photo = new Uint8Array(await phonePhoto(sharedPath('datasets', 'bbt', 'penny', 'penny1.png')));
+    const whole = (await decodeImageScaled(photo, 'phone.jpg', { maxSide: 2016 })).image;
+    const region = { left: 600, top: 1000, width: 300, height: 200 };
+    const part = await decodeRegion(photo, 'phone.jpg', { width: whole.width, height: whole.height }, region);
+    assert.deepEqual([part.width, part.height], [region.width, region.height]);
+    for (let y = 0; y < region.height; y++) {
+      const start = ((y + region.top) * whole.width + region.left) * 3;
+      assert.deepEqual(part.data.subarray(y * region.width * 3, (y + 1) * region.width * 3), whole.data.subarray(start, start + region.width * 3), `row ${y}`);
     }
   });
 
