@@ -7,7 +7,8 @@ import { readManifest, type ModelManifest } from '../model-dir/manifest.js';
 import { BASE_ROWS } from '../base/index.js';
 import { alignmentTransform, DEFAULT_ALIGN_CONFIG } from '../faces/align.js';
 import { detectorFor, loadFaceAligner, type FaceAligner } from '../faces/cropper.js';
-import { DEFAULT_DETECTOR_CONFIG, scaleFace, type FaceDetector } from '../faces/detect.js';
+import { DEFAULT_DETECTOR_CONFIG, type FaceDetector } from '../faces/detect.js';
+import { finerCropSource } from '../faces/finer-crop.js';
 import type { Box } from '../faces/geometry.js';
 import { GALLERY_FILE, personGalleries, readGallery } from '../model-dir/gallery.js';
 import { FacetrainError } from '../errors.js';
@@ -101,23 +102,20 @@ async function locateFaces(decoded: Decoded, parts: Omit<RecognizerParts, 'align
     const t = alignmentTransform(face, size, { ...DEFAULT_ALIGN_CONFIG, ...manifest.input.align });
     return Math.hypot(t.a, t.b);
   }));
-  let cropFrom = image;
-  let cropScale = 1;
-  if (enlargement > 1.01 && scale > 1.01 && decoded.bytes) {
-    const side = Math.ceil(Math.max(image.width, image.height) * Math.min(enlargement, scale));
-    cropFrom = (await decodeImageScaled(decoded.bytes, 'image', { ...decodeOptions, maxSide: side })).image;
-    cropScale = cropFrom.width / image.width;
-  }
-  return Promise.all(faces.map(async (face) => ({
+  const cropFrom = enlargement > 1.01 && scale > 1.01 && decoded.bytes && faces.length > 0
+    ? await finerCropSource(decoded.bytes, image, scale, faces, enlargement, decodeOptions)
+    : { image, faces };
+  return Promise.all(faces.map(async (face, i) => ({
     box: toSource(face.box),
     landmarks: face.landmarks.map(([x, y]) => [x * scale, y * scale] as [number, number]),
-    crop: await aligner.align(cropFrom, cropScale === 1 ? face : scaleFace(face, cropScale, cropScale)),
+    crop: await aligner.align(cropFrom.image, cropFrom.faces[i]!),
   })));
 }
 
 /** Photos given as bytes are decoded at most this large (shrink-on-load): the detector's search size. */
-function searchSide(parts: RecognizerParts): number {
-  return parts.detector?.config.maxSide ?? DEFAULT_DETECTOR_CONFIG.maxSide;
+function searchSide(parts: RecognizerParts): number | ((stored: { width: number; height: number }) => number) {
+  const { detector } = parts;
+  return detector ? ({ width, height }) => detector.searchSide(width, height) : DEFAULT_DETECTOR_CONFIG.maxSide;
 }
 
 /** A recognizer over in-memory parts, e.g. a model just trained, before it is written. */

@@ -11,6 +11,7 @@ import { applyHead, buildEmbeddingHead } from './head.js';
 import { decodeImage } from '../image/decode.js';
 import { decodeVector, encodeVector, hashBytes, type GalleryEntry } from '../model-dir/gallery.js';
 import { FacetrainError } from '../errors.js';
+import { mapInOrder } from '../util/pipeline.js';
 import { childSeed, createRandom } from '../util/random.js';
 import { applyJitter, viewJitters } from './augment.js';
 import { runTfjsPhase, type PhaseData } from './loop.js';
@@ -45,22 +46,32 @@ async function embedPhoto(photo: Photo, bytes: Uint8Array, hash: string, split: 
   return { hash, person: photo.person, file: path.basename(photo.file), split, faces, views: embeddings.map(encodeVector) };
 }
 
-/** Embeds every view of every photo once, reusing cached embeddings of unchanged files. */
+/**
+ * Photos in flight at once: one is read and decoded (sharp's threads) or aligned (JS) while another
+ * is in onnxruntime, so both cores stay busy; more only queue behind each other.
+ */
+const PHOTOS_IN_FLIGHT = 2;
+
+/** Embeds every view of every photo once, reusing cached embeddings of unchanged files; photos flow through in order. */
 export async function embedPhotos(photos: Photo[], split: GalleryEntry['split'], ctx: EmbedContext): Promise<GalleryEntry[]> {
   const entries: GalleryEntry[] = [];
-  for (const photo of photos) {
+  const embedOne = async (photo: Photo): Promise<GalleryEntry | FacetrainError> => {
     try {
       const bytes = await (ctx.readBytes ?? readPhoto)(photo.file);
       const hash = hashBytes(bytes);
       const cached = ctx.cache.get(hash);
       const entry = cached && cached.views.length >= ctx.views ? cached : await embedPhoto(photo, bytes, hash, split, ctx);
-      entries.push({ ...entry, person: photo.person, file: path.basename(photo.file), split, views: entry.views.slice(0, ctx.views) });
+      return { ...entry, person: photo.person, file: path.basename(photo.file), split, views: entry.views.slice(0, ctx.views) };
     } catch (err) {
       if (!(err instanceof FacetrainError)) throw err;
-      ctx.onSkip({ file: photo.file, reason: skipReason(err, photo.file) });
+      return err;
     }
+  };
+  await mapInOrder(photos, PHOTOS_IN_FLIGHT, embedOne, (result, i) => {
+    if (result instanceof FacetrainError) ctx.onSkip({ file: photos[i]!.file, reason: skipReason(result, photos[i]!.file) });
+    else entries.push(result);
     ctx.onProgress?.();
-  }
+  });
   return entries;
 }
 
