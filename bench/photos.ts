@@ -4,10 +4,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { BASE_ROWS } from '../src/base/index.js';
-import { alignForInput } from '../src/faces/cropper.js';
-import { loadFaceDetector, searchSide, tileViews, type DetectorConfig, type FaceDetector } from '../src/faces/detect.js';
+import { TRAIN_DEFAULTS } from '../src/config.js';
+import { alignForInput, loadFaceAligner } from '../src/faces/cropper.js';
+import { loadFaceDetector, searchSide, searchViews, type DetectorConfig, type FaceDetector } from '../src/faces/detect.js';
 import { decodeImage, decodeImageScaled, type RgbImage } from '../src/image/decode.js';
 import { embedderOn } from '../src/recognize/onnx-engine.js';
+import { embeddingInputSpec, rowEmbedderOn } from '../src/recognize/face-pipeline.js';
 import { chooseRuntime } from '../src/runtime/choose.js';
 import { loadRecognizer } from '../src/recognize/recognizer.js';
 import { phonePhoto } from '../test/support/phone-photo.js';
@@ -43,12 +45,40 @@ export async function loadFaceApi(): Promise<(bytes: Uint8Array) => Promise<numb
   };
 }
 
-/** How many 256 px views the detector runs on `image` (the whole image and its tiles). */
+/** How many views the detector runs on `image` on onnxruntime (the whole image, a frame view, tiles). */
 function detectorViews(image: RgbImage, detector: FaceDetector, config: Partial<DetectorConfig> = {}): number {
   const full = { ...detector.config, ...config };
   const side = searchSide(image.width, image.height, full);
   const shrink = side / Math.max(image.width, image.height);
-  return 1 + tileViews(Math.round(image.width * shrink), Math.round(image.height * shrink), full).length;
+  return searchViews(Math.round(image.width * shrink), Math.round(image.height * shrink), full, full.frameViews).length;
+}
+
+/**
+ * Where a frame's time goes with the default base, stage by stage on onnxruntime: decode, detect
+ * (square views, and frame views), landmarks + alignment (the base's aligner), embed.
+ */
+async function frameStages(runs: number, bytes: Uint8Array, square: FaceDetector, framed: FaceDetector): Promise<Record<string, unknown>> {
+  const runtime = await chooseRuntime('onnx');
+  const row = BASE_ROWS[TRAIN_DEFAULTS.base];
+  if (row.kind !== 'embedding') throw new Error(`the default base ${TRAIN_DEFAULTS.base} is not an embedding base`);
+  const input = embeddingInputSpec(row);
+  const [aligner, embedder] = await Promise.all([loadFaceAligner(input, runtime), rowEmbedderOn(runtime, row)]);
+  try {
+    const image = await decodeImage(bytes, 'frame');
+    const [face] = await square.detect(image);
+    const crop = await aligner.align(image, face!);
+    return {
+      base: TRAIN_DEFAULTS.base,
+      decodeMs: round(await timeMs(runs, () => decodeImage(bytes, 'frame'))),
+      detectMs: round(await timeMs(runs, () => square.detect(image))),
+      detectFrameViewsMs: round(await timeMs(runs, () => framed.detect(image))),
+      landmarksAndAlignMs: round(await timeMs(runs, () => aligner.align(image, face!))),
+      embedMs: round(await timeMs(runs, () => embedder.embed([crop]))),
+    };
+  } finally {
+    aligner.dispose();
+    embedder.dispose();
+  }
 }
 
 /** Per-face ms of each embedding base on onnxruntime: aligned crops of the frame's face, one at a time and 8 at once. */
@@ -97,7 +127,7 @@ async function lfwPhotos(count: number): Promise<Uint8Array[]> {
 export async function benchPhotos(runs: number): Promise<Record<string, unknown>> {
   const model = await trainTinyModel(['ben_afflek', 'madonna', 'mindy_kaling'], { base: 'faceres' });
   const recognizer = await loadRecognizer(model.modelDir);
-  const [tfjsDetector, onnxDetector] = await Promise.all([loadFaceDetector({}, 'tfjs'), loadFaceDetector({}, 'onnx')]);
+  const [tfjsDetector, onnxDetector, frameDetector] = await Promise.all([loadFaceDetector({}, 'tfjs'), loadFaceDetector({}, 'onnx'), loadFaceDetector({ frameViews: true }, 'onnx')]);
   try {
     const faceApi = await loadFaceApi();
     const source = (await celebrityPhotos('madonna', 1, 'val'))[0]!;
@@ -133,7 +163,14 @@ export async function benchPhotos(runs: number): Promise<Record<string, unknown>
         faceApiMs: await perPhoto(faceApiRuns, [frame], faceApi),
         detectorViews: detectorViews(frameImage, onnxDetector),
         detectMs: round(await timeMs(runs, () => onnxDetector.detect(frameImage))),
+        frameViews: {
+          detectorViews: detectorViews(frameImage, frameDetector),
+          detectMs: round(await timeMs(runs, () => frameDetector.detect(frameImage))),
+          // the square views again, right after, for a ratio under the same load
+          squareViewsDetectMs: round(await timeMs(runs, () => onnxDetector.detect(frameImage))),
+        },
       },
+      frameStages: await frameStages(runs, frame, onnxDetector, frameDetector),
       embedPerFace: await embedPerFace(runs, frameImage, onnxDetector),
       runs,
       faceApiRuns,
@@ -146,12 +183,14 @@ export async function benchPhotos(runs: number): Promise<Record<string, unknown>
         lfw250: ratio(result.lfw250.facetrainMsPerPhoto, result.lfw250.faceApiMsPerPhoto),
         frame640x480: ratio(result.frame640x480.facetrainMs, result.frame640x480.faceApiMs),
         detectOnnxOverTfjs: ratio(result.phone12mp.detectOnnxMs, result.phone12mp.detectTfjsMs),
+        frameViewsOverSquareViews: ratio(result.frame640x480.frameViews.detectMs, result.frame640x480.frameViews.squareViewsDetectMs),
       },
     };
   } finally {
     recognizer.dispose();
     tfjsDetector.dispose();
     onnxDetector.dispose();
+    frameDetector.dispose();
     await rm(model.root, { recursive: true, force: true });
   }
 }

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
-import { loadFaceDetector, scaleFace, type DetectedFace, type FaceDetector } from '../src/faces/detect.js';
+import { loadFaceDetector, scaleFace, searchViews, type DetectedFace, type FaceDetector } from '../src/faces/detect.js';
 import { decodeImage, decodeImageScaled, decodeRegion, readImageFile, type RgbImage } from '../src/image/decode.js';
 import { loadRecognizer } from '../src/recognize/recognizer.js';
 import { buildServer } from '../src/server/app.js';
@@ -80,6 +80,25 @@ describe('large photos: detection at the size needed', { skip: needsShared }, ()
     for (let y = 0; y < region.height; y++) {
       const start = ((y + region.top) * whole.width + region.left) * 3;
       assert.deepEqual(part.data.subarray(y * region.width * 3, (y + 1) * region.width * 3), whole.data.subarray(start, start + region.width * 3), `row ${y}`);
+    }
+  });
+
+  test('frame views (one rectangle for a 640x480 frame\'s finest level) find the faces of the square tiles, boxes within 0.5 px', async () => {
+    const framed = await loadFaceDetector({ frameViews: true }, 'onnx');
+    try {
+      const views = (rectangles: boolean) => searchViews(640, 480, detector.config, rectangles);
+      assert.ok(views(true).length < views(false).length, `${views(true).length} views instead of ${views(false).length}`);
+      for (const source of await celebrityPhotos('ben_afflek', 2, 'val')) {
+        for (const photoSide of [200, 470]) {
+          const frame = await decodeImage(new Uint8Array(await phonePhoto(source, { width: 640, height: 480, photoSide })), 'frame.jpg');
+          const [square, rectangle] = [await detector.detect(frame), await framed.detect(frame)];
+          assert.equal(rectangle.length, square.length, 'the same faces');
+          const distances = edgeDistances(rectangle, square);
+          assert.ok(distances.every((d) => d < 0.5), `box edges ${distances.map((d) => d.toFixed(2)).join(', ')} px apart`);
+        }
+      }
+    } finally {
+      framed.dispose();
     }
   });
 

@@ -57,6 +57,13 @@ export interface DetectorConfig {
    * of its longer side (26 views instead of 15).
    */
   maxSide: number;
+  /**
+   * On onnxruntime, search a frame-sized image's finest pyramid level in one rectangular view
+   * (`frameView`: a 640x480 frame takes 2 views, 0.75x the input pixels, instead of 3). Boxes then move
+   * by up to 0.2 px and scores by up to 3e-3 from the square tiles TF.js runs, so it is off by
+   * default: both runtimes give the same answers unless a caller (a camera) asks for speed.
+   */
+  frameViews: boolean;
   /** Folder with blazeface.json/.bin; defaults to the one shipped by @vladmandic/human. */
   modelsDir?: string;
 }
@@ -72,6 +79,7 @@ export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = Object.freeze({
   minFaceFraction: 1 / 20,
   minFaceAtInput: 20,
   maxSide: 1440,
+  frameViews: false,
 });
 
 export interface FaceDetector {
@@ -86,23 +94,29 @@ export interface FaceDetector {
 const INPUT_SIZE = 256;
 const KEYPOINTS = 6;
 
-/** A square region of the source image seen by one detector run: source x = left + inputX * step. */
+/**
+ * A region of the source image seen by one detector run: source x = left + inputX * step. Views are
+ * `INPUT_SIZE` square (what the model was trained on, and all TF.js runs) or, for frames on
+ * onnxruntime, a rectangle of whole 32 px cells covering the image (`frameView`).
+ */
 export interface View {
   left: number;
   top: number;
   step: number;
+  /** Detector input pixels across and down. */
+  columns: number;
+  rows: number;
 }
 
 /**
  * SSD anchors of the 256 px "back camera" BlazeFace: 2 per cell on the 16x16 grid, then 6 per cell on
  * the 8x8 grid (MediaPipe's anchor spec, as in Human's facemeshutil.generateAnchors).
  */
-export function blazeFaceAnchors(inputSize = INPUT_SIZE): Point[] {
+export function blazeFaceAnchors(columns = INPUT_SIZE, rows = columns): Point[] {
   const anchors: Point[] = [];
-  for (const [stride, perCell] of [[inputSize / 16, 2], [inputSize / 8, 6]] as const) {
-    const cells = Math.ceil(inputSize / stride);
-    for (let y = 0; y < cells; y++) {
-      for (let x = 0; x < cells; x++) {
+  for (const [stride, perCell] of [[INPUT_SIZE / 16, 2], [INPUT_SIZE / 8, 6]] as const) {
+    for (let y = 0; y < Math.ceil(rows / stride); y++) {
+      for (let x = 0; x < Math.ceil(columns / stride); x++) {
         for (let n = 0; n < perCell; n++) anchors.push([stride * (x + 0.5), stride * (y + 0.5)]);
       }
     }
@@ -110,7 +124,14 @@ export function blazeFaceAnchors(inputSize = INPUT_SIZE): Point[] {
   return anchors;
 }
 
-const ANCHORS = blazeFaceAnchors();
+const anchorsBySize = new Map<string, Point[]>();
+
+function anchorsOf(view: View): Point[] {
+  const key = `${view.columns}x${view.rows}`;
+  let anchors = anchorsBySize.get(key);
+  if (!anchors) anchorsBySize.set(key, (anchors = blazeFaceAnchors(view.columns, view.rows)));
+  return anchors;
+}
 
 /**
  * Decodes raw rows [logit, cx, cy, w, h, 6 x (x, y)] (offsets in input pixels from the anchor) into
@@ -120,17 +141,18 @@ export function decodeBlazeFace(rows: Float32Array, view: View, minScore: number
   const width = 5 + 2 * KEYPOINTS;
   const faces: DetectedFace[] = [];
   const minLogit = Math.log(minScore / (1 - minScore));
-  for (let i = 0; i < ANCHORS.length; i++) {
+  const anchors = anchorsOf(view);
+  for (let i = 0; i < anchors.length; i++) {
     const r = i * width;
-    if (rows[r] < minLogit) continue;
-    const [ax, ay] = ANCHORS[i];
+    if (rows[r]! < minLogit) continue;
+    const [ax, ay] = anchors[i]!;
     const toSource = (x: number, y: number): Point => [view.left + (ax + x) * view.step, view.top + (ay + y) * view.step];
-    const [cx, cy] = toSource(rows[r + 1], rows[r + 2]);
-    const w = rows[r + 3] * view.step;
-    const h = rows[r + 4] * view.step;
+    const [cx, cy] = toSource(rows[r + 1]!, rows[r + 2]!);
+    const w = rows[r + 3]! * view.step;
+    const h = rows[r + 4]! * view.step;
     const landmarks: Point[] = [];
-    for (let k = 0; k < KEYPOINTS; k++) landmarks.push(toSource(rows[r + 5 + 2 * k], rows[r + 6 + 2 * k]));
-    faces.push({ box: { x: cx - w / 2, y: cy - h / 2, width: w, height: h }, landmarks, score: 1 / (1 + Math.exp(-rows[r])) });
+    for (let k = 0; k < KEYPOINTS; k++) landmarks.push(toSource(rows[r + 5 + 2 * k]!, rows[r + 6 + 2 * k]!));
+    faces.push({ box: { x: cx - w / 2, y: cy - h / 2, width: w, height: h }, landmarks, score: 1 / (1 + Math.exp(-rows[r]!)) });
   }
   return faces;
 }
@@ -147,7 +169,7 @@ export function nonMaxSuppression(faces: DetectedFace[], iouThreshold: number): 
 /** The whole image, centred in a square with `padding` x longest side of border on every side. */
 export function wholeImageView(width: number, height: number, padding: number): View {
   const side = Math.max(width, height) * (1 + 2 * padding);
-  return { left: (width - side) / 2, top: (height - side) / 2, step: side / INPUT_SIZE };
+  return { left: (width - side) / 2, top: (height - side) / 2, step: side / INPUT_SIZE, columns: INPUT_SIZE, rows: INPUT_SIZE };
 }
 
 /** Evenly spaced starts covering [0, length) with windows of `side`, overlapping by at least half. */
@@ -168,21 +190,52 @@ export function tileViews(width: number, height: number, config: Pick<DetectorCo
   // A level of side s finds faces from minFaceAtInput * s / INPUT_SIZE up to s / 2.
   for (let side = (config.minFaceSize * INPUT_SIZE) / config.minFaceAtInput; (config.minFaceAtInput * side) / INPUT_SIZE < smallestWholeFace; side *= 2) {
     for (const top of tileStarts(height, side)) {
-      for (const left of tileStarts(width, side)) views.push({ left, top, step: side / INPUT_SIZE });
+      for (const left of tileStarts(width, side)) views.push({ left, top, step: side / INPUT_SIZE, columns: INPUT_SIZE, rows: INPUT_SIZE });
     }
   }
   return views;
 }
 
+/** The detector's coarsest anchor grid: a view's sides are whole cells of it. */
+const CELL = INPUT_SIZE / 8;
+
+/** Input pixels of a frame view at most: two square views' worth (a 640x480 frame takes 320x256). */
+const MAX_FRAME_VIEW_PIXELS = 2 * INPUT_SIZE * INPUT_SIZE;
+
+/**
+ * The whole image at the finest tiles' step in one rectangle of whole cells, centred, when that costs
+ * fewer input pixels than those tiles and at most `MAX_FRAME_VIEW_PIXELS` (frames); otherwise
+ * undefined. It finds every face they find (from `minFaceSize` up to past half a tile) without the
+ * overlap; larger images keep the square tiles TF.js runs too, so both runtimes agree on photos.
+ */
+export function frameView(width: number, height: number, tiles: View[]): View | undefined {
+  if (tiles.length === 0) return undefined;
+  const step = Math.min(...tiles.map((v) => v.step));
+  const finest = tiles.filter((v) => v.step === step);
+  const columns = Math.ceil(width / step / CELL) * CELL;
+  const rows = Math.ceil(height / step / CELL) * CELL;
+  const pixels = columns * rows;
+  if (pixels > MAX_FRAME_VIEW_PIXELS || pixels >= finest.length * INPUT_SIZE * INPUT_SIZE) return undefined;
+  return { left: (width - columns * step) / 2, top: (height - rows * step) / 2, step, columns, rows };
+}
+
+/** The views searched: the whole image, then the pyramid's tiles (with `rectangles`, a frame's finest level as one `frameView`). */
+export function searchViews(width: number, height: number, config: Pick<DetectorConfig, 'minFaceSize' | 'minFaceAtInput' | 'padding'>, rectangles: boolean): View[] {
+  const tiles = tileViews(width, height, config);
+  const frame = rectangles ? frameView(width, height, tiles) : undefined;
+  return [wholeImageView(width, height, config.padding), ...(frame ? [frame, ...tiles.filter((v) => v.step !== frame.step)] : tiles)];
+}
+
 /** A tile's detection touching a tile edge inside the image is a cut face, found whole by a neighbour. */
 function cutByTile(face: DetectedFace, view: View, width: number, height: number): boolean {
-  const side = view.step * INPUT_SIZE;
+  const right = view.left + view.step * view.columns;
+  const bottom = view.top + view.step * view.rows;
   const margin = view.step * 2;
   const { x, y, width: w, height: h } = face.box;
   return (x < view.left + margin && view.left > 0)
     || (y < view.top + margin && view.top > 0)
-    || (x + w > view.left + side - margin && view.left + side < width)
-    || (y + h > view.top + side - margin && view.top + side < height);
+    || (x + w > right - margin && right < width)
+    || (y + h > bottom - margin && bottom < height);
 }
 
 /**
@@ -223,37 +276,39 @@ function checkConfig(config: DetectorConfig): void {
   if (!(Number.isInteger(config.maxSide) && config.maxSide >= INPUT_SIZE)) throw invalidOption('detector maxSide', `a whole number of pixels >= ${INPUT_SIZE}`, config.maxSide);
   if (!(config.minFaceAtInput > 0)) throw invalidOption('detector minFaceAtInput', 'a positive number of pixels', config.minFaceAtInput);
   if (!(Number.isInteger(config.maxFaces) && config.maxFaces >= 0)) throw invalidOption('detector maxFaces', 'a whole number >= 0', config.maxFaces);
+  if (typeof config.frameViews !== 'boolean') throw invalidOption('detector frameViews', 'true or false', config.frameViews);
 }
 
 /**
- * Writes the detector input for one view at `out[offset...]`: [256, 256, 3] in [-1, 1], black (-1)
+ * Writes the detector input for one view at `out[offset...]`: [rows, columns, 3] in [-1, 1], black (-1)
  * outside the image. Bilinear, sampling as tf.image.cropAndResize does with the view's corners at
  * pixel centres (input pixel j sits at source left + (j + 0.5) * step), but straight from the 8-bit
  * pixels: cropAndResize on the wasm backend took 15-20 ms a view, several times this.
  */
 export function writeViewInput(image: RgbImage, view: View, out: Float32Array, offset = 0): void {
   const { width, height, data } = image;
-  const xs = new Int32Array(INPUT_SIZE * 2);
-  const xLerp = new Float32Array(INPUT_SIZE);
-  const xInside = new Uint8Array(INPUT_SIZE);
-  for (let j = 0; j < INPUT_SIZE; j++) {
+  const { columns, rows } = view;
+  const xs = new Int32Array(columns * 2);
+  const xLerp = new Float32Array(columns);
+  const xInside = new Uint8Array(columns);
+  for (let j = 0; j < columns; j++) {
     const x = view.left + (j + 0.5) * view.step - 0.5;
     xInside[j] = x >= 0 && x <= width - 1 ? 1 : 0;
     xs[2 * j] = Math.floor(x) * 3;
     xs[2 * j + 1] = Math.ceil(x) * 3;
     xLerp[j] = x - Math.floor(x);
   }
-  for (let i = 0; i < INPUT_SIZE; i++) {
+  for (let i = 0; i < rows; i++) {
     const y = view.top + (i + 0.5) * view.step - 0.5;
-    const row = offset + i * INPUT_SIZE * 3;
+    const row = offset + i * columns * 3;
     if (y < 0 || y > height - 1) {
-      out.fill(-1, row, row + INPUT_SIZE * 3);
+      out.fill(-1, row, row + columns * 3);
       continue;
     }
     const top = Math.floor(y) * width * 3;
     const bottom = Math.ceil(y) * width * 3;
     const yLerp = y - Math.floor(y);
-    for (let j = 0; j < INPUT_SIZE; j++) {
+    for (let j = 0; j < columns; j++) {
       const o = row + j * 3;
       if (!xInside[j]) {
         out[o] = out[o + 1] = out[o + 2] = -1;
@@ -271,7 +326,7 @@ export function writeViewInput(image: RgbImage, view: View, out: Float32Array, o
   }
 }
 
-const VIEW_VALUES = INPUT_SIZE * INPUT_SIZE * 3;
+const viewValues = (view: View): number => view.columns * view.rows * 3;
 
 /** Runs the pinto-converted BlazeFace (four outputs) and joins them into [896, 17] rows per view. */
 function runBlazeFace(model: GraphModel, input: tf.Tensor4D): tf.Tensor3D {
@@ -293,8 +348,9 @@ function checkSize(image: RgbImage): void {
 async function detectInViewsTfjs(model: GraphModel, image: RgbImage, views: View[], minScore: number): Promise<DetectedFace[][]> {
   checkSize(image);
   const found: DetectedFace[][] = [];
-  const input = new Float32Array(VIEW_VALUES);
+  const input = new Float32Array(INPUT_SIZE * INPUT_SIZE * 3);
   for (const view of views) {
+    if (view.columns !== INPUT_SIZE || view.rows !== INPUT_SIZE) throw new Error('internal error: the TF.js BlazeFace runs square views only');
     writeViewInput(image, view, input);
     const rows = tf.tidy(() => runBlazeFace(model, tf.tensor4d(input, [1, INPUT_SIZE, INPUT_SIZE, 3])));
     const data = (await rows.data()) as Float32Array;
@@ -307,24 +363,35 @@ async function detectInViewsTfjs(model: GraphModel, image: RgbImage, views: View
 /** Views per onnxruntime run: enough to keep both cores busy, few enough to bound the input (12 MB). */
 const VIEWS_PER_RUN = 16;
 
+/** Consecutive views of one size, at most `VIEWS_PER_RUN` each: one onnxruntime run apiece. */
+function sameSizeBatches(views: View[]): View[][] {
+  const batches: View[][] = [];
+  for (const view of views) {
+    const last = batches.at(-1);
+    if (last && last.length < VIEWS_PER_RUN && last[0]!.columns === view.columns && last[0]!.rows === view.rows) last.push(view);
+    else batches.push([view]);
+  }
+  return batches;
+}
+
 /**
  * Raw detections per view on onnxruntime, many views per run. The outputs are told apart by size
- * (scores and regressors of the 512 fine and 384 coarse anchors) and joined into the TF.js path's rows.
+ * (scores and regressors of the fine and coarse anchors) and joined into the TF.js path's rows.
  */
 async function detectInViewsOnnx(session: OnnxSession, image: RgbImage, views: View[], minScore: number): Promise<DetectedFace[][]> {
   checkSize(image);
   const found: DetectedFace[][] = [];
   const width = 5 + 2 * KEYPOINTS;
-  for (let start = 0; start < views.length; start += VIEWS_PER_RUN) {
-    const batch = views.slice(start, start + VIEWS_PER_RUN);
-    const input = new Float32Array(batch.length * VIEW_VALUES);
-    batch.forEach((view, v) => writeViewInput(image, view, input, v * VIEW_VALUES));
-    const outputs = (await session.run(input, [batch.length, INPUT_SIZE, INPUT_SIZE, 3])).sort((a, b) => a.length - b.length);
+  for (const batch of sameSizeBatches(views)) {
+    const values = viewValues(batch[0]!);
+    const input = new Float32Array(batch.length * values);
+    batch.forEach((view, v) => writeViewInput(image, view, input, v * values));
+    const outputs = (await session.run(input, [batch.length, batch[0]!.rows, batch[0]!.columns, 3])).sort((a, b) => a.length - b.length);
     const [coarseScores, fineScores, coarseBoxes, fineBoxes] = outputs as [Float32Array, Float32Array, Float32Array, Float32Array];
     const fine = fineScores.length / batch.length;
     const coarse = coarseScores.length / batch.length;
     batch.forEach((view, v) => {
-      const rows = new Float32Array(ANCHORS.length * width);
+      const rows = new Float32Array(anchorsOf(view).length * width);
       for (let a = 0; a < fine + coarse; a++) {
         const [scores, boxes, index] = a < fine ? [fineScores, fineBoxes, v * fine + a] : [coarseScores, coarseBoxes, v * coarse + a - fine];
         rows[a * width] = scores[index]!;
@@ -370,7 +437,7 @@ export async function loadFaceDetector(config: Partial<DetectorConfig> = {}, run
   const detectInViews = (image: RgbImage, views: View[], minScore: number): Promise<DetectedFace[][]> =>
     session ? detectInViewsOnnx(session, image, views, minScore) : detectInViewsTfjs(model, image, views, minScore);
   const detectAtSize = async (image: RgbImage): Promise<DetectedFace[]> => {
-    const views = [wholeImageView(image.width, image.height, full.padding), ...tileViews(image.width, image.height, full)];
+    const views = searchViews(image.width, image.height, full, full.frameViews && session !== undefined);
     const finestStep = Math.min(...views.map((v) => v.step));
     const found = await detectInViews(image, views, full.minScore);
     const candidates = found.flatMap((faces, i) => faces.filter((f) => !cutByTile(f, views[i], image.width, image.height) && !betterSeenFiner(f, views[i], finestStep, full.minFaceAtInput)));
