@@ -7,9 +7,9 @@ import { FacetrainError } from '../errors.js';
 /**
  * BlazeFace (the TF.js graph shipped by @vladmandic/human) written as an ONNX model in memory, so
  * onnxruntime runs it on every core and on many views at once: the TF.js graph is pinned to batch 1,
- * this one takes [views, height, width, 3] NHWC (256 x 256 as trained, or any multiple of 32 on each
- * side: the convolutions' padding is the same for every even size, and the outputs have one row per
- * anchor of that size) and gives the four outputs of the graph in its order.
+ * this one takes [views, 256, 256, 3] NHWC (with `anySize`, [views, height, width, 3] for any multiple
+ * of 32 on each side: the convolutions' padding is the same for every even size, and the outputs
+ * have one row per anchor of that size) and gives the four outputs of the graph in its order.
  * The graph is small and fixed (convolutions, depthwise convolutions, ReLU, Add, MaxPool, channel
  * Pad, Reshape), so it is converted op by op here rather than through the general IR.
  */
@@ -26,7 +26,7 @@ class BlazeFaceToOnnx {
   /** NCHW shape (without batch) of every converted tensor. */
   private readonly shapes = new Map<string, [number, number, number]>();
 
-  constructor(private readonly model: GraphModel) {}
+  constructor(private readonly model: GraphModel, private readonly anySize: boolean) {}
 
   private constantData(input: string): { shape: number[]; data: Float32Array | Int32Array } {
     const tensor = this.model.weights[nodeName(input)]?.[0];
@@ -132,8 +132,8 @@ class BlazeFaceToOnnx {
         const [c, h, w] = this.shape(input(0));
         const nhwc = this.add('Transpose', `${node.name}/nhwc`, [input(0)], [h, w, c], [ints('perm', [0, 2, 3, 1])]);
         const target = Array.from(this.constantData(node.inputNames[1]!).data);
-        // batch kept (0), anchors counted from the input's size (-1), the values per anchor as in the graph
-        const shape = this.int64Const(`${node.name}/shape`, [0, -1, target[2]!]);
+        // any size: batch kept (0), anchors counted from the input's size (-1), the values per anchor as in the graph
+        const shape = this.int64Const(`${node.name}/shape`, this.anySize ? [0, -1, target[2]!] : [-1, ...target.slice(1)]);
         this.add('Reshape', node.name, [nhwc, shape], [target[1]!, target[2]!, 1]);
         return;
       }
@@ -167,8 +167,8 @@ class BlazeFaceToOnnx {
         name: 'blazeface',
         node: this.nodes,
         initializer: this.initializers,
-        input: [valueInfo('pixels', ['views', 'height', 'width', 3])],
-        output: outputs.map((name) => valueInfo(name, ['views', `${name}_anchors`, this.shape(name)[1]])),
+        input: [valueInfo('pixels', this.anySize ? ['views', 'height', 'width', 3] : ['views', 256, 256, 3])],
+        output: outputs.map((name) => valueInfo(name, ['views', ...(this.anySize ? [`${name}_anchors`, this.shape(name)[1]] : this.shape(name).slice(0, 2))])),
       },
     };
     const error = ModelProto.verify(model);
@@ -177,7 +177,10 @@ class BlazeFaceToOnnx {
   }
 }
 
-/** The BlazeFace GraphModel as ONNX bytes: input `pixels` [views, height, width, 3], outputs in `model.outputNodes` order. */
-export function blazeFaceOnnx(model: GraphModel): Uint8Array {
-  return new BlazeFaceToOnnx(model).build();
+/**
+ * The BlazeFace GraphModel as ONNX bytes: input `pixels` [views, 256, 256, 3] (`anySize`: [views,
+ * height, width, 3], sides multiples of 32), outputs in `model.outputNodes` order.
+ */
+export function blazeFaceOnnx(model: GraphModel, options: { anySize?: boolean } = {}): Uint8Array {
+  return new BlazeFaceToOnnx(model, options.anySize ?? false).build();
 }

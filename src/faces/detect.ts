@@ -433,7 +433,7 @@ export async function loadFaceDetector(config: Partial<DetectorConfig> = {}, run
   checkConfig(full);
   const model = await loadHumanModel('blazeface', full.modelsDir);
   const { ort } = typeof runtime === 'object' ? runtime : await chooseRuntime(runtime);
-  const session = ort ? await createOnnxSession(ort, blazeFaceOnnx(model)) : undefined;
+  const session = ort ? await createOnnxSession(ort, blazeFaceOnnx(model, { anySize: full.frameViews })) : undefined;
   const detectInViews = (image: RgbImage, views: View[], minScore: number): Promise<DetectedFace[][]> =>
     session ? detectInViewsOnnx(session, image, views, minScore) : detectInViewsTfjs(model, image, views, minScore);
   const detectAtSize = async (image: RgbImage): Promise<DetectedFace[]> => {
