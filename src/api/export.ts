@@ -18,7 +18,8 @@ import { irToLayersModel } from '../export/keras/from-ir.js';
 import { irFromGraphRecognizer } from '../graph/from-graph.js';
 import { optimizeIr } from '../graph/optimize.js';
 import { writeExport } from '../export/export-model.js';
-import type { ExportableRecognizer, ExportFormat } from '../export/types.js';
+import type { EmbeddingRecognizer, ExportableRecognizer, ExportFormat } from '../export/types.js';
+import { buildPipelineExport, writePipelineFiles } from './export-pipeline.js';
 
 export const ALL_FORMATS = Object.freeze(['tfjs', 'h5', 'onnx', 'tflite', 'tflite-fp16', 'tflite-int8'] as const);
 export type ModelFormat = (typeof ALL_FORMATS)[number];
@@ -131,10 +132,19 @@ export async function exportModelDir(modelDir: string, formats: ModelFormat[], o
   const unavailable = unavailableFormats(options);
   for (const f of formats) if (unavailable.has(f)) throw new FacetrainError('FT_ERR_INVALID_OPTION', unavailable.get(f)!);
   const recognizer = await exportable(modelDir, manifest);
+  // an embedding model's ONNX is the whole pipeline: recognizer with the unknown score, detector, description
+  const pipeline = formats.includes('onnx') && 'graph' in recognizer.model
+    ? await buildPipelineExport(modelDir, manifest, recognizer.model as EmbeddingRecognizer, FILE_NAMES.onnx)
+    : undefined;
   const written: string[] = [];
   for (const format of formats) {
     const out = path.join(outDir, FILE_NAMES[format]);
     if (format === 'tfjs') await writeTfjs(modelDir, manifest, out);
+    else if (format === 'onnx' && pipeline) {
+      await writeFileAtomic(out, pipeline.recognizerOnnx);
+      await writeFileAtomic(path.join(outDir, LABELS_FILE), labelsText(manifest.labels));
+      for (const file of await writePipelineFiles(outDir, pipeline)) options.onWritten?.(format, file);
+    }
     else if (format === 'h5') {
       const keras = kerasModel(recognizer);
       await saveKerasH5(keras, out, { labels: manifest.labels });

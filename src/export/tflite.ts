@@ -290,6 +290,9 @@ class TfliteGraphBuilder {
         this.op(BuiltinOperator.L2_NORMALIZATION, [this.id(op.input)], [this.activation(op.output)], { type: BuiltinOptions.L2NormOptions, write }, this.version(1, 2));
         return;
       }
+      case 'groupMax':
+      case 'pickAtArgMax':
+        throw unsupported(`the template match of the unknown decision (${op.output})`, 'TFLite');
     }
   }
 

@@ -154,6 +154,17 @@ class OnnxGraphBuilder {
         this.node('Div', [op.input, norm], op.output);
         return;
       }
+      case 'groupMax': {
+        const grouped = this.node('Reshape', [op.input, this.int64Const('groups', [0, op.groups, -1])], this.unique(`${op.output}/grouped`));
+        this.node('ReduceMax', [grouped], op.output, [ints('axes', [2]), int('keepdims', 0)]);
+        return;
+      }
+      case 'pickAtArgMax': {
+        const [values, keys] = op.inputs;
+        const at = this.node('ArgMax', [keys], this.unique(`${op.output}/argmax`), [int('axis', 1), int('keepdims', 1), int('select_last_index', 0)]);
+        this.node('GatherElements', [values, at], op.output, [int('axis', 1)]);
+        return;
+      }
       default:
         throw unsupported(`IR op ${(op as IrOp).kind}`, 'ONNX');
     }

@@ -68,7 +68,8 @@ export interface RecognizerParts {
   detector?: FaceDetector;
 }
 
-interface Located {
+/** A face as the model sees it: where it is in the photo, and its aligned crop. */
+export interface Located {
   box: Box;
   landmarks?: [number, number][];
   crop: RgbImage;
@@ -87,12 +88,11 @@ interface Decoded {
  * `size` source pixels across) is cut from a finer decode of the same bytes, the smallest that
  * keeps it at `size`, so recognition sees the detail a full decode would give.
  */
-async function locateFaces(decoded: Decoded, parts: RecognizerParts, manifest: ModelManifest, maxFaces: number, decodeOptions: DecodeOptions): Promise<Located[]> {
+async function locateFaces(decoded: Decoded, detector: FaceDetector | undefined, size: number, manifest: ModelManifest, maxFaces: number, decodeOptions: DecodeOptions): Promise<Located[]> {
   const { image, scale } = decoded;
-  const size = parts.classifier.inputSize;
   const toSource = (box: Box): Box => ({ x: box.x * scale, y: box.y * scale, width: box.width * scale, height: box.height * scale });
-  if (!parts.detector) return [{ box: toSource({ x: 0, y: 0, width: image.width, height: image.height }), crop: await resizeSquare(image, size) }];
-  const faces = (await parts.detector.detect(image)).slice(0, maxFaces > 0 ? maxFaces : undefined);
+  if (!detector) return [{ box: toSource({ x: 0, y: 0, width: image.width, height: image.height }), crop: await resizeSquare(image, size) }];
+  const faces = (await detector.detect(image)).slice(0, maxFaces > 0 ? maxFaces : undefined);
   const align = alignForInput({ ...manifest.input, size });
   // (a template-aligned base's crop scale is close to the eye placement's: the estimate only picks the decode size)
   const enlargement = Math.max(1, ...faces.map((face) => {
@@ -114,8 +114,22 @@ async function locateFaces(decoded: Decoded, parts: RecognizerParts, manifest: M
 }
 
 /** Photos given as bytes are decoded at most this large (shrink-on-load): the detector's search size. */
-function searchSide(parts: RecognizerParts): number {
-  return parts.detector?.config.maxSide ?? DEFAULT_DETECTOR_CONFIG.maxSide;
+function searchSide(detector: FaceDetector | undefined): number {
+  return detector?.config.maxSide ?? DEFAULT_DETECTOR_CONFIG.maxSide;
+}
+
+async function decodeForSearch(input: Uint8Array | RgbImage, detector: FaceDetector | undefined, label: string, decodeOptions: DecodeOptions): Promise<Decoded> {
+  if (isRgbImage(input)) return { image: input, scale: 1 };
+  return { ...(await decodeImageScaled(input, label, { ...decodeOptions, maxSide: decodeOptions.maxSide ?? searchSide(detector) })), bytes: input };
+}
+
+/**
+ * The faces of a photo exactly as `predict` hands them to the model (`facetrain crop`): found by
+ * `detector` and aligned as the manifest's input spec says, or the whole photo without a detector.
+ */
+export async function facesAsSeen(input: Uint8Array | RgbImage, manifest: ModelManifest, detector: FaceDetector | undefined, options: { label?: string; maxFaces?: number } & DecodeOptions = {}): Promise<Located[]> {
+  const decoded = await decodeForSearch(input, detector, options.label ?? 'image', options);
+  return locateFaces(decoded, detector, manifest.input.size, manifest, options.maxFaces ?? 0, options);
 }
 
 /** A recognizer over in-memory parts, e.g. a model just trained, before it is written. */
@@ -125,11 +139,9 @@ export function createRecognizer(manifest: ModelManifest, parts: RecognizerParts
     manifest,
     labels,
     async predict(input, options = {}) {
-      const decoded: Decoded = isRgbImage(input)
-        ? { image: input, scale: 1 }
-        : { ...(await decodeImageScaled(input, options.label ?? 'image', { ...decodeOptions, maxSide: decodeOptions.maxSide ?? searchSide(parts) })), bytes: input };
+      const decoded = await decodeForSearch(input, parts.detector, options.label ?? 'image', decodeOptions);
       options.onDecoded?.();
-      const faces = await locateFaces(decoded, parts, manifest, options.maxFaces ?? 0, decodeOptions);
+      const faces = await locateFaces(decoded, parts.detector, parts.classifier.inputSize, manifest, options.maxFaces ?? 0, decodeOptions);
       if (faces.length === 0) return [];
       const classified = await parts.classifier.classify(faces.map((f) => f.crop));
       const threshold = options.threshold ?? manifest.threshold;

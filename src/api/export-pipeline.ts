@@ -1,0 +1,58 @@
+import path from 'node:path';
+import { irToOnnx } from '../graph/onnx.js';
+import { blazeFaceOnnx } from '../faces/blazeface-onnx.js';
+import { loadHumanModel } from '../faces/human-models.js';
+import { GALLERY_FILE, personGalleries, readGallery } from '../model-dir/gallery.js';
+import type { ModelManifest } from '../model-dir/manifest.js';
+import { FacetrainError } from '../errors.js';
+import { writeFileAtomic } from '../util/fs.js';
+import { PRODUCER_VERSION } from '../export/export-model.js';
+import { DETECTOR_ONNX_FILE, describePipeline, onnxOutputs, PIPELINE_FILE, PIPELINE_OUTPUTS, pipelineIr, pipelineMetadata, type PipelineDescription, withOnnxMetadata } from '../export/pipeline.js';
+import type { EmbeddingRecognizer } from '../export/types.js';
+
+/** The files of an embedding model's pipeline export, ready to write. */
+export interface PipelineExport {
+  description: PipelineDescription;
+  recognizerOnnx: Uint8Array;
+  detectorOnnx: Uint8Array;
+}
+
+/**
+ * The recognizer (templates from gallery.json inside the graph), the detector and their
+ * description for an embedding model; `onnxFile` is the recognizer's name in the export folder.
+ */
+export async function buildPipelineExport(modelDir: string, manifest: ModelManifest, networks: EmbeddingRecognizer, onnxFile: string): Promise<PipelineExport> {
+  const gallery = await readGallery(modelDir);
+  if (!gallery) throw new FacetrainError('FT_ERR_MODEL', `${modelDir}: ${GALLERY_FILE} is missing; retrain the model with --force`);
+  const detectorModel = await loadHumanModel('blazeface');
+  let detectorBytes: Uint8Array;
+  try {
+    detectorBytes = blazeFaceOnnx(detectorModel);
+  } finally {
+    detectorModel.dispose();
+  }
+  const description = describePipeline({
+    base: manifest.base.name,
+    labels: manifest.labels,
+    threshold: manifest.threshold,
+    input: manifest.input,
+    recognizerFiles: { onnx: onnxFile },
+    detectorOutputs: onnxOutputs(detectorBytes),
+  });
+  const metadata = pipelineMetadata(description);
+  const ir = pipelineIr({ ...networks, galleries: personGalleries(gallery.entries, manifest.labels) }, 'ONNX');
+  return {
+    description,
+    recognizerOnnx: irToOnnx(ir, { metadata, producerVersion: PRODUCER_VERSION, name: `facetrain-${manifest.base.name}-pipeline`, outputNames: [...PIPELINE_OUTPUTS] }),
+    detectorOnnx: withOnnxMetadata(detectorBytes, { 'facetrain.role': 'detector', 'facetrain.pipeline': metadata['facetrain.pipeline']! }),
+  };
+}
+
+/** Writes the detector and pipeline.json beside the recognizer, each atomically. */
+export async function writePipelineFiles(outDir: string, pipeline: PipelineExport): Promise<string[]> {
+  const detector = path.join(outDir, DETECTOR_ONNX_FILE);
+  const description = path.join(outDir, PIPELINE_FILE);
+  await writeFileAtomic(detector, pipeline.detectorOnnx);
+  await writeFileAtomic(description, `${JSON.stringify(pipeline.description, null, 2)}\n`);
+  return [detector, description];
+}
