@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { train } from '../src/api/train.js';
+import { exportModelDir } from '../src/api/export.js';
+import { readOnnxMetadata } from '../src/graph/onnx.js';
+import { readImageBytes } from '../src/image/decode.js';
+import { loadRecognizer, type FaceResult } from '../src/recognize/recognizer.js';
+import { FIVE_CELEBRITIES, needsShared, sharedPath, tempDir } from './support/shared.js';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const NODE_CONSUMER = path.join(REPO_ROOT, 'examples', 'node-onnx', 'recognize.mjs');
+
+interface ConsumerFace {
+  box: { x: number; y: number; width: number; height: number };
+  label: string;
+  score: number;
+}
+
+async function filesIn(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((f) => !f.startsWith('.')).sort().map((f) => path.join(dir, f));
+}
+
+/** Known people (five-celebrities val), strangers (two photos of each bbt person) and group scenes of strangers. */
+async function mixedPhotos(): Promise<string[]> {
+  const known = (await Promise.all((await filesIn(path.join(FIVE_CELEBRITIES, 'val'))).map(filesIn))).flat();
+  const strangers = (await Promise.all((await filesIn(sharedPath('datasets', 'bbt'))).map(async (d) => (await filesIn(d)).slice(0, 2)))).flat();
+  const scenes = (await filesIn(sharedPath('datasets', 'bbt-scenes'))).filter((f) => /bbt\d\.jpg$/.test(f));
+  return [...known, ...strangers, ...scenes];
+}
+
+let exportDir = '';
+let modelDir = '';
+
+test('export of the default model: recognizer, detector and pipeline.json, described in their metadata', { skip: needsShared }, async () => {
+  modelDir = path.join(await tempDir('consumer-model'), 'm');
+  await train({ dataDir: FIVE_CELEBRITIES, outDir: modelDir, seed: 1 });
+  exportDir = path.join(await tempDir('consumer-export'), 'export');
+  await exportModelDir(modelDir, ['onnx'], { outDir: exportDir });
+  const pipeline = JSON.parse(await readFile(path.join(exportDir, 'pipeline.json'), 'utf8')) as { threshold: number; labels: string[]; recognizer: { files: { onnx: string } }; detector: { files: { onnx: string } } };
+  const manifest = JSON.parse(await readFile(path.join(modelDir, 'facetrain.json'), 'utf8')) as { threshold: number; labels: string[] };
+  assert.equal(pipeline.threshold, manifest.threshold);
+  assert.deepEqual(pipeline.labels, manifest.labels);
+  for (const file of [pipeline.recognizer.files.onnx, pipeline.detector.files.onnx]) {
+    const metadata = readOnnxMetadata(await readFile(path.join(exportDir, file)));
+    assert.deepEqual(JSON.parse(metadata['facetrain.pipeline']!), pipeline, `${file} carries the description`);
+  }
+});
+
+test('Node reference consumer (onnxruntime-node + sharp, no facetrain) gives predict\'s labels, unknown included', { skip: needsShared }, async () => {
+  const photos = await mixedPhotos();
+  const recognizer = await loadRecognizer(modelDir);
+  const expected: FaceResult[][] = [];
+  for (const file of photos) expected.push(await recognizer.predict(await readImageBytes(file), { label: file }));
+  recognizer.dispose();
+
+  const run = spawnSync(process.execPath, [NODE_CONSUMER, exportDir, ...photos], { encoding: 'utf8', timeout: 600_000 });
+  assert.equal(run.status, 0, run.stderr);
+  const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; faces: ConsumerFace[] });
+  assert.equal(lines.length, photos.length);
+
+  let faces = 0;
+  let unknown = 0;
+  const disagreements: string[] = [];
+  lines.forEach((line, i) => {
+    assert.equal(line.file, photos[i]);
+    const want = expected[i]!;
+    const count = Math.max(want.length, line.faces.length);
+    faces += count;
+    for (let f = 0; f < count; f++) {
+      const [a, b] = [want[f], line.faces[f]];
+      if (a?.label === 'unknown') unknown++;
+      if (!a || !b || a.label !== b.label) disagreements.push(`${path.basename(line.file)} face ${f}: predict ${a?.label ?? 'none'} ${a?.score.toFixed(3) ?? ''}, consumer ${b?.label ?? 'none'} ${b?.score.toFixed(3) ?? ''}`);
+      else assert.ok(Math.abs(a.box.x - b.box.x) < 2 && Math.abs(a.box.width - b.box.width) < 2, `${line.file}: box ${JSON.stringify(b.box)} vs ${JSON.stringify(a.box)}`);
+    }
+  });
+  console.log(`node consumer: ${photos.length} photos, ${faces} faces (${unknown} unknown to predict), ${disagreements.length} disagreements${disagreements.length ? `: ${disagreements.join('; ')}` : ''}`);
+  assert.ok(photos.length >= 40 && faces >= 40, `${photos.length} photos, ${faces} faces`);
+  assert.ok(unknown >= 10, `strangers are in the set (${unknown} unknown faces)`);
+  assert.ok(disagreements.length <= 1, disagreements.join('\n'));
+});
