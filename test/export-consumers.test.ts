@@ -1,15 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { train } from '../src/api/train.js';
 import { exportModelDir } from '../src/api/export.js';
 import { readOnnxMetadata } from '../src/graph/onnx.js';
-import { readImageBytes } from '../src/image/decode.js';
+import { readImageBytes, readImageFile } from '../src/image/decode.js';
 import { loadRecognizer, type FaceResult } from '../src/recognize/recognizer.js';
 import { FIVE_CELEBRITIES, needsShared, sharedPath, tempDir } from './support/shared.js';
+import { runFacetrain } from './support/cli.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const NODE_CONSUMER = path.join(REPO_ROOT, 'examples', 'node-onnx', 'recognize.mjs');
@@ -81,4 +82,50 @@ test('Node reference consumer (onnxruntime-node + sharp, no facetrain) gives pre
   assert.ok(photos.length >= 40 && faces >= 40, `${photos.length} photos, ${faces} faces`);
   assert.ok(unknown >= 10, `strangers are in the set (${unknown} unknown faces)`);
   assert.ok(disagreements.length <= 1, disagreements.join('\n'));
+});
+
+test('CLI crop writes the crops predict classifies: the exported recognizer scores them as predict does', { skip: needsShared }, async () => {
+  const photo = path.join(FIVE_CELEBRITIES, 'val', 'madonna');
+  const out = await tempDir('crops');
+  const run = runFacetrain(['crop', photo, '--out', out, '--model', modelDir, '--json']);
+  assert.equal(run.status, 0, run.stderr);
+  const results = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; crops: { file: string }[] });
+  assert.equal(results.length, (await filesIn(photo)).length);
+  const recognizer = await loadRecognizer(modelDir);
+  const ort = await import('onnxruntime-node');
+  const session = await ort.InferenceSession.create(path.join(exportDir, 'model.onnx'));
+  for (const { file, crops } of results) {
+    const [face] = await recognizer.predict(await readImageBytes(file));
+    const crop = await readImageFile(crops[0]!.file);
+    const outputs = await session.run({ input: new ort.Tensor('float32', Float32Array.from(crop.data), [1, crop.height, crop.width, 3]) });
+    const score = (outputs.score!.data as Float32Array)[0]!;
+    assert.ok(Math.abs(score - face!.score) < 1e-3, `${file}: crop scored ${score}, predict ${face!.score}`);
+  }
+  recognizer.dispose();
+  const noOut = runFacetrain(['crop', photo]);
+  assert.equal(noOut.status, 2);
+  assert.match(noOut.stderr, /^error: crop needs --out/);
+});
+
+test('CLI info describes a model directory, its export and an exported file; predict recurses into sub-folders', { skip: needsShared }, async () => {
+  const manifest = JSON.parse(await readFile(path.join(modelDir, 'facetrain.json'), 'utf8')) as { threshold: number; labels: string[] };
+  for (const target of [modelDir, exportDir, path.join(exportDir, 'model.onnx')]) {
+    const run = runFacetrain(['info', target, '--json']);
+    assert.equal(run.status, 0, run.stderr);
+    const { facts } = JSON.parse(run.stdout) as { facts: Record<string, string> };
+    assert.match(facts.threshold!, new RegExp(`^${String(manifest.threshold).replace('.', '\\.')}`), target);
+    assert.ok(manifest.labels.every((l) => facts.people!.includes(l)), target);
+  }
+  const missing = runFacetrain(['info', '/no/such/model']);
+  assert.equal(missing.status, 5);
+  assert.match(missing.stderr, /^error: \/no\/such\/model: no such file or folder/);
+
+  const predicted = runFacetrain(['predict', modelDir, path.join(FIVE_CELEBRITIES, 'val'), '--json']);
+  assert.equal(predicted.status, 0, predicted.stderr);
+  assert.equal(predicted.stdout.trim().split('\n').length, (await Promise.all((await filesIn(path.join(FIVE_CELEBRITIES, 'val'))).map(filesIn))).flat().length);
+  const empty = await tempDir('empty');
+  await mkdir(path.join(empty, 'person'));
+  const none = runFacetrain(['predict', modelDir, empty]);
+  assert.equal(none.status, 4);
+  assert.match(none.stderr, /^error: .*: no photo found/);
 });

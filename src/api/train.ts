@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { resolveTrainConfig, type TrainConfig } from '../config.js';
+import { resolveTrainConfig, type BaseName, type TrainConfig } from '../config.js';
+import type { InputSpec } from '../faces/input-spec.js';
 import { checkPeople, preparePhotos, type Cropper } from '../dataset/prepare.js';
 import { BASE_ROWS } from '../base/index.js';
 import type { ClassifierBaseRow, EmbeddingBaseRow } from '../base/row.js';
@@ -70,22 +71,27 @@ async function validate(recognizer: Recognizer, val: { file: string; person: str
   return { threshold, samples, report: evaluate(samples, recognizer.labels, threshold) };
 }
 
+/** The input spec a model trained on `base` gets (`detect`: faces found and aligned, else the whole photo). */
+export function inputSpecFor(base: BaseName, detect: boolean): InputSpec {
+  const row = BASE_ROWS[base];
+  const template = row.kind === 'embedding' ? row.template : undefined;
+  return {
+    size: (row.kind === 'embedding' ? row.inputSize : undefined) ?? INPUT_SIZE,
+    channels: 'RGB',
+    ...row.normalisation,
+    // a base aligned to a five-point template always detects (its network saw no other crops)
+    ...(template ? { crop: 'aligned-face', template } : detect ? { crop: 'aligned-face', align: { ...DEFAULT_ALIGN_CONFIG } } : { crop: 'whole-image' }),
+  };
+}
+
 function draftManifest(config: TrainConfig, labels: string[]): ModelManifest {
   // where and how it ran is not part of the recipe (a model trained with --engine onnx enrolls anywhere)
   const { dataDir: _data, outDir: _out, force: _force, engine: _engine, ...recipe } = config;
-  const row = BASE_ROWS[config.base];
-  const template = row.kind === 'embedding' ? row.template : undefined;
   return {
     format: 'facetrain-model',
     formatVersion: 1,
     base: BASE_ROWS[config.base].manifestEntry(config),
-    input: {
-      size: (row.kind === 'embedding' ? row.inputSize : undefined) ?? INPUT_SIZE,
-      channels: 'RGB',
-      ...row.normalisation,
-      // a base aligned to a five-point template always detects (its network saw no other crops)
-      ...(template ? { crop: 'aligned-face', template } : config.detect ? { crop: 'aligned-face', align: { ...DEFAULT_ALIGN_CONFIG } } : { crop: 'whole-image' }),
-    },
+    input: inputSpecFor(config.base, config.detect),
     labels,
     threshold: 0,
     seed: config.seed,

@@ -220,7 +220,7 @@ export function irToOnnx(graph: IrGraph, options: OnnxOptions): Uint8Array {
   return ModelProto.encode(ModelProto.fromObject(model)).finish();
 }
 
-/** Reads metadata_props back from an exported file (for tests and `facetrain info`). */
+/** Reads metadata_props back from an exported file (for tests and `facetrain info <file.onnx>`). */
 export function readOnnxMetadata(bytes: Uint8Array): Record<string, string> {
   const model = ModelProto.toObject(ModelProto.decode(bytes)) as { metadata_props?: { key: string; value: string }[] };
   return Object.fromEntries((model.metadata_props ?? []).map((p) => [p.key, p.value]));

@@ -9,6 +9,7 @@ import { alignmentTransform, DEFAULT_ALIGN_CONFIG } from '../faces/align.js';
 import { alignForInput, detectorFor } from '../faces/cropper.js';
 import { DEFAULT_DETECTOR_CONFIG, scaleFace, type FaceDetector } from '../faces/detect.js';
 import type { Box } from '../faces/geometry.js';
+import type { InputSpec } from '../faces/input-spec.js';
 import { GALLERY_FILE, personGalleries, readGallery } from '../model-dir/gallery.js';
 import { FacetrainError } from '../errors.js';
 import { classicClassifier, embeddingClassifier, type FaceClassifier } from './classifier.js';
@@ -88,15 +89,15 @@ interface Decoded {
  * `size` source pixels across) is cut from a finer decode of the same bytes, the smallest that
  * keeps it at `size`, so recognition sees the detail a full decode would give.
  */
-async function locateFaces(decoded: Decoded, detector: FaceDetector | undefined, size: number, manifest: ModelManifest, maxFaces: number, decodeOptions: DecodeOptions): Promise<Located[]> {
+async function locateFaces(decoded: Decoded, detector: FaceDetector | undefined, size: number, input: InputSpec, maxFaces: number, decodeOptions: DecodeOptions): Promise<Located[]> {
   const { image, scale } = decoded;
   const toSource = (box: Box): Box => ({ x: box.x * scale, y: box.y * scale, width: box.width * scale, height: box.height * scale });
   if (!detector) return [{ box: toSource({ x: 0, y: 0, width: image.width, height: image.height }), crop: await resizeSquare(image, size) }];
   const faces = (await detector.detect(image)).slice(0, maxFaces > 0 ? maxFaces : undefined);
-  const align = alignForInput({ ...manifest.input, size });
+  const align = alignForInput({ ...input, size });
   // (a template-aligned base's crop scale is close to the eye placement's: the estimate only picks the decode size)
   const enlargement = Math.max(1, ...faces.map((face) => {
-    const t = alignmentTransform(face, size, { ...DEFAULT_ALIGN_CONFIG, ...manifest.input.align });
+    const t = alignmentTransform(face, size, { ...DEFAULT_ALIGN_CONFIG, ...input.align });
     return Math.hypot(t.a, t.b);
   }));
   let cropFrom = image;
@@ -125,11 +126,11 @@ async function decodeForSearch(input: Uint8Array | RgbImage, detector: FaceDetec
 
 /**
  * The faces of a photo exactly as `predict` hands them to the model (`facetrain crop`): found by
- * `detector` and aligned as the manifest's input spec says, or the whole photo without a detector.
+ * `detector` and aligned as a model's input spec says, or the whole photo without a detector.
  */
-export async function facesAsSeen(input: Uint8Array | RgbImage, manifest: ModelManifest, detector: FaceDetector | undefined, options: { label?: string; maxFaces?: number } & DecodeOptions = {}): Promise<Located[]> {
-  const decoded = await decodeForSearch(input, detector, options.label ?? 'image', options);
-  return locateFaces(decoded, detector, manifest.input.size, manifest, options.maxFaces ?? 0, options);
+export async function facesAsSeen(photo: Uint8Array | RgbImage, input: InputSpec, detector: FaceDetector | undefined, options: { label?: string; maxFaces?: number } & DecodeOptions = {}): Promise<Located[]> {
+  const decoded = await decodeForSearch(photo, detector, options.label ?? 'image', options);
+  return locateFaces(decoded, detector, input.size, input, options.maxFaces ?? 0, options);
 }
 
 /** A recognizer over in-memory parts, e.g. a model just trained, before it is written. */
@@ -141,7 +142,7 @@ export function createRecognizer(manifest: ModelManifest, parts: RecognizerParts
     async predict(input, options = {}) {
       const decoded = await decodeForSearch(input, parts.detector, options.label ?? 'image', decodeOptions);
       options.onDecoded?.();
-      const faces = await locateFaces(decoded, parts.detector, parts.classifier.inputSize, manifest, options.maxFaces ?? 0, decodeOptions);
+      const faces = await locateFaces(decoded, parts.detector, parts.classifier.inputSize, manifest.input, options.maxFaces ?? 0, decodeOptions);
       if (faces.length === 0) return [];
       const classified = await parts.classifier.classify(faces.map((f) => f.crop));
       const threshold = options.threshold ?? manifest.threshold;
