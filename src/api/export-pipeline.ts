@@ -7,8 +7,7 @@ import type { ModelManifest } from '../model-dir/manifest.js';
 import { FacetrainError } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { PRODUCER_VERSION } from '../export/export-model.js';
-import { DETECTOR_ONNX_FILE, describePipeline, onnxOutputs, PIPELINE_FILE, PIPELINE_OUTPUTS, pipelineIr, pipelineMetadata, type PipelineDescription, withOnnxMetadata } from '../export/pipeline.js';
-import type { EmbeddingRecognizer } from '../export/types.js';
+import { DETECTOR_ONNX_FILE, describePipeline, onnxOutputs, PIPELINE_FILE, PIPELINE_OUTPUTS, pipelineIr, pipelineMetadata, type PipelineDescription, type PipelineNetworks, withOnnxMetadata } from '../export/pipeline.js';
 
 /** The files of an embedding model's pipeline export, ready to write. */
 export interface PipelineExport {
@@ -21,7 +20,7 @@ export interface PipelineExport {
  * The recognizer (templates from gallery.json inside the graph), the detector and their
  * description for an embedding model; `onnxFile` is the recognizer's name in the export folder.
  */
-export async function buildPipelineExport(modelDir: string, manifest: ModelManifest, networks: EmbeddingRecognizer, onnxFile: string): Promise<PipelineExport> {
+export async function buildPipelineExport(modelDir: string, manifest: ModelManifest, networks: Omit<PipelineNetworks, 'galleries'>, onnxFile: string): Promise<PipelineExport> {
   const gallery = await readGallery(modelDir);
   if (!gallery) throw new FacetrainError('FT_ERR_MODEL', `${modelDir}: ${GALLERY_FILE} is missing; retrain the model with --force`);
   const detectorModel = await loadHumanModel('blazeface');

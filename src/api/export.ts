@@ -18,7 +18,8 @@ import { irToLayersModel } from '../export/keras/from-ir.js';
 import { irFromGraphRecognizer } from '../graph/from-graph.js';
 import { optimizeIr } from '../graph/optimize.js';
 import { writeExport } from '../export/export-model.js';
-import type { EmbeddingRecognizer, ExportableRecognizer, ExportFormat } from '../export/types.js';
+import type { ExportableRecognizer, ExportFormat } from '../export/types.js';
+import type { FaceEmbedder } from '../faces/embedder.js';
 import { buildPipelineExport, writePipelineFiles } from './export-pipeline.js';
 
 export const ALL_FORMATS = Object.freeze(['tfjs', 'h5', 'onnx', 'tflite', 'tflite-fp16', 'tflite-int8'] as const);
@@ -50,19 +51,30 @@ export function parseFormats(value: string): ModelFormat[] {
   return names as ModelFormat[];
 }
 
-async function exportable(modelDir: string, manifest: ModelManifest): Promise<ExportableRecognizer> {
+interface Exportable {
+  /** The classifier every format writes; absent for an embedding network that is no TF.js graph (then ONNX only, as the pipeline). */
+  recognizer?: ExportableRecognizer;
+  /** An embedding model's networks, for the pipeline export. */
+  networks?: { embedder: FaceEmbedder; head: tfl.LayersModel };
+}
+
+/** Formats a base's network cannot be written in yet, with the reason. */
+function formatsOnlyOnnx(manifest: ModelManifest): string | undefined {
+  return manifest.base.name === 'mobilefacenet'
+    ? `models on the ${manifest.base.name} base export to onnx only so far (its network, read from TFLite, uses PReLU, which the TF.js, .h5 and TFLite writers do not cover yet); use --format onnx`
+    : undefined;
+}
+
+async function exportable(modelDir: string, manifest: ModelManifest): Promise<Exportable> {
   const model = await tfl.loadLayersModel(fileSystemIO(modelDir));
   const input = perChannelInput(manifest.input);
   const base = BASE_ROWS[manifest.base.name];
   const name = `facetrain-${manifest.base.name}`;
-  if (base.kind === 'classifier') return { model, labels: manifest.labels, input, name };
+  if (base.kind === 'classifier') return { recognizer: { model, labels: manifest.labels, input, name } };
   const embedder = await base.loadEmbedder();
-  if (!embedder.model || !embedder.outputNode) {
-    embedder.dispose();
-    model.dispose();
-    throw new FacetrainError('FT_ERR_UNSUPPORTED', `${modelDir}: models on the ${manifest.base.name} base cannot be exported yet (its network is not a TF.js graph); retrain with --base faceres to export`);
-  }
-  return { model: { graph: embedder.model, outputNode: embedder.outputNode, head: model }, labels: manifest.labels, input, name };
+  const networks = { embedder, head: model };
+  if (!embedder.model || !embedder.outputNode) return { networks };
+  return { networks, recognizer: { model: { graph: embedder.model, outputNode: embedder.outputNode, head: model }, labels: manifest.labels, input, name } };
 }
 
 /** Photos int8 calibration and bias correction run on: enough that every layer's mean error is measured, few enough to stay quick. */
@@ -114,9 +126,11 @@ async function writeTfjs(modelDir: string, manifest: ModelManifest, out: string)
   );
 }
 
-/** Formats that cannot be written with these options (with the reason a user reads); every base exports to every format. */
-export function unavailableFormats(options: Pick<ExportDirOptions, 'calibration'>): Map<ModelFormat, string> {
+/** Formats that cannot be written with these options or for this model (with the reason a user reads). */
+export function unavailableFormats(options: Pick<ExportDirOptions, 'calibration'>, manifest?: ModelManifest): Map<ModelFormat, string> {
   const reasons = new Map<ModelFormat, string>();
+  const onnxOnly = manifest && formatsOnlyOnnx(manifest);
+  if (onnxOnly) for (const format of ALL_FORMATS) if (format !== 'onnx') reasons.set(format, onnxOnly);
   if (!options.calibration) {
     reasons.set('tflite-int8', 'tflite-int8 needs photos to calibrate on: pass --calibration <photos folder> (a few dozen of the training photos)');
   }
@@ -129,13 +143,17 @@ export async function exportModelDir(modelDir: string, formats: ModelFormat[], o
   const manifest = await readManifest(modelDir);
   const outDir = options.outDir ?? path.join(modelDir, 'export');
   await mkdir(outDir, { recursive: true });
+  const onnxOnly = formatsOnlyOnnx(manifest);
   const unavailable = unavailableFormats(options);
-  for (const f of formats) if (unavailable.has(f)) throw new FacetrainError('FT_ERR_INVALID_OPTION', unavailable.get(f)!);
-  const recognizer = await exportable(modelDir, manifest);
+  for (const f of formats) {
+    if (onnxOnly && f !== 'onnx') throw new FacetrainError('FT_ERR_UNSUPPORTED', `${modelDir}: ${onnxOnly}`);
+    if (unavailable.has(f)) throw new FacetrainError('FT_ERR_INVALID_OPTION', unavailable.get(f)!);
+  }
+  const { recognizer: classifier, networks } = await exportable(modelDir, manifest);
   // an embedding model's ONNX is the whole pipeline: recognizer with the unknown score, detector, description
-  const pipeline = formats.includes('onnx') && 'graph' in recognizer.model
-    ? await buildPipelineExport(modelDir, manifest, recognizer.model as EmbeddingRecognizer, FILE_NAMES.onnx)
-    : undefined;
+  const pipeline = formats.includes('onnx') && networks ? await buildPipelineExport(modelDir, manifest, networks, FILE_NAMES.onnx) : undefined;
+  // every base has it but an onnx-only one, whose only format (checked above) is the pipeline
+  const recognizer = classifier!;
   const written: string[] = [];
   for (const format of formats) {
     const out = path.join(outDir, FILE_NAMES[format]);

@@ -1,8 +1,7 @@
-import type { GraphModel } from '@tensorflow/tfjs-converter';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { embeddingIr } from '../graph/from-graph.js';
 import { appendLayersModel } from '../graph/from-layers.js';
-import type { IrGraph } from '../graph/ir.js';
+import { IrBuilder, type IrGraph, unsupported } from '../graph/ir.js';
 import { optimizeIr } from '../graph/optimize.js';
 import { ModelProto } from '../graph/onnx-schema.js';
 import type { PersonGallery } from '../evaluate/unknown-rule.js';
@@ -10,6 +9,7 @@ import { alignedEyePositions, DEFAULT_ALIGN_CONFIG } from '../faces/align.js';
 import { DEFAULT_DETECTOR_CONFIG, LANDMARK } from '../faces/detect.js';
 import type { Point } from '../faces/geometry.js';
 import type { InputSpec } from '../faces/input-spec.js';
+import type { FaceEmbedder } from '../faces/embedder.js';
 import { ARCFACE_TEMPLATE_112 } from '../faces/template-align.js';
 
 /**
@@ -26,9 +26,8 @@ export const DETECTOR_ONNX_FILE = 'detector.onnx';
 export const UNKNOWN_LABEL = 'unknown';
 
 export interface PipelineNetworks {
-  /** The embedding network (a TF.js graph) cut at `outputNode`. */
-  graph: GraphModel;
-  outputNode: string;
+  /** The embedding network: a TF.js graph (`model` + `outputNode`) or one that appends itself to the IR. */
+  embedder: Pick<FaceEmbedder, 'model' | 'outputNode' | 'appendIr' | 'inputSize'>;
   head: tfl.LayersModel;
   /** Each person's unit training embeddings, in label order: the templates the unknown rule compares with. */
   galleries: PersonGallery[];
@@ -58,8 +57,16 @@ function templateKernel(galleries: PersonGallery[], dims: number): { data: Float
  * `probabilities` (the head), `scores` (per person, the cosine to its nearest training photo:
  * the `nearest` unknown rule) and `score` (the head's person's score, clamped to [0, 1]).
  */
+/** The embedding network in the IR, L2-normalised, left open for what follows. */
+function embedderIr(embedder: PipelineNetworks['embedder'], format: string): { b: IrBuilder; normalised: string } {
+  if (embedder.model && embedder.outputNode) return embeddingIr(embedder.model, embedder.outputNode, format);
+  if (!embedder.appendIr) throw unsupported('an embedding network that is neither a TF.js graph nor readable into the IR', format);
+  const b = new IrBuilder('image', [1, embedder.inputSize, embedder.inputSize, 3], format);
+  return { b, normalised: b.add('l2_normalize', { kind: 'l2Normalize', input: embedder.appendIr(b, b.inputName) }) };
+}
+
 export function pipelineIr(networks: PipelineNetworks, format: string): IrGraph {
-  const { b, normalised } = embeddingIr(networks.graph, networks.outputNode, format);
+  const { b, normalised } = embedderIr(networks.embedder, format);
   const probabilities = appendLayersModel(b, networks.head, normalised);
   const dims = b.shapeOf(normalised)[1]!;
   const { data, perPerson } = templateKernel(networks.galleries, dims);

@@ -293,6 +293,9 @@ class TfliteGraphBuilder {
       case 'groupMax':
       case 'pickAtArgMax':
         throw unsupported(`the template match of the unknown decision (${op.output})`, 'TFLite');
+      case 'prelu':
+      case 'mirrorWidth':
+        throw unsupported(`IR op ${op.kind} (${op.output})`, 'TFLite');
     }
   }
 

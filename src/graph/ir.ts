@@ -66,9 +66,15 @@ export interface DenseOp extends Unary {
   activation: FusedActivation;
 }
 
-/** Shape-only or parameter-free ops: mean over H and W to [N, C], flatten to [N, -1], last-axis softmax, sigmoid, L2 normalisation. */
+/** Shape-only or parameter-free ops: mean over H and W to [N, C], flatten to [N, -1], last-axis softmax, sigmoid, L2 normalisation, the image mirrored left-right. */
 export interface SimpleOp extends Unary {
-  kind: 'globalAveragePool' | 'flatten' | 'softmax' | 'sigmoid' | 'l2Normalize';
+  kind: 'globalAveragePool' | 'flatten' | 'softmax' | 'sigmoid' | 'l2Normalize' | 'mirrorWidth';
+}
+
+/** Per-channel leaky ReLU with learned slopes: x for x >= 0, slope * x below. */
+export interface PReluOp extends Unary {
+  kind: 'prelu';
+  slope: Float32Array;
 }
 
 /** [N, groups * k] -> [N, groups]: the largest of each run of k consecutive values (a person's best template match). */
@@ -85,7 +91,7 @@ export interface PickAtArgMaxOp {
   output: string;
 }
 
-export type IrOp = PadOp | ConvOp | AffineOp | ClipOp | AddOp | DenseOp | SimpleOp | GroupMaxOp | PickAtArgMaxOp;
+export type IrOp = PadOp | ConvOp | AffineOp | ClipOp | AddOp | DenseOp | SimpleOp | PReluOp | GroupMaxOp | PickAtArgMaxOp;
 
 /** Ops with weights and a bias (one per output channel): what folding and quantization act on. */
 export type WeightedOp = ConvOp | DenseOp;

@@ -154,6 +154,13 @@ class OnnxGraphBuilder {
         this.node('Div', [op.input, norm], op.output);
         return;
       }
+      case 'prelu':
+        this.node('PRelu', [op.input, this.channelConst('slope', op.slope, this.rank(op.input))], op.output);
+        return;
+      case 'mirrorWidth':
+        // NCHW: W is axis 3, read from its end backwards
+        this.node('Slice', [op.input, this.int64Const('starts', [-1]), this.int64Const('ends', [-(2 ** 53)]), this.int64Const('axes', [3]), this.int64Const('steps', [-1])], op.output);
+        return;
       case 'groupMax': {
         const grouped = this.node('Reshape', [op.input, this.int64Const('groups', [0, op.groups, -1])], this.unique(`${op.output}/grouped`));
         this.node('ReduceMax', [grouped], op.output, [ints('axes', [2]), int('keepdims', 0)]);

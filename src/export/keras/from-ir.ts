@@ -69,6 +69,9 @@ function layerFor(op: IrOp, name: string): Built {
     case 'groupMax':
     case 'pickAtArgMax':
       throw unsupported(`the template match of the unknown decision (${op.output})`, FORMAT);
+    case 'prelu':
+    case 'mirrorWidth':
+      throw unsupported(`IR op ${op.kind} (${op.output})`, FORMAT);
   }
 }
 
