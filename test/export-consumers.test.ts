@@ -51,14 +51,14 @@ test('export of the default model: recognizer, detector and pipeline.json, descr
   }
 });
 
-test('Node reference consumer (onnxruntime-node + sharp, no facetrain) gives predict\'s labels, unknown included', { skip: needsShared }, async () => {
-  const photos = await mixedPhotos();
-  const recognizer = await loadRecognizer(modelDir);
+/** Runs the Node consumer on `photos` and compares face by face with predict; returns the disagreements (logged). */
+async function consumerDisagreements(model: string, exported: string, photos: string[], name: string): Promise<string[]> {
+  const recognizer = await loadRecognizer(model);
   const expected: FaceResult[][] = [];
   for (const file of photos) expected.push(await recognizer.predict(await readImageBytes(file), { label: file }));
   recognizer.dispose();
 
-  const run = spawnSync(process.execPath, [NODE_CONSUMER, exportDir, ...photos], { encoding: 'utf8', timeout: 600_000 });
+  const run = spawnSync(process.execPath, [NODE_CONSUMER, exported, ...photos], { encoding: 'utf8', timeout: 600_000 });
   assert.equal(run.status, 0, run.stderr);
   const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; faces: ConsumerFace[] });
   assert.equal(lines.length, photos.length);
@@ -78,9 +78,25 @@ test('Node reference consumer (onnxruntime-node + sharp, no facetrain) gives pre
       else assert.ok(Math.abs(a.box.x - b.box.x) < 2 && Math.abs(a.box.width - b.box.width) < 2, `${line.file}: box ${JSON.stringify(b.box)} vs ${JSON.stringify(a.box)}`);
     }
   });
-  console.log(`node consumer: ${photos.length} photos, ${faces} faces (${unknown} unknown to predict), ${disagreements.length} disagreements${disagreements.length ? `: ${disagreements.join('; ')}` : ''}`);
+  console.log(`node consumer, ${name}: ${photos.length} photos, ${faces} faces (${unknown} unknown to predict), ${disagreements.length} disagreements${disagreements.length ? `: ${disagreements.join('; ')}` : ''}`);
   assert.ok(photos.length >= 40 && faces >= 40, `${photos.length} photos, ${faces} faces`);
   assert.ok(unknown >= 10, `strangers are in the set (${unknown} unknown faces)`);
+  return disagreements;
+}
+
+test('Node reference consumer (onnxruntime-node + sharp, no facetrain) gives predict\'s labels, unknown included', { skip: needsShared }, async () => {
+  const disagreements = await consumerDisagreements(modelDir, exportDir, await mixedPhotos(), 'default base');
+  assert.ok(disagreements.length <= 1, disagreements.join('\n'));
+});
+
+test('the same for a mobilefacenet model: its network read from TFLite into the IR, ArcFace-template alignment', { skip: needsShared }, async () => {
+  const model = path.join(await tempDir('consumer-mfn'), 'm');
+  await train({ dataDir: FIVE_CELEBRITIES, outDir: model, seed: 1, base: 'mobilefacenet' });
+  const exported = path.join(await tempDir('consumer-mfn-export'), 'export');
+  await exportModelDir(model, ['onnx'], { outDir: exported });
+  const pipeline = JSON.parse(await readFile(path.join(exported, 'pipeline.json'), 'utf8')) as { alignment: { points: unknown[] } };
+  assert.equal(pipeline.alignment.points.length, 4, 'eyes, nose and mouth go to the template');
+  const disagreements = await consumerDisagreements(model, exported, await mixedPhotos(), 'mobilefacenet');
   assert.ok(disagreements.length <= 1, disagreements.join('\n'));
 });
 
