@@ -8,9 +8,12 @@ import { train } from '../src/api/train.js';
 import { exportModelDir } from '../src/api/export.js';
 import { readOnnxMetadata } from '../src/graph/onnx.js';
 import { readImageBytes, readImageFile } from '../src/image/decode.js';
-import { loadRecognizer, type FaceResult } from '../src/recognize/recognizer.js';
+import { facesAsSeen, loadRecognizer, type FaceResult } from '../src/recognize/recognizer.js';
 import { FIVE_CELEBRITIES, needsShared, sharedPath, tempDir } from './support/shared.js';
 import { runFacetrain } from './support/cli.js';
+import { loadLiteRtInNode } from './support/litert-shim.js';
+import { detectorFor } from '../src/faces/cropper.js';
+import { readManifest } from '../src/model-dir/manifest.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const NODE_CONSUMER = path.join(REPO_ROOT, 'examples', 'node-onnx', 'recognize.mjs');
@@ -40,8 +43,9 @@ test('export of the default model: recognizer, detector and pipeline.json, descr
   modelDir = path.join(await tempDir('consumer-model'), 'm');
   await train({ dataDir: FIVE_CELEBRITIES, outDir: modelDir, seed: 1 });
   exportDir = path.join(await tempDir('consumer-export'), 'export');
-  await exportModelDir(modelDir, ['onnx'], { outDir: exportDir });
-  const pipeline = JSON.parse(await readFile(path.join(exportDir, 'pipeline.json'), 'utf8')) as { threshold: number; labels: string[]; recognizer: { files: { onnx: string } }; detector: { files: { onnx: string } } };
+  await exportModelDir(modelDir, ['onnx', 'tflite'], { outDir: exportDir });
+  const pipeline = JSON.parse(await readFile(path.join(exportDir, 'pipeline.json'), 'utf8')) as { threshold: number; labels: string[]; recognizer: { files: { onnx: string; tflite: string } }; detector: { files: { onnx: string } } };
+  assert.equal(pipeline.recognizer.files.tflite, 'model.tflite');
   const manifest = JSON.parse(await readFile(path.join(modelDir, 'facetrain.json'), 'utf8')) as { threshold: number; labels: string[] };
   assert.equal(pipeline.threshold, manifest.threshold);
   assert.deepEqual(pipeline.labels, manifest.labels);
@@ -86,6 +90,40 @@ async function consumerDisagreements(model: string, exported: string, photos: st
 
 test('Node reference consumer (onnxruntime-node + sharp, no facetrain) gives predict\'s labels, unknown included', { skip: needsShared }, async () => {
   const disagreements = await consumerDisagreements(modelDir, exportDir, await mixedPhotos(), 'default base');
+  assert.ok(disagreements.length <= 1, disagreements.join('\n'));
+});
+
+test('TFLite float32 of the pipeline in LiteRT.js: on the crops predict makes, the same labels, unknown included', { skip: needsShared }, async () => {
+  const litert = await loadLiteRtInNode();
+  const model = await litert.loadAndCompile(new Uint8Array(await readFile(path.join(exportDir, 'model.tflite'))), { accelerator: 'wasm' });
+  const pipeline = JSON.parse(await readFile(path.join(exportDir, 'pipeline.json'), 'utf8')) as { threshold: number; labels: string[] };
+  const manifest = await readManifest(modelDir);
+  const recognizer = await loadRecognizer(modelDir);
+  const detector = await detectorFor(manifest.input);
+  let faces = 0;
+  let unknown = 0;
+  const disagreements: string[] = [];
+  for (const file of await mixedPhotos()) {
+    const bytes = await readImageBytes(file);
+    const [expected, located] = [await recognizer.predict(bytes), await facesAsSeen(bytes, manifest.input, detector)];
+    assert.equal(located.length, expected.length, file);
+    for (const [i, { crop }] of located.entries()) {
+      const input = new litert.Tensor(Float32Array.from(crop.data, (v) => (v - manifest.input.mean) / manifest.input.std), [1, crop.height, crop.width, 3]);
+      const outputs = await model.run(input);
+      const [probabilities, score] = [outputs[1]!.toTypedArray() as Float32Array, (outputs[3]!.toTypedArray() as Float32Array)[0]!];
+      for (const out of outputs) out.delete();
+      input.delete();
+      const best = probabilities.indexOf(Math.max(...probabilities));
+      const label = score >= pipeline.threshold ? pipeline.labels[best]! : 'unknown';
+      faces++;
+      if (expected[i]!.label === 'unknown') unknown++;
+      if (label !== expected[i]!.label) disagreements.push(`${path.basename(file)} face ${i}: predict ${expected[i]!.label} ${expected[i]!.score.toFixed(3)}, LiteRT ${label} ${score.toFixed(3)}`);
+    }
+  }
+  recognizer.dispose();
+  detector?.dispose();
+  console.log(`LiteRT.js pipeline: ${faces} faces (${unknown} unknown to predict), ${disagreements.length} disagreements${disagreements.length ? `: ${disagreements.join('; ')}` : ''}`);
+  assert.ok(faces >= 40 && unknown >= 10, `${faces} faces, ${unknown} unknown`);
   assert.ok(disagreements.length <= 1, disagreements.join('\n'));
 });
 

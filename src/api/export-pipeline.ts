@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { irToOnnx } from '../graph/onnx.js';
+import { irToTflite } from '../export/tflite.js';
+import { perChannelInput } from '../faces/input-spec.js';
 import { blazeFaceOnnx } from '../faces/blazeface-onnx.js';
 import { loadHumanModel } from '../faces/human-models.js';
 import { GALLERY_FILE, personGalleries, readGallery } from '../model-dir/gallery.js';
@@ -12,15 +14,20 @@ import { DETECTOR_ONNX_FILE, describePipeline, onnxOutputs, PIPELINE_FILE, PIPEL
 /** The files of an embedding model's pipeline export, ready to write. */
 export interface PipelineExport {
   description: PipelineDescription;
-  recognizerOnnx: Uint8Array;
+  recognizerOnnx?: Uint8Array;
+  /** float32, batch 1 */
+  recognizerTflite?: Uint8Array;
   detectorOnnx: Uint8Array;
 }
+
+/** Recognizer formats the pipeline is written in, and their file names in the export folder. */
+export type PipelineFiles = Partial<Record<'onnx' | 'tflite', string>>;
 
 /**
  * The recognizer (templates from gallery.json inside the graph), the detector and their
  * description for an embedding model; `onnxFile` is the recognizer's name in the export folder.
  */
-export async function buildPipelineExport(modelDir: string, manifest: ModelManifest, networks: Omit<PipelineNetworks, 'galleries'>, onnxFile: string): Promise<PipelineExport> {
+export async function buildPipelineExport(modelDir: string, manifest: ModelManifest, networks: Omit<PipelineNetworks, 'galleries'>, files: PipelineFiles): Promise<PipelineExport> {
   const gallery = await readGallery(modelDir);
   if (!gallery) throw new FacetrainError('FT_ERR_MODEL', `${modelDir}: ${GALLERY_FILE} is missing; retrain the model with --force`);
   const detectorModel = await loadHumanModel('blazeface');
@@ -35,14 +42,25 @@ export async function buildPipelineExport(modelDir: string, manifest: ModelManif
     labels: manifest.labels,
     threshold: manifest.threshold,
     input: manifest.input,
-    recognizerFiles: { onnx: onnxFile },
+    recognizerFiles: files,
     detectorOutputs: onnxOutputs(detectorBytes),
   });
   const metadata = pipelineMetadata(description);
-  const ir = pipelineIr({ ...networks, galleries: personGalleries(gallery.entries, manifest.labels) }, 'ONNX');
+  const ir = pipelineIr({ ...networks, galleries: personGalleries(gallery.entries, manifest.labels) }, files.tflite ? 'TFLite' : 'ONNX');
+  const name = `facetrain-${manifest.base.name}-pipeline`;
+  const outputs = Object.entries(description.recognizer.outputs as Record<string, string>).map(([output, text]) => ({ name: output, description: text }));
   return {
     description,
-    recognizerOnnx: irToOnnx(ir, { metadata, producerVersion: PRODUCER_VERSION, name: `facetrain-${manifest.base.name}-pipeline`, outputNames: [...PIPELINE_OUTPUTS] }),
+    recognizerOnnx: files.onnx ? irToOnnx(ir, { metadata, producerVersion: PRODUCER_VERSION, name, outputNames: [...PIPELINE_OUTPUTS] }) : undefined,
+    recognizerTflite: files.tflite
+      ? irToTflite(ir, {
+        format: 'tflite',
+        name,
+        options: {},
+        recognizer: { model: networks.head, labels: manifest.labels, input: perChannelInput(manifest.input) },
+        pipeline: { outputs, descriptionFile: { name: PIPELINE_FILE, text: JSON.stringify(description, null, 2) } },
+      })
+      : undefined,
     detectorOnnx: withOnnxMetadata(detectorBytes, { 'facetrain.role': 'detector', 'facetrain.pipeline': metadata['facetrain.pipeline']! }),
   };
 }

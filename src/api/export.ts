@@ -58,10 +58,13 @@ interface Exportable {
   networks?: { embedder: FaceEmbedder; head: tfl.LayersModel };
 }
 
-/** Formats a base's network cannot be written in yet, with the reason. */
-function formatsOnlyOnnx(manifest: ModelManifest): string | undefined {
+/** Formats a network that is no TF.js graph is written in: the pipeline's. */
+const PIPELINE_ONLY_FORMATS: readonly ModelFormat[] = ['onnx', 'tflite'];
+
+/** Why a base's model is written only as the pipeline, if it is. */
+function pipelineOnly(manifest: ModelManifest): string | undefined {
   return manifest.base.name === 'mobilefacenet'
-    ? `models on the ${manifest.base.name} base export to onnx only so far (its network, read from TFLite, uses PReLU, which the TF.js, .h5 and TFLite writers do not cover yet); use --format onnx`
+    ? `models on the ${manifest.base.name} base export to ${PIPELINE_ONLY_FORMATS.join(' and ')} only so far (its network, read from TFLite, uses PReLU, which the TF.js and .h5 writers and TFLite's float16/int8 do not cover yet); use --format ${PIPELINE_ONLY_FORMATS.join(',')}`
     : undefined;
 }
 
@@ -129,8 +132,8 @@ async function writeTfjs(modelDir: string, manifest: ModelManifest, out: string)
 /** Formats that cannot be written with these options or for this model (with the reason a user reads). */
 export function unavailableFormats(options: Pick<ExportDirOptions, 'calibration'>, manifest?: ModelManifest): Map<ModelFormat, string> {
   const reasons = new Map<ModelFormat, string>();
-  const onnxOnly = manifest && formatsOnlyOnnx(manifest);
-  if (onnxOnly) for (const format of ALL_FORMATS) if (format !== 'onnx') reasons.set(format, onnxOnly);
+  const onlyPipeline = manifest && pipelineOnly(manifest);
+  if (onlyPipeline) for (const format of ALL_FORMATS) if (!PIPELINE_ONLY_FORMATS.includes(format)) reasons.set(format, onlyPipeline);
   if (!options.calibration) {
     reasons.set('tflite-int8', 'tflite-int8 needs photos to calibrate on: pass --calibration <photos folder> (a few dozen of the training photos)');
   }
@@ -143,25 +146,30 @@ export async function exportModelDir(modelDir: string, formats: ModelFormat[], o
   const manifest = await readManifest(modelDir);
   const outDir = options.outDir ?? path.join(modelDir, 'export');
   await mkdir(outDir, { recursive: true });
-  const onnxOnly = formatsOnlyOnnx(manifest);
+  const onlyPipeline = pipelineOnly(manifest);
   const unavailable = unavailableFormats(options);
   for (const f of formats) {
-    if (onnxOnly && f !== 'onnx') throw new FacetrainError('FT_ERR_UNSUPPORTED', `${modelDir}: ${onnxOnly}`);
+    if (onlyPipeline && !PIPELINE_ONLY_FORMATS.includes(f)) throw new FacetrainError('FT_ERR_UNSUPPORTED', `${modelDir}: ${onlyPipeline}`);
     if (unavailable.has(f)) throw new FacetrainError('FT_ERR_INVALID_OPTION', unavailable.get(f)!);
   }
   const { recognizer: classifier, networks } = await exportable(modelDir, manifest);
   // an embedding model's ONNX is the whole pipeline: recognizer with the unknown score, detector, description
-  const pipeline = formats.includes('onnx') && networks ? await buildPipelineExport(modelDir, manifest, networks, FILE_NAMES.onnx) : undefined;
-  // every base has it but an onnx-only one, whose only format (checked above) is the pipeline
+  const pipelineFormats = (['onnx', 'tflite'] as const).filter((f) => formats.includes(f));
+  const pipeline = pipelineFormats.length > 0 && networks
+    ? await buildPipelineExport(modelDir, manifest, networks, Object.fromEntries(pipelineFormats.map((f) => [f, FILE_NAMES[f]])))
+    : undefined;
+  // every base has it but a pipeline-only one, whose formats (checked above) are the pipeline's
   const recognizer = classifier!;
   const written: string[] = [];
+  let pipelineFilesWritten = false;
   for (const format of formats) {
     const out = path.join(outDir, FILE_NAMES[format]);
     if (format === 'tfjs') await writeTfjs(modelDir, manifest, out);
-    else if (format === 'onnx' && pipeline) {
-      await writeFileAtomic(out, pipeline.recognizerOnnx);
+    else if ((format === 'onnx' || format === 'tflite') && pipeline) {
+      await writeFileAtomic(out, (format === 'onnx' ? pipeline.recognizerOnnx : pipeline.recognizerTflite)!);
       await writeFileAtomic(path.join(outDir, LABELS_FILE), labelsText(manifest.labels));
-      for (const file of await writePipelineFiles(outDir, pipeline)) options.onWritten?.(format, file);
+      if (!pipelineFilesWritten) for (const file of await writePipelineFiles(outDir, pipeline)) options.onWritten?.(format, file);
+      pipelineFilesWritten = true;
     }
     else if (format === 'h5') {
       const keras = kerasModel(recognizer);

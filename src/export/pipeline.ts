@@ -158,6 +158,7 @@ export function describePipeline(options: DescribeOptions): PipelineDescription 
         mean: input.mean,
         std: input.std,
         crop: 'the aligned face (see alignment)',
+        batch: 'ONNX: any; TFLite: 1',
       },
       outputs: {
         embedding: '[batch, dims] the L2-normalised face embedding',
