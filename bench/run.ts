@@ -3,6 +3,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { benchCluster } from './cluster.js';
 import { benchEngine } from './engine.js';
 import { benchEngines } from './engines.js';
+import { benchExport } from './export.js';
 import { benchFaces } from './faces.js';
 import { benchGallery } from './gallery.js';
 import { benchPhotos } from './photos.js';
@@ -12,12 +13,12 @@ import { benchRecipe } from './recipe.js';
 /**
  * `npm run bench`: every figure is a median of repeated runs after warm-up; ratios compare with
  * the stock path measured in the same process. Writes bench-results.json and prints a table.
- * BENCH_RUNS sets the repetitions (default 5); BENCH_ONLY=engine,faces,photos,engines,recipe,server,cluster,gallery picks sections.
+ * BENCH_RUNS sets the repetitions (default 5); BENCH_ONLY=engine,faces,photos,engines,recipe,server,cluster,export,gallery picks sections.
  * `gallery` is not in the default list: building PGlite's HNSW index at about 20 templates/s takes
  * minutes (BENCH_ONLY=gallery runs it).
  */
 const runs = Number(process.env.BENCH_RUNS ?? 5);
-const only = new Set((process.env.BENCH_ONLY ?? 'engine,faces,photos,engines,recipe,server,cluster').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'engine,faces,photos,engines,recipe,server,cluster,export').split(','));
 const results: Record<string, unknown> = {
   date: new Date().toISOString(),
   machine: { cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.versions.node },
@@ -30,6 +31,7 @@ const sections: Record<string, () => Promise<Record<string, unknown>>> = {
   recipe: () => benchRecipe(runs),
   server: async () => ({ wholeImage: await benchServer(), faces: await benchFaceServer() }),
   cluster: () => benchCluster(runs),
+  export: () => benchExport(),
   gallery: () => benchGallery(),
 };
 for (const [name, run] of Object.entries(sections)) {

@@ -5,7 +5,7 @@ import { renderContactSheet } from '../cluster/contact-sheet.js';
 import { CACHE_DIR, CACHE_FILE, readFaceCache, serializeFaceCache, type FaceCache } from '../cluster/face-cache.js';
 import type { ClusteredFace, ClusterEmbedder, ClusterGroup, EmbeddedFace } from '../cluster/types.js';
 import { skipReason } from '../dataset/prepare.js';
-import { UNSORTED_DIR } from '../dataset/scan.js';
+import { scanFilesDeep, UNSORTED_DIR } from '../dataset/scan.js';
 import { FacetrainError } from '../errors.js';
 import { UNKNOWN_LABEL } from '../evaluate/types.js';
 import { iou } from '../faces/geometry.js';
@@ -55,23 +55,6 @@ export interface ClusterResult {
   /** Photos whose faces were taken from the cache of an earlier run. */
   cachedPhotos: number;
   sameThreshold: number;
-}
-
-/** Every non-hidden file under `dir`, recursively, except those in `exclude`; sorted. */
-async function listPhotos(dir: string, exclude: string): Promise<string[]> {
-  const found: string[] = [];
-  const walk = async (current: string): Promise<void> => {
-    if (path.resolve(current) === exclude) return;
-    for (const entry of await readdir(current, { withFileTypes: true })) {
-      if (entry.name.startsWith('.')) continue;
-      const full = path.join(current, entry.name);
-      const info = entry.isSymbolicLink() ? await stat(full).catch(() => undefined) : entry;
-      if (info?.isDirectory()) await walk(full);
-      else if (info?.isFile()) found.push(full);
-    }
-  };
-  await walk(dir);
-  return found.sort();
 }
 
 async function checkFolders(options: ClusterOptions): Promise<void> {
@@ -139,7 +122,7 @@ export async function clusterPhotos(input: Partial<ClusterOptions> & Pick<Cluste
   const started = performance.now();
   await checkFolders(options);
   const outDir = path.resolve(options.outDir);
-  const files = await listPhotos(options.photosDir, outDir);
+  const files = await scanFilesDeep(options.photosDir, outDir);
   const ownEmbedder = embedder === undefined;
   // one runtime for the whole command: the clustering embedder and the --model recognizer share it
   const runtime = ownEmbedder || options.modelDir ? await chooseRuntime(options.engine) : undefined;

@@ -49,10 +49,11 @@ export async function scanFiles(dir: string): Promise<string[]> {
     .sort();
 }
 
-/** Every non-hidden file under `dir` at any depth (hidden folders skipped, linked folders followed), sorted. */
-export async function scanFilesDeep(dir: string): Promise<string[]> {
+/** Every non-hidden file under `dir` at any depth (hidden folders and the folder `exclude` skipped, linked folders followed), sorted. */
+export async function scanFilesDeep(dir: string, exclude?: string): Promise<string[]> {
   const found: string[] = [];
   const walk = async (current: string): Promise<void> => {
+    if (exclude !== undefined && path.resolve(current) === exclude) return;
     for (const entry of await readdir(current, { withFileTypes: true })) {
       if (entry.name.startsWith('.')) continue;
       const full = path.join(current, entry.name);
