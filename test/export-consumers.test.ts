@@ -93,12 +93,13 @@ test('Node reference consumer (onnxruntime-node + sharp, no facetrain) gives pre
   assert.ok(disagreements.length <= 1, disagreements.join('\n'));
 });
 
-test('TFLite float32 of the pipeline in LiteRT.js: on the crops predict makes, the same labels, unknown included', { skip: needsShared }, async () => {
+/** Runs the exported model.tflite in LiteRT.js on the crops predict makes and compares the labels; returns the disagreements (logged). */
+async function liteRtDisagreements(model: string, exported: string, name: string): Promise<string[]> {
   const litert = await loadLiteRtInNode();
-  const model = await litert.loadAndCompile(new Uint8Array(await readFile(path.join(exportDir, 'model.tflite'))), { accelerator: 'wasm' });
-  const pipeline = JSON.parse(await readFile(path.join(exportDir, 'pipeline.json'), 'utf8')) as { threshold: number; labels: string[] };
-  const manifest = await readManifest(modelDir);
-  const recognizer = await loadRecognizer(modelDir);
+  const compiled = await litert.loadAndCompile(new Uint8Array(await readFile(path.join(exported, 'model.tflite'))), { accelerator: 'wasm' });
+  const pipeline = JSON.parse(await readFile(path.join(exported, 'pipeline.json'), 'utf8')) as { threshold: number; labels: string[] };
+  const manifest = await readManifest(model);
+  const recognizer = await loadRecognizer(model);
   const detector = await detectorFor(manifest.input);
   let faces = 0;
   let unknown = 0;
@@ -109,7 +110,7 @@ test('TFLite float32 of the pipeline in LiteRT.js: on the crops predict makes, t
     assert.equal(located.length, expected.length, file);
     for (const [i, { crop }] of located.entries()) {
       const input = new litert.Tensor(Float32Array.from(crop.data, (v) => (v - manifest.input.mean) / manifest.input.std), [1, crop.height, crop.width, 3]);
-      const outputs = await model.run(input);
+      const outputs = await compiled.run(input);
       const [probabilities, score] = [outputs[1]!.toTypedArray() as Float32Array, (outputs[3]!.toTypedArray() as Float32Array)[0]!];
       for (const out of outputs) out.delete();
       input.delete();
@@ -120,22 +121,30 @@ test('TFLite float32 of the pipeline in LiteRT.js: on the crops predict makes, t
       if (label !== expected[i]!.label) disagreements.push(`${path.basename(file)} face ${i}: predict ${expected[i]!.label} ${expected[i]!.score.toFixed(3)}, LiteRT ${label} ${score.toFixed(3)}`);
     }
   }
+  compiled.delete();
   recognizer.dispose();
   detector?.dispose();
-  console.log(`LiteRT.js pipeline: ${faces} faces (${unknown} unknown to predict), ${disagreements.length} disagreements${disagreements.length ? `: ${disagreements.join('; ')}` : ''}`);
+  console.log(`LiteRT.js pipeline, ${name}: ${faces} faces (${unknown} unknown to predict), ${disagreements.length} disagreements${disagreements.length ? `: ${disagreements.join('; ')}` : ''}`);
   assert.ok(faces >= 40 && unknown >= 10, `${faces} faces, ${unknown} unknown`);
+  return disagreements;
+}
+
+test('TFLite float32 of the pipeline in LiteRT.js: on the crops predict makes, the same labels, unknown included', { skip: needsShared }, async () => {
+  const disagreements = await liteRtDisagreements(modelDir, exportDir, 'default base');
   assert.ok(disagreements.length <= 1, disagreements.join('\n'));
 });
 
-test('the same for a mobilefacenet model: its network read from TFLite into the IR, ArcFace-template alignment', { skip: needsShared }, async () => {
+test('the same (Node consumer, LiteRT.js) for a mobilefacenet model: its network read from TFLite into the IR, ArcFace-template alignment', { skip: needsShared }, async () => {
   const model = path.join(await tempDir('consumer-mfn'), 'm');
   await train({ dataDir: FIVE_CELEBRITIES, outDir: model, seed: 1, base: 'mobilefacenet' });
   const exported = path.join(await tempDir('consumer-mfn-export'), 'export');
-  await exportModelDir(model, ['onnx'], { outDir: exported });
+  await exportModelDir(model, ['onnx', 'tflite'], { outDir: exported });
   const pipeline = JSON.parse(await readFile(path.join(exported, 'pipeline.json'), 'utf8')) as { alignment: { points: unknown[] } };
   assert.equal(pipeline.alignment.points.length, 4, 'eyes, nose and mouth go to the template');
   const disagreements = await consumerDisagreements(model, exported, await mixedPhotos(), 'mobilefacenet');
   assert.ok(disagreements.length <= 1, disagreements.join('\n'));
+  const liteRt = await liteRtDisagreements(model, exported, 'mobilefacenet');
+  assert.ok(liteRt.length <= 1, liteRt.join('\n'));
 });
 
 test('CLI crop writes the crops predict classifies: the exported recognizer scores them as predict does', { skip: needsShared }, async () => {
