@@ -4,7 +4,7 @@ import { exportModelDir } from '../src/api/export.js';
 import { train } from '../src/api/train.js';
 import { scanFilesDeep } from '../src/dataset/scan.js';
 import { readTflite } from '../src/export/tflite-reader.js';
-import { detectorFor } from '../src/faces/cropper.js';
+import { detectorFor, loadFaceAligner } from '../src/faces/cropper.js';
 import { readImageBytes, type RgbImage } from '../src/image/decode.js';
 import { readManifest } from '../src/model-dir/manifest.js';
 import { facesAsSeen, loadRecognizer } from '../src/recognize/recognizer.js';
@@ -50,17 +50,19 @@ export async function benchExport(): Promise<Record<string, unknown>> {
   const manifest = await readManifest(modelDir);
   const recognizer = await loadRecognizer(modelDir);
   const detector = await detectorFor(manifest.input);
+  const aligner = detector && (await loadFaceAligner(manifest.input));
   const crops: RgbImage[] = [];
   const expected: { label: string; top1: number }[] = [];
   for (const file of await scanFilesDeep(FIVE_CELEBRITIES)) {
     const bytes = await readImageBytes(file);
-    const [faces, located] = [await recognizer.predict(bytes), await facesAsSeen(bytes, manifest.input, detector)];
+    const [faces, located] = [await recognizer.predict(bytes), await facesAsSeen(bytes, manifest.input, detector, aligner)];
     if (faces.length === 0) continue;
     crops.push(located[0]!.crop);
     expected.push({ label: faces[0]!.label, top1: manifest.labels.indexOf(faces[0]!.topK[0]!.label) });
   }
   recognizer.dispose();
   detector?.dispose();
+  aligner?.dispose();
   const litert = await loadLiteRtInNode();
   const { mean, std } = manifest.input;
   const share = (same: boolean[]) => Number((same.filter(Boolean).length / same.length).toFixed(4));

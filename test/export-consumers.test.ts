@@ -12,7 +12,7 @@ import { facesAsSeen, loadRecognizer, type FaceResult } from '../src/recognize/r
 import { FIVE_CELEBRITIES, needsShared, sharedPath, tempDir } from './support/shared.js';
 import { runFacetrain } from './support/cli.js';
 import { loadLiteRtInNode } from './support/litert-shim.js';
-import { detectorFor } from '../src/faces/cropper.js';
+import { detectorFor, loadFaceAligner } from '../src/faces/cropper.js';
 import { readManifest } from '../src/model-dir/manifest.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -101,12 +101,13 @@ async function liteRtDisagreements(model: string, exported: string, name: string
   const manifest = await readManifest(model);
   const recognizer = await loadRecognizer(model);
   const detector = await detectorFor(manifest.input);
+  const aligner = detector && (await loadFaceAligner(manifest.input));
   let faces = 0;
   let unknown = 0;
   const disagreements: string[] = [];
   for (const file of await mixedPhotos()) {
     const bytes = await readImageBytes(file);
-    const [expected, located] = [await recognizer.predict(bytes), await facesAsSeen(bytes, manifest.input, detector)];
+    const [expected, located] = [await recognizer.predict(bytes), await facesAsSeen(bytes, manifest.input, detector, aligner)];
     assert.equal(located.length, expected.length, file);
     for (const [i, { crop }] of located.entries()) {
       const input = new litert.Tensor(Float32Array.from(crop.data, (v) => (v - manifest.input.mean) / manifest.input.std), [1, crop.height, crop.width, 3]);
@@ -124,6 +125,7 @@ async function liteRtDisagreements(model: string, exported: string, name: string
   compiled.delete();
   recognizer.dispose();
   detector?.dispose();
+  aligner?.dispose();
   console.log(`LiteRT.js pipeline, ${name}: ${faces} faces (${unknown} unknown to predict), ${disagreements.length} disagreements${disagreements.length ? `: ${disagreements.join('; ')}` : ''}`);
   assert.ok(faces >= 40 && unknown >= 10, `${faces} faces, ${unknown} unknown`);
   return disagreements;

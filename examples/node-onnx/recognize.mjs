@@ -181,10 +181,6 @@ function similarity(from, to) {
   return { a, b: -b, c: tx - (a * fx - b * fy), d: b, e: a, f: ty - (b * fx + a * fy) };
 }
 
-function scaleOf(m) {
-  return Math.hypot(m.a, m.b);
-}
-
 /** Bilinear warp into a size x size crop; outside the photo the nearest edge pixel. */
 function warp(image, m, size) {
   const det = m.a * m.e - m.b * m.d;
@@ -213,18 +209,72 @@ function warp(image, m, size) {
 
 // ---- the pipeline ----
 
+// ---- landmark network (pipeline.landmarks), when the alignment points come from one ----
+
+/** 64x64 grey (luma / 256) of the box, bilinear, edge pixels repeated past the photo. */
+function greyCrop(image, box, side) {
+  const { width, height, data } = image;
+  const clamp = (v, hi) => (v < 0 ? 0 : v > hi ? hi : v);
+  const luma = (i) => 0.299 * data[i] + 0.587 * data[i + 1] + 0.114 * data[i + 2];
+  const out = new Float32Array(side * side);
+  for (let v = 0; v < side; v++) {
+    const y = clamp(box.y + (v + 0.5) * (box.height / side) - 0.5, height - 1);
+    const [y0, fy] = [Math.floor(y), y - Math.floor(y)];
+    const y1 = Math.min(y0 + 1, height - 1);
+    for (let u = 0; u < side; u++) {
+      const x = clamp(box.x + (u + 0.5) * (box.width / side) - 0.5, width - 1);
+      const [x0, fx] = [Math.floor(x), x - Math.floor(x)];
+      const x1 = Math.min(x0 + 1, width - 1);
+      const top = luma((y0 * width + x0) * 3) * (1 - fx) + luma((y0 * width + x1) * 3) * fx;
+      const bottom = luma((y1 * width + x0) * 3) * (1 - fx) + luma((y1 * width + x1) * 3) * fx;
+      out[v * side + u] = (top * (1 - fy) + bottom * fy) / 256;
+    }
+  }
+  return out;
+}
+
+/** The five alignment points of a face found in `image` (the landmark network on its box). */
+async function fivePoints(session, spec, image, face) {
+  const [, , side] = spec.input.shape;
+  const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', greyCrop(image, face.box, side), spec.input.shape) });
+  const xy = out[session.outputNames[0]].data;
+  const point = (i) => [face.box.x + xy[2 * i] * face.box.width, face.box.y + xy[2 * i + 1] * face.box.height];
+  return spec.fivePoints.from68.map((indices) => {
+    const ps = indices.map(point);
+    return [ps.reduce((s, p) => s + p[0], 0) / ps.length, ps.reduce((s, p) => s + p[1], 0) / ps.length];
+  });
+}
+
 async function loadPipeline(dir) {
   const spec = JSON.parse(await readFile(path.join(dir, 'pipeline.json'), 'utf8'));
   if (spec.format !== 'facetrain-pipeline' || spec.version !== 1) throw new Error(`${dir}/pipeline.json: not a facetrain pipeline description (version 1)`);
-  const [detector, recognizer] = await Promise.all([
+  const [detector, recognizer, landmarks] = await Promise.all([
     ort.InferenceSession.create(path.join(dir, spec.detector.files.onnx)),
     ort.InferenceSession.create(path.join(dir, spec.recognizer.files.onnx)),
+    spec.landmarks ? ort.InferenceSession.create(path.join(dir, spec.landmarks.files.onnx)) : undefined,
   ]);
-  return { spec, detector: new Detector(detector, spec.detector), recognizer };
+  return { spec, detector: new Detector(detector, spec.detector), recognizer, landmarks };
 }
 
-function transformFor(face, alignment) {
-  return similarity(alignment.points.map((p) => face.landmarks[p.index]), alignment.points.map((p) => p.to));
+/** Where the alignment points are for a face: the detector's keypoints or the landmark network's five. */
+async function pointsFor(pipeline, image, face) {
+  const { spec, landmarks } = pipeline;
+  if (spec.alignment.landmarkSource !== 'landmarks') return spec.alignment.points.map((p) => face.landmarks[p.index]);
+  const five = await fivePoints(landmarks, spec.landmarks, image, face);
+  return spec.alignment.points.map((p) => five[p.index]);
+}
+
+/** The detector's side a W x H photo is searched at (pipeline.detector.search.searchSide). */
+function searchSide(width, height, search) {
+  const longer = Math.max(width, height);
+  const wanted = Math.ceil((longer * search.minFaceSize) / Math.max(search.minFaceSize, search.minFaceFraction * Math.min(width, height)));
+  return Math.min(search.maxSide, wanted >= longer - 2 ? longer : wanted);
+}
+
+/** The eye-placement crop's scale, which picks the decode size as predict does. */
+function eyeScale(face, size, alignment) {
+  const [left, right] = [face.landmarks[0], face.landmarks[1]];
+  return (alignment.eyeDistance * size) / Math.hypot(right[0] - left[0], right[1] - left[1]);
 }
 
 async function recognizeFile(pipeline, file) {
@@ -233,12 +283,13 @@ async function recognizeFile(pipeline, file) {
   const size = alignment.size;
   const bytes = await readFile(file);
   const stored = await sharp(bytes).metadata();
-  const image = await decode(bytes, spec.detector.search.maxSide);
+  const [storedW, storedH] = (stored.orientation ?? 1) >= 5 ? [stored.height, stored.width] : [stored.width, stored.height];
+  const image = await decode(bytes, searchSide(storedW, storedH, spec.detector.search));
   const scale = Math.max(stored.width, stored.height) / Math.max(image.width, image.height);
   const faces = await detector.detect(image);
   if (faces.length === 0) return { file, faces: [] };
   // a face smaller in the shrunk photo than in its crop is cut from a larger decode
-  const enlargement = Math.max(1, ...faces.map((face) => scaleOf(transformFor(face, alignment))));
+  const enlargement = Math.max(1, ...faces.map((face) => eyeScale(face, size, spec.alignment.eyePlacement)));
   let cropFrom = image;
   let cropScale = 1;
   if (enlargement > 1.01 && scale > 1.01) {
@@ -247,11 +298,12 @@ async function recognizeFile(pipeline, file) {
   }
   const { mean, std, name } = spec.recognizer.input;
   const input = new Float32Array(faces.length * size * size * 3);
-  faces.forEach((face, i) => {
-    const atCrop = { landmarks: face.landmarks.map(([x, y]) => [x * cropScale, y * cropScale]) };
-    const crop = warp(cropFrom, transformFor(atCrop, alignment), size);
+  for (const [i, face] of faces.entries()) {
+    const scaled = { box: { x: face.box.x * cropScale, y: face.box.y * cropScale, width: face.box.width * cropScale, height: face.box.height * cropScale }, landmarks: face.landmarks.map(([x, y]) => [x * cropScale, y * cropScale]) };
+    const points = await pointsFor(pipeline, cropFrom, scaled);
+    const crop = warp(cropFrom, similarity(points, alignment.points.map((p) => p.to)), size);
     for (let j = 0; j < crop.length; j++) input[i * crop.length + j] = (crop[j] - mean) / std;
-  });
+  }
   const out = await recognizer.run({ [name]: new ort.Tensor('float32', input, [faces.length, size, size, 3]) });
   const people = spec.labels.length;
   const probabilities = out.probabilities.data;

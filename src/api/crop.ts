@@ -1,7 +1,7 @@
 import path from 'node:path';
 import sharp from 'sharp';
 import { TRAIN_DEFAULTS, type BaseName } from '../config.js';
-import { detectorFor } from '../faces/cropper.js';
+import { detectorFor, loadFaceAligner } from '../faces/cropper.js';
 import type { InputSpec } from '../faces/input-spec.js';
 import type { Box } from '../faces/geometry.js';
 import { readImageBytes } from '../image/decode.js';
@@ -38,11 +38,13 @@ export interface CroppedPhoto {
  */
 export async function writeFaceCrops(sources: CropSource[], outDir: string, options: CropOptions, onPhoto: (result: CroppedPhoto | Error, source: CropSource) => void): Promise<InputSpec> {
   const input = options.modelDir ? (await readManifest(options.modelDir)).input : inputSpecFor(options.base ?? TRAIN_DEFAULTS.base, true);
-  const detector = await detectorFor(input, await chooseRuntime(options.engine));
+  const runtime = await chooseRuntime(options.engine);
+  const detector = await detectorFor(input, runtime);
+  const aligner = detector && (await loadFaceAligner(input, runtime));
   try {
     for (const source of sources) {
       try {
-        const faces = await facesAsSeen(await readImageBytes(source.file), input, detector, { label: source.file });
+        const faces = await facesAsSeen(await readImageBytes(source.file), input, detector, aligner, { label: source.file });
         const crops = [];
         for (const [i, face] of faces.entries()) {
           const file = path.join(outDir, `${source.name}-${i}.png`);
@@ -57,6 +59,7 @@ export async function writeFaceCrops(sources: CropSource[], outDir: string, opti
     }
   } finally {
     detector?.dispose();
+    aligner?.dispose();
   }
   return input;
 }

@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { landmarkModelPath } from '../faces/landmarks.js';
 import { irToOnnx } from '../graph/onnx.js';
 import { irToTflite } from '../export/tflite.js';
 import { perChannelInput } from '../faces/input-spec.js';
@@ -9,7 +11,7 @@ import type { ModelManifest } from '../model-dir/manifest.js';
 import { FacetrainError } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { PRODUCER_VERSION } from '../export/export-model.js';
-import { DETECTOR_ONNX_FILE, describePipeline, onnxOutputs, PIPELINE_FILE, PIPELINE_OUTPUTS, pipelineIr, pipelineMetadata, type PipelineDescription, type PipelineNetworks, withOnnxMetadata } from '../export/pipeline.js';
+import { DETECTOR_ONNX_FILE, describePipeline, LANDMARKS_ONNX_FILE, onnxOutputs, PIPELINE_FILE, PIPELINE_OUTPUTS, pipelineIr, pipelineMetadata, type PipelineDescription, type PipelineNetworks, withOnnxMetadata } from '../export/pipeline.js';
 
 /** The files of an embedding model's pipeline export, ready to write. */
 export interface PipelineExport {
@@ -18,6 +20,8 @@ export interface PipelineExport {
   /** float32, batch 1 */
   recognizerTflite?: Uint8Array;
   detectorOnnx: Uint8Array;
+  /** The landmark network, when the alignment uses one. */
+  landmarksOnnx?: Uint8Array;
 }
 
 /** Recognizer formats the pipeline is written in, and their file names in the export folder. */
@@ -62,6 +66,9 @@ export async function buildPipelineExport(modelDir: string, manifest: ModelManif
       })
       : undefined,
     detectorOnnx: withOnnxMetadata(detectorBytes, { 'facetrain.role': 'detector', 'facetrain.pipeline': metadata['facetrain.pipeline']! }),
+    landmarksOnnx: manifest.input.landmarks
+      ? withOnnxMetadata(new Uint8Array(await readFile(landmarkModelPath())), { 'facetrain.role': 'landmarks', 'facetrain.pipeline': metadata['facetrain.pipeline']! })
+      : undefined,
   };
 }
 
@@ -70,6 +77,8 @@ export async function writePipelineFiles(outDir: string, pipeline: PipelineExpor
   const detector = path.join(outDir, DETECTOR_ONNX_FILE);
   const description = path.join(outDir, PIPELINE_FILE);
   await writeFileAtomic(detector, pipeline.detectorOnnx);
+  const landmarks = pipeline.landmarksOnnx ? [path.join(outDir, LANDMARKS_ONNX_FILE)] : [];
+  if (pipeline.landmarksOnnx) await writeFileAtomic(landmarks[0]!, pipeline.landmarksOnnx);
   await writeFileAtomic(description, `${JSON.stringify(pipeline.description, null, 2)}\n`);
-  return [detector, description];
+  return [detector, ...landmarks, description];
 }

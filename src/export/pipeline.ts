@@ -23,6 +23,7 @@ import { ARCFACE_TEMPLATE_112 } from '../faces/template-align.js';
 export const PIPELINE_OUTPUTS = Object.freeze(['embedding', 'probabilities', 'scores', 'score'] as const);
 export const PIPELINE_FILE = 'pipeline.json';
 export const DETECTOR_ONNX_FILE = 'detector.onnx';
+export const LANDMARKS_ONNX_FILE = 'landmarks.onnx';
 export const UNKNOWN_LABEL = 'unknown';
 
 export interface PipelineNetworks {
@@ -78,10 +79,13 @@ export function pipelineIr(networks: PipelineNetworks, format: string): IrGraph 
   return optimizeIr(b.finish(normalised, probabilities, scores, score));
 }
 
-/** One landmark of the detector matched to where it goes in the aligned crop. */
+/** The five points a landmark network's output is reduced to, in the ArcFace template's order. */
+const FIVE_POINT_NAMES = Object.freeze(['imageLeftEye', 'imageRightEye', 'nose', 'imageLeftMouthCorner', 'imageRightMouthCorner'] as const);
+
+/** One landmark (of the detector, or of the landmark network's five) matched to where it goes in the aligned crop. */
 export interface AlignmentPoint {
-  landmark: keyof typeof LANDMARK;
-  /** Index in the detector's keypoints. */
+  landmark: keyof typeof LANDMARK | (typeof FIVE_POINT_NAMES)[number];
+  /** Index in the detector's keypoints, or in the landmark network's five points. */
   index: number;
   /** [x, y] in crop pixels (pixel centres at +0.5). */
   to: Point;
@@ -92,7 +96,10 @@ export function alignmentPoints(input: InputSpec): AlignmentPoint[] {
   const point = (landmark: keyof typeof LANDMARK, to: Point): AlignmentPoint => ({ landmark, index: LANDMARK[landmark], to });
   if (input.template === 'arcface-112') {
     const scale = input.size / 112;
-    const [leftEye, rightEye, nose, leftMouth, rightMouth] = ARCFACE_TEMPLATE_112.map(([x, y]) => [x * scale, y * scale] as Point) as [Point, Point, Point, Point, Point];
+    const templatePoints = ARCFACE_TEMPLATE_112.map(([x, y]) => [x * scale, y * scale] as Point);
+    // a landmark network gives the template's five points themselves, in its order
+    if (input.landmarks) return FIVE_POINT_NAMES.map((landmark, index) => ({ landmark, index, to: templatePoints[index]! }));
+    const [leftEye, rightEye, nose, leftMouth, rightMouth] = templatePoints as [Point, Point, Point, Point, Point];
     // the detector gives the mouth centre, matched to the midpoint of the template's mouth corners
     const mouth: Point = [(leftMouth[0] + rightMouth[0]) / 2, (leftMouth[1] + rightMouth[1]) / 2];
     return [point('imageLeftEye', leftEye), point('imageRightEye', rightEye), point('nose', nose), point('mouth', mouth)];
@@ -107,6 +114,17 @@ const BLAZEFACE_ANCHOR_LAYERS = Object.freeze([
   { stride: 32, grid: 8, anchorsPerCell: 6 },
 ]);
 
+/** faces/landmarks.ts as data: how the landmark network is fed and read. */
+function landmarksDescription(): Record<string, unknown> {
+  return {
+    files: { onnx: LANDMARKS_ONNX_FILE },
+    network: 'fr_landmark.onnx of npm faceplugin-face-recognition-js 0.0.1 (MIT): 68 points, iBUG 300-W scheme',
+    input: { shape: [1, 1, 64, 64], layout: 'NCHW', value: 'grey (0.299 R + 0.587 G + 0.114 B) / 256', crop: 'the detector box, resampled to 64 x 64 bilinearly: input pixel (u, v) at box.x + (u + 0.5) * box.width / 64 - 0.5 (y alike), edge pixels repeated past the photo' },
+    output: '136 values: 68 (x, y) as fractions of the box',
+    fivePoints: { from68: [[37, 38, 40, 41], [43, 44, 46, 47], [30], [48, 60], [54, 64]], rule: 'each of the five is the mean of these 68-point indices' },
+  };
+}
+
 export interface PipelineDescription {
   format: 'facetrain-pipeline';
   version: 1;
@@ -116,6 +134,8 @@ export interface PipelineDescription {
   decision: Record<string, string>;
   recognizer: Record<string, unknown>;
   alignment: Record<string, unknown>;
+  /** Present when the alignment points come from a landmark network. */
+  landmarks?: Record<string, unknown>;
   detector: Record<string, unknown>;
 }
 
@@ -169,12 +189,14 @@ export function describePipeline(options: DescribeOptions): PipelineDescription 
     },
     alignment: {
       size: input.size,
-      landmarkSource: 'detector',
+      landmarkSource: input.landmarks ? 'landmarks' : 'detector',
       transform: 'the least-squares similarity (rotation, uniform scale, shift; no reflection: Umeyama) taking the landmarks listed to their crop positions',
       points: alignmentPoints(input),
+      eyePlacement: { ...DEFAULT_ALIGN_CONFIG, ...input.align },
       sampling: 'bilinear; crop pixel (u, v) samples the source at inverse(transform)(u + 0.5, v + 0.5) - 0.5; outside the photo the nearest edge pixel; rounded to 8 bits',
-      cropFrom: `the photo decoded with its EXIF orientation, white behind transparency, shrunk to at most ${detector.maxSide} px on its longer side; a face whose crop would be enlarged is cut from a larger decode (up to full size) whose longer side is that side times the enlargement`,
+      cropFrom: 'the photo decoded with its EXIF orientation, white behind transparency, at the search side of the detector; a face whose crop would be enlarged (scale estimated by eyePlacement: eyeDistance * size / the eye distance the detector found, for every base) is cut from a larger decode (up to full size) whose longer side is that side times the enlargement',
     },
+    ...(input.landmarks ? { landmarks: landmarksDescription() } : {}),
     detector: {
       files: { onnx: DETECTOR_ONNX_FILE },
       network: 'BlazeFace (MediaPipe back-camera model, 256 px) from @vladmandic/human (MIT)',
@@ -188,6 +210,8 @@ export function describePipeline(options: DescribeOptions): PipelineDescription 
       nonMaxSuppression: 'greedy by score: a face overlapping a kept one by IoU > iouThreshold is dropped',
       search: {
         maxSide: detector.maxSide,
+        minFaceFraction: detector.minFaceFraction,
+        searchSide: 'a W x H photo is searched shrunk (area average) to longer side min(maxSide, ceil(longer * minFaceSize / max(minFaceSize, minFaceFraction * min(W, H)))), not shrunk when that is within 2 px of its side; decode it no larger',
         padding: detector.padding,
         minFaceSize: detector.minFaceSize,
         minFaceAtInput: detector.minFaceAtInput,

@@ -6,8 +6,9 @@ import { decide } from '../evaluate/metrics.js';
 import { readManifest, type ModelManifest } from '../model-dir/manifest.js';
 import { BASE_ROWS } from '../base/index.js';
 import { alignmentTransform, DEFAULT_ALIGN_CONFIG } from '../faces/align.js';
-import { alignForInput, detectorFor } from '../faces/cropper.js';
-import { DEFAULT_DETECTOR_CONFIG, scaleFace, type FaceDetector } from '../faces/detect.js';
+import { detectorFor, loadFaceAligner, type FaceAligner } from '../faces/cropper.js';
+import { DEFAULT_DETECTOR_CONFIG, type FaceDetector } from '../faces/detect.js';
+import { finerCropSource } from '../faces/finer-crop.js';
 import type { Box } from '../faces/geometry.js';
 import type { InputSpec } from '../faces/input-spec.js';
 import { GALLERY_FILE, personGalleries, readGallery } from '../model-dir/gallery.js';
@@ -15,7 +16,7 @@ import { FacetrainError } from '../errors.js';
 import { classicClassifier, embeddingClassifier, type FaceClassifier } from './classifier.js';
 import { chooseRuntime } from '../runtime/choose.js';
 import type { Runtime, RuntimeName } from '../runtime/runtime.js';
-import { embedderOn } from './onnx-engine.js';
+import { rowEmbedderOn } from './face-pipeline.js';
 
 export interface Candidate {
   label: string;
@@ -67,6 +68,8 @@ export interface RecognizerParts {
   classifier: FaceClassifier;
   /** Present when the model was trained on aligned faces; absent for whole-image models. */
   detector?: FaceDetector;
+  /** How the detected faces are cropped; default loadFaceAligner of the manifest's input spec. */
+  aligner?: FaceAligner;
 }
 
 /** A face as the model sees it: where it is in the photo, and its aligned crop. */
@@ -89,34 +92,30 @@ interface Decoded {
  * `size` source pixels across) is cut from a finer decode of the same bytes, the smallest that
  * keeps it at `size`, so recognition sees the detail a full decode would give.
  */
-async function locateFaces(decoded: Decoded, detector: FaceDetector | undefined, size: number, input: InputSpec, maxFaces: number, decodeOptions: DecodeOptions): Promise<Located[]> {
+async function locateFaces(decoded: Decoded, parts: { detector?: FaceDetector; aligner: () => Promise<FaceAligner> }, size: number, input: InputSpec, maxFaces: number, decodeOptions: DecodeOptions): Promise<Located[]> {
   const { image, scale } = decoded;
   const toSource = (box: Box): Box => ({ x: box.x * scale, y: box.y * scale, width: box.width * scale, height: box.height * scale });
-  if (!detector) return [{ box: toSource({ x: 0, y: 0, width: image.width, height: image.height }), crop: await resizeSquare(image, size) }];
-  const faces = (await detector.detect(image)).slice(0, maxFaces > 0 ? maxFaces : undefined);
-  const align = alignForInput({ ...input, size });
+  if (!parts.detector) return [{ box: toSource({ x: 0, y: 0, width: image.width, height: image.height }), crop: await resizeSquare(image, size) }];
+  const faces = (await parts.detector.detect(image)).slice(0, maxFaces > 0 ? maxFaces : undefined);
+  const aligner = await parts.aligner();
   // (a template-aligned base's crop scale is close to the eye placement's: the estimate only picks the decode size)
   const enlargement = Math.max(1, ...faces.map((face) => {
     const t = alignmentTransform(face, size, { ...DEFAULT_ALIGN_CONFIG, ...input.align });
     return Math.hypot(t.a, t.b);
   }));
-  let cropFrom = image;
-  let cropScale = 1;
-  if (enlargement > 1.01 && scale > 1.01 && decoded.bytes) {
-    const side = Math.ceil(Math.max(image.width, image.height) * Math.min(enlargement, scale));
-    cropFrom = (await decodeImageScaled(decoded.bytes, 'image', { ...decodeOptions, maxSide: side })).image;
-    cropScale = cropFrom.width / image.width;
-  }
-  return Promise.all(faces.map(async (face) => ({
+  const cropFrom = enlargement > 1.01 && scale > 1.01 && decoded.bytes && faces.length > 0
+    ? await finerCropSource(decoded.bytes, image, scale, faces, enlargement, decodeOptions)
+    : { image, faces };
+  return Promise.all(faces.map(async (face, i) => ({
     box: toSource(face.box),
     landmarks: face.landmarks.map(([x, y]) => [x * scale, y * scale] as [number, number]),
-    crop: await align(cropFrom, cropScale === 1 ? face : scaleFace(face, cropScale, cropScale)),
+    crop: await aligner.align(cropFrom.image, cropFrom.faces[i]!),
   })));
 }
 
 /** Photos given as bytes are decoded at most this large (shrink-on-load): the detector's search size. */
-function searchSide(detector: FaceDetector | undefined): number {
-  return detector?.config.maxSide ?? DEFAULT_DETECTOR_CONFIG.maxSide;
+function searchSide(detector: FaceDetector | undefined): number | ((stored: { width: number; height: number }) => number) {
+  return detector ? ({ width, height }) => detector.searchSide(width, height) : DEFAULT_DETECTOR_CONFIG.maxSide;
 }
 
 async function decodeForSearch(input: Uint8Array | RgbImage, detector: FaceDetector | undefined, label: string, decodeOptions: DecodeOptions): Promise<Decoded> {
@@ -126,23 +125,26 @@ async function decodeForSearch(input: Uint8Array | RgbImage, detector: FaceDetec
 
 /**
  * The faces of a photo exactly as `predict` hands them to the model (`facetrain crop`): found by
- * `detector` and aligned as a model's input spec says, or the whole photo without a detector.
+ * `detector` and cropped by `aligner` as a model's input spec says, or the whole photo without a detector.
  */
-export async function facesAsSeen(photo: Uint8Array | RgbImage, input: InputSpec, detector: FaceDetector | undefined, options: { label?: string; maxFaces?: number } & DecodeOptions = {}): Promise<Located[]> {
+export async function facesAsSeen(photo: Uint8Array | RgbImage, input: InputSpec, detector: FaceDetector | undefined, aligner: FaceAligner | undefined, options: { label?: string; maxFaces?: number } & DecodeOptions = {}): Promise<Located[]> {
   const decoded = await decodeForSearch(photo, detector, options.label ?? 'image', options);
-  return locateFaces(decoded, detector, input.size, input, options.maxFaces ?? 0, options);
+  const parts = { detector, aligner: async () => aligner ?? loadFaceAligner(input) };
+  return locateFaces(decoded, parts, input.size, input, options.maxFaces ?? 0, options);
 }
 
 /** A recognizer over in-memory parts, e.g. a model just trained, before it is written. */
 export function createRecognizer(manifest: ModelManifest, parts: RecognizerParts, decodeOptions: DecodeOptions = {}): Recognizer {
   const { labels } = manifest;
+  let aligner: Promise<FaceAligner> | undefined = parts.aligner && Promise.resolve(parts.aligner);
+  const located = { ...parts, aligner: () => (aligner ??= loadFaceAligner(manifest.input)) };
   return {
     manifest,
     labels,
     async predict(input, options = {}) {
       const decoded = await decodeForSearch(input, parts.detector, options.label ?? 'image', decodeOptions);
       options.onDecoded?.();
-      const faces = await locateFaces(decoded, parts.detector, parts.classifier.inputSize, manifest.input, options.maxFaces ?? 0, decodeOptions);
+      const faces = await locateFaces(decoded, located, parts.classifier.inputSize, manifest.input, options.maxFaces ?? 0, decodeOptions);
       if (faces.length === 0) return [];
       const classified = await parts.classifier.classify(faces.map((f) => f.crop));
       const threshold = options.threshold ?? manifest.threshold;
@@ -155,6 +157,7 @@ export function createRecognizer(manifest: ModelManifest, parts: RecognizerParts
     dispose: () => {
       parts.classifier.dispose();
       parts.detector?.dispose();
+      void aligner?.then((a) => a.dispose(), () => undefined);
     },
   };
 }
@@ -172,8 +175,7 @@ async function loadClassifier(dir: string, manifest: ModelManifest, runtime: Run
   if (base.kind === 'classifier') return classicClassifier(runtime, model, manifest.input);
   const gallery = await readGallery(dir);
   if (!gallery) throw new FacetrainError('FT_ERR_MODEL', `${dir}: ${GALLERY_FILE} is missing; retrain the model with --force`);
-  const embedder = await base.loadEmbedder(runtime);
-  return embeddingClassifier(await embedderOn(runtime, embedder), model, personGalleries(gallery.entries, manifest.labels));
+  return embeddingClassifier(await rowEmbedderOn(runtime, base), model, personGalleries(gallery.entries, manifest.labels));
 }
 
 /** Loads a model directory written by `facetrain train`. */
@@ -182,5 +184,6 @@ export async function loadRecognizer(dir: string, options: LoadOptions = {}): Pr
   const manifest = await readManifest(dir);
   const runtime = options.runtime ?? (await chooseRuntime(options.engine));
   const detector = await detectorFor(manifest.input, runtime);
-  return createRecognizer(manifest, { classifier: await loadClassifier(dir, manifest, runtime), detector }, options);
+  const aligner = detector && (await loadFaceAligner(manifest.input, runtime));
+  return createRecognizer(manifest, { classifier: await loadClassifier(dir, manifest, runtime), detector, aligner }, options);
 }
