@@ -5,6 +5,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { train } from '../src/api/train.js';
+import { TRAIN_DEFAULTS } from '../src/config.js';
 import { exportModelDir } from '../src/api/export.js';
 import { readOnnxMetadata } from '../src/graph/onnx.js';
 import { readImageBytes, readImageFile } from '../src/image/decode.js';
@@ -89,7 +90,7 @@ async function consumerDisagreements(model: string, exported: string, photos: st
 }
 
 test('Node reference consumer (onnxruntime-node + sharp, no facetrain) gives predict\'s labels, unknown included', { skip: needsShared }, async () => {
-  const disagreements = await consumerDisagreements(modelDir, exportDir, await mixedPhotos(), 'default base');
+  const disagreements = await consumerDisagreements(modelDir, exportDir, await mixedPhotos(), `default base (${TRAIN_DEFAULTS.base})`);
   assert.ok(disagreements.length <= 1, disagreements.join('\n'));
 });
 
@@ -136,16 +137,15 @@ test('TFLite float32 of the pipeline in LiteRT.js: on the crops predict makes, t
   assert.ok(disagreements.length <= 1, disagreements.join('\n'));
 });
 
-test('the same (Node consumer, LiteRT.js) for a mobilefacenet model: its network read from TFLite into the IR, ArcFace-template alignment', { skip: needsShared }, async () => {
-  const model = path.join(await tempDir('consumer-mfn'), 'm');
-  await train({ dataDir: FIVE_CELEBRITIES, outDir: model, seed: 1, base: 'mobilefacenet' });
-  const exported = path.join(await tempDir('consumer-mfn-export'), 'export');
+test('the same (Node consumer, LiteRT.js) for the other embedding base than the default: mobilefacenet (TFLite read into the IR, ArcFace template) or faceres (TF.js graph, eyes placed)', { skip: needsShared }, async () => {
+  const base = TRAIN_DEFAULTS.base === 'faceres' ? 'mobilefacenet' : 'faceres';
+  const model = path.join(await tempDir('consumer-other'), 'm');
+  await train({ dataDir: FIVE_CELEBRITIES, outDir: model, seed: 1, base });
+  const exported = path.join(await tempDir('consumer-other-export'), 'export');
   await exportModelDir(model, ['onnx', 'tflite'], { outDir: exported });
-  const pipeline = JSON.parse(await readFile(path.join(exported, 'pipeline.json'), 'utf8')) as { alignment: { points: unknown[] } };
-  assert.equal(pipeline.alignment.points.length, 4, 'eyes, nose and mouth go to the template');
-  const disagreements = await consumerDisagreements(model, exported, await mixedPhotos(), 'mobilefacenet');
+  const disagreements = await consumerDisagreements(model, exported, await mixedPhotos(), base);
   assert.ok(disagreements.length <= 1, disagreements.join('\n'));
-  const liteRt = await liteRtDisagreements(model, exported, 'mobilefacenet');
+  const liteRt = await liteRtDisagreements(model, exported, base);
   assert.ok(liteRt.length <= 1, liteRt.join('\n'));
 });
 
