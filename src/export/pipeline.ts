@@ -4,7 +4,7 @@ import { appendLayersModel } from '../graph/from-layers.js';
 import { IrBuilder, type IrGraph, unsupported } from '../graph/ir.js';
 import { optimizeIr } from '../graph/optimize.js';
 import { ModelProto } from '../graph/onnx-schema.js';
-import type { PersonGallery } from '../evaluate/unknown-rule.js';
+import { DEFAULT_UNKNOWN_RULE, type PersonGallery } from '../evaluate/unknown-rule.js';
 import { alignedEyePositions, DEFAULT_ALIGN_CONFIG } from '../faces/align.js';
 import { DEFAULT_DETECTOR_CONFIG, LANDMARK } from '../faces/detect.js';
 import type { Point } from '../faces/geometry.js';
@@ -67,6 +67,8 @@ function embedderIr(embedder: PipelineNetworks['embedder'], format: string): { b
 }
 
 export function pipelineIr(networks: PipelineNetworks, format: string): IrGraph {
+  // the graph computes the nearest rule; another default rule must be written here too
+  if (DEFAULT_UNKNOWN_RULE !== 'nearest') throw unsupported(`the unknown rule ${DEFAULT_UNKNOWN_RULE}`, format);
   const { b, normalised } = embedderIr(networks.embedder, format);
   const probabilities = appendLayersModel(b, networks.head, normalised);
   const dims = b.shapeOf(normalised)[1]!;
