@@ -162,7 +162,8 @@ test('CLI crop writes the crops predict classifies: the exported recognizer scor
   for (const { file, crops } of results) {
     const [face] = await recognizer.predict(await readImageBytes(file));
     const crop = await readImageFile(crops[0]!.file);
-    const outputs = await session.run({ input: new ort.Tensor('float32', Float32Array.from(crop.data), [1, crop.height, crop.width, 3]) });
+    const { mean, std } = (await readManifest(modelDir)).input;
+    const outputs = await session.run({ input: new ort.Tensor('float32', Float32Array.from(crop.data, (v) => (v - mean) / std), [1, crop.height, crop.width, 3]) });
     const score = (outputs.score!.data as Float32Array)[0]!;
     assert.ok(Math.abs(score - face!.score) < 1e-3, `${file}: crop scored ${score}, predict ${face!.score}`);
   }
