@@ -22,6 +22,7 @@ export const MOBILEFACENET_BASE: EmbeddingBaseRow = Object.freeze<EmbeddingBaseR
   inputSize: MOBILEFACENET_SIZE,
   template: 'arcface-112',
   verifyThreshold: 0.426,
+  strictVerifyThreshold: 0.467,
   // the lowest that kept bbt's look-alike strangers out (its LFW 0.1 % false-accept threshold, 0.467, let 3 of 10 in)
   unknownFloor: 0.55,
 });
