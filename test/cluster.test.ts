@@ -274,6 +274,12 @@ test('cluster reports bad input on one line with the documented exit code', { sk
   const badMin = runFacetrain(['cluster', sharedPath('datasets', 'bbt'), '--out', path.join(root, 'out'), '--min-photos', '0']);
   assert.equal(badMin.status, 2);
   assert.match(badMin.stderr, /^error: --min-photos must be a whole number >= 1/);
+  const classifier = runFacetrain(['cluster', sharedPath('datasets', 'bbt'), '--out', path.join(root, 'out'), '--base', 'mobilenetv2']);
+  assert.equal(classifier.status, 2);
+  assert.match(classifier.stderr, /^error: Expected faceres or mobilefacenet for --base but received "mobilenetv2"\n$/);
+  const badGallery = runFacetrain(['cluster', sharedPath('datasets', 'bbt'), '--out', path.join(root, 'out'), '--gallery', 'nowhere:x']);
+  assert.equal(badGallery.status, 2);
+  assert.match(badGallery.stderr, /^error: --gallery nowhere:x: not a gallery URL/);
   await mkdir(path.join(root, 'photos'));
   const inside = runFacetrain(['cluster', path.join(root, 'photos'), '--out', root, '--force']);
   assert.equal(inside.status, 2);

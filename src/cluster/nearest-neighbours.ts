@@ -35,12 +35,13 @@ function dot(a: Float32Array, b: Float32Array): number {
   return s0 + s1 + s2 + s3;
 }
 
-/** Offers neighbour j at similarity s to row i's list, kept sorted best first (ties: lower index first). */
-function offer(graph: NeighbourGraph, i: number, j: number, s: number): void {
+/** Offers neighbour j at similarity s to row i's list, kept sorted best first (ties: the one offered first). */
+function offer(graph: NeighbourGraph, worst: Float32Array, i: number, j: number, s: number): void {
+  // most offers lose to the row's k-th best: one comparison, no call into the list
+  if (s <= worst[i]!) return;
   const { k, index, similarity } = graph;
   const start = i * k;
   let r = k - 1;
-  if (index[start + r]! >= 0 && similarity[start + r]! >= s) return;
   while (r > 0 && (index[start + r - 1]! < 0 || similarity[start + r - 1]! < s)) {
     index[start + r] = index[start + r - 1]!;
     similarity[start + r] = similarity[start + r - 1]!;
@@ -48,6 +49,7 @@ function offer(graph: NeighbourGraph, i: number, j: number, s: number): void {
   }
   index[start + r] = j;
   similarity[start + r] = s;
+  if (index[start + k - 1]! >= 0) worst[i] = similarity[start + k - 1]!;
 }
 
 /** Rows of a block against every later row: the block's rows stay in cache while the others stream past. */
@@ -58,21 +60,23 @@ export function nearestNeighbours(vectors: readonly Float32Array[], k: number): 
   const width = Math.max(0, Math.min(k, n - 1));
   const graph: NeighbourGraph = { k: width, index: new Int32Array(n * width).fill(-1), similarity: new Float32Array(n * width) };
   if (width === 0) return graph;
+  // the k-th best similarity of each row so far (-Infinity while its list is not full)
+  const worst = new Float32Array(n).fill(-Infinity);
   for (let block = 0; block < n; block += BLOCK) {
     const end = Math.min(block + BLOCK, n);
     for (let i = block; i < end; i++) {
       for (let j = i + 1; j < end; j++) {
         const s = dot(vectors[i]!, vectors[j]!);
-        offer(graph, i, j, s);
-        offer(graph, j, i, s);
+        offer(graph, worst, i, j, s);
+        offer(graph, worst, j, i, s);
       }
     }
     for (let j = end; j < n; j++) {
       const b = vectors[j]!;
       for (let i = block; i < end; i++) {
         const s = dot(vectors[i]!, b);
-        offer(graph, i, j, s);
-        offer(graph, j, i, s);
+        offer(graph, worst, i, j, s);
+        offer(graph, worst, j, i, s);
       }
     }
   }
