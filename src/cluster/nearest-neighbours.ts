@@ -1,13 +1,13 @@
 /**
  * The k most similar vectors of every unit vector (exact, by cosine = dot product), found in
  * blocks: each pair is scored once and offered to both of its rows' lists. O(n^2 d / 2)
- * multiply-adds (at 10^4 faces of 192 values, about 10^10: seconds) and O(n k) memory, where the
+ * multiply-adds (at 10^4 faces of 192 values, about 10^10: under a minute) and O(n k) memory, where the
  * full similarity matrix of average linkage needed n^2 / 2 floats (200 MB at 10^4 faces).
  *
  * Why exact and not HNSW: hnswlib-node builds with node-gyp at install (npm 11 skips install
  * scripts it was not told to allow, and node-gyp downloads Node's headers, which is not possible
  * offline), and the pure-JS HNSW packages are little used; below a few 10^4 faces the exact search
- * costs seconds, and its answer does not depend on a search parameter.
+ * is small next to finding and embedding the faces, and its answer depends on no search parameter.
  */
 export interface NeighbourGraph {
   /** Neighbours per vector (fewer when there are fewer other vectors). */
