@@ -15,6 +15,7 @@ import { openGallery } from '../gallery/open.js';
 import type { GalleryStore } from '../gallery/store.js';
 import { decodeImage, type RgbImage } from '../image/decode.js';
 import { hashBytes } from '../model-dir/gallery.js';
+import { readManifest } from '../model-dir/manifest.js';
 import { loadRecognizer, type Recognizer } from '../recognize/recognizer.js';
 import { chooseRuntime } from '../runtime/choose.js';
 import type { RuntimeName } from '../runtime/runtime.js';
@@ -39,7 +40,7 @@ export interface ClusterOptions {
   modelDir?: string;
   /** A gallery (gallery/open.ts URL): faces whose nearest template is close enough are named after its person, only the rest are grouped. */
   gallery?: string;
-  /** The embedding base: CLUSTER_BASE, or with a gallery the base galleries are made with (train's default). */
+  /** The embedding base; default: see defaultBase. */
   base?: BaseName;
   engine?: RuntimeName;
   /** Orders the graph clustering's rounds: the same seed gives the same groups. */
@@ -128,6 +129,15 @@ interface PhotoFaces {
   known: (string | undefined)[];
 }
 
+/**
+ * The base faces are embedded with when none is given: with a gallery, the one its templates come
+ * from (the model's base, else train's default, as `enroll` and `index` make them), else CLUSTER_BASE.
+ */
+async function defaultBase(options: ClusterOptions): Promise<BaseName> {
+  if (!options.gallery) return CLUSTER_BASE;
+  return options.modelDir ? (await readManifest(options.modelDir)).base.name : TRAIN_DEFAULTS.base;
+}
+
 /** Distinct photos in `faces`, in first-seen order. */
 function photosOf(faces: { photo: string }[]): string[] {
   return [...new Set(faces.map((f) => f.photo))];
@@ -165,8 +175,7 @@ export async function clusterPhotos(input: Partial<ClusterOptions> & Pick<Cluste
   const ownEmbedder = embedder === undefined;
   // one runtime for the whole command: the clustering embedder and the --model recognizer share it
   const runtime = ownEmbedder || options.modelDir ? await chooseRuntime(options.engine) : undefined;
-  // a gallery's templates come from train's default base unless told: the faces must be embedded alike
-  const faceEmbedder = embedder ?? (await loadClusterEmbedder(runtime!, options.base ?? (options.gallery ? TRAIN_DEFAULTS.base : CLUSTER_BASE)));
+  const faceEmbedder = embedder ?? (await loadClusterEmbedder(runtime!, options.base ?? (await defaultBase(options))));
   let recognizer: Recognizer | undefined;
   let gallery: GalleryStore | undefined;
   try {

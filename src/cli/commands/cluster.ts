@@ -49,7 +49,7 @@ export function registerCluster(cli: CAC): void {
     .option('--copy', 'Copy the photos instead of linking them')
     .option('--model <dir>', 'A trained model: faces of the people it knows go to folders named after them, only the rest are grouped')
     .option('--gallery <url>', `A gallery (${GALLERY_URL_FORMS}): faces of the people it knows go to folders named after them, only the rest are grouped`)
-    .option('--base <name>', `Face embedding (${EMBEDDING_BASES.join(', ')}; default ${CLUSTER_BASE}, with --gallery ${TRAIN_DEFAULTS.base} as galleries are made with unless their model says otherwise)`)
+    .option('--base <name>', `Face embedding (${EMBEDDING_BASES.join(', ')}; default ${CLUSTER_BASE}; with --gallery the base its templates come from: --model's, else ${TRAIN_DEFAULTS.base})`)
     .option('--seed <n>', 'Seed for the order of the grouping rounds: the same photos and seed give the same groups', { default: CLUSTER_DEFAULTS.seed })
     .option('--engine <name>', 'Runtime for the networks: onnx (onnxruntime-node, default when installed) or tfjs')
     .option('--force', 'Replace an existing --out folder (the faces cached in it are reused)')
