@@ -5,6 +5,7 @@ import { benchEngine } from './engine.js';
 import { benchEngines } from './engines.js';
 import { benchFaces } from './faces.js';
 import { benchGallery } from './gallery.js';
+import { benchGalleryServers } from './gallery-servers.js';
 import { benchPhotos } from './photos.js';
 import { benchFaceServer, benchServer } from './server.js';
 import { benchRecipe } from './recipe.js';
@@ -12,9 +13,9 @@ import { benchRecipe } from './recipe.js';
 /**
  * `npm run bench`: every figure is a median of repeated runs after warm-up; ratios compare with
  * the stock path measured in the same process. Writes bench-results.json and prints a table.
- * BENCH_RUNS sets the repetitions (default 5); BENCH_ONLY=engine,faces,photos,engines,recipe,server,cluster,gallery picks sections.
- * `gallery` is not in the default list: building PGlite's HNSW index at about 20 templates/s takes
- * minutes (BENCH_ONLY=gallery runs it).
+ * BENCH_RUNS sets the repetitions (default 5); BENCH_ONLY=engine,faces,photos,engines,recipe,server,cluster,gallery,gallery-servers picks sections.
+ * `gallery` and `gallery-servers` are not in the default list: building PGlite's HNSW index takes
+ * minutes (BENCH_ONLY=gallery,gallery-servers runs them).
  */
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 const only = new Set((process.env.BENCH_ONLY ?? 'engine,faces,photos,engines,recipe,server,cluster').split(','));
@@ -31,6 +32,7 @@ const sections: Record<string, () => Promise<Record<string, unknown>>> = {
   server: async () => ({ wholeImage: await benchServer(), faces: await benchFaceServer() }),
   cluster: () => benchCluster(runs),
   gallery: () => benchGallery(),
+  'gallery-servers': () => benchGalleryServers(),
 };
 for (const [name, run] of Object.entries(sections)) {
   if (!only.has(name)) continue;

@@ -5,9 +5,12 @@ import { once } from 'node:events';
 import { mkdir, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import sharp from 'sharp';
 import pg from 'pg';
 import { loadFacePipeline, type FaceEmbeddingPipeline } from '../src/api/gallery.js';
+import { enrollTrainingPhotos } from '../src/api/gallery-model.js';
 import { matchNeighbours } from '../src/gallery/match.js';
 import { openGallery } from '../src/gallery/open.js';
 import type { FaceTemplate, GalleryStore } from '../src/gallery/store.js';
@@ -17,7 +20,8 @@ import { buildServer } from '../src/server/app.js';
 import { runFacetrain } from './support/cli.js';
 import { startPgliteServer, type PgliteServer } from './support/pglite-server.js';
 import { FIVE_CELEBRITIES, needsShared, tempDir } from './support/shared.js';
-import { celebrityPhotos, trainTinyModel } from './support/tiny-model.js';
+import { celebrityPhotos, trainTinyModel, type TinyModel } from './support/tiny-model.js';
+import { phonePhoto } from './support/phone-photo.js';
 
 const API_KEY = 'gallery-test-key-0123456789';
 const PERSON = 'server-elton';
@@ -187,13 +191,71 @@ test('index killed with SIGKILL mid-run and restarted records every photo exactl
   assert.ok(found.filter((p) => p === 'elton_john').length >= 3, found.join(', '));
 });
 
-test('enroll, predict and forget with --gallery on a trained model (CLI, PostgreSQL wire)', { skip: needsShared }, async () => {
-  // the model only says how faces are cropped and embedded: a small one is enough
+test('two index workers (child processes) share one archive through the database: each photo is recorded exactly once', { skip: needsShared }, async () => {
+  // a database of its own: the archive tables of the other tests' server already hold these photos
+  const db = await startPgliteServer();
+  try {
+    const root = await archive(4);
+    const worker = async (name: string) => {
+      const child = spawn(process.execPath, [CLI, 'index', root, '--gallery', db.url, '--worker', name, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += String(d)));
+      child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
+      const [code] = await once(child, 'exit');
+      assert.equal(code, 0, `${name}: ${stderr}`);
+      return stdout.split('\n').filter((l) => l.includes('"type":"indexed"')).map((l) => (JSON.parse(l) as { file: string }).file);
+    };
+    const [a, b] = await Promise.all([worker('worker-a'), worker('worker-b')]);
+    console.log(`index workers shared 20 photos: worker-a ${a.length}, worker-b ${b.length}`);
+    assert.equal(a.length + b.length, 20, 'every distinct photo indexed once between the two workers');
+    assert.equal(new Set([...a, ...b]).size, 20, 'no photo indexed by both');
+    assert.equal(await countRows(db.url, 'SELECT count(*) AS n FROM facetrain_archive_photos WHERE indexed_at IS NOT NULL'), 20);
+    assert.equal(await countRows(db.url, `SELECT count(*) AS n FROM facetrain_archive_photos WHERE indexed_by NOT IN ('worker-a', 'worker-b')`), 0);
+    assert.equal(await countRows(db.url, 'SELECT count(*) AS n FROM facetrain_archive_photos p WHERE faces <> (SELECT count(*) FROM facetrain_archive_faces f WHERE f.photo_hash = p.photo_hash)'), 0);
+  } finally {
+    await db.stop();
+  }
+});
+
+/** Four training photos of each five-celebrities person, symlinked into a folder to train on. */
+async function smallTrainingSet(): Promise<string> {
   const small = await tempDir('gallery-train');
   for (const p of await photosOf('train', 4)) {
     await mkdir(path.join(small, p.person), { recursive: true });
     await symlink(p.file, path.join(small, p.person, path.basename(p.file)));
   }
+  return small;
+}
+
+test('train --gallery enrols the training photos; eval --gallery gives the same answers from the embedded and the file store', { skip: needsShared }, async () => {
+  const small = await smallTrainingSet();
+  const outDir = path.join(await tempDir('gallery-train-cli'), 'm');
+  const trained = runFacetrain(['train', small, '--out', outDir, '--epochs', '2', '--no-augment', '--seed', '1', '--gallery', 'embedded', '--json']);
+  assert.equal(trained.status, 0, trained.stderr);
+  const event = trained.stdout.split('\n').filter((l) => l.includes('"gallery-enrolled"')).map((l) => JSON.parse(l) as { added: number; people: number })[0];
+  assert.equal(event?.people, 5, trained.stdout.slice(-500));
+  const file = `file:${path.join(outDir, 'templates.json')}`;
+  const same = await enrollTrainingPhotos(outDir, file);
+  assert.equal(same.added, event.added, 'the file store gets the same training templates');
+  assert.equal((await enrollTrainingPhotos(outDir, file)).added, 0, 'enrolling the training photos again adds nothing');
+  type Evaluation = { report: { top1Accuracy: number }; samples: { file: string; predicted: string; score: number }[] };
+  const evaluate = (gallery: string): Evaluation => {
+    const r = runFacetrain(['eval', outDir, FIVE_CELEBRITIES, '--gallery', gallery, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as Evaluation;
+  };
+  const [embedded, fromFile] = [evaluate('embedded'), evaluate(file)];
+  assert.ok(embedded.samples.length >= 20, `${embedded.samples.length} val photos`);
+  assert.deepEqual(embedded.samples.map((s) => [s.file, s.predicted]), fromFile.samples.map((s) => [s.file, s.predicted]));
+  embedded.samples.forEach((s, i) => assert.ok(Math.abs(s.score - fromFile.samples[i]!.score) < 1e-4, `${s.file}: ${s.score} vs ${fromFile.samples[i]!.score}`));
+  console.log(`eval --gallery on five-celebrities val: top-1 ${embedded.report.top1Accuracy}`);
+  assert.ok(embedded.report.top1Accuracy >= 0.8, `top-1 ${embedded.report.top1Accuracy}`);
+});
+
+test('enroll, predict and forget with --gallery on a trained model (CLI, PostgreSQL wire)', { skip: needsShared }, async () => {
+  // the model only says how faces are cropped and embedded: a small one is enough
+  const small = await smallTrainingSet();
   const outDir = path.join(await tempDir('gallery-model'), 'm');
   await train({ dataDir: small, outDir, seed: 1, epochs: 2, augment: false });
   const url = server!.url;
@@ -217,8 +279,62 @@ test('enroll, predict and forget with --gallery on a trained model (CLI, Postgre
   assert.match(bad.stderr, /^error: .*cannot reach the gallery database/);
 });
 
+let tinyModel: Promise<TinyModel> | undefined;
+/** One small face-embedding model for the server tests here: it only says how faces are cropped and embedded. */
+const servedModel = (): Promise<TinyModel> => (tinyModel ??= trainTinyModel(['madonna', 'mindy_kaling'], { base: 'faceres', photosPerPerson: 3 }));
+
+after(async () => {
+  const model = await tinyModel;
+  if (model) await rm(model.root, { recursive: true, force: true });
+});
+
+/** A multipart body of the photos, as a browser or curl sends it. */
+async function photosForm(files: string[]): Promise<{ headers: Record<string, string>; payload: Buffer }> {
+  const form = new FormData();
+  for (const f of files) form.append('file', new Blob([await readFile(f)], { type: 'image/jpeg' }), path.basename(f));
+  const request = new Request('http://x/', { method: 'POST', body: form });
+  return { headers: { 'content-type': request.headers.get('content-type')! }, payload: Buffer.from(await request.arrayBuffer()) };
+}
+
+test('serve --gallery decodes and embeds in its worker threads: /healthz answers while a 6000x6000 PNG is recognized through the gallery', { skip: needsShared }, async () => {
+  const model = await servedModel();
+  const gallery = `file:${path.join(await tempDir('served-gallery'), 'gallery.json')}`;
+  const app = await buildServer({ modelDir: model.modelDir, gallery, apiKey: API_KEY, logLevel: 'silent' });
+  try {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const form = await photosForm(await celebrityPhotos('madonna', 3));
+    const enrol = await fetch(`${url}/v1/people/madonna/photos`, { method: 'POST', headers: { ...form.headers, authorization: `Bearer ${API_KEY}` }, body: new Uint8Array(form.payload) });
+    assert.equal(enrol.status, 201, await enrol.text());
+    const original = (await celebrityPhotos('madonna', 1, 'val'))[0]!;
+    const jpeg = await phonePhoto(original, { width: 6000, height: 6000, photoSide: 1800 });
+    const png = new Uint8Array(await sharp(jpeg).png({ compressionLevel: 1 }).toBuffer());
+    let recognized = false;
+    const recognition = fetch(`${url}/v1/recognize`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png }).then(async (response) => {
+      recognized = true;
+      return { status: response.status, body: (await response.json()) as { faces: { label: string }[]; image: { width: number } } };
+    });
+    // answered while the gallery recognition is admitted and not yet answered: the decoding,
+    // detection and embedding are not on the event loop
+    let answeredWhileBusy = 0;
+    while (!recognized && answeredWhileBusy < 5) {
+      const health = await fetch(`${url}/healthz`);
+      assert.equal(health.status, 200);
+      const { inFlight } = (await health.json()) as { inFlight: number };
+      if (inFlight === 1 && !recognized) answeredWhileBusy++;
+    }
+    assert.equal(answeredWhileBusy, 5, 'health checks answer while a large photo is recognized through the gallery');
+    const { status, body } = await recognition;
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal(body.image.width, 6000);
+    assert.equal(body.faces[0]?.label, 'madonna', 'the enrolled person is named from the gallery');
+  } finally {
+    await app.close();
+  }
+});
+
 test('two servers (each its own connection pool) on one PostgreSQL gallery see each other\'s enrolments and forgets at once', { skip: needsShared }, async () => {
-  const model = await trainTinyModel(['madonna', 'mindy_kaling'], { base: 'faceres', photosPerPerson: 3 });
+  const model = await servedModel();
   const servers: FastifyInstance[] = [];
   try {
     for (let i = 0; i < 2; i++) servers.push(await buildServer({ modelDir: model.modelDir, gallery: server!.url, apiKey: API_KEY, logLevel: 'silent' }));
@@ -226,10 +342,8 @@ test('two servers (each its own connection pool) on one PostgreSQL gallery see e
     const auth = { authorization: `Bearer ${API_KEY}` };
     // val photos: no other test enrolled them, so the photo itself is its own nearest template
     const photos = await celebrityPhotos('elton_john', 3, 'val');
-    const form = new FormData();
-    for (const f of photos) form.append('file', new Blob([await readFile(f)], { type: 'image/jpeg' }), path.basename(f));
-    const request = new Request('http://x/', { method: 'POST', body: form });
-    const enrol = await a.inject({ method: 'POST', url: `/v1/people/${PERSON}/photos`, headers: { ...auth, 'content-type': request.headers.get('content-type')! }, payload: Buffer.from(await request.arrayBuffer()) });
+    const form = await photosForm(photos);
+    const enrol = await a.inject({ method: 'POST', url: `/v1/people/${PERSON}/photos`, headers: { ...auth, ...form.headers }, payload: form.payload });
     assert.equal(enrol.statusCode, 201, enrol.body);
     assert.ok(enrol.json<{ added: number }>().added > 0);
     const people = (app: FastifyInstance) => app.inject({ method: 'GET', url: '/v1/people' }).then((r) => r.json<{ people: string[] }>().people);
@@ -249,6 +363,5 @@ test('two servers (each its own connection pool) on one PostgreSQL gallery see e
     assert.equal(await countRows(server!.url, 'SELECT count(*) AS n FROM facetrain_people WHERE name = $1', [PERSON]), 0);
   } finally {
     for (const s of servers) await s.close();
-    await rm(model.root, { recursive: true, force: true });
   }
 });

@@ -36,6 +36,14 @@ export interface FaceEmbeddingPipeline {
   dispose(): void;
 }
 
+/**
+ * What enrolment and recognition over a gallery need: photo bytes in, one embedding per face out
+ * (largest first). A loaded pipeline is one; the server's worker threads are another.
+ */
+export interface PhotoEmbedder {
+  embedFaces(photo: Uint8Array, label: string): Promise<EmbeddedFace[]>;
+}
+
 /** The embedding base a gallery's templates come from, and how faces are cropped for it. */
 export interface GalleryEmbedding {
   base: EmbeddingBaseRow;
@@ -148,7 +156,7 @@ export interface GalleryPhoto {
 const NEIGHBOURS_PER_FACE = 50;
 
 /** Adds one template per photo (its largest face) to `person`, in one transaction. */
-export async function enrollInGallery(store: GalleryStore, faces: FaceEmbeddingPipeline, person: string, photos: GalleryPhoto[]): Promise<EnrollCount & { skipped: SkippedPhoto[] }> {
+export async function enrollInGallery(store: GalleryStore, faces: PhotoEmbedder, person: string, photos: GalleryPhoto[]): Promise<EnrollCount & { skipped: SkippedPhoto[] }> {
   const skipped: SkippedPhoto[] = [];
   const templates = [];
   for (const photo of photos) {
@@ -174,9 +182,9 @@ export async function forgetInGallery(store: GalleryStore, person: string): Prom
   throw new FacetrainError('FT_ERR_DATASET', `${store.location}: no person named ${person}; known: ${known.slice(0, 20).join(', ') || 'nobody yet'}${known.length > 20 ? ', ...' : ''}`);
 }
 
-/** Every face in the photo, named by its nearest templates. */
-export async function recognizeWithGallery(store: GalleryStore, faces: FaceEmbeddingPipeline, image: Uint8Array | RgbImage, label: string, options: PredictOptions = {}): Promise<FaceResult[]> {
-  const found = await faces.embedFaces(image, label);
+/** Every face in the photo, named by its nearest templates (the photo's bytes, or decoded pixels for a loaded pipeline). */
+export async function recognizeWithGallery<Photo = Uint8Array>(store: GalleryStore, faces: { embedFaces(photo: Photo, label: string): Promise<EmbeddedFace[]> }, photo: Photo, label: string, options: PredictOptions = {}): Promise<FaceResult[]> {
+  const found = await faces.embedFaces(photo, label);
   const kept = options.maxFaces ? found.slice(0, options.maxFaces) : found;
   const threshold = options.threshold ?? DEFAULT_GALLERY_THRESHOLD;
   return Promise.all(

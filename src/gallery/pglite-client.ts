@@ -17,9 +17,13 @@ export async function pgliteClient(dataDir: string, location: string): Promise<S
     throw new FacetrainError('FT_ERR_MODEL', `${location}: the embedded gallery cannot be opened (${(err as Error).message}); is another facetrain process using it?`, { cause: err });
   }
   await db.query(`SET hnsw.ef_search = ${HNSW_EF_SEARCH}`);
+  const copyBinary = (session: Pick<PGlite, 'query'>) => async (target: string, data: Uint8Array<ArrayBuffer>) => {
+    await session.query(`COPY ${target} FROM '/dev/blob' WITH (FORMAT binary)`, [], { blob: new Blob([data]) });
+  };
   return {
     query: (text, params) => db.query(text, params),
-    transaction: (work) => db.transaction((tx) => work({ query: (text, params) => tx.query(text, params) })),
+    copyBinary: copyBinary(db),
+    transaction: (work) => db.transaction((tx) => work({ query: (text, params) => tx.query(text, params), copyBinary: copyBinary(tx) })),
     end: () => db.close(),
   };
 }

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
-import { openGallerySession } from '../api/gallery.js';
+import { openGallery } from '../gallery/open.js';
 import { packageVersions } from '../model-dir/manifest.js';
 import { invalidOption } from '../errors.js';
 import type { ServerContext } from './context.js';
@@ -98,7 +98,10 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
   const config = resolveOptions(options);
   const host = await ModelHost.open(config.modelDir, config.maxPixels, options.workers);
   const gallery = config.gallery
-    ? await openGallerySession(config.gallery, { modelDir: config.modelDir, maxPixels: config.maxPixels }).catch((err: unknown) => {
+    ? await (async (url: string) => {
+        const faces = await host.galleryEmbedder();
+        return { faces, store: await openGallery(url, faces.dims, config.modelDir) };
+      })(config.gallery).catch((err: unknown) => {
         void host.close();
         throw err;
       })
@@ -123,7 +126,7 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
   });
   app.addHook('onClose', async () => {
     await host.close();
-    await gallery?.close();
+    await gallery?.store.close();
   });
   installErrorHandlers(app);
   rejectDeclaredOversize(app, config.maxBodyBytes);

@@ -1,3 +1,4 @@
+import type { PhotoEmbedder } from '../api/gallery.js';
 import { readManifest, type ModelManifest } from '../model-dir/manifest.js';
 import { chooseRuntime } from '../runtime/choose.js';
 import { Mutex } from './limits.js';
@@ -35,6 +36,15 @@ export class ModelHost {
 
   recognize(job: Omit<RecognizeJob, 'kind'>): Promise<Recognition> {
     return this.pool.recognize(job);
+  }
+
+  /**
+   * The workers as a gallery's face embedder (every worker loads the model's face pipeline now):
+   * a gallery recognition or enrolment decodes and embeds there, never on the event loop.
+   */
+  async galleryEmbedder(): Promise<PhotoEmbedder & { dims: number }> {
+    const dims = await this.pool.loadFacePipeline();
+    return { dims, embedFaces: (photo, label) => this.pool.embedFaces(photo, label) };
   }
 
   /** Serialises `change` with every other change, then serves the directory as it now is. */

@@ -2,6 +2,8 @@ import { availableParallelism } from 'node:os';
 import type { FaceResult } from '../recognize/recognizer.js';
 import { type ErrorCode, FacetrainError } from '../errors.js';
 import type { Runtime, RuntimeName } from '../runtime/runtime.js';
+import type { EmbeddedFace } from '../api/gallery.js';
+import type { GalleryEmbedReply, GalleryEmbedRequest } from './gallery-embed-job.js';
 import { startWorkers, type WorkerClient, type WorkerReply } from '../runtime/worker-client.js';
 
 export interface RecognizeJob {
@@ -13,9 +15,9 @@ export interface RecognizeJob {
 }
 
 /** `reload`: serve the model directory as it now is; `status`: answer once the model is loaded; `close`: finish the jobs queued, free the model and end. */
-export type PoolRequest = RecognizeJob | { kind: 'reload' } | { kind: 'status' } | { kind: 'close' };
+export type PoolRequest = RecognizeJob | GalleryEmbedRequest | { kind: 'reload' } | { kind: 'status' } | { kind: 'close' };
 
-export interface PoolReply extends WorkerReply {
+export interface PoolReply extends WorkerReply, GalleryEmbedReply {
   faces?: FaceResult[];
   image?: { width: number; height: number };
   decodeMs?: number;
@@ -75,13 +77,28 @@ export class RecognizePool {
   }
 
   async recognize(job: Omit<RecognizeJob, 'kind'>): Promise<Recognition> {
+    const reply = await this.onLeastBusy({ ...job, kind: 'recognize' });
+    return { faces: reply.faces!, image: reply.image!, decodeMs: reply.decodeMs!, recognizeMs: reply.recognizeMs! };
+  }
+
+  /** A photo's faces as embeddings, for a gallery (the worker loads the face pipeline on first use). */
+  async embedFaces(bytes: Uint8Array, label: string): Promise<EmbeddedFace[]> {
+    return (await this.onLeastBusy({ kind: 'embed', bytes, label })).embedded!;
+  }
+
+  /** Loads the gallery's face pipeline in every worker; returns its embedding length. */
+  async loadFacePipeline(): Promise<number> {
+    const replies = await Promise.all(this.workers.map(async (worker) => unwrap(await worker.request({ kind: 'embed-load' }))));
+    return replies[0]!.dims!;
+  }
+
+  private async onLeastBusy(job: RecognizeJob | Extract<GalleryEmbedRequest, { kind: 'embed' }>): Promise<PoolReply> {
     const index = this.queued.indexOf(Math.min(...this.queued));
     // A copy the worker can own: uploads are often views into a larger pooled buffer.
     const bytes = Uint8Array.from(job.bytes);
     this.queued[index]!++;
     try {
-      const reply = unwrap(await this.workers[index]!.request({ ...job, kind: 'recognize', bytes }, [bytes.buffer]));
-      return { faces: reply.faces!, image: reply.image!, decodeMs: reply.decodeMs!, recognizeMs: reply.recognizeMs! };
+      return unwrap(await this.workers[index]!.request({ ...job, bytes }, [bytes.buffer]));
     } finally {
       this.queued[index]!--;
     }

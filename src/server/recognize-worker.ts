@@ -3,6 +3,7 @@ import { setOnnxThreadsPerSession } from '../runtime/onnxruntime.js';
 import { headerDimensions } from '../image/dimensions.js';
 import { loadRecognizer, type Recognizer } from '../recognize/recognizer.js';
 import { FacetrainError } from '../errors.js';
+import { galleryEmbedJobs, isGalleryEmbedRequest } from './gallery-embed-job.js';
 import type { PoolReply, PoolRequest, RecognizeJob, RecognizeWorkerData } from './recognize-pool.js';
 
 const port = parentPort!;
@@ -11,6 +12,7 @@ setOnnxThreadsPerSession(onnxThreads);
 
 const load = (): Promise<Recognizer> => loadRecognizer(modelDir, { maxPixels, engine: runtime });
 let recognizer = load();
+const gallery = galleryEmbedJobs(modelDir, maxPixels, runtime);
 // One job at a time: the work is CPU-bound, and a reload then never races a recognition.
 let queue: Promise<unknown> = recognizer.catch(() => undefined);
 
@@ -27,6 +29,7 @@ async function recognize(job: RecognizeJob): Promise<Omit<PoolReply, 'id'>> {
 
 async function handle(request: PoolRequest): Promise<Omit<PoolReply, 'id'>> {
   if (request.kind === 'recognize') return recognize(request);
+  if (isGalleryEmbedRequest(request)) return gallery.handle(request);
   if (request.kind === 'reload') {
     const next = load();
     await next;
@@ -37,6 +40,7 @@ async function handle(request: PoolRequest): Promise<Omit<PoolReply, 'id'>> {
   }
   if (request.kind === 'close') {
     (await recognizer.catch(() => undefined))?.dispose();
+    await gallery.dispose();
     // with the port closed the thread ends once onnxruntime has released its sessions
     setImmediate(() => port.close());
     return {};

@@ -1,5 +1,7 @@
 import type { CAC } from 'cac';
 import { evaluateFolder, renderModelReport } from '../../api/evaluate.js';
+import { openGallerySession } from '../../api/gallery.js';
+import { galleryRecognizer } from '../../api/gallery-model.js';
 import { formatReport } from '../../evaluate/format.js';
 import { loadRecognizer } from '../../recognize/recognizer.js';
 import { writeFileAtomic } from '../../util/fs.js';
@@ -11,10 +13,13 @@ export function registerEval(cli: CAC): void {
     .option('--threshold <t>', 'Score under which a face is unknown (default: the calibrated one)')
     .option('--report <file>', 'Also write a self-contained HTML report')
     .option('--engine <name>', 'onnx (onnxruntime-node, default when installed) or tfjs')
+    .option('--gallery <url>', 'Name faces by their nearest templates in this gallery instead of the model\'s head (its people are the known ones)')
     .option('--json', 'Print the metrics and per-photo results as JSON')
-    .action(async (modelDir: string, photos: string, flags: { threshold?: unknown; report?: string; engine?: unknown } & OutputFlags) => {
+    .action(async (modelDir: string, photos: string, flags: { threshold?: unknown; report?: string; engine?: unknown; gallery?: string } & OutputFlags) => {
       const threshold = flags.threshold === undefined ? undefined : numberOption('--threshold', flags.threshold);
-      const recognizer = await loadRecognizer(modelDir, { engine: engineOption(flags.engine) });
+      const engine = engineOption(flags.engine);
+      const session = flags.gallery ? await openGallerySession(flags.gallery, { modelDir, engine }) : undefined;
+      const recognizer = session ? await galleryRecognizer(session, modelDir) : await loadRecognizer(modelDir, { engine });
       const tty = process.stderr.isTTY === true && !flags.json;
       const evaluation = await evaluateFolder(recognizer, photos, {
         threshold,
@@ -25,5 +30,6 @@ export function registerEval(cli: CAC): void {
       const samples = evaluation.samples.map(({ thumbnail: _, ...rest }) => rest);
       console.log(flags.json ? JSON.stringify({ report: evaluation.report, samples, skipped: evaluation.skipped }) : formatReport(evaluation.report, { color: process.stdout.isTTY === true }));
       recognizer.dispose();
+      await session?.close();
     });
 }

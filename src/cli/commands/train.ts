@@ -2,6 +2,7 @@ import type { CAC } from 'cac';
 import { BASES, TRAIN_DEFAULTS, type TrainConfig } from '../../config.js';
 import { exportModelDir, parseFormats } from '../../api/export.js';
 import { train } from '../../api/train.js';
+import { enrollTrainingPhotos } from '../../api/gallery-model.js';
 import { FacetrainError } from '../../errors.js';
 import { createReporter } from '../reporter.js';
 import { engineOption, numberOption, optionalNumber, type OutputFlags } from '../options.js';
@@ -30,6 +31,7 @@ export function registerTrain(cli: CAC): void {
     .option('--target-far <rate>', 'Face-embedding bases: share of strangers the unknown threshold may accept', { default: d.targetFar })
     .option('--export <list>', 'Also write these formats into <out>/export: tfjs, h5, onnx, tflite, tflite-fp16, tflite-int8 or all')
     .option('--engine <name>', 'Runtime for the frozen networks: onnx (onnxruntime-node, default when installed) or tfjs')
+    .option('--gallery <url>', 'Also enrol the training photos into this gallery (postgres://..., pglite:<folder>, file:<json>, embedded)')
     .option('--force', 'Replace an existing model directory')
     .option('--json', 'One JSON event per line on stdout')
     .example('facetrain train photos/ --out models/family')
@@ -61,6 +63,11 @@ export function registerTrain(cli: CAC): void {
       const formats = flags.export === undefined ? [] : parseFormats(String(flags.export));
       const report = createReporter({ json: flags.json === true, tty: process.stderr.isTTY === true });
       await train(config, report);
+      if (typeof flags.gallery === 'string') {
+        const enrolled = await enrollTrainingPhotos(config.outDir, flags.gallery);
+        if (flags.json === true) console.log(JSON.stringify({ type: 'gallery-enrolled', ...enrolled }));
+        else process.stderr.write(`enrolled ${enrolled.added} training photo(s) of ${enrolled.people} people into ${enrolled.location}${enrolled.alreadyKnown ? ` (${enrolled.alreadyKnown} already there)` : ''}\n`);
+      }
       if (formats.length > 0) await exportModelDir(config.outDir, formats, { calibration: photos, onWritten: (format, file) => report({ type: 'exported', format, file }) });
     });
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { recognizeWithGallery } from '../../api/gallery.js';
-import { decodeImage } from '../../image/decode.js';
+import { headerDimensions } from '../../image/dimensions.js';
 import type { FaceResult } from '../../recognize/recognizer.js';
 import type { ServerContext } from '../context.js';
 import { checkPixelLimit } from '../limits.js';
@@ -38,15 +38,15 @@ export function registerRecognizeRoutes(app: FastifyInstance, ctx: ServerContext
         await checkPixelLimit(photo.bytes, ctx.maxPixels, photo.file);
         const gallery = ctx.gallery;
         if (gallery) {
-          // nearest templates in the gallery, on this thread: decoding, detection and the embedder
-          const image = await decodeImage(photo.bytes, photo.file, { maxPixels: ctx.maxPixels });
-          const decoded = performance.now();
-          const faces = await recognizeWithGallery(gallery.store, gallery.faces, image, photo.file, { topK: request.query.top_k, threshold: request.query.threshold });
+          // decoding, detection and the embedder run in a worker thread, the nearest-template search in the database
+          const uploaded = performance.now();
+          const faces = await recognizeWithGallery(gallery.store, gallery.faces, photo.bytes, photo.file, { topK: request.query.top_k, threshold: request.query.threshold });
           const done = performance.now();
+          const image = (await headerDimensions(photo.bytes, { oriented: true })) ?? { width: 0, height: 0 };
           return {
             faces: largestFirst(faces, request.query.max_faces),
-            image: { width: image.width, height: image.height },
-            timings: { decodeMs: ms(started, decoded), recognizeMs: ms(decoded, done), totalMs: ms(started, done) },
+            image,
+            timings: { decodeMs: ms(started, uploaded), recognizeMs: ms(uploaded, done), totalMs: ms(started, done) },
           };
         }
         // decoding and recognition happen in a worker thread; decodeMs also counts the upload and the wait for a worker
