@@ -92,6 +92,14 @@ export function openSetProtocols(datasets: string): OpenSetProtocol[] {
   ];
 }
 
+/** Standard deviations above the mean different-person similarity of a base's unknown floor: a normal tail of 1e-4 (see EmbeddingBaseRow.unknownFloor). */
+export const STRANGER_FLOOR_SD = 3.72;
+
+function normalTail(xs: number[], sd: number): number {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  return mean + sd * Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length);
+}
+
 /** LFW-pairs figures from one embedding per photo (null: no face found). */
 export function verificationFigures(datasets: string, embeddings: Embeddings) {
   const { same, different } = lfwPairs(datasets);
@@ -122,6 +130,7 @@ export function verificationFigures(datasets: string, embeddings: Embeddings) {
     bestThreshold: bestAccuracyThreshold(all).threshold,
     thresholdAtFar1: trueAcceptAt(all, 0.01).threshold,
     thresholdAtFar01: trueAcceptAt(all, 0.001).threshold,
+    strangerFloor: normalTail(d.map((p) => p.similarity).filter((x) => x <= 1), STRANGER_FLOOR_SD),
   };
 }
 
@@ -154,7 +163,7 @@ export function openSetFigures(p: OpenSetProtocol, embeddings: Embeddings, floor
           closedSetTop1: rate(knownScores.map((k) => k.person === k.truth)),
           auroc: areaUnderCurve(rocCurve(knownScores.map((k) => k.score), strangerScores)),
           leaveOnePersonOut: at(strangerThreshold(simulated, targetFar)),
-          ...(rule === 'margin' ? {} : { withSharedFloor: at(strangerThreshold(simulated, targetFar, floor)) }),
+          ...(rule === 'margin' || rule === 'normalised' ? {} : { withSharedFloor: at(strangerThreshold(simulated, targetFar, floor)) }),
         },
       ];
     }),

@@ -40,7 +40,7 @@ export interface TrainConfig {
 }
 
 export const TRAIN_DEFAULTS: Omit<TrainConfig, 'dataDir' | 'outDir'> = Object.freeze({
-  base: 'faceres',
+  base: 'mobilefacenet',
   alpha: 0.35,
   detect: true,
   valSplit: 0.2,

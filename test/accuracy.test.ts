@@ -1,24 +1,23 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { loadEmbeddingBase, type EmbeddingBase } from '../src/recognize/embedding-base.js';
+import { embeddingRow } from '../src/recognize/embedding-base.js';
+import { facePipelineOn, type FacePipeline } from '../src/recognize/face-pipeline.js';
 import { chooseRuntime } from '../src/runtime/choose.js';
+import { TRAIN_DEFAULTS } from '../src/config.js';
 import { DEFAULT_TARGET_FAR, DEFAULT_UNKNOWN_RULE } from '../src/evaluate/unknown-rule.js';
-import { loadFaceDetector, type FaceDetector } from '../src/faces/detect.js';
 import { readImageFile, type RgbImage } from '../src/image/decode.js';
 import { lfwPairs, openSetFigures, openSetProtocols, verificationFigures, type Embeddings } from '../bench/protocols.js';
 import { needsShared, sharedPath } from './support/shared.js';
 
 /**
- * The mobilefacenet base on the shared sets, as `npm run accuracy` measures it: every photo is
- * decoded, detected and embedded once and every figure below is computed from that one cache.
- * The open-set test runs the protocols that decided the base's floor and its weakest one (LFW,
- * bbt, five-celebrities: about 1,650 photos); `npm run accuracy` runs all five.
+ * The default base on the shared sets, as `npm run accuracy` measures it: every photo is decoded,
+ * detected and embedded once and every figure below is computed from that one cache (LFW pairs
+ * and the five open-set protocols: about 2,200 photos). The unknown floor comes from LFW's
+ * different-person pairs alone; the open-set protocols only measure it.
  */
 const DATASETS = sharedPath('datasets');
-const TEST_PROTOCOLS = ['lfw', 'bbt', 'five-celebrities'];
-const protocols = () => openSetProtocols(DATASETS).filter((p) => TEST_PROTOCOLS.includes(p.name.split(' ')[0]!));
-let base: EmbeddingBase;
-let detector: FaceDetector;
+const protocols = () => openSetProtocols(DATASETS);
+let base: FacePipeline;
 const embeddings: Embeddings = new Map();
 
 /** Faces are decoded and detected on this thread while onnxruntime embeds the previous batch on its own. */
@@ -39,12 +38,12 @@ async function embedAll(files: Iterable<string>): Promise<void> {
   };
   for (const file of files) {
     const image = await readImageFile(file);
-    const [face] = await detector.detect(image);
+    const [face] = await base.detector.detect(image);
     if (!face) {
       embeddings.set(file, null);
       continue;
     }
-    batch.push({ file, crop: await base.align(image, face) });
+    batch.push({ file, crop: await base.aligner.align(image, face) });
     if (batch.length === 16) flush();
   }
   flush();
@@ -53,32 +52,30 @@ async function embedAll(files: Iterable<string>): Promise<void> {
 
 before(async () => {
   if (needsShared) return;
-  base = await loadEmbeddingBase('mobilefacenet', await chooseRuntime(undefined));
-  detector = await loadFaceDetector();
+  base = await facePipelineOn(await chooseRuntime(undefined), embeddingRow(TRAIN_DEFAULTS.base));
   const { same, different } = lfwPairs(DATASETS);
   await embedAll(new Set([...same, ...different].flatMap((p) => [p.a, p.b]).concat(protocols().flatMap((p) => [...p.train.map((t) => t.file), ...p.known.map((k) => k.file), ...p.strangers]))));
 });
 
 after(() => {
   base?.dispose();
-  detector?.dispose();
 });
 
-test('LFW pairs, 10-fold: mobilefacenet verifies >= 98 % (goal 99.3 %, not reached: 98.4 % measured)', { skip: needsShared }, (t) => {
+test('LFW pairs, 10-fold: the default base verifies >= 98.5 % (goal 99.3 %, not reached: 99.06 % measured); its unknown floor is the one its different-person pairs give', { skip: needsShared }, (t) => {
   const lfw = verificationFigures(DATASETS, embeddings);
   t.diagnostic(JSON.stringify(lfw));
-  assert.equal(base.name, 'mobilefacenet');
-  assert.ok(lfw.tenFoldAccuracy >= 0.98, `10-fold accuracy ${lfw.tenFoldAccuracy}`);
-  assert.ok(lfw.trueAcceptAtFar1 >= 0.97, `true-accept at 1 % false-accept ${lfw.trueAcceptAtFar1}`);
+  assert.ok(lfw.tenFoldAccuracy >= 0.985, `10-fold accuracy ${lfw.tenFoldAccuracy}`);
+  assert.ok(lfw.trueAcceptAtFar1 >= 0.975, `true-accept at 1 % false-accept ${lfw.trueAcceptAtFar1}`);
+  assert.ok(Math.abs(lfw.strangerFloor - base.row.unknownFloor) < 0.01, `floor from LFW different pairs ${lfw.strangerFloor}, shipped ${base.row.unknownFloor}`);
 });
 
-test('open set: at the threshold set from simulated strangers, <= 1 % of strangers and >= 95 % of known people are accepted on LFW, bbt and five-celebrities (goal 97 %: five-celebrities measured 95 %)', { skip: needsShared }, (t) => {
+test('open set, every protocol: at the threshold from simulated strangers and the base floor, <= 1 % of strangers and >= 97 % of known people are accepted', { skip: needsShared }, (t) => {
   const floor = base.row.unknownFloor;
   for (const protocol of protocols()) {
     const figures = openSetFigures(protocol, embeddings, floor, DEFAULT_TARGET_FAR);
     const at = figures.rules[DEFAULT_UNKNOWN_RULE].withSharedFloor!;
     t.diagnostic(`${protocol.name}: ${JSON.stringify(at)}, auroc ${figures.rules[DEFAULT_UNKNOWN_RULE].auroc}`);
     assert.ok(at.strangersAccepted <= 0.01, `${protocol.name}: strangers accepted ${at.strangersAccepted}`);
-    assert.ok(at.knownAccepted >= 0.95, `${protocol.name}: known accepted ${at.knownAccepted}`);
+    assert.ok(at.knownAccepted >= 0.97, `${protocol.name}: known accepted ${at.knownAccepted}`);
   }
 });

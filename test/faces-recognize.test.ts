@@ -28,21 +28,23 @@ async function trainDefault(dataDir: string): Promise<{ outDir: string; valAccur
   return { outDir, valAccuracy: result.manifest.metrics.valAccuracy ?? 0 };
 }
 
-let celebritiesModel = '';
-
-test('default base (detect + align + FaceRes): five-celebrities val >= 96 %', { skip: needsShared }, async () => {
+test('default base (detect + 68-landmark ArcFace-template alignment + MobileFaceNet): five-celebrities val >= 96 %', { skip: needsShared }, async () => {
   const { valAccuracy, outDir } = await trainDefault(FIVE_CELEBRITIES);
-  celebritiesModel = outDir;
+  const manifest = JSON.parse(await readFile(path.join(outDir, 'facetrain.json'), 'utf8'));
   console.log(`five-celebrities val accuracy ${valAccuracy}`);
+  assert.equal(manifest.base.name, 'mobilefacenet');
+  assert.deepEqual([manifest.input.template, manifest.input.landmarks], ['arcface-112', 'faceplugin-68']);
   assert.ok(valAccuracy >= 0.96, `${valAccuracy}`);
 });
 
-test('base mobilefacenet (detect + ArcFace-template alignment + MobileFaceNet): five-celebrities val >= 96 %', { skip: needsShared }, async () => {
-  const outDir = path.join(await tempDir('model'), 'm');
-  const result = await train({ dataDir: FIVE_CELEBRITIES, outDir, seed: 1, base: 'mobilefacenet' });
+// FaceRes is the base that runs on both engines (MobileFaceNet and the landmark network: onnxruntime only)
+let celebritiesModel = '';
+
+test('base faceres (detect + eye alignment + FaceRes): five-celebrities val >= 96 %', { skip: needsShared }, async () => {
+  celebritiesModel = path.join(await tempDir('model'), 'm');
+  const result = await train({ dataDir: FIVE_CELEBRITIES, outDir: celebritiesModel, seed: 1, base: 'faceres' });
   const valAccuracy = result.manifest.metrics.valAccuracy ?? 0;
-  console.log(`five-celebrities val accuracy on mobilefacenet ${valAccuracy}`);
-  assert.equal(result.manifest.input.template, 'arcface-112');
+  console.log(`five-celebrities val accuracy on faceres ${valAccuracy}`);
   assert.ok(valAccuracy >= 0.96, `${valAccuracy}`);
 });
 

@@ -10,6 +10,8 @@ import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import pg from 'pg';
 import { loadFacePipeline, type FaceEmbeddingPipeline } from '../src/api/gallery.js';
+import { FACERES_BASE } from '../src/base/faceres/index.js';
+import { embeddingInputSpec } from '../src/recognize/face-pipeline.js';
 import { enrollTrainingPhotos } from '../src/api/gallery-model.js';
 import { matchNeighbours } from '../src/gallery/match.js';
 import { openGallery } from '../src/gallery/open.js';
@@ -75,7 +77,8 @@ async function countRows(url: string, sql: string, params: unknown[] = []): Prom
 before(async () => {
   if (needsShared) return;
   server = await startPgliteServer();
-  const faces = await loadFacePipeline();
+  // the gallery's match threshold (DEFAULT_GALLERY_THRESHOLD) was measured on FaceRes
+  const faces = await loadFacePipeline({ base: FACERES_BASE, input: embeddingInputSpec(FACERES_BASE) });
   dims = faces.dims;
   enrolled = await embedAll(faces, await photosOf('train', 3));
   queries = await embedAll(faces, await photosOf('val', 5));
@@ -257,7 +260,7 @@ test('enroll, predict and forget with --gallery on a trained model (CLI, Postgre
   // the model only says how faces are cropped and embedded: a small one is enough
   const small = await smallTrainingSet();
   const outDir = path.join(await tempDir('gallery-model'), 'm');
-  await train({ dataDir: small, outDir, seed: 1, epochs: 2, augment: false });
+  await train({ dataDir: small, outDir, seed: 1, epochs: 2, augment: false, base: 'faceres' });
   const url = server!.url;
   for (const person of ['madonna', 'ben_afflek']) {
     const r = runFacetrain(['enroll', outDir, path.join(small, person), '--gallery', url, '--json']);

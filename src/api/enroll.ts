@@ -4,12 +4,12 @@ import { TRAIN_DEFAULTS, type TrainConfig } from '../config.js';
 import { initEngine } from '../tfjs/backend.js';
 import { BASE_ROWS } from '../base/index.js';
 import type { EmbeddingBaseRow } from '../base/row.js';
-import { rowEmbedderOn, unknownThreshold } from '../recognize/embedding-base.js';
+import { unknownThreshold } from '../recognize/embedding-base.js';
+import { facePipelineOn } from '../recognize/face-pipeline.js';
 import { chooseRuntime } from '../runtime/choose.js';
 import type { RuntimeName } from '../runtime/runtime.js';
 import { WEIGHTS_FILE, fileSystemIO } from '../tfjs/model-io.js';
 import type { SkippedPhoto } from '../events.js';
-import { cropperFor, detectorFor } from '../faces/cropper.js';
 import { GALLERY_FILE, hashBytes, personGalleries, readGallery, type Gallery, type GalleryEntry } from '../model-dir/gallery.js';
 import { EVAL_FILE, LABELS_FILE, MANIFEST_FILE, REPORT_FILE, labelsText, readManifest, type ModelManifest } from '../model-dir/manifest.js';
 import { embedPhotos, trainEmbeddingHead } from '../train/embedding.js';
@@ -62,7 +62,7 @@ async function rewriteModel(modelDir: string, base: EmbeddingBaseRow, manifest: 
   const config = recipeOf(manifest);
   const train = gallery.entries.filter((e) => e.split === 'train');
   const val = gallery.entries.filter((e) => e.split === 'val' && manifest.labels.includes(e.person));
-  const { head } = trainEmbeddingHead(train, val, manifest.labels, config, () => {});
+  const { head } = await trainEmbeddingHead(train, val, manifest.labels, config, () => {});
   // only the user's own files are carried over; exports are dropped like reports: after a forget they would still recognize the person
   const rewritten = [EVAL_FILE, REPORT_FILE, GALLERY_FILE, LABELS_FILE, MANIFEST_FILE, 'model.json', WEIGHTS_FILE];
   const keep = (await readdir(modelDir, { withFileTypes: true })).filter((e) => e.isFile() && !rewritten.includes(e.name)).map((e) => e.name);
@@ -88,8 +88,7 @@ export async function enrollPerson(modelDir: string, rawName: string, photos: En
   await initEngine();
   const { manifest, gallery, base } = await galleryModel(modelDir);
   const runtime = await chooseRuntime(options.engine);
-  const detector = await detectorFor(manifest.input, runtime);
-  const embedder = await rowEmbedderOn(runtime, base);
+  const pipeline = await facePipelineOn(runtime, base, manifest.input);
   const skipped: SkippedPhoto[] = [];
   const config = recipeOf(manifest);
   try {
@@ -119,8 +118,8 @@ export async function enrollPerson(modelDir: string, rawName: string, photos: En
       fresh.map((p) => ({ file: p.file, person: name })),
       'train',
       {
-        embedder,
-        crop: cropperFor(manifest.input, detector),
+        embedder: pipeline.embedder,
+        crop: pipeline.cropper,
         cache: new Map(),
         views: config.augment ? config.augmentViews : 1,
         seed: config.seed,
@@ -137,8 +136,7 @@ export async function enrollPerson(modelDir: string, rawName: string, photos: En
     await rewriteModel(modelDir, base, { ...manifest, labels }, { ...gallery, entries: [...gallery.entries, ...added] }, options.onSwapStep);
     return { added: added.length, alreadyKnown, skipped };
   } finally {
-    embedder.dispose();
-    detector?.dispose();
+    pipeline.dispose();
   }
 }
 

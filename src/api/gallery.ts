@@ -3,9 +3,6 @@ import type { EmbeddingBaseRow } from '../base/row.js';
 import { BASES, TRAIN_DEFAULTS, type BaseName } from '../config.js';
 import { FacetrainError } from '../errors.js';
 import type { SkippedPhoto } from '../events.js';
-import { alignFace, DEFAULT_ALIGN_CONFIG } from '../faces/align.js';
-import { loadFaceDetector, type FaceDetector } from '../faces/detect.js';
-import type { FaceEmbedder } from '../faces/embedder.js';
 import type { Box } from '../faces/geometry.js';
 import type { InputSpec } from '../faces/input-spec.js';
 import { DEFAULT_GALLERY_THRESHOLD, matchNeighbours } from '../gallery/match.js';
@@ -14,14 +11,11 @@ import type { ArchiveIndex, EnrollCount, GalleryStore } from '../gallery/store.j
 import { decodeImage, type DecodeOptions, type RgbImage } from '../image/decode.js';
 import { hashBytes } from '../model-dir/gallery.js';
 import { readManifest, type ModelManifest } from '../model-dir/manifest.js';
-import { embedderOn } from '../recognize/onnx-engine.js';
+import { embeddingInputSpec, facePipelineOn } from '../recognize/face-pipeline.js';
 import type { FaceResult, PredictOptions } from '../recognize/recognizer.js';
 import { chooseRuntime } from '../runtime/choose.js';
 import type { RuntimeName } from '../runtime/runtime.js';
 import { initEngine } from '../tfjs/backend.js';
-
-/** Side of the aligned face `facetrain train` crops for an embedding base. */
-const ALIGNED_SIZE = 224;
 
 export interface EmbeddedFace {
   box: Box;
@@ -68,7 +62,7 @@ function embeddingRow(name: BaseName, where: string): EmbeddingBaseRow {
 /** Without a model directory: the default base of `facetrain train`, on aligned faces as it trains them. */
 export function defaultGalleryEmbedding(): GalleryEmbedding {
   const base = embeddingRow(TRAIN_DEFAULTS.base, `--base ${TRAIN_DEFAULTS.base}`);
-  return { base, input: { size: ALIGNED_SIZE, channels: 'RGB', ...base.normalisation, crop: 'aligned-face', align: { ...DEFAULT_ALIGN_CONFIG } } };
+  return { base, input: embeddingInputSpec(base) };
 }
 
 /** The base and input spec of a model directory's recognizer, refused when it does not embed aligned faces. */
@@ -78,25 +72,17 @@ export function galleryEmbeddingOf(manifest: ModelManifest, modelDir: string): G
   return { base, input: manifest.input };
 }
 
+/** The gallery's view of the one face pipeline (recognize/face-pipeline.ts): photo bytes in, faces as the store keeps them out. */
 export async function loadFacePipeline(model: GalleryEmbedding = defaultGalleryEmbedding(), engine?: RuntimeName, decodeOptions: DecodeOptions = {}): Promise<FaceEmbeddingPipeline> {
   await initEngine();
-  const detector: FaceDetector = await loadFaceDetector();
-  const embedder: FaceEmbedder = await embedderOn(await chooseRuntime(engine), await model.base.loadEmbedder());
-  const { input } = model;
+  const pipeline = await facePipelineOn(await chooseRuntime(engine), model.base, model.input);
   return {
-    dims: embedder.dims,
+    dims: pipeline.embedder.dims,
     async embedFaces(image, label) {
       const rgb = image instanceof Uint8Array ? await decodeImage(image, label, decodeOptions) : image;
-      const faces = await detector.detect(rgb);
-      if (faces.length === 0) return [];
-      const crops = await Promise.all(faces.map((f) => alignFace(rgb, f, input.size, input.align)));
-      const embeddings = await embedder.embed(crops);
-      return faces.map((f, i) => ({ box: f.box, landmarks: f.landmarks, embedding: embeddings[i]! }));
+      return (await pipeline.embedFaces(rgb)).map(({ face, embedding }) => ({ box: face.box, landmarks: face.landmarks, embedding }));
     },
-    dispose: () => {
-      embedder.dispose();
-      detector.dispose();
-    },
+    dispose: () => pipeline.dispose(),
   };
 }
 

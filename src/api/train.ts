@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { resolveTrainConfig, type TrainConfig } from '../config.js';
-import { checkPeople, preparePhotos, type Cropper } from '../dataset/prepare.js';
+import { checkPeople, preparePhotos } from '../dataset/prepare.js';
 import { BASE_ROWS } from '../base/index.js';
 import type { ClassifierBaseRow, EmbeddingBaseRow } from '../base/row.js';
 import { loadDatasetSplit, type DatasetSplit } from '../dataset/scan.js';
@@ -15,12 +15,12 @@ import { attachThumbnails, correctKnownScores, predictSamples } from './evaluate
 import type { EvalReport, EvalSample, TrainHistory } from '../evaluate/types.js';
 import type { EventSink, SkippedPhoto } from '../events.js';
 import { DEFAULT_ALIGN_CONFIG } from '../faces/align.js';
-import { cropperFor, detectorFor } from '../faces/cropper.js';
-import type { FaceDetector } from '../faces/detect.js';
+import { cropperFor, detectorFor, loadFaceAligner } from '../faces/cropper.js';
 import { GALLERY_FILE, personGalleries, readGallery, type Gallery } from '../model-dir/gallery.js';
 import { EVAL_FILE, HISTORY_FILE, LABELS_FILE, MANIFEST_FILE, REPORT_FILE, labelsText, packageVersions, type ModelManifest } from '../model-dir/manifest.js';
 import { classicClassifier, embeddingClassifier } from '../recognize/classifier.js';
-import { rowEmbedderOn, unknownThreshold } from '../recognize/embedding-base.js';
+import { unknownThreshold } from '../recognize/embedding-base.js';
+import { embeddingInputSpec, facePipelineOn } from '../recognize/face-pipeline.js';
 import { createRecognizer, type Recognizer } from '../recognize/recognizer.js';
 import { datasetWarnings } from '../dataset/warnings.js';
 import { assertReplaceable, writeDirAtomic, writeFileAtomic, type SwapStep } from '../util/fs.js';
@@ -74,18 +74,14 @@ function draftManifest(config: TrainConfig, labels: string[]): ModelManifest {
   // where and how it ran is not part of the recipe (a model trained with --engine onnx enrolls anywhere)
   const { dataDir: _data, outDir: _out, force: _force, engine: _engine, ...recipe } = config;
   const row = BASE_ROWS[config.base];
-  const template = row.kind === 'embedding' ? row.template : undefined;
   return {
     format: 'facetrain-model',
     formatVersion: 1,
     base: BASE_ROWS[config.base].manifestEntry(config),
-    input: {
-      size: (row.kind === 'embedding' ? row.inputSize : undefined) ?? INPUT_SIZE,
-      channels: 'RGB',
-      ...row.normalisation,
-      // a base aligned to a five-point template always detects (its network saw no other crops)
-      ...(template ? { crop: 'aligned-face', template } : config.detect ? { crop: 'aligned-face', align: { ...DEFAULT_ALIGN_CONFIG } } : { crop: 'whole-image' }),
-    },
+    input:
+      row.kind === 'embedding' && (config.detect || row.template)
+        ? embeddingInputSpec(row)
+        : { size: INPUT_SIZE, channels: 'RGB', ...row.normalisation, ...(config.detect ? { crop: 'aligned-face', align: { ...DEFAULT_ALIGN_CONFIG } } : { crop: 'whole-image' }) },
     labels,
     threshold: 0,
     seed: config.seed,
@@ -98,8 +94,6 @@ function draftManifest(config: TrainConfig, labels: string[]): ModelManifest {
 
 interface Prepared {
   split: DatasetSplit;
-  crop: Cropper;
-  detector?: FaceDetector;
   onSkip: (s: SkippedPhoto) => void;
   skipped: SkippedPhoto[];
 }
@@ -117,32 +111,39 @@ function reportDataset(emit: EventSink, p: Prepared, train: { person: string; fa
 }
 
 async function trainClassifier(base: ClassifierBaseRow, config: TrainConfig, runtime: Runtime, p: Prepared, emit: EventSink, manifest: ModelManifest, hooks: TrainHooks): Promise<Trained> {
+  const detector = await detectorFor(manifest.input, runtime);
+  const aligner = await loadFaceAligner(manifest.input, runtime);
+  const crop = cropperFor(manifest.input, detector, aligner);
   const total = p.split.train.length + p.split.val.length;
   const onProgress = (offset: number) => (done: number) => emit({ type: 'progress', stage: 'prepare', done: offset + done, total });
-  const train = await preparePhotos(p.split.train, p.crop, p.onSkip, onProgress(0));
-  const val = await preparePhotos(p.split.val, p.crop, p.onSkip, onProgress(p.split.train.length));
+  const train = await preparePhotos(p.split.train, crop, p.onSkip, onProgress(0));
+  const val = await preparePhotos(p.split.val, crop, p.onSkip, onProgress(p.split.train.length));
   reportDataset(emit, p, train, val);
   const { model, history } = await base.train(train, val, p.split.people, config, emit, runtime, hooks.base);
   const classifier = await classicClassifier(runtime, model, manifest.input);
-  const recognizer = createRecognizer(manifest, { classifier, detector: p.detector });
+  const recognizer = createRecognizer(manifest, { classifier, detector, aligner });
   return { recognizer, model, history };
 }
 
 async function trainEmbedding(base: EmbeddingBaseRow, config: TrainConfig, runtime: Runtime, p: Prepared, emit: EventSink, manifest: ModelManifest): Promise<Trained> {
-  const embedder = await rowEmbedderOn(runtime, base);
+  // the pipeline's parts go to the recognizer, which disposes them
+  const pipeline = await facePipelineOn(runtime, base, manifest.input);
+  const { embedder } = pipeline;
+  const detector = manifest.input.crop === 'aligned-face' ? pipeline.detector : undefined;
+  if (!detector) pipeline.detector.dispose();
   const previous = config.force ? await readGallery(config.outDir).catch(() => undefined) : undefined;
   const recipeKey = JSON.stringify({ base: config.base, input: manifest.input, align: DEFAULT_ALIGN_CONFIG, seed: config.seed, augment: config.augment });
   const cache = new Map((previous?.recipeKey === recipeKey ? previous.entries : []).map((e) => [e.hash, e]));
   const total = p.split.train.length + p.split.val.length;
   let done = 0;
-  const ctx = { embedder, crop: p.crop, cache, seed: config.seed, onSkip: p.onSkip, onProgress: () => emit({ type: 'progress', stage: 'features', done: ++done, total }) };
+  const ctx = { embedder, crop: pipeline.cropper, cache, seed: config.seed, onSkip: p.onSkip, onProgress: () => emit({ type: 'progress', stage: 'features', done: ++done, total }) };
   const train = await embedPhotos(p.split.train, 'train', { ...ctx, views: config.augment ? config.augmentViews : 1 });
   const val = await embedPhotos(p.split.val, 'val', { ...ctx, views: 1 });
   reportDataset(emit, p, train, val);
-  const { head, history } = trainEmbeddingHead(train, val, p.split.people, config, emit);
+  const { head, history } = await trainEmbeddingHead(train, val, p.split.people, config, emit);
   const gallery: Gallery = { version: 1, recipeKey, entries: [...train, ...val] };
   const galleries = personGalleries(train, p.split.people);
-  const recognizer = createRecognizer(manifest, { classifier: embeddingClassifier(embedder, head, galleries), detector: p.detector });
+  const recognizer = createRecognizer(manifest, { classifier: embeddingClassifier(embedder, head, galleries), detector, aligner: pipeline.aligner });
   return { recognizer, model: head, history, gallery, threshold: unknownThreshold(galleries, base, config.targetFar) };
 }
 
@@ -161,8 +162,7 @@ export async function train(input: Partial<TrainConfig> & Pick<TrainConfig, 'dat
     emit({ type: 'skip', ...s });
   };
   const manifest = draftManifest(config, split.people);
-  const detector = await detectorFor(manifest.input, runtime);
-  const prepared: Prepared = { split, crop: cropperFor(manifest.input, detector), detector, onSkip, skipped };
+  const prepared: Prepared = { split, onSkip, skipped };
 
   const base = BASE_ROWS[config.base];
   const trained =

@@ -2,6 +2,7 @@
 import { cac } from 'cac';
 import { createRequire } from 'node:module';
 import { FacetrainError, fromFileSystemError } from '../errors.js';
+import { cliMessage } from './options.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerEval } from './commands/eval.js';
 import { registerExport } from './commands/export.js';
@@ -25,7 +26,7 @@ const UNEXPECTED_EXIT_CODE = 1;
 function reportUnexpected(err: unknown): void {
   const known = fromFileSystemError(err);
   if (known instanceof FacetrainError) {
-    process.stderr.write(`error: ${known.message}\n`);
+    process.stderr.write(`error: ${cliMessage(known)}\n`);
     process.exit(known.exitCode);
   }
   const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
@@ -60,7 +61,7 @@ export async function runCli(argv: string[]): Promise<void> {
     const err = fromFileSystemError(caught);
     if (err instanceof FacetrainError) {
       // clears a progress line left on a terminal
-      process.stderr.write(`${process.stderr.isTTY ? "\r\x1b[K" : ""}error: ${err.message}\n`);
+      process.stderr.write(`${process.stderr.isTTY ? "\r\x1b[K" : ""}error: ${cliMessage(err)}\n`);
       process.exitCode = err.exitCode;
       return;
     }

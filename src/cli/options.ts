@@ -1,7 +1,16 @@
 import type { BaseName } from '../config.js';
-import { invalidOption } from '../errors.js';
+import { type FacetrainError, invalidOption } from '../errors.js';
 import { EMBEDDING_BASES, isEmbeddingBase } from '../recognize/embedding-base.js';
 import type { RuntimeName } from '../runtime/runtime.js';
+
+/** The flag of each library option an error's remedy may name. */
+const OPTION_FLAGS: Record<string, string> = { outDir: '--out', force: '--force', weights: '--weights' };
+
+/** An error as the CLI prints it: the library's message, then the flags its remedy refers to. */
+export function cliMessage(err: FacetrainError): string {
+  const flags = err.options.map((name) => OPTION_FLAGS[name] ?? name);
+  return flags.length > 0 ? `${err.message} (${flags.join(', ')})` : err.message;
+}
 
 export interface OutputFlags {
   json?: boolean;

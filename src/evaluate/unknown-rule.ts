@@ -5,11 +5,14 @@ import { cosine, l2Normalise } from '../util/vector.js';
  * How sure we are that a face is one of the known people, from its embedding and the training
  * embeddings of each person: one number per face, the same rule in predict, eval and serve.
  */
-export const UNKNOWN_RULES = Object.freeze(['nearest', 'centroid', 'margin'] as const);
+export const UNKNOWN_RULES = Object.freeze(['nearest', 'centroid', 'margin', 'normalised'] as const);
 export type UnknownRule = (typeof UNKNOWN_RULES)[number];
 
 /** Chosen by `npm run accuracy` on the open-set protocols (see the README's accuracy section). */
-export const DEFAULT_UNKNOWN_RULE: Exclude<UnknownRule, 'margin'> = 'nearest';
+export const DEFAULT_UNKNOWN_RULE: PersonRule = 'nearest';
+
+/** The rules that score a face against one person alone (the others score it against the whole gallery). */
+export type PersonRule = Exclude<UnknownRule, 'margin' | 'normalised'>;
 
 /** The target false-accept rate of `train --target-far`. */
 export const DEFAULT_TARGET_FAR = 0.01;
@@ -32,9 +35,17 @@ function personSimilarities(embedding: Float32Array, gallery: readonly PersonGal
 }
 
 /** The rule's similarity of a face to one given person (no ranking against the others). */
-export function personScore(embedding: Float32Array, gallery: PersonGallery, rule: Exclude<UnknownRule, 'margin'>): number {
+export function personScore(embedding: Float32Array, gallery: PersonGallery, rule: PersonRule): number {
   if (gallery.embeddings.length === 0) return -1;
   return rule === 'centroid' ? cosine(embedding, centroidsOf([gallery])[0]!) : Math.max(...gallery.embeddings.map((e) => cosine(embedding, e)));
+}
+
+function zScore(best: number, others: number[]): number {
+  if (others.length === 0) return best;
+  const mean = others.reduce((a, b) => a + b, 0) / others.length;
+  const spread = Math.sqrt(others.reduce((a, b) => a + (b - mean) ** 2, 0) / others.length);
+  // one other person has no spread: its distance alone
+  return (best - mean) / Math.max(spread, 0.05);
 }
 
 export function centroidsOf(gallery: readonly PersonGallery[]): Float32Array[] {
@@ -48,7 +59,9 @@ export function centroidsOf(gallery: readonly PersonGallery[]): Float32Array[] {
 /**
  * - nearest: cosine to the closest training photo of the best person;
  * - centroid: cosine to the best person's mean embedding;
- * - margin: nearest minus the runner-up person's nearest (how much the best stands out).
+ * - margin: nearest minus the runner-up person's nearest (how much the best stands out);
+ * - normalised: nearest minus the mean of the other people's nearest, over their spread (a z-score
+ *   against the gallery, so a face close to everyone scores low).
  */
 export function scoreFace(embedding: Float32Array, gallery: readonly PersonGallery[], rule: UnknownRule, centroids = centroidsOf(gallery)): RuleScore {
   if (gallery.length === 0) throw invalidOption('gallery', 'at least one known person', 0);
@@ -56,7 +69,7 @@ export function scoreFace(embedding: Float32Array, gallery: readonly PersonGalle
   const key = rule === 'centroid' ? 'centroid' : 'nearest';
   const order = sims.map((s, i) => ({ i, s: s[key] })).sort((a, b) => b.s - a.s);
   const best = order[0]!;
-  const score = rule === 'margin' ? best.s - (order[1]?.s ?? -1) : best.s;
+  const score = rule === 'margin' ? best.s - (order[1]?.s ?? -1) : rule === 'normalised' ? zScore(best.s, order.slice(1).map((o) => o.s)) : best.s;
   return { person: gallery[best.i]!.person, score };
 }
 

@@ -13,6 +13,8 @@ export interface InputSpec {
   align?: AlignConfig;
   /** Aligned instead to this five-point template (scaled to `size`), for bases trained that way. */
   template?: 'arcface-112';
+  /** Where the template's five points come from: faceplugin's 68-point network (onnxruntime); absent, BlazeFace's eyes, nose and mouth centre. */
+  landmarks?: 'faceplugin-68';
 }
 
 /** The input spec as exporters take it: mean and std per RGB channel. */

@@ -60,9 +60,12 @@ export function similarityTransform(from: readonly Point[], to: readonly Point[]
   return { a, b: -b, c: tx - (a * fx - b * fy), d: b, e: a, f: ty - (b * fx + a * fy) };
 }
 
-/** The face warped so its landmarks sit on `template` (given for 112x112) scaled to `size`. */
-export function alignToTemplate(image: RgbImage, face: DetectedFace, size: number, template: readonly Point[] = ARCFACE_TEMPLATE_112): RgbImage {
+/**
+ * The face warped so its landmarks sit on `template` (given for 112x112) scaled to `size`: its five
+ * points when a landmark model found them (in the template's order), else BlazeFace's four.
+ */
+export function alignToTemplate(image: RgbImage, face: DetectedFace, size: number, fivePoints?: readonly Point[], template: readonly Point[] = ARCFACE_TEMPLATE_112): RgbImage {
   if (!(Number.isInteger(size) && size > 0)) throw invalidOption('aligned face size', 'a positive whole number of pixels', size);
-  const { from, to } = blazeFacePointPairs(face, template, size);
+  const { from, to } = fivePoints ? { from: fivePoints, to: template.map(([x, y]): Point => [(x * size) / 112, (y * size) / 112]) } : blazeFacePointPairs(face, template, size);
   return warpAffine(image, similarityTransform(from, to), size);
 }

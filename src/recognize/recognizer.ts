@@ -6,15 +6,16 @@ import { decide } from '../evaluate/metrics.js';
 import { readManifest, type ModelManifest } from '../model-dir/manifest.js';
 import { BASE_ROWS } from '../base/index.js';
 import { alignmentTransform, DEFAULT_ALIGN_CONFIG } from '../faces/align.js';
-import { alignForInput, detectorFor } from '../faces/cropper.js';
-import { DEFAULT_DETECTOR_CONFIG, scaleFace, type FaceDetector } from '../faces/detect.js';
+import { detectorFor, loadFaceAligner, type FaceAligner } from '../faces/cropper.js';
+import { DEFAULT_DETECTOR_CONFIG, type FaceDetector } from '../faces/detect.js';
+import { finerCropSource } from '../faces/finer-crop.js';
 import type { Box } from '../faces/geometry.js';
 import { GALLERY_FILE, personGalleries, readGallery } from '../model-dir/gallery.js';
 import { FacetrainError } from '../errors.js';
 import { classicClassifier, embeddingClassifier, type FaceClassifier } from './classifier.js';
 import { chooseRuntime } from '../runtime/choose.js';
 import type { Runtime, RuntimeName } from '../runtime/runtime.js';
-import { embedderOn } from './onnx-engine.js';
+import { rowEmbedderOn } from './face-pipeline.js';
 
 export interface Candidate {
   label: string;
@@ -66,6 +67,8 @@ export interface RecognizerParts {
   classifier: FaceClassifier;
   /** Present when the model was trained on aligned faces; absent for whole-image models. */
   detector?: FaceDetector;
+  /** How the detected faces are cropped; default loadFaceAligner of the manifest's input spec. */
+  aligner?: FaceAligner;
 }
 
 interface Located {
@@ -87,40 +90,39 @@ interface Decoded {
  * `size` source pixels across) is cut from a finer decode of the same bytes, the smallest that
  * keeps it at `size`, so recognition sees the detail a full decode would give.
  */
-async function locateFaces(decoded: Decoded, parts: RecognizerParts, manifest: ModelManifest, maxFaces: number, decodeOptions: DecodeOptions): Promise<Located[]> {
+async function locateFaces(decoded: Decoded, parts: Omit<RecognizerParts, 'aligner'> & { aligner: () => Promise<FaceAligner> }, manifest: ModelManifest, maxFaces: number, decodeOptions: DecodeOptions): Promise<Located[]> {
   const { image, scale } = decoded;
   const size = parts.classifier.inputSize;
   const toSource = (box: Box): Box => ({ x: box.x * scale, y: box.y * scale, width: box.width * scale, height: box.height * scale });
   if (!parts.detector) return [{ box: toSource({ x: 0, y: 0, width: image.width, height: image.height }), crop: await resizeSquare(image, size) }];
   const faces = (await parts.detector.detect(image)).slice(0, maxFaces > 0 ? maxFaces : undefined);
-  const align = alignForInput({ ...manifest.input, size });
+  const aligner = await parts.aligner();
   // (a template-aligned base's crop scale is close to the eye placement's: the estimate only picks the decode size)
   const enlargement = Math.max(1, ...faces.map((face) => {
     const t = alignmentTransform(face, size, { ...DEFAULT_ALIGN_CONFIG, ...manifest.input.align });
     return Math.hypot(t.a, t.b);
   }));
-  let cropFrom = image;
-  let cropScale = 1;
-  if (enlargement > 1.01 && scale > 1.01 && decoded.bytes) {
-    const side = Math.ceil(Math.max(image.width, image.height) * Math.min(enlargement, scale));
-    cropFrom = (await decodeImageScaled(decoded.bytes, 'image', { ...decodeOptions, maxSide: side })).image;
-    cropScale = cropFrom.width / image.width;
-  }
-  return Promise.all(faces.map(async (face) => ({
+  const cropFrom = enlargement > 1.01 && scale > 1.01 && decoded.bytes && faces.length > 0
+    ? await finerCropSource(decoded.bytes, image, scale, faces, enlargement, decodeOptions)
+    : { image, faces };
+  return Promise.all(faces.map(async (face, i) => ({
     box: toSource(face.box),
     landmarks: face.landmarks.map(([x, y]) => [x * scale, y * scale] as [number, number]),
-    crop: await align(cropFrom, cropScale === 1 ? face : scaleFace(face, cropScale, cropScale)),
+    crop: await aligner.align(cropFrom.image, cropFrom.faces[i]!),
   })));
 }
 
 /** Photos given as bytes are decoded at most this large (shrink-on-load): the detector's search size. */
-function searchSide(parts: RecognizerParts): number {
-  return parts.detector?.config.maxSide ?? DEFAULT_DETECTOR_CONFIG.maxSide;
+function searchSide(parts: RecognizerParts): number | ((stored: { width: number; height: number }) => number) {
+  const { detector } = parts;
+  return detector ? ({ width, height }) => detector.searchSide(width, height) : DEFAULT_DETECTOR_CONFIG.maxSide;
 }
 
 /** A recognizer over in-memory parts, e.g. a model just trained, before it is written. */
 export function createRecognizer(manifest: ModelManifest, parts: RecognizerParts, decodeOptions: DecodeOptions = {}): Recognizer {
   const { labels } = manifest;
+  let aligner: Promise<FaceAligner> | undefined = parts.aligner && Promise.resolve(parts.aligner);
+  const located = { ...parts, aligner: () => (aligner ??= loadFaceAligner(manifest.input)) };
   return {
     manifest,
     labels,
@@ -129,7 +131,7 @@ export function createRecognizer(manifest: ModelManifest, parts: RecognizerParts
         ? { image: input, scale: 1 }
         : { ...(await decodeImageScaled(input, options.label ?? 'image', { ...decodeOptions, maxSide: decodeOptions.maxSide ?? searchSide(parts) })), bytes: input };
       options.onDecoded?.();
-      const faces = await locateFaces(decoded, parts, manifest, options.maxFaces ?? 0, decodeOptions);
+      const faces = await locateFaces(decoded, located, manifest, options.maxFaces ?? 0, decodeOptions);
       if (faces.length === 0) return [];
       const classified = await parts.classifier.classify(faces.map((f) => f.crop));
       const threshold = options.threshold ?? manifest.threshold;
@@ -142,6 +144,7 @@ export function createRecognizer(manifest: ModelManifest, parts: RecognizerParts
     dispose: () => {
       parts.classifier.dispose();
       parts.detector?.dispose();
+      void aligner?.then((a) => a.dispose(), () => undefined);
     },
   };
 }
@@ -159,8 +162,7 @@ async function loadClassifier(dir: string, manifest: ModelManifest, runtime: Run
   if (base.kind === 'classifier') return classicClassifier(runtime, model, manifest.input);
   const gallery = await readGallery(dir);
   if (!gallery) throw new FacetrainError('FT_ERR_MODEL', `${dir}: ${GALLERY_FILE} is missing; retrain the model with --force`);
-  const embedder = await base.loadEmbedder(runtime);
-  return embeddingClassifier(await embedderOn(runtime, embedder), model, personGalleries(gallery.entries, manifest.labels));
+  return embeddingClassifier(await rowEmbedderOn(runtime, base), model, personGalleries(gallery.entries, manifest.labels));
 }
 
 /** Loads a model directory written by `facetrain train`. */
@@ -169,5 +171,6 @@ export async function loadRecognizer(dir: string, options: LoadOptions = {}): Pr
   const manifest = await readManifest(dir);
   const runtime = options.runtime ?? (await chooseRuntime(options.engine));
   const detector = await detectorFor(manifest.input, runtime);
-  return createRecognizer(manifest, { classifier: await loadClassifier(dir, manifest, runtime), detector }, options);
+  const aligner = detector && (await loadFaceAligner(manifest.input, runtime));
+  return createRecognizer(manifest, { classifier: await loadClassifier(dir, manifest, runtime), detector, aligner }, options);
 }

@@ -1,18 +1,14 @@
-import type { BaseName } from '../config.js';
+import { TRAIN_DEFAULTS, type BaseName } from '../config.js';
 import { FacetrainError, invalidOption } from '../errors.js';
-import { loadFaceDetector } from '../faces/detect.js';
 import { decodeImage, type DecodeOptions, type RgbImage } from '../image/decode.js';
 import { chooseRuntime } from '../runtime/choose.js';
 import type { RuntimeName } from '../runtime/runtime.js';
 import { cosine } from '../util/vector.js';
-import { embedLargestFace, embeddingRow, loadEmbeddingBase } from './embedding-base.js';
+import { embeddingRow } from './embedding-base.js';
+import { facePipelineOn } from './face-pipeline.js';
 
-/**
- * `verify`'s base: mobilefacenet, the better verifier on LFW pairs (98.4 % 10-fold against
- * faceres' 94.8 %), although training defaults to faceres (which names known faces more reliably
- * at its unknown floor).
- */
-export const DEFAULT_VERIFY_BASE: BaseName = 'mobilefacenet';
+/** `verify`'s base: the training default, the best verifier on LFW pairs (see the README's accuracy section). */
+export const DEFAULT_VERIFY_BASE: BaseName = TRAIN_DEFAULTS.base;
 
 /** 1:1 verification of two photos' largest faces. */
 export interface VerifyResult {
@@ -46,11 +42,10 @@ export async function loadVerifier(options: VerifyOptions = {}): Promise<Verifie
   const threshold = options.threshold ?? embeddingRow(name).verifyThreshold;
   if (!(threshold >= -1 && threshold <= 1)) throw invalidOption('--threshold', 'a cosine similarity in [-1, 1]', threshold);
   const runtime = await chooseRuntime(options.engine);
-  const base = await loadEmbeddingBase(name, runtime);
-  const detector = await loadFaceDetector({}, runtime);
+  const pipeline = await facePipelineOn(runtime, embeddingRow(name));
   async function embed(input: Uint8Array | RgbImage, label: string): Promise<Float32Array> {
     const image = isImage(input) ? input : await decodeImage(input, label, options);
-    const found = await embedLargestFace(base, detector, image);
+    const found = await pipeline.embedLargestFace(image);
     if (!found) throw new FacetrainError('FT_ERR_IMAGE', `${label}: no face found; use a photo where the face is visible`);
     return found.embedding;
   }
@@ -62,10 +57,7 @@ export async function loadVerifier(options: VerifyOptions = {}): Promise<Verifie
       const similarity = cosine(ea, eb);
       return { same: similarity >= threshold, similarity, threshold };
     },
-    dispose() {
-      base.dispose();
-      detector.dispose();
-    },
+    dispose: () => pipeline.dispose(),
   };
 }
 

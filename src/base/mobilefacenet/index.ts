@@ -13,7 +13,7 @@ export const MOBILEFACENET_BASE: EmbeddingBaseRow = Object.freeze<EmbeddingBaseR
   async loadEmbedder(runtime) {
     const ort = runtime ? runtime.ort : await loadOnnxRuntime();
     if (!ort) {
-      throw new FacetrainError('FT_ERR_UNSUPPORTED', `base mobilefacenet runs on onnxruntime only (engine: ${runtime?.name ?? 'onnxruntime-node did not load'}); use --base faceres or --engine onnx with onnxruntime-node installed`);
+      throw new FacetrainError('FT_ERR_UNSUPPORTED', `base mobilefacenet runs on onnxruntime only (engine: ${runtime?.name ?? 'onnxruntime-node did not load'}); use the faceres base, or the onnx engine with onnxruntime-node installed`);
     }
     return loadMobileFaceNet(ort);
   },
@@ -21,8 +21,11 @@ export const MOBILEFACENET_BASE: EmbeddingBaseRow = Object.freeze<EmbeddingBaseR
   tfjsFiles: () => [],
   inputSize: MOBILEFACENET_SIZE,
   template: 'arcface-112',
-  verifyThreshold: 0.426,
-  strictVerifyThreshold: 0.467,
-  // the lowest that kept bbt's look-alike strangers out (its LFW 0.1 % false-accept threshold, 0.467, let 3 of 10 in)
-  unknownFloor: 0.55,
+  // the template's five points from faceplugin's 68-point network: LFW 10-fold 99.06 % against 98.44 % with BlazeFace's four
+  landmarks: 'faceplugin-68',
+  verifyThreshold: 0.405,
+  // LFW pairs' 0.1 % false-accept similarity with these landmarks: cluster's link threshold
+  strictVerifyThreshold: 0.454,
+  // LFW different-person pairs: mean + 3.72 sd (`strangerFloor` of `npm run accuracy`), see EmbeddingBaseRow
+  unknownFloor: 0.557,
 });
