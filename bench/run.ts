@@ -3,6 +3,7 @@ import { availableParallelism, cpus } from 'node:os';
 import { benchCluster } from './cluster.js';
 import { benchEngine } from './engine.js';
 import { benchEngines } from './engines.js';
+import { benchExport } from './export.js';
 import { benchFaces } from './faces.js';
 import { benchGallery } from './gallery.js';
 import { benchGalleryServers } from './gallery-servers.js';
@@ -14,12 +15,12 @@ import { benchTraining } from './training.js';
 /**
  * `npm run bench`: every figure is a median of repeated runs after warm-up; ratios compare with
  * the stock path measured in the same process. Writes bench-results.json and prints a table.
- * BENCH_RUNS sets the repetitions (default 5); BENCH_ONLY=engine,faces,photos,engines,recipe,training,server,cluster,gallery,gallery-servers picks sections.
+ * BENCH_RUNS sets the repetitions (default 5); BENCH_ONLY=engine,faces,photos,engines,recipe,training,server,cluster,export,gallery,gallery-servers picks sections.
  * `gallery` and `gallery-servers` are not in the default list: building PGlite's HNSW index takes
  * minutes (BENCH_ONLY=gallery,gallery-servers runs them).
  */
 const runs = Number(process.env.BENCH_RUNS ?? 5);
-const only = new Set((process.env.BENCH_ONLY ?? 'engine,faces,photos,engines,recipe,training,server,cluster').split(','));
+const only = new Set((process.env.BENCH_ONLY ?? 'engine,faces,photos,engines,recipe,training,server,cluster,export').split(','));
 const results: Record<string, unknown> = {
   date: new Date().toISOString(),
   machine: { cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.versions.node },
@@ -33,6 +34,7 @@ const sections: Record<string, () => Promise<Record<string, unknown>>> = {
   training: () => benchTraining(runs),
   server: async () => ({ wholeImage: await benchServer(), faces: await benchFaceServer() }),
   cluster: () => benchCluster(runs),
+  export: () => benchExport(),
   gallery: () => benchGallery(),
   'gallery-servers': () => benchGalleryServers(),
 };

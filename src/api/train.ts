@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { resolveTrainConfig, type TrainConfig } from '../config.js';
+import { resolveTrainConfig, type BaseName, type TrainConfig } from '../config.js';
+import type { InputSpec } from '../faces/input-spec.js';
 import { checkPeople, preparePhotos } from '../dataset/prepare.js';
 import { BASE_ROWS } from '../base/index.js';
 import type { ClassifierBaseRow, EmbeddingBaseRow } from '../base/row.js';
@@ -70,18 +71,22 @@ async function validate(recognizer: Recognizer, val: { file: string; person: str
   return { threshold, samples, report: evaluate(samples, recognizer.labels, threshold) };
 }
 
+/** The input spec a model trained on `base` gets (`detect`: faces found and aligned, else the whole photo). */
+export function inputSpecFor(base: BaseName, detect: boolean): InputSpec {
+  const row = BASE_ROWS[base];
+  return row.kind === 'embedding' && (detect || row.template)
+    ? embeddingInputSpec(row)
+    : { size: INPUT_SIZE, channels: 'RGB', ...row.normalisation, ...(detect ? { crop: 'aligned-face', align: { ...DEFAULT_ALIGN_CONFIG } } : { crop: 'whole-image' }) };
+}
+
 function draftManifest(config: TrainConfig, labels: string[]): ModelManifest {
   // where and how it ran is not part of the recipe (a model trained with --engine onnx enrolls anywhere)
   const { dataDir: _data, outDir: _out, force: _force, engine: _engine, ...recipe } = config;
-  const row = BASE_ROWS[config.base];
   return {
     format: 'facetrain-model',
     formatVersion: 1,
     base: BASE_ROWS[config.base].manifestEntry(config),
-    input:
-      row.kind === 'embedding' && (config.detect || row.template)
-        ? embeddingInputSpec(row)
-        : { size: INPUT_SIZE, channels: 'RGB', ...row.normalisation, ...(config.detect ? { crop: 'aligned-face', align: { ...DEFAULT_ALIGN_CONFIG } } : { crop: 'whole-image' }) },
+    input: inputSpecFor(config.base, config.detect),
     labels,
     threshold: 0,
     seed: config.seed,

@@ -4,9 +4,11 @@ import { createRequire } from 'node:module';
 import { FacetrainError, fromFileSystemError } from '../errors.js';
 import { cliMessage } from './options.js';
 import { registerCluster } from './commands/cluster.js';
+import { registerCrop } from './commands/crop.js';
 import { registerEval } from './commands/eval.js';
 import { registerExport } from './commands/export.js';
 import { registerGalleryIndex } from './commands/gallery-index.js';
+import { registerInfo } from './commands/info.js';
 import { registerPeople } from './commands/people.js';
 import { registerPredict } from './commands/predict.js';
 import { registerServe } from './commands/serve.js';
@@ -47,6 +49,8 @@ export async function runCli(argv: string[]): Promise<void> {
   registerVerify(cli);
   registerGalleryIndex(cli);
   registerCluster(cli);
+  registerCrop(cli);
+  registerInfo(cli);
   cli.help();
   cli.version(version);
   try {

@@ -128,6 +128,24 @@ class IrEmitter {
         g.node('Div', [op.input, norm], op.output);
         return;
       }
+      case 'prelu':
+        g.node('PRelu', [op.input, this.channelConst('slope', op.slope, this.rank(op.input))], op.output);
+        return;
+      case 'mirrorWidth':
+        // NCHW: W is axis 3, read from its end backwards
+        g.node('Slice', [op.input, g.int64([-1]), g.int64([-(2 ** 53)]), g.int64([3]), g.int64([-1])], op.output);
+        return;
+      case 'groupMax': {
+        const grouped = g.node('Reshape', [op.input, g.int64([0, op.groups, -1])], g.unique(`${op.output}/grouped`));
+        g.node('ReduceMax', [grouped], op.output, [ints('axes', [2]), int('keepdims', 0)]);
+        return;
+      }
+      case 'pickAtArgMax': {
+        const [values, keys] = op.inputs;
+        const at = g.node('ArgMax', [keys], g.unique(`${op.output}/argmax`), [int('axis', 1), int('keepdims', 1), int('select_last_index', 0)]);
+        g.node('GatherElements', [values, at], op.output, [int('axis', 1)]);
+        return;
+      }
       default:
         throw unsupported(`IR op ${(op as IrOp).kind}`, 'ONNX');
     }
@@ -166,7 +184,7 @@ export function irToOnnx(graph: IrGraph, options: OnnxOptions): Uint8Array {
   return g.encode(options.name, { metadata: options.metadata, producerVersion: options.producerVersion });
 }
 
-/** Reads metadata_props back from an exported file (for tests and `facetrain info`). */
+/** Reads metadata_props back from an exported file (for tests and `facetrain info <file.onnx>`). */
 export function readOnnxMetadata(bytes: Uint8Array): Record<string, string> {
   const model = ModelProto.toObject(ModelProto.decode(bytes)) as { metadata_props?: { key: string; value: string }[] };
   return Object.fromEntries((model.metadata_props ?? []).map((p) => [p.key, p.value]));

@@ -24,8 +24,8 @@ export const MOBILEFACENET_BASE: EmbeddingBaseRow = Object.freeze<EmbeddingBaseR
   // the template's five points from faceplugin's 68-point network: LFW 10-fold 99.06 % against 98.44 % with BlazeFace's four
   landmarks: 'faceplugin-68',
   verifyThreshold: 0.405,
+  // LFW pairs' 0.1 % false-accept similarity with these landmarks: cluster's link threshold
+  strictVerifyThreshold: 0.454,
   // LFW different-person pairs: mean + 3.72 sd (`strangerFloor` of `npm run accuracy`), see EmbeddingBaseRow
   unknownFloor: 0.557,
-  // LFW pairs' 0.1 % false-accept similarity: one wrong link merges two whole groups
-  samePersonSimilarity: 0.454,
 });
