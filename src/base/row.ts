@@ -68,6 +68,12 @@ export interface EmbeddingBaseRow extends CommonRow {
    * best-accuracy threshold, because one wrong link merges two whole groups).
    */
   samePersonSimilarity?: number;
+  /**
+   * Cosine similarity to the nearest gallery template under which a gallery names a face `unknown`
+   * (unless a threshold is given): the one with fewest errors on the shared gallery queries
+   * (`gallery.threshold` of `npm run accuracy`, bench/protocols.ts galleryMatchFigures).
+   */
+  galleryThreshold: number;
 }
 
 export type BaseRow = ClassifierBaseRow | EmbeddingBaseRow;

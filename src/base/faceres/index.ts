@@ -27,4 +27,5 @@ export const FACERES_BASE: EmbeddingBaseRow = Object.freeze<EmbeddingBaseRow>({
   // its LFW best-accuracy threshold, as for verify: the 0.1 % false-accept one (0.641) turned away
   // 1 of the 15 known faces of the open-set test (score 0.583; its strangers scored at most 0.494)
   unknownFloor: 0.524,
+  galleryThreshold: 0.58,
 });

@@ -28,4 +28,5 @@ export const MOBILEFACENET_BASE: EmbeddingBaseRow = Object.freeze<EmbeddingBaseR
   unknownFloor: 0.557,
   // LFW pairs' 0.1 % false-accept similarity: one wrong link merges two whole groups
   samePersonSimilarity: 0.454,
+  galleryThreshold: 0.58,
 });

@@ -3,7 +3,6 @@ import { stat } from 'node:fs/promises';
 import { scanFiles } from '../../dataset/scan.js';
 import { readImageBytes } from '../../image/decode.js';
 import { openGallerySession, recognizeWithGallery } from '../../api/gallery.js';
-import { DEFAULT_GALLERY_THRESHOLD } from '../../gallery/match.js';
 import { loadRecognizer, type FaceResult, type PredictOptions } from '../../recognize/recognizer.js';
 import { FacetrainError } from '../../errors.js';
 import { mapInOrder, throughput } from '../../util/pipeline.js';
@@ -63,7 +62,7 @@ export function registerPredict(cli: CAC): void {
           process.stderr.write(`error: ${message}\n`);
           if (flags.json) console.log(JSON.stringify({ file, error: { code: result.code, message } }));
         } else {
-          console.log(flags.json ? JSON.stringify({ file, faces: result }) : formatFaces(file, result as FaceResult[], threshold ?? recognizer?.manifest.threshold ?? DEFAULT_GALLERY_THRESHOLD));
+          console.log(flags.json ? JSON.stringify({ file, faces: result }) : formatFaces(file, result as FaceResult[], threshold ?? recognizer?.manifest.threshold ?? session!.faces.matchThreshold));
         }
         if (tty) process.stderr.write(throughput(i + 1, files.length, started));
       });
