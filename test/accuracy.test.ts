@@ -31,11 +31,11 @@ after(() => {
   base?.dispose();
 });
 
-test('LFW pairs, 10-fold: the default base verifies >= 98.5 % (goal 99.3 %, not reached: 99.06 % measured); its unknown floor is the one its different-person pairs give', { skip: needsShared }, (t) => {
+test('LFW pairs, 10-fold: the default base verifies >= 99 % (99.38 % measured; goal 99.3 %); its unknown floor is the one its different-person pairs give', { skip: needsShared }, (t) => {
   const lfw = verificationFigures(DATASETS, embeddings);
   t.diagnostic(JSON.stringify(lfw));
-  assert.ok(lfw.tenFoldAccuracy >= 0.985, `10-fold accuracy ${lfw.tenFoldAccuracy}`);
-  assert.ok(lfw.trueAcceptAtFar1 >= 0.975, `true-accept at 1 % false-accept ${lfw.trueAcceptAtFar1}`);
+  assert.ok(lfw.tenFoldAccuracy >= 0.99, `10-fold accuracy ${lfw.tenFoldAccuracy}`);
+  assert.ok(lfw.trueAcceptAtFar1 >= 0.985, `true-accept at 1 % false-accept ${lfw.trueAcceptAtFar1}`);
   assert.ok(Math.abs(lfw.strangerFloor - base.row.unknownFloor) < 0.01, `floor from LFW different pairs ${lfw.strangerFloor}, shipped ${base.row.unknownFloor}`);
 });
 
@@ -54,5 +54,6 @@ test("gallery: the default base's match threshold is the one the shared gallery 
   const gallery = galleryMatchFigures(DATASETS, embeddings);
   t.diagnostic(JSON.stringify(gallery));
   assert.ok(Math.abs(gallery.threshold - base.row.galleryThreshold) < 0.02, `threshold from the gallery queries ${gallery.threshold}, shipped ${base.row.galleryThreshold}`);
-  assert.ok(gallery.ownPersonUnder + gallery.otherPersonAbove <= 0.2, `errors at the threshold: ${JSON.stringify(gallery)}`);
+  // mobilefacenet measured 1 error of 49 (FaceRes 7)
+  assert.ok(gallery.ownPersonUnder + gallery.otherPersonAbove <= 0.05, `errors at the threshold: ${JSON.stringify(gallery)}`);
 });
