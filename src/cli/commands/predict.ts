@@ -34,7 +34,7 @@ export function registerPredict(cli: CAC): void {
   cli
     .command('predict <model-dir> <image-or-folder>', 'Name the people in a photo, or in every photo of a folder')
     .option('--top-k <k>', 'How many candidates to list per face', { default: 3 })
-    .option('--threshold <t>', 'Score under which a face is unknown (default: the calibrated one in facetrain.json)')
+    .option('--threshold <t>', 'Score under which a face is unknown (default: the calibrated one in facetrain.json; with --gallery, the base\'s gallery threshold)')
     .option('--engine <name>', 'onnx (onnxruntime-node, default when installed) or tfjs')
     .option('--gallery <url>', 'Name faces by their nearest templates in this gallery instead of the model\'s head')
     .option('--json', 'One JSON object per image on stdout')
