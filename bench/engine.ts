@@ -130,7 +130,7 @@ export async function replicatedFineTuneMs(model: tfl.LayersModel, images: tf.Te
   tf.dispose(boundary);
   const head = buildClassicHead({ numClasses: classes, inputShape: model.outputs[0]!.shape.slice(1) as number[], seed: 1 });
   const started = performance.now();
-  const group = await ReplicaGroup.start({ models: { tail, head }, train, numClasses: classes, learningRate: 1e-4, batchSize: batch, parts });
+  const group = await ReplicaGroup.start({ models: { tail, head }, train, numClasses: classes, learningRate: 1e-4, parts });
   const startMs = performance.now() - started;
   try {
     const rows = [...train.labels.keys()];

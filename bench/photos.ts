@@ -3,8 +3,12 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { loadFaceDetector } from '../src/faces/detect.js';
-import { decodeImage, decodeImageScaled } from '../src/image/decode.js';
+import { BASE_ROWS } from '../src/base/index.js';
+import { alignForInput } from '../src/faces/cropper.js';
+import { loadFaceDetector, searchSide, tileViews, type DetectorConfig, type FaceDetector } from '../src/faces/detect.js';
+import { decodeImage, decodeImageScaled, type RgbImage } from '../src/image/decode.js';
+import { embedderOn } from '../src/recognize/onnx-engine.js';
+import { chooseRuntime } from '../src/runtime/choose.js';
 import { loadRecognizer } from '../src/recognize/recognizer.js';
 import { phonePhoto } from '../test/support/phone-photo.js';
 import { sharedPath } from '../test/support/shared.js';
@@ -23,7 +27,7 @@ interface FaceApi {
  * backend: detectAllFaces (SSD MobileNetV1) + 68 landmarks + descriptors for every face, after a
  * full sharp decode, as its README's node example does.
  */
-async function loadFaceApi(): Promise<(bytes: Uint8Array) => Promise<number>> {
+export async function loadFaceApi(): Promise<(bytes: Uint8Array) => Promise<number>> {
   const require = createRequire(import.meta.url);
   const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApi;
   const dir = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
@@ -37,6 +41,39 @@ async function loadFaceApi(): Promise<(bytes: Uint8Array) => Promise<number>> {
       input.dispose();
     }
   };
+}
+
+/** How many 256 px views the detector runs on `image` (the whole image and its tiles). */
+function detectorViews(image: RgbImage, detector: FaceDetector, config: Partial<DetectorConfig> = {}): number {
+  const full = { ...detector.config, ...config };
+  const side = searchSide(image.width, image.height, full);
+  const shrink = side / Math.max(image.width, image.height);
+  return 1 + tileViews(Math.round(image.width * shrink), Math.round(image.height * shrink), full).length;
+}
+
+/** Per-face ms of each embedding base on onnxruntime: aligned crops of the frame's face, one at a time and 8 at once. */
+async function embedPerFace(runs: number, frame: RgbImage, detector: FaceDetector): Promise<Record<string, unknown>> {
+  const runtime = await chooseRuntime('onnx');
+  const [face] = await detector.detect(frame);
+  const result: Record<string, unknown> = {};
+  for (const name of ['faceres', 'mobilefacenet'] as const) {
+    const row = BASE_ROWS[name];
+    if (row.kind !== 'embedding') continue;
+    const embedder = await embedderOn(runtime, await row.loadEmbedder(runtime));
+    try {
+      const align = alignForInput({ size: embedder.inputSize, channels: 'RGB', mean: 0, std: 1, crop: 'aligned-face', ...(row.template ? { template: row.template } : {}) });
+      const crop = await align(frame, face!);
+      result[name] = {
+        inputSize: embedder.inputSize,
+        alignMs: round(await timeMs(runs, () => align(frame, face!))),
+        embedOneMs: round(await timeMs(runs, () => embedder.embed([crop]))),
+        embedPerFaceOf8Ms: round((await timeMs(runs, () => embedder.embed(Array(8).fill(crop)))) / 8),
+      };
+    } finally {
+      embedder.dispose();
+    }
+  }
+  return result;
 }
 
 /** Median ms per photo of running `recognize` over every photo, `runs` times. */
@@ -69,7 +106,9 @@ export async function benchPhotos(runs: number): Promise<Record<string, unknown>
     const lfw = await lfwPhotos(Number(process.env.BENCH_LFW_PHOTOS ?? 10));
     const faceApiRuns = Math.min(runs, 3);
     const predict = (bytes: Uint8Array) => recognizer.predict(bytes);
-    const searched = (await decodeImageScaled(phone, 'phone', { maxSide: onnxDetector.config.maxSide })).image;
+    const searchedSide = ({ width, height }: { width: number; height: number }) => onnxDetector.searchSide(width, height);
+    const searched = (await decodeImageScaled(phone, 'phone', { maxSide: searchedSide })).image;
+    const frameImage = await decodeImage(frame, 'frame');
     const result = {
       phone12mp: {
         bytes: phone.length,
@@ -77,7 +116,10 @@ export async function benchPhotos(runs: number): Promise<Record<string, unknown>
         faceApiMs: await perPhoto(faceApiRuns, [phone], faceApi),
         facesFound: { facetrain: (await predict(phone)).length, faceApi: await faceApi(phone) },
         fullDecodeMs: round(await timeMs(runs, () => decodeImage(phone))),
-        shrinkOnLoadDecodeMs: round(await timeMs(runs, () => decodeImageScaled(phone, 'phone', { maxSide: onnxDetector.config.maxSide }))),
+        shrinkOnLoadDecodeMs: round(await timeMs(runs, () => decodeImageScaled(phone, 'phone', { maxSide: searchedSide }))),
+        searchedAt: `${searched.width}x${searched.height}`,
+        detectorViews: detectorViews(searched, onnxDetector),
+        detectorViewsAt1440: detectorViews(await decodeImage(new Uint8Array(await sharp(phone).resize(1440, 1440, { fit: 'inside' }).png().toBuffer())), onnxDetector, { minFaceFraction: 0 }),
         detectOnnxMs: round(await timeMs(runs, () => onnxDetector.detect(searched))),
         detectTfjsMs: round(await timeMs(faceApiRuns, () => tfjsDetector.detect(searched))),
       },
@@ -89,7 +131,10 @@ export async function benchPhotos(runs: number): Promise<Record<string, unknown>
       frame640x480: {
         facetrainMs: await perPhoto(runs, [frame], predict),
         faceApiMs: await perPhoto(faceApiRuns, [frame], faceApi),
+        detectorViews: detectorViews(frameImage, onnxDetector),
+        detectMs: round(await timeMs(runs, () => onnxDetector.detect(frameImage))),
       },
+      embedPerFace: await embedPerFace(runs, frameImage, onnxDetector),
       runs,
       faceApiRuns,
     };

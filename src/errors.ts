@@ -40,10 +40,13 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 /** A mistake the user can fix: message says what is wrong, where, and what to do. */
 export class FacetrainError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  /** Library option names (TrainConfig fields such as outDir, force) the remedy refers to: front ends name them their way (the CLI as flags). */
+  readonly options: readonly string[];
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; options?: string[] }) {
     super(message, options);
     this.name = 'FacetrainError';
     this.code = code;
+    this.options = options?.options ?? [];
   }
   get exitCode(): number {
     return ERROR_CODES[this.code].exit;

@@ -2,7 +2,7 @@
 export { train, type TrainResult, type TrainHooks } from './api/train.js';
 export { TRAIN_DEFAULTS, FACERES_HEAD_DEFAULTS, resolveTrainConfig, type TrainConfig, type BaseName } from './config.js';
 export type { TrainEvent, EventSink, SkippedPhoto } from './events.js';
-export { loadRecognizer, createRecognizer, type Recognizer, type FaceResult, type PredictOptions, type Candidate } from './recognize/recognizer.js';
+export { loadRecognizer, createRecognizer, facesAsSeen, type Recognizer, type FaceResult, type PredictOptions, type Candidate, type Located } from './recognize/recognizer.js';
 export { verify, loadVerifier, DEFAULT_VERIFY_BASE, type Verifier, type VerifyResult, type VerifyOptions } from './recognize/verify.js';
 export type { Box } from './faces/geometry.js';
 export { enrollPerson, forgetPerson, listPeople, type EnrollPhoto, type EnrollResult } from './api/enroll.js';
@@ -10,6 +10,9 @@ export { evaluateFolder, renderModelReport, type FolderEvaluation } from './api/
 export { evaluate, calibrateThreshold } from './evaluate/metrics.js';
 export type { EvalReport, EvalSample, TrainHistory } from './evaluate/types.js';
 export { exportModelDir, ALL_FORMATS, type ModelFormat } from './api/export.js';
+export { describeModel, type ModelInfo } from './api/info.js';
+export { writeFaceCrops, type CropOptions, type CroppedPhoto } from './api/crop.js';
+export { describePipeline, PIPELINE_FILE, PIPELINE_OUTPUTS, type PipelineDescription } from './export/pipeline.js';
 export * from './export/index.js';
 export { saveKerasH5, loadKerasH5, readKerasH5Labels } from './export/keras/index.js';
 export { buildMobileNetV2, loadMobileNetV2, preprocessMobileNetV2, MOBILENET_V2_NORMALIZATION } from './base/mobilenetv2/mobilenetv2.js';

@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict';
-import { lstat, mkdir, readdir, realpath, rename, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, realpath, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { averageLinkageClusters } from '../src/cluster/average-linkage.js';
+import { chineseWhispers } from '../src/cluster/chinese-whispers.js';
+import { groupFaces } from '../src/cluster/group-faces.js';
+import { nearestNeighbours } from '../src/cluster/nearest-neighbours.js';
 import { bcubed } from '../src/cluster/bcubed.js';
 import { clusterPhotos, CONTACT_SHEET_FILE, linkName, type ClusterResult } from '../src/api/cluster.js';
+import { loadClusterEmbedder } from '../src/api/cluster-embedder.js';
+import { openGallery } from '../src/gallery/open.js';
+import { decodeImage } from '../src/image/decode.js';
+import { hashBytes } from '../src/model-dir/gallery.js';
+import { chooseRuntime } from '../src/runtime/choose.js';
 import { UNSORTED_DIR } from '../src/dataset/scan.js';
 import { createRandom } from '../src/util/random.js';
 import { blockNetwork, chromiumAvailable, collectPageErrors, launch } from './support/browser.js';
@@ -26,36 +33,63 @@ function blobs(count: number, perBlob: number, dims: number, noise: number, seed
   return centres.flatMap((c) => Array.from({ length: perBlob }, () => unitVector(c.map((x) => x + noise * gaussian()))));
 }
 
-/** Textbook average linkage: merge the two groups with the highest mean pairwise similarity while it reaches the threshold. */
-function naiveAverageLinkage(vectors: Float32Array[], threshold: number): number[][] {
-  const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, i) => s + x * b[i]!, 0);
-  let groups = vectors.map((_, i) => [i]);
-  for (;;) {
-    let best: [number, number, number] = [-1, -1, -Infinity];
-    for (let a = 0; a < groups.length; a++) {
-      for (let b = a + 1; b < groups.length; b++) {
-        let sum = 0;
-        for (const i of groups[a]!) for (const j of groups[b]!) sum += dot(vectors[i]!, vectors[j]!);
-        const mean = sum / (groups[a]!.length * groups[b]!.length);
-        if (mean > best[2]) best = [a, b, mean];
-      }
-    }
-    if (best[0] < 0 || best[2] < threshold) break;
-    const [a, b] = best;
-    groups = [...groups.filter((_, k) => k !== a && k !== b), [...groups[a]!, ...groups[b]!]];
-  }
-  return groups.map((g) => g.sort((x, y) => x - y)).sort((x, y) => y.length - x.length || x[0]! - y[0]!);
+/** Every other vector by similarity, best first (ties: lower index first): the definition nearestNeighbours must meet. */
+function bruteForceNeighbours(vectors: Float32Array[], i: number, k: number): number[] {
+  const dot = (a: Float32Array, b: Float32Array) => a.reduce((s, x, d) => s + x * b[d]!, 0);
+  return vectors
+    .map((v, j) => [j, dot(vectors[i]!, v)] as const)
+    .filter(([j]) => j !== i)
+    .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+    .slice(0, k)
+    .map(([j]) => j);
 }
 
-test('average linkage by nearest-neighbour chain finds the same groups as the textbook greedy merge', () => {
-  for (const [noise, seed] of [[0.6, 1], [1.2, 2], [2.0, 3]] as const) {
-    const vectors = blobs(6, 7, 16, noise, seed);
-    for (const threshold of [0.2, 0.4, 0.6, 0.8]) {
-      assert.deepEqual(averageLinkageClusters(vectors, threshold), naiveAverageLinkage(vectors, threshold), `noise ${noise}, threshold ${threshold}`);
-    }
+test('nearest neighbours in blocks are the exact k most similar vectors of each', () => {
+  // 150 vectors: more than two blocks, so pairs inside a block and across blocks are both scored
+  const vectors = blobs(10, 15, 16, 1.5, 4);
+  const graph = nearestNeighbours(vectors, 7);
+  assert.equal(graph.k, 7);
+  for (const i of [0, 1, 63, 64, 100, 149]) {
+    const found = Array.from(graph.index.subarray(i * 7, i * 7 + 7));
+    assert.deepEqual(found, bruteForceNeighbours(vectors, i, 7), `vector ${i}`);
   }
-  assert.deepEqual(averageLinkageClusters([], 0.5), []);
-  assert.deepEqual(averageLinkageClusters([unitVector([1, 0])], 0.5), [[0]]);
+  const few = nearestNeighbours(vectors.slice(0, 3), 10);
+  assert.equal(few.k, 2, 'at most n - 1 neighbours');
+  assert.equal(nearestNeighbours([], 5).index.length, 0);
+});
+
+test('Chinese whispers keeps linked nodes together, unlinked apart, and repeats itself for a seed', () => {
+  // two triangles joined by one weak edge, and a node without edges
+  const edges: [number, number][][] = [[[1, 1], [2, 1]], [[0, 1], [2, 1]], [[0, 1], [1, 1], [3, 0.1]], [[2, 0.1], [4, 1], [5, 1]], [[3, 1], [5, 1]], [[3, 1], [4, 1]], []];
+  for (const seed of [1, 2, 3]) {
+    const label = chineseWhispers(edges, seed);
+    assert.equal(new Set([label[0], label[1], label[2]]).size, 1, `seed ${seed}`);
+    assert.equal(new Set([label[3], label[4], label[5]]).size, 1, `seed ${seed}`);
+    assert.notEqual(label[0], label[3]);
+    assert.equal(label[6], 6, 'a node without edges stays alone');
+    assert.deepEqual(chineseWhispers(edges, seed), label);
+  }
+});
+
+test('groupFaces finds the blobs, never puts two faces of one photo together, and joins an odd face to its group', () => {
+  const vectors = blobs(5, 6, 32, 0.5, 5);
+  const faces = vectors.map((embedding, i) => ({ embedding, photo: `p${i}` }));
+  const rule = { linkSimilarity: 0.6, joinSimilarity: 0.3, minPhotos: 3, seed: 1 };
+  const blobOf = (i: number) => Math.floor(i / 6);
+  const groups = groupFaces(faces, rule);
+  assert.deepEqual(groups.map((g) => g.map(blobOf)), [0, 1, 2, 3, 4].map((b) => Array<number>(6).fill(b)));
+  // one photo holding two identical faces: they are never put together
+  const twins = [...faces, { embedding: vectors[0]!, photo: 'group-photo' }, { embedding: vectors[0]!, photo: 'group-photo' }];
+  assert.ok(groupFaces(twins, rule).every((g) => !(g.includes(30) && g.includes(31))));
+  // an odd face: below the link similarity to every face, above the join similarity to its nearest
+  const similarity = (a: Float32Array, b: Float32Array) => a.reduce((s, x, d) => s + x * b[d]!, 0);
+  const [away] = blobs(1, 1, 32, 0, 9);
+  const odd = unitVector(Array.from(vectors[0]!, (x, d) => 0.4 * x + 0.9 * away![d]!));
+  const best = Math.max(...vectors.map((v) => similarity(v, odd)));
+  assert.ok(best < rule.linkSimilarity && best >= rule.joinSimilarity, `odd face's best similarity ${best}`);
+  const oddGroup = groupFaces([...faces, { embedding: odd, photo: 'odd' }], rule).find((g) => g.includes(30))!;
+  assert.equal(oddGroup.length, 7, 'the odd face joined a group of six');
+  assert.equal(blobOf(oddGroup[0]!), blobOf(vectors.findIndex((v) => similarity(v, odd) === best)));
 });
 
 test('BCubed precision and recall follow their definition', () => {
@@ -92,19 +126,19 @@ test('cluster sorts the shared sets mixed without labels into about one group pe
   const scores = scoreClustering(run.mix, run.result);
   const { whole, peopleWith3Photos: people } = scores;
   const groups = run.result.groups.length;
-  t.diagnostic(`${run.mix.truth.size} labelled photos of ${run.mix.people} people, ${run.result.faces.length} faces: BCubed precision ${scores.precision.toFixed(3)}, recall ${scores.recall.toFixed(3)}; ${groups} groups; ${whole}/${people} people with >= 3 photos in one group; same-person similarity ${run.result.sameThreshold}`);
+  t.diagnostic(`${run.mix.truth.size} labelled photos of ${run.mix.people} people, ${run.result.faces.length} faces: BCubed precision ${scores.precision.toFixed(3)}, recall ${scores.recall.toFixed(3)}; ${groups} groups; ${whole}/${people} people with >= 3 photos in one group; rule ${JSON.stringify(run.result.rule)}`);
   assert.equal(scores.photosWithFace, run.mix.truth.size, 'a face is found in every labelled photo');
-  // FaceRes reaches precision 0.97 and recall 0.87 here (see FACERES_SAME_PERSON_SIMILARITY); the margins allow small changes
-  assert.ok(scores.precision >= 0.93, `BCubed precision ${scores.precision}`);
-  assert.ok(scores.recall >= 0.83, `BCubed recall ${scores.recall}`);
+  // the issue's bar; MobileFaceNet reaches precision 0.982, recall 0.996, 66 groups, 66 of 67 people whole here
+  assert.ok(scores.precision >= 0.95, `BCubed precision ${scores.precision}`);
+  assert.ok(scores.recall >= 0.95, `BCubed recall ${scores.recall}`);
   assert.ok(Math.abs(groups - run.mix.people) <= 0.1 * run.mix.people, `${groups} groups for ${run.mix.people} people`);
-  assert.ok(whole >= 0.65 * people, `${whole} of ${people} people entirely in one group`);
+  // margin: a few people whose odd photos (another decade, heavy make-up) sit apart from the rest
+  assert.ok(whole >= people - 3, `${whole} of ${people} people entirely in one group`);
 });
 
-test('the issue\'s bar for the default embedding: BCubed >= 0.95 each, every person with >= 3 photos in one group', { skip: needsShared, todo: 'FaceRes reaches precision 0.97, recall 0.87; raise once the new default embedding lands', timeout: 900_000 }, async () => {
+test('the issue\'s bar: every person with >= 3 photos in one group', { skip: needsShared, todo: 'one person of 67 keeps a photo apart (with BlazeFace landmarks: madonna and elton_john, photos from other decades)', timeout: 900_000 }, async () => {
   const { mix, result } = await clusteredMix();
   const scores = scoreClustering(mix, result);
-  assert.ok(scores.precision >= 0.95 && scores.recall >= 0.95, JSON.stringify(scores));
   assert.equal(scores.whole, scores.peopleWith3Photos);
 });
 
@@ -199,6 +233,36 @@ test('facetrain cluster, rename, train, then cluster --model names the people it
   assert.ok(renamedPhotos.every((p) => namedPhotos.includes(p)), `${renamedPhotos} in ${namedPhotos}`);
 });
 
+test('cluster --gallery names the faces of people the gallery knows and groups only the rest', { skip: needsShared, timeout: 900_000 }, async () => {
+  const root = await tempDir('cluster-gallery');
+  const bbt = sharedPath('datasets', 'bbt');
+  const embedder = await loadClusterEmbedder(await chooseRuntime(undefined), 'mobilefacenet');
+  try {
+    // the gallery knows howard from three of his photos; the command sees all of bbt
+    const url = `file:${path.join(root, 'gallery.json')}`;
+    const store = await openGallery(url, embedder.dims);
+    const howard = (await readdir(path.join(bbt, 'howard'))).sort().map((f) => `howard/${f}`);
+    const templates = await Promise.all(
+      howard.slice(0, 3).map(async (photo) => {
+        const bytes = await readFile(path.join(bbt, photo));
+        const [face] = await embedder.embedFaces(await decodeImage(bytes, photo));
+        return { photoHash: hashBytes(bytes), file: photo, embedding: face!.embedding };
+      }),
+    );
+    await store.enroll('howard', templates);
+    await store.close();
+    const result = await clusterPhotos({ photosDir: bbt, outDir: path.join(root, 'out'), gallery: url, base: 'mobilefacenet' }, () => {}, embedder);
+    const named = result.groups.find((g) => g.name === 'howard');
+    assert.ok(named?.known, JSON.stringify(result.groups.map((g) => g.name)));
+    assert.deepEqual(named.photos.filter((p) => p.startsWith('howard/')).sort(), howard, 'every photo of howard is named, the two the gallery has not seen too');
+    const others = result.groups.filter((g) => !g.known);
+    assert.ok(others.length >= 5, `${others.length} new groups for the other people`);
+    assert.ok(others.every((g) => g.photos.every((p) => !p.startsWith('howard/'))), 'no new group holds howard');
+  } finally {
+    embedder.dispose();
+  }
+});
+
 test('cluster reports bad input on one line with the documented exit code', { skip: needsShared, timeout: 300_000 }, async () => {
   const root = await tempDir('cluster-errors');
   const missing = runFacetrain(['cluster', path.join(root, 'nowhere'), '--out', path.join(root, 'out')]);
@@ -210,6 +274,12 @@ test('cluster reports bad input on one line with the documented exit code', { sk
   const badMin = runFacetrain(['cluster', sharedPath('datasets', 'bbt'), '--out', path.join(root, 'out'), '--min-photos', '0']);
   assert.equal(badMin.status, 2);
   assert.match(badMin.stderr, /^error: --min-photos must be a whole number >= 1/);
+  const classifier = runFacetrain(['cluster', sharedPath('datasets', 'bbt'), '--out', path.join(root, 'out'), '--base', 'mobilenetv2']);
+  assert.equal(classifier.status, 2);
+  assert.match(classifier.stderr, /^error: Expected faceres or mobilefacenet for --base but received "mobilenetv2"\n$/);
+  const badGallery = runFacetrain(['cluster', sharedPath('datasets', 'bbt'), '--out', path.join(root, 'out'), '--gallery', 'nowhere:x']);
+  assert.equal(badGallery.status, 2);
+  assert.match(badGallery.stderr, /^error: --gallery nowhere:x: not a gallery URL/);
   await mkdir(path.join(root, 'photos'));
   const inside = runFacetrain(['cluster', path.join(root, 'photos'), '--out', root, '--force']);
   assert.equal(inside.status, 2);

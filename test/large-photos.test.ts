@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
-import { loadFaceDetector, type DetectedFace, type FaceDetector } from '../src/faces/detect.js';
-import { decodeImage, decodeImageScaled, readImageFile, type RgbImage } from '../src/image/decode.js';
+import { loadFaceDetector, scaleFace, type DetectedFace, type FaceDetector } from '../src/faces/detect.js';
+import { decodeImage, decodeImageScaled, decodeRegion, readImageFile, type RgbImage } from '../src/image/decode.js';
 import { loadRecognizer } from '../src/recognize/recognizer.js';
 import { buildServer } from '../src/server/app.js';
 import { FacetrainError } from '../src/errors.js';
@@ -48,6 +48,39 @@ describe('large photos: detection at the size needed', { skip: needsShared }, ()
     // The large photo is searched at 1440 px, the scene at 1366: tiles fall differently, boxes move by a few pixels.
     const distances = edgeDistances(big, small, 3);
     assert.ok(distances.every((d) => d <= 8), `box edges ${distances.map((d) => d.toFixed(1)).join(', ')} px from the scene's (faces about 100 px)`);
+  });
+
+  test('12 MP photos are searched at the size their smallest face needs and give the faces of the same photos downscaled', async () => {
+    const scenes = [sharedPath('datasets', 'bbt-scenes', 'bbt3.jpg'), sharedPath('datasets', 'five-celebrities', 'val', 'madonna', (await readdir(sharedPath('datasets', 'five-celebrities', 'val', 'madonna'))).sort()[0]!)];
+    for (const scene of scenes) {
+      // 12 MP (4608x2592 or 4000x3000 and so on: the scene's own aspect) as a phone saves it, and a quarter of it.
+      const side = Math.round(Math.sqrt(12e6 * 4 / 3));
+      const jpeg = new Uint8Array(await sharp(scene).resize(side, side, { fit: 'inside', kernel: 'cubic' }).jpeg({ quality: 92 }).toBuffer());
+      const { image: searched, scale } = await decodeImageScaled(jpeg, 'large.jpg', { maxSide: ({ width, height }) => detector.searchSide(width, height) });
+      const stored = await decodeImage(jpeg, 'large.jpg');
+      assert.ok(stored.width * stored.height > 8e6, `${stored.width}x${stored.height}`);
+      assert.ok(Math.abs(Math.min(searched.width, searched.height) * detector.config.minFaceFraction - detector.config.minFaceSize) < 1, 'searched where its smallest face is minFaceSize pixels');
+      const quarter = await decodeImage(new Uint8Array(await sharp(stored.data, { raw: { width: stored.width, height: stored.height, channels: 3 } }).resize(Math.round(stored.width / 4)).png().toBuffer()));
+      const small = await detector.detect(quarter);
+      const large = (await detector.detect(searched)).map((face) => scaleFace(face, scale, scale));
+      assert.ok(small.length >= 1, scene);
+      assert.equal(large.length, small.length, `${scene}: no face lost on the large photo`);
+      // In the quarter's pixels: the searched copy is 23 % larger than the quarter, so tiles fall differently (the test above allows 8 px).
+      const distances = edgeDistances(large, small, stored.width / quarter.width);
+      assert.ok(distances.every((d, i) => d <= 0.1 * small[i]!.box.width), `${scene}: box edges ${distances.map((d) => d.toFixed(1)).join(', ')} px from the quarter's (faces ${small.map((f) => f.box.width.toFixed(0)).join(', ')} px)`);
+    }
+  });
+
+  test('a region decoded shrunk on load has the pixels of the whole photo decoded at that size', async () => {
+    const photo = new Uint8Array(await phonePhoto(sharedPath('datasets', 'bbt', 'penny', 'penny1.png')));
+    const whole = (await decodeImageScaled(photo, 'phone.jpg', { maxSide: 2016 })).image;
+    const region = { left: 600, top: 1000, width: 300, height: 200 };
+    const part = await decodeRegion(photo, 'phone.jpg', { width: whole.width, height: whole.height }, region);
+    assert.deepEqual([part.width, part.height], [region.width, region.height]);
+    for (let y = 0; y < region.height; y++) {
+      const start = ((y + region.top) * whole.width + region.left) * 3;
+      assert.deepEqual(part.data.subarray(y * region.width * 3, (y + 1) * region.width * 3), whole.data.subarray(start, start + region.width * 3), `row ${y}`);
+    }
   });
 
   test('BlazeFace on onnxruntime finds the boxes TF.js finds', async () => {

@@ -12,7 +12,7 @@ import { buildClassicHead } from '../src/base/mobilenetv2/head.js';
 import { readImageFile, resizeSquare, type RgbImage } from '../src/image/decode.js';
 import { HISTORY_FILE } from '../src/model-dir/manifest.js';
 import { computeFrozenOutputs } from '../src/base/mobilenetv2/features.js';
-import type { EpochMetrics } from '../src/train/loop.js';
+import type { EpochMetrics } from '../src/train/phase.js';
 import { Adam } from '../src/train/onnx-adam.js';
 import { dropoutMultipliers, OnnxTrainer } from '../src/train/onnx-step.js';
 import { packRows, replicaWeights, variablesOf, type ReplicaModels, type SharedTensor } from '../src/train/replica.js';

@@ -9,7 +9,8 @@ import { splitAtLayer } from '../src/graph/split.js';
 import { buildClassicHead } from '../src/base/mobilenetv2/head.js';
 import { readImageFile, resizeSquare, type RgbImage } from '../src/image/decode.js';
 import { toMobileNetInput } from '../src/base/mobilenetv2/features.js';
-import { phaseSchedule, runPhase, type EpochMetrics } from '../src/train/loop.js';
+import { runTfjsPhase } from '../src/train/loop.js';
+import { phaseSchedule, type EpochMetrics } from '../src/train/phase.js';
 import { ReplicaGroup, runParallelPhase } from '../src/train/parallel.js';
 import { replicaForward, replicaWeights, shareTensor, variablesOf, type ReplicaModels, type SharedPhaseData } from '../src/train/replica.js';
 import { FIVE_CELEBRITIES, MOBILENET_035_DIR, needsShared } from './support/shared.js';
@@ -69,7 +70,7 @@ test('a data-parallel step equals the single-thread full-batch step, and the rep
   const batches = phaseSchedule({ ...options, train: data })();
   assert.equal(batches.length, 2);
 
-  // single thread: the whole batch's gradient, then the whole epoch with runPhase
+  // single thread: the whole batch's gradient, then the whole epoch with runTfjsPhase
   const forward = replicaForward(reference);
   const first = batches[0]!;
   const inputs = data.inputs.map(({ shape, values }) => tf.tensor(values, shape));
@@ -80,7 +81,7 @@ test('a data-parallel step equals the single-thread full-batch step, and the rep
   }, variablesOf(replicaWeights(reference)));
   const expectedGradients = variablesOf(replicaWeights(reference)).map((v) => grads[v.name]!.dataSync() as Float32Array);
   tf.dispose(Object.values(grads));
-  runPhase({
+  await runTfjsPhase({
     ...options,
     epochs: 1,
     train: { inputs, labels: data.labels, views: 1 },

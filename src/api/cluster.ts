@@ -1,21 +1,26 @@
 import { copyFile, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { averageLinkageClusters } from '../cluster/average-linkage.js';
 import { renderContactSheet } from '../cluster/contact-sheet.js';
 import { CACHE_DIR, CACHE_FILE, readFaceCache, serializeFaceCache, type FaceCache } from '../cluster/face-cache.js';
+import { groupFaces } from '../cluster/group-faces.js';
 import type { ClusteredFace, ClusterEmbedder, ClusterGroup, EmbeddedFace } from '../cluster/types.js';
+import { TRAIN_DEFAULTS, type BaseName } from '../config.js';
 import { skipReason } from '../dataset/prepare.js';
-import { UNSORTED_DIR } from '../dataset/scan.js';
+import { scanFilesDeep, UNSORTED_DIR } from '../dataset/scan.js';
 import { FacetrainError } from '../errors.js';
 import { UNKNOWN_LABEL } from '../evaluate/types.js';
 import { iou } from '../faces/geometry.js';
+import { matchNeighbours } from '../gallery/match.js';
+import { openGallery } from '../gallery/open.js';
+import type { GalleryStore } from '../gallery/store.js';
 import { decodeImage, type RgbImage } from '../image/decode.js';
 import { hashBytes } from '../model-dir/gallery.js';
+import { readManifest } from '../model-dir/manifest.js';
 import { loadRecognizer, type Recognizer } from '../recognize/recognizer.js';
 import { chooseRuntime } from '../runtime/choose.js';
 import type { RuntimeName } from '../runtime/runtime.js';
 import { writeDirAtomic } from '../util/fs.js';
-import { loadClusterEmbedder } from './cluster-embedder.js';
+import { CLUSTER_BASE, loadClusterEmbedder } from './cluster-embedder.js';
 
 export type { ClusteredFace, ClusterGroup } from '../cluster/types.js';
 
@@ -33,10 +38,16 @@ export interface ClusterOptions {
   force: boolean;
   /** A facetrain model: faces of the people it knows are named, only the rest are grouped. */
   modelDir?: string;
+  /** A gallery (gallery/open.ts URL): faces whose nearest template is close enough are named after its person, only the rest are grouped. */
+  gallery?: string;
+  /** The embedding base; default: see defaultBase. */
+  base?: BaseName;
   engine?: RuntimeName;
+  /** Orders the graph clustering's rounds: the same seed gives the same groups. */
+  seed: number;
 }
 
-export const CLUSTER_DEFAULTS = Object.freeze({ minPhotos: 3, copy: false, force: false });
+export const CLUSTER_DEFAULTS = Object.freeze({ minPhotos: 3, copy: false, force: false, seed: 42 });
 
 export type ClusterEvent =
   | { type: 'scan'; photos: number; cachedFaces: boolean }
@@ -54,24 +65,8 @@ export interface ClusterResult {
   skipped: { file: string; reason: string }[];
   /** Photos whose faces were taken from the cache of an earlier run. */
   cachedPhotos: number;
-  sameThreshold: number;
-}
-
-/** Every non-hidden file under `dir`, recursively, except those in `exclude`; sorted. */
-async function listPhotos(dir: string, exclude: string): Promise<string[]> {
-  const found: string[] = [];
-  const walk = async (current: string): Promise<void> => {
-    if (path.resolve(current) === exclude) return;
-    for (const entry of await readdir(current, { withFileTypes: true })) {
-      if (entry.name.startsWith('.')) continue;
-      const full = path.join(current, entry.name);
-      const info = entry.isSymbolicLink() ? await stat(full).catch(() => undefined) : entry;
-      if (info?.isDirectory()) await walk(full);
-      else if (info?.isFile()) found.push(full);
-    }
-  };
-  await walk(dir);
-  return found.sort();
+  /** The embedding base and the similarities the faces were grouped at. */
+  rule: { base: string; linkSimilarity: number; joinSimilarity: number };
 }
 
 async function checkFolders(options: ClusterOptions): Promise<void> {
@@ -100,11 +95,30 @@ async function knownLabels(recognizer: Recognizer, image: RgbImage, faces: Embed
   });
 }
 
+/** Names the faces whose nearest gallery template reaches `similarity` (the link rule: as sure as two faces linked in one group). */
+async function galleryLabels(store: GalleryStore, faces: EmbeddedFace[], similarity: number): Promise<(string | undefined)[]> {
+  return Promise.all(
+    faces.map(async (face) => {
+      const match = matchNeighbours(await store.nearest(face.embedding, 1), similarity, 1);
+      return match.label === UNKNOWN_LABEL ? undefined : match.label;
+    }),
+  );
+}
+
 interface PhotoFaces {
   photo: string;
   file: string;
   faces: EmbeddedFace[];
   known: (string | undefined)[];
+}
+
+/**
+ * The base faces are embedded with when none is given: with a gallery, the one its templates come
+ * from (the model's base, else train's default, as `enroll` and `index` make them), else CLUSTER_BASE.
+ */
+async function defaultBase(options: ClusterOptions): Promise<BaseName> {
+  if (!options.gallery) return CLUSTER_BASE;
+  return options.modelDir ? (await readManifest(options.modelDir)).base.name : TRAIN_DEFAULTS.base;
 }
 
 /** Distinct photos in `faces`, in first-seen order. */
@@ -130,8 +144,9 @@ export function linkName(photo: string): string {
 
 /**
  * Sorts a folder of unlabelled photos into one folder per person: every face of every photo is
- * embedded, faces of people `modelDir` knows are named, the rest are grouped by average-linkage
- * clustering at the embedder's same-person similarity, and `outDir` gets `person-01/`... (largest
+ * embedded, faces of people `modelDir` or `gallery` knows are named, the rest are grouped by
+ * groupFaces (nearest neighbours, Chinese whispers, small groups joined to large ones) at the
+ * base's verification thresholds, and `outDir` gets `person-01/`... (largest
  * first), `unsorted/`, `index.html`, `clusters.json` and the embedding cache.
  */
 export async function clusterPhotos(input: Partial<ClusterOptions> & Pick<ClusterOptions, 'photosDir' | 'outDir'>, emit: (e: ClusterEvent) => void = () => {}, embedder?: ClusterEmbedder): Promise<ClusterResult> {
@@ -139,13 +154,16 @@ export async function clusterPhotos(input: Partial<ClusterOptions> & Pick<Cluste
   const started = performance.now();
   await checkFolders(options);
   const outDir = path.resolve(options.outDir);
-  const files = await listPhotos(options.photosDir, outDir);
+  const files = await scanFilesDeep(options.photosDir, outDir);
   const ownEmbedder = embedder === undefined;
   // one runtime for the whole command: the clustering embedder and the --model recognizer share it
   const runtime = ownEmbedder || options.modelDir ? await chooseRuntime(options.engine) : undefined;
-  const faceEmbedder = embedder ?? (await loadClusterEmbedder(runtime!));
-  const recognizer = options.modelDir ? await loadRecognizer(options.modelDir, { runtime }) : undefined;
+  const faceEmbedder = embedder ?? (await loadClusterEmbedder(runtime!, options.base ?? (await defaultBase(options))));
+  let recognizer: Recognizer | undefined;
+  let gallery: GalleryStore | undefined;
   try {
+    recognizer = options.modelDir ? await loadRecognizer(options.modelDir, { runtime }) : undefined;
+    gallery = options.gallery ? await openGallery(options.gallery, faceEmbedder.dims, options.modelDir) : undefined;
     if (recognizer && recognizer.manifest.input.crop !== 'aligned-face') {
       throw new FacetrainError('FT_ERR_MODEL', `${options.modelDir}: was trained on whole photos (--no-detect), so it cannot name single faces; pass a model trained with face detection`);
     }
@@ -170,7 +188,12 @@ export async function clusterPhotos(input: Partial<ClusterOptions> & Pick<Cluste
         if (hit) cachedPhotos++;
         else embedded++;
         cache.set(hash, faces);
-        photos.push({ photo, file, faces, known: recognizer && faces.length > 0 ? await knownLabels(recognizer, image!, faces) : faces.map(() => undefined) });
+        const known = recognizer && faces.length > 0 ? await knownLabels(recognizer, image!, faces) : faces.map((): string | undefined => undefined);
+        if (gallery) {
+          const fromGallery = await galleryLabels(gallery, faces, faceEmbedder.linkSimilarity);
+          fromGallery.forEach((name, rank) => (known[rank] ??= name));
+        }
+        photos.push({ photo, file, faces, known });
       } catch (err) {
         if (!(err instanceof FacetrainError)) throw err;
         const reason = skipReason(err, file);
@@ -187,7 +210,8 @@ export async function clusterPhotos(input: Partial<ClusterOptions> & Pick<Cluste
     const allFaces = photos.flatMap((p) => p.faces.map((face, rank) => ({ photo: p.photo, file: p.file, rank, face, known: p.known[rank] })));
     const unknown = allFaces.filter((f) => f.known === undefined);
     const knownNames = [...new Set(allFaces.flatMap((f) => (f.known === undefined ? [] : [f.known])))].sort();
-    const clusters = averageLinkageClusters(unknown.map((f) => f.face.embedding), faceEmbedder.sameThreshold)
+    const rule = { base: faceEmbedder.base, linkSimilarity: faceEmbedder.linkSimilarity, joinSimilarity: faceEmbedder.joinSimilarity };
+    const clusters = groupFaces(unknown.map((f) => ({ embedding: f.face.embedding, photo: f.photo })), { ...rule, minPhotos: options.minPhotos, seed: options.seed })
       .map((members) => members.map((m) => unknown[m]!))
       .filter((members) => photosOf(members).length >= options.minPhotos)
       .sort((a, b) => photosOf(b).length - photosOf(a).length || b.length - a.length);
@@ -220,7 +244,7 @@ export async function clusterPhotos(input: Partial<ClusterOptions> & Pick<Cluste
         for (const group of groups) await place(group.name, group.photos);
         if (unsorted.length > 0) await place(UNSORTED_DIR, unsorted);
         await writeFile(path.join(tmp, CONTACT_SHEET_FILE), renderContactSheet({ groups, faces, unsorted, thumbnails }));
-        await writeFile(path.join(tmp, CLUSTERS_FILE), `${JSON.stringify({ sameThreshold: faceEmbedder.sameThreshold, groups, unsorted, faces }, null, 1)}\n`);
+        await writeFile(path.join(tmp, CLUSTERS_FILE), `${JSON.stringify({ rule, groups, unsorted, faces }, null, 1)}\n`);
         await mkdir(path.join(tmp, CACHE_DIR));
         await writeFile(path.join(tmp, CACHE_DIR, CACHE_FILE), serializeFaceCache(cache, faceEmbedder.key));
       },
@@ -228,9 +252,10 @@ export async function clusterPhotos(input: Partial<ClusterOptions> & Pick<Cluste
     );
     for (const g of groups) emit({ type: 'group', name: g.name, photos: g.photos.length, faces: g.faces, known: g.known });
     emit({ type: 'saved', outDir, groups: clusters.length, known: knownNames.length, faces: faces.length, unsortedPhotos: unsorted.length, photosWithoutFaces: withoutFaces.length, ms: performance.now() - started });
-    return { outDir, groups, unsorted, faces, skipped, cachedPhotos, sameThreshold: faceEmbedder.sameThreshold };
+    return { outDir, groups, unsorted, faces, skipped, cachedPhotos, rule };
   } finally {
     recognizer?.dispose();
+    await gallery?.close();
     if (ownEmbedder) faceEmbedder.dispose();
   }
 }

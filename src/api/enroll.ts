@@ -62,7 +62,7 @@ async function rewriteModel(modelDir: string, base: EmbeddingBaseRow, manifest: 
   const config = recipeOf(manifest);
   const train = gallery.entries.filter((e) => e.split === 'train');
   const val = gallery.entries.filter((e) => e.split === 'val' && manifest.labels.includes(e.person));
-  const { head } = trainEmbeddingHead(train, val, manifest.labels, config, () => {});
+  const { head } = await trainEmbeddingHead(train, val, manifest.labels, config, () => {});
   // only the user's own files are carried over; exports are dropped like reports: after a forget they would still recognize the person
   const rewritten = [EVAL_FILE, REPORT_FILE, GALLERY_FILE, LABELS_FILE, MANIFEST_FILE, 'model.json', WEIGHTS_FILE];
   const keep = (await readdir(modelDir, { withFileTypes: true })).filter((e) => e.isFile() && !rewritten.includes(e.name)).map((e) => e.name);

@@ -19,6 +19,8 @@ import { irFromGraphRecognizer } from '../graph/from-graph.js';
 import { optimizeIr } from '../graph/optimize.js';
 import { writeExport } from '../export/export-model.js';
 import type { ExportableRecognizer, ExportFormat } from '../export/types.js';
+import type { FaceEmbedder } from '../faces/embedder.js';
+import { buildPipelineExport, writePipelineFiles } from './export-pipeline.js';
 
 export const ALL_FORMATS = Object.freeze(['tfjs', 'h5', 'onnx', 'tflite', 'tflite-fp16', 'tflite-int8'] as const);
 export type ModelFormat = (typeof ALL_FORMATS)[number];
@@ -49,19 +51,33 @@ export function parseFormats(value: string): ModelFormat[] {
   return names as ModelFormat[];
 }
 
-async function exportable(modelDir: string, manifest: ModelManifest): Promise<ExportableRecognizer> {
+interface Exportable {
+  /** The classifier every format writes; absent for an embedding network that is no TF.js graph (then ONNX only, as the pipeline). */
+  recognizer?: ExportableRecognizer;
+  /** An embedding model's networks, for the pipeline export. */
+  networks?: { embedder: FaceEmbedder; head: tfl.LayersModel };
+}
+
+/** Formats a network that is no TF.js graph is written in: the pipeline's. */
+const PIPELINE_ONLY_FORMATS: readonly ModelFormat[] = ['onnx', 'tflite'];
+
+/** Why a base's model is written only as the pipeline, if it is. */
+function pipelineOnly(manifest: ModelManifest): string | undefined {
+  return manifest.base.name === 'mobilefacenet'
+    ? `models on the ${manifest.base.name} base export to ${PIPELINE_ONLY_FORMATS.join(' and ')} only so far (its network, read from TFLite, uses PReLU, which the TF.js and .h5 writers and TFLite's float16/int8 do not cover yet); use --format ${PIPELINE_ONLY_FORMATS.join(',')}`
+    : undefined;
+}
+
+async function exportable(modelDir: string, manifest: ModelManifest): Promise<Exportable> {
   const model = await tfl.loadLayersModel(fileSystemIO(modelDir));
   const input = perChannelInput(manifest.input);
   const base = BASE_ROWS[manifest.base.name];
   const name = `facetrain-${manifest.base.name}`;
-  if (base.kind === 'classifier') return { model, labels: manifest.labels, input, name };
+  if (base.kind === 'classifier') return { recognizer: { model, labels: manifest.labels, input, name } };
   const embedder = await base.loadEmbedder();
-  if (!embedder.model || !embedder.outputNode) {
-    embedder.dispose();
-    model.dispose();
-    throw new FacetrainError('FT_ERR_UNSUPPORTED', `${modelDir}: models on the ${manifest.base.name} base cannot be exported yet (its network is not a TF.js graph); retrain with --base faceres to export`);
-  }
-  return { model: { graph: embedder.model, outputNode: embedder.outputNode, head: model }, labels: manifest.labels, input, name };
+  const networks = { embedder, head: model };
+  if (!embedder.model || !embedder.outputNode) return { networks };
+  return { networks, recognizer: { model: { graph: embedder.model, outputNode: embedder.outputNode, head: model }, labels: manifest.labels, input, name } };
 }
 
 /** Photos int8 calibration and bias correction run on: enough that every layer's mean error is measured, few enough to stay quick. */
@@ -113,9 +129,11 @@ async function writeTfjs(modelDir: string, manifest: ModelManifest, out: string)
   );
 }
 
-/** Formats that cannot be written with these options (with the reason a user reads); every base exports to every format. */
-export function unavailableFormats(options: Pick<ExportDirOptions, 'calibration'>): Map<ModelFormat, string> {
+/** Formats that cannot be written with these options or for this model (with the reason a user reads). */
+export function unavailableFormats(options: Pick<ExportDirOptions, 'calibration'>, manifest?: ModelManifest): Map<ModelFormat, string> {
   const reasons = new Map<ModelFormat, string>();
+  const onlyPipeline = manifest && pipelineOnly(manifest);
+  if (onlyPipeline) for (const format of ALL_FORMATS) if (!PIPELINE_ONLY_FORMATS.includes(format)) reasons.set(format, onlyPipeline);
   if (!options.calibration) {
     reasons.set('tflite-int8', 'tflite-int8 needs photos to calibrate on: pass --calibration <photos folder> (a few dozen of the training photos)');
   }
@@ -128,13 +146,31 @@ export async function exportModelDir(modelDir: string, formats: ModelFormat[], o
   const manifest = await readManifest(modelDir);
   const outDir = options.outDir ?? path.join(modelDir, 'export');
   await mkdir(outDir, { recursive: true });
+  const onlyPipeline = pipelineOnly(manifest);
   const unavailable = unavailableFormats(options);
-  for (const f of formats) if (unavailable.has(f)) throw new FacetrainError('FT_ERR_INVALID_OPTION', unavailable.get(f)!);
-  const recognizer = await exportable(modelDir, manifest);
+  for (const f of formats) {
+    if (onlyPipeline && !PIPELINE_ONLY_FORMATS.includes(f)) throw new FacetrainError('FT_ERR_UNSUPPORTED', `${modelDir}: ${onlyPipeline}`);
+    if (unavailable.has(f)) throw new FacetrainError('FT_ERR_INVALID_OPTION', unavailable.get(f)!);
+  }
+  const { recognizer: classifier, networks } = await exportable(modelDir, manifest);
+  // an embedding model's ONNX is the whole pipeline: recognizer with the unknown score, detector, description
+  const pipelineFormats = (['onnx', 'tflite'] as const).filter((f) => formats.includes(f));
+  const pipeline = pipelineFormats.length > 0 && networks
+    ? await buildPipelineExport(modelDir, manifest, networks, Object.fromEntries(pipelineFormats.map((f) => [f, FILE_NAMES[f]])))
+    : undefined;
+  // every base has it but a pipeline-only one, whose formats (checked above) are the pipeline's
+  const recognizer = classifier!;
   const written: string[] = [];
+  let pipelineFilesWritten = false;
   for (const format of formats) {
     const out = path.join(outDir, FILE_NAMES[format]);
     if (format === 'tfjs') await writeTfjs(modelDir, manifest, out);
+    else if ((format === 'onnx' || format === 'tflite') && pipeline) {
+      await writeFileAtomic(out, (format === 'onnx' ? pipeline.recognizerOnnx : pipeline.recognizerTflite)!);
+      await writeFileAtomic(path.join(outDir, LABELS_FILE), labelsText(manifest.labels));
+      if (!pipelineFilesWritten) for (const file of await writePipelineFiles(outDir, pipeline)) options.onWritten?.(format, file);
+      pipelineFilesWritten = true;
+    }
     else if (format === 'h5') {
       const keras = kerasModel(recognizer);
       await saveKerasH5(keras, out, { labels: manifest.labels });

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { resolveTrainConfig, type TrainConfig } from '../config.js';
+import { resolveTrainConfig, type BaseName, type TrainConfig } from '../config.js';
+import type { InputSpec } from '../faces/input-spec.js';
 import { checkPeople, preparePhotos } from '../dataset/prepare.js';
 import { BASE_ROWS } from '../base/index.js';
 import type { ClassifierBaseRow, EmbeddingBaseRow } from '../base/row.js';
@@ -70,18 +71,22 @@ async function validate(recognizer: Recognizer, val: { file: string; person: str
   return { threshold, samples, report: evaluate(samples, recognizer.labels, threshold) };
 }
 
+/** The input spec a model trained on `base` gets (`detect`: faces found and aligned, else the whole photo). */
+export function inputSpecFor(base: BaseName, detect: boolean): InputSpec {
+  const row = BASE_ROWS[base];
+  return row.kind === 'embedding' && (detect || row.template)
+    ? embeddingInputSpec(row)
+    : { size: INPUT_SIZE, channels: 'RGB', ...row.normalisation, ...(detect ? { crop: 'aligned-face', align: { ...DEFAULT_ALIGN_CONFIG } } : { crop: 'whole-image' }) };
+}
+
 function draftManifest(config: TrainConfig, labels: string[]): ModelManifest {
   // where and how it ran is not part of the recipe (a model trained with --engine onnx enrolls anywhere)
   const { dataDir: _data, outDir: _out, force: _force, engine: _engine, ...recipe } = config;
-  const row = BASE_ROWS[config.base];
   return {
     format: 'facetrain-model',
     formatVersion: 1,
     base: BASE_ROWS[config.base].manifestEntry(config),
-    input:
-      row.kind === 'embedding' && (config.detect || row.template)
-        ? embeddingInputSpec(row)
-        : { size: INPUT_SIZE, channels: 'RGB', ...row.normalisation, ...(config.detect ? { crop: 'aligned-face', align: { ...DEFAULT_ALIGN_CONFIG } } : { crop: 'whole-image' }) },
+    input: inputSpecFor(config.base, config.detect),
     labels,
     threshold: 0,
     seed: config.seed,
@@ -140,7 +145,7 @@ async function trainEmbedding(base: EmbeddingBaseRow, config: TrainConfig, runti
   const train = await embedPhotos(p.split.train, 'train', { ...ctx, views: config.augment ? config.augmentViews : 1 });
   const val = await embedPhotos(p.split.val, 'val', { ...ctx, views: 1 });
   reportDataset(emit, p, train, val);
-  const { head, history } = trainEmbeddingHead(train, val, p.split.people, config, emit);
+  const { head, history } = await trainEmbeddingHead(train, val, p.split.people, config, emit);
   const gallery: Gallery = { version: 1, recipeKey, entries: [...train, ...val] };
   const galleries = personGalleries(train, p.split.people);
   const recognizer = createRecognizer(manifest, { classifier: embeddingClassifier(embedder, head, galleries), detector, aligner: pipeline.aligner });

@@ -5,7 +5,7 @@ import type { EventSink } from '../events.js';
 import type { FaceEmbedder } from '../faces/embedder.js';
 import type { ModelManifest } from '../model-dir/manifest.js';
 import type { Runtime } from '../runtime/runtime.js';
-import type { EpochMetrics } from '../train/loop.js';
+import type { EpochMetrics } from '../train/phase.js';
 
 /** What a classifier base's training returns: one model from pixels to probabilities, and its history. */
 export interface TrainedClassifier {
@@ -63,11 +63,11 @@ export interface EmbeddingBaseRow extends CommonRow {
    */
   unknownFloor: number;
   /**
-   * Cosine similarity at or above which `cluster` puts two faces in one group, where it differs from
-   * `verifyThreshold` (FaceRes: its 1 % false-accept similarity on the shared mix, stricter than its
-   * best-accuracy threshold, because one wrong link merges two whole groups).
+   * The stricter threshold of the same family: the cosine similarity that 99.9 % of the
+   * different-person LFW pairs in ../shared stay below (a 0.1 % false-accept rate; `npm run
+   * accuracy` with ACCURACY_TARGET_FAR=0.001). `cluster` links two faces at it, since one wrong link can merge two people.
    */
-  samePersonSimilarity?: number;
+  strictVerifyThreshold: number;
   /**
    * Cosine similarity to the nearest gallery template under which a gallery names a face `unknown`
    * (unless a threshold is given): the one with fewest errors on the shared gallery queries

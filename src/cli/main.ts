@@ -2,10 +2,13 @@
 import { cac } from 'cac';
 import { createRequire } from 'node:module';
 import { FacetrainError, fromFileSystemError } from '../errors.js';
+import { cliMessage } from './options.js';
 import { registerCluster } from './commands/cluster.js';
+import { registerCrop } from './commands/crop.js';
 import { registerEval } from './commands/eval.js';
 import { registerExport } from './commands/export.js';
 import { registerGalleryIndex } from './commands/gallery-index.js';
+import { registerInfo } from './commands/info.js';
 import { registerPeople } from './commands/people.js';
 import { registerPredict } from './commands/predict.js';
 import { registerServe } from './commands/serve.js';
@@ -25,7 +28,7 @@ const UNEXPECTED_EXIT_CODE = 1;
 function reportUnexpected(err: unknown): void {
   const known = fromFileSystemError(err);
   if (known instanceof FacetrainError) {
-    process.stderr.write(`error: ${known.message}\n`);
+    process.stderr.write(`error: ${cliMessage(known)}\n`);
     process.exit(known.exitCode);
   }
   const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
@@ -46,6 +49,8 @@ export async function runCli(argv: string[]): Promise<void> {
   registerVerify(cli);
   registerGalleryIndex(cli);
   registerCluster(cli);
+  registerCrop(cli);
+  registerInfo(cli);
   cli.help();
   cli.version(version);
   try {
@@ -60,7 +65,7 @@ export async function runCli(argv: string[]): Promise<void> {
     const err = fromFileSystemError(caught);
     if (err instanceof FacetrainError) {
       // clears a progress line left on a terminal
-      process.stderr.write(`${process.stderr.isTTY ? "\r\x1b[K" : ""}error: ${err.message}\n`);
+      process.stderr.write(`${process.stderr.isTTY ? "\r\x1b[K" : ""}error: ${cliMessage(err)}\n`);
       process.exitCode = err.exitCode;
       return;
     }

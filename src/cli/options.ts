@@ -1,5 +1,16 @@
+import type { BaseName } from '../config.js';
+import { type FacetrainError, invalidOption } from '../errors.js';
+import { EMBEDDING_BASES, isEmbeddingBase } from '../recognize/embedding-base.js';
 import type { RuntimeName } from '../runtime/runtime.js';
-import { invalidOption } from '../errors.js';
+
+/** The flag of each library option an error's remedy may name. */
+const OPTION_FLAGS: Record<string, string> = { outDir: '--out', force: '--force', weights: '--weights' };
+
+/** An error as the CLI prints it: the library's message, then the flags its remedy refers to. */
+export function cliMessage(err: FacetrainError): string {
+  const flags = err.options.map((name) => OPTION_FLAGS[name] ?? name);
+  return flags.length > 0 ? `${err.message} (${flags.join(', ')})` : err.message;
+}
 
 export interface OutputFlags {
   json?: boolean;
@@ -19,6 +30,13 @@ export function optionalNumber(flag: string, value: unknown): number | undefined
 export function engineOption(value: unknown): RuntimeName | undefined {
   if (value === undefined) return undefined;
   if (value !== 'onnx' && value !== 'tfjs') throw invalidOption('--engine', 'onnx or tfjs', value);
+  return value;
+}
+
+/** `--base` of the commands that embed faces without a trained head (verify, cluster). */
+export function embeddingBaseOption(value: unknown): BaseName | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !isEmbeddingBase(value)) throw invalidOption('--base', EMBEDDING_BASES.join(' or '), value);
   return value;
 }
 

@@ -39,7 +39,7 @@ function section(name: string, heading: string, faces: ClusteredFace[], thumbnai
  */
 export function renderContactSheet({ groups, faces, unsorted, thumbnails }: ContactSheetInput): string {
   const sections = groups.map((g) =>
-    section(g.name, `${plural(g.photos.length, 'photo')}, ${plural(g.faces, 'face')}${g.known ? ', named by the model' : ''}`, faces.filter((f) => f.group === g.name), thumbnails, 'group'),
+    section(g.name, `${plural(g.photos.length, 'photo')}, ${plural(g.faces, 'face')}${g.known ? ', named by the model or gallery' : ''}`, faces.filter((f) => f.group === g.name), thumbnails, 'group'),
   );
   const unsortedFaces = faces.filter((f) => f.group === UNSORTED_DIR);
   const groupsByPhoto = new Map<string, Set<string>>();

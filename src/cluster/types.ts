@@ -13,14 +13,20 @@ export interface EmbeddedFace {
 
 /**
  * Everything clustering needs from the face-embedding base, in one place so that a new default base
- * is one new row in the BASES table: how faces are found and embedded, and the similarity above
- * which two faces are taken for the same person (the row's `samePersonSimilarity`).
+ * is one new row in the BASES table: how faces are found, aligned (the base's own alignment) and
+ * embedded, and the verification thresholds of that embedding the grouping rule is made of.
  */
 export interface ClusterEmbedder {
   /** Names the base and its settings; cached embeddings made under another key are not reused. */
   readonly key: string;
-  /** Cosine similarity at or above which two faces (or two groups, on average) are one person. */
-  readonly sameThreshold: number;
+  /** The base's name, for messages and clusters.json. */
+  readonly base: string;
+  /** Length of the embeddings (a gallery of another length cannot be searched with them). */
+  readonly dims: number;
+  /** Cosine similarity at which two faces are linked: the base's 0.1 % false-accept verify threshold. */
+  readonly linkSimilarity: number;
+  /** Cosine similarity at which a face of a small group joins a large one: the base's best-accuracy verify threshold. */
+  readonly joinSimilarity: number;
   /** Every face in the photo, largest first. */
   embedFaces(image: RgbImage): Promise<EmbeddedFace[]>;
   dispose(): void;
@@ -41,7 +47,7 @@ export interface ClusteredFace {
 
 export interface ClusterGroup {
   name: string;
-  /** Named by the model given with --model. */
+  /** Named by the model or gallery the command was given. */
   known: boolean;
   photos: string[];
   faces: number;

@@ -49,6 +49,23 @@ export async function scanFiles(dir: string): Promise<string[]> {
     .sort();
 }
 
+/** Every non-hidden file under `dir` at any depth (hidden folders and the folder `exclude` skipped, linked folders followed), sorted. */
+export async function scanFilesDeep(dir: string, exclude?: string): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (current: string): Promise<void> => {
+    if (exclude !== undefined && path.resolve(current) === exclude) return;
+    for (const entry of await readdir(current, { withFileTypes: true })) {
+      if (entry.name.startsWith('.')) continue;
+      const full = path.join(current, entry.name);
+      const info = entry.isSymbolicLink() ? await stat(full).catch(() => undefined) : entry;
+      if (info?.isDirectory()) await walk(full);
+      else if (info?.isFile()) found.push(full);
+    }
+  };
+  await walk(dir);
+  return found.sort();
+}
+
 /** Reads `root/<person>/<file>`; every non-hidden file is a candidate photo (decoding decides). */
 export async function scanPeople(root: string): Promise<Map<string, string[]>> {
   let names: string[];

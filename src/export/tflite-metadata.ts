@@ -34,6 +34,13 @@ export interface ClassifierMetadata {
   mean: number[];
   std: number[];
   labelsFile: string;
+  /**
+   * The outputs in order, for a model with several (the recognition pipeline); the one with
+   * `labels` gets the labels file. Default: one probability output.
+   */
+  outputs?: { name: string; description: string; labels?: boolean }[];
+  /** Files of the zip described at model level (e.g. pipeline.json). */
+  modelFiles?: { name: string; description: string }[];
 }
 
 function strings(b: flatbuffers.Builder, values: string[]): number[] {
@@ -72,8 +79,16 @@ function inputTensorMetadata(b: flatbuffers.Builder, meta: ClassifierMetadata): 
   return TensorMetadata.endTensorMetadata(b);
 }
 
-function outputTensorMetadata(b: flatbuffers.Builder, meta: ClassifierMetadata): number {
-  const [name, description, fileName, fileDescription] = strings(b, ['probability', 'Probability of each person', meta.labelsFile, 'Labels of the output classes']);
+function plainTensorMetadata(b: flatbuffers.Builder, output: { name: string; description: string }): number {
+  const [name, description] = strings(b, [output.name, output.description]);
+  TensorMetadata.startTensorMetadata(b);
+  TensorMetadata.addName(b, name);
+  TensorMetadata.addDescription(b, description);
+  return TensorMetadata.endTensorMetadata(b);
+}
+
+function outputTensorMetadata(b: flatbuffers.Builder, meta: ClassifierMetadata, output = { name: 'probability', description: 'Probability of each person' }): number {
+  const [name, description, fileName, fileDescription] = strings(b, [output.name, output.description, meta.labelsFile, 'Labels of the output classes']);
   const labels = AssociatedFile.createAssociatedFile(b, fileName, fileDescription, AssociatedFileType.TENSOR_AXIS_LABELS, 0);
   const files = TensorMetadata.createAssociatedFilesVector(b, [labels]);
   const properties = FeatureProperties.createFeatureProperties(b);
@@ -95,15 +110,19 @@ function outputTensorMetadata(b: flatbuffers.Builder, meta: ClassifierMetadata):
 export function buildClassifierMetadata(meta: ClassifierMetadata): Uint8Array {
   const b = new flatbuffers.Builder(1024);
   const input = inputTensorMetadata(b, meta);
-  const output = outputTensorMetadata(b, meta);
+  const outputs = meta.outputs ? meta.outputs.map((o) => (o.labels ? outputTensorMetadata(b, meta, o) : plainTensorMetadata(b, o))) : [outputTensorMetadata(b, meta)];
   const subgraph = SubGraphMetadata.createSubGraphMetadata(
     b,
-    b.createString('image_classifier'),
+    b.createString(meta.outputs ? 'face_recognizer' : 'image_classifier'),
     0,
     SubGraphMetadata.createInputTensorMetadataVector(b, [input]),
-    SubGraphMetadata.createOutputTensorMetadataVector(b, [output]),
+    SubGraphMetadata.createOutputTensorMetadataVector(b, outputs),
     0,
   );
+  const modelFiles = meta.modelFiles?.map((f) => {
+    const [name, description] = strings(b, [f.name, f.description]);
+    return AssociatedFile.createAssociatedFile(b, name, description, AssociatedFileType.DESCRIPTIONS, 0);
+  });
   const root = ModelMetadata.createModelMetadata(
     b,
     b.createString(meta.name),
@@ -112,7 +131,7 @@ export function buildClassifierMetadata(meta: ClassifierMetadata): Uint8Array {
     ModelMetadata.createSubgraphMetadataVector(b, [subgraph]),
     b.createString('facetrain'),
     0,
-    0,
+    modelFiles ? ModelMetadata.createAssociatedFilesVector(b, modelFiles) : 0,
     b.createString(MIN_PARSER_VERSION),
   );
   ModelMetadata.finishModelMetadataBuffer(b, root);

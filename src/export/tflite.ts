@@ -72,6 +72,10 @@ interface OpSpec {
   options?: OptionsSpec;
 }
 
+/** Operators and option tables past the end of the schema subset (numbers from TFLite's schema.fbs). */
+const BUILTIN = { GATHER: 36, PRELU: 54, ARG_MAX: 56, REDUCE_MAX: 82, REVERSE_V2: 105 } as unknown as Record<'GATHER' | 'PRELU' | 'ARG_MAX' | 'REDUCE_MAX' | 'REVERSE_V2', BuiltinOperator>;
+const BUILTIN_OPTIONS = { GatherOptions: 23, ArgMaxOptions: 40 } as unknown as Record<'GatherOptions' | 'ArgMaxOptions', BuiltinOptions>;
+
 const ACTIVATIONS = { none: ActivationFunctionType.NONE, relu: ActivationFunctionType.RELU, relu6: ActivationFunctionType.RELU6 } as const;
 
 function bytes(view: Float32Array | Int32Array | Int8Array | Uint16Array): Uint8Array {
@@ -102,7 +106,7 @@ class TfliteGraphBuilder {
   readonly ops: OpSpec[] = [];
   private readonly ids = new Map<string, number>();
   inputId = -1;
-  outputId = -1;
+  outputIds: number[] = [];
 
   constructor(
     private readonly ir: IrGraph,
@@ -290,11 +294,62 @@ class TfliteGraphBuilder {
         this.op(BuiltinOperator.L2_NORMALIZATION, [this.id(op.input)], [this.activation(op.output)], { type: BuiltinOptions.L2NormOptions, write }, this.version(1, 2));
         return;
       }
+      case 'groupMax':
+      case 'pickAtArgMax':
+      case 'prelu':
+      case 'mirrorWidth':
+        if (this.mode === 'int8') throw unsupported(`IR op ${op.kind} (${op.output})`, 'TFLite (int8)');
+        this.pipelineOp(op);
+        return;
+    }
+  }
+
+  /** The ops only the recognition pipeline uses (float only): PReLU, mirror, per-person maximum, the head's person's score. */
+  private pipelineOp(op: IrOp): void {
+    switch (op.kind) {
+      case 'prelu': {
+        const slope = this.floatConst(`${op.output}/slope`, [op.slope.length], op.slope);
+        this.op(BUILTIN.PRELU, [this.id(op.input), slope], [this.activation(op.output)]);
+        return;
+      }
+      case 'mirrorWidth':
+        this.op(BUILTIN.REVERSE_V2, [this.id(op.input), this.int32Const(`${op.output}/axis`, [2])], [this.activation(op.output)]);
+        return;
+      case 'groupMax': {
+        const [batch, columns] = this.ir.shapes.get(op.input) as [number, number];
+        const groupedShape = [batch, op.groups, columns / op.groups];
+        const grouped = this.addTensor({ name: `${op.output}/grouped`, shape: groupedShape, type: TensorType.FLOAT32 });
+        const reshape = (b: flatbuffers.Builder) => ReshapeOptions.createReshapeOptions(b, ReshapeOptions.createNewShapeVector(b, groupedShape));
+        this.op(BuiltinOperator.RESHAPE, [this.id(op.input), this.int32Const(`${op.output}/shape`, groupedShape)], [grouped], { type: BuiltinOptions.ReshapeOptions, write: reshape });
+        const reducer = (b: flatbuffers.Builder) => ReducerOptions.createReducerOptions(b, false);
+        this.op(BUILTIN.REDUCE_MAX, [grouped, this.int32Const(`${op.output}/axes`, [2])], [this.activation(op.output)], { type: BuiltinOptions.ReducerOptions, write: reducer });
+        return;
+      }
+      default:
+        throw unsupported(`IR op ${op.kind}`, 'TFLite');
+      case 'pickAtArgMax': {
+        // batch 1: ARG_MAX of the keys' row, then GATHER that column of the values ([1, 1])
+        const [values, keys] = op.inputs;
+        const at = this.addTensor({ name: `${op.output}/argmax`, shape: [1], type: TensorType.INT32 });
+        const argMaxOptions = (b: flatbuffers.Builder) => {
+          b.startObject(1);
+          b.addFieldInt8(0, TensorType.INT32, TensorType.INT64);
+          return b.endObject();
+        };
+        this.op(BUILTIN.ARG_MAX, [this.id(keys), this.int32Const(`${op.output}/axis`, [1])], [at], { type: BUILTIN_OPTIONS.ArgMaxOptions, write: argMaxOptions }, 2);
+        const gatherOptions = (b: flatbuffers.Builder) => {
+          b.startObject(2);
+          b.addFieldInt32(0, 1, 0);
+          return b.endObject();
+        };
+        this.op(BUILTIN.GATHER, [this.id(values), at], [this.activation(op.output)], { type: BUILTIN_OPTIONS.GatherOptions, write: gatherOptions });
+        return;
+      }
     }
   }
 
   /** Model input/output tensors: float, or int8 ends requantized to uint8 when asked. */
-  build(io: 'uint8' | 'int8'): void {
+  build(io: 'uint8' | 'int8', outputNames?: string[]): void {
     const inputName = this.ir.input.name;
     if (this.mode === 'int8' && io === 'uint8') {
       const q = this.quantizationOf(inputName);
@@ -306,14 +361,23 @@ class TfliteGraphBuilder {
       this.tensors[this.inputId].name = TFLITE_INPUT;
     }
     for (const op of this.ir.ops) this.emit(op);
+    if (outputNames) {
+      if (this.mode === 'int8' || outputNames.length !== this.ir.outputs.length) throw new Error(`internal error: ${outputNames.length} TFLite output names for ${this.ir.outputs.length} outputs (${this.mode})`);
+      this.outputIds = this.ir.outputs.map((name, i) => {
+        const id = this.id(name);
+        this.tensors[id].name = outputNames[i]!;
+        return id;
+      });
+      return;
+    }
     const output = soleOutput(this.ir);
     const last = this.id(output);
     if (this.mode === 'int8' && io === 'uint8') {
       const q = this.tensors[last].quantization as Quantization;
-      this.outputId = this.addTensor({ name: TFLITE_OUTPUT, shape: this.ir.shapes.get(output) as number[], type: TensorType.UINT8, quantization: { scale: q.scale, zeroPoint: [q.zeroPoint[0] + 128] } });
-      this.op(BuiltinOperator.QUANTIZE, [last], [this.outputId], undefined, 2);
+      this.outputIds = [this.addTensor({ name: TFLITE_OUTPUT, shape: this.ir.shapes.get(output) as number[], type: TensorType.UINT8, quantization: { scale: q.scale, zeroPoint: [q.zeroPoint[0] + 128] } })];
+      this.op(BuiltinOperator.QUANTIZE, [last], this.outputIds, undefined, 2);
     } else {
-      this.outputId = last;
+      this.outputIds = [last];
       this.tensors[last].name = TFLITE_OUTPUT;
     }
   }
@@ -382,7 +446,7 @@ function serialize(graph: TfliteGraphBuilder, description: string, metadata: Uin
     b,
     SubGraph.createTensorsVector(b, tensorOffsets),
     SubGraph.createInputsVector(b, [graph.inputId]),
-    SubGraph.createOutputsVector(b, [graph.outputId]),
+    SubGraph.createOutputsVector(b, graph.outputIds),
     SubGraph.createOperatorsVector(b, opOffsets),
     b.createString('main'),
   );
@@ -406,6 +470,8 @@ export interface TfliteExportRequest {
   recognizer: ExportableRecognizer;
   name: string;
   options: ExportOptions;
+  /** For the recognition pipeline (float only): its outputs, described, and pipeline.json packed beside labels.txt. */
+  pipeline?: { outputs: { name: string; description: string }[]; descriptionFile: { name: string; text: string } };
 }
 
 const MODES: Record<TfliteFormat, Mode> = { tflite: 'float32', 'tflite-fp16': 'float16', 'tflite-int8': 'int8' };
@@ -427,7 +493,8 @@ function tfliteBytes(ir: IrGraph, request: TfliteExportRequest, plan?: Int8Plan)
   const mode = MODES[request.format];
   const { recognizer, options } = request;
   const graph = new TfliteGraphBuilder(ir, mode, plan);
-  graph.build(options.int8Io ?? 'uint8');
+  const { pipeline } = request;
+  graph.build(options.int8Io ?? 'uint8', pipeline?.outputs.map((o) => o.name));
   const metadata = buildClassifierMetadata({
     name: request.name,
     description: `Recognises ${recognizer.labels.length} people from a face photo (facetrain, ${mode}).`,
@@ -435,8 +502,14 @@ function tfliteBytes(ir: IrGraph, request: TfliteExportRequest, plan?: Int8Plan)
     mean: recognizer.input.mean,
     std: recognizer.input.std,
     labelsFile: LABELS_FILE,
+    ...(pipeline ? {
+      outputs: pipeline.outputs.map((o) => ({ ...o, labels: o.name === TFLITE_OUTPUT })),
+      modelFiles: [{ name: pipeline.descriptionFile.name, description: 'The recognition pipeline: detector, alignment, unknown rule and threshold (facetrain pipeline.json)' }],
+    } : {}),
   });
   const model = serialize(graph, `facetrain ${request.name}`, metadata);
-  const labels = new TextEncoder().encode(`${recognizer.labels.join('\n')}\n`);
-  return concatBytes([model, zipStored([{ name: LABELS_FILE, data: labels }])]);
+  const encode = (text: string) => new TextEncoder().encode(text);
+  const files = [{ name: LABELS_FILE, data: encode(`${recognizer.labels.join('\n')}\n`) }];
+  if (pipeline) files.push({ name: pipeline.descriptionFile.name, data: encode(pipeline.descriptionFile.text) });
+  return concatBytes([model, zipStored(files)]);
 }

@@ -39,14 +39,22 @@ export interface DetectorConfig {
   /**
    * Faces at least this large (pixels, source image) are searched for: when the whole image shrunk to
    * the detector's 256 px would make them smaller than `minFaceAtInput`, overlapping tiles are searched too.
+   * On large photos `minFaceFraction` raises it.
    */
   minFaceSize: number;
+  /**
+   * The smallest face searched is at least this fraction of the image's shorter side (so a 12 MP
+   * photo costs what a small one does: it is searched shrunk until that face is `minFaceSize`
+   * pixels, with the same views). 0 searches down to `minFaceSize` pixels at `maxSide`.
+   */
+  minFaceFraction: number;
   /** Smallest face (pixels at the detector's input) the model finds reliably. */
   minFaceAtInput: number;
   /**
    * Images with a longer side above this are searched shrunk to it (boxes are given in the source
-   * image's pixels): the search's cost grows with the pixel count, so `minFaceSize` holds at this
-   * size, i.e. a 12 MP photo is searched for faces of at least 40 / 1440 of its longer side.
+   * image's pixels): the number of views grows with the searched size, so `minFaceSize` holds at
+   * this size; with `minFaceFraction` 0 a 12 MP photo is searched for faces of at least 40 / 1440
+   * of its longer side (26 views instead of 15).
    */
   maxSide: number;
   /** Folder with blazeface.json/.bin; defaults to the one shipped by @vladmandic/human. */
@@ -59,12 +67,17 @@ export const DEFAULT_DETECTOR_CONFIG: Readonly<DetectorConfig> = Object.freeze({
   maxFaces: 0,
   padding: 0.25,
   minFaceSize: 40,
+  // 1/20: a face is searched down to 40 px up to an 800 px shorter side (every shared photo), and
+  // down to 1/20 of the shorter side beyond (151 px in a 4032x3024 photo).
+  minFaceFraction: 1 / 20,
   minFaceAtInput: 20,
   maxSide: 1440,
 });
 
 export interface FaceDetector {
   readonly config: Readonly<DetectorConfig>;
+  /** Longer side a `width` x `height` image is searched at (see `searchSide`): decode it no larger. */
+  searchSide(width: number, height: number): number;
   /** Faces in `image`, largest box first. */
   detect(image: RgbImage): Promise<DetectedFace[]>;
   dispose(): void;
@@ -180,6 +193,23 @@ function betterSeenFiner(face: DetectedFace, view: View, finestStep: number, min
   return view.step > finestStep && face.box.width / view.step < minFaceAtInput;
 }
 
+/** The smallest face searched for in a `width` x `height` image, in its pixels. */
+export function smallestFace(width: number, height: number, config: Pick<DetectorConfig, 'minFaceSize' | 'minFaceFraction'>): number {
+  return Math.max(config.minFaceSize, config.minFaceFraction * Math.min(width, height));
+}
+
+/**
+ * Longer side the image is searched at: shrunk until its smallest face searched is `minFaceSize`
+ * pixels, and at most `maxSide`. Searching a shrunk copy loses nothing: the finest views sample it
+ * at 2 pixels per detector pixel (`minFaceSize / minFaceAtInput`) at any size.
+ */
+export function searchSide(width: number, height: number, config: Pick<DetectorConfig, 'minFaceSize' | 'minFaceFraction' | 'maxSide'>): number {
+  const longer = Math.max(width, height);
+  const wanted = Math.ceil((longer * config.minFaceSize) / smallestFace(width, height, config));
+  // A copy decoded at the search side has rounded sides: a pixel or two over is not worth a second shrink.
+  return Math.min(config.maxSide, wanted >= longer - 2 ? longer : wanted);
+}
+
 function checkConfig(config: DetectorConfig): void {
   const unit = (name: keyof DetectorConfig): void => {
     const v = config[name] as number;
@@ -189,6 +219,7 @@ function checkConfig(config: DetectorConfig): void {
   unit('iouThreshold');
   if (!(config.padding >= 0 && config.padding <= 1)) throw invalidOption('detector padding', 'a number between 0 and 1', config.padding);
   if (!(config.minFaceSize > 0)) throw invalidOption('detector minFaceSize', 'a positive number of pixels', config.minFaceSize);
+  if (!(config.minFaceFraction >= 0 && config.minFaceFraction < 1)) throw invalidOption('detector minFaceFraction', 'a number from 0 to below 1', config.minFaceFraction);
   if (!(Number.isInteger(config.maxSide) && config.maxSide >= INPUT_SIZE)) throw invalidOption('detector maxSide', `a whole number of pixels >= ${INPUT_SIZE}`, config.maxSide);
   if (!(config.minFaceAtInput > 0)) throw invalidOption('detector minFaceAtInput', 'a positive number of pixels', config.minFaceAtInput);
   if (!(Number.isInteger(config.maxFaces) && config.maxFaces >= 0)) throw invalidOption('detector maxFaces', 'a whole number >= 0', config.maxFaces);
@@ -348,8 +379,9 @@ export async function loadFaceDetector(config: Partial<DetectorConfig> = {}, run
   };
   return {
     config: Object.freeze(full),
+    searchSide: (width, height) => searchSide(width, height, full),
     async detect(source) {
-      const image = await shrinkTo(source, full.maxSide);
+      const image = await shrinkTo(source, searchSide(source.width, source.height, full));
       const faces = await detectAtSize(image);
       return image === source ? faces : faces.map((f) => scaleFace(f, source.width / image.width, source.height / image.height));
     },

@@ -1,5 +1,6 @@
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import type { RgbImage } from '../image/decode.js';
+import type { IrBuilder } from '../graph/ir.js';
 
 /**
  * How an embedding network wants its pixels: `value = pixel * scale + offset`, RGB, NHWC
@@ -26,6 +27,12 @@ export interface FaceEmbedder {
   /** The graph node whose output is the (not yet normalised) embedding; set with `model`. */
   readonly outputNode?: string;
   readonly normalisation: Readonly<InputNormalisation>;
+  /**
+   * For a network that is no TF.js graph (MobileFaceNet): appends it as IR ops reading `input`
+   * (normalised pixels, [1, inputSize, inputSize, 3]) and returns the embedding before L2
+   * normalisation, so every exporter can write it.
+   */
+  readonly appendIr?: (b: IrBuilder, input: string) => string;
   /** One L2-normalised embedding per face; faces of another size are resized first. */
   embed(faces: RgbImage[]): Promise<Float32Array[]>;
   dispose(): void;

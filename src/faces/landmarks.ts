@@ -19,7 +19,7 @@ export const LANDMARK_FILE = path.join('model', 'fr_landmark.onnx');
 const LANDMARK_INPUT = 64;
 
 /** The package has no `exports` for its models: it is found the way Node looks for packages, each node_modules up from here. */
-function landmarkModelPath(): string {
+export function landmarkModelPath(): string {
   for (const nodeModules of createRequire(import.meta.url).resolve.paths(LANDMARK_PACKAGE) ?? []) {
     const file = path.join(nodeModules, LANDMARK_PACKAGE, LANDMARK_FILE);
     if (existsSync(file)) return file;

@@ -221,7 +221,8 @@ export function irFromGraphEmbedding(model: GraphModel, outputNode: string, form
   return b.finish(normalised);
 }
 
-function embeddingIr(model: GraphModel, outputNode: string, format: string): { b: IrBuilder; normalised: string } {
+/** The graph cut at `outputNode` and L2-normalised, left open so a caller appends what it computes from the embedding. */
+export function embeddingIr(model: GraphModel, outputNode: string, format: string): { b: IrBuilder; normalised: string } {
   const graph = compiledGraph(model);
   const order = topologicalOrder(graph, outputNode);
   const placeholders = order.filter((n) => n.op === 'Placeholder');

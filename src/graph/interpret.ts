@@ -49,6 +49,18 @@ export function evaluateOp(op: IrOp, get: (name: string) => tf.Tensor): tf.Tenso
       const x = get(op.input);
       return tf.div(x, tf.sqrt(tf.maximum(tf.sum(tf.square(x), -1, true), L2_EPSILON)));
     }
+    case 'prelu':
+      return tf.prelu(get(op.input), tf.tensor1d(op.slope));
+    case 'mirrorWidth':
+      return tf.reverse(get(op.input), 2);
+    case 'groupMax': {
+      const x = get(op.input);
+      return tf.max(tf.reshape(x, [x.shape[0], op.groups, -1]), 2);
+    }
+    case 'pickAtArgMax': {
+      const [values, keys] = op.inputs.map(get) as [tf.Tensor2D, tf.Tensor2D];
+      return tf.sum(tf.mul(values, tf.oneHot(tf.argMax(keys, 1), keys.shape[1])), 1, true);
+    }
   }
 }
 

@@ -66,12 +66,32 @@ export interface DenseOp extends Unary {
   activation: FusedActivation;
 }
 
-/** Shape-only or parameter-free ops: mean over H and W to [N, C], flatten to [N, -1], last-axis softmax, sigmoid, L2 normalisation. */
+/** Shape-only or parameter-free ops: mean over H and W to [N, C], flatten to [N, -1], last-axis softmax, sigmoid, L2 normalisation, the image mirrored left-right. */
 export interface SimpleOp extends Unary {
-  kind: 'globalAveragePool' | 'flatten' | 'softmax' | 'sigmoid' | 'l2Normalize';
+  kind: 'globalAveragePool' | 'flatten' | 'softmax' | 'sigmoid' | 'l2Normalize' | 'mirrorWidth';
 }
 
-export type IrOp = PadOp | ConvOp | AffineOp | ClipOp | AddOp | DenseOp | SimpleOp;
+/** Per-channel leaky ReLU with learned slopes: x for x >= 0, slope * x below. */
+export interface PReluOp extends Unary {
+  kind: 'prelu';
+  slope: Float32Array;
+}
+
+/** [N, groups * k] -> [N, groups]: the largest of each run of k consecutive values (a person's best template match). */
+export interface GroupMaxOp extends Unary {
+  kind: 'groupMax';
+  groups: number;
+}
+
+/** [N, C] values and [N, C] keys -> [N, 1]: each row's value at the position of its largest key (first on ties). */
+export interface PickAtArgMaxOp {
+  kind: 'pickAtArgMax';
+  /** [values, keys] */
+  inputs: [string, string];
+  output: string;
+}
+
+export type IrOp = PadOp | ConvOp | AffineOp | ClipOp | AddOp | DenseOp | SimpleOp | PReluOp | GroupMaxOp | PickAtArgMaxOp;
 
 /** Ops with weights and a bias (one per output channel): what folding and quantization act on. */
 export type WeightedOp = ConvOp | DenseOp;
@@ -102,7 +122,7 @@ export function soleOutput(graph: IrGraph): string {
 }
 
 export function opInputs(op: IrOp): string[] {
-  return op.kind === 'add' ? [...op.inputs] : [op.input];
+  return 'inputs' in op ? [...op.inputs] : [op.input];
 }
 
 function spatialOut(size: number, kernel: number, stride: number, dilation: number, padding: Padding): number {
@@ -140,6 +160,11 @@ function outputShape(op: IrOp, shapeOf: (name: string) => number[]): number[] {
       return [input[0], input.slice(1).reduce((a, b) => a * b, 1)];
     case 'dense':
       return [input[0], op.kernel.shape[1]];
+    case 'groupMax':
+      if (input[1] % op.groups !== 0) throw new Error(`internal error: ${input[1]} values do not split into ${op.groups} groups`);
+      return [input[0], op.groups];
+    case 'pickAtArgMax':
+      return [input[0], 1];
     default:
       return input;
   }

@@ -1,21 +1,38 @@
-import { type Attribute, ModelProto, ONNX_FLOAT, ONNX_INT64, rawBytes } from './onnx-schema.js';
-import { ONNX_OPSET } from './onnx.js';
+import { type Attribute, ModelProto, ONNX_FLOAT, ONNX_INT64, type OnnxNode, rawBytes } from './onnx-schema.js';
 
-/** A dimension: a size, or 'batch' for the first axis that changes call to call. */
-export type Dim = number | 'batch';
+/** Opset and IR version of every ONNX graph facetrain writes. */
+export const ONNX_OPSET = 13;
+const ONNX_IR_VERSION = 8;
 
-function valueInfo(name: string, dims: Dim[]): object {
-  const dim = dims.map((d) => (d === 'batch' ? { dim_param: 'batch' } : { dim_value: d }));
+/** A dimension: a size, or a name (such as 'batch') for an axis that changes call to call. */
+export type Dim = number | string;
+
+export interface OnnxInitializer {
+  name: string;
+  dims: number[];
+  data_type: number;
+  raw_data: Uint8Array;
+}
+
+export function valueInfo(name: string, dims: Dim[]): object {
+  const dim = dims.map((d) => (typeof d === 'string' ? { dim_param: d } : { dim_value: d }));
   return { name, type: { tensor_type: { elem_type: ONNX_FLOAT, shape: { dim } } } };
 }
 
+export interface EncodeOptions {
+  /** Stored as model metadata_props (labels, preprocessing, ...). */
+  metadata?: Record<string, string>;
+  producerVersion?: string;
+}
+
 /**
- * A float32 ONNX graph (opset 13) built node by node: every node gets a fresh output name, and
- * int64 constants (axes, shapes, pads) are shared by value.
+ * A float32 ONNX graph built node by node, for the exporter (graph/onnx.ts) and the training step
+ * (train/onnx-step-graph.ts): fresh names, float constants, int64 constants (axes, shapes, pads)
+ * shared by value, graph inputs and outputs, and the encoded model.
  */
 export class OnnxGraph {
-  private readonly nodes: object[] = [];
-  private readonly initializers: object[] = [];
+  readonly nodes: OnnxNode[] = [];
+  readonly initializers: OnnxInitializer[] = [];
   private readonly inputs: object[] = [];
   private readonly outputs: object[] = [];
   private readonly int64Consts = new Map<string, string>();
@@ -27,15 +44,19 @@ export class OnnxGraph {
     return `${base}__${this.counter++}`;
   }
 
-  /** Adds a node with one output and returns the output's name. */
-  op(type: string, inputs: string[], attribute: Attribute[] = []): string {
-    const output = this.unique(`${this.scope}${type}`);
-    this.nodes.push({ op_type: type, name: output, input: inputs, output: [output], attribute });
+  /** Adds a node writing `output` and returns `output`. */
+  node(type: string, inputs: string[], output: string, attribute: Attribute[] = []): string {
+    this.nodes.push({ op_type: type, name: this.unique(`${this.scope}${type}`), input: inputs, output: [output], attribute });
     return output;
   }
 
-  floatConst(data: Float32Array | number[], dims: number[]): string {
-    const name = this.unique('const');
+  /** Adds a node with one fresh output and returns the output's name. */
+  op(type: string, inputs: string[], attribute: Attribute[] = []): string {
+    return this.node(type, inputs, this.unique(`${this.scope}${type}`), attribute);
+  }
+
+  floatConst(data: Float32Array | number[], dims: number[], base = 'const'): string {
+    const name = this.unique(base);
     this.initializers.push({ name, dims, data_type: ONNX_FLOAT, raw_data: rawBytes(Float32Array.from(data)) });
     return name;
   }
@@ -60,20 +81,23 @@ export class OnnxGraph {
     return name;
   }
 
-  output(name: string, source: string, dims: Dim[]): void {
-    this.nodes.push({ op_type: 'Identity', name, input: [source], output: [name], attribute: [] });
+  /** Declares graph output `name`; with `source`, an Identity node writes it (else a node already does). */
+  output(name: string, dims: Dim[], source?: string): void {
+    if (source !== undefined) this.node('Identity', [source], name);
     this.outputs.push(valueInfo(name, dims));
   }
 
-  encode(name: string): Uint8Array {
+  encode(name: string, options: EncodeOptions = {}): Uint8Array {
     const model = {
-      ir_version: 8,
+      ir_version: ONNX_IR_VERSION,
       producer_name: 'facetrain',
+      ...(options.producerVersion === undefined ? {} : { producer_version: options.producerVersion }),
       opset_import: [{ domain: '', version: ONNX_OPSET }],
+      metadata_props: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
       graph: { name, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
     };
     const error = ModelProto.verify(model);
-    if (error) throw new Error(`internal error building the ONNX training graph: ${error}`);
+    if (error) throw new Error(`internal error building ONNX graph ${name}: ${error}`);
     return ModelProto.encode(ModelProto.fromObject(model)).finish();
   }
 }

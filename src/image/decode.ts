@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import sharp, { type Sharp } from 'sharp';
 import { decode as decodeBmp } from 'bmp-ts';
 import { FacetrainError } from '../errors.js';
-import { headerDimensions } from './dimensions.js';
+import { headerDimensions, type Dimensions } from './dimensions.js';
 import { decodeNetpbm, isNetpbm } from './netpbm.js';
 
 /** 8-bit RGB pixels, row-major, interleaved; the one image type every stage takes. */
@@ -18,8 +18,17 @@ export interface DecodeOptions {
   /**
    * Shrink so the longer side is at most this many pixels, while decoding: sharp's shrink-on-load
    * decodes a JPEG or WebP at 1/2, 1/4 or 1/8 scale directly, so memory follows the decoded size.
+   * A function is given the stored size (from the header) and says the longer side for it.
    */
-  maxSide?: number;
+  maxSide?: number | ((stored: Dimensions) => number);
+}
+
+/** A rectangle of whole pixels. */
+export interface Region {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
 }
 
 /** A decoded image and how much it was shrunk: source pixel = decoded pixel * `scale`. */
@@ -71,7 +80,8 @@ export async function decodeImageScaled(bytes: Uint8Array, label = 'image', opti
   }
   try {
     let pipeline = toSharp(bytes, maxPixels).rotate();
-    if (options.maxSide !== undefined) pipeline = pipeline.resize(options.maxSide, options.maxSide, { fit: 'inside', withoutEnlargement: true });
+    const maxSide = typeof options.maxSide === 'function' && stored ? options.maxSide(stored) : options.maxSide;
+    if (typeof maxSide === 'number') pipeline = pipeline.resize(maxSide, maxSide, { fit: 'inside', withoutEnlargement: true });
     const { data, info } = await pipeline
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')
@@ -80,6 +90,28 @@ export async function decodeImageScaled(bytes: Uint8Array, label = 'image', opti
     const image = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
     const storedSide = stored ? Math.max(stored.width, stored.height) : Math.max(info.width, info.height);
     return { image, scale: storedSide / Math.max(info.width, info.height) };
+  } catch (err) {
+    throw unreadable(label, err);
+  }
+}
+
+/**
+ * `region` of the image as decoded at `size` (oriented, at most its stored size), shrunk on load as
+ * `decodeImageScaled` shrinks: the pixels a whole decode at `size` has there, without holding the
+ * rest (a JPEG stops decoding below the region).
+ * @throws FacetrainError FT_ERR_IMAGE naming `label`, as `decodeImageScaled`.
+ */
+export async function decodeRegion(bytes: Uint8Array, label: string, size: Dimensions, region: Region, options: Omit<DecodeOptions, 'maxSide'> = {}): Promise<RgbImage> {
+  try {
+    const { data, info } = await toSharp(bytes, options.maxPixels ?? DEFAULT_MAX_PIXELS)
+      .rotate()
+      .resize(size.width, size.height, { fit: 'fill' })
+      .extract(region)
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
   } catch (err) {
     throw unreadable(label, err);
   }

@@ -2,8 +2,11 @@ import type { PersonGallery } from '../evaluate/unknown-rule.js';
 import { sha256Hex } from '../util/hash.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { type Static, Type } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { pathExists } from '../util/fs.js';
 import { FacetrainError } from '../errors.js';
+import { schemaErrors } from './schema-errors.js';
 
 export const GALLERY_FILE = 'gallery.json';
 
@@ -11,24 +14,31 @@ export const GALLERY_FILE = 'gallery.json';
  * One photo's embeddings (every augmented view), keyed by the hash of the file's bytes so a
  * retrain embeds only new photos. Embeddings are personal data: they live only in the model directory.
  */
-export interface GalleryEntry {
-  hash: string;
-  person: string;
+const GalleryEntrySchema = Type.Object({
+  hash: Type.String(),
+  person: Type.String(),
   /** The photo's file name, for reports; never its pixels. */
-  file: string;
-  split: 'train' | 'val';
+  file: Type.String(),
+  split: Type.Union([Type.Literal('train'), Type.Literal('val')]),
   /** Faces the detector found in the photo (the largest was used). */
-  faces: number;
+  faces: Type.Integer(),
   /** base64 of float32 unit vectors; view 0 is the photo itself. */
-  views: string[];
-}
+  views: Type.Array(Type.String()),
+});
 
-export interface Gallery {
-  version: 1;
+export type GalleryEntry = Static<typeof GalleryEntrySchema>;
+
+/** gallery.json: one schema for the type and for the check on every read (as the manifest's). */
+const GallerySchema = Type.Object({
+  version: Type.Literal(1),
   /** Base, crop and augmentation settings the embeddings were made with; a change invalidates them. */
-  recipeKey: string;
-  entries: GalleryEntry[];
-}
+  recipeKey: Type.String(),
+  entries: Type.Array(GalleryEntrySchema),
+});
+
+export type Gallery = Static<typeof GallerySchema>;
+
+const checkGallery = TypeCompiler.Compile(GallerySchema);
 
 /** Photos are keyed by the SHA-256 of their bytes. */
 export const hashBytes = sha256Hex;
@@ -45,11 +55,16 @@ export function decodeVector(s: string): Float32Array {
 export async function readGallery(dir: string): Promise<Gallery | undefined> {
   const file = path.join(dir, GALLERY_FILE);
   if (!(await pathExists(file))) return undefined;
+  let json: unknown;
   try {
-    return JSON.parse(await readFile(file, 'utf8')) as Gallery;
+    json = JSON.parse(await readFile(file, 'utf8'));
   } catch (err) {
-    throw new FacetrainError('FT_ERR_MODEL', `${file}: cannot be read (${(err as Error).message}); retrain the model with --force`, { cause: err });
+    throw new FacetrainError('FT_ERR_MODEL', `${file}: cannot be read (${(err as Error).message}); retrain the model, replacing this one`, { cause: err, options: ['force'] });
   }
+  if (!checkGallery.Check(json)) {
+    throw new FacetrainError('FT_ERR_MODEL', `${file}: not a facetrain gallery (${schemaErrors(checkGallery, json)}); retrain the model, replacing this one`, { options: ['force'] });
+  }
+  return json;
 }
 
 /** Each person's training embeddings (the unaugmented view), in label order: what the unknown rule compares faces with. */

@@ -7,8 +7,10 @@ import { readManifest, type ModelManifest } from '../model-dir/manifest.js';
 import { BASE_ROWS } from '../base/index.js';
 import { alignmentTransform, DEFAULT_ALIGN_CONFIG } from '../faces/align.js';
 import { detectorFor, loadFaceAligner, type FaceAligner } from '../faces/cropper.js';
-import { DEFAULT_DETECTOR_CONFIG, scaleFace, type FaceDetector } from '../faces/detect.js';
+import { DEFAULT_DETECTOR_CONFIG, type FaceDetector } from '../faces/detect.js';
+import { finerCropSource } from '../faces/finer-crop.js';
 import type { Box } from '../faces/geometry.js';
+import type { InputSpec } from '../faces/input-spec.js';
 import { GALLERY_FILE, personGalleries, readGallery } from '../model-dir/gallery.js';
 import { FacetrainError } from '../errors.js';
 import { classicClassifier, embeddingClassifier, type FaceClassifier } from './classifier.js';
@@ -70,7 +72,8 @@ export interface RecognizerParts {
   aligner?: FaceAligner;
 }
 
-interface Located {
+/** A face as the model sees it: where it is in the photo, and its aligned crop. */
+export interface Located {
   box: Box;
   landmarks?: [number, number][];
   crop: RgbImage;
@@ -89,35 +92,45 @@ interface Decoded {
  * `size` source pixels across) is cut from a finer decode of the same bytes, the smallest that
  * keeps it at `size`, so recognition sees the detail a full decode would give.
  */
-async function locateFaces(decoded: Decoded, parts: Omit<RecognizerParts, 'aligner'> & { aligner: () => Promise<FaceAligner> }, manifest: ModelManifest, maxFaces: number, decodeOptions: DecodeOptions): Promise<Located[]> {
+async function locateFaces(decoded: Decoded, parts: { detector?: FaceDetector; aligner: () => Promise<FaceAligner> }, size: number, input: InputSpec, maxFaces: number, decodeOptions: DecodeOptions): Promise<Located[]> {
   const { image, scale } = decoded;
-  const size = parts.classifier.inputSize;
   const toSource = (box: Box): Box => ({ x: box.x * scale, y: box.y * scale, width: box.width * scale, height: box.height * scale });
   if (!parts.detector) return [{ box: toSource({ x: 0, y: 0, width: image.width, height: image.height }), crop: await resizeSquare(image, size) }];
   const faces = (await parts.detector.detect(image)).slice(0, maxFaces > 0 ? maxFaces : undefined);
   const aligner = await parts.aligner();
   // (a template-aligned base's crop scale is close to the eye placement's: the estimate only picks the decode size)
   const enlargement = Math.max(1, ...faces.map((face) => {
-    const t = alignmentTransform(face, size, { ...DEFAULT_ALIGN_CONFIG, ...manifest.input.align });
+    const t = alignmentTransform(face, size, { ...DEFAULT_ALIGN_CONFIG, ...input.align });
     return Math.hypot(t.a, t.b);
   }));
-  let cropFrom = image;
-  let cropScale = 1;
-  if (enlargement > 1.01 && scale > 1.01 && decoded.bytes) {
-    const side = Math.ceil(Math.max(image.width, image.height) * Math.min(enlargement, scale));
-    cropFrom = (await decodeImageScaled(decoded.bytes, 'image', { ...decodeOptions, maxSide: side })).image;
-    cropScale = cropFrom.width / image.width;
-  }
-  return Promise.all(faces.map(async (face) => ({
+  const cropFrom = enlargement > 1.01 && scale > 1.01 && decoded.bytes && faces.length > 0
+    ? await finerCropSource(decoded.bytes, image, scale, faces, enlargement, decodeOptions)
+    : { image, faces };
+  return Promise.all(faces.map(async (face, i) => ({
     box: toSource(face.box),
     landmarks: face.landmarks.map(([x, y]) => [x * scale, y * scale] as [number, number]),
-    crop: await aligner.align(cropFrom, cropScale === 1 ? face : scaleFace(face, cropScale, cropScale)),
+    crop: await aligner.align(cropFrom.image, cropFrom.faces[i]!),
   })));
 }
 
 /** Photos given as bytes are decoded at most this large (shrink-on-load): the detector's search size. */
-function searchSide(parts: RecognizerParts): number {
-  return parts.detector?.config.maxSide ?? DEFAULT_DETECTOR_CONFIG.maxSide;
+function searchSide(detector: FaceDetector | undefined): number | ((stored: { width: number; height: number }) => number) {
+  return detector ? ({ width, height }) => detector.searchSide(width, height) : DEFAULT_DETECTOR_CONFIG.maxSide;
+}
+
+async function decodeForSearch(input: Uint8Array | RgbImage, detector: FaceDetector | undefined, label: string, decodeOptions: DecodeOptions): Promise<Decoded> {
+  if (isRgbImage(input)) return { image: input, scale: 1 };
+  return { ...(await decodeImageScaled(input, label, { ...decodeOptions, maxSide: decodeOptions.maxSide ?? searchSide(detector) })), bytes: input };
+}
+
+/**
+ * The faces of a photo exactly as `predict` hands them to the model (`facetrain crop`): found by
+ * `detector` and cropped by `aligner` as a model's input spec says, or the whole photo without a detector.
+ */
+export async function facesAsSeen(photo: Uint8Array | RgbImage, input: InputSpec, detector: FaceDetector | undefined, aligner: FaceAligner | undefined, options: { label?: string; maxFaces?: number } & DecodeOptions = {}): Promise<Located[]> {
+  const decoded = await decodeForSearch(photo, detector, options.label ?? 'image', options);
+  const parts = { detector, aligner: async () => aligner ?? loadFaceAligner(input) };
+  return locateFaces(decoded, parts, input.size, input, options.maxFaces ?? 0, options);
 }
 
 /** A recognizer over in-memory parts, e.g. a model just trained, before it is written. */
@@ -129,11 +142,9 @@ export function createRecognizer(manifest: ModelManifest, parts: RecognizerParts
     manifest,
     labels,
     async predict(input, options = {}) {
-      const decoded: Decoded = isRgbImage(input)
-        ? { image: input, scale: 1 }
-        : { ...(await decodeImageScaled(input, options.label ?? 'image', { ...decodeOptions, maxSide: decodeOptions.maxSide ?? searchSide(parts) })), bytes: input };
+      const decoded = await decodeForSearch(input, parts.detector, options.label ?? 'image', decodeOptions);
       options.onDecoded?.();
-      const faces = await locateFaces(decoded, located, manifest, options.maxFaces ?? 0, decodeOptions);
+      const faces = await locateFaces(decoded, located, parts.classifier.inputSize, manifest.input, options.maxFaces ?? 0, decodeOptions);
       if (faces.length === 0) return [];
       const classified = await parts.classifier.classify(faces.map((f) => f.crop));
       const threshold = options.threshold ?? manifest.threshold;

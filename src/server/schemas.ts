@@ -1,4 +1,6 @@
-/** JSON schemas shared by routes: validation, fast serialisation and the OpenAPI document. */
+import { type Static, Type } from '@sinclair/typebox';
+
+/** JSON schemas shared by routes (validation, fast serialisation, the OpenAPI document) and the types handlers read them as: TypeBox, one source for both. */
 
 const errorRef = { $ref: 'Error#' } as const;
 
@@ -7,113 +9,79 @@ export function errorResponses(...statuses: number[]): Record<number, typeof err
   return Object.fromEntries(statuses.map((s) => [s, errorRef]));
 }
 
-const candidate = {
-  type: 'object',
-  required: ['label', 'score'],
-  properties: { label: { type: 'string' }, score: { type: 'number' } },
-} as const;
+const candidate = Type.Object({ label: Type.String(), score: Type.Number() });
 
-export const FACE_SCHEMA = {
-  type: 'object',
-  required: ['box', 'label', 'score', 'topK'],
-  properties: {
-    box: {
-      type: 'object',
-      description: 'Pixels of the uploaded image, origin top left',
-      required: ['x', 'y', 'width', 'height'],
-      properties: { x: { type: 'number' }, y: { type: 'number' }, width: { type: 'number' }, height: { type: 'number' } },
-    },
-    landmarks: { type: 'array', items: { type: 'array', items: { type: 'number' }, minItems: 2, maxItems: 2 } },
-    label: { type: 'string', description: "A known person's name, or 'unknown' under the threshold" },
-    score: { type: 'number' },
-    topK: { type: 'array', items: candidate },
-  },
-} as const;
+export const FACE_SCHEMA = Type.Object({
+  box: Type.Object(
+    { x: Type.Number(), y: Type.Number(), width: Type.Number(), height: Type.Number() },
+    { description: 'Pixels of the uploaded image, origin top left' },
+  ),
+  landmarks: Type.Optional(Type.Array(Type.Array(Type.Number(), { minItems: 2, maxItems: 2 }))),
+  label: Type.String({ description: "A known person's name, or 'unknown' under the threshold" }),
+  score: Type.Number(),
+  topK: Type.Array(candidate),
+});
 
-export const RECOGNIZE_RESPONSE = {
-  type: 'object',
-  required: ['faces', 'timings'],
-  properties: {
-    faces: { type: 'array', items: FACE_SCHEMA },
-    image: { type: 'object', properties: { width: { type: 'integer' }, height: { type: 'integer' } } },
-    timings: {
-      type: 'object',
-      required: ['decodeMs', 'recognizeMs', 'totalMs'],
-      properties: { decodeMs: { type: 'number' }, recognizeMs: { type: 'number' }, totalMs: { type: 'number' } },
-    },
-  },
-} as const;
+export const RECOGNIZE_RESPONSE = Type.Object({
+  faces: Type.Array(FACE_SCHEMA),
+  image: Type.Optional(Type.Object({ width: Type.Optional(Type.Integer()), height: Type.Optional(Type.Integer()) })),
+  timings: Type.Object({ decodeMs: Type.Number(), recognizeMs: Type.Number(), totalMs: Type.Number() }),
+});
 
-export const RECOGNIZE_QUERY = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    top_k: { type: 'integer', minimum: 1, maximum: 100, default: 3, description: 'Candidates listed per face' },
-    threshold: { type: 'number', minimum: 0, maximum: 1, description: "Score under which a face is 'unknown'; default: the model's calibrated one" },
-    max_faces: { type: 'integer', minimum: 1, maximum: 100, default: 20, description: 'Keep only this many faces, largest first' },
+export const RECOGNIZE_QUERY = Type.Object(
+  {
+    top_k: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 3, description: 'Candidates listed per face' })),
+    threshold: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: "Score under which a face is 'unknown'; default: the model's calibrated one" })),
+    max_faces: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Keep only this many faces, largest first' })),
   },
-} as const;
+  { additionalProperties: false },
+);
+
+/** The query as a handler sees it: validation has filled in the defaults. */
+export type RecognizeQuery = Static<typeof RECOGNIZE_QUERY> & { top_k: number; max_faces: number };
 
 /** Names become folder names in the model: letters, digits, space . _ ' - ; never a path. */
-export const PERSON_PARAMS = {
-  type: 'object',
-  required: ['name'],
-  properties: { name: { type: 'string', pattern: "^[\\p{L}\\p{N}][\\p{L}\\p{N} ._'-]{0,63}$", description: 'Person name as it appears in labels' } },
-} as const;
+export const PERSON_PARAMS = Type.Object({
+  name: Type.String({ pattern: "^[\\p{L}\\p{N}][\\p{L}\\p{N} ._'-]{0,63}$", description: 'Person name as it appears in labels' }),
+});
 
-const peopleList = { type: 'array', items: { type: 'string' } } as const;
+export type PersonParams = Static<typeof PERSON_PARAMS>;
 
-export const PEOPLE_RESPONSE = {
-  type: 'object',
-  required: ['people'],
-  properties: { people: peopleList },
-} as const;
+const peopleList = Type.Array(Type.String());
 
-export const ENROL_RESPONSE = {
-  type: 'object',
-  required: ['name', 'added', 'alreadyKnown', 'skipped', 'people'],
-  properties: {
-    name: { type: 'string' },
-    added: { type: 'integer' },
-    alreadyKnown: { type: 'integer' },
-    skipped: { type: 'array', items: { type: 'object', required: ['file', 'reason'], properties: { file: { type: 'string' }, reason: { type: 'string' } } } },
-    people: peopleList,
-  },
-} as const;
+export const PEOPLE_RESPONSE = Type.Object({ people: peopleList });
 
-export const FORGET_RESPONSE = {
-  type: 'object',
-  required: ['removed', 'people'],
-  properties: { removed: { type: 'string' }, people: peopleList },
-} as const;
+export const ENROL_RESPONSE = Type.Object({
+  name: Type.String(),
+  added: Type.Integer(),
+  alreadyKnown: Type.Integer(),
+  skipped: Type.Array(Type.Object({ file: Type.String(), reason: Type.String() })),
+  people: peopleList,
+});
 
-export const HEALTH_RESPONSE = {
-  type: 'object',
-  required: ['status', 'people', 'inFlight', 'capacity'],
-  properties: { status: { type: 'string', enum: ['ok'] }, people: { type: 'integer' }, inFlight: { type: 'integer' }, capacity: { type: 'integer' } },
-} as const;
+export const FORGET_RESPONSE = Type.Object({ removed: Type.String(), people: peopleList });
 
-export const MODEL_RESPONSE = {
-  type: 'object',
-  required: ['labels', 'base', 'input', 'threshold', 'versions', 'browser'],
-  properties: {
-    labels: peopleList,
-    base: { type: 'object', additionalProperties: true, properties: { name: { type: 'string' } } },
-    input: {
-      type: 'object',
-      properties: { size: { type: 'integer' }, channels: { type: 'string' }, mean: { type: 'number' }, std: { type: 'number' }, crop: { type: 'string' }, align: { type: 'object', properties: { eyeDistance: { type: 'number' }, eyeY: { type: 'number' } } } },
-    },
-    threshold: { type: 'number' },
-    versions: { type: 'object', additionalProperties: { type: 'string' } },
-    createdAt: { type: 'string' },
-    browser: {
-      type: 'object',
-      description: 'Whether the page can run this model itself with TF.js',
-      required: ['supported'],
-      properties: { supported: { type: 'boolean' }, modelUrl: { type: 'string' }, reason: { type: 'string' } },
-    },
-  },
-} as const;
+export const HEALTH_RESPONSE = Type.Object({ status: Type.Literal('ok'), people: Type.Integer(), inFlight: Type.Integer(), capacity: Type.Integer() });
+
+export const MODEL_RESPONSE = Type.Object({
+  labels: peopleList,
+  base: Type.Object({ name: Type.Optional(Type.String()) }, { additionalProperties: true }),
+  input: Type.Object({
+    size: Type.Optional(Type.Integer()),
+    channels: Type.Optional(Type.String()),
+    mean: Type.Optional(Type.Number()),
+    std: Type.Optional(Type.Number()),
+    crop: Type.Optional(Type.String()),
+    align: Type.Optional(Type.Object({ eyeDistance: Type.Optional(Type.Number()), eyeY: Type.Optional(Type.Number()) })),
+  }),
+  threshold: Type.Number(),
+  versions: Type.Record(Type.String(), Type.String()),
+  createdAt: Type.Optional(Type.String()),
+  browser: Type.Object(
+    { supported: Type.Boolean(), modelUrl: Type.Optional(Type.String()), reason: Type.Optional(Type.String()) },
+    { description: 'Whether the page can run this model itself with TF.js' },
+  ),
+});
 
 export const UPLOAD_BODY_DOC = {
   image: {

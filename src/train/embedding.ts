@@ -11,9 +11,11 @@ import { applyHead, buildEmbeddingHead } from './head.js';
 import { decodeImage } from '../image/decode.js';
 import { decodeVector, encodeVector, hashBytes, type GalleryEntry } from '../model-dir/gallery.js';
 import { FacetrainError } from '../errors.js';
+import { mapInOrder } from '../util/pipeline.js';
 import { childSeed, createRandom } from '../util/random.js';
 import { applyJitter, viewJitters } from './augment.js';
-import { runPhase, type EpochMetrics, type PhaseData } from './loop.js';
+import { runTfjsPhase, type PhaseData } from './loop.js';
+import type { EpochMetrics } from './phase.js';
 import { variablesOf } from './replica.js';
 
 export interface EmbedContext {
@@ -44,22 +46,32 @@ async function embedPhoto(photo: Photo, bytes: Uint8Array, hash: string, split: 
   return { hash, person: photo.person, file: path.basename(photo.file), split, faces, views: embeddings.map(encodeVector) };
 }
 
-/** Embeds every view of every photo once, reusing cached embeddings of unchanged files. */
+/**
+ * Photos in flight at once: one is read and decoded (sharp's threads) or aligned (JS) while another
+ * is in onnxruntime, so both cores stay busy; more only queue behind each other.
+ */
+const PHOTOS_IN_FLIGHT = 2;
+
+/** Embeds every view of every photo once, reusing cached embeddings of unchanged files; photos flow through in order. */
 export async function embedPhotos(photos: Photo[], split: GalleryEntry['split'], ctx: EmbedContext): Promise<GalleryEntry[]> {
   const entries: GalleryEntry[] = [];
-  for (const photo of photos) {
+  const embedOne = async (photo: Photo): Promise<GalleryEntry | FacetrainError> => {
     try {
       const bytes = await (ctx.readBytes ?? readPhoto)(photo.file);
       const hash = hashBytes(bytes);
       const cached = ctx.cache.get(hash);
       const entry = cached && cached.views.length >= ctx.views ? cached : await embedPhoto(photo, bytes, hash, split, ctx);
-      entries.push({ ...entry, person: photo.person, file: path.basename(photo.file), split, views: entry.views.slice(0, ctx.views) });
+      return { ...entry, person: photo.person, file: path.basename(photo.file), split, views: entry.views.slice(0, ctx.views) };
     } catch (err) {
       if (!(err instanceof FacetrainError)) throw err;
-      ctx.onSkip({ file: photo.file, reason: skipReason(err, photo.file) });
+      return err;
     }
+  };
+  await mapInOrder(photos, PHOTOS_IN_FLIGHT, embedOne, (result, i) => {
+    if (result instanceof FacetrainError) ctx.onSkip({ file: photos[i]!.file, reason: skipReason(result, photos[i]!.file) });
+    else entries.push(result);
     ctx.onProgress?.();
-  }
+  });
   return entries;
 }
 
@@ -72,20 +84,20 @@ function embeddingMatrix(entries: GalleryEntry[], views: number): tf.Tensor2D {
 }
 
 /** Trains Dropout -> Dense(N, softmax) on frozen face embeddings with Adam. */
-export function trainEmbeddingHead(
+export async function trainEmbeddingHead(
   train: GalleryEntry[],
   val: GalleryEntry[],
   people: string[],
   config: Pick<TrainConfig, 'epochs' | 'learningRate' | 'batchSize' | 'seed' | 'dropout'>,
   emit: EventSink,
-): { head: tfl.Sequential; history: { phases: { name: string; epochs: EpochMetrics[] }[] } } {
+): Promise<{ head: tfl.Sequential; history: { phases: { name: string; epochs: EpochMetrics[] }[] } }> {
   const classOf = new Map(people.map((p, i) => [p, i]));
   const views = Math.min(...train.map((e) => e.views.length));
   const data = (entries: GalleryEntry[], v: number): PhaseData => ({ inputs: [embeddingMatrix(entries, v)], labels: entries.map((e) => classOf.get(e.person)!), views: v });
   const trainData = data(train, views);
   const valData = val.length > 0 ? data(val, 1) : undefined;
   const head = buildEmbeddingHead({ numClasses: people.length, inputShape: [trainData.inputs[0]!.shape[1]!], dropout: config.dropout, seed: config.seed });
-  const epochs = runPhase({
+  const epochs = await runTfjsPhase({
     name: 'head',
     train: trainData,
     val: valData,

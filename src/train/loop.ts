@@ -1,14 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { childSeed, createRandom, shuffled } from '../util/random.js';
-
-export interface EpochMetrics {
-  epoch: number;
-  loss: number;
-  accuracy: number;
-  valLoss?: number;
-  valAccuracy?: number;
-  ms: number;
-}
+import { runPhase, scoreProbabilities, type EpochMetrics, type PhaseRun, type Score, type Stepper } from './phase.js';
 
 export interface PhaseData {
   /** Cached inputs of the trainable part, one tensor per input, first axis = views x photos. */
@@ -19,8 +10,7 @@ export interface PhaseData {
   views: number;
 }
 
-export interface PhaseOptions {
-  name: string;
+export interface PhaseOptions extends Omit<PhaseRun, 'train' | 'val'> {
   train: PhaseData;
   val?: PhaseData;
   numClasses: number;
@@ -28,11 +18,6 @@ export interface PhaseOptions {
   forward: (inputs: tf.Tensor[], dropoutSeed?: number) => tf.Tensor;
   variables: tf.Variable[];
   learningRate: number;
-  epochs: number;
-  batchSize: number;
-  seed: number;
-  onBatch?: (e: { epoch: number; batch: number; batches: number; loss: number }) => void;
-  onEpoch?: (m: EpochMetrics) => void;
 }
 
 /** Keras' categorical cross-entropy on probabilities (clipped as Keras does). */
@@ -47,128 +32,39 @@ export function gatherRows(inputs: tf.Tensor[], rows: number[]): tf.Tensor[] {
   return out;
 }
 
-/** Loss times rows (so parts add up) and the number of right answers, for probabilities of known classes. */
-export function scoreRows(probs: tf.Tensor, classes: number[], numClasses: number): { lossSum: tf.Scalar; right: tf.Scalar } {
-  return tf.tidy(() => {
-    const y = tf.oneHot(classes, numClasses);
-    return { lossSum: tf.mul(categoricalCrossEntropy(y, probs), classes.length), right: tf.sum(tf.equal(tf.argMax(probs, -1), tf.argMax(y, -1))) };
-  });
+/** Scores and frees probabilities of known classes. */
+export function scoreTensor(probs: tf.Tensor, classes: number[]): Score {
+  const score = scoreProbabilities(probs.dataSync() as Float32Array, classes);
+  probs.dispose();
+  return score;
 }
 
-/** Reads and frees the two scalars of `scoreRows`. */
-export function readScore(score: { lossSum: tf.Scalar; right: tf.Scalar }): { lossSum: number; right: number } {
-  const out = { lossSum: score.lossSum.dataSync()[0] ?? 0, right: score.right.dataSync()[0] ?? 0 };
-  tf.dispose([score.lossSum, score.right]);
-  return out;
-}
-
-/** Loss and accuracy over all rows without dropout, in batches to bound memory. */
-export function evaluatePhase(data: PhaseData, forward: PhaseOptions['forward'], numClasses: number, batchSize: number): { loss: number; accuracy: number } {
-  const count = data.labels.length;
-  let lossSum = 0;
-  let correct = 0;
-  for (let start = 0; start < count; start += batchSize) {
-    const rows = data.labels.slice(start, start + batchSize).map((_, i) => start + i);
-    const score = readScore(tf.tidy(() => scoreRows(forward(gatherRows(data.inputs, rows)), rows.map((r) => data.labels[r]!), numClasses)));
-    lossSum += score.lossSum;
-    correct += score.right;
-  }
-  return { loss: lossSum / count, accuracy: correct / count };
-}
-
-/** One batch of a phase: which photos, through which cached rows, and the seed of its dropout masks. */
-export interface PlannedBatch {
-  /** 1-based, as events report it. */
-  batch: number;
-  photoIdx: number[];
-  rows: number[];
-  dropoutSeed: number;
-}
-
-/**
- * The seeded schedule of a phase: each call plans the next epoch, in which every photo is seen once,
- * through one of its cached views chosen by the seeded stream, in a seeded order.
- */
-export function phaseSchedule(o: Pick<PhaseOptions, 'name' | 'seed' | 'batchSize'> & { train: Pick<PhaseData, 'labels' | 'views'> }): () => PlannedBatch[] {
-  const random = createRandom(childSeed(o.seed, o.name));
-  const photos = o.train.labels.length;
-  let step = 0;
-  return () => {
-    const order = shuffled([...Array(photos).keys()], random);
-    return Array.from({ length: Math.ceil(photos / o.batchSize) }, (_, b) => {
-      const photoIdx = order.slice(b * o.batchSize, (b + 1) * o.batchSize);
-      const rows = photoIdx.map((p) => Math.floor(random() * o.train.views) * photos + p);
-      return { batch: b + 1, photoIdx, rows, dropoutSeed: childSeed(o.seed, `${o.name}:dropout:${step++}`) };
-    });
+/** Adam on this thread's TF.js backend. */
+function tfjsStepper(o: PhaseOptions): Stepper {
+  const optimizer = tf.train.adam(o.learningRate);
+  return {
+    step: async ({ rows, classes, dropoutSeed }) => {
+      const probs = tf.tidy(() => {
+        const x = gatherRows(o.train.inputs, rows);
+        let kept: tf.Tensor | undefined;
+        optimizer.minimize(() => {
+          // kept: minimize disposes its intermediates, and the score needs these probabilities
+          kept = tf.keep(o.forward(x, dropoutSeed));
+          return categoricalCrossEntropy(tf.oneHot(classes, o.numClasses), kept);
+        }, false, o.variables);
+        return kept!;
+      });
+      return scoreTensor(probs, classes);
+    },
+    score: async (rows) => {
+      const val = o.val!;
+      return scoreTensor(tf.tidy(() => o.forward(gatherRows(val.inputs, rows))), rows.map((r) => val.labels[r]!));
+    },
+    dispose: async () => optimizer.dispose(),
   };
 }
 
-type LoopOptions = Pick<PhaseOptions, 'name' | 'seed' | 'batchSize' | 'epochs' | 'onBatch' | 'onEpoch'> & { train: Pick<PhaseData, 'labels' | 'views'> };
-
-/** One epoch in progress: its planned batches, and where their scores go. */
-export interface EpochRun {
-  batches: PlannedBatch[];
-  /** Adds a trained batch's loss sum and hits, and reports the batch. */
-  record(batch: PlannedBatch, score: { lossSum: number; right: number }): void;
-  /** Reports the epoch's metrics, with validation ones when given. */
-  finish(val?: { loss: number; accuracy: number }): void;
-}
-
-/**
- * The epochs of a phase, for either runner: each is planned by `phaseSchedule`, and its scores become
- * onBatch/onEpoch events and the metrics pushed onto `history`.
- */
-export function* phaseEpochs(o: LoopOptions, history: EpochMetrics[]): Generator<EpochRun> {
-  const nextEpoch = phaseSchedule(o);
-  const photos = o.train.labels.length;
-  for (let epoch = 1; epoch <= o.epochs; epoch++) {
-    const started = performance.now();
-    const batches = nextEpoch();
-    let lossSum = 0;
-    let correct = 0;
-    yield {
-      batches,
-      record: ({ batch, rows }, score) => {
-        lossSum += score.lossSum;
-        correct += score.right;
-        o.onBatch?.({ epoch, batch, batches: batches.length, loss: score.lossSum / rows.length });
-      },
-      finish: (val) => {
-        const metrics: EpochMetrics = { epoch, loss: lossSum / photos, accuracy: correct / photos, ms: 0 };
-        if (val) {
-          metrics.valLoss = val.loss;
-          metrics.valAccuracy = val.accuracy;
-        }
-        metrics.ms = performance.now() - started;
-        history.push(metrics);
-        o.onEpoch?.(metrics);
-      },
-    };
-  }
-}
-
-/** One training phase with Adam on this thread, batches as `phaseSchedule` plans them. */
-export function runPhase(o: PhaseOptions): EpochMetrics[] {
-  const optimizer = tf.train.adam(o.learningRate);
-  const history: EpochMetrics[] = [];
-  for (const run of phaseEpochs(o, history)) {
-    for (const planned of run.batches) {
-      const classes = planned.photoIdx.map((p) => o.train.labels[p]!);
-      run.record(planned, readScore(tf.tidy(() => {
-        const x = gatherRows(o.train.inputs, planned.rows);
-        let probs: tf.Tensor | undefined;
-        optimizer.minimize(() => {
-          // kept: minimize disposes its intermediates, and the score needs these probabilities
-          probs = tf.keep(o.forward(x, planned.dropoutSeed));
-          return categoricalCrossEntropy(tf.oneHot(classes, o.numClasses), probs);
-        }, false, o.variables);
-        const scored = scoreRows(probs!, classes, o.numClasses);
-        probs!.dispose();
-        return scored;
-      })));
-    }
-    run.finish(o.val && o.val.labels.length > 0 ? evaluatePhase(o.val, o.forward, o.numClasses, o.batchSize) : undefined);
-  }
-  optimizer.dispose();
-  return history;
+/** One training phase with Adam on this thread. */
+export function runTfjsPhase(o: PhaseOptions): Promise<EpochMetrics[]> {
+  return runPhase(o, tfjsStepper(o));
 }

@@ -1,6 +1,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { walkModel } from '../graph/layer-graph.js';
 import { samePadding } from '../graph/ir.js';
+import { type BatchNormLayer, type ConvLayer, type DenseLayer, readKerasLayer, values, type Variable } from '../graph/keras-layer.js';
 import { int, ints, ONNX_FLOAT } from '../graph/onnx-schema.js';
 import { type Dim, OnnxGraph } from '../graph/onnx-graph.js';
 import { replicaWeights, type ReplicaModels } from './replica.js';
@@ -15,7 +16,6 @@ import { replicaWeights, type ReplicaModels } from './replica.js';
  */
 
 type Layer = tfl.layers.Layer;
-type Config = Record<string, unknown>;
 
 export interface StepGraph {
   bytes: Uint8Array;
@@ -62,12 +62,12 @@ class StepBuilder {
   private readonly summed = new Map<string, string>();
   /** Tensors whose gradient some trainable weight needs. */
   private readonly needed = new Set<string>();
-  private readonly params = new Map<tfl.LayerVariable, Param>();
+  private readonly params = new Map<Variable, Param>();
   readonly dropout: StepGraph['dropout'] = [];
 
   constructor(
     readonly training: boolean,
-    trainable: tfl.LayerVariable[],
+    trainable: Variable[],
     readonly weightInputs: string[],
   ) {
     trainable.forEach((w, i) => {
@@ -76,23 +76,15 @@ class StepBuilder {
     });
   }
 
-  /** The weight `short` (kernel, gamma, moving_mean, ...) of a layer: its input if trainable, else a constant. */
-  param(layer: Layer, short: string): Param | undefined {
-    const variable = layer.weights.find((w) => (w.originalName.split('/').pop() ?? w.name) === short);
-    if (variable === undefined) return undefined;
+  /** A layer weight as a graph tensor: its input if trainable, else a constant. */
+  param(variable: Variable): Param {
     let param = this.params.get(variable);
     if (param === undefined) {
       const shape = variable.shape as number[];
-      param = { name: this.g.floatConst(variable.read().dataSync() as Float32Array, shape), trainable: false, shape };
+      param = { name: this.g.floatConst(values(variable), shape), trainable: false, shape };
       this.params.set(variable, param);
     }
     return param;
-  }
-
-  constant(layer: Layer, short: string): Float32Array {
-    const variable = layer.weights.find((w) => (w.originalName.split('/').pop() ?? w.name) === short);
-    if (variable === undefined) throw internal(`found no ${short} in layer ${layer.name}`);
-    return variable.read().dataSync() as Float32Array;
   }
 
   needsGrad(name: string): boolean {
@@ -144,14 +136,6 @@ class StepBuilder {
   }
 }
 
-function pair(value: unknown): [number, number] {
-  return Array.isArray(value) ? [Number(value[0]), Number(value[1] ?? value[0])] : [Number(value), Number(value)];
-}
-
-function requireChannelsLast(layer: Layer, config: Config): void {
-  if (config.dataFormat !== undefined && config.dataFormat !== 'channelsLast') throw internal(`does not support ${layer.name} with dataFormat ${String(config.dataFormat)}`);
-}
-
 /** Gradient of max(x, 0) then clip(·, 0, max) as tfjs takes it: dy where 0 < x (<= max), else 0. */
 function reluBackward(b: StepBuilder, x: string, dy: string, max: number | undefined): string {
   let mask = b.g.op('Greater', [x, b.g.scalar(0)]);
@@ -186,29 +170,27 @@ function activation(b: StepBuilder, layer: Layer, x: Value, kind: string): Value
   }
 }
 
-function batchNorm(b: StepBuilder, layer: Layer, config: Config, x: Value): Value {
+function batchNorm(b: StepBuilder, layer: Layer, spec: BatchNormLayer, x: Value): Value {
   if (x.shape.length !== 3) throw internal(`supports BatchNormalization of 4-D tensors only (layer ${layer.name})`);
-  const axis = Number(config.axis ?? -1);
-  if (axis !== -1 && axis !== 3) throw internal(`supports BatchNormalization over the channel axis only (layer ${layer.name})`);
+  if (spec.axis !== -1 && spec.axis !== 3) throw internal(`supports BatchNormalization over the channel axis only (layer ${layer.name})`);
   const channels = x.shape[2]!;
-  const epsilon = Number(config.epsilon ?? 1e-3);
-  const mean = b.param(layer, 'moving_mean')!;
-  const gamma = b.param(layer, 'gamma');
-  const beta = b.param(layer, 'beta');
+  const mean = b.param(spec.mean);
+  const gamma = spec.gamma && b.param(spec.gamma);
+  const beta = spec.beta && b.param(spec.beta);
   const ones = () => b.g.floatConst(new Float32Array(channels).fill(1), [channels]);
   const zeros = () => b.g.floatConst(new Float32Array(channels), [channels]);
   const gammaName = gamma?.name ?? ones();
   // inference mode (moving statistics), as Keras fine-tunes a base called with training=False;
   // y = x * scale + offset per channel: onnxruntime's BatchNormalization kernel is several times slower
-  const inverseStd = b.g.floatConst(b.constant(layer, 'moving_variance').map((v) => 1 / Math.sqrt(Math.fround(v + epsilon))), [channels]);
-  const scale = b.g.op('Mul', [gammaName, inverseStd]);
+  const inverse = b.g.floatConst(values(spec.variance).map((v) => 1 / Math.sqrt(Math.fround(v + spec.epsilon))), [channels]);
+  const scale = b.g.op('Mul', [gammaName, inverse]);
   const offset = b.g.op('Sub', [beta?.name ?? zeros(), b.g.op('Mul', [mean.name, scale])]);
   const y = b.g.op('Add', [b.g.op('Mul', [x.name, b.perChannel(scale)]), b.perChannel(offset)]);
   return {
     name: b.record(y, [x.name, gammaName, ...(beta ? [beta.name] : [])], (dy) => {
       if (beta?.trainable) b.addGrad(beta.name, b.reduceChannels(dy));
       if (gamma?.trainable) {
-        const normalised = b.g.op('Mul', [b.g.op('Sub', [x.name, b.perChannel(mean.name)]), b.perChannel(inverseStd)]);
+        const normalised = b.g.op('Mul', [b.g.op('Sub', [x.name, b.perChannel(mean.name)]), b.perChannel(inverse)]);
         b.addGrad(gamma.name, b.reduceChannels(b.g.op('Mul', [dy, normalised])));
       }
       if (b.needsGrad(x.name)) b.addGrad(x.name, b.g.op('Mul', [dy, b.perChannel(scale)]));
@@ -217,9 +199,7 @@ function batchNorm(b: StepBuilder, layer: Layer, config: Config, x: Value): Valu
   };
 }
 
-function relu(b: StepBuilder, layer: Layer, config: Config, x: Value): Value {
-  if (config.negativeSlope || config.threshold) throw internal(`does not support ReLU ${layer.name} with a negative slope or threshold`);
-  const max = config.maxValue == null ? undefined : Number(config.maxValue);
+function relu(b: StepBuilder, max: number | undefined, x: Value): Value {
   const y = max === undefined ? b.g.op('Relu', [x.name]) : b.g.op('Clip', [x.name, b.g.scalar(0), b.g.scalar(max)]);
   return { name: b.record(y, [x.name], (dy) => b.addGrad(x.name, reluBackward(b, x.name, dy, max))), shape: x.shape };
 }
@@ -233,13 +213,11 @@ interface ConvGeometry {
   outSize: [number, number];
 }
 
-function convGeometry(layer: Layer, config: Config, x: Value, kernel: [number, number]): ConvGeometry {
-  requireChannelsLast(layer, config);
-  const [dh, dw] = pair(config.dilationRate ?? 1);
-  if (dh !== 1 || dw !== 1) throw internal(`does not support dilated convolutions (layer ${layer.name})`);
-  const strides = pair(config.strides ?? 1);
+function convGeometry(layer: Layer, spec: ConvLayer, x: Value, kernel: [number, number]): ConvGeometry {
+  if (spec.dilations.some((d) => d !== 1)) throw internal(`does not support dilated convolutions (layer ${layer.name})`);
+  const strides = spec.strides;
   const [h, w] = [x.shape[0]!, x.shape[1]!];
-  const same = config.padding === 'same';
+  const same = spec.padding === 'same';
   const [top, bottom] = same ? samePadding(h, kernel[0], strides[0], 1) : [0, 0];
   const [left, right] = same ? samePadding(w, kernel[1], strides[1], 1) : [0, 0];
   const outSize: [number, number] = [Math.floor((h + top + bottom - kernel[0]) / strides[0]) + 1, Math.floor((w + left + right - kernel[1]) / strides[1]) + 1];
@@ -316,12 +294,11 @@ function pointwiseWeightGrad(b: StepBuilder, x: string, dz: string, cin: number,
   return b.g.op('Reshape', [grad, b.g.int64([1, 1, cin, cout])]);
 }
 
-function conv2d(b: StepBuilder, layer: Layer, config: Config, x: Value): Value {
-  const kernel = b.param(layer, 'kernel')!;
+function conv2d(b: StepBuilder, layer: Layer, spec: ConvLayer, x: Value): Value {
+  const kernel = b.param(spec.kernel);
   const [kh, kw, cin, cout] = kernel.shape as [number, number, number, number];
-  if (Number(config.groups ?? 1) !== 1) throw internal(`does not support grouped Conv2D ${layer.name}`);
-  const geo = convGeometry(layer, config, x, [kh, kw]);
-  const bias = config.useBias === false ? undefined : b.param(layer, 'bias');
+  const geo = convGeometry(layer, spec, x, [kh, kw]);
+  const bias = spec.bias && b.param(spec.bias);
   const oihw = b.g.op('Transpose', [kernel.name], [ints('perm', [3, 2, 0, 1])]);
   const z = b.g.op('Conv', [x.name, oihw, ...(bias ? [bias.name] : [])], convAttributes(geo, 1));
   const pointwise = kh === 1 && kw === 1 && geo.strides[0] === 1 && geo.strides[1] === 1 && geo.pads.every((p) => p === 0);
@@ -341,15 +318,15 @@ function conv2d(b: StepBuilder, layer: Layer, config: Config, x: Value): Value {
       b.addGrad(x.name, dx);
     }
   });
-  return activation(b, layer, { name: out, shape: [...geo.outSize, cout] }, String(config.activation ?? 'linear'));
+  return activation(b, layer, { name: out, shape: [...geo.outSize, cout] }, spec.activation);
 }
 
-function depthwiseConv2d(b: StepBuilder, layer: Layer, config: Config, x: Value): Value {
-  const kernel = b.param(layer, 'depthwise_kernel')!;
+function depthwiseConv2d(b: StepBuilder, layer: Layer, spec: ConvLayer, x: Value): Value {
+  const kernel = b.param(spec.kernel);
   const [kh, kw, channels, multiplier] = kernel.shape as [number, number, number, number];
   if (multiplier !== 1) throw internal(`supports depth multiplier 1 only (layer ${layer.name})`);
-  const geo = convGeometry(layer, config, x, [kh, kw]);
-  const bias = config.useBias ? b.param(layer, 'bias') : undefined;
+  const geo = convGeometry(layer, spec, x, [kh, kw]);
+  const bias = spec.bias && b.param(spec.bias);
   const weights = b.g.op('Transpose', [kernel.name], [ints('perm', [2, 3, 0, 1])]);
   const z = b.g.op('Conv', [x.name, weights, ...(bias ? [bias.name] : [])], convAttributes(geo, channels));
   const out = b.record(z, [x.name, kernel.name, ...(bias ? [bias.name] : [])], (dz) => {
@@ -358,13 +335,10 @@ function depthwiseConv2d(b: StepBuilder, layer: Layer, config: Config, x: Value)
     if (kernel.trainable) b.addGrad(kernel.name, b.g.op('Transpose', [convWeightGrad(b, x.name, dz, geo, channels)], [ints('perm', [2, 3, 1, 0])]));
     if (b.needsGrad(x.name)) b.addGrad(x.name, convInputGrad(b, dz, weights, geo, channels));
   });
-  return activation(b, layer, { name: out, shape: [...geo.outSize, channels] }, String(config.activation ?? 'linear'));
+  return activation(b, layer, { name: out, shape: [...geo.outSize, channels] }, spec.activation);
 }
 
-function zeroPadding(b: StepBuilder, layer: Layer, config: Config, x: Value): Value {
-  requireChannelsLast(layer, config);
-  const padding = config.padding as number | number[] | number[][];
-  const [[top, bottom], [left, right]] = Array.isArray(padding) ? padding.map((p) => pair(p)) : [pair(padding), pair(padding)];
+function zeroPadding(b: StepBuilder, [top, bottom, left, right]: [number, number, number, number], x: Value): Value {
   const [h, w, c] = x.shape as [number, number, number];
   const y = b.g.op('Pad', [x.name, b.g.int64([0, 0, top, left, 0, 0, bottom, right])]);
   return {
@@ -373,18 +347,16 @@ function zeroPadding(b: StepBuilder, layer: Layer, config: Config, x: Value): Va
   };
 }
 
-function dropout(b: StepBuilder, config: Config, x: Value): Value {
+function dropout(b: StepBuilder, rate: number, x: Value): Value {
   if (!b.training) return x;
   const name = b.g.input(`dropout_${b.dropout.length}`, ['batch', ...x.shape]);
-  b.dropout.push({ name, shape: x.shape, rate: Number(config.rate) });
+  b.dropout.push({ name, shape: x.shape, rate });
   const multiplier = x.shape.length === 3 ? b.g.op('Transpose', [name], [ints('perm', NCHW)]) : name;
   const y = b.g.op('Mul', [x.name, multiplier]);
   return { name: b.record(y, [x.name], (dy) => b.addGrad(x.name, b.g.op('Mul', [dy, multiplier]))), shape: x.shape };
 }
 
-function globalAveragePool(b: StepBuilder, layer: Layer, config: Config, x: Value): Value {
-  requireChannelsLast(layer, config);
-  if (config.keepDims) throw internal(`does not support GlobalAveragePooling2D ${layer.name} with keepDims`);
+function globalAveragePool(b: StepBuilder, x: Value): Value {
   const [h, w, c] = x.shape as [number, number, number];
   const y = b.g.op('ReduceMean', [x.name], [ints('axes', [2, 3]), int('keepdims', 0)]);
   return {
@@ -396,17 +368,17 @@ function globalAveragePool(b: StepBuilder, layer: Layer, config: Config, x: Valu
   };
 }
 
-function dense(b: StepBuilder, layer: Layer, config: Config, x: Value): Value {
+function dense(b: StepBuilder, layer: Layer, spec: DenseLayer, x: Value): Value {
   if (x.shape.length !== 1) throw internal(`supports Dense on 2-D inputs only (layer ${layer.name})`);
-  const kernel = b.param(layer, 'kernel')!;
-  const bias = config.useBias === false ? undefined : b.param(layer, 'bias');
+  const kernel = b.param(spec.kernel);
+  const bias = spec.bias && b.param(spec.bias);
   const z = b.g.op('Gemm', [x.name, kernel.name, ...(bias ? [bias.name] : [])]);
   const out = b.record(z, [x.name, kernel.name, ...(bias ? [bias.name] : [])], (dz) => {
     if (bias?.trainable) b.addGrad(bias.name, b.g.op('ReduceSum', [dz, b.g.int64([0])], [int('keepdims', 0)]));
     if (kernel.trainable) b.addGrad(kernel.name, b.g.op('Gemm', [x.name, dz], [int('transA', 1)]));
     if (b.needsGrad(x.name)) b.addGrad(x.name, b.g.op('Gemm', [dz, kernel.name], [int('transB', 1)]));
   });
-  return activation(b, layer, { name: out, shape: [kernel.shape[1]!] }, String(config.activation ?? 'linear'));
+  return activation(b, layer, { name: out, shape: [kernel.shape[1]!] }, spec.activation);
 }
 
 function add(b: StepBuilder, xs: Value[]): Value {
@@ -415,32 +387,32 @@ function add(b: StepBuilder, xs: Value[]): Value {
 }
 
 function emitLayer(b: StepBuilder, layer: Layer, inputs: Value[]): Value {
-  const config = layer.getConfig() as Config;
+  const spec = readKerasLayer(layer, (what) => internal(`does not support ${what}`));
   const x = inputs[0]!;
-  switch (layer.getClassName()) {
-    case 'BatchNormalization':
-      return batchNorm(b, layer, config, x);
-    case 'ReLU':
-      return relu(b, layer, config, x);
-    case 'Activation':
-      return activation(b, layer, x, String(config.activation));
-    case 'Conv2D':
-      return conv2d(b, layer, config, x);
-    case 'DepthwiseConv2D':
-      return depthwiseConv2d(b, layer, config, x);
-    case 'ZeroPadding2D':
-      return zeroPadding(b, layer, config, x);
-    case 'Add':
+  switch (spec.kind) {
+    case 'batchNorm':
+      return batchNorm(b, layer, spec, x);
+    case 'relu':
+      return relu(b, spec.max, x);
+    case 'activation':
+      return activation(b, layer, x, spec.activation);
+    case 'conv2d':
+      return conv2d(b, layer, spec, x);
+    case 'depthwiseConv2d':
+      return depthwiseConv2d(b, layer, spec, x);
+    case 'pad':
+      return zeroPadding(b, spec.pads, x);
+    case 'add':
       return add(b, inputs);
-    case 'Dropout':
-      return dropout(b, config, x);
-    case 'GlobalAveragePooling2D':
-      return globalAveragePool(b, layer, config, x);
-    case 'Dense':
-      return dense(b, layer, config, x);
-    default:
-      throw internal(`does not support layer ${layer.name} (${layer.getClassName()})`);
+    case 'dropout':
+      if (spec.rate === undefined) break;
+      return dropout(b, spec.rate, x);
+    case 'globalAveragePool':
+      return globalAveragePool(b, x);
+    case 'dense':
+      return dense(b, layer, spec, x);
   }
+  throw internal(`does not support layer ${layer.name} (${layer.getClassName()})`);
 }
 
 /** Emits a model's nodes in topological order (each layer's ops named under its scope, for profiles). */
@@ -490,12 +462,12 @@ export function buildStepGraph(models: ReplicaModels, training: boolean): StepGr
   const classes = probabilities.shape[0]!;
   const dims: Dim[] = ['batch', classes];
   const names = { labels: 'labels', loss: 'loss', probabilities: 'probabilities', gradients: weights.map((_, i) => `gradient_${i}`) };
-  b.g.output(names.probabilities, probabilities.name, dims);
+  b.g.output(names.probabilities, dims, probabilities.name);
   if (training) {
     b.g.input(names.labels, dims);
-    b.g.output(names.loss, crossEntropy(b, probabilities.name, names.labels), []);
+    b.g.output(names.loss, [], crossEntropy(b, probabilities.name, names.labels));
     b.runBackward();
-    weights.forEach((w, i) => b.g.output(names.gradients[i]!, b.grad(weightInputs[i]!), w.shape as number[]));
+    weights.forEach((w, i) => b.g.output(names.gradients[i]!, w.shape as number[], b.grad(weightInputs[i]!)));
   }
   return { bytes: b.g.encode(training ? 'facetrain_step' : 'facetrain_forward'), boundary, dropout: b.dropout, weights: weightInputs, classes, ...names };
 }

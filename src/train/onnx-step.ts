@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { OnnxRuntime } from '../runtime/runtime.js';
 import { childSeed, createRandom } from '../util/random.js';
-import { phaseEpochs, type EpochMetrics } from './loop.js';
+import { runPhase, scoreProbabilities, type EpochMetrics, type Stepper } from './phase.js';
 import { Adam } from './onnx-adam.js';
 import { buildStepGraph, type StepGraph } from './onnx-step-graph.js';
 import type { ParallelPhaseOptions } from './parallel.js';
@@ -125,55 +125,30 @@ export class OnnxTrainer {
   }
 }
 
-/** Loss sum (clipped cross-entropy, as the tfjs loop scores) and right answers of probabilities. */
-export function scoreProbabilities(probabilities: Float32Array, classes: number[]): { lossSum: number; right: number } {
-  const width = probabilities.length / classes.length;
-  let lossSum = 0;
-  let right = 0;
-  classes.forEach((c, i) => {
-    const row = probabilities.subarray(i * width, (i + 1) * width);
-    lossSum -= Math.log(Math.min(Math.max(row[c]!, 1e-7), 1 - 1e-7));
-    let best = 0;
-    for (let k = 1; k < width; k++) if (row[k]! > row[best]!) best = k;
-    if (best === c) right++;
-  });
-  return { lossSum, right };
-}
-
 export type OnnxPhaseOptions = Omit<ParallelPhaseOptions, 'parts'> & { ort: OnnxRuntime; threads?: number };
+
+/** A phase's batches and validation rows on the ONNX trainer. */
+function onnxStepper(trainer: OnnxTrainer, o: OnnxPhaseOptions): Stepper {
+  return {
+    step: async ({ rows, classes, dropoutSeed }) => {
+      const dropout = dropoutMultipliers(trainer.graph.dropout, classes.length, dropoutSeed);
+      const result = await trainer.compute({ boundary: packRows(o.train.inputs, rows), classes, dropout });
+      trainer.apply(result.gradients);
+      return scoreProbabilities(result.probabilities, classes);
+    },
+    score: async (rows) => {
+      const val = o.val!;
+      return scoreProbabilities(await trainer.predict(packRows(val.inputs, rows), rows.length), rows.map((r) => val.labels[r]!));
+    },
+    finish: () => trainer.writeBack(),
+    dispose: () => trainer.release(),
+  };
+}
 
 /**
  * `runParallelPhase` on onnxruntime: the same seeded batches, events and metrics, one native step
  * per batch; dropout multipliers come from each batch's seed. Weights are written back at the end.
  */
 export async function runOnnxPhase(o: OnnxPhaseOptions): Promise<EpochMetrics[]> {
-  const trainer = await OnnxTrainer.create(o.ort, o);
-  try {
-    const history: EpochMetrics[] = [];
-    for (const run of phaseEpochs(o, history)) {
-      for (const planned of run.batches) {
-        const classes = planned.photoIdx.map((p) => o.train.labels[p]!);
-        const dropout = dropoutMultipliers(trainer.graph.dropout, classes.length, planned.dropoutSeed);
-        const result = await trainer.compute({ boundary: packRows(o.train.inputs, planned.rows), classes, dropout });
-        trainer.apply(result.gradients);
-        run.record(planned, { lossSum: result.loss * classes.length, right: scoreProbabilities(result.probabilities, classes).right });
-      }
-      run.finish(o.val && o.val.labels.length > 0 ? await evaluateOnnx(trainer, o.val, o.batchSize) : undefined);
-    }
-    trainer.writeBack();
-    return history;
-  } finally {
-    await trainer.release();
-  }
-}
-
-async function evaluateOnnx(trainer: OnnxTrainer, val: NonNullable<OnnxPhaseOptions['val']>, batchSize: number): Promise<{ loss: number; accuracy: number }> {
-  const total = { lossSum: 0, right: 0 };
-  for (let start = 0; start < val.labels.length; start += batchSize) {
-    const rows = val.labels.slice(start, start + batchSize).map((_, i) => start + i);
-    const score = scoreProbabilities(await trainer.predict(packRows(val.inputs, rows), rows.length), rows.map((r) => val.labels[r]!));
-    total.lossSum += score.lossSum;
-    total.right += score.right;
-  }
-  return { loss: total.lossSum / val.labels.length, accuracy: total.right / val.labels.length };
+  return runPhase(o, onnxStepper(await OnnxTrainer.create(o.ort, o), o));
 }

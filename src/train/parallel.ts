@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { modelArtifacts, splitBatch } from '../runtime/pool.js';
 import { startWorkers, type WorkerClient, type WorkerReply } from '../runtime/worker-client.js';
-import { phaseEpochs, type EpochMetrics, type PhaseOptions } from './loop.js';
+import type { PhaseOptions } from './loop.js';
+import { addScores, runPhase, type EpochMetrics, type Score, type StepBatch } from './phase.js';
 import {
   applyFlatGradients, flatSize, partDropoutSeed, partGradients, replicaForward, replicaWeights, scoreShared, variablesOf,
   type PartRequest, type ReplicaForward, type ReplicaModels, type SharedPhaseData,
@@ -24,7 +25,6 @@ export interface ReplicaWorkerData {
   val?: SharedPhaseData;
   numClasses: number;
   learningRate: number;
-  batchSize: number;
   /** Where this worker writes its part's gradients (shared with the main thread). */
   gradients: Float32Array;
   /** Where the main thread writes the summed gradients every replica applies (shared). */
@@ -54,16 +54,8 @@ export interface ReplicaGroupOptions {
   val?: SharedPhaseData;
   numClasses: number;
   learningRate: number;
-  /** Rows per forward pass when evaluating. */
-  batchSize: number;
   /** Replicas, this thread included: parts - 1 workers are started. */
   parts: number;
-}
-
-export interface BatchRequest {
-  rows: number[];
-  classes: number[];
-  dropoutSeed: number;
 }
 
 /**
@@ -98,7 +90,7 @@ export class ReplicaGroup {
     const [tail, head] = await Promise.all([o.models.tail && modelBlob(o.models.tail), modelBlob(o.models.head)]);
     const common = {
       tail, head, weightNames: replicaWeights(o.models).map((w) => w.originalName), train: o.train, val: o.val,
-      numClasses: o.numClasses, learningRate: o.learningRate, batchSize: o.batchSize, average,
+      numClasses: o.numClasses, learningRate: o.learningRate, average,
     };
     const workers = await startWorkers<ReplicaCall, ReplicaResponse>(
       o.parts - 1, new URL('./replica-worker.js', import.meta.url), (k) => ({ ...common, gradients: slots[k + 1] }), 'training worker');
@@ -106,7 +98,7 @@ export class ReplicaGroup {
   }
 
   /** One Adam step on the whole batch; returns the batch's loss sum and hits. */
-  async step(batch: BatchRequest): Promise<{ lossSum: number; right: number }> {
+  async step(batch: StepBatch): Promise<Score> {
     const parts = partRequests(batch, this.o.parts);
     const pending = parts.slice(1).map((part, k) => this.workers[k]!.request({ kind: 'gradients', part }));
     const own = partGradients(this.forward, this.variables, this.o.train.inputs, this.o.numClasses, parts[0]!, this.slots[0]!);
@@ -117,17 +109,15 @@ export class ReplicaGroup {
     // observed at the next step or at dispose; until then a failure must not count as unhandled
     for (const applied of this.applied) applied.catch(() => undefined);
     applyFlatGradients(this.optimizer, this.variables, this.average);
-    return others.reduce((total, r) => ({ lossSum: total.lossSum + r.lossSum!, right: total.right + r.right! }), own);
+    return addScores([own, ...others.map(replyScore)]);
   }
 
-  /** Loss and accuracy over the validation rows, split across the replicas. */
-  async evaluate(): Promise<{ loss: number; accuracy: number }> {
-    const val = this.o.val!;
-    const chunks = rowChunks([...val.labels.keys()], this.o.parts);
-    const pending = chunks.slice(1).map((rows, k) => this.workers[k]!.request({ kind: 'evaluate', rows }));
-    const own = scoreShared(this.forward, val, chunks[0]!, this.o.numClasses, this.o.batchSize);
-    const total = (await Promise.all(pending)).reduce((t, r) => ({ lossSum: t.lossSum + r.lossSum!, right: t.right + r.right! }), own);
-    return { loss: total.lossSum / val.labels.length, accuracy: total.right / val.labels.length };
+  /** Score of validation rows without dropout, split across the replicas. */
+  async score(rows: number[]): Promise<Score> {
+    const chunks = rowChunks(rows, this.o.parts).filter((chunk) => chunk.length > 0);
+    const pending = chunks.slice(1).map((part, k) => this.workers[k]!.request({ kind: 'evaluate', rows: part }));
+    const own = scoreShared(this.forward, this.o.val!, chunks[0]!);
+    return addScores([own, ...(await Promise.all(pending)).map(replyScore)]);
   }
 
   /** The summed (whole-batch) gradients of the last step, flat in variable order. */
@@ -147,12 +137,16 @@ export class ReplicaGroup {
   }
 }
 
+function replyScore(reply: ReplicaResponse): Score {
+  return { lossSum: reply.lossSum!, right: reply.right! };
+}
+
 function rowChunks(rows: number[], parts: number): number[][] {
   let start = 0;
   return splitBatch(rows.length, parts).map((n) => rows.slice(start, (start += n)));
 }
 
-function partRequests(batch: BatchRequest, parts: number): PartRequest[] {
+function partRequests(batch: StepBatch, parts: number): PartRequest[] {
   const positions = rowChunks([...batch.rows.keys()], parts);
   return positions.map((idx, k) => ({
     rows: idx.map((i) => batch.rows[i]!),
@@ -182,16 +176,5 @@ export interface ParallelPhaseOptions extends Omit<PhaseOptions, 'train' | 'val'
  */
 export async function runParallelPhase(o: ParallelPhaseOptions): Promise<EpochMetrics[]> {
   const group = await ReplicaGroup.start(o);
-  try {
-    const history: EpochMetrics[] = [];
-    for (const run of phaseEpochs(o, history)) {
-      for (const planned of run.batches) {
-        run.record(planned, await group.step({ rows: planned.rows, classes: planned.photoIdx.map((p) => o.train.labels[p]!), dropoutSeed: planned.dropoutSeed }));
-      }
-      run.finish(o.val && o.val.labels.length > 0 ? await group.evaluate() : undefined);
-    }
-    return history;
-  } finally {
-    await group.dispose();
-  }
+  return runPhase(o, { step: (batch) => group.step(batch), score: (rows) => group.score(rows), dispose: () => group.dispose() });
 }

@@ -25,7 +25,7 @@ function handle(request: ReplicaRequest): ReplicaResponse {
       applyFlatGradients(optimizer, variables, data.average);
       return { id: request.id };
     case 'evaluate':
-      return { id: request.id, ...scoreShared(forward, data.val!, request.rows, data.numClasses, data.batchSize) };
+      return { id: request.id, ...scoreShared(forward, data.val!, request.rows) };
     case 'weights':
       return { id: request.id, weights: variables.map((v) => v.dataSync() as Float32Array) };
   }

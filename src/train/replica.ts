@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { applyHead } from './head.js';
 import { childSeed } from '../util/random.js';
-import { categoricalCrossEntropy, readScore, scoreRows } from './loop.js';
+import { categoricalCrossEntropy, scoreTensor } from './loop.js';
+import type { Score } from './phase.js';
 
 /** A cached float32 tensor in a SharedArrayBuffer: every thread reads the same memory, none gets a copy. */
 export interface SharedTensor {
@@ -79,13 +80,13 @@ export interface PartRequest {
  */
 export function partGradients(
   forward: ReplicaForward, variables: tf.Variable[], data: SharedTensor[], numClasses: number, request: PartRequest, out: Float32Array,
-): { lossSum: number; right: number } {
-  const score = tf.tidy(() => {
+): Score {
+  const probs = tf.tidy(() => {
     const x = gatherSharedRows(data, request.rows);
-    let probs: tf.Tensor | undefined;
+    let kept: tf.Tensor | undefined;
     const { grads } = tf.variableGrads(() => {
-      probs = tf.keep(forward(x, request.dropoutSeed));
-      return tf.mul(categoricalCrossEntropy(tf.oneHot(request.classes, numClasses), probs), request.weight) as tf.Scalar;
+      kept = tf.keep(forward(x, request.dropoutSeed));
+      return tf.mul(categoricalCrossEntropy(tf.oneHot(request.classes, numClasses), kept), request.weight) as tf.Scalar;
     }, variables);
     let offset = 0;
     for (const v of variables) {
@@ -94,11 +95,9 @@ export function partGradients(
       out.set(g.dataSync(), offset);
       offset += v.size;
     }
-    const scored = scoreRows(probs!, request.classes, numClasses);
-    probs!.dispose();
-    return scored;
+    return kept!;
   });
-  return readScore(score);
+  return scoreTensor(probs, request.classes);
 }
 
 /** Applies flat gradients (as `partGradients` lays them out): the same inputs give every replica the same update. */
@@ -113,16 +112,9 @@ export function applyFlatGradients(optimizer: tf.Optimizer, variables: tf.Variab
   tf.dispose(named.map((n) => n.tensor));
 }
 
-/** Loss sum and hits over `rows` without dropout, in batches of `batchSize`. */
-export function scoreShared(forward: ReplicaForward, data: SharedPhaseData, rows: number[], numClasses: number, batchSize: number): { lossSum: number; right: number } {
-  const total = { lossSum: 0, right: 0 };
-  for (let start = 0; start < rows.length; start += batchSize) {
-    const chunk = rows.slice(start, start + batchSize);
-    const score = readScore(tf.tidy(() => scoreRows(forward(gatherSharedRows(data.inputs, chunk)), chunk.map((r) => data.labels[r]!), numClasses)));
-    total.lossSum += score.lossSum;
-    total.right += score.right;
-  }
-  return total;
+/** Score of validation rows without dropout. */
+export function scoreShared(forward: ReplicaForward, data: SharedPhaseData, rows: number[]): Score {
+  return scoreTensor(tf.tidy(() => forward(gatherSharedRows(data.inputs, rows))), rows.map((r) => data.labels[r]!));
 }
 
 export function flatSize(variables: tf.Variable[]): number {

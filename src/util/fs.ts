@@ -41,9 +41,9 @@ async function isNonEmptyDir(dir: string): Promise<boolean> {
 }
 
 /** Refuses to overwrite a non-empty directory unless forced: checked before long work, not after. */
-export async function assertReplaceable(dir: string, force: boolean, flag = '--out'): Promise<void> {
+export async function assertReplaceable(dir: string, force: boolean): Promise<void> {
   if (!force && (await isNonEmptyDir(path.resolve(dir)))) {
-    throw new FacetrainError('FT_ERR_EXISTS', `${dir} already exists and is not empty; choose another ${flag} or pass --force to replace it`);
+    throw new FacetrainError('FT_ERR_EXISTS', `${dir} already exists and is not empty; choose another output folder or allow replacing it`, { options: ['outDir', 'force'] });
   }
 }
 

@@ -1,7 +1,13 @@
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import type { Dataset, Group } from 'h5wasm';
+import type { Dataset, Group, File as H5File } from 'h5wasm';
 import { FacetrainError } from '../errors.js';
+
+/**
+ * The one HDF5 reader: the signature, the attribute layouts Keras writes and its weights; the
+ * MobileNetV2 base reads ImageNet weights through it, the Keras exporter's loader (export/keras/)
+ * reads whole models.
+ */
 
 /** One weight array as Keras stored it; `name` is Keras' variable name, e.g. `Conv1/kernel:0`. */
 export interface KerasWeight {
@@ -22,6 +28,22 @@ export function isHdf5(bytes: Uint8Array): boolean {
   return bytes.length >= HDF5_SIGNATURE.length && HDF5_SIGNATURE.equals(bytes.subarray(0, HDF5_SIGNATURE.length));
 }
 
+/** HDF5 puts its signature at 0, or after a user block at 512, 1024, 2048, ... bytes. */
+export async function hasHdf5Signature(file: string): Promise<boolean> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    const probe = Buffer.alloc(HDF5_SIGNATURE.length);
+    for (let offset = 0; offset + probe.length <= size; offset = offset === 0 ? 512 : offset * 2) {
+      await handle.read(probe, 0, probe.length, offset);
+      if (probe.equals(HDF5_SIGNATURE)) return true;
+    }
+    return false;
+  } finally {
+    await handle.close();
+  }
+}
+
 type H5 = typeof import('h5wasm').default;
 let h5wasmReady: Promise<H5> | undefined;
 
@@ -40,7 +62,7 @@ async function readHead(file: string): Promise<Uint8Array> {
   try {
     handle = await open(file, 'r');
   } catch (err) {
-    throw new FacetrainError('FT_ERR_WEIGHTS', `${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the --weights path`, { cause: err });
+    throw new FacetrainError('FT_ERR_WEIGHTS', `${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check the weights path`, { cause: err, options: ['weights'] });
   }
   try {
     const head = new Uint8Array(HDF5_SIGNATURE.length);
@@ -51,9 +73,20 @@ async function readHead(file: string): Promise<Uint8Array> {
   }
 }
 
-/** Keras splits attributes over 64 KB into `name0`, `name1`, ... (HDF5 object header limit). */
-function stringListAttribute(group: Group, name: string): string[] | undefined {
-  const attrs = group.attrs;
+type AttrOwner = Group | Dataset;
+
+/** An attribute's strings: a string, a list of strings or byte strings; Keras' empty list is an empty float array. */
+function toStrings(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (value instanceof Uint8Array) return [new TextDecoder().decode(value)];
+  if (ArrayBuffer.isView(value)) return [];
+  const list = Array.isArray(value) ? value : [value];
+  return list.map((item) => (item instanceof Uint8Array ? new TextDecoder().decode(item) : String(item)));
+}
+
+/** A name list as Keras writes it: split into `name0`, `name1`, ... past 64 KB (HDF5 object header limit); undefined when absent. */
+export function readNameListAttr(owner: AttrOwner, name: string): string[] | undefined {
+  const attrs = owner.attrs;
   if (name in attrs) return toStrings(attrs[name].value);
   if (!(`${name}0` in attrs)) return undefined;
   const chunks: string[] = [];
@@ -61,15 +94,27 @@ function stringListAttribute(group: Group, name: string): string[] | undefined {
   return chunks;
 }
 
-function toStrings(value: unknown): string[] {
-  const list = Array.isArray(value) ? value : [value];
-  return list.map((item) => (item instanceof Uint8Array ? new TextDecoder().decode(item) : String(item)));
+/** A scalar string attribute, or undefined when absent. */
+export function readStringAttr(owner: AttrOwner, name: string): string | undefined {
+  const attrs = owner.attrs;
+  if (!(name in attrs)) return undefined;
+  const value = attrs[name].value;
+  return typeof value === 'string' ? value : undefined;
 }
 
-function toFloat32(value: unknown, where: string, file: string): Float32Array {
+/** A weight dataset's values as float32. */
+export function readFloat32(dataset: Dataset, where: string, file: string): Float32Array {
+  const value = dataset.value;
   if (value instanceof Float32Array) return value;
   if (value instanceof Float64Array) return Float32Array.from(value);
   throw new FacetrainError('FT_ERR_UNSUPPORTED', `${file}: weight ${where} is not float32 or float64; re-save the weights as float32 from Keras`);
+}
+
+/** Opens an HDF5 file for reading (after the caller checked its signature); NODERAWFS reads the real path. */
+export async function openH5ForReading(file: string): Promise<H5File> {
+  const h5wasm = await loadH5wasm();
+  // an absolute path keeps it independent of the wasm cwd
+  return new h5wasm.File(path.resolve(file), 'r');
 }
 
 /**
@@ -83,23 +128,21 @@ export async function readKerasH5Weights(file: string): Promise<KerasLayerWeight
   if (!isHdf5(await readHead(file))) {
     throw new FacetrainError('FT_ERR_WEIGHTS', `${file} is not an HDF5 file; pass a Keras .h5 weights file or a TF.js model directory`);
   }
-  const h5wasm = await loadH5wasm();
-  // NODERAWFS resolves paths itself; an absolute path keeps it independent of the wasm cwd.
-  const h5 = new h5wasm.File(path.resolve(file), 'r');
+  const h5 = await openH5ForReading(file);
   if (h5.file_id < 0n) throw new FacetrainError('FT_ERR_WEIGHTS', `${file}: HDF5 library cannot open it (truncated or corrupt?); download it again`);
   try {
     const root = h5.keys().includes('model_weights') ? (h5.get('model_weights') as Group) : h5;
-    const layerNames = stringListAttribute(root, 'layer_names');
+    const layerNames = readNameListAttr(root, 'layer_names');
     if (!layerNames) {
       throw new FacetrainError('FT_ERR_WEIGHTS', `${file} is HDF5 but has no Keras 'layer_names' attribute (Keras 3 .weights.h5 is not supported); save it with Keras 2 model.save_weights('x.h5') or pass a TF.js model directory`);
     }
     return layerNames.map((layer) => {
       const group = root.get(layer) as Group | null;
-      const weightNames = group ? (stringListAttribute(group, 'weight_names') ?? []) : [];
+      const weightNames = group ? (readNameListAttr(group, 'weight_names') ?? []) : [];
       const weights = weightNames.map((name) => {
         const dataset = group?.get(name) as Dataset | null;
         if (!dataset?.shape) throw new FacetrainError('FT_ERR_WEIGHTS', `${file}: layer ${layer} lists weight ${name} but has no such dataset; the file is damaged, download it again`);
-        return { name, shape: dataset.shape, values: toFloat32(dataset.value, `${layer}/${name}`, file) };
+        return { name, shape: dataset.shape, values: readFloat32(dataset, `${layer}/${name}`, file) };
       });
       return { layer, weights };
     });

@@ -14,7 +14,12 @@ export interface PhotoMix {
   people: number;
   /** Unlabelled group photos (bbt-scenes) linked in too, by relative path: several people each. */
   scenes: string[];
+  /** Photos whose label is about the face at this point (LFW: its 250x250 images are centred on the named person), not the largest face. */
+  subjectAt: Map<string, [number, number]>;
 }
+
+/** LFW images are 250x250 crops centred on the person they are named after; other faces may be larger. */
+const LFW_CENTRE: [number, number] = [125, 125];
 
 /** One person in two sets. */
 const SAME_PERSON = new Map([['lfw/Ben_Affleck', 'celebrities/ben_afflek']]);
@@ -46,6 +51,7 @@ export async function buildPhotoMix(dir: string, seed = 1): Promise<PhotoMix> {
   ];
   const photos = sources.flatMap(([set, list]) => list.flatMap(([name, files]) => files.map((file) => ({ file, person: SAME_PERSON.get(`${set}/${name}`) ?? `${set}/${name}` }))));
   const truth = new Map<string, string>();
+  const subjectAt = new Map<string, [number, number]>();
   const order = shuffled(photos, createRandom(seed));
   for (const [i, { file, person }] of order.entries()) {
     // two levels of folders, so the dump is read recursively
@@ -53,6 +59,7 @@ export async function buildPhotoMix(dir: string, seed = 1): Promise<PhotoMix> {
     await mkdir(path.join(dir, path.dirname(relative)), { recursive: true });
     await symlink(file, path.join(dir, relative));
     truth.set(relative, person);
+    if (file.includes(`${path.sep}lfw-pairs${path.sep}`)) subjectAt.set(relative, LFW_CENTRE);
   }
   const scenes: string[] = [];
   for (const file of (await readdir(sharedPath('datasets', 'bbt-scenes'))).sort()) {
@@ -61,7 +68,7 @@ export async function buildPhotoMix(dir: string, seed = 1): Promise<PhotoMix> {
     await symlink(sharedPath('datasets', 'bbt-scenes', file), path.join(dir, relative));
     scenes.push(relative);
   }
-  return { dir, truth, people: new Set(photos.map((p) => p.person)).size, scenes };
+  return { dir, truth, people: new Set(photos.map((p) => p.person)).size, scenes, subjectAt };
 }
 
 export interface MixScore extends BCubed {
@@ -72,14 +79,26 @@ export interface MixScore extends BCubed {
   whole: number;
 }
 
+/** The face a labelled photo's label is about: the one nearest its subject point when it has one, else the largest. */
+function labelledFaces(mix: PhotoMix, faces: ClusterResult['faces']): ClusterResult['faces'] {
+  const byPhoto = new Map<string, ClusterResult['faces']>();
+  for (const f of faces) if (mix.truth.has(f.photo)) byPhoto.set(f.photo, [...(byPhoto.get(f.photo) ?? []), f]);
+  return [...byPhoto].map(([photo, list]) => {
+    const at = mix.subjectAt.get(photo);
+    if (!at) return list.find((f) => f.face === 0)!;
+    const distance = (f: ClusterResult['faces'][number]) => Math.hypot(f.box.x + f.box.width / 2 - at[0], f.box.y + f.box.height / 2 - at[1]);
+    return list.reduce((best, f) => (distance(f) < distance(best) ? f : best));
+  });
+}
+
 /**
- * Scores the group of the largest face of each labelled photo (the face its label is about; other
- * faces in it have no label) against the truth; an unsorted face counts as a group of its own.
+ * Scores the group of the labelled face of each labelled photo (other faces in it have no label)
+ * against the truth; an unsorted face counts as a group of its own.
  */
 export function scoreClustering(mix: PhotoMix, result: ClusterResult): MixScore {
-  const largest = result.faces.filter((f) => f.face === 0 && mix.truth.has(f.photo));
-  const groups = largest.map((f) => (f.group === UNSORTED_DIR ? `${UNSORTED_DIR}:${f.photo}` : f.group));
-  const labels = largest.map((f) => mix.truth.get(f.photo)!);
+  const labelled = labelledFaces(mix, result.faces);
+  const groups = labelled.map((f) => (f.group === UNSORTED_DIR ? `${UNSORTED_DIR}:${f.photo}` : f.group));
+  const labels = labelled.map((f) => mix.truth.get(f.photo)!);
   const groupsOf = new Map<string, Set<string>>();
   labels.forEach((label, i) => groupsOf.set(label, (groupsOf.get(label) ?? new Set()).add(groups[i]!)));
   const photosOf = new Map<string, number>();
@@ -87,7 +106,7 @@ export function scoreClustering(mix: PhotoMix, result: ClusterResult): MixScore 
   const people = [...photosOf].filter(([, n]) => n >= 3).map(([label]) => label);
   return {
     ...bcubed(groups, labels),
-    photosWithFace: largest.length,
+    photosWithFace: labelled.length,
     peopleWith3Photos: people.length,
     whole: people.filter((p) => groupsOf.get(p)!.size === 1).length,
   };

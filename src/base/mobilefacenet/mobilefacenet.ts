@@ -8,7 +8,10 @@ import { resizeSquare, type RgbImage } from '../../image/decode.js';
 import { FacetrainError } from '../../errors.js';
 import type { FaceEmbedder, InputNormalisation } from '../../faces/embedder.js';
 import { l2Normalise } from '../../util/vector.js';
-import { tfliteToOnnx } from './tflite-to-onnx.js';
+import { TfliteNetwork } from '../../graph/from-tflite.js';
+import { IrBuilder } from '../../graph/ir.js';
+import { irToOnnx } from '../../graph/onnx.js';
+import { optimizeIr } from '../../graph/optimize.js';
 
 /**
  * MobileFaceNet (192 values per face) as shipped in `MobileFaceNet.tflite` by the npm package
@@ -40,11 +43,9 @@ export interface MobileFaceNetOptions {
    * (`npm run accuracy` prints ms per face).
    */
   threads: number;
-  /** Write TFLite's lowered PReLUs as ONNX `PRelu` (default; false is only for comparing). */
-  fusePRelu: boolean;
 }
 
-export const DEFAULT_MOBILEFACENET_OPTIONS: Readonly<MobileFaceNetOptions> = Object.freeze({ flipAverage: true, batchSize: 16, threads: 1, fusePRelu: true });
+export const DEFAULT_MOBILEFACENET_OPTIONS: Readonly<MobileFaceNetOptions> = Object.freeze({ flipAverage: true, batchSize: 16, threads: 1 });
 
 function mirrored(face: RgbImage): RgbImage {
   const { width, height, data } = face;
@@ -65,7 +66,11 @@ function mirrored(face: RgbImage): RgbImage {
 export async function loadMobileFaceNet(ort: OnnxRuntime, options: Partial<MobileFaceNetOptions> = {}): Promise<FaceEmbedder> {
   const full = { ...DEFAULT_MOBILEFACENET_OPTIONS, ...options };
   const file = mobileFaceNetPath();
-  const session = await createOnnxSession(ort, tfliteToOnnx(new Uint8Array(await readFile(file)), file, { fusePRelu: full.fusePRelu }), { threads: full.threads, spinning: false });
+  // read into the IR (its lowered PReLUs as one op each), then written as ONNX like every other network
+  const network = new TfliteNetwork(new Uint8Array(await readFile(file)), file);
+  const b = new IrBuilder('image', network.inputShape, 'ONNX');
+  const onnx = irToOnnx(optimizeIr(b.finish(network.append(b, b.inputName))), { metadata: {}, producerVersion: '0', name: 'mobilefacenet' });
+  const session = await createOnnxSession(ort, onnx, { threads: full.threads, spinning: false });
   const { scale, offset } = MOBILEFACENET_NORMALISATION;
   const size = MOBILEFACENET_SIZE;
 
@@ -92,6 +97,13 @@ export async function loadMobileFaceNet(ort: OnnxRuntime, options: Partial<Mobil
     inputSize: size,
     dims: 192,
     normalisation: MOBILEFACENET_NORMALISATION,
+    appendIr(builder, input) {
+      const plain = network.append(builder, input);
+      if (!full.flipAverage) return plain;
+      // the sum of the face's and its mirror image's embeddings, as embedBatch computes it
+      const mirrored = network.append(builder, builder.add('mirrored', { kind: 'mirrorWidth', input }));
+      return builder.add('flip_sum', { kind: 'add', inputs: [plain, mirrored] });
+    },
     async embed(faces) {
       const out: Float32Array[] = [];
       for (let i = 0; i < faces.length; i += full.batchSize) out.push(...(await embedBatch(faces.slice(i, i + full.batchSize))));

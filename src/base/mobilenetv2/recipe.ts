@@ -14,7 +14,8 @@ import { buildClassicHead } from './head.js';
 import { childSeed, createRandom } from '../../util/random.js';
 import { applyJitter, viewJitters } from '../../train/augment.js';
 import { computeFrozenOutputs } from './features.js';
-import { runPhase, type EpochMetrics, type PhaseData } from '../../train/loop.js';
+import { runTfjsPhase, type PhaseData } from '../../train/loop.js';
+import type { EpochMetrics } from '../../train/phase.js';
 import { runOnnxPhase } from '../../train/onnx-step.js';
 import { runParallelPhase, type ParallelPhaseOptions } from '../../train/parallel.js';
 import { variablesOf, type ReplicaModels, type SharedPhaseData, type SharedTensor } from '../../train/replica.js';
@@ -30,13 +31,13 @@ function trainingViews(photos: PreparedPhoto[], config: TrainConfig): RgbImage[]
 }
 
 /** The head phase on TF.js wasm: its ~35 ms step does not pay for splitting across threads. */
-function runHeadOnThisThread(o: Omit<ParallelPhaseOptions, 'parts'>): EpochMetrics[] {
+async function runHeadOnThisThread(o: Omit<ParallelPhaseOptions, 'parts'>): Promise<EpochMetrics[]> {
   const { head } = o.models;
   const tensors = (data: SharedPhaseData): PhaseData => ({ ...data, inputs: data.inputs.map((t) => tf.tensor(t.values, t.shape)) });
   const train = tensors(o.train);
   const val = o.val && tensors(o.val);
   try {
-    return runPhase({
+    return await runTfjsPhase({
       ...o,
       train,
       val,
@@ -55,7 +56,7 @@ type Phase = Omit<ParallelPhaseOptions, 'parts'>;
 function phaseRunners(runtime: Runtime): { head(o: Phase): Promise<EpochMetrics[]>; fineTune(o: Phase): Promise<EpochMetrics[]> } {
   const { ort } = runtime;
   if (ort) return { head: (o) => runOnnxPhase({ ...o, ort }), fineTune: (o) => runOnnxPhase({ ...o, ort }) };
-  return { head: async (o) => runHeadOnThisThread(o), fineTune: (o) => runParallelPhase({ ...o, parts: availableParallelism() }) };
+  return { head: (o) => runHeadOnThisThread(o), fineTune: (o) => runParallelPhase({ ...o, parts: availableParallelism() }) };
 }
 
 /**

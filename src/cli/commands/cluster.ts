@@ -1,8 +1,12 @@
 import type { CAC } from 'cac';
 import { CLUSTER_DEFAULTS, clusterPhotos, type ClusterEvent } from '../../api/cluster.js';
+import { CLUSTER_BASE } from '../../api/cluster-embedder.js';
 import { plural } from '../../cluster/contact-sheet.js';
+import { TRAIN_DEFAULTS } from '../../config.js';
 import { FacetrainError } from '../../errors.js';
-import { engineOption, numberOption, type OutputFlags } from '../options.js';
+import { GALLERY_URL_FORMS } from '../../gallery/open.js';
+import { EMBEDDING_BASES } from '../../recognize/embedding-base.js';
+import { embeddingBaseOption, engineOption, numberOption, type OutputFlags } from '../options.js';
 import { seconds } from '../reporter.js';
 
 /** JSON lines on stdout with --json; otherwise a redrawn status line on a terminal and plain lines for the rest. */
@@ -28,7 +32,7 @@ function clusterReporter(json: boolean, tty: boolean): (e: ClusterEvent) => void
         line(`skipped ${e.file}: ${e.reason}`);
         break;
       case 'group':
-        line(`  ${e.name}/  ${plural(e.photos, 'photo')}, ${plural(e.faces, 'face')}${e.known ? ' (known to the model)' : ''}`);
+        line(`  ${e.name}/  ${plural(e.photos, 'photo')}, ${plural(e.faces, 'face')}${e.known ? ' (known to the model or gallery)' : ''}`);
         break;
       case 'saved':
         line(`wrote ${e.outDir}: ${e.groups} new groups${e.known > 0 ? `, ${e.known} known people` : ''}, ${e.faces} faces, ${e.unsortedPhotos} photos in unsorted/ (${e.photosWithoutFaces} without a face) in ${seconds(e.ms)}; open index.html, rename the folders, then run facetrain train on it`);
@@ -44,6 +48,9 @@ export function registerCluster(cli: CAC): void {
     .option('--min-photos <n>', 'Groups with fewer photos go to unsorted/', { default: CLUSTER_DEFAULTS.minPhotos })
     .option('--copy', 'Copy the photos instead of linking them')
     .option('--model <dir>', 'A trained model: faces of the people it knows go to folders named after them, only the rest are grouped')
+    .option('--gallery <url>', `A gallery (${GALLERY_URL_FORMS}): faces of the people it knows go to folders named after them, only the rest are grouped`)
+    .option('--base <name>', `Face embedding (${EMBEDDING_BASES.join(', ')}; default ${CLUSTER_BASE}; with --gallery the base its templates come from: --model's, else ${TRAIN_DEFAULTS.base})`)
+    .option('--seed <n>', 'Seed for the order of the grouping rounds: the same photos and seed give the same groups', { default: CLUSTER_DEFAULTS.seed })
     .option('--engine <name>', 'Runtime for the networks: onnx (onnxruntime-node, default when installed) or tfjs')
     .option('--force', 'Replace an existing --out folder (the faces cached in it are reused)')
     .option('--json', 'One JSON event per line on stdout')
@@ -59,6 +66,9 @@ export function registerCluster(cli: CAC): void {
           copy: flags.copy === true,
           force: flags.force === true,
           modelDir: flags.model === undefined ? undefined : String(flags.model),
+          gallery: flags.gallery === undefined ? undefined : String(flags.gallery),
+          base: embeddingBaseOption(flags.base),
+          seed: numberOption('--seed', flags.seed),
           engine: engineOption(flags.engine),
         },
         report,

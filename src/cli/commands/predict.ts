@@ -1,12 +1,11 @@
 import type { CAC } from 'cac';
-import { stat } from 'node:fs/promises';
-import { scanFiles } from '../../dataset/scan.js';
 import { readImageBytes } from '../../image/decode.js';
 import { openGallerySession, recognizeWithGallery } from '../../api/gallery.js';
 import { loadRecognizer, type FaceResult, type PredictOptions } from '../../recognize/recognizer.js';
 import { FacetrainError } from '../../errors.js';
 import { mapInOrder, throughput } from '../../util/pipeline.js';
 import { engineOption, numberOption, type OutputFlags } from '../options.js';
+import { photoFiles } from '../photo-args.js';
 
 /**
  * One line per face. `confidence` is the score the threshold applies to (what decides `unknown`);
@@ -23,16 +22,9 @@ function formatFaces(file: string, faces: FaceResult[], threshold: number): stri
     .join('\n');
 }
 
-async function imagesIn(target: string): Promise<string[]> {
-  const info = await stat(target).catch(() => {
-    throw new FacetrainError('FT_ERR_IMAGE', `${target}: no such file or folder; pass an image or a folder of images`);
-  });
-  return info.isDirectory() ? scanFiles(target) : [target];
-}
-
 export function registerPredict(cli: CAC): void {
   cli
-    .command('predict <model-dir> <image-or-folder>', 'Name the people in a photo, or in every photo of a folder')
+    .command('predict <model-dir> <image-or-folder>', 'Name the people in a photo, or in every photo of a folder and its sub-folders')
     .option('--top-k <k>', 'How many candidates to list per face', { default: 3 })
     .option('--threshold <t>', 'Score under which a face is unknown (default: the calibrated one in facetrain.json; with --gallery, the base\'s gallery threshold)')
     .option('--engine <name>', 'onnx (onnxruntime-node, default when installed) or tfjs')
@@ -47,7 +39,7 @@ export function registerPredict(cli: CAC): void {
       const predict = (bytes: Uint8Array, options: PredictOptions & { label: string }): Promise<FaceResult[]> =>
         session ? recognizeWithGallery(session.store, session.faces, bytes, options.label, options) : recognizer!.predict(bytes, options);
       let failures = 0;
-      const files = await imagesIn(target);
+      const files = await photoFiles([target]);
       const started = performance.now();
       const tty = process.stderr.isTTY && !flags.json && files.length > 1;
       // Two photos in flight: one decoding (sharp's threads) while the other is in onnxruntime.

@@ -1,23 +1,16 @@
 import type { CAC } from 'cac';
 import { readFile } from 'node:fs/promises';
-import type { BaseName } from '../../config.js';
 import { FacetrainError, invalidOption } from '../../errors.js';
 import { readImageFile } from '../../image/decode.js';
-import { EMBEDDING_BASES, isEmbeddingBase } from '../../recognize/embedding-base.js';
+import { EMBEDDING_BASES } from '../../recognize/embedding-base.js';
 import { DEFAULT_VERIFY_BASE, loadVerifier, type Verifier } from '../../recognize/verify.js';
-import { engineOption, optionalNumber, type OutputFlags } from '../options.js';
+import { embeddingBaseOption, engineOption, optionalNumber, type OutputFlags } from '../options.js';
 
 interface VerifyFlags extends OutputFlags {
   pairs?: string;
   base?: unknown;
   threshold?: unknown;
   engine?: unknown;
-}
-
-function baseOption(value: unknown): BaseName | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !isEmbeddingBase(value)) throw invalidOption('--base', EMBEDDING_BASES.join(' or '), value);
-  return value;
 }
 
 /** `photoA<TAB>photoB` lines; blank lines are skipped, anything else is an error naming the line. */
@@ -49,7 +42,7 @@ export function registerVerify(cli: CAC): void {
       if (flags.pairs === undefined && (a === undefined || b === undefined)) throw invalidOption('verify', 'two photos, or --pairs <file>', [a, b].filter(Boolean).join(' ') || '(none)');
       if (flags.pairs !== undefined && a !== undefined) throw invalidOption('verify', 'either two photos or --pairs <file>, not both', a);
       const pairs: [string, string][] = flags.pairs === undefined ? [[a!, b!]] : await readPairs(flags.pairs);
-      const verifier = await loadVerifier({ base: baseOption(flags.base), threshold: optionalNumber('--threshold', flags.threshold), engine: engineOption(flags.engine) });
+      const verifier = await loadVerifier({ base: embeddingBaseOption(flags.base), threshold: optionalNumber('--threshold', flags.threshold), engine: engineOption(flags.engine) });
       let failures = 0;
       try {
         for (const [fileA, fileB] of pairs) {

@@ -66,6 +66,12 @@ function layerFor(op: IrOp, name: string): Built {
       return { layer: tfl.layers.activation({ name, activation: 'sigmoid' }), weights: [] };
     case 'l2Normalize':
       return { layer: new UnitNormalization({ name }), weights: [] };
+    case 'groupMax':
+    case 'pickAtArgMax':
+      throw unsupported(`the template match of the unknown decision (${op.output})`, FORMAT);
+    case 'prelu':
+    case 'mirrorWidth':
+      throw unsupported(`IR op ${op.kind} (${op.output})`, FORMAT);
   }
 }
 
@@ -82,7 +88,7 @@ export function irToLayersModel(graph: IrGraph, name: string): tfl.LayersModel {
   const pending: Built[] = [];
   for (const op of graph.ops) {
     const built = layerFor(op, kerasName(op.output, used));
-    const args = op.kind === 'add' ? op.inputs.map(get) : get(op.input);
+    const args = 'inputs' in op ? op.inputs.map(get) : get(op.input);
     let out = built.layer.apply(args) as tfl.SymbolicTensor;
     pending.push(built);
     const activation = 'activation' in op ? op.activation : 'none';

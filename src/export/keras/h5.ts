@@ -1,16 +1,16 @@
-import h5wasm, { type Attribute, type Dataset, type Group, type File as H5File } from 'h5wasm/node';
+import h5wasm, { type Dataset, type Group, type File as H5File } from 'h5wasm/node';
 import { HDF5_OBJECT_HEADER_LIMIT } from './format.js';
 
 type AttrOwner = Group | Dataset;
 
 /**
- * h5wasm runs HDF5 in wasm with the host file system mounted (NODERAWFS), so it reads and writes
- * real paths. Bounds ['earliest', 'v110'] are what h5py uses by default, so HDF5 1.10 readers
+ * The HDF5 writer (the one reader is util/keras-h5.ts). h5wasm runs HDF5 in wasm with the host
+ * file system mounted (NODERAWFS), so it writes real paths. Bounds ['earliest', 'v110'] are what h5py uses by default, so HDF5 1.10 readers
  * (the h5py that tf.keras 2.x installs) open the file.
  */
-export async function openH5(file: string, mode: 'r' | 'w'): Promise<H5File> {
+export async function createH5(file: string): Promise<H5File> {
   await h5wasm.ready;
-  return new h5wasm.File(file, mode, mode === 'w' ? { libver: ['earliest', 'v110'] } : {});
+  return new h5wasm.File(file, 'w', { libver: ['earliest', 'v110'] });
 }
 
 const utf8 = new TextEncoder();
@@ -48,28 +48,4 @@ export function writeNameListAttr(owner: AttrOwner, name: string, values: string
     return;
   }
   arraySplit(values, parts).forEach((chunk, i) => owner.create_attribute(`${name}${i}`, chunk, [chunk.length], `A${itemSize}`));
-}
-
-function attrStrings(attr: Attribute): string[] {
-  const value = attr.value;
-  if (typeof value === 'string') return [value];
-  if (Array.isArray(value)) return value.map(String);
-  return []; // Keras' empty list is an empty float array
-}
-
-/** Reads a name list written by Keras or by writeNameListAttr, following Keras' chunk naming. */
-export function readNameListAttr(owner: AttrOwner, name: string): string[] {
-  const attrs = owner.attrs;
-  if (name in attrs) return attrStrings(attrs[name]);
-  const out: string[] = [];
-  for (let i = 0; `${name}${i}` in attrs; i++) out.push(...attrStrings(attrs[`${name}${i}`]));
-  return out;
-}
-
-/** A scalar string attribute, or undefined when absent. */
-export function readStringAttr(owner: AttrOwner, name: string): string | undefined {
-  const attrs = owner.attrs;
-  if (!(name in attrs)) return undefined;
-  const value = attrs[name].value;
-  return typeof value === 'string' ? value : undefined;
 }

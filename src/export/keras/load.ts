@@ -1,37 +1,23 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Dataset, Group, File as H5File } from 'h5wasm/node';
-import { open } from 'node:fs/promises';
 import { FacetrainError } from '../../errors.js';
 import { pathExists } from '../../util/fs.js';
+import { hasHdf5Signature, openH5ForReading, readFloat32, readNameListAttr, readStringAttr } from '../../util/keras-h5.js';
 import { LAYER_NAMES_ATTR, MODEL_WEIGHTS_GROUP, ROOT_ATTRS, WEIGHT_NAMES_ATTR } from './format.js';
-import { openH5, readNameListAttr, readStringAttr } from './h5.js';
 // Keras layers tfjs-layers lacks, registered so files using them build
 import './unit-normalization.js';
-
-const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-/** HDF5 puts its signature at 0, or after a user block at 512, 1024, 2048, ... bytes. */
-async function hasHdf5Signature(file: string): Promise<boolean> {
-  const handle = await open(file, 'r');
-  try {
-    const { size } = await handle.stat();
-    const probe = Buffer.alloc(HDF5_SIGNATURE.length);
-    for (let offset = 0; offset + probe.length <= size; offset = offset === 0 ? 512 : offset * 2) {
-      await handle.read(probe, 0, probe.length, offset);
-      if (probe.equals(HDF5_SIGNATURE)) return true;
-    }
-    return false;
-  } finally {
-    await handle.close();
-  }
-}
 
 /** h5wasm does not throw on a file it cannot open, so check first. */
 async function openExisting(file: string): Promise<H5File> {
   if (!(await pathExists(file))) throw new FacetrainError('FT_ERR_MODEL', `${file} does not exist; pass the path of a Keras .h5 model file`);
   if (!(await hasHdf5Signature(file))) throw new FacetrainError('FT_ERR_MODEL', `${file} is not an HDF5 file; pass a Keras .h5 model file`);
-  return openH5(file, 'r');
+  return openH5ForReading(file);
+}
+
+/** A name list; absent reads as empty, as Keras' loader takes it. */
+function nameList(owner: Group | Dataset, name: string): string[] {
+  return readNameListAttr(owner, name) ?? [];
 }
 
 async function modelFromConfig(h5: H5File, file: string): Promise<tfl.LayersModel> {
@@ -46,12 +32,10 @@ async function modelFromConfig(h5: H5File, file: string): Promise<tfl.LayersMode
 }
 
 function readWeightValues(group: Group, file: string): tf.Tensor[] {
-  return readNameListAttr(group, WEIGHT_NAMES_ATTR).map((name) => {
+  return nameList(group, WEIGHT_NAMES_ATTR).map((name) => {
     const dataset = group.get(name) as Dataset | null;
     if (dataset === null) throw new FacetrainError('FT_ERR_WEIGHTS', `${file}: weight ${group.path}/${name} is listed but missing; re-export the model`);
-    const values = dataset.value;
-    const floats = values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);
-    return tf.tensor(floats, dataset.shape ?? []);
+    return tf.tensor(readFloat32(dataset, `${group.path}/${name}`, file), dataset.shape ?? []);
   });
 }
 
@@ -62,9 +46,9 @@ function readWeightValues(group: Group, file: string): tf.Tensor[] {
 function loadWeights(model: tfl.LayersModel, h5: H5File, file: string): void {
   const root = h5.get(MODEL_WEIGHTS_GROUP) as Group | null;
   if (root === null) throw new FacetrainError('FT_ERR_WEIGHTS', `${file} has no model_weights group; re-export the model`);
-  const saved = readNameListAttr(root, LAYER_NAMES_ATTR)
+  const saved = nameList(root, LAYER_NAMES_ATTR)
     .map((name) => root.get(name) as Group)
-    .filter((group) => readNameListAttr(group, WEIGHT_NAMES_ATTR).length > 0);
+    .filter((group) => nameList(group, WEIGHT_NAMES_ATTR).length > 0);
   const layers = model.layers.filter((layer) => layer.weights.length > 0);
   if (saved.length !== layers.length) {
     throw new FacetrainError('FT_ERR_WEIGHTS', `${file} has weights for ${saved.length} layers but its model_config builds ${layers.length}; re-export the model`);
@@ -98,7 +82,7 @@ export async function readKerasH5Labels(file: string): Promise<string[] | undefi
   const h5 = await openExisting(file);
   try {
     if (!(ROOT_ATTRS.classNames in h5.attrs)) return undefined;
-    return readNameListAttr(h5, ROOT_ATTRS.classNames);
+    return nameList(h5, ROOT_ATTRS.classNames);
   } finally {
     h5.close();
   }

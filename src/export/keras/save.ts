@@ -17,7 +17,7 @@ import {
   kerasWeightName,
   toAsciiJson,
 } from './format.js';
-import { openH5, writeNameListAttr } from './h5.js';
+import { createH5, writeNameListAttr } from './h5.js';
 
 export interface SaveKerasH5Options {
   /** Person names in output-unit order, stored as the root attribute `class_names`. */
@@ -91,7 +91,7 @@ export async function saveKerasH5(model: tfl.LayersModel, file: string, opts: Sa
   const tmpDir = await mkdtemp(path.join(os.tmpdir(), 'facetrain-h5-'));
   try {
     const tmpFile = path.join(tmpDir, 'model.h5');
-    const h5 = await openH5(tmpFile, 'w');
+    const h5 = await createH5(tmpFile);
     try {
       writeModel(h5, model, opts.labels);
     } finally {

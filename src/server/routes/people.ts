@@ -6,12 +6,8 @@ import { requireApiKey } from '../auth.js';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../http-error.js';
 import { checkPixelLimit } from '../limits.js';
-import { ENROL_RESPONSE, errorResponses, FORGET_RESPONSE, PEOPLE_RESPONSE, PERSON_PARAMS, UPLOAD_BODY_DOC } from '../schemas.js';
+import { ENROL_RESPONSE, errorResponses, FORGET_RESPONSE, PEOPLE_RESPONSE, PERSON_PARAMS, type PersonParams, UPLOAD_BODY_DOC } from '../schemas.js';
 import { readPhotos } from '../uploads.js';
-
-interface PersonParams {
-  name: string;
-}
 
 const security: Record<string, string[]>[] = [{ apiKey: [] }, { bearer: [] }];
 

@@ -4,14 +4,8 @@ import { headerDimensions } from '../../image/dimensions.js';
 import type { FaceResult } from '../../recognize/recognizer.js';
 import type { ServerContext } from '../context.js';
 import { checkPixelLimit } from '../limits.js';
-import { errorResponses, RECOGNIZE_QUERY, RECOGNIZE_RESPONSE, UPLOAD_BODY_DOC } from '../schemas.js';
+import { errorResponses, RECOGNIZE_QUERY, RECOGNIZE_RESPONSE, type RecognizeQuery, UPLOAD_BODY_DOC } from '../schemas.js';
 import { readOnePhoto } from '../uploads.js';
-
-interface RecognizeQuery {
-  top_k: number;
-  threshold?: number;
-  max_faces: number;
-}
 
 function largestFirst(faces: FaceResult[], max: number): FaceResult[] {
   return [...faces].sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height).slice(0, max);
