@@ -7,11 +7,12 @@ import { facePipelineOn, type FacePipeline } from '../src/recognize/face-pipelin
 import { chooseRuntime } from '../src/runtime/choose.js';
 import { readImageFile, type RgbImage } from '../src/image/decode.js';
 import { median } from '../src/evaluate/metrics.js';
-import { lfwPairs, openSetFigures, openSetProtocols, verificationFigures, type Embeddings } from './protocols.js';
+import { embedPhotos, galleryMatchFigures, galleryMatchQueries, lfwPairs, openSetFigures, openSetProtocols, verificationFigures, type Embeddings } from './protocols.js';
 
 /**
  * `npm run accuracy`: per base, LFW-pairs 10-fold verification accuracy, true-accept at 1 % and
- * 0.1 % false-accept, and the open-set figures of each unknown rule on each protocol. JSON on
+ * 0.1 % false-accept, the open-set figures of each unknown rule on each protocol and the gallery
+ * match threshold (bench/protocols.ts galleryMatchFigures). JSON on
  * stdout and in accuracy-results.json. ACCURACY_BASES picks bases (faceres-bgr: FaceRes fed BGR,
  * measured only); ACCURACY_CACHE=file keeps embeddings between runs; FACETRAIN_SHARED moves ../shared.
  */
@@ -42,22 +43,13 @@ async function embedAll(files: string[]): Promise<Map<Measured, Embeddings>> {
   }
   // one detection per photo: every base aligns the same face its own way
   const detector = loaded.values().next().value!.detector;
-  let done = 0;
-  for (const file of missing) {
-    const image = await readImageFile(file);
-    const [face] = await detector.detect(image);
-    for (const b of bases) {
-      const pipeline = loaded.get(b === 'faceres-bgr' ? 'faceres' : b)!;
-      if (!face) {
-        out.get(b)!.set(file, null);
-        continue;
-      }
-      const crop = await pipeline.aligner.align(image, face);
-      const [e] = await pipeline.embedder.embed([b === 'faceres-bgr' ? swapRedBlue(crop) : crop]);
-      out.get(b)!.set(file, e!);
-    }
-    if (++done % 100 === 0) process.stderr.write(`embedded ${done}/${missing.length}\n`);
-  }
+  const ways = bases.map((b) => ({ ...loaded.get(b === 'faceres-bgr' ? 'faceres' : b)!, ...(b === 'faceres-bgr' ? { adjust: swapRedBlue } : {}) }));
+  const measured = await embedPhotos(missing, detector, ways, (done) => {
+    if (done % 100 === 0) process.stderr.write(`embedded ${done}/${missing.length}\n`);
+  });
+  bases.forEach((b, i) => {
+    for (const [file, e] of measured[i]!) out.get(b)!.set(file, e);
+  });
   for (const pipeline of loaded.values()) pipeline.dispose();
   if (cacheFile) {
     const json = Object.fromEntries([...out].map(([b, m]) => [b, Object.fromEntries([...m].map(([f, v]) => [f, v && Array.from(v)]))]));
@@ -82,7 +74,7 @@ async function perFaceMs(name: BaseName, face: RgbImage, runs = 9): Promise<numb
 
 const protocols = openSetProtocols(datasets);
 const { same, different } = lfwPairs(datasets);
-const files = [...new Set([...same, ...different].flatMap((p) => [p.a, p.b]).concat(protocols.flatMap((p) => [...p.train.map((t) => t.file), ...p.known.map((k) => k.file), ...p.strangers])))];
+const files = [...new Set([...same, ...different].flatMap((p) => [p.a, p.b]).concat(protocols.flatMap((p) => [...p.train.map((t) => t.file), ...p.known.map((k) => k.file), ...p.strangers]), galleryMatchQueries(datasets).map((q) => q.file)))];
 const started = performance.now();
 const embeddings = await embedAll(files);
 const sample = await readImageFile(path.join(datasets, 'orl', 's1', '1.pgm'));
@@ -93,6 +85,7 @@ for (const b of bases) {
   (results.bases as Record<string, unknown>)[b] = {
     msPerFace: b === 'faceres-bgr' ? undefined : await perFaceMs(b, sample),
     lfw,
+    gallery: galleryMatchFigures(datasets, e),
     openSet: Object.fromEntries(protocols.map((p) => [p.name, openSetFigures(p, e, embeddingRow(b === 'faceres-bgr' ? 'faceres' : b).unknownFloor, targetFar)])),
   };
 }

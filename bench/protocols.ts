@@ -3,7 +3,12 @@ import path from 'node:path';
 import { areaUnderCurve, rocCurve } from '../src/evaluate/metrics.js';
 import { centroidsOf, leaveOnePersonOutScores, scoreFace, strangerThreshold, UNKNOWN_RULES, type PersonGallery } from '../src/evaluate/unknown-rule.js';
 import { bestAccuracyThreshold, foldedAccuracy, pairAuroc, trueAcceptAt, type ScoredPair } from '../src/evaluate/verification.js';
+import type { FaceAligner } from '../src/faces/cropper.js';
+import type { DetectedFace, FaceDetector } from '../src/faces/detect.js';
+import type { FaceEmbedder } from '../src/faces/embedder.js';
+import { readImageFile, type RgbImage } from '../src/image/decode.js';
 import { cosine } from '../src/recognize/classifier.js';
+import { mapInOrder } from '../src/util/pipeline.js';
 
 /** One embedding per photo file; null where no face was found. */
 export type Embeddings = Map<string, Float32Array | null>;
@@ -15,6 +20,68 @@ export type Embeddings = Map<string, Float32Array | null>;
 
 const byName = (a: string, b: string): number => a.localeCompare(b, 'en', { numeric: true });
 const list = (dir: string): string[] => readdirSync(dir).filter((f) => f !== 'README' && !f.startsWith('.')).sort(byName);
+
+/**
+ * The face a photo of the shared sets is about: the largest, except in LFW, whose photos are
+ * cropped around the named person, who is not always the largest face (in 7 of the 1,486 pair
+ * photos a bigger face stands beside them): there the face nearest the photo's centre.
+ */
+export function subjectFace(file: string, image: RgbImage, faces: DetectedFace[]): DetectedFace | undefined {
+  if (!file.includes(`${path.sep}lfw-pairs${path.sep}`)) return faces[0];
+  const offCentre = ({ box }: DetectedFace) => Math.hypot(box.x + box.width / 2 - image.width / 2, box.y + box.height / 2 - image.height / 2);
+  return faces.reduce<DetectedFace | undefined>((best, f) => (!best || offCentre(f) < offCentre(best) ? f : best), undefined);
+}
+
+/** One way of embedding a detected face: an aligner, an embedder, and optionally a change to the aligned crop (measured variants). */
+export interface FaceEmbedding {
+  aligner: FaceAligner;
+  embedder: FaceEmbedder;
+  adjust?: (crop: RgbImage) => RgbImage;
+}
+
+/**
+ * Every photo decoded and detected once, its subject face embedded each of `ways`: batches of 16
+ * run in onnxruntime's threads while the next photos are decoded and detected on this one.
+ */
+export async function embedPhotos(files: readonly string[], detector: FaceDetector, ways: FaceEmbedding[], progress?: (done: number) => void): Promise<Embeddings[]> {
+  const out: Embeddings[] = ways.map(() => new Map());
+  let batch: { file: string; crops: RgbImage[] }[] = [];
+  let embedding: Promise<void> = Promise.resolve();
+  const flush = () => {
+    const faces = batch;
+    batch = [];
+    const previous = embedding;
+    embedding = (async () => {
+      await previous;
+      for (const [w, way] of ways.entries()) {
+        const vectors = await way.embedder.embed(faces.map((f) => f.crops[w]!));
+        faces.forEach((f, i) => out[w]!.set(f.file, vectors[i]!));
+      }
+    })();
+    // a failure surfaces at the final await, not as an unhandled rejection in between
+    embedding.catch(() => undefined);
+  };
+  // two photos in flight: one decoding in sharp's threads while the other is detected and aligned
+  await mapInOrder(
+    files,
+    2,
+    async (file) => {
+      const image = await readImageFile(file);
+      const face = subjectFace(file, image, await detector.detect(image));
+      return face ? Promise.all(ways.map(async (way) => (way.adjust ?? ((c: RgbImage) => c))(await way.aligner.align(image, face)))) : undefined;
+    },
+    (crops, i) => {
+      const file = files[i]!;
+      if (crops) batch.push({ file, crops });
+      else for (const e of out) e.set(file, null);
+      if (batch.length === 16) flush();
+      progress?.(i + 1);
+    },
+  );
+  flush();
+  await embedding;
+  return out;
+}
 
 export interface LfwPair {
   a: string;
@@ -169,4 +236,54 @@ export function openSetFigures(p: OpenSetProtocol, embeddings: Embeddings, floor
     }),
   );
   return { people: usable.length, trainPhotos: p.train.length, knownPhotos: known.length, strangerPhotos: strangers.length, facesNotFound: p.known.length + p.strangers.length - known.length - strangers.length, rules };
+}
+
+export interface GalleryMatchQuery {
+  person: string;
+  file: string;
+  /** The templates it is matched against (a leave-one-out query is not among them). */
+  gallery: { person: string; file: string }[];
+}
+
+/**
+ * The photos a gallery's match threshold is measured on (49 queries): five-celebrities, each person
+ * enrolled with the first 5 photos of their train split and queried with the first 5 of their val
+ * split; bbt, the first 3 photos of each person, each queried against the other photos.
+ */
+export function galleryMatchQueries(datasets: string): GalleryMatchQuery[] {
+  const first = (people: PersonPhotos[], count: number) => people.flatMap((p) => p.files.slice(0, count).map((file) => ({ person: p.person, file })));
+  const enrolled = first(peopleIn(path.join(datasets, 'five-celebrities', 'train')), 5);
+  const celebrityQueries = first(peopleIn(path.join(datasets, 'five-celebrities', 'val')), 5).map((q) => ({ ...q, gallery: enrolled }));
+  const bbt = first(peopleIn(path.join(datasets, 'bbt')), 3);
+  return [...celebrityQueries, ...bbt.map((q) => ({ ...q, gallery: bbt.filter((t) => t.file !== q.file) }))];
+}
+
+/**
+ * A base's gallery match threshold (`galleryThreshold` of its row): the similarity to the nearest
+ * template that makes fewest errors over the queries, counting a query whose nearest template of
+ * its own person is under the threshold, and one whose nearest template of another person is at or
+ * above it (the middle of the lowest interval with fewest errors).
+ */
+export function galleryMatchFigures(datasets: string, embeddings: Embeddings) {
+  const nearest = (e: Float32Array, templates: { person: string; file: string }[], own: boolean, person: string) =>
+    Math.max(-1, ...templates.filter((t) => (t.person === person) === own).flatMap((t) => (embeddings.get(t.file) ? [cosine(e, embeddings.get(t.file)!)] : [])));
+  const scored = galleryMatchQueries(datasets).flatMap((q) => {
+    const e = embeddings.get(q.file);
+    return e ? [{ own: nearest(e, q.gallery, true, q.person), other: nearest(e, q.gallery, false, q.person) }] : [];
+  });
+  const errorsAt = (t: number) => scored.filter((s) => s.own < t).length + scored.filter((s) => s.other >= t).length;
+  // the error count only changes just above each score: try each one and the point past it
+  const candidates = [...new Set(scored.flatMap((s) => [s.own, s.other]))].sort((a, b) => a - b);
+  const steps = candidates.map((c, i) => ({ from: c, to: candidates[i + 1] ?? c + 0.01 })).map((s) => ({ ...s, errors: errorsAt((s.from + s.to) / 2) }));
+  const fewest = Math.min(...steps.map((s) => s.errors));
+  const start = steps.findIndex((s) => s.errors === fewest);
+  let end = start;
+  while (steps[end + 1]?.errors === fewest) end++;
+  const threshold = (steps[start]!.from + steps[end]!.to) / 2;
+  return {
+    queries: scored.length,
+    threshold,
+    ownPersonUnder: scored.filter((s) => s.own < threshold).length / scored.length,
+    otherPersonAbove: scored.filter((s) => s.other >= threshold).length / scored.length,
+  };
 }

@@ -77,7 +77,7 @@ async function countRows(url: string, sql: string, params: unknown[] = []): Prom
 before(async () => {
   if (needsShared) return;
   server = await startPgliteServer();
-  // the gallery's match threshold (DEFAULT_GALLERY_THRESHOLD) was measured on FaceRes
+  // the figures below were measured with FaceRes (its galleryThreshold)
   const faces = await loadFacePipeline({ base: FACERES_BASE, input: embeddingInputSpec(FACERES_BASE) });
   dims = faces.dims;
   enrolled = await embedAll(faces, await photosOf('train', 3));

@@ -2,7 +2,6 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { FacetrainError } from '../errors.js';
-import { DEFAULT_GALLERY_THRESHOLD } from '../gallery/match.js';
 import type { ArchiveHit, ArchiveIndex, ArchivePhoto, ArchiveProgress } from '../gallery/store.js';
 import { hashBytes } from '../model-dir/gallery.js';
 import type { FaceEmbeddingPipeline } from './gallery.js';
@@ -84,5 +83,5 @@ export interface SearchResult {
 export async function searchByFace(archive: ArchiveIndex, faces: FaceEmbeddingPipeline, query: Uint8Array, label: string, options: { threshold?: number; limit?: number } = {}): Promise<SearchResult> {
   const found = await faces.embedFaces(query, label);
   if (found.length === 0) throw new FacetrainError('FT_ERR_IMAGE', `${label}: no face found; pass a photo where the face is visible`);
-  return { faces: found.length, hits: await archive.searchArchive(found[0]!.embedding, options.threshold ?? DEFAULT_GALLERY_THRESHOLD, options.limit ?? 100) };
+  return { faces: found.length, hits: await archive.searchArchive(found[0]!.embedding, options.threshold ?? faces.matchThreshold, options.limit ?? 100) };
 }

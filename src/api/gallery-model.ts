@@ -1,4 +1,3 @@
-import { DEFAULT_GALLERY_THRESHOLD } from '../gallery/match.js';
 import { openGallery } from '../gallery/open.js';
 import type { EnrollCount, FaceTemplate } from '../gallery/store.js';
 import { decodeVector, readGallery } from '../model-dir/gallery.js';
@@ -50,7 +49,7 @@ export async function galleryRecognizer(session: GallerySession, modelDir: strin
   const manifest = await readManifest(modelDir);
   const labels = (await session.store.people()).map((p) => p.name);
   return {
-    manifest: { ...manifest, labels, threshold: DEFAULT_GALLERY_THRESHOLD },
+    manifest: { ...manifest, labels, threshold: session.faces.matchThreshold },
     labels,
     predict: (image, options = {}) => recognizeWithGallery(session.store, session.faces, image, options.label ?? 'image', options),
     dispose: () => {},

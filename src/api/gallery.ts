@@ -5,7 +5,7 @@ import { FacetrainError } from '../errors.js';
 import type { SkippedPhoto } from '../events.js';
 import type { Box } from '../faces/geometry.js';
 import type { InputSpec } from '../faces/input-spec.js';
-import { DEFAULT_GALLERY_THRESHOLD, matchNeighbours } from '../gallery/match.js';
+import { matchNeighbours } from '../gallery/match.js';
 import { openGallery } from '../gallery/open.js';
 import type { ArchiveIndex, EnrollCount, GalleryStore } from '../gallery/store.js';
 import { decodeImage, type DecodeOptions, type RgbImage } from '../image/decode.js';
@@ -24,10 +24,15 @@ export interface EmbeddedFace {
 }
 
 /** Detector + aligner + face embedder: photos in, one embedding per face out (largest face first). */
-export interface FaceEmbeddingPipeline {
+export interface FaceEmbeddingPipeline extends GalleryMatching {
   readonly dims: number;
   embedFaces(image: Uint8Array | RgbImage, label: string): Promise<EmbeddedFace[]>;
   dispose(): void;
+}
+
+/** How a gallery of this pipeline's embeddings names faces: its base's `galleryThreshold` unless a threshold is given. */
+export interface GalleryMatching {
+  readonly matchThreshold: number;
 }
 
 /**
@@ -78,6 +83,7 @@ export async function loadFacePipeline(model: GalleryEmbedding = defaultGalleryE
   const pipeline = await facePipelineOn(await chooseRuntime(engine), model.base, model.input);
   return {
     dims: pipeline.embedder.dims,
+    matchThreshold: model.base.galleryThreshold,
     async embedFaces(image, label) {
       const rgb = image instanceof Uint8Array ? await decodeImage(image, label, decodeOptions) : image;
       return (await pipeline.embedFaces(rgb)).map(({ face, embedding }) => ({ box: face.box, landmarks: face.landmarks, embedding }));
@@ -169,10 +175,10 @@ export async function forgetInGallery(store: GalleryStore, person: string): Prom
 }
 
 /** Every face in the photo, named by its nearest templates (the photo's bytes, or decoded pixels for a loaded pipeline). */
-export async function recognizeWithGallery<Photo = Uint8Array>(store: GalleryStore, faces: { embedFaces(photo: Photo, label: string): Promise<EmbeddedFace[]> }, photo: Photo, label: string, options: PredictOptions = {}): Promise<FaceResult[]> {
+export async function recognizeWithGallery<Photo = Uint8Array>(store: GalleryStore, faces: GalleryMatching & { embedFaces(photo: Photo, label: string): Promise<EmbeddedFace[]> }, photo: Photo, label: string, options: PredictOptions = {}): Promise<FaceResult[]> {
   const found = await faces.embedFaces(photo, label);
   const kept = options.maxFaces ? found.slice(0, options.maxFaces) : found;
-  const threshold = options.threshold ?? DEFAULT_GALLERY_THRESHOLD;
+  const threshold = options.threshold ?? faces.matchThreshold;
   return Promise.all(
     kept.map(async (face) => {
       const match = matchNeighbours(await store.nearest(face.embedding, NEIGHBOURS_PER_FACE), threshold, options.topK ?? 3);

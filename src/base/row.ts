@@ -68,6 +68,12 @@ export interface EmbeddingBaseRow extends CommonRow {
    * accuracy` with ACCURACY_TARGET_FAR=0.001). `cluster` links two faces at it, since one wrong link can merge two people.
    */
   strictVerifyThreshold: number;
+  /**
+   * Cosine similarity to the nearest gallery template under which a gallery names a face `unknown`
+   * (unless a threshold is given): the one with fewest errors on the shared gallery queries
+   * (`gallery.threshold` of `npm run accuracy`, bench/protocols.ts galleryMatchFigures).
+   */
+  galleryThreshold: number;
 }
 
 export type BaseRow = ClassifierBaseRow | EmbeddingBaseRow;

@@ -1,14 +1,6 @@
 import { UNKNOWN_LABEL } from '../evaluate/types.js';
 import type { Neighbour } from './store.js';
 
-/**
- * Similarity (cosine of FaceRes embeddings) to the nearest template under which a face is
- * `unknown`, unless `--threshold` says otherwise. Measured on 49 shared photos (five-celebrities
- * 5 train / 5 val per person, bbt leave-one-out over 3 per person): at 0.58 the nearest template
- * of the right person is under it for 8 %, the nearest of another person above it for 6 %.
- */
-export const DEFAULT_GALLERY_THRESHOLD = 0.58;
-
 export interface GalleryMatch {
   /** The nearest template's person, or `unknown` under the threshold (or with an empty gallery). */
   label: string;

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
+import { galleryEmbeddingOf } from '../api/gallery.js';
 import { openGallery } from '../gallery/open.js';
 import { packageVersions } from '../model-dir/manifest.js';
 import { invalidOption } from '../errors.js';
@@ -99,7 +100,8 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
   const host = await ModelHost.open(config.modelDir, config.maxPixels, options.workers);
   const gallery = config.gallery
     ? await (async (url: string) => {
-        const faces = await host.galleryEmbedder();
+        // the served model's base says under which similarity a face is unknown
+        const faces = { ...(await host.galleryEmbedder()), matchThreshold: galleryEmbeddingOf(host.current.manifest, config.modelDir).base.galleryThreshold };
         return { faces, store: await openGallery(url, faces.dims, config.modelDir) };
       })(config.gallery).catch((err: unknown) => {
         void host.close();

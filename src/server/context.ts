@@ -1,4 +1,4 @@
-import type { PhotoEmbedder } from '../api/gallery.js';
+import type { GalleryMatching, PhotoEmbedder } from '../api/gallery.js';
 import type { GalleryStore } from '../gallery/store.js';
 import type { AdmissionGate } from './limits.js';
 import type { ModelHost } from './model-host.js';
@@ -7,7 +7,7 @@ import type { ModelHost } from './model-host.js';
 export interface ServerContext {
   host: ModelHost;
   /** With `--gallery`: faces are named by their nearest templates there, and people are enrolled there. */
-  gallery?: { store: GalleryStore; faces: PhotoEmbedder };
+  gallery?: { store: GalleryStore; faces: PhotoEmbedder & GalleryMatching };
   gate: AdmissionGate;
   apiKey?: string;
   maxBodyBytes: number;

@@ -55,7 +55,7 @@ export function registerGalleryIndex(cli: CAC): void {
   cli
     .command('search <photo>', 'List the indexed photos in which the person of this photo (its largest face) appears')
     .option('--gallery <url>', 'postgres://... or pglite:<folder>')
-    .option('--threshold <t>', 'Lowest similarity counted as the same person')
+    .option('--threshold <t>', 'Lowest similarity counted as the same person (default: the base\'s gallery threshold)')
     .option('--limit <n>', 'At most this many photos (up to 100)', { default: 100 })
     .option('--engine <name>', 'onnx (default when installed) or tfjs')
     .option('--json', 'Print the result as JSON')

@@ -1,7 +1,6 @@
 import type { CAC } from 'cac';
 import { readImageBytes } from '../../image/decode.js';
 import { openGallerySession, recognizeWithGallery } from '../../api/gallery.js';
-import { DEFAULT_GALLERY_THRESHOLD } from '../../gallery/match.js';
 import { loadRecognizer, type FaceResult, type PredictOptions } from '../../recognize/recognizer.js';
 import { FacetrainError } from '../../errors.js';
 import { mapInOrder, throughput } from '../../util/pipeline.js';
@@ -27,7 +26,7 @@ export function registerPredict(cli: CAC): void {
   cli
     .command('predict <model-dir> <image-or-folder>', 'Name the people in a photo, or in every photo of a folder and its sub-folders')
     .option('--top-k <k>', 'How many candidates to list per face', { default: 3 })
-    .option('--threshold <t>', 'Score under which a face is unknown (default: the calibrated one in facetrain.json)')
+    .option('--threshold <t>', 'Score under which a face is unknown (default: the calibrated one in facetrain.json; with --gallery, the base\'s gallery threshold)')
     .option('--engine <name>', 'onnx (onnxruntime-node, default when installed) or tfjs')
     .option('--gallery <url>', 'Name faces by their nearest templates in this gallery instead of the model\'s head')
     .option('--json', 'One JSON object per image on stdout')
@@ -55,7 +54,7 @@ export function registerPredict(cli: CAC): void {
           process.stderr.write(`error: ${message}\n`);
           if (flags.json) console.log(JSON.stringify({ file, error: { code: result.code, message } }));
         } else {
-          console.log(flags.json ? JSON.stringify({ file, faces: result }) : formatFaces(file, result as FaceResult[], threshold ?? recognizer?.manifest.threshold ?? DEFAULT_GALLERY_THRESHOLD));
+          console.log(flags.json ? JSON.stringify({ file, faces: result }) : formatFaces(file, result as FaceResult[], threshold ?? recognizer?.manifest.threshold ?? session!.faces.matchThreshold));
         }
         if (tty) process.stderr.write(throughput(i + 1, files.length, started));
       });
