@@ -159,39 +159,45 @@ async function archive(count: number): Promise<string> {
 }
 
 test('index killed with SIGKILL mid-run and restarted records every photo exactly once; search finds the person', { skip: needsShared }, async () => {
-  const root = await archive(4);
-  const url = server!.url.replace(/\/postgres$/, '/postgres?application_name=index-test');
-  const child = spawn(process.execPath, [CLI, 'index', root, '--gallery', url, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let indexed = 0;
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
-  child.stdout.on('data', (d: Buffer) => {
-    indexed += String(d).split('\n').filter((l) => l.includes('"type":"indexed"')).length;
-    if (indexed >= 3 && child.exitCode === null) child.kill('SIGKILL');
-  });
-  const [code, signal] = await once(child, 'exit');
-  assert.equal(signal, 'SIGKILL', `killed mid-run, before it finished (exit ${code}, ${indexed} indexed): ${stderr}`);
-  const done = await countRows(server!.url, 'SELECT count(*) AS n FROM facetrain_archive_photos WHERE indexed_at IS NOT NULL');
-  assert.ok(done >= 2 && done < 20, `${done} photos recorded before the kill`);
-  const restart = runFacetrain(['index', root, '--gallery', url, '--json']);
-  assert.equal(restart.status, 0, restart.stderr);
-  const photos = await countRows(server!.url, 'SELECT count(*) AS n FROM facetrain_archive_photos');
-  assert.equal(photos, 20, 'one row per distinct photo (the copy is the same photo)');
-  assert.equal(await countRows(server!.url, 'SELECT count(*) AS n FROM facetrain_archive_photos WHERE indexed_at IS NULL'), 0);
-  // every photo's faces recorded once: face rows match the count recorded with the photo
-  assert.equal(await countRows(server!.url, 'SELECT count(*) AS n FROM facetrain_archive_photos p WHERE faces <> (SELECT count(*) FROM facetrain_archive_faces f WHERE f.photo_hash = p.photo_hash)'), 0);
-  const reindexedHere = restart.stdout.split('\n').filter((l) => l.includes('"type":"indexed"')).length;
-  assert.equal(reindexedHere, 20 - done, 'the restart indexed only what was left');
+  // a database of its own: the shared server holds FaceRes templates, and index embeds with the default base
+  const db = await startPgliteServer();
+  try {
+    const root = await archive(4);
+    const url = db.url.replace(/\/postgres$/, '/postgres?application_name=index-test');
+    const child = spawn(process.execPath, [CLI, 'index', root, '--gallery', url, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let indexed = 0;
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
+    child.stdout.on('data', (d: Buffer) => {
+      indexed += String(d).split('\n').filter((l) => l.includes('"type":"indexed"')).length;
+      if (indexed >= 3 && child.exitCode === null) child.kill('SIGKILL');
+    });
+    const [code, signal] = await once(child, 'exit');
+    assert.equal(signal, 'SIGKILL', `killed mid-run, before it finished (exit ${code}, ${indexed} indexed): ${stderr}`);
+    const done = await countRows(db.url, 'SELECT count(*) AS n FROM facetrain_archive_photos WHERE indexed_at IS NOT NULL');
+    assert.ok(done >= 2 && done < 20, `${done} photos recorded before the kill`);
+    const restart = runFacetrain(['index', root, '--gallery', url, '--json']);
+    assert.equal(restart.status, 0, restart.stderr);
+    const photos = await countRows(db.url, 'SELECT count(*) AS n FROM facetrain_archive_photos');
+    assert.equal(photos, 20, 'one row per distinct photo (the copy is the same photo)');
+    assert.equal(await countRows(db.url, 'SELECT count(*) AS n FROM facetrain_archive_photos WHERE indexed_at IS NULL'), 0);
+    // every photo's faces recorded once: face rows match the count recorded with the photo
+    assert.equal(await countRows(db.url, 'SELECT count(*) AS n FROM facetrain_archive_photos p WHERE faces <> (SELECT count(*) FROM facetrain_archive_faces f WHERE f.photo_hash = p.photo_hash)'), 0);
+    const reindexedHere = restart.stdout.split('\n').filter((l) => l.includes('"type":"indexed"')).length;
+    assert.equal(reindexedHere, 20 - done, 'the restart indexed only what was left');
 
-  const query = (await photosOf('train', 1)).find((p) => p.person === 'elton_john')!;
-  // every hit, best first: the ranking is what is checked, not a threshold
-  const search = runFacetrain(['search', query.file, '--gallery', server!.url, '--threshold=-1', '--limit', '5', '--json']);
-  assert.equal(search.status, 0, search.stderr);
-  const { hits } = JSON.parse(search.stdout) as { hits: { file: string }[] };
-  const found = hits.map((h) => path.basename(path.dirname(h.file)));
-  console.log(`search for elton_john: ${found.join(', ')}`);
-  assert.equal(found.length, 5);
-  assert.ok(found.filter((p) => p === 'elton_john').length >= 3, found.join(', '));
+    const query = (await photosOf('train', 1)).find((p) => p.person === 'elton_john')!;
+    // every hit, best first: the ranking is what is checked, not a threshold
+    const search = runFacetrain(['search', query.file, '--gallery', db.url, '--threshold=-1', '--limit', '5', '--json']);
+    assert.equal(search.status, 0, search.stderr);
+    const { hits } = JSON.parse(search.stdout) as { hits: { file: string }[] };
+    const found = hits.map((h) => path.basename(path.dirname(h.file)));
+    console.log(`search for elton_john: ${found.join(', ')}`);
+    assert.equal(found.length, 5);
+    assert.ok(found.filter((p) => p === 'elton_john').length >= 3, found.join(', '));
+  } finally {
+    await db.stop();
+  }
 });
 
 test('two index workers (child processes) share one archive through the database: each photo is recorded exactly once', { skip: needsShared }, async () => {
