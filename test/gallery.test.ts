@@ -24,6 +24,7 @@ import { startPgliteServer, type PgliteServer } from './support/pglite-server.js
 import { FIVE_CELEBRITIES, needsShared, tempDir } from './support/shared.js';
 import { celebrityPhotos, trainTinyModel, type TinyModel } from './support/tiny-model.js';
 import { phonePhoto } from './support/phone-photo.js';
+import { healthAnsweredWhileBusy } from './support/health-while-busy.js';
 
 const API_KEY = 'gallery-test-key-0123456789';
 const PERSON = 'server-elton';
@@ -323,15 +324,7 @@ test('serve --gallery decodes and embeds in its worker threads: /healthz answers
       recognized = true;
       return { status: response.status, body: (await response.json()) as { faces: { label: string }[]; image: { width: number } } };
     });
-    // answered while the gallery recognition is admitted and not yet answered: the decoding,
-    // detection and embedding are not on the event loop
-    let answeredWhileBusy = 0;
-    while (!recognized && answeredWhileBusy < 5) {
-      const health = await fetch(`${url}/healthz`);
-      assert.equal(health.status, 200);
-      const { inFlight } = (await health.json()) as { inFlight: number };
-      if (inFlight === 1 && !recognized) answeredWhileBusy++;
-    }
+    const answeredWhileBusy = await healthAnsweredWhileBusy(url, () => recognized);
     assert.equal(answeredWhileBusy, 5, 'health checks answer while a large photo is recognized through the gallery');
     const { status, body } = await recognition;
     assert.equal(status, 200, JSON.stringify(body));

@@ -12,6 +12,7 @@ import { FacetrainError } from '../src/errors.js';
 import { phonePhoto } from './support/phone-photo.js';
 import { needsShared, sharedPath } from './support/shared.js';
 import { celebrityPhotos, trainTinyModel, type TinyModel } from './support/tiny-model.js';
+import { healthAnsweredWhileBusy } from './support/health-while-busy.js';
 
 async function enlarge(image: RgbImage, factor: number): Promise<RgbImage> {
   const { data, info } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
@@ -166,15 +167,7 @@ describe('facetrain serve: decoding and recognition off the event loop', { skip:
       recognized = true;
       return { status: response.status, body: (await response.json()) as { faces: { label: string; box: { width: number } }[]; image: { width: number } } };
     });
-    // Health checks answered while the recognition is admitted and not yet answered; a server that
-    // decoded on its event loop would answer them only after it.
-    let answeredWhileBusy = 0;
-    while (!recognized && answeredWhileBusy < 5) {
-      const health = await fetch(`${url}/healthz`);
-      assert.equal(health.status, 200);
-      const { inFlight } = (await health.json()) as { inFlight: number };
-      if (inFlight === 1 && !recognized) answeredWhileBusy++;
-    }
+    const answeredWhileBusy = await healthAnsweredWhileBusy(url, () => recognized);
     assert.equal(answeredWhileBusy, 5, 'health checks answer while a large photo is being recognized');
     const { status, body } = await recognition;
     assert.equal(status, 200, JSON.stringify(body));

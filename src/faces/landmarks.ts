@@ -1,13 +1,11 @@
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import path from 'node:path';
-import { FacetrainError } from '../errors.js';
 import type { RgbImage } from '../image/decode.js';
 import { createOnnxSession, type OnnxSession } from '../runtime/onnxruntime.js';
 import type { OnnxRuntime } from '../runtime/runtime.js';
 import type { DetectedFace } from './detect.js';
 import type { Box, Point } from './geometry.js';
+import { installedPackageFile } from '../util/package-file.js';
 
 /**
  * faceplugin's 68-point landmark network, `model/fr_landmark.onnx` of the npm package
@@ -18,13 +16,8 @@ export const LANDMARK_PACKAGE = 'faceplugin-face-recognition-js';
 export const LANDMARK_FILE = path.join('model', 'fr_landmark.onnx');
 const LANDMARK_INPUT = 64;
 
-/** The package has no `exports` for its models: it is found the way Node looks for packages, each node_modules up from here. */
 export function landmarkModelPath(): string {
-  for (const nodeModules of createRequire(import.meta.url).resolve.paths(LANDMARK_PACKAGE) ?? []) {
-    const file = path.join(nodeModules, LANDMARK_PACKAGE, LANDMARK_FILE);
-    if (existsSync(file)) return file;
-  }
-  throw new FacetrainError('FT_ERR_MODEL', `${LANDMARK_FILE} of the npm package ${LANDMARK_PACKAGE} was not found in any node_modules; run npm install in the facetrain folder`);
+  return installedPackageFile(LANDMARK_PACKAGE, LANDMARK_FILE);
 }
 
 /**

@@ -1,17 +1,15 @@
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { createOnnxSession } from '../../runtime/onnxruntime.js';
 import type { OnnxRuntime } from '../../runtime/runtime.js';
 import { resizeSquare, type RgbImage } from '../../image/decode.js';
-import { FacetrainError } from '../../errors.js';
 import type { FaceEmbedder, InputNormalisation } from '../../faces/embedder.js';
 import { l2Normalise } from '../../util/vector.js';
 import { TfliteNetwork } from '../../graph/from-tflite.js';
 import { IrBuilder } from '../../graph/ir.js';
 import { irToOnnx } from '../../graph/onnx.js';
 import { optimizeIr } from '../../graph/optimize.js';
+import { installedPackageFile } from '../../util/package-file.js';
 
 /**
  * MobileFaceNet (192 values per face) as shipped in `MobileFaceNet.tflite` by the npm package
@@ -23,13 +21,8 @@ export const MOBILEFACENET_FILE = path.join('android', 'src', 'main', 'assets', 
 export const MOBILEFACENET_SIZE = 112;
 export const MOBILEFACENET_NORMALISATION: Readonly<InputNormalisation> = Object.freeze({ scale: 1 / 128, offset: -127.5 / 128, channels: 'RGB', layout: 'NHWC' });
 
-/** The package has no `exports` for its assets: it is found the way Node looks for packages, each node_modules up from here. */
 export function mobileFaceNetPath(): string {
-  for (const nodeModules of createRequire(import.meta.url).resolve.paths(MOBILEFACENET_PACKAGE) ?? []) {
-    const file = path.join(nodeModules, MOBILEFACENET_PACKAGE, MOBILEFACENET_FILE);
-    if (existsSync(file)) return file;
-  }
-  throw new FacetrainError('FT_ERR_MODEL', `${MOBILEFACENET_FILE} of the npm package ${MOBILEFACENET_PACKAGE} was not found in any node_modules; run npm install in the facetrain folder`);
+  return installedPackageFile(MOBILEFACENET_PACKAGE, MOBILEFACENET_FILE);
 }
 
 export interface MobileFaceNetOptions {
