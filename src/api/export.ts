@@ -7,7 +7,7 @@ import { initEngine } from '../tfjs/backend.js';
 import { WEIGHTS_FILE, fileSystemIO } from '../tfjs/model-io.js';
 import { labelledPhotos } from './evaluate.js';
 import { preparePhotos } from '../dataset/prepare.js';
-import { cropperFor, detectorFor } from '../faces/cropper.js';
+import { cropperFor, detectorFor, loadFaceAligner } from '../faces/cropper.js';
 import { normalisedPixels } from '../image/normalise.js';
 import { perChannelInput } from '../faces/input-spec.js';
 import { LABELS_FILE, MANIFEST_FILE, labelsText, readManifest, type ModelManifest } from '../model-dir/manifest.js';
@@ -97,7 +97,10 @@ export function spreadAcrossPeople<T extends { person: string | null }>(photos: 
 async function calibrationInputs(dir: string, manifest: ModelManifest): Promise<tf.Tensor4D> {
   const photos = spreadAcrossPeople(await labelledPhotos(dir, manifest.labels), CALIBRATION_PHOTOS).map((p) => ({ file: p.file, person: p.person ?? '' }));
   const detector = await detectorFor(manifest.input);
-  const crops = (await preparePhotos(photos, cropperFor(manifest.input, detector), () => {})).map((p) => p.crop);
+  // the aligner the model was trained with (a landmark network for a template base), so int8 calibrates on the crops it will see
+  const aligner = await loadFaceAligner(manifest.input);
+  const crops = (await preparePhotos(photos, cropperFor(manifest.input, detector, aligner), () => {})).map((p) => p.crop);
+  aligner.dispose();
   detector?.dispose();
   if (crops.length === 0) throw new FacetrainError('FT_ERR_DATASET', `${dir}: no usable photo to calibrate tflite-int8 on; pass --calibration <folder of <person>/photos>`);
   const { size, mean, std } = manifest.input;

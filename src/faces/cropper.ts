@@ -51,6 +51,6 @@ export async function detectorFor(input: InputSpec, runtime?: Runtime): Promise<
 }
 
 /** The crop a model's input spec asks for: the largest face aligned as it was in training, or the whole photo. */
-export function cropperFor(input: InputSpec, detector: FaceDetector | undefined, aligner: FaceAligner = { align: alignForInput(input), dispose: () => {} }): Cropper {
+export function cropperFor(input: InputSpec, detector: FaceDetector | undefined, aligner: FaceAligner): Cropper {
   return detector ? largestFaceCropper(detector, aligner) : wholeImageCropper(input.size);
 }

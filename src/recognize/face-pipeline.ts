@@ -1,7 +1,7 @@
 import type { EmbeddingBaseRow } from '../base/row.js';
-import { wholeImageCropper, type Cropper } from '../dataset/prepare.js';
+import type { Cropper } from '../dataset/prepare.js';
 import { DEFAULT_ALIGN_CONFIG } from '../faces/align.js';
-import { largestFaceCropper, loadFaceAligner, type FaceAligner } from '../faces/cropper.js';
+import { cropperFor, loadFaceAligner, type FaceAligner } from '../faces/cropper.js';
 import { loadFaceDetector, type DetectedFace, type FaceDetector } from '../faces/detect.js';
 import type { FaceEmbedder } from '../faces/embedder.js';
 import type { InputSpec } from '../faces/input-spec.js';
@@ -76,7 +76,7 @@ export async function facePipelineOn(runtime: Runtime, row: EmbeddingBaseRow, in
     embedder,
     embedFaces,
     embedLargestFace: async (image) => (await embedFaces(image, 1))[0],
-    cropper: input.crop === 'aligned-face' ? largestFaceCropper(detector, aligner) : wholeImageCropper(input.size),
+    cropper: cropperFor(input, input.crop === 'aligned-face' ? detector : undefined, aligner),
     dispose() {
       embedder.dispose();
       aligner.dispose();
