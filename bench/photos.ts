@@ -8,7 +8,6 @@ import { TRAIN_DEFAULTS } from '../src/config.js';
 import { alignForInput, loadFaceAligner } from '../src/faces/cropper.js';
 import { loadFaceDetector, searchSide, searchViews, type DetectorConfig, type FaceDetector } from '../src/faces/detect.js';
 import { decodeImage, decodeImageScaled, type RgbImage } from '../src/image/decode.js';
-import { embedderOn } from '../src/recognize/onnx-engine.js';
 import { embeddingInputSpec, rowEmbedderOn } from '../src/recognize/face-pipeline.js';
 import { chooseRuntime } from '../src/runtime/choose.js';
 import { loadRecognizer } from '../src/recognize/recognizer.js';
@@ -89,9 +88,10 @@ async function embedPerFace(runs: number, frame: RgbImage, detector: FaceDetecto
   for (const name of ['faceres', 'mobilefacenet'] as const) {
     const row = BASE_ROWS[name];
     if (row.kind !== 'embedding') continue;
-    const embedder = await embedderOn(runtime, await row.loadEmbedder(runtime));
+    const embedder = await rowEmbedderOn(runtime, row);
     try {
-      const align = alignForInput({ size: embedder.inputSize, channels: 'RGB', mean: 0, std: 1, crop: 'aligned-face', ...(row.template ? { template: row.template } : {}) });
+      // the alignment that needs no network (BlazeFace's points for a template base): the landmark network is timed in the frame stages
+      const align = alignForInput(embeddingInputSpec(row));
       const crop = await align(frame, face!);
       result[name] = {
         inputSize: embedder.inputSize,
