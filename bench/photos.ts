@@ -120,12 +120,12 @@ async function lfwPhotos(count: number): Promise<Uint8Array[]> {
 }
 
 /**
- * Photos from bytes to named faces, facetrain's default model (BlazeFace + FaceRes + head) against
+ * Photos from bytes to named faces, facetrain's default model (BlazeFace + 68 landmarks + MobileFaceNet + head) against
  * face-api in the same process on the same photos: a 12 MP phone JPEG (a five-celebrities photo
  * pasted on a 3024x4032 canvas), LFW 250x250 photos, a 640x480 camera frame.
  */
 export async function benchPhotos(runs: number): Promise<Record<string, unknown>> {
-  const model = await trainTinyModel(['ben_afflek', 'madonna', 'mindy_kaling'], { base: 'faceres' });
+  const model = await trainTinyModel(['ben_afflek', 'madonna', 'mindy_kaling'], { base: TRAIN_DEFAULTS.base });
   const recognizer = await loadRecognizer(model.modelDir);
   const [tfjsDetector, onnxDetector, frameDetector] = await Promise.all([loadFaceDetector({}, 'tfjs'), loadFaceDetector({}, 'onnx'), loadFaceDetector({ frameViews: true }, 'onnx')]);
   try {
