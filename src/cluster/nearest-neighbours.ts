@@ -87,9 +87,10 @@ export function exactNeighbours(vectors: readonly Float32Array[], k: number): Ne
 }
 
 /**
- * HNSW settings: 99.9 % of the true 10 neighbours of faces shaped like people (blobs of 20 at cosine
- * ~0.5; 10^4 of them), where usearch's defaults (expansion 64 when searching) found 87 % among
- * random vectors, which have no structure for the graph to follow (bench/cluster.ts measures both).
+ * HNSW settings: they find 99.9 % of the true 10 neighbours of 10^4 faces shaped like people (blobs
+ * at cosine ~0.5) and of the mix's faces resampled, where a search expansion of 64 (the previous
+ * try) found 87 % of random vectors' neighbours; random vectors have no structure for the graph to
+ * follow (89 % at 10^4 with these), and no pair similar enough to be linked (bench/cluster.ts).
  */
 export const HNSW = Object.freeze({ connectivity: 16, expansionAdd: 128, expansionSearch: 128 });
 
@@ -107,7 +108,8 @@ export function approximateNeighbours(vectors: readonly Float32Array[], k: numbe
   const index = new usearch.Index({ dimensions: dims, metric: usearch.MetricKind.IP, quantization: usearch.ScalarKind.F32, connectivity: HNSW.connectivity, expansion_add: HNSW.expansionAdd, expansion_search: HNSW.expansionSearch, multi: false });
   // one thread: vectors go in in order, so the same vectors give the same graph (and the same groups)
   index.add(BigUint64Array.from({ length: n }, (_, i) => BigInt(i)), matrix, 1);
-  // each vector finds itself first; one more asked for, so k others remain
+  // each vector finds itself first; one more asked for, so k others remain. One thread here too:
+  // usearch sizes its per-thread search state when vectors are added
   const found = index.search(matrix, width + 1, 1) as unknown as BatchMatches;
   for (let i = 0; i < n; i++) {
     let r = 0;
