@@ -120,12 +120,12 @@ async function lfwPhotos(count: number): Promise<Uint8Array[]> {
 }
 
 /**
- * Photos from bytes to named faces, facetrain's default model (BlazeFace + FaceRes + head) against
+ * Photos from bytes to named faces, facetrain's default model (BlazeFace + 68 landmarks + MobileFaceNet + head) against
  * face-api in the same process on the same photos: a 12 MP phone JPEG (a five-celebrities photo
  * pasted on a 3024x4032 canvas), LFW 250x250 photos, a 640x480 camera frame.
  */
 export async function benchPhotos(runs: number): Promise<Record<string, unknown>> {
-  const model = await trainTinyModel(['ben_afflek', 'madonna', 'mindy_kaling'], { base: 'faceres' });
+  const model = await trainTinyModel(['ben_afflek', 'madonna', 'mindy_kaling'], { base: TRAIN_DEFAULTS.base });
   const recognizer = await loadRecognizer(model.modelDir);
   const [tfjsDetector, onnxDetector, frameDetector] = await Promise.all([loadFaceDetector({}, 'tfjs'), loadFaceDetector({}, 'onnx'), loadFaceDetector({ frameViews: true }, 'onnx')]);
   try {
@@ -139,6 +139,7 @@ export async function benchPhotos(runs: number): Promise<Record<string, unknown>
     const searchedSide = ({ width, height }: { width: number; height: number }) => onnxDetector.searchSide(width, height);
     const searched = (await decodeImageScaled(phone, 'phone', { maxSide: searchedSide })).image;
     const frameImage = await decodeImage(frame, 'frame');
+    const justBelow = await decodeImage(new Uint8Array(await sharp(searched.data, { raw: { width: searched.width, height: searched.height, channels: 3 } }).resize(searched.width - 1, searched.height - 1, { fit: 'fill' }).png().toBuffer()));
     const result = {
       phone12mp: {
         bytes: phone.length,
@@ -151,6 +152,8 @@ export async function benchPhotos(runs: number): Promise<Record<string, unknown>
         detectorViews: detectorViews(searched, onnxDetector),
         detectorViewsAt1440: detectorViews(await decodeImage(new Uint8Array(await sharp(phone).resize(1440, 1440, { fit: 'inside' }).png().toBuffer())), onnxDetector, { minFaceFraction: 0 }),
         detectOnnxMs: round(await timeMs(runs, () => onnxDetector.detect(searched))),
+        // the same search a pixel smaller on each side: below COARSE_TO_FINE_MIN_SIDE, the half-tile pyramid (15 views), for a ratio in this process
+        halfTilePyramid: { detectorViews: detectorViews(justBelow, onnxDetector), detectOnnxMs: round(await timeMs(runs, () => onnxDetector.detect(justBelow))) },
         detectTfjsMs: round(await timeMs(faceApiRuns, () => tfjsDetector.detect(searched))),
       },
       lfw250: {
@@ -183,6 +186,7 @@ export async function benchPhotos(runs: number): Promise<Record<string, unknown>
         lfw250: ratio(result.lfw250.facetrainMsPerPhoto, result.lfw250.faceApiMsPerPhoto),
         frame640x480: ratio(result.frame640x480.facetrainMs, result.frame640x480.faceApiMs),
         detectOnnxOverTfjs: ratio(result.phone12mp.detectOnnxMs, result.phone12mp.detectTfjsMs),
+        coarseToFineOverHalfTile: ratio(result.phone12mp.detectOnnxMs, result.phone12mp.halfTilePyramid.detectOnnxMs),
         frameViewsOverSquareViews: ratio(result.frame640x480.frameViews.detectMs, result.frame640x480.frameViews.squareViewsDetectMs),
       },
     };

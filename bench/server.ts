@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { buildServer } from '../src/server/app.js';
+import { TRAIN_DEFAULTS } from '../src/config.js';
 import { phonePhoto } from '../test/support/phone-photo.js';
 import { celebrityPhotos, trainTinyModel } from '../test/support/tiny-model.js';
 
@@ -82,13 +83,13 @@ async function probeHealth(base: string, until: Promise<unknown>): Promise<{ cou
 }
 
 /**
- * The default face model (BlazeFace + FaceRes + head, recognition in worker threads) on a 1-face
+ * The default face model (BlazeFace + 68 landmarks + MobileFaceNet + head, recognition in worker threads) on a 1-face
  * 640x480 JPEG: saturated throughput with `connections`, latency at a fixed 30 req/s, and /healthz
  * latency meanwhile and while a 40 MP JPEG is being recognized.
  */
 export async function benchFaceServer({ seconds = 15, connections = 8 }: ServerBenchOptions = {}): Promise<Record<string, unknown>> {
   const duration = Math.min(30, seconds);
-  const model = await trainTinyModel(['ben_afflek', 'madonna', 'mindy_kaling'], { base: 'faceres' });
+  const model = await trainTinyModel(['ben_afflek', 'madonna', 'mindy_kaling'], { base: TRAIN_DEFAULTS.base });
   const app = await buildServer({ modelDir: model.modelDir, maxInFlight: Math.max(8, connections), maxPixels: 50_000_000, maxBodyBytes: 20 * 1024 * 1024 });
   try {
     await app.listen({ port: 0, host: '127.0.0.1' });

@@ -39,22 +39,28 @@ async function lfwLikeDataset(root: string): Promise<string[]> {
 interface TrainTiming {
   wallSeconds: number;
   embedSeconds: number;
+  /** CPU seconds of the whole process (every thread) per wall second: 2 is both cores busy. */
+  coresBusy: number;
   photos: number;
+  valAccuracy: number | undefined;
 }
 
 async function timeTraining(dataDir: string, outDir: string): Promise<TrainTiming> {
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   let firstFeature = 0;
   let featuresDone = 0;
   let total = 0;
-  await train({ dataDir, outDir, force: true }, (e: TrainEvent) => {
+  const result = await train({ dataDir, outDir, force: true }, (e: TrainEvent) => {
     if (e.type === 'progress' && e.stage === 'features') {
       if (!firstFeature) firstFeature = performance.now();
       if (e.done === e.total) featuresDone = performance.now();
       total = e.total;
     }
   });
-  return { wallSeconds: round((performance.now() - started) / 1000), embedSeconds: round((featuresDone - started) / 1000), photos: total };
+  const cpu = process.cpuUsage(cpuBefore);
+  const wallSeconds = (performance.now() - started) / 1000;
+  return { wallSeconds: round(wallSeconds), embedSeconds: round((featuresDone - started) / 1000), coresBusy: round((cpu.user + cpu.system) / 1e6 / wallSeconds), photos: total, valAccuracy: result.manifest.metrics.valAccuracy };
 }
 
 /**
@@ -68,8 +74,8 @@ export async function benchTraining(runs: number, faceApiEvery = Number(process.
     const photos = await lfwLikeDataset(path.join(root, 'data'));
     const timings: TrainTiming[] = [];
     for (let i = 0; i < Math.max(1, Math.min(runs, 3)); i++) timings.push(await timeTraining(path.join(root, 'data'), path.join(root, 'model')));
-    const celebrities: number[] = [];
-    for (let i = 0; i < Math.max(1, Math.min(runs, 3)); i++) celebrities.push((await timeTraining(FIVE_CELEBRITIES, path.join(root, 'celebrities'))).wallSeconds);
+    const celebrities: TrainTiming[] = [];
+    for (let i = 0; i < Math.max(1, Math.min(runs, 3)); i++) celebrities.push(await timeTraining(FIVE_CELEBRITIES, path.join(root, 'celebrities')));
     const faceApi = await loadFaceApi();
     const sample = photos.filter((_, i) => i % faceApiEvery === 0);
     const bytes = await Promise.all(sample.map(async (file) => new Uint8Array(await readFile(file))));
@@ -84,11 +90,16 @@ export async function benchTraining(runs: number, faceApiEvery = Number(process.
         photos: photos.length,
         trainWallSeconds: wall,
         embedSeconds: median(timings.map((t) => t.embedSeconds)),
+        coresBusy: median(timings.map((t) => t.coresBusy)),
+        valAccuracy: timings[0]!.valAccuracy,
         faceApiEnrolSeconds: round(faceApiSeconds),
         faceApiTimedPhotos: sample.length,
         ratio: round(wall / faceApiSeconds),
       },
-      fiveCelebritiesTrainSeconds: median(celebrities),
+      fiveCelebritiesTrainSeconds: median(celebrities.map((t) => t.wallSeconds)),
+      fiveCelebritiesEmbedSeconds: median(celebrities.map((t) => t.embedSeconds)),
+      fiveCelebritiesCoresBusy: median(celebrities.map((t) => t.coresBusy)),
+      fiveCelebritiesValAccuracy: celebrities[0]!.valAccuracy,
       runs: timings.length,
     };
   } finally {

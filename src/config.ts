@@ -71,8 +71,10 @@ function checkNumber(name: string, value: number, min: number, max: number, excl
 /**
  * A Dense head on unit-length face embeddings starts with tiny logits: the recipe's 10 epochs at
  * 1e-3 leave it unsure (loss 1.25 on five-celebrities), 30 at 1e-2 converge (0.03) in under a second.
+ * One view per photo: jittered copies gave the same validation accuracy on five-celebrities, bbt,
+ * Yale and ORL (100 % with 1, 2 and 4 views, seed 1) and cost one embedding each (86 % of training).
  */
-export const FACERES_HEAD_DEFAULTS: Partial<TrainConfig> = Object.freeze({ epochs: 30, learningRate: 1e-2 });
+export const FACERES_HEAD_DEFAULTS: Partial<TrainConfig> = Object.freeze({ epochs: 30, learningRate: 1e-2, augmentViews: 1 });
 
 /** Fills defaults (the base's own first) and rejects out-of-range values with a message naming the flag. */
 export function resolveTrainConfig(input: Partial<TrainConfig> & Pick<TrainConfig, 'dataDir' | 'outDir'>): TrainConfig {

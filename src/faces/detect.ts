@@ -172,28 +172,77 @@ export function wholeImageView(width: number, height: number, padding: number): 
   return { left: (width - side) / 2, top: (height - side) / 2, step: side / INPUT_SIZE, columns: INPUT_SIZE, rows: INPUT_SIZE };
 }
 
-/** Evenly spaced starts covering [0, length) with windows of `side`, overlapping by at least half. */
-function tileStarts(length: number, side: number): number[] {
+/** Evenly spaced starts covering [0, length) with windows of `side` overlapping by at least `overlap` (default half a window). */
+function tileStarts(length: number, side: number, overlap = side / 2): number[] {
   if (side >= length) return [(length - side) / 2];
-  const count = Math.ceil((2 * (length - side)) / side) + 1;
+  const count = Math.ceil((length - side) / (side - overlap)) + 1;
   return Array.from({ length: count }, (_, i) => (i * (length - side)) / (count - 1));
+}
+
+function squareTiles(width: number, height: number, side: number, overlap?: number): View[] {
+  const views: View[] = [];
+  for (const top of tileStarts(height, side, overlap)) {
+    for (const left of tileStarts(width, side, overlap)) views.push({ left, top, step: side / INPUT_SIZE, columns: INPUT_SIZE, rows: INPUT_SIZE });
+  }
+  return views;
+}
+
+/**
+ * Images at least this large on the shorter side (phone photos, searched where the `minFaceFraction`
+ * rule puts their smallest face) get the coarse-to-fine pyramid (`heldPyramid`); smaller ones (every
+ * shared photo, camera frames) keep the half-tile pyramid, so their faces and scores stay as they were.
+ */
+export const COARSE_TO_FINE_MIN_SIDE = 800;
+
+/** Detector pixels a detection keeps from a tile edge inside the image, or it counts as cut (`cutByTile`). */
+const CUT_MARGIN = 2;
+
+/** A detected box may be this much larger than the face size a level is there for (boxes are not the face's size exactly). */
+const BOX_SLACK = 1.25;
+
+/** Overlap with which a level's tiles hold every face up to `held` pixels wholly, clear of the cut margin. */
+function overlapHolding(held: number, side: number): number {
+  return held * BOX_SLACK + 2 * CUT_MARGIN * (side / INPUT_SIZE);
+}
+
+/**
+ * Coarse to fine: the whole-image view sees faces from `minFaceAtInput` of its pixels up, so a finer
+ * level is searched only for the sizes no coarser search sees reliably, and its tiles overlap just
+ * enough to hold those faces whole (not half a tile). Levels double from the finest (where a
+ * `minFaceSize` face is `minFaceAtInput` detector pixels); of the chains of levels from it, the one
+ * with the fewest views is searched. A 1067x800 photo (a 12 MP photo searched for its smallest face)
+ * takes 6 tiles at the finest level, holding faces up to the whole view's reliable size, instead of
+ * 12 + 2 half-overlapping tiles on two levels.
+ */
+function heldPyramid(width: number, height: number, sides: number[], wholeReliable: number, minFaceAtInput: number): View[] {
+  const reliable = (side: number) => (minFaceAtInput * side) / INPUT_SIZE;
+  let best: View[] | undefined;
+  // every chain starts at the finest level (the only one that sees minFaceSize faces); bit i picks sides[i + 1]
+  for (let pick = 0; pick < 2 ** (sides.length - 1); pick++) {
+    const chain = [sides[0]!, ...sides.slice(1).filter((_, i) => pick & (1 << i))];
+    const levels = chain.map((side, i) => ({ side, held: i + 1 < chain.length ? reliable(chain[i + 1]!) : wholeReliable }));
+    if (levels.some(({ side, held }) => overlapHolding(held, side) > side / 2)) continue;
+    const views = levels.flatMap(({ side, held }) => squareTiles(width, height, side, overlapHolding(held, side)));
+    if (!best || views.length < best.length) best = views;
+  }
+  // the chain of every level always qualifies: each then holds faces up to twice its smallest (54 of its 128 half-tile detector pixels)
+  return best!;
 }
 
 /**
  * Square tiles in a pyramid: the smallest are sized so a `minFaceSize` face spans `minFaceAtInput`
  * detector pixels, each next level doubles, until the whole-image view alone finds the faces a level
- * would. Half-tile overlap means every face up to half a tile lies wholly inside some tile.
+ * would. Half-tile overlap means every face up to half a tile lies wholly inside some tile; images of
+ * at least `COARSE_TO_FINE_MIN_SIDE` take the coarse-to-fine pyramid (`heldPyramid`) instead.
  */
 export function tileViews(width: number, height: number, config: Pick<DetectorConfig, 'minFaceSize' | 'minFaceAtInput' | 'padding'>): View[] {
   const smallestWholeFace = config.minFaceAtInput * wholeImageView(width, height, config.padding).step;
-  const views: View[] = [];
+  const sides: number[] = [];
   // A level of side s finds faces from minFaceAtInput * s / INPUT_SIZE up to s / 2.
-  for (let side = (config.minFaceSize * INPUT_SIZE) / config.minFaceAtInput; (config.minFaceAtInput * side) / INPUT_SIZE < smallestWholeFace; side *= 2) {
-    for (const top of tileStarts(height, side)) {
-      for (const left of tileStarts(width, side)) views.push({ left, top, step: side / INPUT_SIZE, columns: INPUT_SIZE, rows: INPUT_SIZE });
-    }
-  }
-  return views;
+  for (let side = (config.minFaceSize * INPUT_SIZE) / config.minFaceAtInput; (config.minFaceAtInput * side) / INPUT_SIZE < smallestWholeFace; side *= 2) sides.push(side);
+  if (sides.length === 0) return [];
+  if (Math.min(width, height) >= COARSE_TO_FINE_MIN_SIDE) return heldPyramid(width, height, sides, smallestWholeFace, config.minFaceAtInput);
+  return sides.flatMap((side) => squareTiles(width, height, side));
 }
 
 /** The detector's coarsest anchor grid: a view's sides are whole cells of it. */
@@ -230,7 +279,7 @@ export function searchViews(width: number, height: number, config: Pick<Detector
 function cutByTile(face: DetectedFace, view: View, width: number, height: number): boolean {
   const right = view.left + view.step * view.columns;
   const bottom = view.top + view.step * view.rows;
-  const margin = view.step * 2;
+  const margin = view.step * CUT_MARGIN;
   const { x, y, width: w, height: h } = face.box;
   return (x < view.left + margin && view.left > 0)
     || (y < view.top + margin && view.top > 0)

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DEFAULT_DETECTOR_CONFIG, searchSide, smallestFace, tileViews } from '../../src/faces/detect.js';
+import { COARSE_TO_FINE_MIN_SIDE, DEFAULT_DETECTOR_CONFIG, searchSide, searchViews, smallestFace, tileViews, type View } from '../../src/faces/detect.js';
 
 const config = DEFAULT_DETECTOR_CONFIG;
 
@@ -36,5 +36,28 @@ describe('the smallest face searched, and the size a photo is searched at', () =
     const small = { minFaceFraction: 0 };
     assert.equal(searchSide(4032, 3024, { ...config, ...small }), config.maxSide);
     assert.equal(smallestFace(4032, 3024, { ...config, ...small }), config.minFaceSize);
+  });
+
+  test('coarse to fine: a 12 MP photo takes fewer than 15 views, and every face from the smallest searched up lies whole in a view that sees it reliably', () => {
+    assert.ok(views(4032, 3024) < 15, `${views(4032, 3024)} views`);
+    // a detection closer than 2 detector pixels to a tile edge inside the image is dropped as cut (detect.ts)
+    const holds = (v: View, x: number, y: number, side: number, width: number, height: number): boolean => {
+      const [right, bottom, margin] = [v.left + v.step * v.columns, v.top + v.step * v.rows, 2 * v.step];
+      return !((x < v.left + margin && v.left > 0) || (y < v.top + margin && v.top > 0) || (x + side > right - margin && right < width) || (y + side > bottom - margin && bottom < height));
+    };
+    for (const [width, height] of [[1067, 800], [800, 1067], [1440, 800], [1200, 1200], [COARSE_TO_FINE_MIN_SIDE, COARSE_TO_FINE_MIN_SIDE]] as const) {
+      const [whole, ...tiles] = searchViews(width, height, config, false);
+      const wholeReliable = config.minFaceAtInput * whole!.step;
+      for (let side = config.minFaceSize; side < wholeReliable; side *= 1.15) {
+        // a box up to 1.25 x the face size (the slack the pyramid allows for)
+        for (const box of [side, side * 1.25]) {
+          for (let y = 0; y + box <= height; y += 9) {
+            for (let x = 0; x + box <= width; x += 9) {
+              assert.ok(tiles.some((v) => side / v.step >= config.minFaceAtInput && holds(v, x, y, box, width, height)), `${width}x${height}: a ${side.toFixed(0)} px face (box ${box.toFixed(0)}) at ${x},${y} is in no view that sees it`);
+            }
+          }
+        }
+      }
+    }
   });
 });
