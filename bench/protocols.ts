@@ -117,6 +117,11 @@ export interface OpenSetProtocol {
   strangers: string[];
 }
 
+/** Every photo a protocol reads: training photos, known people's test photos, strangers. */
+export function protocolPhotos(p: OpenSetProtocol): string[] {
+  return [...p.train.map((t) => t.file), ...p.known.map((k) => k.file), ...p.strangers];
+}
+
 interface PersonPhotos {
   person: string;
   files: string[];
@@ -173,8 +178,8 @@ function normalTail(xs: number[], sd: number): number {
 }
 
 /** LFW-pairs figures from one embedding per photo (null: no face found); higher `similarity` means more alike. */
-export function verificationFigures(datasets: string, embeddings: Embeddings, similarity: (a: Float32Array, b: Float32Array) => number = cosine) {
-  const { same, different } = lfwPairs(datasets);
+export function verificationFigures(datasets: string, embeddings: Embeddings, similarity: (a: Float32Array, b: Float32Array) => number = cosine, pairs = lfwPairs(datasets), folds = 10) {
+  const { same, different } = pairs;
   let noFace = 0;
   const score = (pairs: typeof same): ScoredPair[] =>
     pairs.map((p) => {
@@ -190,9 +195,10 @@ export function verificationFigures(datasets: string, embeddings: Embeddings, si
   const s = score(same);
   const d = score(different);
   const all = [...s, ...d];
-  const folded = foldedAccuracy(s, d, 10);
+  const folded = foldedAccuracy(s, d, folds);
   return {
     pairs: all.length,
+    folds,
     pairsWithoutFace: noFace,
     tenFoldAccuracy: folded.mean,
     tenFoldStd: folded.std,

@@ -18,7 +18,7 @@ function flagOf(option: string): string | undefined {
 
 /** Library text as the CLI prints it: options named in backticks (`outDir`) become their flags (--out). */
 export function cliText(text: string): string {
-  return text.replace(/`(-{0,2}[A-Za-z][\w.-]*)`/g, (_, option: string) => flagOf(option) ?? option);
+  return text.replace(/`(-{0,2}[A-Za-z][\w. -]*)`/g, (_, option: string) => flagOf(option) ?? option);
 }
 
 /** An error as the CLI prints it: its text with flags (cliText), then the flags of options its remedy refers to without naming them. */

@@ -10,7 +10,7 @@ import type { OutputFlags } from '../options.js';
 
 /** eval's flags, one per EvaluateSettings field (ranges: EVALUATE_RANGES, checked by evaluateFolder). */
 const EVAL_FLAGS: FlagTable<EvaluateSettings> = {
-  threshold: { kind: 'number', value: 't', help: 'Score under which a face is unknown (default: the calibrated one)' },
+  threshold: { kind: 'number', value: 't', help: 'Score under which a face is unknown; default the calibrated one' },
   report: { kind: 'string', value: 'file', help: 'Also write a self-contained HTML report' },
   engine: { kind: 'engine', value: 'name', help: 'onnx (onnxruntime-node, default when installed) or tfjs' },
   gallery: { kind: 'string', value: 'url', help: "Name faces by their nearest templates in this gallery instead of the model's head (its people are the known ones)" },
