@@ -7,20 +7,26 @@ import { facePipelineOn, type FacePipeline } from '../src/recognize/face-pipelin
 import { chooseRuntime } from '../src/runtime/choose.js';
 import { readImageFile, type RgbImage } from '../src/image/decode.js';
 import { median } from '../src/evaluate/metrics.js';
-import { embedPhotos, galleryMatchFigures, galleryMatchQueries, lfwPairs, openSetFigures, openSetProtocols, verificationFigures, type Embeddings } from './protocols.js';
+import { faceApiAnchor } from './face-api-anchor.js';
+import { embedPhotos, galleryMatchFigures, galleryMatchQueries, lfwPairs, openSetFigures, openSetProtocols, protocolPhotos, verificationFigures, type Embeddings } from './protocols.js';
 
 /**
  * `npm run accuracy`: per base, LFW-pairs 10-fold verification accuracy, true-accept at 1 % and
  * 0.1 % false-accept, the open-set figures of each unknown rule on each protocol and the gallery
- * match threshold (bench/protocols.ts galleryMatchFigures). JSON on
- * stdout and in accuracy-results.json. ACCURACY_BASES picks bases (faceres-bgr: FaceRes fed BGR,
- * measured only); ACCURACY_CACHE=file keeps embeddings between runs; FACETRAIN_SHARED moves ../shared.
+ * match threshold (bench/protocols.ts galleryMatchFigures), and the face-api anchor on the same
+ * pairs and protocols (bench/face-api-anchor.ts). JSON on stdout and in accuracy-results.json.
+ * ACCURACY_BASES picks bases (faceres-bgr: FaceRes fed BGR, measured only; face-api: the anchor,
+ * `ACCURACY_BASES=face-api` runs it alone, ACCURACY_FACE_API_PROTOCOLS=lfw,orl on some protocols only,
+ * ACCURACY_FACE_API_MINUTES=n within a time budget); ACCURACY_CACHE=file keeps the bases' embeddings between
+ * runs (the anchor always keeps its descriptors, see ACCURACY_FACE_API_CACHE); FACETRAIN_SHARED moves ../shared.
  */
 
 type Measured = BaseName | 'faceres-bgr';
+const ANCHOR = 'face-api';
 const shared = process.env.FACETRAIN_SHARED ?? path.resolve('..', 'shared');
 const datasets = path.join(shared, 'datasets');
-const bases = (process.env.ACCURACY_BASES ?? 'mobilefacenet,faceres,faceres-bgr').split(',') as Measured[];
+const requested = (process.env.ACCURACY_BASES ?? `mobilefacenet,faceres,faceres-bgr,${ANCHOR}`).split(',');
+const bases = requested.filter((b) => b !== ANCHOR) as Measured[];
 const targetFar = Number(process.env.ACCURACY_TARGET_FAR ?? 0.01);
 const cacheFile = process.env.ACCURACY_CACHE;
 const runtime = await chooseRuntime(undefined);
@@ -74,9 +80,9 @@ async function perFaceMs(name: BaseName, face: RgbImage, runs = 9): Promise<numb
 
 const protocols = openSetProtocols(datasets);
 const { same, different } = lfwPairs(datasets);
-const files = [...new Set([...same, ...different].flatMap((p) => [p.a, p.b]).concat(protocols.flatMap((p) => [...p.train.map((t) => t.file), ...p.known.map((k) => k.file), ...p.strangers]), galleryMatchQueries(datasets).map((q) => q.file)))];
+const files = [...new Set([...same, ...different].flatMap((p) => [p.a, p.b]).concat(protocols.flatMap(protocolPhotos), galleryMatchQueries(datasets).map((q) => q.file)))];
 const started = performance.now();
-const embeddings = await embedAll(files);
+const embeddings = bases.length > 0 ? await embedAll(files) : new Map<Measured, Embeddings>();
 const sample = await readImageFile(path.join(datasets, 'orl', 's1', '1.pgm'));
 const results: Record<string, unknown> = { date: new Date().toISOString(), photos: files.length, targetFar, embedSeconds: (performance.now() - started) / 1000, bases: {} };
 for (const b of bases) {
@@ -88,6 +94,11 @@ for (const b of bases) {
     gallery: galleryMatchFigures(datasets, e),
     openSet: Object.fromEntries(protocols.map((p) => [p.name, openSetFigures(p, e, embeddingRow(b === 'faceres-bgr' ? 'faceres' : b).unknownFloor, targetFar)])),
   };
+}
+if (requested.includes(ANCHOR)) {
+  // the anchor takes ~0.5-3 s a photo: ACCURACY_FACE_API_PROTOCOLS=lfw,orl limits it to LFW pairs and those protocols
+  const only = process.env.ACCURACY_FACE_API_PROTOCOLS?.split(',');
+  results.anchors = { [ANCHOR]: await faceApiAnchor(datasets, protocols.filter((p) => !only || only.some((name) => p.name.startsWith(name)))) };
 }
 await writeFile('accuracy-results.json', `${JSON.stringify(results, null, 2)}\n`);
 console.log(JSON.stringify(results, null, 2));

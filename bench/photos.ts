@@ -1,10 +1,8 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { BASE_ROWS } from '../src/base/index.js';
-import { TRAIN_DEFAULTS } from '../src/config.js';
+import { BASE_ROWS, TRAIN_DEFAULTS } from '../src/base/index.js';
 import { alignForInput, loadFaceAligner } from '../src/faces/cropper.js';
 import { loadFaceDetector, searchSide, searchViews, type DetectorConfig, type FaceDetector } from '../src/faces/detect.js';
 import { decodeImage, decodeImageScaled, type RgbImage } from '../src/image/decode.js';
@@ -14,14 +12,8 @@ import { loadRecognizer } from '../src/recognize/recognizer.js';
 import { phonePhoto } from '../test/support/phone-photo.js';
 import { sharedPath } from '../test/support/shared.js';
 import { celebrityPhotos, trainTinyModel } from '../test/support/tiny-model.js';
+import { faceApiFaces, loadFaceApiModels } from './face-api.js';
 import { round, timeMs } from './timing.js';
-
-/** The part of @vladmandic/face-api this bench calls (its node-wasm build ships its own types, but as CommonJS). */
-interface FaceApi {
-  nets: Record<'ssdMobilenetv1' | 'faceLandmark68Net' | 'faceRecognitionNet', { loadFromDisk(dir: string): Promise<void> }>;
-  tf: { tensor3d(data: Uint8Array, shape: number[], dtype: string): { dispose(): void } };
-  detectAllFaces(input: unknown): { withFaceLandmarks(): { withFaceDescriptors(): Promise<unknown[]> } };
-}
 
 /**
  * face-api 1.7.15 on tfjs-wasm (its models ship in the package), in this process, on the same
@@ -29,18 +21,10 @@ interface FaceApi {
  * full sharp decode, as its README's node example does.
  */
 export async function loadFaceApi(): Promise<(bytes: Uint8Array) => Promise<number>> {
-  const require = createRequire(import.meta.url);
-  const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApi;
-  const dir = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
-  for (const net of ['ssdMobilenetv1', 'faceLandmark68Net', 'faceRecognitionNet'] as const) await faceapi.nets[net].loadFromDisk(dir);
+  const faceapi = await loadFaceApiModels();
   return async (bytes) => {
     const { data, info } = await sharp(bytes).rotate().removeAlpha().raw().toBuffer({ resolveWithObject: true });
-    const input = faceapi.tf.tensor3d(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), [info.height, info.width, 3], 'int32');
-    try {
-      return (await faceapi.detectAllFaces(input).withFaceLandmarks().withFaceDescriptors()).length;
-    } finally {
-      input.dispose();
-    }
+    return (await faceApiFaces(faceapi, { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height })).length;
   };
 }
 

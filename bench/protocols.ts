@@ -22,14 +22,19 @@ const byName = (a: string, b: string): number => a.localeCompare(b, 'en', { nume
 const list = (dir: string): string[] => readdirSync(dir).filter((f) => f !== 'README' && !f.startsWith('.')).sort(byName);
 
 /**
- * The face a photo of the shared sets is about: the largest, except in LFW, whose photos are
+ * Which face a photo of the shared sets is about: the largest, except in LFW, whose photos are
  * cropped around the named person, who is not always the largest face (in 7 of the 1,486 pair
  * photos a bigger face stands beside them): there the face nearest the photo's centre.
  */
-export function subjectFace(file: string, image: RgbImage, faces: DetectedFace[]): DetectedFace | undefined {
-  if (!file.includes(`${path.sep}lfw-pairs${path.sep}`)) return faces[0];
-  const offCentre = ({ box }: DetectedFace) => Math.hypot(box.x + box.width / 2 - image.width / 2, box.y + box.height / 2 - image.height / 2);
-  return faces.reduce<DetectedFace | undefined>((best, f) => (!best || offCentre(f) < offCentre(best) ? f : best), undefined);
+export function subjectRule(file: string): 'largest' | 'nearest-centre' {
+  return file.includes(`${path.sep}lfw-pairs${path.sep}`) ? 'nearest-centre' : 'largest';
+}
+
+/** The face `subjectRule` picks among `faces` (largest first). */
+export function subjectFace<Face extends Pick<DetectedFace, 'box'>>(file: string, image: Pick<RgbImage, 'width' | 'height'>, faces: Face[]): Face | undefined {
+  if (subjectRule(file) === 'largest') return faces[0];
+  const offCentre = ({ box }: Face) => Math.hypot(box.x + box.width / 2 - image.width / 2, box.y + box.height / 2 - image.height / 2);
+  return faces.reduce<Face | undefined>((best, f) => (!best || offCentre(f) < offCentre(best) ? f : best), undefined);
 }
 
 /** One way of embedding a detected face: an aligner, an embedder, and optionally a change to the aligned crop (measured variants). */
@@ -112,6 +117,11 @@ export interface OpenSetProtocol {
   strangers: string[];
 }
 
+/** Every photo a protocol reads: training photos, known people's test photos, strangers. */
+export function protocolPhotos(p: OpenSetProtocol): string[] {
+  return [...p.train.map((t) => t.file), ...p.known.map((k) => k.file), ...p.strangers];
+}
+
 interface PersonPhotos {
   person: string;
   files: string[];
@@ -167,9 +177,9 @@ function normalTail(xs: number[], sd: number): number {
   return mean + sd * Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length);
 }
 
-/** LFW-pairs figures from one embedding per photo (null: no face found). */
-export function verificationFigures(datasets: string, embeddings: Embeddings) {
-  const { same, different } = lfwPairs(datasets);
+/** LFW-pairs figures from one embedding per photo (null: no face found); higher `similarity` means more alike. */
+export function verificationFigures(datasets: string, embeddings: Embeddings, similarity: (a: Float32Array, b: Float32Array) => number = cosine, pairs = lfwPairs(datasets), folds = 10) {
+  const { same, different } = pairs;
   let noFace = 0;
   const score = (pairs: typeof same): ScoredPair[] =>
     pairs.map((p) => {
@@ -178,16 +188,17 @@ export function verificationFigures(datasets: string, embeddings: Embeddings) {
       // a pair with a face not found counts as a wrong answer: "different" for same pairs and vice versa
       if (!a || !b) {
         noFace++;
-        return { similarity: p.same ? -2 : 2, same: p.same };
+        return { similarity: p.same ? -Infinity : Infinity, same: p.same };
       }
-      return { similarity: cosine(a, b), same: p.same };
+      return { similarity: similarity(a, b), same: p.same };
     });
   const s = score(same);
   const d = score(different);
   const all = [...s, ...d];
-  const folded = foldedAccuracy(s, d, 10);
+  const folded = foldedAccuracy(s, d, folds);
   return {
     pairs: all.length,
+    folds,
     pairsWithoutFace: noFace,
     tenFoldAccuracy: folded.mean,
     tenFoldStd: folded.std,
@@ -197,7 +208,7 @@ export function verificationFigures(datasets: string, embeddings: Embeddings) {
     bestThreshold: bestAccuracyThreshold(all).threshold,
     thresholdAtFar1: trueAcceptAt(all, 0.01).threshold,
     thresholdAtFar01: trueAcceptAt(all, 0.001).threshold,
-    strangerFloor: normalTail(d.map((p) => p.similarity).filter((x) => x <= 1), STRANGER_FLOOR_SD),
+    strangerFloor: normalTail(d.map((p) => p.similarity).filter(Number.isFinite), STRANGER_FLOOR_SD),
   };
 }
 

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { buildServer } from '../src/server/app.js';
-import { TRAIN_DEFAULTS } from '../src/config.js';
+import { TRAIN_DEFAULTS } from '../src/base/index.js';
 import { phonePhoto } from '../test/support/phone-photo.js';
 import { celebrityPhotos, trainTinyModel } from '../test/support/tiny-model.js';
 

@@ -1,12 +1,16 @@
 import type { RuntimeName } from './runtime/runtime.js';
 import { invalidOption } from './errors.js';
 
-export const BASES = Object.freeze(['faceres', 'mobilenetv2', 'mobilefacenet'] as const);
-export type BaseName = (typeof BASES)[number];
+/**
+ * The bases' names. This layer sits below base/ and names none: base/index.ts adds one member per
+ * row of its BASE_ROWS table to this interface (declaration merging), so that table is the one list.
+ */
+export interface BaseNames {}
+export type BaseName = keyof BaseNames & string;
 
 export const MOBILENET_ALPHAS = Object.freeze([0.35, 0.5, 0.75, 1.0, 1.3, 1.4] as const);
 
-/** Everything `train` can be told; every field has a CLI flag and a default below. */
+/** Everything `train` can be told; every field has a CLI flag and a default (TRAIN_OPTION_DEFAULTS below, `base` in base/index.ts). */
 export interface TrainConfig {
   /** Folder of `<person>/<photo>` (or `train/` + `val/` of those). */
   dataDir: string;
@@ -39,8 +43,7 @@ export interface TrainConfig {
   engine?: RuntimeName;
 }
 
-export const TRAIN_DEFAULTS: Omit<TrainConfig, 'dataDir' | 'outDir'> = Object.freeze({
-  base: 'mobilefacenet',
+export const TRAIN_OPTION_DEFAULTS: Omit<TrainConfig, 'dataDir' | 'outDir' | 'base'> = Object.freeze({
   alpha: 0.35,
   detect: true,
   valSplit: 0.2,
@@ -58,42 +61,52 @@ export const TRAIN_DEFAULTS: Omit<TrainConfig, 'dataDir' | 'outDir'> = Object.fr
   force: false,
 });
 
-function checkInteger(name: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value) || value < min || value > max) throw invalidOption(name, `an integer from ${min} to ${max}`, value);
+/** The values a number option takes: from `min` (or just above it) to `max`, whole numbers only if `integer`. */
+export interface NumberRange {
+  min: number;
+  max: number;
+  integer?: true;
+  aboveMin?: true;
 }
 
-function checkNumber(name: string, value: number, min: number, max: number, exclusiveMin = false): void {
-  if (!Number.isFinite(value) || value > max || value < min || (exclusiveMin && value === min)) {
-    throw invalidOption(name, `a number ${exclusiveMin ? 'above' : 'from'} ${min} ${exclusiveMin ? 'and up to' : 'to'} ${max}`, value);
-  }
+/** The range of each number of TrainConfig, checked by checkTrainConfig (and shown in the CLI's help). */
+export const TRAIN_RANGES: Readonly<Partial<Record<keyof TrainConfig, NumberRange>>> = Object.freeze({
+  valSplit: { min: 0, max: 0.9, aboveMin: true },
+  seed: { min: 0, max: 2 ** 32 - 1, integer: true },
+  epochs: { min: 1, max: 10_000, integer: true },
+  fineTuneEpochs: { min: 0, max: 10_000, integer: true },
+  fineTuneAt: { min: 1, max: 10_000, integer: true },
+  batchSize: { min: 1, max: 4096, integer: true },
+  augmentViews: { min: 1, max: 64, integer: true },
+  learningRate: { min: 0, max: 10, aboveMin: true },
+  fineTuneLearningRate: { min: 0, max: 10, aboveMin: true },
+  dropout: { min: 0, max: 0.95 },
+  targetFar: { min: 0, max: 0.5, aboveMin: true },
+});
+
+export function describeRange({ min, max, integer, aboveMin }: NumberRange): string {
+  if (integer) return `an integer from ${min} to ${max}`;
+  return aboveMin ? `a number above ${min} and up to ${max}` : `a number from ${min} to ${max}`;
+}
+
+/** Rejects a value outside `range`, naming the library option `name` (front ends name it their way). */
+export function checkRange(name: string, value: number, range: NumberRange): void {
+  const inside = Number.isFinite(value) && value >= range.min && value <= range.max && !(range.aboveMin && value === range.min) && (!range.integer || Number.isInteger(value));
+  if (!inside) throw invalidOption(name, describeRange(range), value);
 }
 
 /**
  * A Dense head on unit-length face embeddings starts with tiny logits: the recipe's 10 epochs at
  * 1e-3 leave it unsure (loss 1.25 on five-celebrities), 30 at 1e-2 converge (0.03) in under a second.
- * One view per photo: jittered copies gave the same validation accuracy on five-celebrities, bbt,
- * Yale and ORL (100 % with 1, 2 and 4 views, seed 1) and cost one embedding each (86 % of training).
+ * base/index.ts applies them to every face-embedding base. One view per photo: jittered copies gave
+ * the same validation accuracy on five-celebrities, bbt, Yale and ORL (100 % with 1, 2 and 4 views,
+ * seed 1) and cost one embedding each (86 % of training).
  */
-export const FACERES_HEAD_DEFAULTS: Partial<TrainConfig> = Object.freeze({ epochs: 30, learningRate: 1e-2, augmentViews: 1 });
+export const EMBEDDING_HEAD_DEFAULTS: Partial<TrainConfig> = Object.freeze({ epochs: 30, learningRate: 1e-2, augmentViews: 1 });
 
-/** Fills defaults (the base's own first) and rejects out-of-range values with a message naming the flag. */
-export function resolveTrainConfig(input: Partial<TrainConfig> & Pick<TrainConfig, 'dataDir' | 'outDir'>): TrainConfig {
-  const given = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as Partial<TrainConfig>;
-  // every face-embedding base trains the same Dense head on unit-length embeddings
-  const baseDefaults = (given.base ?? TRAIN_DEFAULTS.base) !== 'mobilenetv2' ? FACERES_HEAD_DEFAULTS : {};
-  const config = { ...TRAIN_DEFAULTS, ...baseDefaults, ...given } as TrainConfig;
-  if (!BASES.includes(config.base)) throw invalidOption('--base', BASES.join(' or '), config.base);
-  if (!(MOBILENET_ALPHAS as readonly number[]).includes(config.alpha)) throw invalidOption('--alpha', MOBILENET_ALPHAS.join(', '), config.alpha);
-  checkNumber('--val-split', config.valSplit, 0, 0.9, true);
-  checkInteger('--seed', config.seed, 0, 2 ** 32 - 1);
-  checkInteger('--epochs', config.epochs, 1, 10_000);
-  checkInteger('--fine-tune-epochs', config.fineTuneEpochs, 0, 10_000);
-  checkInteger('--fine-tune-at', config.fineTuneAt, 1, 10_000);
-  checkInteger('--batch-size', config.batchSize, 1, 4096);
-  checkInteger('--augment-views', config.augmentViews, 1, 64);
-  checkNumber('--learning-rate', config.learningRate, 0, 10, true);
-  checkNumber('--fine-tune-learning-rate', config.fineTuneLearningRate, 0, 10, true);
-  checkNumber('--dropout', config.dropout, 0, 0.95);
-  checkNumber('--target-far', config.targetFar, 0, 0.5, true);
+/** Rejects out-of-range values with a message naming the option (the base's name is checked by base/index.ts resolveTrainConfig). */
+export function checkTrainConfig(config: TrainConfig): TrainConfig {
+  if (!(MOBILENET_ALPHAS as readonly number[]).includes(config.alpha)) throw invalidOption('alpha', MOBILENET_ALPHAS.join(', '), config.alpha);
+  for (const [name, range] of Object.entries(TRAIN_RANGES) as [keyof TrainConfig, NumberRange][]) checkRange(name, config[name] as number, range);
   return config;
 }

@@ -40,7 +40,10 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 /** A mistake the user can fix: message says what is wrong, where, and what to do. */
 export class FacetrainError extends Error {
   readonly code: ErrorCode;
-  /** Library option names (TrainConfig fields such as outDir, force) the remedy refers to: front ends name them their way (the CLI as flags). */
+  /**
+   * Library option names (TrainConfig fields such as outDir, force) the message names in backticks
+   * or its remedy refers to: front ends name them their way (the CLI as flags).
+   */
   readonly options: readonly string[];
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown; options?: string[] }) {
     super(message, options);
@@ -56,9 +59,10 @@ export class FacetrainError extends Error {
   }
 }
 
+/** A value out of range, naming the option `name` in backticks (front ends swap in their spelling, see FacetrainError.options). */
 export function invalidOption(name: string, expected: string, actual: unknown): FacetrainError {
   const shown = typeof actual === 'string' ? `"${actual}"` : String(actual);
-  return new FacetrainError('FT_ERR_INVALID_OPTION', `Expected ${expected} for ${name} but received ${shown}`);
+  return new FacetrainError('FT_ERR_INVALID_OPTION', `Expected ${expected} for \`${name}\` but received ${shown}`, { options: [name] });
 }
 
 const FS_REASONS: Record<string, string> = {

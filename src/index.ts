@@ -1,6 +1,7 @@
 /** facetrain's public API: train, evaluate, export and run face recognizers. The CLI is a thin layer on these. */
 export { train, type TrainResult, type TrainHooks } from './api/train.js';
-export { TRAIN_DEFAULTS, FACERES_HEAD_DEFAULTS, resolveTrainConfig, type TrainConfig, type BaseName } from './config.js';
+export { EMBEDDING_HEAD_DEFAULTS, type TrainConfig, type BaseName } from './config.js';
+export { TRAIN_DEFAULTS, resolveTrainConfig } from './base/index.js';
 export type { TrainEvent, EventSink, SkippedPhoto } from './events.js';
 export { loadRecognizer, createRecognizer, facesAsSeen, type Recognizer, type FaceResult, type PredictOptions, type Candidate, type Located } from './recognize/recognizer.js';
 export { verify, loadVerifier, DEFAULT_VERIFY_BASE, type Verifier, type VerifyResult, type VerifyOptions } from './recognize/verify.js';

@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import { embeddingRow } from '../src/recognize/embedding-base.js';
 import { facePipelineOn, type FacePipeline } from '../src/recognize/face-pipeline.js';
 import { chooseRuntime } from '../src/runtime/choose.js';
-import { TRAIN_DEFAULTS } from '../src/config.js';
+import { TRAIN_DEFAULTS } from '../src/base/index.js';
 import { DEFAULT_TARGET_FAR, DEFAULT_UNKNOWN_RULE } from '../src/evaluate/unknown-rule.js';
 import { embedPhotos, galleryMatchFigures, galleryMatchQueries, lfwPairs, openSetFigures, openSetProtocols, verificationFigures, type Embeddings } from '../bench/protocols.js';
 import { needsShared, sharedPath } from './support/shared.js';

@@ -204,7 +204,7 @@ test('offline or bad downloads fail with one-line FT_ERR_NETWORK and cache nothi
   await assertRejects(
     loadMobileNetV2({ alpha: 1.0, cacheDir, fetch: offline }),
     'FT_ERR_NETWORK',
-    /^Cannot download https:\/\/storage\.googleapis\.com\/.*_1\.0_224_no_top\.h5 \(getaddrinfo ENOTFOUND .*\); .*--weights <path to mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1\.0_224_no_top\.h5>$/,
+    /^Cannot download https:\/\/storage\.googleapis\.com\/.*_1\.0_224_no_top\.h5 \(getaddrinfo ENOTFOUND .*\); .*set `weights` to its path \(mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1\.0_224_no_top\.h5\)$/,
   );
   const notFound = (async () => new Response('nope', { status: 404 })) as typeof fetch;
   await assertRejects(loadMobileNetV2({ alpha: 0.5, cacheDir, fetch: notFound }), 'FT_ERR_NETWORK', /HTTP 404/);

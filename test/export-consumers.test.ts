@@ -5,7 +5,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { train } from '../src/api/train.js';
-import { TRAIN_DEFAULTS } from '../src/config.js';
+import { TRAIN_DEFAULTS } from '../src/base/index.js';
 import { exportModelDir } from '../src/api/export.js';
 import { readOnnxMetadata } from '../src/graph/onnx.js';
 import { readImageBytes, readImageFile } from '../src/image/decode.js';

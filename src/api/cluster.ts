@@ -5,7 +5,8 @@ import { CACHE_DIR, CACHE_FILE, readFaceCache, serializeFaceCache, type FaceCach
 import { groupFaces } from '../cluster/group-faces.js';
 import type { NeighbourSearch } from '../cluster/nearest-neighbours.js';
 import type { ClusteredFace, ClusterEmbedder, ClusterGroup, EmbeddedFace } from '../cluster/types.js';
-import { TRAIN_DEFAULTS, type BaseName } from '../config.js';
+import { TRAIN_DEFAULTS } from '../base/index.js';
+import type { BaseName } from '../config.js';
 import { skipReason } from '../dataset/prepare.js';
 import { scanFilesDeep, UNSORTED_DIR } from '../dataset/scan.js';
 import { FacetrainError } from '../errors.js';
@@ -76,16 +77,16 @@ async function checkFolders(options: ClusterOptions): Promise<void> {
   const info = await stat(options.photosDir).catch(() => undefined);
   if (!info?.isDirectory()) throw new FacetrainError('FT_ERR_DATASET', `${options.photosDir}: no such folder; pass the folder of photos to sort`);
   if (!(Number.isInteger(options.minPhotos) && options.minPhotos >= 1)) {
-    throw new FacetrainError('FT_ERR_INVALID_OPTION', `--min-photos must be a whole number >= 1 (got ${options.minPhotos})`);
+    throw new FacetrainError('FT_ERR_INVALID_OPTION', `\`minPhotos\` must be a whole number >= 1 (got ${options.minPhotos})`);
   }
   const photos = path.resolve(options.photosDir);
   const out = path.resolve(options.outDir);
   if (photos === out || photos.startsWith(`${out}${path.sep}`)) {
-    throw new FacetrainError('FT_ERR_INVALID_OPTION', `--out ${options.outDir} holds the photos being sorted (${options.photosDir}); choose a folder outside it`);
+    throw new FacetrainError('FT_ERR_INVALID_OPTION', `\`outDir\` ${options.outDir} holds the photos being sorted (${options.photosDir}); choose a folder outside it`);
   }
   const existing = await readdir(options.outDir).catch(() => [] as string[]);
   if (existing.length > 0 && !options.force) {
-    throw new FacetrainError('FT_ERR_EXISTS', `${options.outDir} already exists and is not empty; choose another --out or pass --force to replace it (its cached embeddings are reused)`);
+    throw new FacetrainError('FT_ERR_EXISTS', `${options.outDir} already exists and is not empty; choose another \`outDir\` or pass \`force\` to replace it (its cached embeddings are reused)`);
   }
 }
 
@@ -168,7 +169,7 @@ export async function clusterPhotos(input: Partial<ClusterOptions> & Pick<Cluste
     recognizer = options.modelDir ? await loadRecognizer(options.modelDir, { runtime }) : undefined;
     gallery = options.gallery ? await openGallery(options.gallery, faceEmbedder.dims, options.modelDir) : undefined;
     if (recognizer && recognizer.manifest.input.crop !== 'aligned-face') {
-      throw new FacetrainError('FT_ERR_MODEL', `${options.modelDir}: was trained on whole photos (--no-detect), so it cannot name single faces; pass a model trained with face detection`);
+      throw new FacetrainError('FT_ERR_MODEL', `${options.modelDir}: was trained on whole photos (without face detection), so it cannot name single faces; pass a model trained with face detection`);
     }
     const previous = await readFaceCache(outDir, faceEmbedder.key);
     const cache: FaceCache = new Map();

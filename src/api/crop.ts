@@ -1,6 +1,7 @@
 import path from 'node:path';
 import sharp from 'sharp';
-import { TRAIN_DEFAULTS, type BaseName } from '../config.js';
+import { TRAIN_DEFAULTS } from '../base/index.js';
+import type { BaseName } from '../config.js';
 import { detectorFor, loadFaceAligner } from '../faces/cropper.js';
 import type { InputSpec } from '../faces/input-spec.js';
 import type { Box } from '../faces/geometry.js';

@@ -1,10 +1,10 @@
 import { copyFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { TRAIN_DEFAULTS, type TrainConfig } from '../config.js';
+import type { TrainConfig } from '../config.js';
 import { initEngine } from '../tfjs/backend.js';
-import { BASE_ROWS } from '../base/index.js';
+import { BASE_ROWS, TRAIN_DEFAULTS } from '../base/index.js';
 import type { EmbeddingBaseRow } from '../base/row.js';
-import { unknownThreshold } from '../recognize/embedding-base.js';
+import { EMBEDDING_BASES, unknownThreshold } from '../recognize/embedding-base.js';
 import { facePipelineOn } from '../recognize/face-pipeline.js';
 import { chooseRuntime } from '../runtime/choose.js';
 import type { RuntimeName } from '../runtime/runtime.js';
@@ -48,7 +48,7 @@ async function galleryModel(modelDir: string): Promise<{ manifest: ModelManifest
   const base = BASE_ROWS[manifest.base.name];
   const gallery = base.kind === 'embedding' ? await readGallery(modelDir) : undefined;
   if (!gallery || base.kind !== 'embedding') {
-    throw new FacetrainError('FT_ERR_UNSUPPORTED', `${modelDir}: only models with a face-embedding base can add or forget people without retraining; retrain with --base faceres, or retrain this one with the new photos`);
+    throw new FacetrainError('FT_ERR_UNSUPPORTED', `${modelDir}: only models with a face-embedding base can add or forget people without retraining; retrain on one (\`base\` ${EMBEDDING_BASES.join(' or ')}), or retrain this one with the new photos`);
   }
   return { manifest, gallery, base };
 }

@@ -1,14 +1,31 @@
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
+import { checkRange, type NumberRange } from '../config.js';
 import { scanPeople } from '../dataset/scan.js';
 import { pathExists } from '../util/fs.js';
 import { HISTORY_FILE } from '../model-dir/manifest.js';
 import type { SkippedPhoto } from '../events.js';
 import type { Recognizer } from '../recognize/recognizer.js';
+import type { RuntimeName } from '../runtime/runtime.js';
 import { evaluate } from '../evaluate/metrics.js';
 import { renderReport } from '../evaluate/report.js';
 import { attachThumbnails, predictSamples, type LabelledPhoto } from './evaluate-run.js';
 import type { EvalReport, EvalSample, TrainHistory } from '../evaluate/types.js';
+
+/** What `eval` can be told besides the model and the photos (the CLI has one flag per field). */
+export interface EvaluateSettings {
+  /** Score under which a face is unknown; default the model's calibrated threshold. */
+  threshold?: number;
+  /** Runtime of the recognizer's networks. */
+  engine?: RuntimeName;
+  /** Also write a self-contained HTML report to this file. */
+  report?: string;
+  /** Name faces by their nearest templates in this gallery instead of the model's head. */
+  gallery?: string;
+}
+
+/** The range of each number of EvaluateSettings (a score is a cosine clamped to [0, 1] or a probability). */
+export const EVALUATE_RANGES: Readonly<Partial<Record<keyof EvaluateSettings, NumberRange>>> = Object.freeze({ threshold: { min: 0, max: 1 } });
 
 export interface FolderEvaluation {
   report: EvalReport;
@@ -28,8 +45,9 @@ export async function labelledPhotos(dir: string, known: readonly string[]): Pro
 export async function evaluateFolder(
   recognizer: Recognizer,
   dir: string,
-  options: { threshold?: number; onProgress?: (done: number, total: number) => void; onSkip?: (skipped: SkippedPhoto) => void } = {},
+  options: Pick<EvaluateSettings, 'threshold'> & { onProgress?: (done: number, total: number) => void; onSkip?: (skipped: SkippedPhoto) => void } = {},
 ): Promise<FolderEvaluation> {
+  if (options.threshold !== undefined) checkRange('threshold', options.threshold, EVALUATE_RANGES.threshold!);
   const photos = await labelledPhotos(dir, recognizer.labels);
   const threshold = options.threshold ?? recognizer.manifest.threshold;
   const skipped: SkippedPhoto[] = [];

@@ -33,7 +33,7 @@ export type PipelineFiles = Partial<Record<'onnx' | 'tflite', string>>;
  */
 export async function buildPipelineExport(modelDir: string, manifest: ModelManifest, networks: Omit<PipelineNetworks, 'galleries'>, files: PipelineFiles): Promise<PipelineExport> {
   const gallery = await readGallery(modelDir);
-  if (!gallery) throw new FacetrainError('FT_ERR_MODEL', `${modelDir}: ${GALLERY_FILE} is missing; retrain the model with --force`);
+  if (!gallery) throw new FacetrainError('FT_ERR_MODEL', `${modelDir}: ${GALLERY_FILE} is missing; retrain the model, replacing this one`, { options: ['force'] });
   const detectorModel = await loadHumanModel('blazeface');
   let detectorBytes: Uint8Array;
   try {

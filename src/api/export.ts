@@ -46,8 +46,8 @@ export interface ExportDirOptions {
 export function parseFormats(value: string): ModelFormat[] {
   const names = value.split(',').map((s) => s.trim()).filter(Boolean);
   if (names.includes('all')) return [...ALL_FORMATS];
-  for (const n of names) if (!(ALL_FORMATS as readonly string[]).includes(n)) throw invalidOption('--format', `all or a comma list of ${ALL_FORMATS.join(', ')}`, n);
-  if (names.length === 0) throw invalidOption('--format', `all or a comma list of ${ALL_FORMATS.join(', ')}`, value);
+  for (const n of names) if (!(ALL_FORMATS as readonly string[]).includes(n)) throw invalidOption('format', `all or a comma list of ${ALL_FORMATS.join(', ')}`, n);
+  if (names.length === 0) throw invalidOption('format', `all or a comma list of ${ALL_FORMATS.join(', ')}`, value);
   return names as ModelFormat[];
 }
 
@@ -64,7 +64,7 @@ const PIPELINE_ONLY_FORMATS: readonly ModelFormat[] = ['onnx', 'tflite'];
 /** Why a base's model is written only as the pipeline, if it is. */
 function pipelineOnly(manifest: ModelManifest): string | undefined {
   return manifest.base.name === 'mobilefacenet'
-    ? `models on the ${manifest.base.name} base export to ${PIPELINE_ONLY_FORMATS.join(' and ')} only so far (its network, read from TFLite, uses PReLU, which the TF.js and .h5 writers and TFLite's float16/int8 do not cover yet); use --format ${PIPELINE_ONLY_FORMATS.join(',')}`
+    ? `models on the ${manifest.base.name} base export to ${PIPELINE_ONLY_FORMATS.join(' and ')} only so far (its network, read from TFLite, uses PReLU, which the TF.js and .h5 writers and TFLite's float16/int8 do not cover yet); choose \`format\` ${PIPELINE_ONLY_FORMATS.join(',')}`
     : undefined;
 }
 
@@ -102,7 +102,7 @@ async function calibrationInputs(dir: string, manifest: ModelManifest): Promise<
   const crops = (await preparePhotos(photos, cropperFor(manifest.input, detector, aligner), () => {})).map((p) => p.crop);
   aligner.dispose();
   detector?.dispose();
-  if (crops.length === 0) throw new FacetrainError('FT_ERR_DATASET', `${dir}: no usable photo to calibrate tflite-int8 on; pass --calibration <folder of <person>/photos>`);
+  if (crops.length === 0) throw new FacetrainError('FT_ERR_DATASET', `${dir}: no usable photo to calibrate tflite-int8 on; set \`calibration\` to a folder of <person>/photos`);
   const { size, mean, std } = manifest.input;
   return tf.tensor4d(normalisedPixels(crops, mean, std), [crops.length, size, size, 3]);
 }
@@ -138,7 +138,7 @@ export function unavailableFormats(options: Pick<ExportDirOptions, 'calibration'
   const onlyPipeline = manifest && pipelineOnly(manifest);
   if (onlyPipeline) for (const format of ALL_FORMATS) if (!PIPELINE_ONLY_FORMATS.includes(format)) reasons.set(format, onlyPipeline);
   if (!options.calibration) {
-    reasons.set('tflite-int8', 'tflite-int8 needs photos to calibrate on: pass --calibration <photos folder> (a few dozen of the training photos)');
+    reasons.set('tflite-int8', 'tflite-int8 needs photos to calibrate on: set `calibration` to a photos folder (a few dozen of the training photos)');
   }
   return reasons;
 }

@@ -1,6 +1,6 @@
-import { BASE_ROWS } from '../base/index.js';
+import { BASE_ROWS, BASES, TRAIN_DEFAULTS } from '../base/index.js';
 import type { EmbeddingBaseRow } from '../base/row.js';
-import { BASES, TRAIN_DEFAULTS, type BaseName } from '../config.js';
+import type { BaseName } from '../config.js';
 import { FacetrainError } from '../errors.js';
 import type { SkippedPhoto } from '../events.js';
 import type { Box } from '../faces/geometry.js';
@@ -55,7 +55,7 @@ function embeddingBaseNames(): BaseName[] {
 }
 
 function notAGalleryModel(where: string): FacetrainError {
-  return new FacetrainError('FT_ERR_UNSUPPORTED', `${where}: a gallery needs a face-embedding model on aligned faces; retrain with --base ${embeddingBaseNames().join(' or --base ')} (without --no-detect)`);
+  return new FacetrainError('FT_ERR_UNSUPPORTED', `${where}: a gallery needs a face-embedding model on aligned faces; retrain with \`base\` ${embeddingBaseNames().join(' or ')} and face detection on`);
 }
 
 function embeddingRow(name: BaseName, where: string): EmbeddingBaseRow {
@@ -66,7 +66,7 @@ function embeddingRow(name: BaseName, where: string): EmbeddingBaseRow {
 
 /** Without a model directory: the default base of `facetrain train`, on aligned faces as it trains them. */
 export function defaultGalleryEmbedding(): GalleryEmbedding {
-  const base = embeddingRow(TRAIN_DEFAULTS.base, `--base ${TRAIN_DEFAULTS.base}`);
+  const base = embeddingRow(TRAIN_DEFAULTS.base, `base ${TRAIN_DEFAULTS.base}`);
   return { base, input: embeddingInputSpec(base) };
 }
 

@@ -1,9 +1,9 @@
 import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { resolveTrainConfig, type BaseName, type TrainConfig } from '../config.js';
+import type { BaseName, TrainConfig } from '../config.js';
 import type { InputSpec } from '../faces/input-spec.js';
 import { checkPeople, preparePhotos } from '../dataset/prepare.js';
-import { BASE_ROWS } from '../base/index.js';
+import { BASE_ROWS, resolveTrainConfig } from '../base/index.js';
 import type { ClassifierBaseRow, EmbeddingBaseRow } from '../base/row.js';
 import { loadDatasetSplit, type DatasetSplit } from '../dataset/scan.js';
 import { initEngine } from '../tfjs/backend.js';

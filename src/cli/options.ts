@@ -1,15 +1,31 @@
+import { TRAIN_DEFAULTS } from '../base/index.js';
 import type { BaseName } from '../config.js';
 import { type FacetrainError, invalidOption } from '../errors.js';
 import { EMBEDDING_BASES, isEmbeddingBase } from '../recognize/embedding-base.js';
 import type { RuntimeName } from '../runtime/runtime.js';
 
-/** The flag of each library option an error's remedy may name. */
-const OPTION_FLAGS: Record<string, string> = { outDir: '--out', force: '--force', weights: '--weights' };
+export const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
-/** An error as the CLI prints it: the library's message, then the flags its remedy refers to. */
+/** Library options whose flag is not their name in kebab-case. */
+const RENAMED_FLAGS: Record<string, string> = { outDir: '--out', modelDir: '--model' };
+
+/** The library options the CLI has a flag for: TrainConfig's fields and the other commands' own. */
+const FLAGGED_OPTIONS = new Set([...Object.keys(TRAIN_DEFAULTS), 'weights', 'engine', 'threshold', 'topK', 'format', 'calibration', 'minPhotos', 'gallery', 'report', 'apiKey', 'port', 'host']);
+
+function flagOf(option: string): string | undefined {
+  return RENAMED_FLAGS[option] ?? (FLAGGED_OPTIONS.has(option) ? `--${kebab(option)}` : undefined);
+}
+
+/** Library text as the CLI prints it: options named in backticks (`outDir`) become their flags (--out). */
+export function cliText(text: string): string {
+  return text.replace(/`(-{0,2}[A-Za-z][\w. -]*)`/g, (_, option: string) => flagOf(option) ?? option);
+}
+
+/** An error as the CLI prints it: its text with flags (cliText), then the flags of options its remedy refers to without naming them. */
 export function cliMessage(err: FacetrainError): string {
-  const flags = err.options.map((name) => OPTION_FLAGS[name] ?? name);
-  return flags.length > 0 ? `${err.message} (${flags.join(', ')})` : err.message;
+  const unnamed = err.options.filter((option) => !err.message.includes(`\`${option}\``)).flatMap((option) => flagOf(option) ?? []);
+  const message = cliText(err.message);
+  return unnamed.length > 0 ? `${message} (${unnamed.join(', ')})` : message;
 }
 
 export interface OutputFlags {

@@ -64,7 +64,7 @@ export function centroidsOf(gallery: readonly PersonGallery[]): Float32Array[] {
  *   against the gallery, so a face close to everyone scores low).
  */
 export function scoreFace(embedding: Float32Array, gallery: readonly PersonGallery[], rule: UnknownRule, centroids = centroidsOf(gallery)): RuleScore {
-  if (gallery.length === 0) throw invalidOption('gallery', 'at least one known person', 0);
+  if (gallery.length === 0) throw invalidOption('known people', 'at least one known person', 0);
   const sims = personSimilarities(embedding, gallery, centroids);
   const key = rule === 'centroid' ? 'centroid' : 'nearest';
   const order = sims.map((s, i) => ({ i, s: s[key] })).sort((a, b) => b.s - a.s);
@@ -78,7 +78,7 @@ export function scoreFace(embedding: Float32Array, gallery: readonly PersonGalle
  * its training photos scored against the others. No real stranger is needed.
  */
 export function leaveOnePersonOutScores(gallery: readonly PersonGallery[], rule: UnknownRule): number[] {
-  if (gallery.length < 2) throw invalidOption('gallery', 'at least two known people to simulate strangers', gallery.length);
+  if (gallery.length < 2) throw invalidOption('known people', 'at least two known people to simulate strangers', gallery.length);
   return gallery.flatMap((left, i) => {
     const others = gallery.filter((_, j) => j !== i);
     const centroids = centroidsOf(others);
@@ -92,7 +92,7 @@ export function leaveOnePersonOutScores(gallery: readonly PersonGallery[], rule:
  * data: a handful of people cannot show a 1 % tail on their own).
  */
 export function strangerThreshold(strangerScores: readonly number[], targetFar: number, floor = -Infinity): number {
-  if (!(targetFar > 0 && targetFar < 1)) throw invalidOption('--target-far', 'a fraction between 0 and 1, e.g. 0.01', targetFar);
+  if (!(targetFar > 0 && targetFar < 1)) throw invalidOption('targetFar', 'a fraction between 0 and 1, e.g. 0.01', targetFar);
   if (strangerScores.length === 0) return floor;
   const descending = [...strangerScores].sort((a, b) => b - a);
   const allowed = Math.floor(targetFar * descending.length + 1e-9);

@@ -40,7 +40,7 @@ export async function loadFaceAligner(input: InputSpec, runtime?: Runtime): Prom
 export function largestFaceCropper(detector: FaceDetector, aligner: FaceAligner): Cropper {
   return async (image, file) => {
     const faces = await detector.detect(image);
-    if (faces.length === 0) throw new FacetrainError('FT_ERR_IMAGE', `${file}: no face found; use a photo where the face is visible, or train with --no-detect`);
+    if (faces.length === 0) throw new FacetrainError('FT_ERR_IMAGE', `${file}: no face found; use a photo where the face is visible, or train on whole photos (face detection off)`);
     return { crop: await aligner.align(image, faces[0]!), faces: faces.length };
   };
 }

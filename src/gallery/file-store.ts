@@ -55,7 +55,7 @@ export class FileGalleryStore implements GalleryStore {
       try {
         content = JSON.parse(await readFile(this.file, 'utf8')) as TemplateFile;
       } catch (err) {
-        throw new FacetrainError('FT_ERR_MODEL', `${this.file}: not a facetrain gallery (${(err as Error).message}); pass another --gallery file`, { cause: err });
+        throw new FacetrainError('FT_ERR_MODEL', `${this.file}: not a facetrain gallery (${(err as Error).message}); choose another \`gallery\` file`, { cause: err });
       }
       if (content.dims !== this.dims) throw new FacetrainError('FT_ERR_MODEL', `${this.file}: this gallery holds ${content.dims}-value embeddings but the model makes ${this.dims}; use a gallery made with the same base`);
     }

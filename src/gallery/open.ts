@@ -32,7 +32,7 @@ export async function openGallery(url: string, dims: number, modelDir?: string):
     return SqlGalleryStore.open(await postgresClient(url, location), location, dims);
   }
   if (url === 'embedded') {
-    if (!modelDir) throw new FacetrainError('FT_ERR_INVALID_OPTION', `--gallery embedded lives in a model directory and this command has none; pass --gallery pglite:<folder> or postgres://...`);
+    if (!modelDir) throw new FacetrainError('FT_ERR_INVALID_OPTION', `\`gallery\` embedded lives in a model directory and this command has none; choose pglite:<folder> or postgres://...`);
     url = `pglite:${path.join(modelDir, EMBEDDED_GALLERY_DIR)}`;
   }
   if (url.startsWith('pglite:')) {
@@ -40,11 +40,11 @@ export async function openGallery(url: string, dims: number, modelDir?: string):
     return SqlGalleryStore.open(await pgliteClient(dir, url), url, dims);
   }
   if (url.startsWith('file:')) return FileGalleryStore.open(url.slice('file:'.length), dims);
-  throw new FacetrainError('FT_ERR_INVALID_OPTION', `--gallery ${redactUrl(url)}: not a gallery URL; expected ${GALLERY_URL_FORMS}`);
+  throw new FacetrainError('FT_ERR_INVALID_OPTION', `\`gallery\` ${redactUrl(url)}: not a gallery URL; expected ${GALLERY_URL_FORMS}`);
 }
 
 /** The archive side of a gallery, or a clear error for stores that have none. */
 export function archiveOf(store: GalleryStore & Partial<ArchiveIndex>): GalleryStore & ArchiveIndex {
-  if (!store.queue) throw new FacetrainError('FT_ERR_UNSUPPORTED', `${store.location}: indexing photos needs a database gallery; pass --gallery pglite:<folder> or postgres://...`);
+  if (!store.queue) throw new FacetrainError('FT_ERR_UNSUPPORTED', `${store.location}: indexing photos needs a database \`gallery\`: pglite:<folder> or postgres://...`);
   return store as GalleryStore & ArchiveIndex;
 }

@@ -7,7 +7,7 @@ const POOL_SIZE = 4;
 
 function unreachable(location: string, err: Error): FacetrainError {
   const reason = (err as NodeJS.ErrnoException).code ?? err.message;
-  return new FacetrainError('FT_ERR_NETWORK', `${location}: cannot reach the gallery database (${reason}); start PostgreSQL with pgvector there or fix --gallery`, { cause: err });
+  return new FacetrainError('FT_ERR_NETWORK', `${location}: cannot reach the gallery database (${reason}); start PostgreSQL with pgvector there or fix the \`gallery\` URL`, { cause: err });
 }
 
 /** A node-postgres pool; every connection searches the HNSW index with the same ef_search. */

@@ -1,6 +1,6 @@
-import { BASE_ROWS } from '../base/index.js';
+import { BASE_ROWS, BASES } from '../base/index.js';
 import type { EmbeddingBaseRow } from '../base/row.js';
-import { BASES, type BaseName } from '../config.js';
+import type { BaseName } from '../config.js';
 import { DEFAULT_UNKNOWN_RULE, leaveOnePersonOutScores, strangerThreshold, type PersonGallery } from '../evaluate/unknown-rule.js';
 import { FacetrainError } from '../errors.js';
 

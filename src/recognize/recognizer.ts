@@ -174,7 +174,7 @@ async function loadClassifier(dir: string, manifest: ModelManifest, runtime: Run
   const base = BASE_ROWS[manifest.base.name];
   if (base.kind === 'classifier') return classicClassifier(runtime, model, manifest.input);
   const gallery = await readGallery(dir);
-  if (!gallery) throw new FacetrainError('FT_ERR_MODEL', `${dir}: ${GALLERY_FILE} is missing; retrain the model with --force`);
+  if (!gallery) throw new FacetrainError('FT_ERR_MODEL', `${dir}: ${GALLERY_FILE} is missing; retrain the model, replacing this one`, { options: ['force'] });
   return embeddingClassifier(await rowEmbedderOn(runtime, base), model, personGalleries(gallery.entries, manifest.labels));
 }
 

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { BASE_ROWS } from '../../src/base/index.js';
-import { BASES, TRAIN_DEFAULTS, resolveTrainConfig } from '../../src/config.js';
+import { BASE_ROWS, BASES, TRAIN_DEFAULTS, resolveTrainConfig } from '../../src/base/index.js';
 import { ERROR_CODES, FacetrainError, type ErrorCode } from '../../src/errors.js';
 import { chooseRuntime } from '../../src/runtime/choose.js';
 import { HttpError, toErrorResponse } from '../../src/server/http-error.js';

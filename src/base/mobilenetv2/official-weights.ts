@@ -97,13 +97,13 @@ async function download(url: string, fetchImpl: typeof fetch, offlineHint: strin
  */
 export async function fetchOfficialMobileNetV2Weights({ alpha, inputSize = 224, cacheDir = defaultCacheDir(), fetch: fetchImpl = globalThis.fetch }: OfficialWeightsOptions): Promise<string> {
   if (!(MOBILENET_V2_ALPHAS as readonly number[]).includes(alpha)) {
-    throw invalidOption('alpha', `one of ${MOBILENET_V2_ALPHAS.map(pythonFloat).join(', ')} (the widths with ImageNet weights) or --weights <path>`, alpha);
+    throw invalidOption('alpha', `one of ${MOBILENET_V2_ALPHAS.map(pythonFloat).join(', ')} (the widths with ImageNet weights) or your own \`weights\``, alpha);
   }
   const fileName = officialWeightsFileName(alpha, inputSize);
   const file = path.join(cacheDir, 'models', fileName);
   if (await isVerifiedCacheEntry(file)) return file;
   const url = officialWeightsUrl(alpha, inputSize);
-  const bytes = await download(url, fetchImpl, `download it where you have network and pass --weights <path to ${fileName}>`);
+  const bytes = await download(url, fetchImpl, `download it where you have network and set \`weights\` to its path (${fileName})`);
   await writeFileAtomic(file, bytes);
   await writeFileAtomic(`${file}.sha256`, sidecarText(sha256Hex(bytes), fileName));
   return file;

@@ -47,7 +47,7 @@ export async function readNamedWeights(source: string): Promise<tf.NamedTensorMa
   try {
     isDir = (await stat(source)).isDirectory();
   } catch (err) {
-    throw new FacetrainError('FT_ERR_WEIGHTS', `${source}: not found (${(err as NodeJS.ErrnoException).code ?? 'unreadable'}); check the --weights path`, { cause: err });
+    throw new FacetrainError('FT_ERR_WEIGHTS', `${source}: not found (${(err as NodeJS.ErrnoException).code ?? 'unreadable'}); check the \`weights\` path`, { cause: err });
   }
   if (isDir) return readTfjsWeights(source);
   if (path.basename(source) === 'model.json') return readTfjsWeights(path.dirname(source));

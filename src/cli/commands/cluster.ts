@@ -2,7 +2,7 @@ import type { CAC } from 'cac';
 import { CLUSTER_DEFAULTS, clusterPhotos, type ClusterEvent } from '../../api/cluster.js';
 import { CLUSTER_BASE } from '../../api/cluster-embedder.js';
 import { plural } from '../../cluster/contact-sheet.js';
-import { TRAIN_DEFAULTS } from '../../config.js';
+import { TRAIN_DEFAULTS } from '../../base/index.js';
 import { FacetrainError } from '../../errors.js';
 import { GALLERY_URL_FORMS } from '../../gallery/open.js';
 import { EMBEDDING_BASES } from '../../recognize/embedding-base.js';

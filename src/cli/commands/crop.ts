@@ -1,5 +1,6 @@
 import type { CAC } from 'cac';
-import { BASES, type BaseName } from '../../config.js';
+import { BASES, isBaseName } from '../../base/index.js';
+import type { BaseName } from '../../config.js';
 import { writeFaceCrops } from '../../api/crop.js';
 import { FacetrainError, invalidOption } from '../../errors.js';
 import { engineOption, type OutputFlags } from '../options.js';
@@ -15,7 +16,7 @@ export function registerCrop(cli: CAC): void {
     .option('--json', 'One JSON object per photo on stdout')
     .action(async (targets: string[], flags: { out?: string; model?: string; base?: string; engine?: unknown } & OutputFlags) => {
       if (!flags.out) throw new FacetrainError('FT_ERR_INVALID_OPTION', 'crop needs --out <dir>, the folder to write the crops to');
-      if (flags.base !== undefined && !(BASES as readonly string[]).includes(flags.base)) throw invalidOption('--base', BASES.join(', '), flags.base);
+      if (flags.base !== undefined && !isBaseName(flags.base)) throw invalidOption('--base', BASES.join(', '), flags.base);
       const photos = await photoArgs(targets);
       let failures = 0;
       const input = await writeFaceCrops(photos, flags.out, { modelDir: flags.model, base: flags.base as BaseName | undefined, engine: engineOption(flags.engine) }, (result, { file }) => {
