@@ -31,14 +31,14 @@ export interface MobileFaceNetOptions {
   /** Faces run through the model at once (with their mirror images: twice as many rows). */
   batchSize: number;
   /**
-   * onnxruntime threads per run; default the process's threads per session, as every other network
-   * (every core; one in a server worker, `setOnnxThreadsPerSession`). Idle threads sleep rather
-   * than spin: spinning threads on a shared 2-core machine doubled the time per face.
+   * onnxruntime threads per run. One by default: a 112x112 network's ops are too small to split
+   * well, and on a shared 2-core machine a second spinning thread doubled the time per face
+   * (`npm run accuracy` prints ms per face).
    */
-  threads?: number;
+  threads: number;
 }
 
-export const DEFAULT_MOBILEFACENET_OPTIONS: Readonly<MobileFaceNetOptions> = Object.freeze({ flipAverage: true, batchSize: 16 });
+export const DEFAULT_MOBILEFACENET_OPTIONS: Readonly<MobileFaceNetOptions> = Object.freeze({ flipAverage: true, batchSize: 16, threads: 1 });
 
 function mirrored(face: RgbImage): RgbImage {
   const { width, height, data } = face;
