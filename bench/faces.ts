@@ -176,7 +176,7 @@ async function benchNetworks(crop: RgbImage, face: RgbImage): Promise<Record<str
     landmarkMs[`asShipped${threads}Thread`] = (await interleaved([{ name: 'ms', session }], grey, [1, 1, 64, 64], 1)).ms!;
     session.release();
   }
-  const embedder = await loadMobileFaceNet(ort);
+  const embedder = await loadMobileFaceNet(ort, { threads: 1 });
   const twoThreads = await loadMobileFaceNet(ort, { threads: 2 });
   try {
     return {

@@ -32,8 +32,8 @@ export interface MobileFaceNetOptions {
   batchSize: number;
   /**
    * onnxruntime threads per run. One by default: a 112x112 network's ops are too small to split
-   * well, and on a shared 2-core machine a second spinning thread doubled the time per face
-   * (`npm run accuracy` prints ms per face).
+   * well; on the shared 2-core machine a second spinning thread doubled the time per face, and a
+   * second sleeping one still took 1.1-1.3x as long (`npm run bench`, section faces, `networks`).
    */
   threads: number;
 }
