@@ -33,7 +33,7 @@ export interface MobileFaceNetOptions {
   /**
    * onnxruntime threads per run. One by default: a 112x112 network's ops are too small to split
    * well; on the shared 2-core machine a second spinning thread doubled the time per face, and a
-   * second sleeping one still took 1.1-1.3x as long (`npm run bench`, section faces, `networks`).
+   * second sleeping one gained nothing (1.0-1.3x as long; `npm run bench`, section faces, `networks`).
    */
   threads: number;
 }
