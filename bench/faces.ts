@@ -1,19 +1,205 @@
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadFaceDetector } from '../src/faces/detect.js';
 import { alignFace } from '../src/faces/align.js';
+import { loadFaceAligner } from '../src/faces/cropper.js';
+import { blazeFaceOnnx } from '../src/faces/blazeface-onnx.js';
+import { loadHumanModel } from '../src/faces/human-models.js';
+import { landmarkModelPath } from '../src/faces/landmarks.js';
 import { loadFaceRes } from '../src/base/faceres/faceres.js';
-import { readImageFile } from '../src/image/decode.js';
+import { MOBILEFACENET_BASE } from '../src/base/mobilefacenet/index.js';
+import { loadMobileFaceNet, MOBILEFACENET_NORMALISATION, mobileFaceNetOnnx } from '../src/base/mobilefacenet/mobilefacenet.js';
+import { ModelProto, ONNX_FLOAT, ONNX_INT64, rawBytes } from '../src/graph/onnx-schema.js';
+import { readImageFile, resizeSquare, type RgbImage } from '../src/image/decode.js';
+import { embeddingInputSpec } from '../src/recognize/face-pipeline.js';
+import { createOnnxSession, loadOnnxRuntime, onnxRuntime, type OnnxSession } from '../src/runtime/onnxruntime.js';
+import type { OnnxRuntime } from '../src/runtime/runtime.js';
+import { median } from '../src/evaluate/metrics.js';
 import { sharedPath } from '../test/support/shared.js';
 import { round, timeMs } from './timing.js';
 
 const RUNS = 7;
+/** Rounds of the network timings: each round runs every variant once, so load changes hit them alike. */
+const NETWORK_ROUNDS = 25;
 
 const time = async (run: () => Promise<unknown>): Promise<number> => round(await timeMs(RUNS, run));
 
-/** Per-face timings of the face pipeline on a one-face crop (bbt) and on a 1366x768 scene with 4 faces. */
+interface OnnxNodeObject {
+  op_type: string;
+  name: string;
+  input: string[];
+  output: string[];
+  attribute?: object[];
+}
+interface OnnxInitializerObject {
+  name: string;
+  dims: number[];
+  data_type: number;
+  raw_data: Uint8Array;
+}
+interface OnnxModelObject {
+  graph: { node: OnnxNodeObject[]; initializer: OnnxInitializerObject[] };
+}
+
+function floats(init: OnnxInitializerObject): Float32Array {
+  const bytes = Uint8Array.from(init.raw_data);
+  return new Float32Array(bytes.buffer);
+}
+
+/**
+ * The graphs as facetrain wrote them before this bench's session, rebuilt from today's (bench only,
+ * for before/after in one process): each PReLU written as x + (1 - slope) * relu(-x) (two 1x1
+ * depthwise convolutions, a ReLU and an Add) becomes one ONNX PRelu again, and each identity 1x1
+ * convolution appending zero channels (BlazeFace's widening shortcuts) a channel Pad again.
+ */
+export function previousOnnx(bytes: Uint8Array): Uint8Array {
+  const model = ModelProto.toObject(ModelProto.decode(bytes), { longs: Number, arrays: true }) as OnnxModelObject;
+  const { graph } = model;
+  const initializers = new Map(graph.initializer.map((init) => [init.name, init]));
+  const producer = new Map(graph.node.map((node) => [node.output[0]!, node]));
+  const dropped = new Set<OnnxNodeObject>();
+  const nodes: OnnxNodeObject[] = [];
+  for (const node of graph.node) {
+    if (node.op_type === 'Add') {
+      const [x, scaledName] = node.input as [string, string];
+      const scaled = producer.get(scaledName);
+      const relu = scaled?.op_type === 'Conv' ? producer.get(scaled.input[0]!) : undefined;
+      const negated = relu?.op_type === 'Relu' ? producer.get(relu.input[0]!) : undefined;
+      if (scaled && relu && negated?.op_type === 'Conv' && negated.input[0] === x && scaled.output[0]!.includes('/scaled')) {
+        const slope = floats(initializers.get(scaled.input[1]!)!).map((w) => 1 - w);
+        const name = `${node.output[0]}/slope`;
+        graph.initializer.push({ name, dims: [slope.length, 1, 1], data_type: ONNX_FLOAT, raw_data: rawBytes(slope) });
+        [scaled, relu, negated].forEach((n) => dropped.add(n));
+        nodes.push({ op_type: 'PRelu', name: node.name, input: [x, name], output: node.output, attribute: [] });
+        continue;
+      }
+    }
+    if (node.op_type === 'Conv' && node.input[1]?.endsWith('/identity')) {
+      const [widened, channels] = initializers.get(node.input[1]!)!.dims as [number, number];
+      const name = `${node.output[0]}/pads`;
+      graph.initializer.push({ name, dims: [8], data_type: ONNX_INT64, raw_data: rawBytes(BigInt64Array.from([0, 0, 0, 0, 0, widened - channels, 0, 0].map(BigInt))) });
+      nodes.push({ op_type: 'Pad', name: node.name, input: [node.input[0]!, name], output: node.output, attribute: [] });
+      continue;
+    }
+    nodes.push(node);
+  }
+  graph.node = nodes.filter((node) => !dropped.has(node));
+  const used = new Set(graph.node.flatMap((node) => node.input));
+  graph.initializer = graph.initializer.filter((init) => used.has(init.name));
+  return ModelProto.encode(ModelProto.fromObject(model)).finish();
+}
+
+interface Variant {
+  name: string;
+  session: OnnxSession;
+  times: number[];
+}
+
+/** Median ms per call of each session on the same input, timed in interleaved rounds after one warm-up call each. */
+async function interleaved(sessions: { name: string; session: OnnxSession }[], input: Float32Array, shape: number[], perCall: number): Promise<Record<string, number>> {
+  const variants: Variant[] = sessions.map((s) => ({ ...s, times: [] }));
+  for (const v of variants) await v.session.run(input, shape);
+  for (let round = 0; round < NETWORK_ROUNDS; round++) {
+    for (const v of variants) {
+      const start = performance.now();
+      await v.session.run(input, shape);
+      v.times.push(performance.now() - start);
+    }
+  }
+  return Object.fromEntries(variants.map((v) => [v.name, round(median(v.times) / perCall)]));
+}
+
+/** One network as built now and before, on 1 and 2 threads (idle threads sleep, as facetrain runs them). */
+async function beforeAfter(ort: OnnxRuntime, now: Uint8Array, input: Float32Array, shape: number[], perCall: number): Promise<Record<string, number>> {
+  const before = previousOnnx(now);
+  const sessions: { name: string; session: OnnxSession }[] = [];
+  for (const threads of [1, 2]) {
+    sessions.push({ name: `now${threads}Thread`, session: await createOnnxSession(ort, now, { threads, spinning: false }) });
+    sessions.push({ name: `before${threads}Thread`, session: await createOnnxSession(ort, before, { threads, spinning: false }) });
+  }
+  try {
+    const ms = await interleaved(sessions, input, shape, perCall);
+    return { ...ms, ratio1Thread: round(ms.now1Thread! / ms.before1Thread!), ratio2Threads: round(ms.now2Thread! / ms.before2Thread!) };
+  } finally {
+    sessions.forEach((s) => s.session.release());
+  }
+}
+
+function mirrored(face: RgbImage): Float32Array {
+  const { width, height, data } = face;
+  const out = new Float32Array(data.length);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) for (let c = 0; c < 3; c++) out[(y * width + width - 1 - x) * 3 + c] = data[(y * width + x) * 3 + c]!;
+  return out;
+}
+
+/** Largest |a - b| over two runs of the embedder's two graphs on the same faces, after L2 normalisation of each row. */
+function maxNormalisedDiff(a: Float32Array, b: Float32Array, dims: number): number {
+  let max = 0;
+  for (let row = 0; row < a.length / dims; row++) {
+    const norm = (v: Float32Array): number => Math.hypot(...v.subarray(row * dims, (row + 1) * dims));
+    const [na, nb] = [norm(a), norm(b)];
+    for (let i = row * dims; i < (row + 1) * dims; i++) max = Math.max(max, Math.abs(a[i]! / na - b[i]! / nb));
+  }
+  return max;
+}
+
+/**
+ * Each network on onnxruntime, ms per face (MobileFaceNet: the face and its mirror image in one run,
+ * as the embedder runs them; also one image alone) and per 256 px view (BlazeFace: one view, and a
+ * 640x480 frame's three in one run), as built now and before, 1 and 2 threads, in one process.
+ */
+async function benchNetworks(crop: RgbImage, face: RgbImage): Promise<Record<string, unknown>> {
+  const ort = (await loadOnnxRuntime())!;
+  const { scale, offset } = MOBILEFACENET_NORMALISATION;
+  const size = face.width;
+  const pixels = Float32Array.from(face.data, (v) => v * scale + offset);
+  const pair = new Float32Array(2 * pixels.length);
+  pair.set(pixels);
+  pair.set(mirrored(face).map((v) => v * scale + offset), pixels.length);
+  const mobileFaceNet = await mobileFaceNetOnnx();
+  const [nowSession, beforeSession] = await Promise.all([mobileFaceNet, previousOnnx(mobileFaceNet)].map((bytes) => createOnnxSession(ort, bytes, { threads: 1, spinning: false })));
+  const [nowOut] = await nowSession.run(pair, [2, size, size, 3]);
+  const [beforeOut] = await beforeSession.run(pair, [2, size, size, 3]);
+  nowSession.release();
+  beforeSession.release();
+  const view = await resizeSquare(crop, 256);
+  const viewValues = Float32Array.from(view.data, (v) => v / 127.5 - 1);
+  const frameViews = new Float32Array(3 * viewValues.length).map((_, i) => viewValues[i % viewValues.length]!);
+  const blazeFace = blazeFaceOnnx(await loadHumanModel('blazeface'));
+  const landmarks = new Uint8Array(await readFile(landmarkModelPath()));
+  const small = await resizeSquare(crop, 64);
+  const grey = Float32Array.from({ length: 64 * 64 }, (_, i) => small.data[i * 3 + 1]! / 256);
+  const landmarkMs: Record<string, number> = {};
+  for (const threads of [1, 2]) {
+    const session = await createOnnxSession(ort, landmarks, { threads, spinning: false });
+    landmarkMs[`asShipped${threads}Thread`] = (await interleaved([{ name: 'ms', session }], grey, [1, 1, 64, 64], 1)).ms!;
+    session.release();
+  }
+  const embedder = await loadMobileFaceNet(ort, { threads: 1 });
+  const twoThreads = await loadMobileFaceNet(ort, { threads: 2 });
+  try {
+    return {
+      mobileFaceNetFlipPairMsPerFace: await beforeAfter(ort, mobileFaceNet, pair, [2, size, size, 3], 1),
+      mobileFaceNetOneImageMs: await beforeAfter(ort, mobileFaceNet, pixels, [1, size, size, 3], 1),
+      mobileFaceNetEmbedderMsPerFace: { threads1: await time(() => embedder.embed([face])), threads2: await time(() => twoThreads.embed([face])) },
+      mobileFaceNetMaxDiffNowVsBefore: maxNormalisedDiff(nowOut!, beforeOut!, 192),
+      blazeFaceMsPerView: await beforeAfter(ort, blazeFace, viewValues, [1, 256, 256, 3], 1),
+      blazeFaceMsPerViewOf3: await beforeAfter(ort, blazeFace, frameViews, [3, 256, 256, 3], 3),
+      landmarksMsPerFace: landmarkMs,
+      rounds: NETWORK_ROUNDS,
+    };
+  } finally {
+    embedder.dispose();
+    twoThreads.dispose();
+  }
+}
+
+/** Per-face timings of the face pipeline on a one-face crop (bbt) and on a 1366x768 scene with 4 faces; then each network on its own. */
 export async function benchFaces(): Promise<Record<string, unknown>> {
   const [detector, embedder] = await Promise.all([loadFaceDetector(), loadFaceRes()]);
+  const ort = (await loadOnnxRuntime())!;
+  const aligner = await loadFaceAligner(embeddingInputSpec(MOBILEFACENET_BASE), onnxRuntime(ort));
   try {
     const crop = await readImageFile(sharedPath('datasets', 'bbt', 'penny', 'penny1.png'));
     const scene = await readImageFile(sharedPath('datasets', 'bbt-scenes', 'bbt1.jpg'));
@@ -29,10 +215,12 @@ export async function benchFaces(): Promise<Record<string, unknown>> {
       embedMsPerFaceBatch1: await time(() => embedder.embed([aligned])),
       embedMsPerFaceBatch8: round((await time(() => embedder.embed(batch))) / batch.length),
       runs: RUNS,
+      networks: await benchNetworks(crop, await aligner.align(crop, face!)),
     };
   } finally {
     detector.dispose();
     embedder.dispose();
+    aligner.dispose();
   }
 }
 

@@ -92,6 +92,19 @@ class BlazeFaceToOnnx {
     if (fused.some((op) => op !== 'biasadd' && op !== 'relu')) throw new FacetrainError('FT_ERR_MODEL', `BlazeFace node ${node.name} fuses ${fused.join(', ')}; only BiasAdd and Relu are converted`);
   }
 
+  /**
+   * Zero channels appended (the shortcut of a block that widens) as a 1x1 convolution by an identity
+   * matrix, the exact same values: onnxruntime runs convolutions and residual Adds in its blocked
+   * layout and a Pad is not, so a Pad cost a reorder out and back around every later block of its
+   * stage and kept their Add and ReLU from fusing into the convolutions.
+   */
+  private channelsAppended(name: string, input: string, channels: number, added: number, [height, width]: [number, number]): void {
+    const identity = new Float32Array((channels + added) * channels);
+    for (let i = 0; i < channels; i++) identity[i * channels + i] = 1;
+    const weights = this.floatConst(`${name}/identity`, [channels + added, channels, 1, 1], identity);
+    this.add('Conv', name, [input, weights], [channels + added, height, width], [ints('kernel_shape', [1, 1])]);
+  }
+
   private convert(node: GraphNode): void {
     const input = (i: number): string => nodeName(node.inputNames[i]!);
     switch (node.op) {
@@ -123,6 +136,10 @@ class BlazeFaceToOnnx {
         // NHWC paddings [[n0,n1],[h0,h1],[w0,w1],[c0,c1]] -> ONNX NCHW begins then ends.
         const p = Array.from(this.constantData(node.inputNames[1]!).data);
         const [c, h, w] = this.shape(input(0));
+        if (p.every((v, i) => i === 7 || v === 0)) {
+          this.channelsAppended(node.name, input(0), c, p[7]!, [h, w]);
+          return;
+        }
         const pads = this.int64Const(`${node.name}/pads`, [p[0]!, p[6]!, p[2]!, p[4]!, p[1]!, p[7]!, p[3]!, p[5]!]);
         this.add('Pad', node.name, [input(0), pads], [c + p[6]! + p[7]!, h + p[2]! + p[3]!, w + p[4]! + p[5]!]);
         return;

@@ -32,8 +32,8 @@ export interface MobileFaceNetOptions {
   batchSize: number;
   /**
    * onnxruntime threads per run. One by default: a 112x112 network's ops are too small to split
-   * well, and on a shared 2-core machine a second spinning thread doubled the time per face
-   * (`npm run accuracy` prints ms per face).
+   * well; on the shared 2-core machine a second spinning thread doubled the time per face, and a
+   * second sleeping one gained nothing (1.0-1.3x as long; `npm run bench`, section faces, `networks`).
    */
   threads: number;
 }
@@ -55,15 +55,27 @@ function mirrored(face: RgbImage): RgbImage {
   return { width, height, data: out };
 }
 
+async function readMobileFaceNet(): Promise<TfliteNetwork> {
+  const file = mobileFaceNetPath();
+  return new TfliteNetwork(new Uint8Array(await readFile(file)), file);
+}
+
+function onnxOf(network: TfliteNetwork): Uint8Array {
+  // read into the IR (its lowered PReLUs as one op each), then written as ONNX like every other network
+  const b = new IrBuilder('image', network.inputShape, 'ONNX');
+  return irToOnnx(optimizeIr(b.finish(network.append(b, b.inputName))), { metadata: {}, producerVersion: '0', name: 'mobilefacenet' });
+}
+
+/** The ONNX model the embedder runs: NHWC [batch, 112, 112, 3] normalised pixels in, [batch, 192] out (not L2-normalised). */
+export async function mobileFaceNetOnnx(): Promise<Uint8Array> {
+  return onnxOf(await readMobileFaceNet());
+}
+
 /** MobileFaceNet converted to ONNX in memory and run by onnxruntime. */
 export async function loadMobileFaceNet(ort: OnnxRuntime, options: Partial<MobileFaceNetOptions> = {}): Promise<FaceEmbedder> {
   const full = { ...DEFAULT_MOBILEFACENET_OPTIONS, ...options };
-  const file = mobileFaceNetPath();
-  // read into the IR (its lowered PReLUs as one op each), then written as ONNX like every other network
-  const network = new TfliteNetwork(new Uint8Array(await readFile(file)), file);
-  const b = new IrBuilder('image', network.inputShape, 'ONNX');
-  const onnx = irToOnnx(optimizeIr(b.finish(network.append(b, b.inputName))), { metadata: {}, producerVersion: '0', name: 'mobilefacenet' });
-  const session = await createOnnxSession(ort, onnx, { threads: full.threads, spinning: false });
+  const network = await readMobileFaceNet();
+  const session = await createOnnxSession(ort, onnxOf(network), { threads: full.threads, spinning: false });
   const { scale, offset } = MOBILEFACENET_NORMALISATION;
   const size = MOBILEFACENET_SIZE;
 
