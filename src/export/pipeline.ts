@@ -81,6 +81,13 @@ export function pipelineIr(networks: PipelineNetworks, format: string): IrGraph 
   return optimizeIr(b.finish(normalised, probabilities, scores, score));
 }
 
+/** The tensor the embedding network ends at, before its L2 normalisation: where int8 hands over to float. */
+export function embeddingNetworkOutput(ir: IrGraph): string {
+  const normalise = ir.ops.find((op) => op.output === ir.outputs[0]);
+  if (normalise?.kind !== 'l2Normalize') throw new Error('internal error: the pipeline\'s first output is not an L2 normalisation');
+  return normalise.input;
+}
+
 /** The five points a landmark network's output is reduced to, in the ArcFace template's order. */
 const FIVE_POINT_NAMES = Object.freeze(['imageLeftEye', 'imageRightEye', 'nose', 'imageLeftMouthCorner', 'imageRightMouthCorner'] as const);
 

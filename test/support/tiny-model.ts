@@ -24,7 +24,7 @@ export async function celebrityPhotos(person: string, count: number, split: 'tra
  * page can also run in the browser), or a face-embedding one that can enrol and forget people.
  * Either takes a few seconds on the wasm backend.
  */
-export async function trainTinyModel(people: string[], { photosPerPerson = 6, epochs = 2, base = 'mobilenetv2' as 'mobilenetv2' | 'faceres' } = {}): Promise<TinyModel> {
+export async function trainTinyModel(people: string[], { photosPerPerson = 6, epochs = 2, base = 'mobilenetv2' as 'mobilenetv2' | 'faceres' | 'mobilefacenet' } = {}): Promise<TinyModel> {
   const root = await tempDir('tiny');
   const photos: Record<string, string[]> = {};
   for (const person of people) {
