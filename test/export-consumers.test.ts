@@ -8,7 +8,7 @@ import { train } from '../src/api/train.js';
 import { TRAIN_DEFAULTS } from '../src/config.js';
 import { exportModelDir } from '../src/api/export.js';
 import { readOnnxMetadata } from '../src/graph/onnx.js';
-import { readImageBytes, readImageFile } from '../src/image/decode.js';
+import { readImageBytes, readImageFile, resizeSquare } from '../src/image/decode.js';
 import { loadRecognizer, type FaceResult } from '../src/recognize/recognizer.js';
 import { FIVE_CELEBRITIES, needsShared, tempDir } from './support/shared.js';
 import { runFacetrain } from './support/cli.js';
@@ -56,6 +56,43 @@ test('export of the default model: recognizer (float32, float16, int8), detector
     const metadata = readOnnxMetadata(await readFile(path.join(exportDir, file)));
     assert.deepEqual(JSON.parse(metadata['facetrain.pipeline']!), pipeline, `${file} carries the description`);
   }
+});
+
+/** Largest difference between BlazeFace's outputs, logits read as probabilities (what minScore applies to), regressors in input pixels. */
+const DETECTOR_TOLERANCE = { probability: 1e-3, pixels: 1e-2 };
+
+test('TFLite detector beside the TFLite recognizers: on every photo\'s whole-photo view, the outputs of detector.onnx', { skip: needsShared }, async () => {
+  const pipeline = JSON.parse(await readFile(path.join(exportDir, 'pipeline.json'), 'utf8')) as { detector: { files: { onnx: string; tflite: string } } };
+  assert.equal(pipeline.detector.files.tflite, 'detector.tflite');
+  const bytes = new Uint8Array(await readFile(path.join(exportDir, pipeline.detector.files.tflite)));
+  const outputs = readTflite(bytes).outputs;
+  const litert = await loadLiteRtInNode();
+  const compiled = await litert.loadAndCompile(bytes, { accelerator: 'wasm' });
+  const ort = await import('onnxruntime-node');
+  const session = await ort.InferenceSession.create(path.join(exportDir, pipeline.detector.files.onnx));
+  const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
+  const worst = { probability: 0, pixels: 0 };
+  for (const file of await mixedPhotos()) {
+    const view = await resizeSquare(await readImageFile(file), 256);
+    const pixels = Float32Array.from(view.data, (v) => v / 127.5 - 1);
+    const expected = await session.run({ pixels: new ort.Tensor('float32', pixels, [1, 256, 256, 3]) });
+    const input = new litert.Tensor(pixels, [1, 256, 256, 3]);
+    const actual = await compiled.run(input);
+    outputs.forEach((output, i) => {
+      const [a, b] = [actual[i]!.toTypedArray() as Float32Array, expected[output.name]!.data as Float32Array];
+      assert.equal(a.length, b.length, output.name);
+      const logits = output.shape.at(-1) === 1;
+      for (let k = 0; k < a.length; k++) {
+        if (logits) worst.probability = Math.max(worst.probability, Math.abs(sigmoid(a[k]!) - sigmoid(b[k]!)));
+        else worst.pixels = Math.max(worst.pixels, Math.abs(a[k]! - b[k]!));
+      }
+    });
+    for (const out of actual) out.delete();
+    input.delete();
+  }
+  compiled.delete();
+  console.log(`detector.tflite vs detector.onnx: max probability difference ${worst.probability.toExponential(2)}, max regressor difference ${worst.pixels.toExponential(2)} px`);
+  assert.ok(worst.probability <= DETECTOR_TOLERANCE.probability && worst.pixels <= DETECTOR_TOLERANCE.pixels, JSON.stringify(worst));
 });
 
 /** Runs the Node consumer on `photos` and compares face by face with predict; returns the disagreements (logged). */

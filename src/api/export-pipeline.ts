@@ -16,7 +16,8 @@ import type { ModelManifest } from '../model-dir/manifest.js';
 import { FacetrainError } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { PRODUCER_VERSION } from '../export/export-model.js';
-import { DETECTOR_ONNX_FILE, describePipeline, embeddingNetworkOutput, LANDMARKS_ONNX_FILE, onnxOutputs, PIPELINE_FILE, PIPELINE_OUTPUTS, pipelineIr, pipelineMetadata, type PipelineDescription, type PipelineNetworks, withOnnxMetadata } from '../export/pipeline.js';
+import { blazeFaceTflite } from '../export/blazeface-tflite.js';
+import { DETECTOR_ONNX_FILE, DETECTOR_TFLITE_FILE, describePipeline, embeddingNetworkOutput, LANDMARKS_ONNX_FILE, onnxOutputs, PIPELINE_FILE, PIPELINE_OUTPUTS, pipelineIr, pipelineMetadata, type PipelineDescription, type PipelineNetworks, withOnnxMetadata } from '../export/pipeline.js';
 
 /** Recognizer formats the pipeline is written in (TFLite: batch 1). */
 export type PipelineFormat = 'onnx' | TfliteFormat;
@@ -32,6 +33,8 @@ export interface PipelineExport {
   /** The recognizer's bytes per format asked for. */
   recognizers: Partial<Record<PipelineFormat, Uint8Array>>;
   detectorOnnx: Uint8Array;
+  /** The detector as TFLite, beside TFLite recognizers. */
+  detectorTflite?: Uint8Array;
   /** The landmark network, when the alignment uses one. */
   landmarksOnnx?: Uint8Array;
 }
@@ -47,10 +50,14 @@ export type PipelineFiles = Partial<Record<PipelineFormat | 'h5', string>>;
 export async function buildPipelineExport(modelDir: string, manifest: ModelManifest, networks: Omit<PipelineNetworks, 'galleries'>, files: PipelineFiles, calibration?: tf.Tensor4D): Promise<PipelineExport> {
   const gallery = await readGallery(modelDir);
   if (!gallery) throw new FacetrainError('FT_ERR_MODEL', `${modelDir}: ${GALLERY_FILE} is missing; retrain the model with --force`);
+  const formats = PIPELINE_FORMATS.filter((f) => files[f]);
+  const withTflite = formats.some((f) => f !== 'onnx');
   const detectorModel = await loadHumanModel('blazeface');
   let detectorBytes: Uint8Array;
+  let detectorTflite: Uint8Array | undefined;
   try {
     detectorBytes = blazeFaceOnnx(detectorModel);
+    detectorTflite = withTflite ? blazeFaceTflite(detectorModel) : undefined;
   } finally {
     detectorModel.dispose();
   }
@@ -61,10 +68,10 @@ export async function buildPipelineExport(modelDir: string, manifest: ModelManif
     input: manifest.input,
     recognizerFiles: files,
     detectorOutputs: onnxOutputs(detectorBytes),
+    detectorTflite: withTflite,
   });
   const metadata = pipelineMetadata(description);
-  const formats = PIPELINE_FORMATS.filter((f) => files[f]);
-  const ir = pipelineIr({ ...networks, galleries: personGalleries(gallery.entries, manifest.labels) }, formats.some((f) => f !== 'onnx') ? 'TFLite' : files.h5 ? 'Keras .h5' : 'ONNX');
+  const ir = pipelineIr({ ...networks, galleries: personGalleries(gallery.entries, manifest.labels) }, withTflite ? 'TFLite' : files.h5 ? 'Keras .h5' : 'ONNX');
   const name = `facetrain-${manifest.base.name}-pipeline`;
   const outputs = Object.entries(description.recognizer.outputs as Record<string, string>).map(([output, text]) => ({ name: output, description: text }));
   const tflite = (format: TfliteFormat) => irToTflite(ir, {
@@ -80,6 +87,7 @@ export async function buildPipelineExport(modelDir: string, manifest: ModelManif
     ir,
     recognizers: Object.fromEntries(formats.map((f) => [f, f === 'onnx' ? irToOnnx(ir, { metadata, producerVersion: PRODUCER_VERSION, name, outputNames: [...PIPELINE_OUTPUTS] }) : tflite(f)])),
     detectorOnnx: withOnnxMetadata(detectorBytes, { 'facetrain.role': 'detector', 'facetrain.pipeline': metadata['facetrain.pipeline']! }),
+    detectorTflite,
     landmarksOnnx: manifest.input.landmarks
       ? withOnnxMetadata(new Uint8Array(await readFile(landmarkModelPath())), { 'facetrain.role': 'landmarks', 'facetrain.pipeline': metadata['facetrain.pipeline']! })
       : undefined,
@@ -108,8 +116,10 @@ export async function writePipelineFiles(outDir: string, pipeline: PipelineExpor
   const detector = path.join(outDir, DETECTOR_ONNX_FILE);
   const description = path.join(outDir, PIPELINE_FILE);
   await writeFileAtomic(detector, pipeline.detectorOnnx);
+  const detectorTflite = pipeline.detectorTflite ? [path.join(outDir, DETECTOR_TFLITE_FILE)] : [];
+  if (pipeline.detectorTflite) await writeFileAtomic(detectorTflite[0]!, pipeline.detectorTflite);
   const landmarks = pipeline.landmarksOnnx ? [path.join(outDir, LANDMARKS_ONNX_FILE)] : [];
   if (pipeline.landmarksOnnx) await writeFileAtomic(landmarks[0]!, pipeline.landmarksOnnx);
   await writeFileAtomic(description, `${JSON.stringify(pipeline.description, null, 2)}\n`);
-  return [detector, ...landmarks, description];
+  return [detector, ...detectorTflite, ...landmarks, description];
 }

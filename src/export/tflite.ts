@@ -57,7 +57,7 @@ type Mode = 'float32' | 'float16' | 'int8';
 export const TFLITE_INPUT = 'input';
 export const TFLITE_OUTPUT = 'probabilities';
 
-interface TensorSpec {
+export interface TensorSpec {
   name: string;
   shape: number[];
   type: TensorType;
@@ -65,12 +65,12 @@ interface TensorSpec {
   quantization?: Quantization;
 }
 
-interface OptionsSpec {
+export interface OptionsSpec {
   type: BuiltinOptions;
   write: (b: flatbuffers.Builder) => number;
 }
 
-interface OpSpec {
+export interface OpSpec {
   code: BuiltinOperator;
   version: number;
   inputs: number[];
@@ -84,7 +84,7 @@ const BUILTIN_OPTIONS = { GatherOptions: 23, ArgMaxOptions: 40 } as unknown as R
 
 const ACTIVATIONS = { none: ActivationFunctionType.NONE, relu: ActivationFunctionType.RELU, relu6: ActivationFunctionType.RELU6 } as const;
 
-function bytes(view: Float32Array | Int32Array | Int8Array | Uint16Array): Uint8Array {
+export function bytes(view: Float32Array | Int32Array | Int8Array | Uint16Array): Uint8Array {
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }
 
@@ -440,9 +440,18 @@ function writeQuantization(b: flatbuffers.Builder, q: Quantization): number {
   return QuantizationParameters.createQuantizationParameters(b, 0, 0, scale, zeroPoint, QuantizationDetails.NONE, 0, q.dimension ?? 0);
 }
 
-function serialize(graph: TfliteGraphBuilder, description: string, metadata: Uint8Array): Uint8Array {
+/** The tensors and operators of one subgraph, as `serialize` writes them. */
+export interface TfliteOps {
+  tensors: TensorSpec[];
+  ops: OpSpec[];
+  inputId: number;
+  outputIds: number[];
+}
+
+/** The .tflite flatbuffer of one subgraph, with TFLITE_METADATA when `metadata` is given. */
+export function serialize(graph: TfliteOps, description: string, metadata?: Uint8Array): Uint8Array {
   const totalBytes = graph.tensors.reduce((n, t) => n + (t.data?.length ?? 0), 0);
-  const b = new flatbuffers.Builder(totalBytes + metadata.length + 65536);
+  const b = new flatbuffers.Builder(totalBytes + (metadata?.length ?? 0) + 65536);
   const buffers: number[] = [TfliteBuffer.createBuffer(b, 0)];
   const tensorOffsets = graph.tensors.map((t) => {
     let bufferIndex = 0;
@@ -461,7 +470,7 @@ function serialize(graph: TfliteGraphBuilder, description: string, metadata: Uin
     if (quantization) Tensor.addQuantization(b, quantization);
     return Tensor.endTensor(b);
   });
-  buffers.push(TfliteBuffer.createBuffer(b, alignedByteVector(b, metadata)));
+  if (metadata) buffers.push(TfliteBuffer.createBuffer(b, alignedByteVector(b, metadata)));
   const metadataBuffer = buffers.length - 1;
 
   const codes: { code: BuiltinOperator; version: number }[] = [];
@@ -491,7 +500,7 @@ function serialize(graph: TfliteGraphBuilder, description: string, metadata: Uin
     SubGraph.createOperatorsVector(b, opOffsets),
     b.createString('main'),
   );
-  const metadataEntry = Metadata.createMetadata(b, b.createString(METADATA_BUFFER_NAME), metadataBuffer);
+  const metadataEntries = metadata ? [Metadata.createMetadata(b, b.createString(METADATA_BUFFER_NAME), metadataBuffer)] : [];
   const model = Model.createModel(
     b,
     3,
@@ -500,7 +509,7 @@ function serialize(graph: TfliteGraphBuilder, description: string, metadata: Uin
     b.createString(description),
     Model.createBuffersVector(b, buffers),
     0,
-    Model.createMetadataVector(b, [metadataEntry]),
+    Model.createMetadataVector(b, metadataEntries),
   );
   Model.finishModelBuffer(b, model);
   return b.asUint8Array();
