@@ -1,6 +1,6 @@
 import type * as flatbuffers from 'flatbuffers';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
-import { attr, compiledGraph, type GraphNode, nodeName } from '../graph/from-graph.js';
+import { attr, compiledGraph, type GraphNode, nodeName, topologicalOrder } from '../graph/from-graph.js';
 import { FacetrainError } from '../errors.js';
 import {
   ActivationFunctionType,
@@ -151,17 +151,8 @@ class BlazeFaceToTflite {
   }
 
   build(): Uint8Array {
-    const graph = compiledGraph(this.model);
     const outputs = this.model.outputNodes.map(nodeName);
-    const seen = new Set<string>();
-    const visit = (name: string): void => {
-      if (seen.has(name)) return;
-      seen.add(name);
-      const node = graph.nodes[name]!;
-      for (const input of node.inputNames) visit(nodeName(input));
-      this.convert(node);
-    };
-    for (const output of outputs) visit(output);
+    for (const node of topologicalOrder(compiledGraph(this.model), outputs)) this.convert(node);
     // an output read twice (Identity) would be one tensor named twice: each output gets its node's name
     this.outputIds = outputs.map((name) => {
       const id = this.id(name);
