@@ -152,7 +152,7 @@ export async function exportModelDir(modelDir: string, formats: ModelFormat[], o
   const { recognizer: classifier, networks } = await exportable(modelDir, manifest);
   const representativeInputs = formats.includes('tflite-int8') ? await calibrationInputs(options.calibration!, manifest) : undefined;
   try {
-    // an embedding model's ONNX and TFLite files are the whole pipeline: recognizer with the unknown score, detector, description
+    // an embedding model's ONNX, TFLite and .h5 files are the whole pipeline: recognizer with the unknown score, detector, description
     const pipelineFormats = formats.filter((f) => isPipelineFormat(f) || f === 'h5');
     const pipeline = pipelineFormats.length > 0 && networks
       ? await buildPipelineExport(modelDir, manifest, networks, Object.fromEntries(pipelineFormats.map((f) => [f, FILE_NAMES[f]])), representativeInputs)
