@@ -12,7 +12,7 @@ import { loadKerasH5, readKerasH5Labels, saveKerasH5 } from '../src/export/keras
 import { readImageFile, resizeSquare } from '../src/image/decode.js';
 import { FacetrainError } from '../src/errors.js';
 import { exportModelDir } from '../src/api/export.js';
-import { FACERES_EMBEDDING, FACERES_INPUT, loadFaceRes as loadFaceResGraph, loadPhotos, referenceProbabilities } from './support/export-fixtures.js';
+import { loadPhotos } from './support/export-fixtures.js';
 import { FIVE_CELEBRITIES, MOBILENET_035_DIR, needsShared } from './support/shared.js';
 import { trainTinyModel } from './support/tiny-model.js';
 
@@ -247,30 +247,40 @@ test('face-embedding head Input(1024) -> Dropout -> Dense(softmax), functional a
   vectors.dispose();
 });
 
-test('faceres recognizer (FaceRes graph + head) as Keras layers: h5py reads it, loadKerasH5 predicts what TF.js does', { skip }, async () => {
-  const tiny = await trainTinyModel(['ben_afflek', 'madonna'], { base: 'faceres', photosPerPerson: 4 });
-  try {
-    const [file] = await exportModelDir(tiny.modelDir, ['h5'], { outDir: path.join(tiny.root, 'export') });
-    const dump = dumpWithH5py(file!);
-    assertKerasFileAttributes(dump);
-    assert.deepEqual(dump.class_names, tiny.people);
-    const classes = new Set((dump.model_config.config.layers ?? []).map((l) => l.class_name));
-    assert.deepEqual([...classes].sort(), ['Conv2D', 'Dense', 'DepthwiseConv2D', 'GlobalAveragePooling2D', 'InputLayer', 'ReLU', 'Softmax', 'UnitNormalization']);
-    const loaded = await loadKerasH5(file!);
-    assertWeightsMatch(loaded, dump);
-    const { inputs } = await loadPhotos('val', FACERES_INPUT, 2);
-    const head = await tfl.loadLayersModel(fileSystemIO(tiny.modelDir));
-    const expected = referenceProbabilities({ model: { graph: await loadFaceResGraph(), outputNode: FACERES_EMBEDDING, head }, labels: tiny.people, input: FACERES_INPUT }, inputs);
-    const actual = tf.tidy(() => (loaded.predict(inputs) as tf.Tensor).dataSync());
-    const diff = maxAbsDiff(actual, expected);
-    assert.ok(diff <= 1e-4, `probabilities differ by ${diff}`);
-    tf.dispose(inputs);
-    loaded.dispose();
-    head.dispose();
-  } finally {
-    rmSync(tiny.root, { recursive: true, force: true });
-  }
-});
+/** Keras layer classes the pipeline .h5 of a base must contain beyond Conv2D/Dense: its PReLUs and mirror image, the per-person maximum. */
+const PIPELINE_KERAS_CLASSES = { faceres: ['GlobalMaxPooling1D', 'UnitNormalization'], mobilefacenet: ['GlobalMaxPooling1D', 'UnitNormalization', 'PReLU', 'Permute', 'Add'] } as const;
+
+for (const base of ['faceres', 'mobilefacenet'] as const) {
+  test(`${base} model as Keras layers (the pipeline's embedding, probabilities and scores, described in attributes): h5py reads it, loadKerasH5 computes what the exported ONNX does`, { skip }, async () => {
+    const tiny = await trainTinyModel(['ben_afflek', 'madonna'], { base, photosPerPerson: 4 });
+    try {
+      const outDir = path.join(tiny.root, 'export');
+      const [file] = await exportModelDir(tiny.modelDir, ['h5', 'onnx'], { outDir });
+      const dump = dumpWithH5py(file!);
+      assertKerasFileAttributes(dump);
+      assert.deepEqual(dump.class_names, tiny.people);
+      assert.ok(dump.root_attrs.includes('facetrain.pipeline') && dump.root_attrs.includes('unknown.score'), dump.root_attrs.join(', '));
+      const classes = new Set((dump.model_config.config.layers ?? []).map((l) => l.class_name));
+      for (const c of PIPELINE_KERAS_CLASSES[base]) assert.ok(classes.has(c), `${c} in ${[...classes].join(', ')}`);
+      const loaded = await loadKerasH5(file!);
+      assertWeightsMatch(loaded, dump);
+      const { input: spec } = JSON.parse(readFileSync(path.join(tiny.modelDir, 'facetrain.json'), 'utf8')) as { input: { size: number; mean: number; std: number } };
+      const { inputs } = await loadPhotos('val', { size: spec.size, mean: [spec.mean, spec.mean, spec.mean], std: [spec.std, spec.std, spec.std] }, 2);
+      const ort = await import('onnxruntime-node');
+      const session = await ort.InferenceSession.create(path.join(outDir, 'model.onnx'));
+      const onnx = await session.run({ input: new ort.Tensor('float32', inputs.dataSync() as Float32Array, inputs.shape) });
+      const actual = loaded.predict(inputs) as tf.Tensor[];
+      ['embedding', 'probabilities', 'scores'].forEach((name, i) => {
+        const diff = maxAbsDiff(actual[i]!.dataSync(), onnx[name]!.data as Float32Array);
+        assert.ok(diff <= 1e-4, `${base} ${name}: .h5 and ONNX differ by ${diff}`);
+      });
+      tf.dispose([inputs, ...actual]);
+      loaded.dispose();
+    } finally {
+      rmSync(tiny.root, { recursive: true, force: true });
+    }
+  });
+}
 
 test('user mistakes: wrong label count, missing file, not an HDF5 file', async () => {
   const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 3, inputShape: [4] })] });

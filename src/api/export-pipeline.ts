@@ -1,8 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { IrGraph } from '../graph/ir.js';
+import { irToLayersModel } from '../export/keras/from-ir.js';
+import { subgraphFor } from '../export/subgraph.js';
 import { landmarkModelPath } from '../faces/landmarks.js';
 import { irToOnnx } from '../graph/onnx.js';
-import { irToTflite } from '../export/tflite.js';
+import { irToTflite, type TfliteFormat } from '../export/tflite.js';
 import { perChannelInput } from '../faces/input-spec.js';
 import { blazeFaceOnnx } from '../faces/blazeface-onnx.js';
 import { loadHumanModel } from '../faces/human-models.js';
@@ -11,33 +16,48 @@ import type { ModelManifest } from '../model-dir/manifest.js';
 import { FacetrainError } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { PRODUCER_VERSION } from '../export/export-model.js';
-import { DETECTOR_ONNX_FILE, describePipeline, LANDMARKS_ONNX_FILE, onnxOutputs, PIPELINE_FILE, PIPELINE_OUTPUTS, pipelineIr, pipelineMetadata, type PipelineDescription, type PipelineNetworks, withOnnxMetadata } from '../export/pipeline.js';
+import { blazeFaceTflite } from '../export/blazeface-tflite.js';
+import { DETECTOR_ONNX_FILE, DETECTOR_TFLITE_FILE, describePipeline, embeddingNetworkOutput, LANDMARKS_ONNX_FILE, onnxOutputs, PIPELINE_FILE, PIPELINE_OUTPUTS, pipelineIr, pipelineMetadata, type PipelineDescription, type PipelineNetworks, withOnnxMetadata } from '../export/pipeline.js';
+
+/** Recognizer formats the pipeline is written in (TFLite: batch 1). */
+export type PipelineFormat = 'onnx' | TfliteFormat;
+export const PIPELINE_FORMATS: readonly PipelineFormat[] = ['onnx', 'tflite', 'tflite-fp16', 'tflite-int8'];
 
 /** The files of an embedding model's pipeline export, ready to write. */
 export interface PipelineExport {
   description: PipelineDescription;
-  recognizerOnnx?: Uint8Array;
-  /** float32, batch 1 */
-  recognizerTflite?: Uint8Array;
+  /** Key/value metadata every file carries (the description among them). */
+  metadata: Record<string, string>;
+  /** The recognizer graph, for writers that build a model of their own (Keras). */
+  ir: IrGraph;
+  /** The recognizer's bytes per format asked for. */
+  recognizers: Partial<Record<PipelineFormat, Uint8Array>>;
   detectorOnnx: Uint8Array;
+  /** The detector as TFLite, beside TFLite recognizers. */
+  detectorTflite?: Uint8Array;
   /** The landmark network, when the alignment uses one. */
   landmarksOnnx?: Uint8Array;
 }
 
-/** Recognizer formats the pipeline is written in, and their file names in the export folder. */
-export type PipelineFiles = Partial<Record<'onnx' | 'tflite', string>>;
+/** The recognizer's file name in the export folder, per format written (.h5 included). */
+export type PipelineFiles = Partial<Record<PipelineFormat | 'h5', string>>;
 
 /**
- * The recognizer (templates from gallery.json inside the graph), the detector and their
- * description for an embedding model; `onnxFile` is the recognizer's name in the export folder.
+ * The recognizer (templates from gallery.json inside the graph) in each format of `files`, the
+ * detector and their description for an embedding model. tflite-int8 quantizes the embedding
+ * network on `calibration` (normalised aligned crops) and keeps the rest float, float32 in and out.
  */
-export async function buildPipelineExport(modelDir: string, manifest: ModelManifest, networks: Omit<PipelineNetworks, 'galleries'>, files: PipelineFiles): Promise<PipelineExport> {
+export async function buildPipelineExport(modelDir: string, manifest: ModelManifest, networks: Omit<PipelineNetworks, 'galleries'>, files: PipelineFiles, calibration?: tf.Tensor4D): Promise<PipelineExport> {
   const gallery = await readGallery(modelDir);
   if (!gallery) throw new FacetrainError('FT_ERR_MODEL', `${modelDir}: ${GALLERY_FILE} is missing; retrain the model, replacing this one`, { options: ['force'] });
+  const formats = PIPELINE_FORMATS.filter((f) => files[f]);
+  const withTflite = formats.some((f) => f !== 'onnx');
   const detectorModel = await loadHumanModel('blazeface');
   let detectorBytes: Uint8Array;
+  let detectorTflite: Uint8Array | undefined;
   try {
     detectorBytes = blazeFaceOnnx(detectorModel);
+    detectorTflite = withTflite ? blazeFaceTflite(detectorModel) : undefined;
   } finally {
     detectorModel.dispose();
   }
@@ -48,28 +68,47 @@ export async function buildPipelineExport(modelDir: string, manifest: ModelManif
     input: manifest.input,
     recognizerFiles: files,
     detectorOutputs: onnxOutputs(detectorBytes),
+    detectorTflite: withTflite,
   });
   const metadata = pipelineMetadata(description);
-  const ir = pipelineIr({ ...networks, galleries: personGalleries(gallery.entries, manifest.labels) }, files.tflite ? 'TFLite' : 'ONNX');
+  const ir = pipelineIr({ ...networks, galleries: personGalleries(gallery.entries, manifest.labels) }, withTflite ? 'TFLite' : files.h5 ? 'Keras .h5' : 'ONNX');
   const name = `facetrain-${manifest.base.name}-pipeline`;
   const outputs = Object.entries(description.recognizer.outputs as Record<string, string>).map(([output, text]) => ({ name: output, description: text }));
+  const tflite = (format: TfliteFormat) => irToTflite(ir, {
+    format,
+    name,
+    options: { representativeInputs: calibration },
+    recognizer: { model: networks.head, labels: manifest.labels, input: perChannelInput(manifest.input) },
+    pipeline: { outputs, descriptionFile: { name: PIPELINE_FILE, text: JSON.stringify(description, null, 2) }, quantizeUntil: embeddingNetworkOutput(ir) },
+  });
   return {
     description,
-    recognizerOnnx: files.onnx ? irToOnnx(ir, { metadata, producerVersion: PRODUCER_VERSION, name, outputNames: [...PIPELINE_OUTPUTS] }) : undefined,
-    recognizerTflite: files.tflite
-      ? irToTflite(ir, {
-        format: 'tflite',
-        name,
-        options: {},
-        recognizer: { model: networks.head, labels: manifest.labels, input: perChannelInput(manifest.input) },
-        pipeline: { outputs, descriptionFile: { name: PIPELINE_FILE, text: JSON.stringify(description, null, 2) } },
-      })
-      : undefined,
+    metadata,
+    ir,
+    recognizers: Object.fromEntries(formats.map((f) => [f, f === 'onnx' ? irToOnnx(ir, { metadata, producerVersion: PRODUCER_VERSION, name, outputNames: [...PIPELINE_OUTPUTS] }) : tflite(f)])),
     detectorOnnx: withOnnxMetadata(detectorBytes, { 'facetrain.role': 'detector', 'facetrain.pipeline': metadata['facetrain.pipeline']! }),
+    detectorTflite,
     landmarksOnnx: manifest.input.landmarks
       ? withOnnxMetadata(new Uint8Array(await readFile(landmarkModelPath())), { 'facetrain.role': 'landmarks', 'facetrain.pipeline': metadata['facetrain.pipeline']! })
       : undefined,
   };
+}
+
+/** Outputs a Keras model of built-in layers can compute: all but `score`, whose pick at the head's argmax has no layer. */
+const KERAS_OUTPUTS = 3;
+
+/**
+ * The recognizer as a Keras model (embedding, probabilities, scores): built-in layers only, PReLU
+ * as PReLU(shared_axes=[1, 2]), the mirror image as a permutation Dense between two Permutes, the
+ * per-person maximum as Reshape, Permute, GlobalMaxPooling1D. The caller disposes it.
+ */
+export function pipelineKerasModel(pipeline: PipelineExport, name: string): tfl.LayersModel {
+  return irToLayersModel(subgraphFor(pipeline.ir, pipeline.ir.outputs.slice(0, KERAS_OUTPUTS)), name);
+}
+
+/** The root attributes of the pipeline's .h5: every file's metadata, and how to get the score the file has no output for. */
+export function pipelineKerasAttributes(pipeline: PipelineExport): Record<string, string> {
+  return { ...pipeline.metadata, 'unknown.score': `no score output: score = min(1, max(0, scores[argmax(probabilities)])); ${pipeline.description.decision.label}` };
 }
 
 /** Writes the detector and pipeline.json beside the recognizer, each atomically. */
@@ -77,8 +116,10 @@ export async function writePipelineFiles(outDir: string, pipeline: PipelineExpor
   const detector = path.join(outDir, DETECTOR_ONNX_FILE);
   const description = path.join(outDir, PIPELINE_FILE);
   await writeFileAtomic(detector, pipeline.detectorOnnx);
+  const detectorTflite = pipeline.detectorTflite ? [path.join(outDir, DETECTOR_TFLITE_FILE)] : [];
+  if (pipeline.detectorTflite) await writeFileAtomic(detectorTflite[0]!, pipeline.detectorTflite);
   const landmarks = pipeline.landmarksOnnx ? [path.join(outDir, LANDMARKS_ONNX_FILE)] : [];
   if (pipeline.landmarksOnnx) await writeFileAtomic(landmarks[0]!, pipeline.landmarksOnnx);
   await writeFileAtomic(description, `${JSON.stringify(pipeline.description, null, 2)}\n`);
-  return [detector, ...landmarks, description];
+  return [detector, ...detectorTflite, ...landmarks, description];
 }

@@ -14,13 +14,10 @@ import { LABELS_FILE, MANIFEST_FILE, labelsText, readManifest, type ModelManifes
 import { FacetrainError, invalidOption } from '../errors.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import { saveKerasH5 } from '../export/keras/index.js';
-import { irToLayersModel } from '../export/keras/from-ir.js';
-import { irFromGraphRecognizer } from '../graph/from-graph.js';
-import { optimizeIr } from '../graph/optimize.js';
 import { writeExport } from '../export/export-model.js';
 import type { ExportableRecognizer, ExportFormat } from '../export/types.js';
 import type { FaceEmbedder } from '../faces/embedder.js';
-import { buildPipelineExport, writePipelineFiles } from './export-pipeline.js';
+import { buildPipelineExport, PIPELINE_FORMATS, type PipelineFormat, pipelineKerasAttributes, pipelineKerasModel, writePipelineFiles } from './export-pipeline.js';
 
 export const ALL_FORMATS = Object.freeze(['tfjs', 'h5', 'onnx', 'tflite', 'tflite-fp16', 'tflite-int8'] as const);
 export type ModelFormat = (typeof ALL_FORMATS)[number];
@@ -52,19 +49,23 @@ export function parseFormats(value: string): ModelFormat[] {
 }
 
 interface Exportable {
-  /** The classifier every format writes; absent for an embedding network that is no TF.js graph (then ONNX only, as the pipeline). */
+  /** The classifier TF.js (and a classifier base's every format) writes; absent for an embedding network that is no TF.js graph (then the pipeline's formats only). */
   recognizer?: ExportableRecognizer;
   /** An embedding model's networks, for the pipeline export. */
   networks?: { embedder: FaceEmbedder; head: tfl.LayersModel };
 }
 
 /** Formats a network that is no TF.js graph is written in: the pipeline's. */
-const PIPELINE_ONLY_FORMATS: readonly ModelFormat[] = ['onnx', 'tflite'];
+const PIPELINE_ONLY_FORMATS: readonly ModelFormat[] = [...PIPELINE_FORMATS, 'h5'];
+
+function isPipelineFormat(format: ModelFormat): format is PipelineFormat {
+  return (PIPELINE_FORMATS as readonly string[]).includes(format);
+}
 
 /** Why a base's model is written only as the pipeline, if it is. */
 function pipelineOnly(manifest: ModelManifest): string | undefined {
   return manifest.base.name === 'mobilefacenet'
-    ? `models on the ${manifest.base.name} base export to ${PIPELINE_ONLY_FORMATS.join(' and ')} only so far (its network, read from TFLite, uses PReLU, which the TF.js and .h5 writers and TFLite's float16/int8 do not cover yet); choose \`format\` ${PIPELINE_ONLY_FORMATS.join(',')}`
+    ? `models on the ${manifest.base.name} base export to ${PIPELINE_ONLY_FORMATS.join(', ')} only so far (its network, read from TFLite, uses PReLU and a mirror image, which the TF.js writer does not cover yet); choose \`format\` ${PIPELINE_ONLY_FORMATS.join(',')}`
     : undefined;
 }
 
@@ -105,13 +106,6 @@ async function calibrationInputs(dir: string, manifest: ModelManifest): Promise<
   if (crops.length === 0) throw new FacetrainError('FT_ERR_DATASET', `${dir}: no usable photo to calibrate tflite-int8 on; set \`calibration\` to a folder of <person>/photos`);
   const { size, mean, std } = manifest.input;
   return tf.tensor4d(normalisedPixels(crops, mean, std), [crops.length, size, size, 3]);
-}
-
-/** The classic recognizer is a Keras model already; FaceRes (a TF graph) + head is rebuilt from Keras layers. */
-function kerasModel(recognizer: ExportableRecognizer): tfl.LayersModel {
-  const { model } = recognizer;
-  if (!('graph' in model)) return model;
-  return irToLayersModel(optimizeIr(irFromGraphRecognizer(model.graph, model.outputNode, model.head, 'Keras .h5')), recognizer.name ?? 'facetrain-faceres');
 }
 
 /** A TF.js copy any page or Node program loads: the model, its labels and input spec (and the FaceRes graph it needs). */
@@ -156,37 +150,46 @@ export async function exportModelDir(modelDir: string, formats: ModelFormat[], o
     if (unavailable.has(f)) throw new FacetrainError('FT_ERR_INVALID_OPTION', unavailable.get(f)!);
   }
   const { recognizer: classifier, networks } = await exportable(modelDir, manifest);
-  // an embedding model's ONNX is the whole pipeline: recognizer with the unknown score, detector, description
-  const pipelineFormats = (['onnx', 'tflite'] as const).filter((f) => formats.includes(f));
-  const pipeline = pipelineFormats.length > 0 && networks
-    ? await buildPipelineExport(modelDir, manifest, networks, Object.fromEntries(pipelineFormats.map((f) => [f, FILE_NAMES[f]])))
-    : undefined;
-  // every base has it but a pipeline-only one, whose formats (checked above) are the pipeline's
-  const recognizer = classifier!;
-  const written: string[] = [];
-  let pipelineFilesWritten = false;
-  for (const format of formats) {
-    const out = path.join(outDir, FILE_NAMES[format]);
-    if (format === 'tfjs') await writeTfjs(modelDir, manifest, out);
-    else if ((format === 'onnx' || format === 'tflite') && pipeline) {
-      await writeFileAtomic(out, (format === 'onnx' ? pipeline.recognizerOnnx : pipeline.recognizerTflite)!);
-      await writeFileAtomic(path.join(outDir, LABELS_FILE), labelsText(manifest.labels));
-      if (!pipelineFilesWritten) for (const file of await writePipelineFiles(outDir, pipeline)) options.onWritten?.(format, file);
-      pipelineFilesWritten = true;
+  const representativeInputs = formats.includes('tflite-int8') ? await calibrationInputs(options.calibration!, manifest) : undefined;
+  try {
+    // an embedding model's ONNX, TFLite and .h5 files are the whole pipeline: recognizer with the unknown score, detector, description
+    const pipelineFormats = formats.filter((f) => isPipelineFormat(f) || f === 'h5');
+    const pipeline = pipelineFormats.length > 0 && networks
+      ? await buildPipelineExport(modelDir, manifest, networks, Object.fromEntries(pipelineFormats.map((f) => [f, FILE_NAMES[f]])), representativeInputs)
+      : undefined;
+    // every base has it but a pipeline-only one, whose formats (checked above) are the pipeline's
+    const recognizer = classifier!;
+    const written: string[] = [];
+    for (const format of formats) {
+      const out = path.join(outDir, FILE_NAMES[format]);
+      if (format === 'tfjs') await writeTfjs(modelDir, manifest, out);
+      else if (isPipelineFormat(format) && pipeline) {
+        await writeFileAtomic(out, pipeline.recognizers[format]!);
+        await writeFileAtomic(path.join(outDir, LABELS_FILE), labelsText(manifest.labels));
+      } else if (format === 'h5' && pipeline) {
+        const keras = pipelineKerasModel(pipeline, `facetrain-${manifest.base.name}-pipeline`);
+        try {
+          // the probabilities (second output) are per label
+          await saveKerasH5(keras, out, { labels: manifest.labels, labelsOutput: 1, attributes: pipelineKerasAttributes(pipeline) });
+        } finally {
+          keras.dispose();
+        }
+        await writeFileAtomic(path.join(outDir, LABELS_FILE), labelsText(manifest.labels));
+      } else if (format === 'h5') {
+        // a classifier base's model is a Keras model already
+        await saveKerasH5(recognizer.model as tfl.LayersModel, out, { labels: manifest.labels });
+        await writeFileAtomic(path.join(outDir, LABELS_FILE), labelsText(manifest.labels));
+      } else {
+        await writeExport(recognizer, format as ExportFormat, out, { representativeInputs });
+      }
+      written.push(out);
+      options.onWritten?.(format, out);
     }
-    else if (format === 'h5') {
-      const keras = kerasModel(recognizer);
-      await saveKerasH5(keras, out, { labels: manifest.labels });
-      if (keras !== recognizer.model) keras.dispose();
-      await writeFileAtomic(path.join(outDir, LABELS_FILE), labelsText(manifest.labels));
-    } else {
-      const representativeInputs = format === 'tflite-int8' ? await calibrationInputs(options.calibration!, manifest) : undefined;
-      await writeExport(recognizer, format as ExportFormat, out, { representativeInputs });
-      representativeInputs?.dispose();
-    }
-    written.push(out);
-    options.onWritten?.(format, out);
+    // the detector, landmarks and pipeline.json, once, beside the recognizers
+    if (pipeline) for (const file of await writePipelineFiles(outDir, pipeline)) options.onWritten?.(pipelineFormats[0]!, file);
+    await writeFileAtomic(path.join(outDir, MANIFEST_FILE), JSON.stringify(manifest, null, 2));
+    return written;
+  } finally {
+    representativeInputs?.dispose();
   }
-  await writeFileAtomic(path.join(outDir, MANIFEST_FILE), JSON.stringify(manifest, null, 2));
-  return written;
 }

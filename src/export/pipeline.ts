@@ -23,6 +23,7 @@ import { ARCFACE_TEMPLATE_112 } from '../faces/template-align.js';
 export const PIPELINE_OUTPUTS = Object.freeze(['embedding', 'probabilities', 'scores', 'score'] as const);
 export const PIPELINE_FILE = 'pipeline.json';
 export const DETECTOR_ONNX_FILE = 'detector.onnx';
+export const DETECTOR_TFLITE_FILE = 'detector.tflite';
 export const LANDMARKS_ONNX_FILE = 'landmarks.onnx';
 export const UNKNOWN_LABEL = 'unknown';
 
@@ -79,6 +80,13 @@ export function pipelineIr(networks: PipelineNetworks, format: string): IrGraph 
   const picked = b.add('predicted_person_score', { kind: 'pickAtArgMax', inputs: [scores, probabilities] });
   const score = b.add('unknown_score', { kind: 'clip', input: picked, min: 0, max: 1 });
   return optimizeIr(b.finish(normalised, probabilities, scores, score));
+}
+
+/** The tensor the embedding network ends at, before its L2 normalisation: where int8 hands over to float. */
+export function embeddingNetworkOutput(ir: IrGraph): string {
+  const normalise = ir.ops.find((op) => op.output === ir.outputs[0]);
+  if (normalise?.kind !== 'l2Normalize') throw new Error('internal error: the pipeline\'s first output is not an L2 normalisation');
+  return normalise.input;
 }
 
 /** The five points a landmark network's output is reduced to, in the ArcFace template's order. */
@@ -150,6 +158,8 @@ export interface DescribeOptions {
   recognizerFiles: Record<string, string>;
   /** Names and [views, anchors, values] shapes of the detector's outputs, in its output order. */
   detectorOutputs: { name: string; shape: (number | string)[] }[];
+  /** Whether the detector is written as TFLite too (batch 1: one view per run). */
+  detectorTflite?: boolean;
 }
 
 /** The documented JSON (export/pipeline.json, also in each file's metadata): how to go from a photo to `predict`'s labels. */
@@ -200,9 +210,9 @@ export function describePipeline(options: DescribeOptions): PipelineDescription 
     },
     ...(input.landmarks ? { landmarks: landmarksDescription() } : {}),
     detector: {
-      files: { onnx: DETECTOR_ONNX_FILE },
+      files: { onnx: DETECTOR_ONNX_FILE, ...(options.detectorTflite ? { tflite: DETECTOR_TFLITE_FILE } : {}) },
       network: 'BlazeFace (MediaPipe back-camera model, 256 px) from @vladmandic/human (MIT)',
-      input: { name: 'pixels', shape: ['views', 256, 256, 3], layout: 'NHWC', channels: 'RGB', value: 'pixel / 127.5 - 1; -1 outside the photo', sampling: 'bilinear, input pixel j at source left + (j + 0.5) * step - 0.5' },
+      input: { name: 'pixels', shape: ['views', 256, 256, 3], batch: 'ONNX: any; TFLite: 1 (one view per run, outputs [1, anchors, values] in the same order)', layout: 'NHWC', channels: 'RGB', value: 'pixel / 127.5 - 1; -1 outside the photo', sampling: 'bilinear, input pixel j at source left + (j + 0.5) * step - 0.5' },
       outputs: options.detectorOutputs,
       rows: 'scores [views, anchors, 1] are logits; regressors [views, anchors, 16]: cx, cy, w, h, then 6 keypoints (x, y), all in input pixels, centres relative to the anchor',
       anchors: { inputSize: 256, layers: BLAZEFACE_ANCHOR_LAYERS, order: 'the 16x16 layer then the 8x8 layer; within a layer cells row by row, then the anchors of a cell; anchor centre = stride * (cell + 0.5)' },

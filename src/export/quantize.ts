@@ -27,11 +27,19 @@ export interface QuantizedLayer {
   biasScale: number[];
 }
 
+/** A PReLU's slopes as int8, one scale for the tensor (TFLite's int8 PRELU reads a per-tensor alpha). */
+export interface QuantizedSlope {
+  values: Int8Array;
+  scale: number;
+}
+
 export interface Int8Plan {
   /** Quantization of every activation tensor, input included. */
   activations: Map<string, Quantization>;
   /** Quantized weights of every conv/dense, by the op's output name. */
   layers: Map<string, QuantizedLayer>;
+  /** Quantized slopes of every PReLU, by the op's output name. */
+  slopes: Map<string, QuantizedSlope>;
 }
 
 
@@ -79,6 +87,13 @@ function quantizeLayer(op: WeightedOp, inputScale: number): QuantizedLayer {
   return { weights, weightScale, bias, biasScale };
 }
 
+/** Symmetric per-tensor int8 slopes: the kernel multiplies by (alpha_q - 0) * scale. */
+function quantizeSlope(slope: Float32Array): QuantizedSlope {
+  const peak = slope.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  const scale = peak > 0 ? peak / 127 : 1;
+  return { values: Int8Array.from(slope, (v) => Math.round(v / scale)), scale };
+}
+
 /**
  * Quantization parameters of every tensor and layer from the float graph's calibration
  * statistics. Activations use their least-squared-error range (`mseRange`), except the model
@@ -93,13 +108,15 @@ export function planInt8(graph: IrGraph, stats: ActivationStats): Int8Plan {
   };
   const activations = new Map<string, Quantization>([[graph.input.name, calibrated(graph.input.name)]]);
   const layers = new Map<string, QuantizedLayer>();
+  const slopes = new Map<string, QuantizedSlope>();
   for (const op of graph.ops) {
-    // Integer PAD fills with the zero point and RESHAPE moves bytes: both keep their input's quantization.
-    const inherited = op.kind === 'pad' || op.kind === 'flatten' ? activations.get(op.input) : undefined;
+    // Integer PAD fills with the zero point, RESHAPE and REVERSE_V2 move bytes: all keep their input's quantization.
+    const inherited = op.kind === 'pad' || op.kind === 'flatten' || op.kind === 'mirrorWidth' ? activations.get(op.input) : undefined;
     activations.set(op.output, inherited ?? FIXED_OUTPUT_QUANT[op.kind] ?? calibrated(op.output));
     if (isWeighted(op)) layers.set(op.output, quantizeLayer(op, (activations.get(op.input) as Quantization).scale[0]));
+    if (op.kind === 'prelu') slopes.set(op.output, quantizeSlope(op.slope));
   }
-  return { activations, layers };
+  return { activations, layers, slopes };
 }
 
 /** The layer with its weights and bias replaced by what the int8 values stand for. */
@@ -163,7 +180,9 @@ export function correctBiases(graph: IrGraph, plan: Int8Plan, inputs: tf.Tensor4
       layer.bias = Int32Array.from(layer.bias, (q, c) => q - Math.round(error[c] / layer.biasScale[c]));
       int8.set(op.output, tf.tidy(() => grid(op.output, evaluateOp(dequantizedLayer(op, layer), fromInt8))));
     } else {
-      int8.set(op.output, tf.tidy(() => grid(op.output, evaluateOp(op, fromInt8))));
+      const slope = plan.slopes.get(op.output);
+      const asStored = op.kind === 'prelu' && slope ? { ...op, slope: Float32Array.from(slope.values, (q) => q * slope.scale) } : op;
+      int8.set(op.output, tf.tidy(() => grid(op.output, evaluateOp(asStored, fromInt8))));
     }
     for (const name of opInputs(op)) release(name);
   }

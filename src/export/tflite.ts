@@ -4,6 +4,7 @@ import type { ExportableRecognizer, ExportOptions } from './types.js';
 import { type ConvOp, type DenseOp, type IrGraph, type IrOp, soleOutput, unsupported, type WeightedOp } from '../graph/ir.js';
 import { calibrate } from './calibrate.js';
 import { type Int8Plan, type QuantizedLayer, type Quantization, correctBiases, planInt8 } from './quantize.js';
+import { subgraphFor } from './subgraph.js';
 import { float32ToFloat16 } from './float16.js';
 import { buildClassifierMetadata, LABELS_FILE, METADATA_BUFFER_NAME } from './tflite-metadata.js';
 import {
@@ -35,23 +36,28 @@ import { concatBytes, zipStored } from './zip.js';
 
 /**
  * TFLite emitter. One NHWC subgraph, batch 1: input `input` [1, H, W, 3] (float32, or uint8/int8
- * for full-integer models), output `probabilities` [1, classes]. Three weight treatments:
+ * for full-integer models), output `probabilities` [1, classes] (the recognition pipeline: its
+ * four named outputs, float32 in every precision). Three weight treatments:
  *  - float32: everything float32;
  *  - float16: float constants stored as FLOAT16 and expanded by DEQUANTIZE ops (as TF's
  *    converter with target_spec.supported_types = [float16]);
  *  - int8: full-integer post-training quantization as TF's converter does it: int8 activations
  *    (asymmetric, per tensor, ranges calibrated on representative inputs), int8 symmetric
  *    per-channel conv weights, per-tensor dense weights, int32 biases at input_scale * weight_scale,
- *    uint8 or int8 model input/output through QUANTIZE ops.
+ *    uint8 or int8 model input/output through QUANTIZE ops. A pipeline quantizes its embedding
+ *    network only (PReLU and the mirror image included): the L2 normalisation, head and
+ *    template match stay float after a DEQUANTIZE, so the unknown score keeps float precision,
+ *    and the input is float32, quantized in the graph.
  */
 
 export type TfliteFormat = 'tflite' | 'tflite-fp16' | 'tflite-int8';
+type Int8Io = NonNullable<ExportOptions['int8Io']>;
 type Mode = 'float32' | 'float16' | 'int8';
 
 export const TFLITE_INPUT = 'input';
 export const TFLITE_OUTPUT = 'probabilities';
 
-interface TensorSpec {
+export interface TensorSpec {
   name: string;
   shape: number[];
   type: TensorType;
@@ -59,12 +65,12 @@ interface TensorSpec {
   quantization?: Quantization;
 }
 
-interface OptionsSpec {
+export interface OptionsSpec {
   type: BuiltinOptions;
   write: (b: flatbuffers.Builder) => number;
 }
 
-interface OpSpec {
+export interface OpSpec {
   code: BuiltinOperator;
   version: number;
   inputs: number[];
@@ -78,7 +84,7 @@ const BUILTIN_OPTIONS = { GatherOptions: 23, ArgMaxOptions: 40 } as unknown as R
 
 const ACTIVATIONS = { none: ActivationFunctionType.NONE, relu: ActivationFunctionType.RELU, relu6: ActivationFunctionType.RELU6 } as const;
 
-function bytes(view: Float32Array | Int32Array | Int8Array | Uint16Array): Uint8Array {
+export function bytes(view: Float32Array | Int32Array | Int8Array | Uint16Array): Uint8Array {
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }
 
@@ -107,6 +113,10 @@ class TfliteGraphBuilder {
   private readonly ids = new Map<string, number>();
   inputId = -1;
   outputIds: number[] = [];
+  /** int8 mode: the op being emitted lies past the quantized network (a pipeline's float tail). */
+  private floatOp = false;
+  /** Float copies (DEQUANTIZE) of int8 tensors that float ops read, by the int8 tensor's id. */
+  private readonly dequantized = new Map<number, number>();
 
   constructor(
     private readonly ir: IrGraph,
@@ -123,9 +133,14 @@ class TfliteGraphBuilder {
     this.ops.push({ code, version, inputs, outputs, options });
   }
 
+  /** Whether the op being emitted computes in int8. */
+  private get int8(): boolean {
+    return this.mode === 'int8' && !this.floatOp;
+  }
+
   /** Integer ops need newer kernel versions than their float forms. */
   private version(floatVersion: number, int8Version: number): number {
-    return this.mode === 'int8' ? int8Version : floatVersion;
+    return this.int8 ? int8Version : floatVersion;
   }
 
   quantizationOf(name: string): Quantization {
@@ -134,17 +149,25 @@ class TfliteGraphBuilder {
     return q;
   }
 
+  /** The tensor of an IR value as the op being emitted reads it: a float op reading an int8 tensor gets its DEQUANTIZE. */
   id(name: string): number {
     const id = this.ids.get(name);
     if (id === undefined) throw new Error(`TFLite tensor for ${name} not emitted yet`);
-    return id;
+    if (this.int8 || this.tensors[id]!.type !== TensorType.INT8) return id;
+    let float = this.dequantized.get(id);
+    if (float === undefined) {
+      float = this.addTensor({ name: `${name}/dequantized`, shape: this.tensors[id]!.shape, type: TensorType.FLOAT32 });
+      this.op(BuiltinOperator.DEQUANTIZE, [id], [float], undefined, 2);
+      this.dequantized.set(id, float);
+    }
+    return float;
   }
 
   /** The activation tensor of an IR value, int8 with the plan's quantization in int8 mode. */
   activation(name: string): number {
     const shape = this.ir.shapes.get(name) as number[];
     const id =
-      this.mode === 'int8'
+      this.int8
         ? this.addTensor({ name, shape, type: TensorType.INT8, quantization: this.quantizationOf(name) })
         : this.addTensor({ name, shape, type: TensorType.FLOAT32 });
     this.ids.set(name, id);
@@ -168,7 +191,7 @@ class TfliteGraphBuilder {
   weightsAndBias<T extends WeightedOp>(op: T, shape: number[], toTflite: <A extends Float32Array | Int8Array>(op: T, data: A) => A, perChannelAxis?: number): [number, number] {
     const channels = op.bias.length;
     const floats = op.kind === 'dense' ? op.kernel.data : op.filter.data;
-    if (this.mode !== 'int8') {
+    if (!this.int8) {
       return [this.floatConst(`${op.output}/weights`, shape, toTflite(op, floats)), this.floatConst(`${op.output}/bias`, [channels], op.bias)];
     }
     const layer = this.plan?.layers.get(op.output) as QuantizedLayer;
@@ -221,7 +244,7 @@ class TfliteGraphBuilder {
       this.op(op.max === 6 ? BuiltinOperator.RELU6 : BuiltinOperator.RELU, [input], [this.activation(op.output)], undefined, this.version(1, 2));
       return;
     }
-    if (this.mode === 'int8') throw unsupported(`a clip to [${op.min}, ${op.max}] that is not relu or relu6 (${op.output})`, 'TFLite (int8)');
+    if (this.int8) throw unsupported(`a clip to [${op.min}, ${op.max}] that is not relu or relu6 (${op.output})`, 'TFLite (int8)');
     let current = input;
     const bounds: [BuiltinOperator, number][] = [
       [BuiltinOperator.MAXIMUM, op.min],
@@ -249,7 +272,7 @@ class TfliteGraphBuilder {
         this.conv(op);
         return;
       case 'affine': {
-        if (this.mode === 'int8') throw unsupported(`a per-channel scale that does not follow a conv or dense layer (${op.output})`, 'TFLite (int8)');
+        if (this.int8) throw unsupported(`a per-channel scale that does not follow a conv or dense layer (${op.output})`, 'TFLite (int8)');
         const channels = op.scale.length;
         const scaled = this.addTensor({ name: `${op.output}/scaled`, shape: this.ir.shapes.get(op.output) as number[], type: TensorType.FLOAT32 });
         this.op(BuiltinOperator.MUL, [this.id(op.input), this.floatConst(`${op.output}/scale`, [channels], op.scale)], [scaled]);
@@ -296,24 +319,31 @@ class TfliteGraphBuilder {
       }
       case 'groupMax':
       case 'pickAtArgMax':
+        // the template match stays float (a pipeline's tail): int8 would round the unknown score to 1/128
+        if (this.int8) throw unsupported(`IR op ${op.kind} (${op.output})`, 'TFLite (int8)');
+        this.pipelineOp(op);
+        return;
       case 'prelu':
       case 'mirrorWidth':
-        if (this.mode === 'int8') throw unsupported(`IR op ${op.kind} (${op.output})`, 'TFLite (int8)');
         this.pipelineOp(op);
         return;
     }
   }
 
-  /** The ops only the recognition pipeline uses (float only): PReLU, mirror, per-person maximum, the head's person's score. */
+  /** The ops only the recognition pipeline uses: PReLU, mirror (float or int8), per-person maximum, the head's person's score (float). */
   private pipelineOp(op: IrOp): void {
     switch (op.kind) {
       case 'prelu': {
-        const slope = this.floatConst(`${op.output}/slope`, [op.slope.length], op.slope);
+        const shape = [op.slope.length];
+        const quantized = this.int8 ? this.plan?.slopes.get(op.output) : undefined;
+        const slope = quantized
+          ? this.addTensor({ name: `${op.output}/slope`, shape, type: TensorType.INT8, data: bytes(quantized.values), quantization: { scale: [quantized.scale], zeroPoint: [0] } })
+          : this.floatConst(`${op.output}/slope`, shape, op.slope);
         this.op(BUILTIN.PRELU, [this.id(op.input), slope], [this.activation(op.output)]);
         return;
       }
       case 'mirrorWidth':
-        this.op(BUILTIN.REVERSE_V2, [this.id(op.input), this.int32Const(`${op.output}/axis`, [2])], [this.activation(op.output)]);
+        this.op(BUILTIN.REVERSE_V2, [this.id(op.input), this.int32Const(`${op.output}/axis`, [2])], [this.activation(op.output)], undefined, this.version(1, 3));
         return;
       case 'groupMax': {
         const [batch, columns] = this.ir.shapes.get(op.input) as [number, number];
@@ -348,21 +378,32 @@ class TfliteGraphBuilder {
     }
   }
 
-  /** Model input/output tensors: float, or int8 ends requantized to uint8 when asked. */
-  build(io: 'uint8' | 'int8', outputNames?: string[]): void {
+  /**
+   * Model input/output tensors: float, or int8 ends requantized to uint8 when asked, or (`float32`)
+   * a float input quantized in the graph and float outputs, so that an int8 file is fed and read as
+   * the float one is. In int8 mode, ops the plan has no quantization for are written in float.
+   */
+  build(io: Int8Io, outputNames?: string[]): void {
     const inputName = this.ir.input.name;
-    if (this.mode === 'int8' && io === 'uint8') {
+    if (this.mode === 'int8' && io !== 'int8') {
       const q = this.quantizationOf(inputName);
-      const external = this.addTensor({ name: TFLITE_INPUT, shape: this.ir.input.shape, type: TensorType.UINT8, quantization: { scale: q.scale, zeroPoint: [q.zeroPoint[0] + 128] } });
-      this.op(BuiltinOperator.QUANTIZE, [external], [this.activation(inputName)], undefined, 2);
+      const external = io === 'uint8'
+        ? this.addTensor({ name: TFLITE_INPUT, shape: this.ir.input.shape, type: TensorType.UINT8, quantization: { scale: q.scale, zeroPoint: [q.zeroPoint[0] + 128] } })
+        : this.addTensor({ name: TFLITE_INPUT, shape: this.ir.input.shape, type: TensorType.FLOAT32 });
+      this.op(BuiltinOperator.QUANTIZE, [external], [this.activation(inputName)], undefined, io === 'uint8' ? 2 : 1);
       this.inputId = external;
     } else {
       this.inputId = this.activation(inputName);
       this.tensors[this.inputId].name = TFLITE_INPUT;
     }
-    for (const op of this.ir.ops) this.emit(op);
+    for (const op of this.ir.ops) {
+      this.floatOp = this.mode === 'int8' && !this.plan?.activations.has(op.output);
+      this.emit(op);
+    }
+    // float outputs of an int8 model are read through a DEQUANTIZE
+    this.floatOp = this.mode === 'int8' && io === 'float32';
     if (outputNames) {
-      if (this.mode === 'int8' || outputNames.length !== this.ir.outputs.length) throw new Error(`internal error: ${outputNames.length} TFLite output names for ${this.ir.outputs.length} outputs (${this.mode})`);
+      if ((this.mode === 'int8' && io !== 'float32') || outputNames.length !== this.ir.outputs.length) throw new Error(`internal error: ${outputNames.length} TFLite output names for ${this.ir.outputs.length} outputs (${this.mode}, ${io} ends)`);
       this.outputIds = this.ir.outputs.map((name, i) => {
         const id = this.id(name);
         this.tensors[id].name = outputNames[i]!;
@@ -399,9 +440,18 @@ function writeQuantization(b: flatbuffers.Builder, q: Quantization): number {
   return QuantizationParameters.createQuantizationParameters(b, 0, 0, scale, zeroPoint, QuantizationDetails.NONE, 0, q.dimension ?? 0);
 }
 
-function serialize(graph: TfliteGraphBuilder, description: string, metadata: Uint8Array): Uint8Array {
+/** The tensors and operators of one subgraph, as `serialize` writes them. */
+export interface TfliteOps {
+  tensors: TensorSpec[];
+  ops: OpSpec[];
+  inputId: number;
+  outputIds: number[];
+}
+
+/** The .tflite flatbuffer of one subgraph, with TFLITE_METADATA when `metadata` is given. */
+export function serialize(graph: TfliteOps, description: string, metadata?: Uint8Array): Uint8Array {
   const totalBytes = graph.tensors.reduce((n, t) => n + (t.data?.length ?? 0), 0);
-  const b = new flatbuffers.Builder(totalBytes + metadata.length + 65536);
+  const b = new flatbuffers.Builder(totalBytes + (metadata?.length ?? 0) + 65536);
   const buffers: number[] = [TfliteBuffer.createBuffer(b, 0)];
   const tensorOffsets = graph.tensors.map((t) => {
     let bufferIndex = 0;
@@ -420,7 +470,7 @@ function serialize(graph: TfliteGraphBuilder, description: string, metadata: Uin
     if (quantization) Tensor.addQuantization(b, quantization);
     return Tensor.endTensor(b);
   });
-  buffers.push(TfliteBuffer.createBuffer(b, alignedByteVector(b, metadata)));
+  if (metadata) buffers.push(TfliteBuffer.createBuffer(b, alignedByteVector(b, metadata)));
   const metadataBuffer = buffers.length - 1;
 
   const codes: { code: BuiltinOperator; version: number }[] = [];
@@ -450,7 +500,7 @@ function serialize(graph: TfliteGraphBuilder, description: string, metadata: Uin
     SubGraph.createOperatorsVector(b, opOffsets),
     b.createString('main'),
   );
-  const metadataEntry = Metadata.createMetadata(b, b.createString(METADATA_BUFFER_NAME), metadataBuffer);
+  const metadataEntries = metadata ? [Metadata.createMetadata(b, b.createString(METADATA_BUFFER_NAME), metadataBuffer)] : [];
   const model = Model.createModel(
     b,
     3,
@@ -459,7 +509,7 @@ function serialize(graph: TfliteGraphBuilder, description: string, metadata: Uin
     b.createString(description),
     Model.createBuffersVector(b, buffers),
     0,
-    Model.createMetadataVector(b, [metadataEntry]),
+    Model.createMetadataVector(b, metadataEntries),
   );
   Model.finishModelBuffer(b, model);
   return b.asUint8Array();
@@ -470,8 +520,12 @@ export interface TfliteExportRequest {
   recognizer: ExportableRecognizer;
   name: string;
   options: ExportOptions;
-  /** For the recognition pipeline (float only): its outputs, described, and pipeline.json packed beside labels.txt. */
-  pipeline?: { outputs: { name: string; description: string }[]; descriptionFile: { name: string; text: string } };
+  /**
+   * For the recognition pipeline: its outputs, described, pipeline.json packed beside labels.txt,
+   * and (int8) the tensor the quantized part ends at: what follows it is written in float, input
+   * and outputs included, so the int8 file is fed and read as the float one.
+   */
+  pipeline?: { outputs: { name: string; description: string }[]; descriptionFile: { name: string; text: string }; quantizeUntil?: string };
 }
 
 const MODES: Record<TfliteFormat, Mode> = { tflite: 'float32', 'tflite-fp16': 'float16', 'tflite-int8': 'int8' };
@@ -483,8 +537,10 @@ export function irToTflite(ir: IrGraph, request: TfliteExportRequest): Uint8Arra
   if (!options.representativeInputs) {
     throw new FacetrainError('FT_ERR_INVALID_OPTION', 'tflite-int8 needs representative inputs to calibrate on; pass a few dozen training photos as representativeInputs');
   }
-  const plan = planInt8(ir, calibrate(ir, options.representativeInputs));
-  correctBiases(ir, plan, options.representativeInputs);
+  const until = request.pipeline?.quantizeUntil;
+  const quantized = until ? subgraphFor(ir, [until]) : ir;
+  const plan = planInt8(quantized, calibrate(quantized, options.representativeInputs));
+  correctBiases(quantized, plan, options.representativeInputs);
   return tfliteBytes(ir, request, plan);
 }
 
@@ -494,7 +550,7 @@ function tfliteBytes(ir: IrGraph, request: TfliteExportRequest, plan?: Int8Plan)
   const { recognizer, options } = request;
   const graph = new TfliteGraphBuilder(ir, mode, plan);
   const { pipeline } = request;
-  graph.build(options.int8Io ?? 'uint8', pipeline?.outputs.map((o) => o.name));
+  graph.build(options.int8Io ?? (pipeline ? 'float32' : 'uint8'), pipeline?.outputs.map((o) => o.name));
   const metadata = buildClassifierMetadata({
     name: request.name,
     description: `Recognises ${recognizer.labels.length} people from a face photo (facetrain, ${mode}).`,

@@ -31,6 +31,9 @@ export interface ExportableRecognizer {
 export interface ExportOptions {
   /** tflite-int8 only: model inputs (already normalised, NHWC) to calibrate activation ranges on; a few dozen real photos. */
   representativeInputs?: tf.Tensor4D;
-  /** tflite-int8 only: type of the input and output tensors, uint8 (default, as Model Maker) or int8. */
-  int8Io?: 'uint8' | 'int8';
+  /**
+   * tflite-int8 only: type of the input and output tensors, uint8 (the classifier's default, as
+   * Model Maker), int8, or float32 (the pipeline's default: quantized inside the graph).
+   */
+  int8Io?: 'uint8' | 'int8' | 'float32';
 }

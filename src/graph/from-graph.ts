@@ -34,8 +34,8 @@ export function attr<T>(node: GraphNode, key: string, fallback: T): T {
   return value === undefined ? fallback : (value as T);
 }
 
-/** Nodes the output depends on, inputs before consumers. */
-function topologicalOrder(graph: ConvertedGraph, output: string): GraphNode[] {
+/** Nodes the outputs depend on, inputs before consumers. */
+export function topologicalOrder(graph: ConvertedGraph, outputs: string[]): GraphNode[] {
   const order: GraphNode[] = [];
   const seen = new Set<string>();
   const visit = (name: string): void => {
@@ -49,7 +49,7 @@ function topologicalOrder(graph: ConvertedGraph, output: string): GraphNode[] {
     }
     order.push(node);
   };
-  visit(output);
+  for (const output of outputs) visit(output);
   return order;
 }
 
@@ -224,7 +224,7 @@ export function irFromGraphEmbedding(model: GraphModel, outputNode: string, form
 /** The graph cut at `outputNode` and L2-normalised, left open so a caller appends what it computes from the embedding. */
 export function embeddingIr(model: GraphModel, outputNode: string, format: string): { b: IrBuilder; normalised: string } {
   const graph = compiledGraph(model);
-  const order = topologicalOrder(graph, outputNode);
+  const order = topologicalOrder(graph, [outputNode]);
   const placeholders = order.filter((n) => n.op === 'Placeholder');
   if (placeholders.length !== 1) throw unsupported(`GraphModel with ${placeholders.length} inputs feeding ${outputNode}`, format);
   const input = placeholders[0];

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { type IrGraph, type IrOp, soleOutput, unsupported } from '../../graph/ir.js';
+import { type IrGraph, type IrOp, unsupported } from '../../graph/ir.js';
 import { UnitNormalization } from './unit-normalization.js';
 
 const FORMAT = 'Keras .h5';
@@ -23,7 +23,43 @@ function activationLayers(kind: 'none' | 'relu' | 'relu6', name: string): tfl.la
   return kind === 'relu6' ? [tfl.layers.reLU({ name: `${name}_relu6`, maxValue: 6 })] : [];
 }
 
-/** The Keras layer for one IR op, with the weights to set once it is built. */
+/** The image mirrored left-right in built-in layers: width moved last, a Dense whose kernel reverses it, moved back (exact: one product by 1 per value). */
+function mirrorLayers(name: string, [, , width]: number[]): Built[] {
+  const reversal = new Float32Array(width! * width!);
+  for (let j = 0; j < width!; j++) reversal[(width! - 1 - j) * width! + j] = 1;
+  return [
+    { layer: tfl.layers.permute({ name: `${name}_width_last`, dims: [1, 3, 2] }), weights: [] },
+    { layer: tfl.layers.dense({ name, units: width!, useBias: false }), weights: [tf.tensor2d(reversal, [width!, width!])] },
+    { layer: tfl.layers.permute({ name: `${name}_width_back`, dims: [1, 3, 2] }), weights: [] },
+  ];
+}
+
+/** Keras layers for one IR op in order (most ops are one layer), with the weights to set once they are built. */
+function layersFor(op: IrOp, name: string, inputShape: number[]): Built[] {
+  switch (op.kind) {
+    case 'prelu': {
+      // one slope per channel, shared over height and width as Keras' PReLU(shared_axes=[1, 2])
+      const spatial = inputShape.length === 4;
+      const alpha = spatial ? tf.tensor3d(op.slope, [1, 1, op.slope.length]) : tf.tensor1d(op.slope);
+      return [{ layer: tfl.layers.prelu({ name, ...(spatial ? { sharedAxes: [1, 2] } : {}) }), weights: [alpha] }];
+    }
+    case 'mirrorWidth':
+      return mirrorLayers(name, inputShape);
+    case 'groupMax': {
+      // [people * k] -> [people, k] -> [k, people] -> the maximum over k
+      const columns = inputShape[1]!;
+      return [
+        { layer: tfl.layers.reshape({ name: `${name}_grouped`, targetShape: [op.groups, columns / op.groups] }), weights: [] },
+        { layer: tfl.layers.permute({ name: `${name}_group_last`, dims: [2, 1] }), weights: [] },
+        { layer: tfl.layers.globalMaxPooling1d({ name }), weights: [] },
+      ];
+    }
+    default:
+      return [layerFor(op, name)];
+  }
+}
+
+/** The Keras layer for one IR op that is a single built-in layer, with the weights to set once it is built. */
 function layerFor(op: IrOp, name: string): Built {
   switch (op.kind) {
     case 'pad': {
@@ -66,19 +102,20 @@ function layerFor(op: IrOp, name: string): Built {
       return { layer: tfl.layers.activation({ name, activation: 'sigmoid' }), weights: [] };
     case 'l2Normalize':
       return { layer: new UnitNormalization({ name }), weights: [] };
-    case 'groupMax':
     case 'pickAtArgMax':
-      throw unsupported(`the template match of the unknown decision (${op.output})`, FORMAT);
+      throw unsupported(`the pick of the head's person's score (${op.output}); leave the score output out`, FORMAT);
     case 'prelu':
     case 'mirrorWidth':
-      throw unsupported(`IR op ${op.kind} (${op.output})`, FORMAT);
+    case 'groupMax':
+      throw new Error(`internal error: IR op ${op.kind} is written by layersFor`);
   }
 }
 
 /**
  * A Keras functional model of built-in layers (plus UnitNormalization, Keras >= 2.9) computing the
- * same as an IR graph: how a recognizer that is not a Keras model (FaceRes is a TF graph) gets a
- * Keras .h5. Weights are set; the caller disposes the model.
+ * same as an IR graph, its outputs in the graph's order: how a recognizer that is not a Keras model
+ * (FaceRes is a TF graph, MobileFaceNet a TFLite file) gets a Keras .h5. Weights are set; the
+ * caller disposes the model.
  */
 export function irToLayersModel(graph: IrGraph, name: string): tfl.LayersModel {
   const used = new Set<string>();
@@ -87,15 +124,18 @@ export function irToLayersModel(graph: IrGraph, name: string): tfl.LayersModel {
   const get = (irName: string): tfl.SymbolicTensor => values.get(irName)!;
   const pending: Built[] = [];
   for (const op of graph.ops) {
-    const built = layerFor(op, kerasName(op.output, used));
-    const args = 'inputs' in op ? op.inputs.map(get) : get(op.input);
-    let out = built.layer.apply(args) as tfl.SymbolicTensor;
-    pending.push(built);
+    const chain = layersFor(op, kerasName(op.output, used), graph.shapes.get('inputs' in op ? op.inputs[0] : op.input) ?? []);
+    let out: tfl.SymbolicTensor | tfl.SymbolicTensor[] = 'inputs' in op ? op.inputs.map(get) : get(op.input);
+    for (const built of chain) {
+      out = built.layer.apply(out) as tfl.SymbolicTensor;
+      pending.push(built);
+    }
     const activation = 'activation' in op ? op.activation : 'none';
-    for (const extra of activationLayers(activation, built.layer.name)) out = extra.apply(out) as tfl.SymbolicTensor;
-    values.set(op.output, out);
+    for (const extra of activationLayers(activation, chain.at(-1)!.layer.name)) out = extra.apply(out) as tfl.SymbolicTensor;
+    values.set(op.output, out as tfl.SymbolicTensor);
   }
-  const model = tfl.model({ name, inputs: input, outputs: get(soleOutput(graph)) });
+  const outputs = graph.outputs.map(get);
+  const model = tfl.model({ name, inputs: input, outputs: outputs.length === 1 ? outputs[0]! : outputs });
   for (const { layer, weights } of pending) {
     if (weights.length > 0) layer.setWeights(weights);
     tf.dispose(weights);

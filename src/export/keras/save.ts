@@ -22,6 +22,10 @@ import { createH5, writeNameListAttr } from './h5.js';
 export interface SaveKerasH5Options {
   /** Person names in output-unit order, stored as the root attribute `class_names`. */
   labels?: string[];
+  /** The output the labels name the units of (default the first). */
+  labelsOutput?: number;
+  /** More root attributes (strings), e.g. the recognition pipeline's description; Keras ignores them. */
+  attributes?: Record<string, string>;
 }
 
 /** h5py creates intermediate groups for `a/b:0`; h5wasm does not. */
@@ -55,19 +59,21 @@ function writeLayerWeights(parent: Group, layer: tfl.layers.Layer): void {
   });
 }
 
-function checkLabels(model: tfl.LayersModel, labels: string[]): void {
-  const units = model.outputs[0].shape[model.outputs[0].shape.length - 1];
+function checkLabels(model: tfl.LayersModel, labels: string[], output: number): void {
+  const { shape } = model.outputs[output]!;
+  const units = shape[shape.length - 1];
   if (labels.length !== units) {
     throw new FacetrainError('FT_ERR_INVALID_OPTION', `Expected ${units} labels (one per output unit of model "${model.name}") but received ${labels.length}`);
   }
 }
 
-function writeModel(file: H5File, model: tfl.LayersModel, labels: string[] | undefined): void {
+function writeModel(file: H5File, model: tfl.LayersModel, { labels, attributes = {} }: SaveKerasH5Options): void {
   // Attribute types follow h5py 3 under Keras: str -> UTF-8 vlen, bytes -> ASCII vlen.
   file.create_attribute(ROOT_ATTRS.kerasVersion, KERAS_VERSION);
   file.create_attribute(ROOT_ATTRS.backend, KERAS_BACKEND);
   file.create_attribute(ROOT_ATTRS.modelConfig, toAsciiJson(toKerasModelConfig(model)), null, 'A');
   if (labels) file.create_attribute(ROOT_ATTRS.classNames, labels, [labels.length]);
+  for (const [key, value] of Object.entries(attributes)) file.create_attribute(key, value);
 
   const weightsGroup = file.create_group(MODEL_WEIGHTS_GROUP);
   writeNameListAttr(weightsGroup, LAYER_NAMES_ATTR, model.layers.map((l) => l.name));
@@ -86,14 +92,14 @@ function writeModel(file: H5File, model: tfl.LayersModel, labels: string[] | und
  * The file appears atomically: readers never see a half-written one.
  */
 export async function saveKerasH5(model: tfl.LayersModel, file: string, opts: SaveKerasH5Options = {}): Promise<void> {
-  if (opts.labels) checkLabels(model, opts.labels);
+  if (opts.labels) checkLabels(model, opts.labels, opts.labelsOutput ?? 0);
   // h5wasm can only write to a path; build the file privately, then publish it in one rename.
   const tmpDir = await mkdtemp(path.join(os.tmpdir(), 'facetrain-h5-'));
   try {
     const tmpFile = path.join(tmpDir, 'model.h5');
     const h5 = await createH5(tmpFile);
     try {
-      writeModel(h5, model, opts.labels);
+      writeModel(h5, model, opts);
     } finally {
       h5.close();
     }

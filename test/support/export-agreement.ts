@@ -1,0 +1,113 @@
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { detectorFor, loadFaceAligner } from '../../src/faces/cropper.js';
+import { readImageBytes, type RgbImage } from '../../src/image/decode.js';
+import { readManifest } from '../../src/model-dir/manifest.js';
+import { facesAsSeen, loadRecognizer } from '../../src/recognize/recognizer.js';
+import { FIVE_CELEBRITIES, sharedPath } from './shared.js';
+import type { loadLiteRtInNode } from './litert-shim.js';
+
+/**
+ * How exported pipeline recognizers compare with `predict` on one photo set, face by face: the
+ * export-consumers test asserts it, `npm run bench` (section export) reports it per format.
+ */
+
+type LiteRt = Awaited<ReturnType<typeof loadLiteRtInNode>>;
+
+/** The visible entries of a folder, sorted, as paths. */
+export async function filesIn(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((f) => !f.startsWith('.')).sort().map((f) => path.join(dir, f));
+}
+
+/** Known people (five-celebrities val), strangers (two photos of each bbt person) and group scenes of strangers. */
+export async function mixedPhotos(): Promise<string[]> {
+  const known = (await Promise.all((await filesIn(path.join(FIVE_CELEBRITIES, 'val'))).map(filesIn))).flat();
+  const strangers = (await Promise.all((await filesIn(sharedPath('datasets', 'bbt'))).map(async (d) => (await filesIn(d)).slice(0, 2)))).flat();
+  const scenes = (await filesIn(sharedPath('datasets', 'bbt-scenes'))).filter((f) => /bbt\d\.jpg$/.test(f));
+  return [...known, ...strangers, ...scenes];
+}
+
+/** One face as `predict` answers it, with the aligned crop it classified. */
+export interface PredictedFace {
+  name: string;
+  crop: RgbImage;
+  label: string;
+  score: number;
+}
+
+/** Every face `predict` finds in `photos`, with its crop (the recognizer's input before normalisation). */
+export async function predictedFaces(modelDir: string, photos: string[]): Promise<PredictedFace[]> {
+  const manifest = await readManifest(modelDir);
+  const recognizer = await loadRecognizer(modelDir);
+  const detector = await detectorFor(manifest.input);
+  const aligner = detector && (await loadFaceAligner(manifest.input));
+  const faces: PredictedFace[] = [];
+  try {
+    for (const file of photos) {
+      const bytes = await readImageBytes(file);
+      const [expected, located] = [await recognizer.predict(bytes), await facesAsSeen(bytes, manifest.input, detector, aligner)];
+      if (located.length !== expected.length) throw new Error(`${file}: predict found ${expected.length} faces, the crops ${located.length}`);
+      located.forEach(({ crop }, i) => faces.push({ name: `${path.basename(file)} face ${i}`, crop, label: expected[i]!.label, score: expected[i]!.score }));
+    }
+  } finally {
+    recognizer.dispose();
+    detector?.dispose();
+    aligner?.dispose();
+  }
+  return faces;
+}
+
+/** What the pipeline.json of an export says about the decision and the input. */
+export interface Decision {
+  threshold: number;
+  labels: string[];
+  mean: number;
+  std: number;
+}
+
+/** An exported recognizer's answer for one face: `score >= threshold` names the head's person, else unknown. */
+export interface ExportedAnswer {
+  label: string;
+  score: number;
+}
+
+/** Runs a pipeline .tflite (float32 in and out in every precision) in LiteRT.js on each crop and decides as pipeline.json says. */
+export async function tfliteAnswers(litert: LiteRt, bytes: Uint8Array, faces: PredictedFace[], decision: Decision): Promise<ExportedAnswer[]> {
+  const compiled = await litert.loadAndCompile(bytes, { accelerator: 'wasm' });
+  const answers: ExportedAnswer[] = [];
+  try {
+    for (const { crop } of faces) {
+      const input = new litert.Tensor(Float32Array.from(crop.data, (v) => (v - decision.mean) / decision.std), [1, crop.height, crop.width, 3]);
+      const outputs = await compiled.run(input);
+      const [probabilities, score] = [outputs[1]!.toTypedArray() as Float32Array, (outputs[3]!.toTypedArray() as Float32Array)[0]!];
+      for (const out of outputs) out.delete();
+      input.delete();
+      const best = probabilities.indexOf(Math.max(...probabilities));
+      answers.push({ label: score >= decision.threshold ? decision.labels[best]! : 'unknown', score });
+    }
+  } finally {
+    compiled.delete();
+  }
+  return answers;
+}
+
+export interface Agreement {
+  faces: number;
+  /** Faces `predict` calls unknown. */
+  unknown: number;
+  sameLabel: number;
+  /** Largest |exported score - predict's score|. */
+  maxScoreDifference: number;
+  disagreements: string[];
+}
+
+export function agreement(faces: PredictedFace[], answers: ExportedAnswer[]): Agreement {
+  const disagreements: string[] = [];
+  let maxScoreDifference = 0;
+  faces.forEach((face, i) => {
+    const answer = answers[i]!;
+    maxScoreDifference = Math.max(maxScoreDifference, Math.abs(answer.score - face.score));
+    if (answer.label !== face.label) disagreements.push(`${face.name}: predict ${face.label} ${face.score.toFixed(3)}, export ${answer.label} ${answer.score.toFixed(3)}`);
+  });
+  return { faces: faces.length, unknown: faces.filter((f) => f.label === 'unknown').length, sameLabel: faces.length - disagreements.length, maxScoreDifference, disagreements };
+}
