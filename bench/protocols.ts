@@ -112,12 +112,12 @@ export interface OpenSetProtocol {
   strangers: string[];
 }
 
-interface PersonPhotos {
+export interface PersonPhotos {
   person: string;
   files: string[];
 }
 
-function peopleIn(dir: string): PersonPhotos[] {
+export function peopleIn(dir: string): PersonPhotos[] {
   return list(dir).map((person) => ({ person, files: list(path.join(dir, person)).map((f) => path.join(dir, person, f)) }));
 }
 

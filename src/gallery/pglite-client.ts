@@ -20,9 +20,14 @@ export async function pgliteClient(dataDir: string, location: string): Promise<S
   const copyBinary = (session: Pick<PGlite, 'query'>) => async (target: string, data: Uint8Array<ArrayBuffer>) => {
     await session.query(`COPY ${target} FROM '/dev/blob' WITH (FORMAT binary)`, [], { blob: new Blob([data]) });
   };
+  const copyOut = async (query: string): Promise<Uint8Array> => {
+    const { blob } = await db.query(`COPY (${query}) TO '/dev/blob' WITH (FORMAT binary)`);
+    return new Uint8Array(await blob!.arrayBuffer());
+  };
   return {
     query: (text, params) => db.query(text, params),
     copyBinary: copyBinary(db),
+    copyOut,
     transaction: (work) => db.transaction((tx) => work({ query: (text, params) => tx.query(text, params), copyBinary: copyBinary(tx) })),
     end: () => db.close(),
   };
