@@ -122,10 +122,12 @@ async function galleryStore(url: (dir: string) => string, matrix: Float32Array, 
     processRssMBPer1e6: perMillionMB(rss, size),
   };
   if (location.startsWith('pglite:')) {
-    t = performance.now();
-    await store.forget('person-0');
-    figures.forgetSeconds = round((performance.now() - t) / 1000);
-    figures.forgottenTemplates = Math.min(size, ENROL_BATCH);
+    if (process.env.BENCH_GALLERY_FORGET !== '0') {
+      t = performance.now();
+      await store.forget('person-0');
+      figures.forgetSeconds = round((performance.now() - t) / 1000);
+      figures.forgottenTemplates = Math.min(size, ENROL_BATCH);
+    }
     await store.close();
     const indexFile = (await readdir(path.join(dir, 'gallery'))).find((f) => f.endsWith('.usearch'))!;
     figures.indexFileMBPer1e6 = perMillionMB((await stat(path.join(dir, 'gallery', indexFile))).size, size);
@@ -183,7 +185,7 @@ async function usearchIndex(matrix: Float32Array, size: number, queries: { vecto
   const dir = await mkdtemp(path.join(tmpdir(), 'facetrain-bench-usearch-'));
   const rssBefore = process.memoryUsage().rss;
   const scalar = { f32: usearch.ScalarKind.F32, f16: usearch.ScalarKind.F16, i8: usearch.ScalarKind.I8 }[quantization];
-  const index = new usearch.Index({ dimensions: DIMS, metric: usearch.MetricKind.IP, quantization: scalar, connectivity: 16, expansion_add: 128, expansion_search: 128, multi: false });
+  const index = new usearch.Index({ dimensions: DIMS, metric: usearch.MetricKind.IP, quantization: scalar, connectivity: 16, expansion_add: 64, expansion_search: 128, multi: false });
   const started = performance.now();
   for (let start = 0; start < size; start += ENROL_BATCH) {
     const count = Math.min(ENROL_BATCH, size - start);
@@ -221,7 +223,7 @@ async function usearchIndex(matrix: Float32Array, size: number, queries: { vecto
  * templates. BENCH_GALLERY_SIZES=100000,1000000 (default 10000; how long each takes is in the
  * README); BENCH_GALLERY_ENGINES=embedded,usearch,usearch-f16,usearch-i8,pglite-after-load,postgres-wire
  * picks engines (default embedded,usearch,usearch-f16,usearch-i8); BENCH_GALLERY_REBUILD=0 skips
- * the embedded index rebuild.
+ * the embedded index rebuild, BENCH_GALLERY_FORGET=0 the embedded forget (a table rewrite).
  */
 export async function benchGallery(): Promise<Record<string, unknown>> {
   const sizes = (process.env.BENCH_GALLERY_SIZES ?? '10000').split(',').map(Number);
@@ -236,13 +238,14 @@ export async function benchGallery(): Promise<Record<string, unknown>> {
       const target = Math.floor(random() * size);
       const query = nearCopy(matrix.subarray(target * DIMS, (target + 1) * DIMS), random);
       const t = performance.now();
-      const exact = exactNearest(matrix, size, query);
-      exactMs.push(performance.now() - t);
+      // a JS scan (what the file store does) for the time; usearch's exact SIMD scan gives the same answer faster at 10^6
+      const exact = size > 100_000 ? Number(usearch.exactSearch(matrix, query, DIMS, 1, usearch.MetricKind.IP, 2).keys[0]) : exactNearest(matrix, size, query);
+      if (size <= 100_000) exactMs.push(performance.now() - t);
       return { vector: query, exact };
     });
     exactMs.sort((a, b) => a - b);
     const figures: Record<string, unknown> = {
-      exactScanSearchMs: { p50: round(percentile(exactMs, 0.5)), p99: round(percentile(exactMs, 0.99)) },
+      exactScanSearchMs: exactMs.length > 0 ? { p50: round(percentile(exactMs, 0.5)), p99: round(percentile(exactMs, 0.99)) } : 'not timed above 10^5 (answers from usearch.exactSearch)',
       // what gallery.json-style base64 storage of the same vectors would take
       jsonFileMBPer1e6: round(encodeVector(matrix.subarray(0, DIMS)).length + 120),
     };

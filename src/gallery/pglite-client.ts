@@ -12,7 +12,8 @@ export async function pgliteClient(dataDir: string, location: string): Promise<S
   await mkdir(dataDir, { recursive: true });
   let db: PGlite;
   try {
-    db = await PGlite.create(dataDir, { extensions: { vector } });
+    // WAL segments are deleted rather than reused once checkpointed, so a forgotten person's rows do not survive in an old segment (see SqlStoreOptions.scrubFiles)
+    db = await PGlite.create(dataDir, { extensions: { vector }, postgresqlconf: ['wal_recycle = off'] });
   } catch (err) {
     throw new FacetrainError('FT_ERR_MODEL', `${location}: the embedded gallery cannot be opened (${(err as Error).message}); is another facetrain process using it?`, { cause: err });
   }

@@ -167,14 +167,15 @@ async function insertTemplates(tx: SqlSession, person: string, templates: FaceTe
   return rows;
 }
 
-/** The vectors of the rows `INSERT ... RETURNING id, photo_hash` gave, in the search index's form. */
-function addedVectors(added: { id: string; photo_hash: string }[], templates: FaceTemplate[], dims: number): { ids: BigUint64Array; vectors: Float32Array } {
+/** The rows `INSERT ... RETURNING id, photo_hash` gave, with their templates, in the search index's form. */
+function addedTemplates(added: { id: string; photo_hash: string }[], templates: FaceTemplate[], dims: number): { ids: BigUint64Array; vectors: Float32Array; inserted: FaceTemplate[] } {
   // the first template of a photo hash is the one inserted (later ones in the same batch conflict with it)
-  const byHash = new Map<string, Float32Array>();
-  for (const t of templates) if (!byHash.has(t.photoHash)) byHash.set(t.photoHash, t.embedding);
+  const byHash = new Map<string, FaceTemplate>();
+  for (const t of templates) if (!byHash.has(t.photoHash)) byHash.set(t.photoHash, t);
+  const inserted = added.map((row) => byHash.get(row.photo_hash)!);
   const vectors = new Float32Array(added.length * dims);
-  added.forEach((row, i) => vectors.set(byHash.get(row.photo_hash)!, i * dims));
-  return { ids: BigUint64Array.from(added, (row) => BigInt(row.id)), vectors };
+  inserted.forEach((t, i) => vectors.set(t.embedding, i * dims));
+  return { ids: BigUint64Array.from(added, (row) => BigInt(row.id)), vectors, inserted };
 }
 
 export interface SqlStoreOptions {
@@ -184,12 +185,30 @@ export interface SqlStoreOptions {
    * pgvector's HNSW index searches them (PostgreSQL).
    */
   indexDir?: string;
+  /**
+   * After a forget, rewrite the templates table and retire the WAL written so far (embedded
+   * PGlite, whose files are the gallery's): PostgreSQL's DELETE leaves the row's bytes in the
+   * table file until it is rewritten, and in the WAL segment until that is removed.
+   * test/gallery-index.test.ts searches every file of the gallery for them.
+   */
+  scrubFiles?: boolean;
   /** Told when the search index had to be rebuilt from the database (missing or stale file). */
   onIndexRebuilt?: (templates: number) => void;
 }
 
-/** Candidates the search index proposes per query before the exact re-ranking: at least the k asked for. */
-const RERANK_CANDIDATES = 32;
+/** What a search answer says of a template besides its similarity: kept in memory beside the search index. */
+type TemplateLabel = Pick<Neighbour, 'person' | 'file' | 'photoHash'>;
+
+/** Every template's label by row id, read in batches (one query per batch, no vectors). */
+async function templateLabels(db: SqlClient): Promise<Map<bigint, TemplateLabel>> {
+  const labels = new Map<bigint, TemplateLabel>();
+  for (let after = '-1'; ; ) {
+    const { rows } = await db.query<{ id: string; person: string; file: string; photo_hash: string }>('SELECT id, person, file, photo_hash FROM facetrain_templates WHERE id > $1 ORDER BY id LIMIT $2', [after, REBUILD_BATCH]);
+    for (const r of rows) labels.set(BigInt(r.id), { person: r.person, file: r.file, photoHash: r.photo_hash });
+    if (rows.length < REBUILD_BATCH) return labels;
+    after = rows.at(-1)!.id;
+  }
+}
 
 /** Every template's id and vector, in batches by id, by binary COPY (the text form would be parsed in WebAssembly). */
 function templateBatches(db: SqlClient, dims: number): TemplateBatches {
@@ -212,6 +231,8 @@ export class SqlGalleryStore implements GalleryStore, ArchiveIndex {
     readonly location: string,
     readonly dims: number,
     private readonly templateIndex?: TemplateIndex,
+    private readonly labels = new Map<bigint, TemplateLabel>(),
+    private readonly scrubFiles = false,
   ) {}
 
   /** Opens the gallery, creating its tables (migration) on first use, and its search index when it has one. */
@@ -225,7 +246,7 @@ export class SqlGalleryStore implements GalleryStore, ArchiveIndex {
       const state = { generation: BigInt(rows[0]!.generation), templates: rows[0]!.templates };
       const { index, rebuilt } = await TemplateIndex.open(options.indexDir, dims, state, templateBatches(db, dims));
       if (rebuilt && state.templates > 0) options.onIndexRebuilt?.(state.templates);
-      return new SqlGalleryStore(db, location, dims, index);
+      return new SqlGalleryStore(db, location, dims, index, await templateLabels(db), options.scrubFiles);
     } catch (err) {
       await db.end();
       throw err;
@@ -240,8 +261,9 @@ export class SqlGalleryStore implements GalleryStore, ArchiveIndex {
       return { added, generation: this.templateIndex && (await nextGeneration(tx)) };
     });
     if (this.templateIndex) {
-      const { ids, vectors } = addedVectors(added, templates, this.dims);
+      const { ids, vectors, inserted } = addedTemplates(added, templates, this.dims);
       this.templateIndex.add(ids, vectors, generation!);
+      inserted.forEach((t, i) => this.labels.set(ids[i]!, { person, file: t.file, photoHash: t.photoHash }));
     }
     return { added: added.length, alreadyKnown: templates.length - added.length };
   }
@@ -254,6 +276,15 @@ export class SqlGalleryStore implements GalleryStore, ArchiveIndex {
     });
     // no copy of the person's vectors stays in the saved search index either
     await this.templateIndex?.remove(ids, generation!);
+    for (const id of ids) this.labels.delete(id);
+    if (found && this.scrubFiles) {
+      // costs a rewrite of the table (the bench measures it): the price of leaving no copy in the files
+      await this.db.query('VACUUM FULL facetrain_templates');
+      await this.db.query('SELECT pg_switch_wal()');
+      // the first checkpoint unlinks the old table files, the second the WAL segment that held the rows
+      await this.db.query('CHECKPOINT');
+      await this.db.query('CHECKPOINT');
+    }
     return found;
   }
 
@@ -273,23 +304,15 @@ export class SqlGalleryStore implements GalleryStore, ArchiveIndex {
 
   async nearest(embedding: Float32Array, k: number): Promise<Neighbour[]> {
     checkDims(embedding, this.dims, this.location);
-    type Row = { person: string; file: string; photo_hash: string; similarity: number };
-    let rows: Row[];
     if (this.templateIndex) {
-      // candidates from the search index, ranked again on the true vectors: the same answers and scores as an exact search of them
-      const candidates = this.templateIndex.search(embedding, Math.max(k, RERANK_CANDIDATES));
-      if (candidates.length === 0) return [];
-      ({ rows } = await this.db.query<Row>(
-        'SELECT person, file, photo_hash, -(embedding <#> $1::vector) AS similarity FROM facetrain_templates WHERE id = ANY($2::bigint[]) ORDER BY embedding <#> $1::vector, id LIMIT $3',
-        [vectorLiteral(embedding), candidates.map(String), k],
-      ));
-    } else {
-      // <#> is the negative inner product: the cosine of unit vectors, negated
-      ({ rows } = await this.db.query<Row>(
-        'SELECT person, file, photo_hash, -(embedding <#> $1::vector) AS similarity FROM facetrain_templates ORDER BY embedding <#> $1::vector LIMIT $2',
-        [vectorLiteral(embedding), Math.min(k, HNSW_EF_SEARCH)],
-      ));
+      // the search index alone: its vectors are the true ones and the labels are in memory (a PGlite query costs more than the search)
+      return this.templateIndex.search(embedding, k).map((hit) => ({ ...this.labels.get(hit.id)!, similarity: hit.similarity }));
     }
+    // <#> is the negative inner product: the cosine of unit vectors, negated
+    const { rows } = await this.db.query<{ person: string; file: string; photo_hash: string; similarity: number }>(
+      'SELECT person, file, photo_hash, -(embedding <#> $1::vector) AS similarity FROM facetrain_templates ORDER BY embedding <#> $1::vector LIMIT $2',
+      [vectorLiteral(embedding), Math.min(k, HNSW_EF_SEARCH)],
+    );
     return rows.map((r) => ({ person: r.person, file: r.file, photoHash: r.photo_hash, similarity: r.similarity }));
   }
 
