@@ -14,6 +14,8 @@ import { createRandom, shuffled } from '../src/util/random.js';
 import { embedPhotos, peopleIn, type Embeddings } from './protocols.js';
 import { round } from './timing.js';
 
+const BASE = 'mobilefacenet';
+
 interface Sample {
   person: string;
   file: string;
@@ -66,20 +68,24 @@ function smallTasks(datasets: string): Task[] {
   ];
 }
 
-/** MobileFaceNet embeddings (the default base) of every file, kept in BENCH_GALLERY_EMBEDDINGS when set. */
+/**
+ * MobileFaceNet embeddings (the default base) of every file, kept in BENCH_GALLERY_EMBEDDINGS when
+ * set: the same file format as `npm run accuracy`'s ACCURACY_CACHE (embeddings per base), so one
+ * file serves both.
+ */
 async function embedAll(files: string[]): Promise<Embeddings> {
   const cacheFile = process.env.BENCH_GALLERY_EMBEDDINGS;
-  const cached: Record<string, number[] | null> = cacheFile && existsSync(cacheFile) ? JSON.parse(readFileSync(cacheFile, 'utf8')) : {};
-  const out: Embeddings = new Map(Object.entries(cached).map(([f, v]) => [f, v && Float32Array.from(v)]));
+  const cached: Record<string, Record<string, number[] | null>> = cacheFile && existsSync(cacheFile) ? JSON.parse(readFileSync(cacheFile, 'utf8')) : {};
+  const out: Embeddings = new Map(Object.entries(cached[BASE] ?? {}).map(([f, v]) => [f, v && Float32Array.from(v)]));
   const missing = files.filter((f) => !out.has(f));
   if (missing.length > 0) {
-    const pipeline = await facePipelineOn(await chooseRuntime(undefined), embeddingRow('mobilefacenet'));
+    const pipeline = await facePipelineOn(await chooseRuntime(undefined), embeddingRow(BASE));
     const [measured] = await embedPhotos(missing, pipeline.detector, [pipeline], (done) => {
       if (done % 100 === 0) process.stderr.write(`gallery-head: embedded ${done}/${missing.length}\n`);
     });
     for (const [file, e] of measured!) out.set(file, e);
     pipeline.dispose();
-    if (cacheFile) await writeFile(cacheFile, JSON.stringify(Object.fromEntries([...out].map(([f, v]) => [f, v && Array.from(v)]))));
+    if (cacheFile) await writeFile(cacheFile, JSON.stringify({ ...cached, [BASE]: Object.fromEntries([...out].map(([f, v]) => [f, v && Array.from(v)])) }));
   }
   return out;
 }
@@ -101,7 +107,7 @@ async function compare(task: Task, embeddings: Embeddings, seed: number): Promis
   const nearestMsPerQuery = (performance.now() - t) / Math.max(1, vectors.length);
 
   // the model's head: Dropout -> Dense(N, softmax), trained as `train` does (no augmented views here)
-  const config = resolveTrainConfig({ dataDir: '.', outDir: '.', base: 'mobilefacenet', seed });
+  const config = resolveTrainConfig({ dataDir: '.', outDir: '.', base: BASE, seed });
   const entries: GalleryEntry[] = train.map((s) => ({ hash: s.file, person: s.person, file: s.file, split: 'train', faces: 1, views: [encodeVector(embeddings.get(s.file)!)] }));
   t = performance.now();
   const { head } = await trainEmbeddingHead(entries, [], people, config, () => {});
@@ -142,7 +148,7 @@ export async function benchGalleryHead(): Promise<Record<string, unknown>> {
   const tasks = [...smallTasks(datasets), ...lfwTasks(datasets, sizes, seed)];
   const embeddings = await embedAll([...new Set(tasks.flatMap((t) => [...t.train, ...t.queries].map((s) => s.file)))]);
   await initEngine();
-  const out: Record<string, unknown> = { base: 'mobilefacenet', note: 'closed set (every query is of an enrolled person); shared 2-core machine: times are noisy' };
+  const out: Record<string, unknown> = { base: BASE, note: 'closed set (every query is of an enrolled person); shared 2-core machine: times are noisy' };
   for (const task of tasks) {
     out[task.name] = await compare(task, embeddings, seed);
     process.stderr.write(`gallery-head: ${task.name}: ${JSON.stringify(out[task.name])}\n`);
