@@ -165,7 +165,7 @@ async function pgliteIndexAfterLoad(matrix: Float32Array, size: number): Promise
   }
 }
 
-/** Candidates the embedded store re-ranks on the true vectors (RERANK_CANDIDATES in src/gallery/sql-store.ts). */
+/** Candidates an f16/i8 index would have to re-rank on the true vectors (kept elsewhere) to give exact answers. */
 const RERANK = 32;
 
 function dot(matrix: Float32Array, row: number, q: Float32Array): number {
@@ -176,8 +176,8 @@ function dot(matrix: Float32Array, row: number, q: Float32Array): number {
 
 /**
  * usearch alone (native HNSW, SIMD, both cores for adding) at one quantization: the engine of the
- * embedded store's search index (f32), and how much f16/i8 would save and lose before and after
- * the exact re-ranking of RERANK candidates.
+ * embedded store's search index (f32, the store's settings), and how much
+ * f16/i8 would save and lose before and after an exact re-ranking of RERANK candidates.
  */
 async function usearchIndex(matrix: Float32Array, size: number, queries: { vector: Float32Array; exact: number }[], quantization: 'f32' | 'f16' | 'i8'): Promise<Record<string, unknown>> {
   const dir = await mkdtemp(path.join(tmpdir(), 'facetrain-bench-usearch-'));

@@ -181,8 +181,8 @@ function addedTemplates(added: { id: string; photo_hash: string }[], templates: 
 export interface SqlStoreOptions {
   /**
    * A folder for the search index outside the database (embedded PGlite): the templates are
-   * then found by usearch and re-ranked on their true vectors in the database. Without it,
-   * pgvector's HNSW index searches them (PostgreSQL).
+   * then found by usearch (`template-index.ts`), whose float32 vectors are the true ones, with
+   * their labels in memory. Without it, pgvector's HNSW index searches them (PostgreSQL).
    */
   indexDir?: string;
   /**
@@ -192,8 +192,6 @@ export interface SqlStoreOptions {
    * test/gallery-index.test.ts searches every file of the gallery for them.
    */
   scrubFiles?: boolean;
-  /** Told when the search index had to be rebuilt from the database (missing or stale file). */
-  onIndexRebuilt?: (templates: number) => void;
 }
 
 /** What a search answer says of a template besides its similarity: kept in memory beside the search index. */
@@ -244,8 +242,7 @@ export class SqlGalleryStore implements GalleryStore, ArchiveIndex {
         `SELECT (SELECT value FROM facetrain_gallery_meta WHERE key = 'templates_generation') AS generation, (SELECT count(*)::int FROM facetrain_templates) AS templates`,
       );
       const state = { generation: BigInt(rows[0]!.generation), templates: rows[0]!.templates };
-      const { index, rebuilt } = await TemplateIndex.open(options.indexDir, dims, state, templateBatches(db, dims));
-      if (rebuilt && state.templates > 0) options.onIndexRebuilt?.(state.templates);
+      const index = await TemplateIndex.open(options.indexDir, dims, state, templateBatches(db, dims));
       return new SqlGalleryStore(db, location, dims, index, await templateLabels(db), options.scrubFiles);
     } catch (err) {
       await db.end();

@@ -65,7 +65,7 @@ export class TemplateIndex {
    * generation and size, else rebuilt from `rows` (and saved). Other generations' files and
    * leftovers of interrupted saves are deleted.
    */
-  static async open(dir: string, dims: number, state: IndexedState, rows: TemplateBatches): Promise<{ index: TemplateIndex; rebuilt: boolean }> {
+  static async open(dir: string, dims: number, state: IndexedState, rows: TemplateBatches): Promise<TemplateIndex> {
     const current = TemplateIndex.file(dir, state.generation);
     let native: UsearchIndex | undefined;
     for (const name of await readdir(dir)) {
@@ -80,16 +80,12 @@ export class TemplateIndex {
         }
       } else if (FILE_PATTERN.test(name) || LEFTOVER_PATTERN.test(name)) await rm(full, { force: true });
     }
-    if (native) return { index: new TemplateIndex(dir, native, state.generation), rebuilt: false };
+    if (native) return new TemplateIndex(dir, native, state.generation);
     const index = new TemplateIndex(dir, TemplateIndex.create(dims), state.generation);
     index.dirty = true;
     for await (const batch of rows()) index.add(batch.ids, batch.vectors, state.generation);
     await index.save();
-    return { index, rebuilt: true };
-  }
-
-  get size(): number {
-    return this.index.size();
+    return index;
   }
 
   /** Adds templates committed in the database at `generation`; saved by `save` (or `close`). */
