@@ -264,7 +264,8 @@ export async function benchGallery(): Promise<Record<string, unknown>> {
     const section = async (name: string, run: () => Promise<Record<string, unknown>>) => {
       const t = performance.now();
       figures[name] = { ...(await run()), seconds: round((performance.now() - t) / 1000), loadAverage: loadavg().map(round) };
-      if (process.stderr.isTTY) process.stderr.write('\n');
+      // each engine's figures as soon as they are measured: a long run stopped later keeps them
+      process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}gallery ${size} ${name}: ${JSON.stringify(figures[name])}\n`);
     };
     if (engines.has('embedded')) await section('embedded', () => galleryStore((dir) => `pglite:${dir}`, matrix, size, queries, 'embedded'));
     for (const q of ['f32', 'f16', 'i8'] as const) if (engines.has(q === 'f32' ? 'usearch' : `usearch-${q}`)) await section(`usearch${q === 'f32' ? '' : `-${q}`}`, () => usearchIndex(matrix, size, queries, q));

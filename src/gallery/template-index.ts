@@ -2,6 +2,7 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import usearch, { type Index as UsearchIndex } from 'usearch';
 import { replaceFileAtomic } from '../util/fs.js';
+import { createRandom } from '../util/random.js';
 
 /**
  * HNSW settings of the embedded store's search index, measured in bench/gallery.ts on synthetic
@@ -98,14 +99,16 @@ export class TemplateIndex {
   /**
    * Removes templates forgotten in the database at `generation`, and saves at once: usearch
    * marks a removed vector free but keeps its bytes in memory and in a saved file, so the
-   * removed slots are overwritten (by adding and removing scratch vectors, which reuse them)
+   * removed slots are overwritten (by adding and removing as many random scratch vectors, which reuse them)
    * before the file is replaced. test/gallery-index.test.ts searches the file for the bytes.
    */
   async remove(ids: BigUint64Array, generation: bigint): Promise<void> {
     if (ids.length > 0) {
       this.index.remove(ids);
       const scratch = BigUint64Array.from(ids, (_, i) => SCRATCH_KEY_BASE + BigInt(i));
-      this.index.add(scratch, new Float32Array(ids.length * this.index.dimensions()).fill(0), 1);
+      // random rather than zero: vectors all equally far from everything are a degenerate case for HNSW's insertion walk
+      const random = createRandom(ids.length);
+      this.index.add(scratch, Float32Array.from({ length: ids.length * this.index.dimensions() }, () => random() - 0.5), 1);
       this.index.remove(scratch);
     }
     this.generation = generation;
