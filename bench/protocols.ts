@@ -122,12 +122,12 @@ export function protocolPhotos(p: OpenSetProtocol): string[] {
   return [...p.train.map((t) => t.file), ...p.known.map((k) => k.file), ...p.strangers];
 }
 
-interface PersonPhotos {
+export interface PersonPhotos {
   person: string;
   files: string[];
 }
 
-function peopleIn(dir: string): PersonPhotos[] {
+export function peopleIn(dir: string): PersonPhotos[] {
   return list(dir).map((person) => ({ person, files: list(path.join(dir, person)).map((f) => path.join(dir, person, f)) }));
 }
 

@@ -6,6 +6,7 @@ import { benchEngines } from './engines.js';
 import { benchExport } from './export.js';
 import { benchFaces } from './faces.js';
 import { benchGallery } from './gallery.js';
+import { benchGalleryHead } from './gallery-head.js';
 import { benchGalleryServers } from './gallery-servers.js';
 import { benchPhotos } from './photos.js';
 import { benchFaceServer, benchServer } from './server.js';
@@ -15,7 +16,7 @@ import { benchTraining } from './training.js';
 /**
  * `npm run bench`: every figure is a median of repeated runs after warm-up; ratios compare with
  * the stock path measured in the same process. Writes bench-results.json and prints a table.
- * BENCH_RUNS sets the repetitions (default 5); BENCH_ONLY=engine,faces,photos,engines,recipe,training,server,cluster,export,gallery,gallery-servers picks sections.
+ * BENCH_RUNS sets the repetitions (default 5); BENCH_ONLY=engine,faces,photos,engines,recipe,training,server,cluster,export,gallery,gallery-servers,gallery-head picks sections.
  * `gallery` and `gallery-servers` are not in the default list: building PGlite's HNSW index takes
  * minutes (BENCH_ONLY=gallery,gallery-servers runs them).
  */
@@ -37,6 +38,7 @@ const sections: Record<string, () => Promise<Record<string, unknown>>> = {
   export: () => benchExport(),
   gallery: () => benchGallery(),
   'gallery-servers': () => benchGalleryServers(),
+  'gallery-head': () => benchGalleryHead(),
 };
 for (const [name, run] of Object.entries(sections)) {
   if (!only.has(name)) continue;

@@ -37,7 +37,8 @@ export async function openGallery(url: string, dims: number, modelDir?: string):
   }
   if (url.startsWith('pglite:')) {
     const dir = url.slice('pglite:'.length);
-    return SqlGalleryStore.open(await pgliteClient(dir, url), url, dims);
+    // PGlite keeps the records; a usearch index file beside its own files searches them (see SqlStoreOptions)
+    return SqlGalleryStore.open(await pgliteClient(dir, url), url, dims, { indexDir: dir, scrubFiles: true });
   }
   if (url.startsWith('file:')) return FileGalleryStore.open(url.slice('file:'.length), dims);
   throw new FacetrainError('FT_ERR_INVALID_OPTION', `\`gallery\` ${redactUrl(url)}: not a gallery URL; expected ${GALLERY_URL_FORMS}`);

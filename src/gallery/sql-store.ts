@@ -1,5 +1,6 @@
 import type { ArchiveFace, ArchiveHit, ArchiveIndex, ArchivePhoto, ArchiveProgress, EnrollCount, FaceTemplate, GalleryStore, Neighbour, PersonSummary } from './store.js';
 import { FacetrainError } from '../errors.js';
+import { TemplateIndex, type TemplateBatches } from './template-index.js';
 
 /** What the SQL gallery needs from a PostgreSQL connection: node-postgres and PGlite both give it. */
 export interface SqlSession {
@@ -10,6 +11,8 @@ export interface SqlSession {
    * the binary form (measured in bench/gallery.ts).
    */
   copyBinary?(target: string, data: Uint8Array<ArrayBuffer>): Promise<void>;
+  /** `COPY (<query>) TO ... WITH (FORMAT binary)`: the rows in PostgreSQL's binary form, where the client can (PGlite). */
+  copyOut?(query: string): Promise<Uint8Array>;
 }
 
 export interface SqlClient extends SqlSession {
@@ -18,7 +21,10 @@ export interface SqlClient extends SqlSession {
   end(): Promise<void>;
 }
 
-const SCHEMA_VERSION = '1';
+/** 2: templates have a row id (the key of the embedded store's search index) and a generation counter. */
+const SCHEMA_VERSION = '2';
+/** Rows per batch when the embedded store's search index is rebuilt from the table. */
+const REBUILD_BATCH = 20_000;
 /** Candidates the HNSW graph walk keeps (pgvector's default is 40): recall@1 >= 0.99 at 10^6 in the bench. */
 export const HNSW_EF_SEARCH = 100;
 /** Rows per INSERT: one round trip per batch, well under PostgreSQL's 65535 parameters. */
@@ -31,7 +37,14 @@ export function vectorLiteral(v: Float32Array): string {
   return `[${Array.from(v).join(',')}]`;
 }
 
-async function migrate(db: SqlClient, dims: number, location: string): Promise<void> {
+/**
+ * Where the templates are searched: by pgvector's HNSW index inside the database (PostgreSQL), or
+ * by a search index outside it (embedded PGlite: pgvector's HNSW in one WebAssembly thread adds
+ * 20-50 templates/s, see README "Galleries"), in which case the database keeps no vector index.
+ */
+export type TemplateSearch = 'pgvector' | 'external';
+
+async function migrate(db: SqlClient, dims: number, location: string, search: TemplateSearch): Promise<void> {
   await db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
     try {
@@ -41,41 +54,73 @@ async function migrate(db: SqlClient, dims: number, location: string): Promise<v
     }
     await tx.query('CREATE TABLE IF NOT EXISTS facetrain_gallery_meta (key text PRIMARY KEY, value text NOT NULL)');
     const meta = new Map((await tx.query<{ key: string; value: string }>('SELECT key, value FROM facetrain_gallery_meta')).rows.map((r) => [r.key, r.value]));
-    if (meta.has('dims')) {
-      if (meta.get('dims') !== String(dims)) {
-        throw new FacetrainError('FT_ERR_MODEL', `${location}: this gallery holds ${meta.get('dims')}-value embeddings but the model makes ${dims}; use a gallery made with the same base`);
-      }
-      return;
+    if (meta.has('dims') && meta.get('dims') !== String(dims)) {
+      throw new FacetrainError('FT_ERR_MODEL', `${location}: this gallery holds ${meta.get('dims')}-value embeddings but the model makes ${dims}; use a gallery made with the same base`);
     }
-    await tx.query(`CREATE TABLE facetrain_people (name text PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now())`);
-    await tx.query(`CREATE TABLE facetrain_templates (
-      person text NOT NULL REFERENCES facetrain_people (name) ON DELETE CASCADE,
-      photo_hash text NOT NULL, file text NOT NULL, embedding vector(${dims}) NOT NULL,
-      PRIMARY KEY (person, photo_hash))`);
-    await tx.query('CREATE INDEX facetrain_templates_embedding ON facetrain_templates USING hnsw (embedding vector_ip_ops)');
-    await tx.query(`CREATE TABLE facetrain_archive_photos (
-      photo_hash text PRIMARY KEY, file text NOT NULL, faces integer, indexed_by text, indexed_at timestamptz)`);
-    await tx.query('CREATE INDEX facetrain_archive_pending ON facetrain_archive_photos (file) WHERE indexed_at IS NULL');
-    await tx.query(`CREATE TABLE facetrain_archive_faces (
-      photo_hash text NOT NULL REFERENCES facetrain_archive_photos (photo_hash) ON DELETE CASCADE,
-      face integer NOT NULL, box jsonb NOT NULL, embedding vector(${dims}) NOT NULL,
-      PRIMARY KEY (photo_hash, face))`);
-    await tx.query('CREATE INDEX facetrain_archive_embedding ON facetrain_archive_faces USING hnsw (embedding vector_ip_ops)');
-    await tx.query(`INSERT INTO facetrain_gallery_meta (key, value) VALUES ('schema', $1), ('dims', $2)`, [SCHEMA_VERSION, String(dims)]);
+    if (!meta.has('dims')) {
+      await tx.query(`CREATE TABLE facetrain_people (name text PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now())`);
+      await tx.query(`CREATE TABLE facetrain_templates (
+        person text NOT NULL REFERENCES facetrain_people (name) ON DELETE CASCADE,
+        photo_hash text NOT NULL, file text NOT NULL, embedding vector(${dims}) NOT NULL,
+        PRIMARY KEY (person, photo_hash))`);
+      await tx.query(`CREATE TABLE facetrain_archive_photos (
+        photo_hash text PRIMARY KEY, file text NOT NULL, faces integer, indexed_by text, indexed_at timestamptz)`);
+      await tx.query('CREATE INDEX facetrain_archive_pending ON facetrain_archive_photos (file) WHERE indexed_at IS NULL');
+      await tx.query(`CREATE TABLE facetrain_archive_faces (
+        photo_hash text NOT NULL REFERENCES facetrain_archive_photos (photo_hash) ON DELETE CASCADE,
+        face integer NOT NULL, box jsonb NOT NULL, embedding vector(${dims}) NOT NULL,
+        PRIMARY KEY (photo_hash, face))`);
+      await tx.query('CREATE INDEX facetrain_archive_embedding ON facetrain_archive_faces USING hnsw (embedding vector_ip_ops)');
+      await tx.query(`INSERT INTO facetrain_gallery_meta (key, value) VALUES ('schema', '1'), ('dims', $1)`, [String(dims)]);
+    }
+    if (meta.get('schema') !== SCHEMA_VERSION) {
+      // schema 1 -> 2; existing rows get their ids here
+      await tx.query('ALTER TABLE facetrain_templates ADD COLUMN IF NOT EXISTS id bigint GENERATED BY DEFAULT AS IDENTITY');
+      await tx.query('CREATE UNIQUE INDEX IF NOT EXISTS facetrain_templates_id ON facetrain_templates (id)');
+      await tx.query(`INSERT INTO facetrain_gallery_meta (key, value) VALUES ('templates_generation', '0') ON CONFLICT DO NOTHING`);
+      await tx.query(`UPDATE facetrain_gallery_meta SET value = $1 WHERE key = 'schema'`, [SCHEMA_VERSION]);
+    }
+    // a gallery moved between PGlite and PostgreSQL gets the vector index its engine searches with
+    if (search === 'pgvector') await tx.query('CREATE INDEX IF NOT EXISTS facetrain_templates_embedding ON facetrain_templates USING hnsw (embedding vector_ip_ops)');
+    else await tx.query('DROP INDEX IF EXISTS facetrain_templates_embedding');
   });
+}
+
+/** Bumps the gallery's generation in an enrol or forget transaction (embedded store only: one process writes it). */
+async function nextGeneration(tx: SqlSession): Promise<bigint> {
+  const { rows } = await tx.query<{ value: string }>(`UPDATE facetrain_gallery_meta SET value = (value::bigint + 1)::text WHERE key = 'templates_generation' RETURNING value`);
+  return BigInt(rows[0]!.value);
+}
+
+/** Rows of `COPY (SELECT id, embedding ...) TO ... WITH (FORMAT binary)`: an int8 and a pgvector vector each. */
+export function parseIdVectorCopy(data: Uint8Array, dims: number): { ids: BigUint64Array; vectors: Float32Array } {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  // signature (11), flags (4), header extension length (4) and the extension itself; a -1 ends the rows
+  const start = 19 + view.getInt32(15);
+  // field count (2), id length (4) and id (8), vector length (4), its dims and unused (2 + 2), floats
+  const rowBytes = 2 + 4 + 8 + 4 + 4 + 4 * dims;
+  const count = (data.byteLength - start - 2) / rowBytes;
+  const ids = new BigUint64Array(count);
+  const vectors = new Float32Array(count * dims);
+  for (let r = 0, at = start; r < count; r++) {
+    ids[r] = view.getBigUint64(at + 6);
+    at += 2 + 4 + 8 + 4 + 4;
+    for (let d = 0; d < dims; d++, at += 4) vectors[r * dims + d] = view.getFloat32(at);
+  }
+  return { ids, vectors };
 }
 
 function checkDims(embedding: Float32Array, dims: number, location: string): void {
   if (embedding.length !== dims) throw new FacetrainError('FT_ERR_MODEL', `${location}: an embedding of ${embedding.length} values was given to a gallery of ${dims}; use a gallery made with the same base`);
 }
 
-/** `INSERT ... VALUES (...), (...)` of `rows`, `width` parameters each, in batches. */
-async function insertRows(tx: SqlSession, head: string, tail: string, rows: unknown[][], cast: string[]): Promise<number> {
-  let inserted = 0;
+/** `INSERT ... VALUES (...), (...)` of `rows`, `width` parameters each, in batches; the rows its `RETURNING` gave. */
+async function insertRows<Row>(tx: SqlSession, head: string, tail: string, rows: unknown[][], cast: string[]): Promise<Row[]> {
+  const inserted: Row[] = [];
   for (let start = 0; start < rows.length; start += INSERT_BATCH) {
     const batch = rows.slice(start, start + INSERT_BATCH);
     const values = batch.map((_, r) => `(${cast.map((c, i) => `$${r * cast.length + i + 1}${c}`).join(', ')})`).join(', ');
-    inserted += (await tx.query(`${head} VALUES ${values} ${tail}`, batch.flat())).rows.length;
+    inserted.push(...(await tx.query<Row>(`${head} VALUES ${values} ${tail}`, batch.flat())).rows);
   }
   return inserted;
 }
@@ -107,19 +152,74 @@ export function binaryCopyStream(rows: (string | Float32Array)[][]): Uint8Array<
   return out;
 }
 
-/** Adds template rows, skipping (person, photo) pairs already there; returns how many were added. */
-async function insertTemplates(tx: SqlSession, person: string, templates: FaceTemplate[]): Promise<number> {
+/** Adds template rows, skipping (person, photo) pairs already there; returns the rows added. */
+async function insertTemplates(tx: SqlSession, person: string, templates: FaceTemplate[], dims: number): Promise<{ id: string; photo_hash: string }[]> {
   if (!tx.copyBinary) {
     const rows = templates.map((t) => [person, t.photoHash, t.file, vectorLiteral(t.embedding)]);
-    return insertRows(tx, 'INSERT INTO facetrain_templates (person, photo_hash, file, embedding)', 'ON CONFLICT DO NOTHING RETURNING 1', rows, ['', '', '', '::vector']);
+    return insertRows(tx, 'INSERT INTO facetrain_templates (person, photo_hash, file, embedding)', 'ON CONFLICT DO NOTHING RETURNING id, photo_hash', rows, ['', '', '', '::vector']);
   }
   // staged by binary COPY, then moved in one statement that skips photos the person already has
-  await tx.query('CREATE TEMP TABLE facetrain_staged_templates (LIKE facetrain_templates) ON COMMIT DROP');
+  await tx.query(`CREATE TEMP TABLE facetrain_staged_templates (person text, photo_hash text, file text, embedding vector(${dims})) ON COMMIT DROP`);
   await tx.copyBinary('facetrain_staged_templates (person, photo_hash, file, embedding)', binaryCopyStream(templates.map((t) => [person, t.photoHash, t.file, t.embedding])));
-  const { rows } = await tx.query<{ added: number }>(
-    'WITH added AS (INSERT INTO facetrain_templates SELECT * FROM facetrain_staged_templates ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*)::int AS added FROM added',
+  const { rows } = await tx.query<{ id: string; photo_hash: string }>(
+    'INSERT INTO facetrain_templates (person, photo_hash, file, embedding) SELECT person, photo_hash, file, embedding FROM facetrain_staged_templates ON CONFLICT DO NOTHING RETURNING id, photo_hash',
   );
-  return rows[0]!.added;
+  return rows;
+}
+
+/** The rows `INSERT ... RETURNING id, photo_hash` gave, with their templates, in the search index's form. */
+function addedTemplates(added: { id: string; photo_hash: string }[], templates: FaceTemplate[], dims: number): { ids: BigUint64Array; vectors: Float32Array; inserted: FaceTemplate[] } {
+  // the first template of a photo hash is the one inserted (later ones in the same batch conflict with it)
+  const byHash = new Map<string, FaceTemplate>();
+  for (const t of templates) if (!byHash.has(t.photoHash)) byHash.set(t.photoHash, t);
+  const inserted = added.map((row) => byHash.get(row.photo_hash)!);
+  const vectors = new Float32Array(added.length * dims);
+  inserted.forEach((t, i) => vectors.set(t.embedding, i * dims));
+  return { ids: BigUint64Array.from(added, (row) => BigInt(row.id)), vectors, inserted };
+}
+
+export interface SqlStoreOptions {
+  /**
+   * A folder for the search index outside the database (embedded PGlite): the templates are
+   * then found by usearch (`template-index.ts`), whose float32 vectors are the true ones, with
+   * their labels in memory. Without it, pgvector's HNSW index searches them (PostgreSQL).
+   */
+  indexDir?: string;
+  /**
+   * After a forget, rewrite the templates table and retire the WAL written so far (embedded
+   * PGlite, whose files are the gallery's): PostgreSQL's DELETE leaves the row's bytes in the
+   * table file until it is rewritten, and in the WAL segment until that is removed.
+   * test/gallery-index.test.ts searches every file of the gallery for them.
+   */
+  scrubFiles?: boolean;
+}
+
+/** What a search answer says of a template besides its similarity: kept in memory beside the search index. */
+type TemplateLabel = Pick<Neighbour, 'person' | 'file' | 'photoHash'>;
+
+/** Every template's label by row id, read in batches (one query per batch, no vectors). */
+async function templateLabels(db: SqlClient): Promise<Map<bigint, TemplateLabel>> {
+  const labels = new Map<bigint, TemplateLabel>();
+  for (let after = '-1'; ; ) {
+    const { rows } = await db.query<{ id: string; person: string; file: string; photo_hash: string }>('SELECT id, person, file, photo_hash FROM facetrain_templates WHERE id > $1 ORDER BY id LIMIT $2', [after, REBUILD_BATCH]);
+    for (const r of rows) labels.set(BigInt(r.id), { person: r.person, file: r.file, photoHash: r.photo_hash });
+    if (rows.length < REBUILD_BATCH) return labels;
+    after = rows.at(-1)!.id;
+  }
+}
+
+/** Every template's id and vector, in batches by id, by binary COPY (the text form would be parsed in WebAssembly). */
+function templateBatches(db: SqlClient, dims: number): TemplateBatches {
+  return async function* () {
+    let after = -1n;
+    for (;;) {
+      // COPY takes no parameters: `after` is a bigint this loop made
+      const batch = parseIdVectorCopy(await db.copyOut!(`SELECT id, embedding FROM facetrain_templates WHERE id > ${after} ORDER BY id LIMIT ${REBUILD_BATCH}`), dims);
+      if (batch.ids.length === 0) return;
+      yield batch;
+      after = batch.ids[batch.ids.length - 1]!;
+    }
+  };
 }
 
 /** A gallery in PostgreSQL with pgvector, reached through node-postgres or embedded PGlite. */
@@ -128,34 +228,61 @@ export class SqlGalleryStore implements GalleryStore, ArchiveIndex {
     private readonly db: SqlClient,
     readonly location: string,
     readonly dims: number,
+    private readonly templateIndex?: TemplateIndex,
+    private readonly labels = new Map<bigint, TemplateLabel>(),
+    private readonly scrubFiles = false,
   ) {}
 
-  /** Opens the gallery, creating its tables (migration) on first use. */
-  static async open(db: SqlClient, location: string, dims: number): Promise<SqlGalleryStore> {
+  /** Opens the gallery, creating its tables (migration) on first use, and its search index when it has one. */
+  static async open(db: SqlClient, location: string, dims: number, options: SqlStoreOptions = {}): Promise<SqlGalleryStore> {
     try {
-      await migrate(db, dims, location);
+      await migrate(db, dims, location, options.indexDir ? 'external' : 'pgvector');
+      if (!options.indexDir) return new SqlGalleryStore(db, location, dims);
+      const { rows } = await db.query<{ generation: string; templates: number }>(
+        `SELECT (SELECT value FROM facetrain_gallery_meta WHERE key = 'templates_generation') AS generation, (SELECT count(*)::int FROM facetrain_templates) AS templates`,
+      );
+      const state = { generation: BigInt(rows[0]!.generation), templates: rows[0]!.templates };
+      const index = await TemplateIndex.open(options.indexDir, dims, state, templateBatches(db, dims));
+      return new SqlGalleryStore(db, location, dims, index, await templateLabels(db), options.scrubFiles);
     } catch (err) {
       await db.end();
       throw err;
     }
-    return new SqlGalleryStore(db, location, dims);
   }
 
   async enroll(person: string, templates: FaceTemplate[]): Promise<EnrollCount> {
     templates.forEach((t) => checkDims(t.embedding, this.dims, this.location));
-    const added = await this.db.transaction(async (tx) => {
+    const { added, generation } = await this.db.transaction(async (tx) => {
       await tx.query('INSERT INTO facetrain_people (name) VALUES ($1) ON CONFLICT DO NOTHING', [person]);
-      return insertTemplates(tx, person, templates);
+      const added = await insertTemplates(tx, person, templates, this.dims);
+      return { added, generation: this.templateIndex && (await nextGeneration(tx)) };
     });
-    return { added, alreadyKnown: templates.length - added };
+    if (this.templateIndex) {
+      const { ids, vectors, inserted } = addedTemplates(added, templates, this.dims);
+      this.templateIndex.add(ids, vectors, generation!);
+      inserted.forEach((t, i) => this.labels.set(ids[i]!, { person, file: t.file, photoHash: t.photoHash }));
+    }
+    return { added: added.length, alreadyKnown: templates.length - added.length };
   }
 
   async forget(person: string): Promise<boolean> {
-    return this.db.transaction(async (tx) => {
-      // the cascade deletes the templates in the same transaction
+    const { found, ids, generation } = await this.db.transaction(async (tx) => {
+      const removed = await tx.query<{ id: string }>('DELETE FROM facetrain_templates WHERE person = $1 RETURNING id', [person]);
       const { rows } = await tx.query('DELETE FROM facetrain_people WHERE name = $1 RETURNING name', [person]);
-      return rows.length > 0;
+      return { found: rows.length > 0, ids: BigUint64Array.from(removed.rows, (r) => BigInt(r.id)), generation: this.templateIndex && (await nextGeneration(tx)) };
     });
+    // no copy of the person's vectors stays in the saved search index either
+    await this.templateIndex?.remove(ids, generation!);
+    for (const id of ids) this.labels.delete(id);
+    if (found && this.scrubFiles) {
+      // costs a rewrite of the table (the bench measures it): the price of leaving no copy in the files
+      await this.db.query('VACUUM FULL facetrain_templates');
+      await this.db.query('SELECT pg_switch_wal()');
+      // the first checkpoint unlinks the old table files, the second the WAL segment that held the rows
+      await this.db.query('CHECKPOINT');
+      await this.db.query('CHECKPOINT');
+    }
+    return found;
   }
 
   async people(): Promise<PersonSummary[]> {
@@ -174,6 +301,10 @@ export class SqlGalleryStore implements GalleryStore, ArchiveIndex {
 
   async nearest(embedding: Float32Array, k: number): Promise<Neighbour[]> {
     checkDims(embedding, this.dims, this.location);
+    if (this.templateIndex) {
+      // the search index alone: its vectors are the true ones and the labels are in memory (a PGlite query costs more than the search)
+      return this.templateIndex.search(embedding, k).map((hit) => ({ ...this.labels.get(hit.id)!, similarity: hit.similarity }));
+    }
     // <#> is the negative inner product: the cosine of unit vectors, negated
     const { rows } = await this.db.query<{ person: string; file: string; photo_hash: string; similarity: number }>(
       'SELECT person, file, photo_hash, -(embedding <#> $1::vector) AS similarity FROM facetrain_templates ORDER BY embedding <#> $1::vector LIMIT $2',
@@ -184,7 +315,7 @@ export class SqlGalleryStore implements GalleryStore, ArchiveIndex {
 
   async queue(photos: ArchivePhoto[]): Promise<number> {
     return this.db.transaction((tx) =>
-      insertRows(tx, 'INSERT INTO facetrain_archive_photos (photo_hash, file)', 'ON CONFLICT DO NOTHING RETURNING 1', photos.map((p) => [p.photoHash, p.file]), ['', '']),
+      insertRows(tx, 'INSERT INTO facetrain_archive_photos (photo_hash, file)', 'ON CONFLICT DO NOTHING RETURNING 1', photos.map((p) => [p.photoHash, p.file]), ['', '']).then((rows) => rows.length),
     );
   }
 
@@ -223,7 +354,11 @@ export class SqlGalleryStore implements GalleryStore, ArchiveIndex {
     return rows.map((r) => ({ file: r.file, photoHash: r.photo_hash, similarity: r.similarity }));
   }
 
-  close(): Promise<void> {
-    return this.db.end();
+  async close(): Promise<void> {
+    try {
+      await this.templateIndex?.save();
+    } finally {
+      await this.db.end();
+    }
   }
 }

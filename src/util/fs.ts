@@ -1,17 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FacetrainError } from '../errors.js';
 
-/** Writes a file so that readers see the old content or the new, never a half-written one. */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+/**
+ * Replaces `file` with what `write` puts at the temporary path it is given (for writers that take
+ * a path, like a native library's save): readers see the old content or the new, never a
+ * half-written one, and a failed write leaves no temporary file behind.
+ */
+export async function replaceFileAtomic(file: string, write: (tmp: string) => Promise<void> | void): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   try {
-    const handle = await open(tmp, 'w');
+    await write(tmp);
+    const handle = await open(tmp, 'r+');
     try {
-      await handle.writeFile(data);
       await handle.sync();
     } finally {
       await handle.close();
@@ -21,6 +25,11 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
     await rm(tmp, { force: true });
     throw err;
   }
+}
+
+/** Writes a file so that readers see the old content or the new, never a half-written one. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+  await replaceFileAtomic(file, (tmp) => writeFile(tmp, data));
 }
 
 export async function pathExists(p: string): Promise<boolean> {
