@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { train } from '../src/api/train.js';
@@ -10,7 +10,8 @@ import { exportModelDir } from '../src/api/export.js';
 import { readOnnxMetadata } from '../src/graph/onnx.js';
 import { readImageBytes, readImageFile } from '../src/image/decode.js';
 import { facesAsSeen, loadRecognizer, type FaceResult } from '../src/recognize/recognizer.js';
-import { FIVE_CELEBRITIES, needsShared, sharedPath, tempDir } from './support/shared.js';
+import { FIVE_CELEBRITIES, needsShared, tempDir } from './support/shared.js';
+import { filesIn, mixedPhotos } from './support/consumer-photos.js';
 import { runFacetrain } from './support/cli.js';
 import { loadLiteRtInNode } from './support/litert-shim.js';
 import { detectorFor, loadFaceAligner } from '../src/faces/cropper.js';
@@ -23,18 +24,6 @@ interface ConsumerFace {
   box: { x: number; y: number; width: number; height: number };
   label: string;
   score: number;
-}
-
-async function filesIn(dir: string): Promise<string[]> {
-  return (await readdir(dir)).filter((f) => !f.startsWith('.')).sort().map((f) => path.join(dir, f));
-}
-
-/** Known people (five-celebrities val), strangers (two photos of each bbt person) and group scenes of strangers. */
-async function mixedPhotos(): Promise<string[]> {
-  const known = (await Promise.all((await filesIn(path.join(FIVE_CELEBRITIES, 'val'))).map(filesIn))).flat();
-  const strangers = (await Promise.all((await filesIn(sharedPath('datasets', 'bbt'))).map(async (d) => (await filesIn(d)).slice(0, 2)))).flat();
-  const scenes = (await filesIn(sharedPath('datasets', 'bbt-scenes'))).filter((f) => /bbt\d\.jpg$/.test(f));
-  return [...known, ...strangers, ...scenes];
 }
 
 let exportDir = '';

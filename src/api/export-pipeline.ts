@@ -31,9 +31,15 @@ export type PipelineFiles = Partial<Record<'onnx' | 'tflite', string>>;
  * The recognizer (templates from gallery.json inside the graph), the detector and their
  * description for an embedding model; `onnxFile` is the recognizer's name in the export folder.
  */
-export async function buildPipelineExport(modelDir: string, manifest: ModelManifest, networks: Omit<PipelineNetworks, 'galleries'>, files: PipelineFiles): Promise<PipelineExport> {
+/** Each person's training embeddings (gallery.json), in label order: the templates a pipeline graph holds. */
+export async function modelGalleries(modelDir: string, manifest: ModelManifest): Promise<PipelineNetworks['galleries']> {
   const gallery = await readGallery(modelDir);
   if (!gallery) throw new FacetrainError('FT_ERR_MODEL', `${modelDir}: ${GALLERY_FILE} is missing; retrain the model with --force`);
+  return personGalleries(gallery.entries, manifest.labels);
+}
+
+export async function buildPipelineExport(modelDir: string, manifest: ModelManifest, networks: Omit<PipelineNetworks, 'galleries'>, files: PipelineFiles): Promise<PipelineExport> {
+  const galleries = await modelGalleries(modelDir, manifest);
   const detectorModel = await loadHumanModel('blazeface');
   let detectorBytes: Uint8Array;
   try {
@@ -50,7 +56,7 @@ export async function buildPipelineExport(modelDir: string, manifest: ModelManif
     detectorOutputs: onnxOutputs(detectorBytes),
   });
   const metadata = pipelineMetadata(description);
-  const ir = pipelineIr({ ...networks, galleries: personGalleries(gallery.entries, manifest.labels) }, files.tflite ? 'TFLite' : 'ONNX');
+  const ir = pipelineIr({ ...networks, galleries }, files.tflite ? 'TFLite' : 'ONNX');
   const name = `facetrain-${manifest.base.name}-pipeline`;
   const outputs = Object.entries(description.recognizer.outputs as Record<string, string>).map(([output, text]) => ({ name: output, description: text }));
   return {

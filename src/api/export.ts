@@ -10,7 +10,7 @@ import { preparePhotos } from '../dataset/prepare.js';
 import { cropperFor, detectorFor, loadFaceAligner } from '../faces/cropper.js';
 import { normalisedPixels } from '../image/normalise.js';
 import { perChannelInput } from '../faces/input-spec.js';
-import { LABELS_FILE, MANIFEST_FILE, labelsText, readManifest, type ModelManifest } from '../model-dir/manifest.js';
+import { LABELS_FILE, MANIFEST_FILE, labelsText, modelVersion, readManifest, type ModelManifest } from '../model-dir/manifest.js';
 import { FacetrainError, invalidOption } from '../errors.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import { saveKerasH5 } from '../export/keras/index.js';
@@ -20,7 +20,8 @@ import { optimizeIr } from '../graph/optimize.js';
 import { writeExport } from '../export/export-model.js';
 import type { ExportableRecognizer, ExportFormat } from '../export/types.js';
 import type { FaceEmbedder } from '../faces/embedder.js';
-import { buildPipelineExport, writePipelineFiles } from './export-pipeline.js';
+import { buildPipelineExport, modelGalleries, writePipelineFiles } from './export-pipeline.js';
+import { writeTfjsPipeline } from '../export/tfjs-pipeline.js';
 
 export const ALL_FORMATS = Object.freeze(['tfjs', 'h5', 'onnx', 'tflite', 'tflite-fp16', 'tflite-int8'] as const);
 export type ModelFormat = (typeof ALL_FORMATS)[number];
@@ -59,12 +60,12 @@ interface Exportable {
 }
 
 /** Formats a network that is no TF.js graph is written in: the pipeline's. */
-const PIPELINE_ONLY_FORMATS: readonly ModelFormat[] = ['onnx', 'tflite'];
+const PIPELINE_ONLY_FORMATS: readonly ModelFormat[] = ['onnx', 'tflite', 'tfjs'];
 
 /** Why a base's model is written only as the pipeline, if it is. */
 function pipelineOnly(manifest: ModelManifest): string | undefined {
   return manifest.base.name === 'mobilefacenet'
-    ? `models on the ${manifest.base.name} base export to ${PIPELINE_ONLY_FORMATS.join(' and ')} only so far (its network, read from TFLite, uses PReLU, which the TF.js and .h5 writers and TFLite's float16/int8 do not cover yet); use --format ${PIPELINE_ONLY_FORMATS.join(',')}`
+    ? `models on the ${manifest.base.name} base export to ${PIPELINE_ONLY_FORMATS.join(' and ')} only so far (its network, read from TFLite, uses PReLU, which the .h5 writer and TFLite's float16/int8 do not cover yet); use --format ${PIPELINE_ONLY_FORMATS.join(',')}`
     : undefined;
 }
 
@@ -114,19 +115,24 @@ function kerasModel(recognizer: ExportableRecognizer): tfl.LayersModel {
   return irToLayersModel(optimizeIr(irFromGraphRecognizer(model.graph, model.outputNode, model.head, 'Keras .h5')), recognizer.name ?? 'facetrain-faceres');
 }
 
-/** A TF.js copy any page or Node program loads: the model, its labels and input spec (and the FaceRes graph it needs). */
-async function writeTfjs(modelDir: string, manifest: ModelManifest, out: string): Promise<void> {
+/**
+ * A TF.js copy any page or Node program loads: a whole-image model with its labels and input spec;
+ * for an embedding model the whole pipeline as graph models (export/tfjs-pipeline.ts), which the
+ * served page runs in the browser.
+ */
+async function writeTfjs(modelDir: string, manifest: ModelManifest, out: string, networks?: Exportable['networks']): Promise<void> {
+  const galleries = networks && (await modelGalleries(modelDir, manifest));
   await writeDirAtomic(
     out,
     async (dir) => {
-      for (const f of ['model.json', WEIGHTS_FILE]) await copyFile(path.join(modelDir, f), path.join(dir, f));
       await writeFile(path.join(dir, LABELS_FILE), labelsText(manifest.labels));
-      await writeFile(path.join(dir, 'preprocess.json'), JSON.stringify({ input: manifest.input, base: manifest.base, threshold: manifest.threshold }, null, 2));
-      const base = BASE_ROWS[manifest.base.name];
-      if (base.kind === 'embedding') {
-        await mkdir(path.join(dir, 'base'));
-        for (const f of base.tfjsFiles()) await copyFile(f, path.join(dir, 'base', path.basename(f)));
+      if (networks && galleries) {
+        const { base, labels, threshold, input } = manifest;
+        await writeTfjsPipeline(dir, { base: base.name, labels, threshold, input, modelVersion: modelVersion(manifest), networks: { ...networks, galleries } });
+        return;
       }
+      for (const f of ['model.json', WEIGHTS_FILE]) await copyFile(path.join(modelDir, f), path.join(dir, f));
+      await writeFile(path.join(dir, 'preprocess.json'), JSON.stringify({ input: manifest.input, base: manifest.base, threshold: manifest.threshold }, null, 2));
     },
     { force: true },
   );
@@ -167,7 +173,7 @@ export async function exportModelDir(modelDir: string, formats: ModelFormat[], o
   let pipelineFilesWritten = false;
   for (const format of formats) {
     const out = path.join(outDir, FILE_NAMES[format]);
-    if (format === 'tfjs') await writeTfjs(modelDir, manifest, out);
+    if (format === 'tfjs') await writeTfjs(modelDir, manifest, out, networks);
     else if ((format === 'onnx' || format === 'tflite') && pipeline) {
       await writeFileAtomic(out, (format === 'onnx' ? pipeline.recognizerOnnx : pipeline.recognizerTflite)!);
       await writeFileAtomic(path.join(outDir, LABELS_FILE), labelsText(manifest.labels));

@@ -34,6 +34,8 @@ export interface ServeOptions {
   requestTimeoutMs?: number;
   /** Worker threads that decode and recognize photos; default one per core. */
   workers?: number;
+  /** A TF.js pipeline export of a face model (`facetrain export --format tfjs`) to serve to the page, which then recognizes in the browser; it holds the templates, so nothing is served without it. */
+  browserModel?: string;
   /** fastify/pino level; default 'warn': request lines (info) would carry person names in URLs. */
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'silent';
 }
@@ -115,6 +117,7 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     apiKey: config.apiKey,
     maxBodyBytes: config.maxBodyBytes,
     maxPixels: config.maxPixels,
+    browserModel: options.browserModel,
   };
   const app = Fastify({
     logger: { level: config.logLevel },
