@@ -147,8 +147,10 @@ function emit(g: GraphDefBuilder, op: IrOp, tensor: (name: string) => string, gr
       const [values, keys] = op.inputs.map(tensor) as [string, string];
       const people = graph.shapes.get(op.inputs[1])![1]!;
       const at = g.node('ArgMax', `${out}/argmax`, [keys, g.int(`${out}/axis`, [1], [])], { T: DT_FLOAT, output_type: DT_INT32 });
-      const oneHot = g.node('OneHot', `${out}/one_hot`, [at, g.int(`${out}/depth`, [people], []), g.float(`${out}/on`, [1], []), g.float(`${out}/off`, [0], [])], { T: DT_FLOAT, axis: { i: '-1' } });
-      const picked = g.node('Mul', `${out}/picked`, [values, oneHot], { T: DT_FLOAT });
+      // OneHot of int32, then a cast: TF.js's wasm backend fills an int32 buffer whatever the dtype asked
+      const oneHot = g.node('OneHot', `${out}/one_hot`, [at, g.int(`${out}/depth`, [people], []), g.int(`${out}/on`, [1], []), g.int(`${out}/off`, [0], [])], { T: DT_INT32, axis: { i: '-1' } });
+      const mask = g.node('Cast', `${out}/mask`, [oneHot], { SrcT: DT_INT32, DstT: DT_FLOAT });
+      const picked = g.node('Mul', `${out}/picked`, [values, mask], { T: DT_FLOAT });
       return g.node('Sum', out, [picked, g.int(`${out}/sum_axis`, [1])], { T: DT_FLOAT, keep_dims: { b: true } });
     }
     default:

@@ -1,5 +1,6 @@
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { FacetrainError } from '../errors.js';
 import { irFromOnnx } from '../graph/from-onnx.js';
 import { humanModelsDir } from '../faces/human-models.js';
 import { landmarkModelPath } from '../faces/landmarks.js';
@@ -22,14 +23,20 @@ export const TFJS_LANDMARKS_FILE = 'landmarks/model.json';
 /** The landmark network's input as TF.js takes it: NHWC with one channel, the same 4096 values as the ONNX NCHW input. */
 const LANDMARK_INPUT_SHAPE = [1, 64, 64, 1];
 
+type Signature = { outputs?: Record<string, { name: string; tensorShape: { dim: { size: string }[] } }> };
+
 interface GraphModelJson {
   weightsManifest: { paths: string[] }[];
-  signature?: { outputs?: Record<string, { name: string; tensorShape: { dim: { size: string }[] } }> };
+  signature?: Signature;
+  userDefinedMetadata?: { signature?: Signature };
 }
 
-/** A TF.js graph's outputs as its signature lists them (BlazeFace: four, told apart by shape). */
+/** A TF.js graph's outputs as its signature lists them (BlazeFace: four, told apart by shape; Human keeps the signature in userDefinedMetadata). */
 function signatureOutputs(json: GraphModelJson): { name: string; shape: number[] }[] {
-  return Object.values(json.signature?.outputs ?? {}).map((o) => ({ name: o.name.replace(/:0$/, ''), shape: o.tensorShape.dim.map((d) => Number(d.size)) }));
+  const signature = json.signature ?? json.userDefinedMetadata?.signature;
+  const outputs = Object.values(signature?.outputs ?? {});
+  if (outputs.length !== 4) throw new FacetrainError('FT_ERR_MODEL', `the BlazeFace TF.js graph lists ${outputs.length} outputs, not 4; reinstall @vladmandic/human`);
+  return outputs.map((o) => ({ name: o.name.replace(/:0$/, ''), shape: o.tensorShape.dim.map((d) => Number(d.size)) }));
 }
 
 export interface TfjsPipelineSource {
