@@ -26,6 +26,8 @@ import { FIVE_CELEBRITIES, needsShared, tempDir } from './support/shared.js';
  * the served page runs them in Chromium (browser mode) to predict's labels on the consumer photos.
  */
 
+const API_KEY = 'browser-test-key';
+
 interface TfjsPipelineJson {
   labels: string[];
   threshold: number;
@@ -124,7 +126,7 @@ describe('TF.js pipeline export of the default face model', { skip: needsShared 
     let url = '';
 
     before(async () => {
-      app = await buildServer({ modelDir, browserModel: tfjsDir, workers: 1 });
+      app = await buildServer({ modelDir, browserModel: tfjsDir, workers: 1, apiKey: API_KEY });
       await app.listen({ port: 0, host: '127.0.0.1' });
       url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
     });
@@ -183,6 +185,18 @@ describe('TF.js pipeline export of the default face model', { skip: needsShared 
       assert.deepEqual(info.browser, { supported: true, kind: 'face-pipeline', modelUrl: '/model/model.json' });
       for (const file of ['model.json', 'weights.bin', 'pipeline.json', pipeline.detector.files.tfjs, pipeline.landmarks.files.tfjs]) assert.equal((await fetch(`${url}/model/${file}`)).status, 200, file);
       for (const file of ['labels.txt', '..%2Ffacetrain.json', '../../gallery.json', 'detector/..%2F..%2F..%2Fgallery.json']) assert.equal((await fetch(`${url}/model/${file}`)).status, 404, file);
+    });
+
+    test('after an enrolment the export is stale: the page is told so and its files are no longer served', async () => {
+      const form = new FormData();
+      const photo = photos.find((f) => f.includes(`${path.sep}bbt${path.sep}`))!;
+      form.append('file', new Blob([new Uint8Array(await readFile(photo))], { type: 'image/png' }), path.basename(photo));
+      const enrolled = await fetch(`${url}/v1/people/stranger/photos`, { method: 'POST', headers: { 'x-api-key': API_KEY }, body: form });
+      assert.equal(enrolled.status, 201, await enrolled.text());
+      const info = (await (await fetch(`${url}/v1/model`)).json()) as { browser: { supported: boolean; reason: string } };
+      assert.equal(info.browser.supported, false);
+      assert.match(info.browser.reason, /export/);
+      assert.equal((await fetch(`${url}/model/model.json`)).status, 404);
     });
   });
 });

@@ -43,7 +43,7 @@ async function pipelineStatus(dir: string, manifest: ModelManifest): Promise<Bro
     return { supported: false, reason: `${dir} is not a TF.js pipeline export of a face model (facetrain export --format tfjs writes one)` };
   }
   if (pipeline.modelVersion !== modelVersion(manifest) || JSON.stringify(pipeline.labels) !== JSON.stringify(manifest.labels)) {
-    return { supported: false, reason: `the TF.js export in ${dir} was made before the model last changed (an enrolment or forget); export it again and restart the server` };
+    return { supported: false, reason: `the TF.js export in ${dir} was made before the model last changed (an enrolment or forget); export it again to the same folder` };
   }
   return { supported: true, kind: 'face-pipeline', modelUrl: MODEL_URL };
 }
