@@ -188,6 +188,10 @@ describe('TF.js pipeline export of the default face model', { skip: needsShared 
       for (const file of ['labels.txt', '..%2Ffacetrain.json', '../../gallery.json', 'detector/..%2F..%2F..%2Fgallery.json']) assert.equal((await fetch(`${url}/model/${file}`)).status, 404, file);
     });
 
+    test('a folder that is no TF.js pipeline export is refused at start-up, naming it', async () => {
+      await assert.rejects(buildServer({ modelDir, browserModel: modelDir, workers: 1 }), (err: Error & { code?: string }) => err.code === 'FT_ERR_INVALID_OPTION' && err.message.startsWith(`${modelDir} is not a TF.js pipeline export`));
+    });
+
     test('after an enrolment the export is stale: the page is told so and its files are no longer served', async () => {
       const form = new FormData();
       const photo = photos.find((f) => f.includes(`${path.sep}bbt${path.sep}`))!;

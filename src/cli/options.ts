@@ -4,7 +4,7 @@ import { EMBEDDING_BASES, isEmbeddingBase } from '../recognize/embedding-base.js
 import type { RuntimeName } from '../runtime/runtime.js';
 
 /** The flag of each library option an error's remedy may name. */
-const OPTION_FLAGS: Record<string, string> = { outDir: '--out', force: '--force', weights: '--weights' };
+const OPTION_FLAGS: Record<string, string> = { outDir: '--out', force: '--force', weights: '--weights', browserModel: '--browser-model' };
 
 /** An error as the CLI prints it: the library's message, then the flags its remedy refers to. */
 export function cliMessage(err: FacetrainError): string {

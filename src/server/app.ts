@@ -8,6 +8,7 @@ import { invalidOption } from '../errors.js';
 import type { ServerContext } from './context.js';
 import { ERROR_SCHEMA, HttpError, clientErrorHandler, frameworkErrors, installErrorHandlers } from './http-error.js';
 import { AdmissionGate } from './limits.js';
+import { checkBrowserModel } from './browser-model.js';
 import { ModelHost } from './model-host.js';
 import { registerInfoRoutes } from './routes/info.js';
 import { registerPeopleRoutes } from './routes/people.js';
@@ -100,6 +101,10 @@ function cutSlowBodies(app: FastifyInstance, timeoutMs: number): void {
 export async function buildServer(options: ServeOptions): Promise<FastifyInstance> {
   const config = resolveOptions(options);
   const host = await ModelHost.open(config.modelDir, config.maxPixels, options.workers);
+  await checkBrowserModel(host.current.manifest, options.browserModel, Boolean(config.gallery)).catch((err: unknown) => {
+    void host.close();
+    throw err;
+  });
   const gallery = config.gallery
     ? await (async (url: string) => {
         // the served model's base says under which similarity a face is unknown

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { FacetrainError } from '../errors.js';
 import { modelVersion, type ModelManifest } from '../model-dir/manifest.js';
 import type { ServerContext } from './context.js';
 
@@ -54,6 +55,16 @@ export async function browserSupport(ctx: Pick<ServerContext, 'host' | 'browserM
   if (ctx.gallery) return { supported: false, reason: 'faces are named through the server\'s gallery, which stays on the server' };
   if (ctx.browserModel) return pipelineStatus(ctx.browserModel, manifest);
   return { supported: false, reason: 'this server was not given a TF.js export of the model (it holds the people\'s templates, so it is served only when the operator asks for it)' };
+}
+
+/** Refuses, at start-up, a TF.js export the page could not use: the error names the folder and what to do. */
+export async function checkBrowserModel(manifest: ModelManifest, dir: string | undefined, withGallery: boolean): Promise<void> {
+  if (!dir) return;
+  const refuse = (why: string) => new FacetrainError('FT_ERR_INVALID_OPTION', why, { options: ['browserModel'] });
+  if (manifest.input.crop === 'whole-image') throw refuse(`${dir}: not needed, this whole-image model runs in the browser from its own files; serve it without a TF.js export`);
+  if (withGallery) throw refuse(`${dir}: a server with a gallery names faces through it, which the browser cannot; serve the TF.js export without the gallery`);
+  const status = await pipelineStatus(dir, manifest);
+  if (!status.supported) throw refuse(status.reason!);
 }
 
 /** Files a TF.js model.json lists as weights, relative to the model's folder. */
