@@ -1,18 +1,20 @@
-import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { clusterPhotos } from '../src/api/cluster.js';
 import { CACHE_DIR, CACHE_FILE, readFaceCache } from '../src/cluster/face-cache.js';
-import { groupFaces, type FaceToGroup, type GroupingRule } from '../src/cluster/group-faces.js';
+import { groupFaces, NEIGHBOURS, type FaceToGroup, type GroupingRule } from '../src/cluster/group-faces.js';
+import { approximateNeighbours, EXACT_BELOW, HNSW, type NeighbourGraph, type NeighbourSearch } from '../src/cluster/nearest-neighbours.js';
 import { MOBILEFACENET_BASE } from '../src/base/mobilefacenet/index.js';
 import { createRandom, type Random } from '../src/util/random.js';
-import { buildPhotoMix, scoreClustering } from '../test/support/cluster-mix.js';
+import { buildPhotoMix, scoreClustering, type PhotoMix } from '../test/support/cluster-mix.js';
 import { tempDir } from '../test/support/shared.js';
 import { round, timeMs } from './timing.js';
 
 const RULE: GroupingRule = { linkSimilarity: MOBILEFACENET_BASE.strictVerifyThreshold, joinSimilarity: MOBILEFACENET_BASE.verifyThreshold, minPhotos: 3, seed: 42 };
 const DIMS = 192;
+/** Rows whose true neighbours are found by a full scan to measure the index's recall (and the exact search's cost per row). */
+const RECALL_SAMPLE = 200;
 
 function gaussian(random: Random): number {
   return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
@@ -24,13 +26,20 @@ function unit(values: ArrayLike<number>): Float32Array {
   return v.map((x) => x / norm);
 }
 
-/** Random unit vectors: no two alike, so almost no links; the cost of the neighbour search alone. */
+/** Random unit vectors: no two alike, so almost no links; the hardest case for an HNSW index (no structure to follow). */
 function randomFaces(n: number, seed: number): FaceToGroup[] {
   const random = createRandom(seed);
   return Array.from({ length: n }, (_, i) => ({ embedding: unit(Array.from({ length: DIMS }, () => gaussian(random))), photo: String(i) }));
 }
 
-/** The mix's real embeddings, each repeated with noise until there are n: groups of a realistic shape at any size. */
+/** People of 20 faces: a random direction plus as much noise, so two faces of one person are at cosine ~0.5 (MobileFaceNet's same-person pairs on LFW: mostly 0.4-0.8). */
+function peopleFaces(n: number, seed: number): FaceToGroup[] {
+  const random = createRandom(seed);
+  const centres = Array.from({ length: Math.ceil(n / 20) }, () => Array.from({ length: DIMS }, () => gaussian(random)));
+  return Array.from({ length: n }, (_, i) => ({ embedding: unit(centres[Math.floor(i / 20)]!.map((c) => c + gaussian(random))), photo: String(i) }));
+}
+
+/** The mix's real embeddings, each repeated with noise until there are n: near-copies of real faces (the easiest case for the index). */
 function resampledFaces(real: Float32Array[], n: number, seed: number): FaceToGroup[] {
   const random = createRandom(seed);
   return Array.from({ length: n }, (_, i) => {
@@ -39,23 +48,98 @@ function resampledFaces(real: Float32Array[], n: number, seed: number): FaceToGr
   });
 }
 
-/** Grouping memory in a fresh process: its peak resident size with the grouping minus without (same faces made). */
-function peakMegabytes(kind: 'random' | 'resampled', n: number, mixCache: string, group: boolean): number {
-  const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), 'memory', kind, String(n), mixCache, group ? 'group' : 'faces-only'], { encoding: 'utf8' });
-  return Number(out.trim());
-}
-
 async function mixEmbeddings(cacheDir: string): Promise<Float32Array[]> {
   const { embedderKey } = JSON.parse(await readFile(path.join(cacheDir, CACHE_DIR, CACHE_FILE), 'utf8')) as { embedderKey: string };
   return [...(await readFaceCache(cacheDir, embedderKey)).values()].flatMap((faces) => faces.map((f) => f.embedding));
 }
 
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let d = 0; d < a.length; d++) s += a[d]! * b[d]!;
+  return s;
+}
+
+/** Share of the true k neighbours of `RECALL_SAMPLE` evenly spaced rows (a full scan each) that the index found. */
+function sampledRecall(vectors: Float32Array[], graph: NeighbourGraph): { recall: number; linkableRecall: number } {
+  const n = vectors.length;
+  const rows = Array.from({ length: Math.min(n, RECALL_SAMPLE) }, (_, i) => Math.floor((i * n) / Math.min(n, RECALL_SAMPLE)));
+  let found = 0;
+  // the neighbours grouping can use: at or above the join similarity (random vectors have none)
+  let linkable = 0;
+  let linkableFound = 0;
+  for (const i of rows) {
+    // the k best of a full scan, kept sorted best first
+    const best: { j: number; s: number }[] = [];
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      const s = dot(vectors[i]!, vectors[j]!);
+      if (best.length === graph.k && s <= best[graph.k - 1]!.s) continue;
+      const at = best.findIndex((b) => b.s < s);
+      best.splice(at < 0 ? best.length : at, 0, { j, s });
+      if (best.length > graph.k) best.pop();
+    }
+    const approximate = new Set(graph.index.subarray(i * graph.k, (i + 1) * graph.k));
+    found += best.filter(({ j }) => approximate.has(j)).length;
+    const usable = best.filter(({ s }) => s >= RULE.joinSimilarity);
+    linkable += usable.length;
+    linkableFound += usable.filter(({ j }) => approximate.has(j)).length;
+  }
+  return { recall: found / (rows.length * graph.k), linkableRecall: linkable === 0 ? 1 : linkableFound / linkable };
+}
+
+/** Largest size the exact search is timed at: above it, it would take hours (it grows as n^2). */
+const EXACT_TIMED_UP_TO = 10_000;
+
+/**
+ * Grouping alone at n faces: exact neighbours (timed up to EXACT_TIMED_UP_TO, above that
+ * extrapolated as n^2 from `exactAt`, the largest timed size) against the HNSW index, whose recall
+ * of the true neighbours is measured on sampled rows.
+ */
+async function groupingAt(faces: FaceToGroup[], runs: number, exactAt?: { n: number; ms: number }): Promise<Record<string, unknown>> {
+  const n = faces.length;
+  const vectors = faces.map((f) => f.embedding);
+  const repeat = n >= 10_000 ? 0 : runs;
+  const time = (search: NeighbourSearch) => timeOnce(repeat, () => groupFaces(faces, RULE, search));
+  // above 10^4 the index is built once (minutes on this machine): its time is the neighbour search's, the rest of the grouping is O(n k)
+  const approximateMs = n <= 10_000 ? await time('approximate') : undefined;
+  const neighboursStarted = performance.now();
+  const graph = approximateNeighbours(vectors, NEIGHBOURS);
+  const approximateNeighboursMs = performance.now() - neighboursStarted;
+  const { recall, linkableRecall } = sampledRecall(vectors, graph);
+  const exactMs = n <= EXACT_TIMED_UP_TO ? await time('exact') : undefined;
+  return {
+    ...(approximateMs === undefined ? {} : { approximateMs: round(approximateMs), approximateMsPer1000Faces: round((approximateMs / n) * 1000) }),
+    approximateNeighboursMs: round(approximateNeighboursMs),
+    ...(exactMs === undefined ? {} : { exactMs: round(exactMs), exactMsPer1000Faces: round((exactMs / n) * 1000) }),
+    ...(exactMs === undefined && exactAt ? { exactExtrapolatedMs: round(exactAt.ms * (n / exactAt.n) ** 2) } : {}),
+    neighbourRecall: Math.round(recall * 10_000) / 10_000,
+    linkableNeighbourRecall: Math.round(linkableRecall * 10_000) / 10_000,
+  };
+}
+
+/** timeMs, or a single timed call (no warm-up) when `runs` is 0: the largest sizes take minutes each. */
+async function timeOnce(runs: number, run: () => unknown): Promise<number> {
+  if (runs > 0) return timeMs(runs, run);
+  const start = performance.now();
+  await run();
+  return performance.now() - start;
+}
+
+async function mixScore(mix: PhotoMix, out: string, neighbourSearch: NeighbourSearch): Promise<Record<string, unknown>> {
+  const result = await clusterPhotos({ photosDir: mix.dir, outDir: out, force: true, neighbourSearch });
+  const score = scoreClustering(mix, result);
+  return { precision: round3(score.precision), recall: round3(score.recall), groups: result.groups.length, peopleWholeInOneGroup: `${score.whole}/${score.peopleWith3Photos}` };
+}
+
+const round3 = (value: number) => Math.round(value * 1000) / 1000;
+
 /**
  * The shared mix (bbt + five-celebrities + ORL s1-s10 + LFW people with >= 4 photos + bbt scenes)
  * clustered once from scratch (embedding dominates; one run, it takes minutes), then re-run from its
- * cache, as medians of `runs`; BCubed against the withheld labels. Then the grouping alone at 10^3
- * to 10^4 faces, of random vectors and of the mix's faces resampled with noise: time and peak
- * memory (in a child process each).
+ * cache, as medians of `runs`; BCubed against the withheld labels with exact and with approximate
+ * neighbours. Then the grouping alone at BENCH_CLUSTER_SIZES (default 1000,5000,10000,100000) faces,
+ * of people-shaped blobs, of the mix's faces resampled with noise and of random vectors: exact
+ * against the HNSW index.
  */
 export async function benchCluster(runs: number): Promise<Record<string, unknown>> {
   const root = await tempDir('bench-cluster');
@@ -64,48 +148,41 @@ export async function benchCluster(runs: number): Promise<Record<string, unknown
   const started = performance.now();
   const result = await clusterPhotos({ photosDir: mix.dir, outDir: out });
   const firstRunMs = performance.now() - started;
-  const score = scoreClustering(mix, result);
   const cachedRerunMs = await timeMs(runs, () => clusterPhotos({ photosDir: mix.dir, outDir: out, force: true }));
   const real = await mixEmbeddings(out);
   const faces = result.faces.length;
-  const scaling: Record<string, unknown> = {};
-  for (const n of [1000, 4000, 10000]) {
-    for (const [kind, make] of [['random', () => randomFaces(n, n)], ['resampled', () => resampledFaces(real, n, n)]] as const) {
-      const input = make();
-      const ms = await timeMs(n >= 10000 ? 1 : runs, () => groupFaces(input, RULE));
-      scaling[`${kind}${n}`] = {
-        ms: round(ms),
-        msPer1000Faces: round((ms / n) * 1000),
-        ...(n === 10000 ? { peakMB: round(peakMegabytes(kind, n, out, true) - peakMegabytes(kind, n, out, false)) } : {}),
-      };
+  const mixFaces = real.map((embedding, i) => ({ embedding, photo: String(i) }));
+  const sizes = (process.env.BENCH_CLUSTER_SIZES ?? '1000,5000,10000,100000').split(',').map(Number);
+  const grouping: Record<string, unknown> = {};
+  const exactTimed = new Map<string, { n: number; ms: number }>();
+  for (const n of sizes) {
+    // random vectors (the index's worst case) up to 10^4 only: 10^5 of them take a quarter of an hour here
+    const kinds = [['people', () => peopleFaces(n, n)], ['resampled', () => resampledFaces(real, n, n)], ...(n <= 10_000 ? [['random', () => randomFaces(n, n)] as const] : [])] as const;
+    for (const [kind, make] of kinds) {
+      if (process.stderr.isTTY) process.stderr.write(`\r\x1b[Kcluster: grouping ${n} ${kind} faces`);
+      const figures = await groupingAt(make(), runs, exactTimed.get(kind));
+      if (typeof figures.exactMs === 'number') exactTimed.set(kind, { n, ms: figures.exactMs });
+      grouping[`${kind}${n}`] = figures;
     }
   }
   return {
     photos: mix.truth.size + mix.scenes.length,
     faces,
     people: mix.people,
-    groups: result.groups.length,
-    bcubedPrecision: Math.round(score.precision * 1000) / 1000,
-    bcubedRecall: Math.round(score.recall * 1000) / 1000,
-    peopleWholeInOneGroup: `${score.whole}/${score.peopleWith3Photos}`,
+    exact: await mixScore(mix, out, 'exact'),
+    approximate: await mixScore(mix, out, 'approximate'),
     rule: result.rule,
+    hnsw: HNSW,
+    exactBelow: EXACT_BELOW,
     firstRunMsPer1000Faces: round((firstRunMs / faces) * 1000),
     cachedRerunMsPer1000Faces: round((cachedRerunMs / faces) * 1000),
-    groupingMsMixFaces: round(await timeMs(runs, () => groupFaces(real.map((embedding, i) => ({ embedding, photo: String(i) })), RULE))),
-    grouping: scaling,
+    groupingMsMixFaces: { exact: round(await timeMs(runs, () => groupFaces(mixFaces, RULE, 'exact'))), approximate: round(await timeMs(runs, () => groupFaces(mixFaces, RULE, 'approximate'))) },
+    grouping,
     runs,
   };
 }
 
-const [, script, mode, kind, size, mixCache, stage] = process.argv;
+const [, script] = process.argv;
 if (script && fileURLToPath(import.meta.url) === path.resolve(script)) {
-  if (mode === 'memory') {
-    const n = Number(size);
-    const input = kind === 'random' ? randomFaces(n, n) : resampledFaces(await mixEmbeddings(mixCache!), n, n);
-    if (stage === 'group') groupFaces(input, RULE);
-    // maxRSS is in kilobytes
-    console.log(process.resourceUsage().maxRSS / 1024);
-  } else {
-    console.log(JSON.stringify(await benchCluster(Number(process.env.BENCH_RUNS ?? 3)), null, 2));
-  }
+  console.log(JSON.stringify(await benchCluster(Number(process.env.BENCH_RUNS ?? 3)), null, 2));
 }

@@ -25,3 +25,6 @@ export { decodeImage, readImageFile, type RgbImage } from './image/decode.js';
 export { buildServer, type ServeOptions } from './server/app.js';
 export { initEngine } from './tfjs/backend.js';
 export { FacetrainError, type ErrorCode } from './errors.js';
+export { clusterPhotos, type ClusterOptions, type ClusterResult, type ClusterEvent } from './api/cluster.js';
+export { groupFaces, type GroupingRule, type FaceToGroup } from './cluster/group-faces.js';
+export { nearestNeighbours, type NeighbourSearch, type NeighbourGraph } from './cluster/nearest-neighbours.js';

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { chineseWhispers } from '../src/cluster/chinese-whispers.js';
 import { groupFaces } from '../src/cluster/group-faces.js';
-import { nearestNeighbours } from '../src/cluster/nearest-neighbours.js';
+import { approximateNeighbours, nearestNeighbours } from '../src/cluster/nearest-neighbours.js';
 import { bcubed } from '../src/cluster/bcubed.js';
 import { clusterPhotos, CONTACT_SHEET_FILE, linkName, type ClusterResult } from '../src/api/cluster.js';
 import { loadClusterEmbedder } from '../src/api/cluster-embedder.js';
@@ -47,15 +47,38 @@ function bruteForceNeighbours(vectors: Float32Array[], i: number, k: number): nu
 test('nearest neighbours in blocks are the exact k most similar vectors of each', () => {
   // 150 vectors: more than two blocks, so pairs inside a block and across blocks are both scored
   const vectors = blobs(10, 15, 16, 1.5, 4);
-  const graph = nearestNeighbours(vectors, 7);
+  const graph = nearestNeighbours(vectors, 7, 'exact');
   assert.equal(graph.k, 7);
   for (const i of [0, 1, 63, 64, 100, 149]) {
     const found = Array.from(graph.index.subarray(i * 7, i * 7 + 7));
     assert.deepEqual(found, bruteForceNeighbours(vectors, i, 7), `vector ${i}`);
   }
-  const few = nearestNeighbours(vectors.slice(0, 3), 10);
+  const few = nearestNeighbours(vectors.slice(0, 3), 10, 'exact');
   assert.equal(few.k, 2, 'at most n - 1 neighbours');
-  assert.equal(nearestNeighbours([], 5).index.length, 0);
+  assert.equal(nearestNeighbours([], 5, 'exact').index.length, 0);
+});
+
+test('the HNSW index finds at least 99 % of the true neighbours, and the same groups as the exact search', () => {
+  // 60 people of 20 faces in 192 dimensions, MobileFaceNet's size: a face and another of its person at cosine ~0.5
+  const vectors = blobs(60, 20, 192, 1, 6);
+  const exact = nearestNeighbours(vectors, 10, 'exact');
+  const approximate = approximateNeighbours(vectors, 10);
+  assert.equal(approximate.k, 10);
+  let found = 0;
+  for (let i = 0; i < vectors.length; i++) {
+    const truth = new Set(exact.index.subarray(i * 10, i * 10 + 10));
+    found += Array.from(approximate.index.subarray(i * 10, i * 10 + 10)).filter((j) => truth.has(j)).length;
+    const nearest = approximate.index[i * 10]!;
+    const cosine = vectors[i]!.reduce((sum, x, d) => sum + x * vectors[nearest]![d]!, 0);
+    assert.ok(Math.abs(approximate.similarity[i * 10]! - cosine) < 1e-5, `vector ${i}: the similarity given is the cosine`);
+  }
+  const recall = found / (vectors.length * 10);
+  assert.ok(recall >= 0.99, `recall of the true 10 neighbours ${recall}`);
+  assert.deepEqual(approximateNeighbours(vectors, 10), approximate, 'the same vectors give the same index');
+  const faces = vectors.map((embedding, i) => ({ embedding, photo: `p${i}` }));
+  const rule = { linkSimilarity: 0.4, joinSimilarity: 0.3, minPhotos: 3, seed: 1 };
+  assert.deepEqual(groupFaces(faces, rule, 'approximate'), groupFaces(faces, rule, 'exact'));
+  assert.equal(approximateNeighbours(vectors.slice(0, 1), 10).k, 0);
 });
 
 test('Chinese whispers keeps linked nodes together, unlinked apart, and repeats itself for a seed', () => {
@@ -136,7 +159,11 @@ test('cluster sorts the shared sets mixed without labels into about one group pe
   assert.ok(whole >= people - 3, `${whole} of ${people} people entirely in one group`);
 });
 
-test('the issue\'s bar: every person with >= 3 photos in one group', { skip: needsShared, todo: 'one person of 67 keeps a photo apart (with BlazeFace landmarks: madonna and elton_john, photos from other decades)', timeout: 900_000 }, async () => {
+test('the issue\'s bar: every person with >= 3 photos in one group', {
+  skip: needsShared,
+  todo: 'one Elton John photo (a microphone over his mouth, tinted glasses) has all its 10 nearest faces in ORL s4 (a man with glasses; 0.41-0.48, mean 0.454 over s4) and its best Elton photo at 0.409: no rule on these similarities puts it with him',
+  timeout: 900_000,
+}, async () => {
   const { mix, result } = await clusteredMix();
   const scores = scoreClustering(mix, result);
   assert.equal(scores.whole, scores.peopleWith3Photos);
@@ -170,6 +197,14 @@ test('re-running cluster on the same photos takes every face from the cache and 
   assert.equal(again.cachedPhotos, mix.truth.size + mix.scenes.length);
   assert.deepEqual(again.groups, result.groups);
   assert.deepEqual(again.faces, result.faces);
+});
+
+test('approximate neighbours (the HNSW index of large dumps) give the mix the same groups as exact ones', { skip: needsShared, timeout: 900_000 }, async () => {
+  const { mix, out, result } = await clusteredMix();
+  const approximate = await clusterPhotos({ photosDir: mix.dir, outDir: out, force: true, neighbourSearch: 'approximate' });
+  assert.deepEqual(scoreClustering(mix, approximate), scoreClustering(mix, result));
+  assert.deepEqual(approximate.groups, result.groups);
+  assert.deepEqual(approximate.faces, result.faces);
 });
 
 test('index.html shows one section per group with its face thumbnails, offline', { skip: needsShared || chromiumAvailable(), timeout: 900_000 }, async (t) => {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { renderContactSheet } from '../cluster/contact-sheet.js';
 import { CACHE_DIR, CACHE_FILE, readFaceCache, serializeFaceCache, type FaceCache } from '../cluster/face-cache.js';
 import { groupFaces } from '../cluster/group-faces.js';
+import type { NeighbourSearch } from '../cluster/nearest-neighbours.js';
 import type { ClusteredFace, ClusterEmbedder, ClusterGroup, EmbeddedFace } from '../cluster/types.js';
 import { TRAIN_DEFAULTS, type BaseName } from '../config.js';
 import { skipReason } from '../dataset/prepare.js';
@@ -45,6 +46,8 @@ export interface ClusterOptions {
   engine?: RuntimeName;
   /** Orders the graph clustering's rounds: the same seed gives the same groups. */
   seed: number;
+  /** How each face's nearest faces are found; `auto`: exactly below EXACT_BELOW faces, else from an HNSW index. */
+  neighbourSearch?: NeighbourSearch;
 }
 
 export const CLUSTER_DEFAULTS = Object.freeze({ minPhotos: 3, copy: false, force: false, seed: 42 });
@@ -211,7 +214,7 @@ export async function clusterPhotos(input: Partial<ClusterOptions> & Pick<Cluste
     const unknown = allFaces.filter((f) => f.known === undefined);
     const knownNames = [...new Set(allFaces.flatMap((f) => (f.known === undefined ? [] : [f.known])))].sort();
     const rule = { base: faceEmbedder.base, linkSimilarity: faceEmbedder.linkSimilarity, joinSimilarity: faceEmbedder.joinSimilarity };
-    const clusters = groupFaces(unknown.map((f) => ({ embedding: f.face.embedding, photo: f.photo })), { ...rule, minPhotos: options.minPhotos, seed: options.seed })
+    const clusters = groupFaces(unknown.map((f) => ({ embedding: f.face.embedding, photo: f.photo })), { ...rule, minPhotos: options.minPhotos, seed: options.seed }, options.neighbourSearch)
       .map((members) => members.map((m) => unknown[m]!))
       .filter((members) => photosOf(members).length >= options.minPhotos)
       .sort((a, b) => photosOf(b).length - photosOf(a).length || b.length - a.length);

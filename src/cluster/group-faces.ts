@@ -1,5 +1,5 @@
 import { chineseWhispers, type WeightedGraph } from './chinese-whispers.js';
-import { nearestNeighbours } from './nearest-neighbours.js';
+import { nearestNeighbours, type NeighbourSearch } from './nearest-neighbours.js';
 
 /** The similarity rule of the grouping, from the verification thresholds of the embedding. */
 export interface GroupingRule {
@@ -46,16 +46,18 @@ function onePerPhoto(group: number[], faces: readonly FaceToGroup[], edges: Weig
 }
 
 /**
- * Groups faces into people: the `NEIGHBOURS` nearest faces of each (exact, see nearestNeighbours),
+ * Groups faces into people: the `NEIGHBOURS` nearest faces of each (exact, or from an HNSW index for
+ * many faces: see nearestNeighbours and `search`),
  * links at `linkSimilarity` or more between faces of different photos, Chinese whispers on the
  * links weighted by similarity, then a second pass in which each face of a small group joins the
  * large group holding its most similar neighbour when that reaches `joinSimilarity` (a person's
- * odd photo: a profile, another decade). O(n^2 d) for the neighbours, O(n k) for the rest.
+ * odd photo: a profile, another decade). O(n^2 d) for exact neighbours, O(n log n) expected for
+ * approximate ones, O(n k) for the rest.
  * Returns arrays of indices into `faces`, every index once, largest group (by photos) first.
  */
-export function groupFaces(faces: readonly FaceToGroup[], rule: GroupingRule): number[][] {
+export function groupFaces(faces: readonly FaceToGroup[], rule: GroupingRule, search: NeighbourSearch = 'auto'): number[][] {
   const n = faces.length;
-  const graph = nearestNeighbours(faces.map((f) => f.embedding), NEIGHBOURS);
+  const graph = nearestNeighbours(faces.map((f) => f.embedding), NEIGHBOURS, search);
   const linked = (i: number, r: number) => {
     const j = graph.index[i * graph.k + r]!;
     return j >= 0 && graph.similarity[i * graph.k + r]! >= rule.linkSimilarity && faces[j]!.photo !== faces[i]!.photo;

@@ -1,14 +1,17 @@
+import usearch, { type BatchMatches } from 'usearch';
+
 /**
- * The k most similar vectors of every unit vector (exact, by cosine = dot product), found in
- * blocks: each pair is scored once and offered to both of its rows' lists. O(n^2 d / 2)
- * multiply-adds (at 10^4 faces of 192 values, about 10^10: under a minute) and O(n k) memory, where the
- * full similarity matrix of average linkage needed n^2 / 2 floats (200 MB at 10^4 faces).
- *
- * Why exact and not HNSW: hnswlib-node builds with node-gyp at install (npm 11 skips install
- * scripts it was not told to allow, and node-gyp downloads Node's headers, which is not possible
- * offline), and the pure-JS HNSW packages are little used; below a few 10^4 faces the exact search
- * is small next to finding and embedding the faces, and its answer depends on no search parameter.
+ * The k most similar vectors of every unit vector, by cosine (= dot product). Two ways:
+ * - exact, in blocks: each pair is scored once and offered to both of its rows' lists. O(n^2 d / 2)
+ *   multiply-adds and O(n k) memory (the full matrix of average linkage needed n^2 / 2 floats).
+ * - approximate, an HNSW graph (usearch, native, Apache-2.0, prebuilt binaries in its npm package):
+ *   O(n log n) expected to build and to query every vector (each insertion and query walks
+ *   O(log n) layers, `expansion` candidates each), O(n (d + connectivity)) memory.
+ * `auto` takes the exact search below EXACT_BELOW vectors, where it costs no more than the index,
+ * and its answer depends on no search parameter.
  */
+export type NeighbourSearch = 'auto' | 'exact' | 'approximate';
+
 export interface NeighbourGraph {
   /** Neighbours per vector (fewer when there are fewer other vectors). */
   readonly k: number;
@@ -55,7 +58,7 @@ function offer(graph: NeighbourGraph, worst: Float32Array, i: number, j: number,
 /** Rows of a block against every later row: the block's rows stay in cache while the others stream past. */
 const BLOCK = 64;
 
-export function nearestNeighbours(vectors: readonly Float32Array[], k: number): NeighbourGraph {
+export function exactNeighbours(vectors: readonly Float32Array[], k: number): NeighbourGraph {
   const n = vectors.length;
   const width = Math.max(0, Math.min(k, n - 1));
   const graph: NeighbourGraph = { k: width, index: new Int32Array(n * width).fill(-1), similarity: new Float32Array(n * width) };
@@ -81,4 +84,50 @@ export function nearestNeighbours(vectors: readonly Float32Array[], k: number): 
     }
   }
   return graph;
+}
+
+/**
+ * HNSW settings: they find 99.9 % of the true 10 neighbours of 10^4 faces shaped like people (blobs
+ * at cosine ~0.5) and of the mix's faces resampled, where a search expansion of 64 (the previous
+ * try) found 87 % of random vectors' neighbours; random vectors have no structure for the graph to
+ * follow (89 % at 10^4 with these), and no pair similar enough to be linked (bench/cluster.ts).
+ */
+export const HNSW = Object.freeze({ connectivity: 16, expansionAdd: 128, expansionSearch: 128 });
+
+/** Below this many vectors the exact search is as fast as building and searching the HNSW index (bench/cluster.ts). */
+export const EXACT_BELOW = 5000;
+
+export function approximateNeighbours(vectors: readonly Float32Array[], k: number): NeighbourGraph {
+  const n = vectors.length;
+  const width = Math.max(0, Math.min(k, n - 1));
+  const graph: NeighbourGraph = { k: width, index: new Int32Array(n * width).fill(-1), similarity: new Float32Array(n * width) };
+  if (width === 0) return graph;
+  const dims = vectors[0]!.length;
+  const matrix = new Float32Array(n * dims);
+  vectors.forEach((v, i) => matrix.set(v, i * dims));
+  const index = new usearch.Index({ dimensions: dims, metric: usearch.MetricKind.IP, quantization: usearch.ScalarKind.F32, connectivity: HNSW.connectivity, expansion_add: HNSW.expansionAdd, expansion_search: HNSW.expansionSearch, multi: false });
+  // one thread: vectors go in in order, so the same vectors give the same graph (and the same groups)
+  index.add(BigUint64Array.from({ length: n }, (_, i) => BigInt(i)), matrix, 1);
+  // each vector finds itself first; one more asked for, so k others remain. One thread here too:
+  // usearch sizes its per-thread search state when vectors are added
+  const found = index.search(matrix, width + 1, 1) as unknown as BatchMatches;
+  for (let i = 0; i < n; i++) {
+    let r = 0;
+    const count = Number(found.counts[i]);
+    for (let c = 0; c < count && r < width; c++) {
+      const j = Number(found.keys[i * (width + 1) + c]);
+      if (j === i) continue;
+      graph.index[i * width + r] = j;
+      // usearch's inner-product distance is 1 - dot
+      graph.similarity[i * width + r] = 1 - found.distances[i * (width + 1) + c]!;
+      r++;
+    }
+  }
+  return graph;
+}
+
+/** The k nearest neighbours of every vector, exact or approximate (see the top of this file). */
+export function nearestNeighbours(vectors: readonly Float32Array[], k: number, search: NeighbourSearch = 'auto'): NeighbourGraph {
+  const exact = search === 'exact' || (search === 'auto' && vectors.length < EXACT_BELOW);
+  return exact ? exactNeighbours(vectors, k) : approximateNeighbours(vectors, k);
 }
