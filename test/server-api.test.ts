@@ -248,7 +248,7 @@ describe('facetrain serve: HTTP API', { skip: needsShared }, () => {
     assert.match(doc.openapi, /^3\./);
     assert.equal(doc.info.title, 'facetrain recognition service');
     const ops = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${p}`));
-    for (const op of ['GET /healthz', 'GET /v1/model', 'POST /v1/recognize', 'GET /v1/people', 'POST /v1/people/{name}/photos', 'DELETE /v1/people/{name}', 'GET /model/{file}']) {
+    for (const op of ['GET /healthz', 'GET /v1/model', 'POST /v1/recognize', 'GET /v1/people', 'POST /v1/people/{name}/photos', 'DELETE /v1/people/{name}', 'GET /model/{*}']) {
       assert.ok(ops.includes(op), `${op} in ${ops.join(', ')}`);
     }
     const recognizeOp = doc.paths['/v1/recognize'].post;
@@ -270,7 +270,7 @@ describe('facetrain serve: HTTP API', { skip: needsShared }, () => {
     for (const file of ['tf-core.min.js', 'tf-layers.min.js', 'tf-backend-cpu.min.js', 'tf-backend-wasm.min.js', 'tfjs-backend-wasm-simd.wasm']) {
       assert.equal((await call(`/vendor/${file}`)).status, 200, file);
     }
-    // a face-embedding model runs on the server only: its head (per-person templates) is not public;
+    // a face-embedding model served without --browser-model runs on the server only: its head (per-person templates) is not public;
     // the browser test loads a whole-image model's files
     for (const path of ['/model/model.json', '/model/weights.bin', '/model/facetrain.json', '/model/..%2Ffacetrain.json', '/vendor/package.json', '/web/..%2F..%2Fpackage.json', '/nope']) {
       await expectError(await call(path), 404, 'FT_ERR_NOT_FOUND');

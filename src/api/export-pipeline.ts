@@ -42,14 +42,20 @@ export interface PipelineExport {
 /** The recognizer's file name in the export folder, per format written (.h5 included). */
 export type PipelineFiles = Partial<Record<PipelineFormat | 'h5', string>>;
 
+/** Each person's training embeddings (gallery.json), in label order: the templates a pipeline graph holds. */
+export async function modelGalleries(modelDir: string, manifest: ModelManifest): Promise<PipelineNetworks['galleries']> {
+  const gallery = await readGallery(modelDir);
+  if (!gallery) throw new FacetrainError('FT_ERR_MODEL', `${modelDir}: ${GALLERY_FILE} is missing; retrain the model, replacing this one`, { options: ['force'] });
+  return personGalleries(gallery.entries, manifest.labels);
+}
+
 /**
  * The recognizer (templates from gallery.json inside the graph) in each format of `files`, the
  * detector and their description for an embedding model. tflite-int8 quantizes the embedding
  * network on `calibration` (normalised aligned crops) and keeps the rest float, float32 in and out.
  */
 export async function buildPipelineExport(modelDir: string, manifest: ModelManifest, networks: Omit<PipelineNetworks, 'galleries'>, files: PipelineFiles, calibration?: tf.Tensor4D): Promise<PipelineExport> {
-  const gallery = await readGallery(modelDir);
-  if (!gallery) throw new FacetrainError('FT_ERR_MODEL', `${modelDir}: ${GALLERY_FILE} is missing; retrain the model, replacing this one`, { options: ['force'] });
+  const galleries = await modelGalleries(modelDir, manifest);
   const formats = PIPELINE_FORMATS.filter((f) => files[f]);
   const withTflite = formats.some((f) => f !== 'onnx');
   const detectorModel = await loadHumanModel('blazeface');
@@ -71,7 +77,7 @@ export async function buildPipelineExport(modelDir: string, manifest: ModelManif
     detectorTflite: withTflite,
   });
   const metadata = pipelineMetadata(description);
-  const ir = pipelineIr({ ...networks, galleries: personGalleries(gallery.entries, manifest.labels) }, withTflite ? 'TFLite' : files.h5 ? 'Keras .h5' : 'ONNX');
+  const ir = pipelineIr({ ...networks, galleries }, withTflite ? 'TFLite' : files.h5 ? 'Keras .h5' : 'ONNX');
   const name = `facetrain-${manifest.base.name}-pipeline`;
   const outputs = Object.entries(description.recognizer.outputs as Record<string, string>).map(([output, text]) => ({ name: output, description: text }));
   const tflite = (format: TfliteFormat) => irToTflite(ir, {

@@ -10,14 +10,15 @@ import { preparePhotos } from '../dataset/prepare.js';
 import { cropperFor, detectorFor, loadFaceAligner } from '../faces/cropper.js';
 import { normalisedPixels } from '../image/normalise.js';
 import { perChannelInput } from '../faces/input-spec.js';
-import { LABELS_FILE, MANIFEST_FILE, labelsText, readManifest, type ModelManifest } from '../model-dir/manifest.js';
+import { LABELS_FILE, MANIFEST_FILE, labelsText, modelVersion, readManifest, type ModelManifest } from '../model-dir/manifest.js';
 import { FacetrainError, invalidOption } from '../errors.js';
 import { writeDirAtomic, writeFileAtomic } from '../util/fs.js';
 import { saveKerasH5 } from '../export/keras/index.js';
 import { writeExport } from '../export/export-model.js';
 import type { ExportableRecognizer, ExportFormat } from '../export/types.js';
 import type { FaceEmbedder } from '../faces/embedder.js';
-import { buildPipelineExport, PIPELINE_FORMATS, type PipelineFormat, pipelineKerasAttributes, pipelineKerasModel, writePipelineFiles } from './export-pipeline.js';
+import { buildPipelineExport, modelGalleries, PIPELINE_FORMATS, type PipelineFormat, pipelineKerasAttributes, pipelineKerasModel, writePipelineFiles } from './export-pipeline.js';
+import { writeTfjsPipeline } from '../export/tfjs-pipeline.js';
 
 export const ALL_FORMATS = Object.freeze(['tfjs', 'h5', 'onnx', 'tflite', 'tflite-fp16', 'tflite-int8'] as const);
 export type ModelFormat = (typeof ALL_FORMATS)[number];
@@ -55,18 +56,8 @@ interface Exportable {
   networks?: { embedder: FaceEmbedder; head: tfl.LayersModel };
 }
 
-/** Formats a network that is no TF.js graph is written in: the pipeline's. */
-const PIPELINE_ONLY_FORMATS: readonly ModelFormat[] = [...PIPELINE_FORMATS, 'h5'];
-
 function isPipelineFormat(format: ModelFormat): format is PipelineFormat {
   return (PIPELINE_FORMATS as readonly string[]).includes(format);
-}
-
-/** Why a base's model is written only as the pipeline, if it is. */
-function pipelineOnly(manifest: ModelManifest): string | undefined {
-  return manifest.base.name === 'mobilefacenet'
-    ? `models on the ${manifest.base.name} base export to ${PIPELINE_ONLY_FORMATS.join(', ')} only so far (its network, read from TFLite, uses PReLU and a mirror image, which the TF.js writer does not cover yet); choose \`format\` ${PIPELINE_ONLY_FORMATS.join(',')}`
-    : undefined;
 }
 
 async function exportable(modelDir: string, manifest: ModelManifest): Promise<Exportable> {
@@ -108,29 +99,32 @@ async function calibrationInputs(dir: string, manifest: ModelManifest): Promise<
   return tf.tensor4d(normalisedPixels(crops, mean, std), [crops.length, size, size, 3]);
 }
 
-/** A TF.js copy any page or Node program loads: the model, its labels and input spec (and the FaceRes graph it needs). */
-async function writeTfjs(modelDir: string, manifest: ModelManifest, out: string): Promise<void> {
+/**
+ * A TF.js copy any page or Node program loads: a whole-image model with its labels and input spec;
+ * for an embedding model the whole pipeline as graph models (export/tfjs-pipeline.ts), which the
+ * served page runs in the browser.
+ */
+async function writeTfjs(modelDir: string, manifest: ModelManifest, out: string, networks?: Exportable['networks']): Promise<void> {
+  const galleries = networks && (await modelGalleries(modelDir, manifest));
   await writeDirAtomic(
     out,
     async (dir) => {
-      for (const f of ['model.json', WEIGHTS_FILE]) await copyFile(path.join(modelDir, f), path.join(dir, f));
       await writeFile(path.join(dir, LABELS_FILE), labelsText(manifest.labels));
-      await writeFile(path.join(dir, 'preprocess.json'), JSON.stringify({ input: manifest.input, base: manifest.base, threshold: manifest.threshold }, null, 2));
-      const base = BASE_ROWS[manifest.base.name];
-      if (base.kind === 'embedding') {
-        await mkdir(path.join(dir, 'base'));
-        for (const f of base.tfjsFiles()) await copyFile(f, path.join(dir, 'base', path.basename(f)));
+      if (networks && galleries) {
+        const { base, labels, threshold, input } = manifest;
+        await writeTfjsPipeline(dir, { base: base.name, labels, threshold, input, modelVersion: modelVersion(manifest), networks: { ...networks, galleries } });
+        return;
       }
+      for (const f of ['model.json', WEIGHTS_FILE]) await copyFile(path.join(modelDir, f), path.join(dir, f));
+      await writeFile(path.join(dir, 'preprocess.json'), JSON.stringify({ input: manifest.input, base: manifest.base, threshold: manifest.threshold }, null, 2));
     },
     { force: true },
   );
 }
 
 /** Formats that cannot be written with these options or for this model (with the reason a user reads). */
-export function unavailableFormats(options: Pick<ExportDirOptions, 'calibration'>, manifest?: ModelManifest): Map<ModelFormat, string> {
+export function unavailableFormats(options: Pick<ExportDirOptions, 'calibration'>): Map<ModelFormat, string> {
   const reasons = new Map<ModelFormat, string>();
-  const onlyPipeline = manifest && pipelineOnly(manifest);
-  if (onlyPipeline) for (const format of ALL_FORMATS) if (!PIPELINE_ONLY_FORMATS.includes(format)) reasons.set(format, onlyPipeline);
   if (!options.calibration) {
     reasons.set('tflite-int8', 'tflite-int8 needs photos to calibrate on: set `calibration` to a photos folder (a few dozen of the training photos)');
   }
@@ -143,12 +137,8 @@ export async function exportModelDir(modelDir: string, formats: ModelFormat[], o
   const manifest = await readManifest(modelDir);
   const outDir = options.outDir ?? path.join(modelDir, 'export');
   await mkdir(outDir, { recursive: true });
-  const onlyPipeline = pipelineOnly(manifest);
   const unavailable = unavailableFormats(options);
-  for (const f of formats) {
-    if (onlyPipeline && !PIPELINE_ONLY_FORMATS.includes(f)) throw new FacetrainError('FT_ERR_UNSUPPORTED', `${modelDir}: ${onlyPipeline}`);
-    if (unavailable.has(f)) throw new FacetrainError('FT_ERR_INVALID_OPTION', unavailable.get(f)!);
-  }
+  for (const f of formats) if (unavailable.has(f)) throw new FacetrainError('FT_ERR_INVALID_OPTION', unavailable.get(f)!);
   const { recognizer: classifier, networks } = await exportable(modelDir, manifest);
   const representativeInputs = formats.includes('tflite-int8') ? await calibrationInputs(options.calibration!, manifest) : undefined;
   try {
@@ -162,7 +152,7 @@ export async function exportModelDir(modelDir: string, formats: ModelFormat[], o
     const written: string[] = [];
     for (const format of formats) {
       const out = path.join(outDir, FILE_NAMES[format]);
-      if (format === 'tfjs') await writeTfjs(modelDir, manifest, out);
+      if (format === 'tfjs') await writeTfjs(modelDir, manifest, out, networks);
       else if (isPipelineFormat(format) && pipeline) {
         await writeFileAtomic(out, pipeline.recognizers[format]!);
         await writeFileAtomic(path.join(outDir, LABELS_FILE), labelsText(manifest.labels));

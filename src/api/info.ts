@@ -64,7 +64,7 @@ function pipelineFacts(pipeline: PipelineDescription): [string, string][] {
     ['unknown rule', pipeline.decision.rule!],
     ['recognizer', `${Object.entries(files).map(([f, n]) => `${n} (${f})`).join(', ')}: input ${JSON.stringify(input.shape)} ${String((pipeline.recognizer.input as { value: string }).value)}; outputs ${Object.keys(pipeline.recognizer.outputs as object).join(', ')}`],
     ['detector', `${Object.values(pipeline.detector.files as Record<string, string>).join(', ')}: ${String(pipeline.detector.network)}`],
-    ['alignment', `${String(pipeline.alignment.size)} px, ${(pipeline.alignment.points as { landmark: string }[]).map((p) => p.landmark).join(', ')} from the detector`],
+    ['alignment', `${String(pipeline.alignment.size)} px, ${(pipeline.alignment.points as { landmark: string }[]).map((p) => p.landmark).join(', ')} from the ${pipeline.alignment.landmarkSource === 'landmarks' ? 'landmark network' : 'detector'}`],
   ];
 }
 

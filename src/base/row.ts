@@ -40,8 +40,6 @@ export interface EmbeddingBaseRow extends CommonRow {
    * that runs on a given runtime only (MobileFaceNet: onnxruntime, `runtime` or else loaded here).
    */
   loadEmbedder(runtime?: Runtime): Promise<FaceEmbedder>;
-  /** Files of the network copied into a TF.js export's `base/` folder (the head alone cannot run); none when it cannot be exported. */
-  tfjsFiles(): string[];
   /** Side of the aligned face in the manifest's input spec (default 224, the eye-aligned crop). */
   inputSize?: number;
   /** Align faces to this five-point template instead of placing the eyes (`input.template` in the manifest); always detects. */

@@ -10,7 +10,7 @@ export const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-$
 const RENAMED_FLAGS: Record<string, string> = { outDir: '--out', modelDir: '--model' };
 
 /** The library options the CLI has a flag for: TrainConfig's fields and the other commands' own. */
-const FLAGGED_OPTIONS = new Set([...Object.keys(TRAIN_DEFAULTS), 'weights', 'engine', 'threshold', 'topK', 'format', 'calibration', 'minPhotos', 'gallery', 'report', 'apiKey', 'port', 'host']);
+const FLAGGED_OPTIONS = new Set([...Object.keys(TRAIN_DEFAULTS), 'weights', 'engine', 'threshold', 'topK', 'format', 'calibration', 'minPhotos', 'gallery', 'report', 'apiKey', 'port', 'host', 'browserModel']);
 
 function flagOf(option: string): string | undefined {
   return RENAMED_FLAGS[option] ?? (FLAGGED_OPTIONS.has(option) ? `--${kebab(option)}` : undefined);

@@ -85,3 +85,9 @@ export async function readManifest(dir: string): Promise<ModelManifest> {
 export function labelsText(labels: string[]): string {
   return `${labels.join('\n')}\n`;
 }
+
+/** Changes whenever the model's people or templates do (enrol and forget stamp `updatedAt`): what an export of the model was made from. */
+export function modelVersion(manifest: ModelManifest): string {
+  const { updatedAt } = manifest as { updatedAt?: unknown };
+  return typeof updatedAt === 'string' ? updatedAt : manifest.createdAt;
+}

@@ -8,6 +8,7 @@ import { invalidOption } from '../errors.js';
 import type { ServerContext } from './context.js';
 import { ERROR_SCHEMA, HttpError, clientErrorHandler, frameworkErrors, installErrorHandlers } from './http-error.js';
 import { AdmissionGate } from './limits.js';
+import { checkBrowserModel } from './browser-model.js';
 import { ModelHost } from './model-host.js';
 import { registerInfoRoutes } from './routes/info.js';
 import { registerPeopleRoutes } from './routes/people.js';
@@ -34,6 +35,8 @@ export interface ServeOptions {
   requestTimeoutMs?: number;
   /** Worker threads that decode and recognize photos; default one per core. */
   workers?: number;
+  /** A TF.js pipeline export of a face model (`facetrain export --format tfjs`) to serve to the page, which then recognizes in the browser; it holds the templates, so nothing is served without it. */
+  browserModel?: string;
   /** fastify/pino level; default 'warn': request lines (info) would carry person names in URLs. */
   logLevel?: 'fatal' | 'error' | 'warn' | 'info' | 'silent';
 }
@@ -98,6 +101,10 @@ function cutSlowBodies(app: FastifyInstance, timeoutMs: number): void {
 export async function buildServer(options: ServeOptions): Promise<FastifyInstance> {
   const config = resolveOptions(options);
   const host = await ModelHost.open(config.modelDir, config.maxPixels, options.workers);
+  await checkBrowserModel(host.current.manifest, options.browserModel, Boolean(config.gallery)).catch((err: unknown) => {
+    void host.close();
+    throw err;
+  });
   const gallery = config.gallery
     ? await (async (url: string) => {
         // the served model's base says under which similarity a face is unknown
@@ -115,6 +122,7 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     apiKey: config.apiKey,
     maxBodyBytes: config.maxBodyBytes,
     maxPixels: config.maxPixels,
+    browserModel: options.browserModel,
   };
   const app = Fastify({
     logger: { level: config.logLevel },

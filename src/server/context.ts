@@ -12,4 +12,6 @@ export interface ServerContext {
   apiKey?: string;
   maxBodyBytes: number;
   maxPixels: number;
+  /** A TF.js pipeline export of the model (`export --format tfjs`) the page may load: face models run in the browser only with it. */
+  browserModel?: string;
 }

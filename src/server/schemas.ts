@@ -78,7 +78,12 @@ export const MODEL_RESPONSE = Type.Object({
   versions: Type.Record(Type.String(), Type.String()),
   createdAt: Type.Optional(Type.String()),
   browser: Type.Object(
-    { supported: Type.Boolean(), modelUrl: Type.Optional(Type.String()), reason: Type.Optional(Type.String()) },
+    {
+      supported: Type.Boolean(),
+      kind: Type.Optional(Type.Union([Type.Literal('whole-image'), Type.Literal('face-pipeline')])),
+      modelUrl: Type.Optional(Type.String()),
+      reason: Type.Optional(Type.String()),
+    },
     { description: 'Whether the page can run this model itself with TF.js' },
   ),
 });

@@ -114,7 +114,7 @@ function loadScript(src) {
 
 async function loadTfjs() {
   if (window.tf?.loadLayersModel) return window.tf;
-  for (const file of ['tf-core.min.js', 'tf-backend-cpu.min.js', 'tf-backend-wasm.min.js', 'tf-layers.min.js']) await loadScript(`/vendor/${file}`);
+  for (const file of ['tf-core.min.js', 'tf-backend-cpu.min.js', 'tf-backend-wasm.min.js', 'tf-layers.min.js', 'tf-converter.min.js']) await loadScript(`/vendor/${file}`);
   const tf = window.tf;
   tf.wasm.setWasmPaths('/vendor/');
   if (!(await tf.setBackend('wasm').catch(() => false))) await tf.setBackend('cpu');
@@ -126,7 +126,9 @@ async function browserModel() {
   if (state.browserModel) return state.browserModel;
   setStatus('Loading TF.js and the model into the browser…');
   const tf = await loadTfjs();
-  const model = await tf.loadLayersModel(state.model.browser.modelUrl);
+  const { kind, modelUrl } = state.model.browser;
+  // a face model is the whole pipeline (detector, landmarks, recognizer); a whole-image model is one classifier
+  const model = kind === 'face-pipeline' ? await (await import('/web/face-pipeline.js')).loadFacePipeline(tf, modelUrl) : await tf.loadLayersModel(modelUrl);
   state.browserModel = model;
   setStatus(`Model loaded in the browser (TF.js ${tf.getBackend()} backend).`);
   return model;
@@ -135,6 +137,7 @@ async function browserModel() {
 async function recognizeInBrowser(source) {
   const model = await browserModel();
   const tf = window.tf;
+  if (state.model.browser.kind === 'face-pipeline') return (await import('/web/face-pipeline.js')).recognizeFaces(tf, model, source);
   const { size, mean, std } = state.model.input;
   const scores = tf.tidy(() => {
     // the UMD core bundle has no chained tensor methods: functional ops only

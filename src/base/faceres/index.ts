@@ -1,5 +1,3 @@
-import path from 'node:path';
-import { humanModelsDir } from '../../faces/human-models.js';
 import type { EmbeddingBaseRow } from '../row.js';
 import { loadFaceRes } from './faceres.js';
 
@@ -11,7 +9,6 @@ export const FACERES_BASE: EmbeddingBaseRow = Object.freeze<EmbeddingBaseRow>({
   manifestEntry: () => ({ name: 'faceres' }),
   describe: () => 'faceres',
   loadEmbedder: () => loadFaceRes(),
-  tfjsFiles: () => ['faceres.json', 'faceres.bin'].map((f) => path.join(humanModelsDir(), f)),
   verifyThreshold: 0.524,
   strictVerifyThreshold: 0.641,
   // its LFW best-accuracy threshold, as for verify: the 0.1 % false-accept one (0.641) turned away

@@ -18,7 +18,6 @@ export const MOBILEFACENET_BASE: EmbeddingBaseRow = Object.freeze<EmbeddingBaseR
     return loadMobileFaceNet(ort);
   },
   // converted from TFLite in memory: no TF.js graph to export
-  tfjsFiles: () => [],
   inputSize: MOBILEFACENET_SIZE,
   template: 'arcface-112',
   // the template's five points from faceplugin's 68-point network: LFW 10-fold 99.38 % (BlazeFace's four points: 98.44 % before LFW's centre face was used)

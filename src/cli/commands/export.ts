@@ -1,7 +1,6 @@
 import type { CAC } from 'cac';
 import { ALL_FORMATS, exportModelDir, parseFormats, unavailableFormats } from '../../api/export.js';
 import { cliText, type OutputFlags } from '../options.js';
-import { readManifest } from '../../model-dir/manifest.js';
 
 export function registerExport(cli: CAC): void {
   cli
@@ -14,7 +13,7 @@ export function registerExport(cli: CAC): void {
       let formats = parseFormats(String(flags.format));
       if (String(flags.format) === 'all') {
         // `all` is every format this model can be written in; the others are named, not dropped silently
-        const unavailable = unavailableFormats(flags, await readManifest(modelDir));
+        const unavailable = unavailableFormats(flags);
         for (const [format, reason] of unavailable) console.error(`skipped ${format}: ${cliText(reason)}`);
         formats = formats.filter((f) => !unavailable.has(f));
       }

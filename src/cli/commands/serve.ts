@@ -12,6 +12,7 @@ interface ServeFlags {
   maxPixels: unknown;
   maxInFlight: unknown;
   gallery?: string;
+  browserModel?: string;
 }
 
 function integerOption(flag: string, value: unknown, min: number, max: number): number {
@@ -45,6 +46,7 @@ export function registerServe(cli: CAC): void {
     .option('--max-body-mb <mb>', 'Largest request body in MB', { default: SERVE_DEFAULTS.maxBodyBytes / 1024 / 1024 })
     .option('--max-pixels <n>', 'Largest image in pixels, checked before decoding', { default: SERVE_DEFAULTS.maxPixels })
     .option('--gallery <url>', 'Name faces by their nearest templates in this gallery and enrol people there (postgres://... shared by several servers, pglite:<folder>, file:<json>, embedded)')
+    .option('--browser-model <dir>', 'Serve this TF.js export of a face model (facetrain export --format tfjs) so the page recognizes in the browser; it holds every person\'s templates')
     .option('--max-in-flight <n>', 'Recognitions at once; more are refused with 503', { default: SERVE_DEFAULTS.maxInFlight })
     .action(async (modelDir: string, flags: ServeFlags) => {
       const port = integerOption('--port', flags.port, 0, 65535);
@@ -57,6 +59,7 @@ export function registerServe(cli: CAC): void {
         maxPixels: integerOption('--max-pixels', flags.maxPixels, 1, Number.MAX_SAFE_INTEGER),
         maxInFlight: integerOption('--max-in-flight', flags.maxInFlight, 1, 10_000),
         gallery: flags.gallery,
+        browserModel: flags.browserModel,
       });
       const address = await app.listen({ port, host: flags.host });
       const writes = flags.apiKey || process.env.FACETRAIN_API_KEY ? 'enrolment enabled with the API key' : 'enrolment disabled (no --api-key)';

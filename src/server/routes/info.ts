@@ -1,16 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import type { ModelManifest } from '../../model-dir/manifest.js';
+import { browserSupport } from '../browser-model.js';
 import type { ServerContext } from '../context.js';
 import { HEALTH_RESPONSE, MODEL_RESPONSE } from '../schemas.js';
-
-/**
- * Whether the page can run this model itself: only when the model is the whole pipeline, a
- * whole-image classifier. The model's files are public only then (see the README).
- */
-export function browserSupport(manifest: ModelManifest): { supported: boolean; modelUrl?: string; reason?: string } {
-  if (manifest.input.crop === 'whole-image') return { supported: true, modelUrl: '/model/model.json' };
-  return { supported: false, reason: 'this model needs face detection and alignment, which run on the server only' };
-}
 
 export function registerInfoRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/healthz', { schema: { summary: 'Liveness and load', tags: ['service'], response: { 200: HEALTH_RESPONSE } } }, async () => ({
@@ -29,7 +20,7 @@ export function registerInfoRoutes(app: FastifyInstance, ctx: ServerContext): vo
       threshold: manifest.threshold,
       versions: manifest.versions,
       createdAt: manifest.createdAt,
-      browser: browserSupport(manifest),
+      browser: await browserSupport(ctx),
     };
   });
 }

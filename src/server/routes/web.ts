@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { browserSupport } from './info.js';
+import { servedModelFile } from '../browser-model.js';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { HttpError } from '../http-error.js';
@@ -16,6 +16,7 @@ const require = createRequire(import.meta.url);
 const VENDOR_FILES: Record<string, string> = {
   'tf-core.min.js': '@tensorflow/tfjs-core/dist/tf-core.min.js',
   'tf-layers.min.js': '@tensorflow/tfjs-layers/dist/tf-layers.min.js',
+  'tf-converter.min.js': '@tensorflow/tfjs-converter/dist/tf-converter.min.js',
   'tf-backend-cpu.min.js': '@tensorflow/tfjs-backend-cpu/dist/tf-backend-cpu.min.js',
   'tf-backend-wasm.min.js': '@tensorflow/tfjs-backend-wasm/dist/tf-backend-wasm.min.js',
   'tfjs-backend-wasm.wasm': '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm',
@@ -23,7 +24,7 @@ const VENDOR_FILES: Record<string, string> = {
   'tfjs-backend-wasm-threaded-simd.wasm': '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm',
 };
 
-const PAGE_FILES: Record<string, string> = { 'index.html': 'index.html', 'app.js': 'app.js' };
+const PAGE_FILES: Record<string, string> = { 'index.html': 'index.html', 'app.js': 'app.js', 'face-pipeline.js': 'face-pipeline.js' };
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -57,12 +58,6 @@ async function sendFile(reply: FastifyReply, file: string, cache: 'immutable' | 
     .send(body);
 }
 
-/** Files the current model.json lists as weights: the only other files of the model directory served. */
-async function weightFiles(modelDir: string): Promise<string[]> {
-  const json = JSON.parse(await readFile(path.join(modelDir, 'model.json'), 'utf8')) as { weightsManifest: { paths: string[] }[] };
-  return json.weightsManifest.flatMap((group) => group.paths);
-}
-
 export function registerWebRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const hide = { hide: true };
   app.get('/', { schema: hide }, (_request, reply) => sendFile(reply.header('content-security-policy', PAGE_CSP), path.join(WEB_DIR, 'index.html'), 'no-cache'));
@@ -79,12 +74,11 @@ export function registerWebRoutes(app: FastifyInstance, ctx: ServerContext): voi
     return sendFile(reply, require.resolve(module), 'immutable');
   });
 
-  app.get<{ Params: { file: string } }>('/model/:file', { schema: { summary: 'The served TF.js model (model.json and its weight files) for in-browser recognition', tags: ['service'] } }, async (request, reply) => {
-    const { file } = request.params;
-    const { modelDir } = ctx.host;
-    // a head's weights are per-person templates: they are public only when the page can use them
-    if (!browserSupport(ctx.host.current.manifest).supported) throw notFound(`/model/${file}`);
-    if (file !== 'model.json' && !(await weightFiles(modelDir)).includes(file)) throw notFound(`/model/${file}`);
-    return sendFile(reply, path.join(modelDir, file), 'no-cache');
+  app.get<{ Params: { '*': string } }>('/model/*', { schema: { summary: 'The served TF.js model files (model.json, its weights; for a face model the pipeline folder) for in-browser recognition', tags: ['service'] } }, async (request, reply) => {
+    const relative = request.params['*'];
+    // a face model's files hold per-person templates: served only from the export the operator chose
+    const file = await servedModelFile(ctx, relative);
+    if (!file) throw notFound(`/model/${relative}`);
+    return sendFile(reply, file, 'no-cache');
   });
 }
