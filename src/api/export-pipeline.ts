@@ -54,8 +54,7 @@ export async function modelGalleries(modelDir: string, manifest: ModelManifest):
  * detector and their description for an embedding model. tflite-int8 quantizes the embedding
  * network on `calibration` (normalised aligned crops) and keeps the rest float, float32 in and out.
  */
-export async function buildPipelineExport(modelDir: string, manifest: ModelManifest, networks: Omit<PipelineNetworks, 'galleries'>, files: PipelineFiles, calibration?: tf.Tensor4D): Promise<PipelineExport> {
-  const galleries = await modelGalleries(modelDir, manifest);
+export async function buildPipelineExport(manifest: ModelManifest, networks: PipelineNetworks, files: PipelineFiles, calibration?: tf.Tensor4D): Promise<PipelineExport> {
   const formats = PIPELINE_FORMATS.filter((f) => files[f]);
   const withTflite = formats.some((f) => f !== 'onnx');
   const detectorModel = await loadHumanModel('blazeface');
@@ -77,7 +76,7 @@ export async function buildPipelineExport(modelDir: string, manifest: ModelManif
     detectorTflite: withTflite,
   });
   const metadata = pipelineMetadata(description);
-  const ir = pipelineIr({ ...networks, galleries }, withTflite ? 'TFLite' : files.h5 ? 'Keras .h5' : 'ONNX');
+  const ir = pipelineIr(networks, withTflite ? 'TFLite' : files.h5 ? 'Keras .h5' : 'ONNX');
   const name = `facetrain-${manifest.base.name}-pipeline`;
   const outputs = Object.entries(description.recognizer.outputs as Record<string, string>).map(([output, text]) => ({ name: output, description: text }));
   const tflite = (format: TfliteFormat) => irToTflite(ir, {

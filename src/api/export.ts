@@ -19,6 +19,7 @@ import type { ExportableRecognizer, ExportFormat } from '../export/types.js';
 import type { FaceEmbedder } from '../faces/embedder.js';
 import { buildPipelineExport, modelGalleries, PIPELINE_FORMATS, type PipelineFormat, pipelineKerasAttributes, pipelineKerasModel, writePipelineFiles } from './export-pipeline.js';
 import { writeTfjsPipeline } from '../export/tfjs-pipeline.js';
+import type { PipelineNetworks } from '../export/pipeline.js';
 
 export const ALL_FORMATS = Object.freeze(['tfjs', 'h5', 'onnx', 'tflite', 'tflite-fp16', 'tflite-int8'] as const);
 export type ModelFormat = (typeof ALL_FORMATS)[number];
@@ -52,8 +53,8 @@ export function parseFormats(value: string): ModelFormat[] {
 interface Exportable {
   /** The classifier TF.js (and a classifier base's every format) writes; absent for an embedding network that is no TF.js graph (then the pipeline's formats only). */
   recognizer?: ExportableRecognizer;
-  /** An embedding model's networks, for the pipeline export. */
-  networks?: { embedder: FaceEmbedder; head: tfl.LayersModel };
+  /** An embedding model's networks and templates (gallery.json, read once), for the pipeline exports. */
+  networks?: PipelineNetworks & { embedder: FaceEmbedder };
 }
 
 function isPipelineFormat(format: ModelFormat): format is PipelineFormat {
@@ -66,8 +67,9 @@ async function exportable(modelDir: string, manifest: ModelManifest): Promise<Ex
   const base = BASE_ROWS[manifest.base.name];
   const name = `facetrain-${manifest.base.name}`;
   if (base.kind === 'classifier') return { recognizer: { model, labels: manifest.labels, input, name } };
+  const galleries = await modelGalleries(modelDir, manifest);
   const embedder = await base.loadEmbedder();
-  const networks = { embedder, head: model };
+  const networks = { embedder, head: model, galleries };
   if (!embedder.model || !embedder.outputNode) return { networks };
   return { networks, recognizer: { model: { graph: embedder.model, outputNode: embedder.outputNode, head: model }, labels: manifest.labels, input, name } };
 }
@@ -105,14 +107,13 @@ async function calibrationInputs(dir: string, manifest: ModelManifest): Promise<
  * served page runs in the browser.
  */
 async function writeTfjs(modelDir: string, manifest: ModelManifest, out: string, networks?: Exportable['networks']): Promise<void> {
-  const galleries = networks && (await modelGalleries(modelDir, manifest));
   await writeDirAtomic(
     out,
     async (dir) => {
       await writeFile(path.join(dir, LABELS_FILE), labelsText(manifest.labels));
-      if (networks && galleries) {
+      if (networks) {
         const { base, labels, threshold, input } = manifest;
-        await writeTfjsPipeline(dir, { base: base.name, labels, threshold, input, modelVersion: modelVersion(manifest), networks: { ...networks, galleries } });
+        await writeTfjsPipeline(dir, { base: base.name, labels, threshold, input, modelVersion: modelVersion(manifest), networks });
         return;
       }
       for (const f of ['model.json', WEIGHTS_FILE]) await copyFile(path.join(modelDir, f), path.join(dir, f));
@@ -145,7 +146,7 @@ export async function exportModelDir(modelDir: string, formats: ModelFormat[], o
     // an embedding model's ONNX, TFLite and .h5 files are the whole pipeline: recognizer with the unknown score, detector, description
     const pipelineFormats = formats.filter((f) => isPipelineFormat(f) || f === 'h5');
     const pipeline = pipelineFormats.length > 0 && networks
-      ? await buildPipelineExport(modelDir, manifest, networks, Object.fromEntries(pipelineFormats.map((f) => [f, FILE_NAMES[f]])), representativeInputs)
+      ? await buildPipelineExport(manifest, networks, Object.fromEntries(pipelineFormats.map((f) => [f, FILE_NAMES[f]])), representativeInputs)
       : undefined;
     // every base has it but a pipeline-only one, whose formats (checked above) are the pipeline's
     const recognizer = classifier!;
