@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import type { BaseName } from '../config.js';
 import { type ErrorCode, FacetrainError } from '../errors.js';
 import type { InputSpec } from '../faces/input-spec.js';
@@ -29,9 +28,9 @@ export interface TrainEmbedReply extends WorkerReply {
 export const LANE_SLOTS = 2;
 
 /**
- * Training's photos embedded in worker threads, one per core, each with its own face pipeline on
- * one onnxruntime thread: onnxruntime runs a session on the calling thread, so one thread with
- * two onnxruntime threads leaves a core idle while it decodes, aligns and detects in JS.
+ * Training's photos embedded in worker threads, each with its own face pipeline on one onnxruntime
+ * thread: onnxruntime runs a session on the calling thread, so one thread with two onnxruntime
+ * threads leaves a core idle while it decodes, aligns and detects in JS.
  */
 export class TrainEmbedPool {
   private readonly queued: number[];
@@ -40,14 +39,15 @@ export class TrainEmbedPool {
     this.queued = workers.map(() => 0);
   }
 
-  /** Starts the workers; each loads the base's pipeline for `input` before it answers. */
-  static async start(base: BaseName, input: InputSpec, runtime: RuntimeName, size = availableParallelism()): Promise<TrainEmbedPool> {
-    const data: TrainEmbedWorkerData = { base, input, runtime, onnxThreads: Math.max(1, Math.floor(availableParallelism() / size)) };
+  /** Starts `size` workers; each loads the base's pipeline for `input` before it answers. */
+  static async start(base: BaseName, input: InputSpec, runtime: RuntimeName, size: number): Promise<TrainEmbedPool> {
+    // one onnxruntime thread each: the workers and the thread that started them each take a core
+    const data: TrainEmbedWorkerData = { base, input, runtime, onnxThreads: 1 };
     return new TrainEmbedPool(await startWorkers(size, new URL('./train-embed-worker.js', import.meta.url), () => data, 'training embedding worker'));
   }
 
   /** Photos to keep in flight so that none of `size` workers waits. */
-  static inFlightFor(size = availableParallelism()): number {
+  static inFlightFor(size: number): number {
     return size * LANE_SLOTS;
   }
 
