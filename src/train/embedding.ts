@@ -76,8 +76,9 @@ async function readPhoto(file: string): Promise<Uint8Array> {
 }
 
 /**
- * Photos in flight at once: one is read and decoded (sharp's threads) or aligned (JS) while another
- * is in onnxruntime, so both cores stay busy; more only queue behind each other.
+ * Photos in flight at once in one thread: one is read and decoded (sharp's threads) while another
+ * is in onnxruntime (which runs on this thread); more only queue behind each other. Training
+ * spreads photos over worker threads as well (`inFlight`).
  */
 const PHOTOS_IN_FLIGHT = 2;
 
