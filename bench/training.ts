@@ -54,7 +54,7 @@ async function timeTraining(dataDir: string, outDir: string): Promise<TrainTimin
   let firstFeature = 0;
   let featuresDone = 0;
   let total = 0;
-  const result = await train({ dataDir, outDir, force: true }, (e: TrainEvent) => {
+  const result = await train({ dataDir, outDir }, (e: TrainEvent) => {
     if (e.type === 'progress' && e.stage === 'features') {
       if (!firstFeature) firstFeature = performance.now();
       if (e.done === e.total) featuresDone = performance.now();
@@ -70,7 +70,7 @@ async function timeTraining(dataDir: string, outDir: string): Promise<TrainTimin
 async function timeCli(dataDir: string, outDir: string): Promise<number> {
   const started = performance.now();
   const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-  const child = spawn(process.execPath, [cli, 'train', dataDir, '--out', outDir, '--force', '--json'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [cli, 'train', dataDir, '--out', outDir, '--json'], { stdio: ['ignore', 'ignore', 'inherit'] });
   const code = await new Promise<number | null>((resolve, reject) => child.once('error', reject).once('exit', resolve));
   if (code !== 0) throw new Error(`facetrain train exited with code ${code}`);
   return round((performance.now() - started) / 1000);
@@ -87,12 +87,13 @@ export async function benchTraining(runs: number, faceApiEvery = Number(process.
   try {
     const photos = await lfwLikeDataset(path.join(root, 'data'));
     const timings: TrainTiming[] = [];
-    for (let i = 0; i < Math.max(1, Math.min(runs, 3)); i++) timings.push(await timeTraining(path.join(root, 'data'), path.join(root, 'model')));
+    // a new model directory each run: retraining into one with `force` would take every embedding from its gallery.json
+    for (let i = 0; i < Math.max(1, Math.min(runs, 3)); i++) timings.push(await timeTraining(path.join(root, 'data'), path.join(root, `model-${i}`)));
     const celebrities: TrainTiming[] = [];
     const cli: number[] = [];
     for (let i = 0; i < Math.max(1, Math.min(runs, 3)); i++) {
-      celebrities.push(await timeTraining(FIVE_CELEBRITIES, path.join(root, 'celebrities')));
-      cli.push(await timeCli(FIVE_CELEBRITIES, path.join(root, 'celebrities-cli')));
+      celebrities.push(await timeTraining(FIVE_CELEBRITIES, path.join(root, `celebrities-${i}`)));
+      cli.push(await timeCli(FIVE_CELEBRITIES, path.join(root, `celebrities-cli-${i}`)));
     }
     const faceApi = await loadFaceApi();
     const sample = photos.filter((_, i) => i % faceApiEvery === 0);
