@@ -41,7 +41,7 @@ const SEARCH_FLAGS: FlagTable<SearchSettings> = {
 const SEARCH_DEFAULTS: Partial<SearchSettings> = Object.freeze({ limit: 100 });
 
 /** A gallery search returns at most 100 photos (the HNSW index's candidate list). */
-const SEARCH_RANGES: FlagRanges<SearchSettings> = Object.freeze({ threshold: SIMILARITY_RANGE, limit: { min: 1, max: 100, integer: true } });
+export const SEARCH_RANGES: FlagRanges<SearchSettings> = Object.freeze({ threshold: SIMILARITY_RANGE, limit: { min: 1, max: 100, integer: true } });
 
 function requiredGallery(url: string | undefined): string {
   if (!url) throw new FacetrainError('FT_ERR_INVALID_OPTION', '--gallery <url> is required: postgres://..., pglite:<folder> or file:<gallery.json>');

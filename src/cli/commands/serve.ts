@@ -27,7 +27,7 @@ const SERVE_FLAG_DEFAULTS: Partial<ServeSettings> = Object.freeze({
 });
 
 /** Bounds a typo cannot get past: a 1 GP image takes 3 GB decoded, a body of 1 GB is no photo. */
-const SERVE_RANGES: FlagRanges<ServeSettings> = Object.freeze({
+export const SERVE_RANGES: FlagRanges<ServeSettings> = Object.freeze({
   port: { min: 0, max: 65535, integer: true },
   maxBodyMb: { min: 0, max: 1024, aboveMin: true },
   maxPixels: { min: 1, max: 1_000_000_000, integer: true },
