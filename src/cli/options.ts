@@ -17,13 +17,16 @@ export function knowFlags(cli: CAC): void {
   for (const command of [cli.globalCommand, ...cli.commands]) for (const option of command.options) FLAGGED_OPTIONS.add(option.name);
 }
 
+/** Library functions a message may send the user to (in backticks, with parentheses: `train()`), as the commands that run them. */
+const COMMAND_OF_FUNCTION: Record<string, string> = { 'train()': 'facetrain train', 'exportModelDir()': 'facetrain export' };
+
 function flagOf(option: string): string | undefined {
   return RENAMED_FLAGS[option] ?? (FLAGGED_OPTIONS.has(option) ? `--${kebab(option)}` : undefined);
 }
 
-/** Library text as the CLI prints it: options named in backticks (`outDir`) become their flags (--out). */
+/** Library text as the CLI prints it: options named in backticks (`outDir`) become their flags (--out), functions (`train()`) their commands. */
 export function cliText(text: string): string {
-  return text.replace(/`(-{0,2}[A-Za-z][\w. -]*)`/g, (_, option: string) => flagOf(option) ?? option);
+  return text.replace(/`(-{0,2}[A-Za-z][\w. -]*(?:\(\))?)`/g, (_, name: string) => COMMAND_OF_FUNCTION[name] ?? flagOf(name) ?? name);
 }
 
 /** An error as the CLI prints it: its text with flags (cliText), then the flags of options its remedy refers to without naming them. */

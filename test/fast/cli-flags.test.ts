@@ -9,6 +9,7 @@ import { BASES } from '../../src/base/index.js';
 import { registerCrop } from '../../src/cli/commands/crop.js';
 import { registerExport } from '../../src/cli/commands/export.js';
 import { registerGalleryIndex, SEARCH_RANGES } from '../../src/cli/commands/gallery-index.js';
+import { registerInfo } from '../../src/cli/commands/info.js';
 import { registerPredict } from '../../src/cli/commands/predict.js';
 import { registerServe, SERVE_RANGES } from '../../src/cli/commands/serve.js';
 import { registerTrain } from '../../src/cli/commands/train.js';
@@ -60,9 +61,12 @@ test('every command checks its flags before reading a file: one error line namin
     [['export', nowhere, '--format', 'nope'], 'Expected all or a comma list of tfjs, h5, onnx, tflite, tflite-fp16, tflite-int8 for --format but received "nope"'],
   ];
   const cli = cac('facetrain');
-  for (const register of [registerPredict, registerServe, registerGalleryIndex, registerCrop, registerVerify, registerTrain, registerExport]) register(cli);
+  for (const register of [registerPredict, registerServe, registerGalleryIndex, registerCrop, registerVerify, registerTrain, registerExport, registerInfo]) register(cli);
   knowFlags(cli);
   for (const [args, message] of cases) assert.deepEqual(await inProcess(cli, args), { message, exit: USAGE_EXIT }, args.join(' '));
+  // a library message names the function to run (`train()`); the CLI names the command
+  const emptyFolder = path.dirname(nowhere);
+  assert.deepEqual(await inProcess(cli, ['info', emptyFolder]), { message: `${emptyFolder}: neither facetrain.json nor pipeline.json is in it; pass a model directory written by facetrain train or its export folder`, exit: ERROR_CODES.FT_ERR_MODEL.exit });
   // and as a user sees them: real processes (two, each loads the whole CLI), stderr and exit code
   const real = [cases[0]!, cases.at(-1)!];
   const runs = await Promise.all(real.map(([args]) => facetrain(args)));

@@ -5,7 +5,7 @@ import { writeFaceCrops } from '../../api/crop.js';
 import { FacetrainError } from '../../errors.js';
 import type { RuntimeName } from '../../runtime/runtime.js';
 import { addFlags, optionsFromFlags, type FlagTable } from '../flag-table.js';
-import type { OutputFlags } from '../options.js';
+import { cliMessage, type OutputFlags } from '../options.js';
 import { photoArgs } from '../photo-args.js';
 
 const CROP_FLAGS: FlagTable<{ out?: string; model?: string; base?: BaseName; engine?: RuntimeName }> = {
@@ -27,7 +27,7 @@ export function registerCrop(cli: CAC): void {
         if (result instanceof Error) {
           if (!(result instanceof FacetrainError)) throw result;
           failures++;
-          process.stderr.write(`error: ${result.message.includes(file) ? result.message : `${file}: ${result.message}`}\n`);
+          process.stderr.write(`error: ${result.message.includes(file) ? cliMessage(result) : `${file}: ${cliMessage(result)}`}\n`);
           return;
         }
         if (flags.json) console.log(JSON.stringify(result));

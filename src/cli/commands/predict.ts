@@ -6,7 +6,7 @@ import { loadRecognizer, PREDICT_DEFAULTS, PREDICT_RANGES, type FaceResult, type
 import { FacetrainError } from '../../errors.js';
 import { mapInOrder, throughput } from '../../util/pipeline.js';
 import { addFlags, optionsFromFlags, type FlagTable } from '../flag-table.js';
-import type { OutputFlags } from '../options.js';
+import { cliMessage, type OutputFlags } from '../options.js';
 import { photoFiles } from '../photo-args.js';
 
 type PredictSettings = Pick<PredictOptions, 'topK' | 'threshold'> & Pick<EvaluateSettings, 'engine' | 'gallery'>;
@@ -55,7 +55,7 @@ export function registerPredict(cli: CAC): void {
           if (!(result instanceof FacetrainError)) throw result;
           failures++;
           // the other photos go on; the failure is an error line on stderr (and a JSON record for --json readers)
-          const message = result.message.includes(file) ? result.message : `${file}: ${result.message}`;
+          const message = result.message.includes(file) ? cliMessage(result) : `${file}: ${cliMessage(result)}`;
           process.stderr.write(`error: ${message}\n`);
           if (flags.json) console.log(JSON.stringify({ file, error: { code: result.code, message } }));
         } else {

@@ -6,7 +6,7 @@ import { EMBEDDING_BASES } from '../../recognize/embedding-base.js';
 import { DEFAULT_VERIFY_BASE, loadVerifier, type Verifier, type VerifyOptions } from '../../recognize/verify.js';
 import { SIMILARITY_RANGE } from '../../config.js';
 import { addFlags, optionsFromFlags, type FlagRanges, type FlagTable } from '../flag-table.js';
-import type { OutputFlags } from '../options.js';
+import { cliMessage, type OutputFlags } from '../options.js';
 
 type VerifySettings = Pick<VerifyOptions, 'base' | 'threshold' | 'engine'> & { pairs?: string };
 
@@ -59,7 +59,7 @@ export function registerVerify(cli: CAC): void {
             // one bad photo in a list is reported on its line; a single comparison fails as a whole
             if (!(err instanceof FacetrainError) || pairsFile === undefined) throw err;
             failures++;
-            console.log(flags.json ? JSON.stringify({ a: fileA, b: fileB, error: err.message }) : `${fileA}\t${fileB}: error: ${err.message}`);
+            console.log(flags.json ? JSON.stringify({ a: fileA, b: fileB, error: cliMessage(err) }) : `${fileA}\t${fileB}: error: ${cliMessage(err)}`);
           }
         }
       } finally {
