@@ -19,6 +19,9 @@ export interface Flag {
   perBase?: true;
 }
 
+/** `--engine`, as every command that runs networks has it. */
+export const ENGINE_FLAG: Flag = Object.freeze({ kind: 'engine', value: 'name', help: 'Runtime for the networks: onnx (onnxruntime-node, default when installed) or tfjs' });
+
 /** A command's flags, one per field of the library's typed options. */
 export type FlagTable<Options> = { readonly [Field in keyof Options]-?: Flag };
 

@@ -1,7 +1,7 @@
 import type { Command } from 'cac';
 import { BASE_ROWS, BASES, TRAIN_DEFAULTS } from '../base/index.js';
 import { TRAIN_RANGES, type TrainConfig } from '../config.js';
-import { addFlags, optionsFromFlags, type FlagTable } from './flag-table.js';
+import { addFlags, ENGINE_FLAG, optionsFromFlags, type FlagTable } from './flag-table.js';
 
 type Field = Exclude<keyof TrainConfig, 'dataDir' | 'outDir'>;
 
@@ -31,7 +31,7 @@ const TRAIN_FLAGS: FlagTable<Pick<TrainConfig, Field>> = {
   dropout: { kind: 'number', value: 'rate', help: 'Dropout rate of the head' },
   targetFar: { kind: 'number', value: 'rate', help: 'Face-embedding bases: share of strangers the unknown threshold may accept' },
   force: { kind: 'boolean', help: 'Replace an existing model directory' },
-  engine: { kind: 'engine', value: 'name', help: 'Runtime for the frozen networks: onnx (onnxruntime-node, default when installed) or tfjs' },
+  engine: ENGINE_FLAG,
 };
 
 /** Registers one flag per TrainConfig field on `command`. */

@@ -4,7 +4,7 @@ import type { BaseName } from '../../config.js';
 import { writeFaceCrops } from '../../api/crop.js';
 import { FacetrainError } from '../../errors.js';
 import type { RuntimeName } from '../../runtime/runtime.js';
-import { addFlags, optionsFromFlags, type FlagTable } from '../flag-table.js';
+import { addFlags, ENGINE_FLAG, optionsFromFlags, type FlagTable } from '../flag-table.js';
 import { cliMessage, type OutputFlags } from '../options.js';
 import { photoArgs } from '../photo-args.js';
 
@@ -12,7 +12,7 @@ const CROP_FLAGS: FlagTable<{ out?: string; model?: string; base?: BaseName; eng
   out: { kind: 'string', value: 'dir', help: 'Folder for the crops (sub-folders of a given folder are kept)' },
   model: { kind: 'string', value: 'dir', help: 'Crop as this trained model does (default: as a model on the default base)' },
   base: { kind: 'choice', value: 'name', choices: BASES, help: `Without --model, crop as a model on this base: ${BASES.join(', ')}` },
-  engine: { kind: 'engine', value: 'name', help: 'onnx (onnxruntime-node, default when installed) or tfjs' },
+  engine: ENGINE_FLAG,
 };
 
 export function registerCrop(cli: CAC): void {

@@ -6,7 +6,7 @@ import { FacetrainError } from '../../errors.js';
 import { archiveOf } from '../../gallery/open.js';
 import type { RuntimeName } from '../../runtime/runtime.js';
 import { SIMILARITY_RANGE } from '../../config.js';
-import { addFlags, optionsFromFlags, type FlagRanges, type FlagTable } from '../flag-table.js';
+import { addFlags, ENGINE_FLAG, optionsFromFlags, type FlagRanges, type FlagTable } from '../flag-table.js';
 import type { OutputFlags } from '../options.js';
 
 interface IndexSettings {
@@ -23,7 +23,6 @@ interface SearchSettings {
 }
 
 const GALLERY_FLAG = { kind: 'string', value: 'url', help: 'postgres://... or pglite:<folder>' } as const;
-const ENGINE_FLAG = { kind: 'engine', value: 'name', help: 'onnx (default when installed) or tfjs' } as const;
 
 const INDEX_FLAGS: FlagTable<IndexSettings> = {
   gallery: GALLERY_FLAG,

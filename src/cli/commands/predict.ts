@@ -5,7 +5,7 @@ import type { EvaluateSettings } from '../../api/evaluate.js';
 import { loadRecognizer, PREDICT_DEFAULTS, PREDICT_RANGES, type FaceResult, type PredictOptions } from '../../recognize/recognizer.js';
 import { FacetrainError } from '../../errors.js';
 import { mapInOrder, throughput } from '../../util/pipeline.js';
-import { addFlags, optionsFromFlags, type FlagTable } from '../flag-table.js';
+import { addFlags, ENGINE_FLAG, optionsFromFlags, type FlagTable } from '../flag-table.js';
 import { cliMessage, type OutputFlags } from '../options.js';
 import { photoFiles } from '../photo-args.js';
 
@@ -15,7 +15,7 @@ type PredictSettings = Pick<PredictOptions, 'topK' | 'threshold'> & Pick<Evaluat
 const PREDICT_FLAGS: FlagTable<PredictSettings> = {
   topK: { kind: 'number', value: 'k', help: 'How many candidates to list per face' },
   threshold: { kind: 'number', value: 't', help: "Score under which a face is unknown (default: the calibrated one in facetrain.json; with --gallery, the base's gallery threshold)" },
-  engine: { kind: 'engine', value: 'name', help: 'onnx (onnxruntime-node, default when installed) or tfjs' },
+  engine: ENGINE_FLAG,
   gallery: { kind: 'string', value: 'url', help: "Name faces by their nearest templates in this gallery instead of the model's head" },
 };
 

@@ -5,7 +5,7 @@ import { readImageFile } from '../../image/decode.js';
 import { EMBEDDING_BASES } from '../../recognize/embedding-base.js';
 import { DEFAULT_VERIFY_BASE, loadVerifier, type Verifier, type VerifyOptions } from '../../recognize/verify.js';
 import { SIMILARITY_RANGE } from '../../config.js';
-import { addFlags, optionsFromFlags, type FlagRanges, type FlagTable } from '../flag-table.js';
+import { addFlags, ENGINE_FLAG, optionsFromFlags, type FlagRanges, type FlagTable } from '../flag-table.js';
 import { cliMessage, type OutputFlags } from '../options.js';
 
 type VerifySettings = Pick<VerifyOptions, 'base' | 'threshold' | 'engine'> & { pairs?: string };
@@ -14,7 +14,7 @@ const VERIFY_FLAGS: FlagTable<VerifySettings> = {
   pairs: { kind: 'string', value: 'file', help: 'One photoA<TAB>photoB per line; one result line per pair, in order' },
   base: { kind: 'choice', value: 'name', choices: EMBEDDING_BASES, help: `Face embedding (${EMBEDDING_BASES.join(', ')}; default ${DEFAULT_VERIFY_BASE})` },
   threshold: { kind: 'number', value: 't', help: "Cosine similarity at or above which it is the same person (default: the base's, calibrated on LFW pairs)" },
-  engine: { kind: 'engine', value: 'name', help: 'onnx (onnxruntime-node, default when installed) or tfjs (faceres only)' },
+  engine: { ...ENGINE_FLAG, help: `${ENGINE_FLAG.help} (faceres only)` },
 };
 
 /** Checked by loadVerifier too. */
