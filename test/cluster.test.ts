@@ -308,7 +308,7 @@ test('cluster reports bad input on one line with the documented exit code', { sk
   assert.match(noOut.stderr, /^error: cluster needs --out/);
   const badMin = runFacetrain(['cluster', sharedPath('datasets', 'bbt'), '--out', path.join(root, 'out'), '--min-photos', '0']);
   assert.equal(badMin.status, 2);
-  assert.match(badMin.stderr, /^error: --min-photos must be a whole number >= 1/);
+  assert.match(badMin.stderr, /^error: Expected an integer from 1 to 100000 for --min-photos but received 0\n$/);
   const classifier = runFacetrain(['cluster', sharedPath('datasets', 'bbt'), '--out', path.join(root, 'out'), '--base', 'mobilenetv2']);
   assert.equal(classifier.status, 2);
   assert.match(classifier.stderr, /^error: Expected faceres or mobilefacenet for --base but received "mobilenetv2"\n$/);

@@ -6,7 +6,7 @@ import { groupFaces } from '../cluster/group-faces.js';
 import type { NeighbourSearch } from '../cluster/nearest-neighbours.js';
 import type { ClusteredFace, ClusterEmbedder, ClusterGroup, EmbeddedFace } from '../cluster/types.js';
 import { TRAIN_DEFAULTS } from '../base/index.js';
-import type { BaseName } from '../config.js';
+import { checkRange, type BaseName, type NumberRange } from '../config.js';
 import { skipReason } from '../dataset/prepare.js';
 import { scanFilesDeep, UNSORTED_DIR } from '../dataset/scan.js';
 import { FacetrainError } from '../errors.js';
@@ -53,6 +53,12 @@ export interface ClusterOptions {
 
 export const CLUSTER_DEFAULTS = Object.freeze({ minPhotos: 3, copy: false, force: false, seed: 42 });
 
+/** The range of each number of ClusterOptions, checked by clusterPhotos (and shown in the CLI's help). */
+export const CLUSTER_RANGES: Readonly<Partial<Record<keyof ClusterOptions, NumberRange>>> = Object.freeze({
+  minPhotos: { min: 1, max: 100_000, integer: true },
+  seed: { min: 0, max: 2 ** 32 - 1, integer: true },
+});
+
 export type ClusterEvent =
   | { type: 'scan'; photos: number; cachedFaces: boolean }
   | { type: 'progress'; stage: 'faces'; done: number; total: number; photosPerSecond: number; etaSeconds: number }
@@ -76,9 +82,7 @@ export interface ClusterResult {
 async function checkFolders(options: ClusterOptions): Promise<void> {
   const info = await stat(options.photosDir).catch(() => undefined);
   if (!info?.isDirectory()) throw new FacetrainError('FT_ERR_DATASET', `${options.photosDir}: no such folder; pass the folder of photos to sort`);
-  if (!(Number.isInteger(options.minPhotos) && options.minPhotos >= 1)) {
-    throw new FacetrainError('FT_ERR_INVALID_OPTION', `\`minPhotos\` must be a whole number >= 1 (got ${options.minPhotos})`);
-  }
+  for (const [name, range] of Object.entries(CLUSTER_RANGES) as [keyof ClusterOptions, NumberRange][]) checkRange(name, options[name] as number, range);
   const photos = path.resolve(options.photosDir);
   const out = path.resolve(options.outDir);
   if (photos === out || photos.startsWith(`${out}${path.sep}`)) {
