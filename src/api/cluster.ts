@@ -2,6 +2,7 @@ import { copyFile, mkdir, readdir, readFile, stat, symlink, writeFile } from 'no
 import path from 'node:path';
 import { renderContactSheet } from '../cluster/contact-sheet.js';
 import { CACHE_DIR, CACHE_FILE, readFaceCache, serializeFaceCache, type FaceCache } from '../cluster/face-cache.js';
+import { thresholdForFaces } from '../cluster/dump-size.js';
 import { groupFaces } from '../cluster/group-faces.js';
 import type { NeighbourSearch } from '../cluster/nearest-neighbours.js';
 import type { ClusteredFace, ClusterEmbedder, ClusterGroup, EmbeddedFace } from '../cluster/types.js';
@@ -76,7 +77,21 @@ export interface ClusterResult {
   /** Photos whose faces were taken from the cache of an earlier run. */
   cachedPhotos: number;
   /** The embedding base and the similarities the faces were grouped at. */
-  rule: { base: string; linkSimilarity: number; joinSimilarity: number };
+  rule: ClusterRule;
+}
+
+export interface ClusterRule {
+  base: string;
+  /** Faces grouped (those no model or gallery named): the thresholds rise above REFERENCE_FACES of them. */
+  faces: number;
+  linkSimilarity: number;
+  joinSimilarity: number;
+}
+
+/** The base's link and join similarities for grouping `faces` faces (dump-size.ts: raised for many faces). */
+export function groupingRule(embedder: ClusterEmbedder, faces: number): ClusterRule {
+  const at = (similarity: number) => thresholdForFaces(similarity, faces, embedder.strangerSimilarity);
+  return { base: embedder.base, faces, linkSimilarity: at(embedder.linkSimilarity), joinSimilarity: at(embedder.joinSimilarity) };
 }
 
 async function checkFolders(options: ClusterOptions): Promise<void> {
@@ -218,7 +233,7 @@ export async function clusterPhotos(input: Partial<ClusterOptions> & Pick<Cluste
     const allFaces = photos.flatMap((p) => p.faces.map((face, rank) => ({ photo: p.photo, file: p.file, rank, face, known: p.known[rank] })));
     const unknown = allFaces.filter((f) => f.known === undefined);
     const knownNames = [...new Set(allFaces.flatMap((f) => (f.known === undefined ? [] : [f.known])))].sort();
-    const rule = { base: faceEmbedder.base, linkSimilarity: faceEmbedder.linkSimilarity, joinSimilarity: faceEmbedder.joinSimilarity };
+    const rule = groupingRule(faceEmbedder, unknown.length);
     const clusters = groupFaces(unknown.map((f) => ({ embedding: f.face.embedding, photo: f.photo })), { ...rule, minPhotos: options.minPhotos, seed: options.seed }, options.neighbourSearch)
       .map((members) => members.map((m) => unknown[m]!))
       .filter((members) => photosOf(members).length >= options.minPhotos)
