@@ -89,7 +89,7 @@ export interface ClusterRule {
 }
 
 /** The base's link and join similarities for grouping `faces` faces (dump-size.ts: raised for many faces). */
-export function groupingRule(embedder: ClusterEmbedder, faces: number): ClusterRule {
+function groupingRule(embedder: ClusterEmbedder, faces: number): ClusterRule {
   const at = (similarity: number) => thresholdForFaces(similarity, faces, embedder.strangerSimilarity);
   return { base: embedder.base, faces, linkSimilarity: at(embedder.linkSimilarity), joinSimilarity: at(embedder.joinSimilarity) };
 }
