@@ -4,7 +4,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { MOBILEFACENET_BASE } from '../src/base/mobilefacenet/index.js';
-import { MOBILEFACENET_NORMALISATION } from '../src/base/mobilefacenet/mobilefacenet.js';
+import { loadMobileFaceNet, MOBILEFACENET_NORMALISATION } from '../src/base/mobilefacenet/mobilefacenet.js';
 import { evaluateIr } from '../src/graph/interpret.js';
 import { IrBuilder } from '../src/graph/ir.js';
 import { optimizeIr } from '../src/graph/optimize.js';
@@ -45,6 +45,17 @@ test('MobileFaceNet on onnxruntime gives the embeddings the IR evaluated by TF.j
     }
     assert.equal(compared, 10);
     assert.ok(maxDiff <= 1e-5, `max abs diff ${maxDiff}`);
+    // the embedder runs on every core by default and on one in the server's workers: the same embeddings
+    const oneThread = await loadMobileFaceNet(ort, { threads: 1 });
+    try {
+      const crops = [];
+      for (const file of (await readdir(path.join(FIVE_CELEBRITIES, 'val', 'madonna'))).sort().slice(0, 3)) crops.push((await pipeline.embedLargestFace(await readImageFile(path.join(FIVE_CELEBRITIES, 'val', 'madonna', file))))!.crop);
+      const [many, one] = [await pipeline.embedder.embed(crops), await oneThread.embed(crops)];
+      const threadDiff = Math.max(...many.flatMap((e, i) => Array.from(e, (v, j) => Math.abs(v - one[i]![j]!))));
+      assert.ok(threadDiff <= 1e-6, `one thread vs the default: max abs diff ${threadDiff}`);
+    } finally {
+      oneThread.dispose();
+    }
   } finally {
     pipeline.dispose();
   }
