@@ -31,15 +31,17 @@ export interface MobileFaceNetOptions {
   /** Faces run through the model at once (with their mirror images: twice as many rows). */
   batchSize: number;
   /**
-   * onnxruntime threads per run; idle ones sleep (a spinning second thread doubled the time per face
-   * on the loaded machine). Default: the session default, every core (one in the server's workers,
-   * `setOnnxThreadsPerSession`): one face and its mirror image on two threads took 0.63x the
-   * wall time of one thread, same embeddings (`npm run bench`, section faces, `networks`).
+   * onnxruntime threads per run. One by default: a 112x112 network's ops are too small to split
+   * well; on the shared 2-core machine a second spinning thread doubled the time per face, and a
+   * second sleeping one gained nothing (1.0-1.3x as long; `npm run bench`, section faces, `networks`;
+   * four more interleaved runs at load 12-16: 0.63x, 1.0x, 1.13x, 1.15x), and folders, training and
+   * the server keep a decode in flight beside the network. `npm run bench`, section photos, reports
+   * a lone frame's face on two threads beside the default (`embedOneOnTwoThreadsMs`).
    */
-  threads?: number;
+  threads: number;
 }
 
-export const DEFAULT_MOBILEFACENET_OPTIONS: Readonly<MobileFaceNetOptions> = Object.freeze({ flipAverage: true, batchSize: 16 });
+export const DEFAULT_MOBILEFACENET_OPTIONS: Readonly<MobileFaceNetOptions> = Object.freeze({ flipAverage: true, batchSize: 16, threads: 1 });
 
 function mirrored(face: RgbImage): RgbImage {
   const { width, height, data } = face;
@@ -76,7 +78,7 @@ export async function mobileFaceNetOnnx(): Promise<Uint8Array> {
 export async function loadMobileFaceNet(ort: OnnxRuntime, options: Partial<MobileFaceNetOptions> = {}): Promise<FaceEmbedder> {
   const full = { ...DEFAULT_MOBILEFACENET_OPTIONS, ...options };
   const network = await readMobileFaceNet();
-  const session = await createOnnxSession(ort, onnxOf(network), { ...(full.threads ? { threads: full.threads } : {}), spinning: false });
+  const session = await createOnnxSession(ort, onnxOf(network), { threads: full.threads, spinning: false });
   const { scale, offset } = MOBILEFACENET_NORMALISATION;
   const size = MOBILEFACENET_SIZE;
 
