@@ -120,6 +120,15 @@ describe('large photos: detection at the size needed', { skip: needsShared }, ()
     }
   });
 
+  test('detections smaller than the smallest face searched are dropped (a 12 MP photo whose watch BlazeFace took for a 123 px face)', async () => {
+    const photo = new Uint8Array(await phonePhoto((await celebrityPhotos('madonna', 1, 'val'))[0]!));
+    const { image: searched, scale } = await decodeImageScaled(photo, 'phone.jpg', { maxSide: ({ width, height }) => detector.searchSide(width, height) });
+    const smallest = detector.config.minFaceFraction * Math.min(searched.width, searched.height) * scale;
+    const faces = (await detector.detect(searched)).map((f) => scaleFace(f, scale, scale));
+    assert.equal(faces.length, 1, `faces of ${faces.map((f) => f.box.width.toFixed(0)).join(', ')} px`);
+    assert.ok(faces[0]!.box.width >= smallest * 2, `the pasted face (${faces[0]!.box.width.toFixed(0)} px) is found`);
+  });
+
   test('a region at the stored size is the whole decode\'s own pixels, and a face needing the full size is cut from them', async () => {
     const photo = new Uint8Array(await phonePhoto(sharedPath('datasets', 'bbt', 'penny', 'penny1.png')));
     const whole = await decodeImage(photo, 'phone.jpg');
