@@ -1,23 +1,11 @@
 import { readFile, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { buildServer } from '../src/server/app.js';
 import { TRAIN_DEFAULTS } from '../src/base/index.js';
 import { phonePhoto } from '../test/support/phone-photo.js';
 import { celebrityPhotos, trainTinyModel } from '../test/support/tiny-model.js';
-
-/** The part of autocannon's result this bench reads (the package ships no types). */
-interface AutocannonResult {
-  requests: { average: number; total: number };
-  latency: { p50: number; p99: number; average: number; max: number };
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  duration: number;
-}
-
-type Autocannon = (options: Record<string, unknown>) => Promise<AutocannonResult>;
+import { loadFromChild, type AutocannonResult } from './load-client.js';
 
 export interface ServerBenchOptions {
   /** Seconds of load, at most 30; default 15. */
@@ -41,11 +29,10 @@ export async function benchServer({ seconds = 15, connections = 8 }: ServerBench
     await app.listen({ port: 0, host: '127.0.0.1' });
     const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/v1/recognize`;
     const photo = await readFile((await celebrityPhotos('madonna', 1, 'val'))[0]!);
-    const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
-    const request = { url, method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: photo };
-    await autocannon({ ...request, connections: 1, amount: 5 }); // warm-up: first predictions compile wasm kernels
+    const request = { url, method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: photo } as const;
+    await loadFromChild({ ...request, connections: 1, amount: 5 }); // warm-up: first predictions compile wasm kernels
     const rssBefore = process.memoryUsage().rss;
-    const result = await autocannon({ ...request, connections: clients, duration });
+    const result = await loadFromChild({ ...request, connections: clients, duration });
     const rssAfter = process.memoryUsage().rss;
     const errors = result.errors + result.timeouts + result.non2xx;
     if (errors > 0) throw new Error(`server bench: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx responses`);
@@ -82,10 +69,30 @@ async function probeHealth(base: string, until: Promise<unknown>): Promise<{ cou
   return { count: times.length, p50: at(0.5), p99: at(0.99), max: at(1) };
 }
 
+/** Waits until the server has no recognition in flight: a load run's last requests are still being answered when its client stops. */
+async function settled(base: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const health = (await (await fetch(`${base}/healthz`)).json()) as { inFlight: number };
+    if (health.inFlight === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** CPU milliseconds of this process (the server's event loop and its worker threads; the client runs in a child) per request of `run`. */
+async function withCpu<T extends AutocannonResult>(run: Promise<T>): Promise<T & { cpuMsPerRequest: number; coresBusy: number }> {
+  const before = process.cpuUsage();
+  const started = performance.now();
+  const result = await run;
+  const used = process.cpuUsage(before);
+  const ms = (used.user + used.system) / 1000;
+  return { ...result, cpuMsPerRequest: Math.round((ms / Math.max(1, result.requests.total)) * 10) / 10, coresBusy: Math.round((ms / (performance.now() - started)) * 100) / 100 };
+}
+
 /**
  * The default face model (BlazeFace + 68 landmarks + MobileFaceNet + head, recognition in worker threads) on a 1-face
  * 640x480 JPEG: saturated throughput with `connections`, latency at a fixed 30 req/s, and /healthz
- * latency meanwhile and while a 40 MP JPEG is being recognized.
+ * latency meanwhile and while a 40 MP JPEG is being recognized. The client (autocannon) runs in a
+ * child process, and each run starts once the server has answered the previous run's requests.
  */
 export async function benchFaceServer({ seconds = 15, connections = 8 }: ServerBenchOptions = {}): Promise<Record<string, unknown>> {
   const duration = Math.min(30, seconds);
@@ -97,21 +104,24 @@ export async function benchFaceServer({ seconds = 15, connections = 8 }: ServerB
     const source = (await celebrityPhotos('madonna', 1, 'val'))[0]!;
     const frame = await phonePhoto(source, { width: 640, height: 480, photoSide: 360 });
     const huge = await phonePhoto(source, { width: 7300, height: 5475, photoSide: 2400 });
-    const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
-    const request = { url: `${base}/v1/recognize`, method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: frame };
-    await autocannon({ ...request, connections: 2, amount: 10 });
+    const request = { url: `${base}/v1/recognize`, method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: frame } as const;
+    await loadFromChild({ ...request, connections: 2, amount: 10 });
     const hugeRecognition = fetch(`${base}/v1/recognize`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: new Uint8Array(huge) }).then((r) => r.json());
     const healthWhileHuge = await probeHealth(base, hugeRecognition);
     const rssBefore = process.memoryUsage().rss;
-    const saturated = Promise.resolve(autocannon({ ...request, connections, duration }));
+    const saturated = withCpu(loadFromChild({ ...request, connections, duration }));
     const healthUnderLoad = await probeHealth(base, saturated);
     const load = await saturated;
-    const paced = await autocannon({ ...request, connections, duration, overallRate: 30 });
+    await settled(base);
+    const paced = await withCpu(loadFromChild({ ...request, connections, duration, overallRate: 30 }));
     const rssAfter = process.memoryUsage().rss;
-    const summary = (r: AutocannonResult) => ({
+    const summary = (r: AutocannonResult & { cpuMsPerRequest: number; coresBusy: number }) => ({
       requestsPerSecond: Math.round(r.requests.average * 10) / 10,
       latencyMs: { p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max },
       errors: r.errors + r.timeouts + r.non2xx,
+      statusCodes: Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([code, { count }]) => [code, count])),
+      serverCpuMsPerRequest: r.cpuMsPerRequest,
+      serverCoresBusy: r.coresBusy,
     });
     return {
       route: 'POST /v1/recognize (raw 640x480 JPEG, one face, default face model)',

@@ -28,13 +28,44 @@ async function trainDefault(dataDir: string): Promise<{ outDir: string; valAccur
   return { outDir, valAccuracy: result.manifest.metrics.valAccuracy ?? 0 };
 }
 
+let defaultModel = '';
+
 test('default base (detect + 68-landmark ArcFace-template alignment + MobileFaceNet): five-celebrities val >= 96 %', { skip: needsShared }, async () => {
   const { valAccuracy, outDir } = await trainDefault(FIVE_CELEBRITIES);
+  defaultModel = outDir;
   const manifest = JSON.parse(await readFile(path.join(outDir, 'facetrain.json'), 'utf8'));
   console.log(`five-celebrities val accuracy ${valAccuracy}`);
   assert.equal(manifest.base.name, 'mobilefacenet');
   assert.deepEqual([manifest.input.template, manifest.input.landmarks], ['arcface-112', 'faceplugin-68']);
   assert.ok(valAccuracy >= 0.96, `${valAccuracy}`);
+});
+
+interface StoredSample { file: string; predicted: string; score: number; faceFound: boolean; topK: { label: string; score: number }[] }
+
+async function validationSamples(modelDir: string): Promise<StoredSample[]> {
+  return (JSON.parse(await readFile(path.join(modelDir, 'eval.json'), 'utf8')) as { samples: StoredSample[] }).samples;
+}
+
+test('validation names each photo from its training-time embedding exactly as predict names it; a cached retrain gives the same', { skip: needsShared }, async () => {
+  const samples = await validationSamples(defaultModel);
+  assert.equal(samples.length, (await readdir(path.join(FIVE_CELEBRITIES, 'val'), { recursive: true })).filter((f) => f.endsWith('.jpg')).length);
+  const recognizer = await loadRecognizer(defaultModel);
+  for (const sample of samples) {
+    const [face] = await recognizer.predict(await readFile(sample.file), { topK: 3, threshold: 0 });
+    assert.ok(sample.faceFound && face, sample.file);
+    assert.equal(sample.predicted, face.topK[0]!.label, sample.file);
+    assert.ok(Math.abs(sample.score - face.score) < 1e-4, `${sample.file}: score ${sample.score} vs predict ${face.score}`);
+    assert.deepEqual(sample.topK.map((c) => c.label), face.topK.map((c) => c.label), sample.file);
+    sample.topK.forEach((c, i) => assert.ok(Math.abs(c.score - face.topK[i]!.score) < 1e-4, `${sample.file}: ${c.label} ${c.score} vs ${face.topK[i]!.score}`));
+  }
+  recognizer.dispose();
+  // validation photos are cached with their face's box, so a retrain takes every photo from gallery.json
+  const gallery = JSON.parse(await readFile(path.join(defaultModel, 'gallery.json'), 'utf8')) as { entries: { split: string; box?: object }[] };
+  assert.ok(gallery.entries.filter((e) => e.split === 'val').every((e) => e.box !== undefined));
+  await train({ dataDir: FIVE_CELEBRITIES, outDir: defaultModel, seed: 1, force: true });
+  const again = await validationSamples(defaultModel);
+  assert.deepEqual(again.map((s) => [s.file, s.predicted]), samples.map((s) => [s.file, s.predicted]));
+  again.forEach((s, i) => assert.ok(Math.abs(s.score - samples[i]!.score) < 1e-6, s.file));
 });
 
 // FaceRes is the base that runs on both engines (MobileFaceNet and the landmark network: onnxruntime only)

@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { readImageBytes, readImageFile, type RgbImage } from '../image/decode.js';
 import type { Box } from '../faces/geometry.js';
-import type { Recognizer } from '../recognize/recognizer.js';
+import type { FaceResult, Recognizer } from '../recognize/recognizer.js';
 import type { SkippedPhoto } from '../events.js';
 import { FacetrainError } from '../errors.js';
 import { mapInOrder } from '../util/pipeline.js';
@@ -31,6 +31,14 @@ async function thumbnail(image: RgbImage, box: Box): Promise<string> {
 
 const faceBoxes = new WeakMap<EvalSample, Box>();
 
+/** A photo's sample from the face that stands for it (its largest; undefined when none was found), before any threshold. */
+export function photoSample(photo: LabelledPhoto, face: Pick<FaceResult, 'box' | 'score' | 'topK'> | undefined, ms?: number): EvalSample {
+  if (!face) return { file: photo.file, truth: photo.person, predicted: UNKNOWN_LABEL, score: 0, faceFound: false, ms };
+  const sample: EvalSample = { file: photo.file, truth: photo.person, predicted: face.topK[0]!.label, score: face.score, topK: face.topK, faceFound: true, ms };
+  faceBoxes.set(sample, face.box);
+  return sample;
+}
+
 /**
  * Runs the recognizer on labelled photos. The score is the top candidate's, before any threshold,
  * so thresholds can be calibrated and swept afterwards; the largest face stands for the photo.
@@ -52,17 +60,7 @@ export async function predictSamples(recognizer: Recognizer, photos: LabelledPho
     onSkip?.({ file: photo.file, reason: err.message });
     return undefined;
   }), (result, i) => {
-    const photo = photos[i]!;
-    if (result) {
-      const { face, ms } = result;
-      if (face) {
-        const sample: EvalSample = { file: photo.file, truth: photo.person, predicted: face.topK[0]!.label, score: face.score, topK: face.topK, faceFound: true, ms };
-        faceBoxes.set(sample, face.box);
-        samples.push(sample);
-      } else {
-        samples.push({ file: photo.file, truth: photo.person, predicted: UNKNOWN_LABEL, score: 0, faceFound: false, ms });
-      }
-    }
+    if (result) samples.push(photoSample(photos[i]!, result.face, result.ms));
     onProgress?.(i + 1);
   });
   return samples;

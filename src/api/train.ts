@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { BaseName, TrainConfig } from '../config.js';
@@ -12,20 +13,24 @@ import type { Runtime } from '../runtime/runtime.js';
 import { fileSystemIO } from '../tfjs/model-io.js';
 import { calibrateThreshold, evaluate } from '../evaluate/metrics.js';
 import { renderReport } from '../evaluate/report.js';
-import { attachThumbnails, correctKnownScores, predictSamples } from './evaluate-run.js';
+import { attachThumbnails, correctKnownScores, photoSample, predictSamples, type LabelledPhoto } from './evaluate-run.js';
 import type { EvalReport, EvalSample, TrainHistory } from '../evaluate/types.js';
 import type { EventSink, SkippedPhoto } from '../events.js';
 import { DEFAULT_ALIGN_CONFIG } from '../faces/align.js';
 import { cropperFor, detectorFor, loadFaceAligner } from '../faces/cropper.js';
-import { GALLERY_FILE, personGalleries, readGallery, type Gallery } from '../model-dir/gallery.js';
+import { decodeVector, GALLERY_FILE, personGalleries, readGallery, type Gallery, type GalleryEntry } from '../model-dir/gallery.js';
 import { EVAL_FILE, HISTORY_FILE, LABELS_FILE, MANIFEST_FILE, REPORT_FILE, labelsText, packageVersions, type ModelManifest } from '../model-dir/manifest.js';
-import { classicClassifier, embeddingClassifier } from '../recognize/classifier.js';
+import { classicClassifier, classifyEmbeddings } from '../recognize/classifier.js';
 import { unknownThreshold } from '../recognize/embedding-base.js';
 import { embeddingInputSpec, facePipelineOn } from '../recognize/face-pipeline.js';
-import { createRecognizer, type Recognizer } from '../recognize/recognizer.js';
+import { createRecognizer, rankScores } from '../recognize/recognizer.js';
+import type { PersonGallery } from '../evaluate/unknown-rule.js';
 import { datasetWarnings } from '../dataset/warnings.js';
 import { assertReplaceable, writeDirAtomic, writeFileAtomic, type SwapStep } from '../util/fs.js';
-import { embedPhotos, trainEmbeddingHead } from '../train/embedding.js';
+import { embedPhotos, trainEmbeddingHead, type EmbeddedPhoto, type EmbedOnePhoto } from '../train/embedding.js';
+import { EmbeddingLanes, LANE_SLOTS, TrainEmbedPool, type EmbeddingLane } from './train-embed-pool.js';
+import { setOnnxThreadsPerSession } from '../runtime/onnxruntime.js';
+import { trainingPhotoEmbedder } from './train-photos.js';
 
 export interface TrainResult {
   outDir: string;
@@ -42,9 +47,15 @@ export interface TrainHooks {
 
 const INPUT_SIZE = 224;
 
-/** What one base's training produced: something to recognize with, and what to write beside it. */
+/** Candidates kept per validation photo (the report lists them). */
+const VALIDATION_TOP_K = 3;
+
+/** What one base's training produced: how it names the validation photos, and what to write beside it. */
 interface Trained {
-  recognizer: Recognizer;
+  /** The validation photos that were not skipped, in order, named with the model just trained (largest face, top 3, before any threshold). */
+  nameValidation(val: LabelledPhoto[]): Promise<EvalSample[]>;
+  /** Frees the networks and the model. */
+  dispose(): void;
   model: tfl.LayersModel;
   history: TrainHistory;
   gallery?: Gallery;
@@ -62,13 +73,13 @@ interface Validation {
  * Names every validation photo with the trained model, sets the unknown threshold so that 95 % of
  * the correctly named ones are still accepted, and evaluates at that threshold.
  */
-async function validate(recognizer: Recognizer, val: { file: string; person: string }[], fixedThreshold?: number): Promise<Validation> {
+async function validate(trained: Trained, labels: string[], val: LabelledPhoto[], fixedThreshold?: number): Promise<Validation> {
   if (val.length === 0) return { threshold: fixedThreshold ?? 0, samples: [] };
-  const samples = await predictSamples(recognizer, val);
+  const samples = await trained.nameValidation(val);
   const correct = correctKnownScores(samples);
   const threshold = fixedThreshold ?? (correct.length > 0 ? calibrateThreshold(correct).threshold : 0);
   await attachThumbnails(samples, threshold);
-  return { threshold, samples, report: evaluate(samples, recognizer.labels, threshold) };
+  return { threshold, samples, report: evaluate(samples, labels, threshold) };
 }
 
 /** The input spec a model trained on `base` gets (`detect`: faces found and aligned, else the whole photo). */
@@ -127,29 +138,106 @@ async function trainClassifier(base: ClassifierBaseRow, config: TrainConfig, run
   const { model, history } = await base.train(train, val, p.split.people, config, emit, runtime, hooks.base);
   const classifier = await classicClassifier(runtime, model, manifest.input);
   const recognizer = createRecognizer(manifest, { classifier, detector, aligner });
-  return { recognizer, model, history };
+  return { nameValidation: (val) => predictSamples(recognizer, val), dispose: () => recognizer.dispose(), model, history };
+}
+
+/** Where training's photos are embedded, and how many are in flight. */
+interface PhotoEmbedding {
+  embed: EmbedOnePhoto;
+  inFlight?: number;
+  close(): Promise<void>;
+}
+
+/**
+ * On onnxruntime: this thread's face pipeline (one onnxruntime thread) from the first photo, and
+ * worker threads for the other cores as soon as their networks are loaded; each photo goes to the
+ * first with room. Every network runs on the calling thread, so this thread alone, even with two
+ * onnxruntime threads, leaves a core idle while it decodes, detects and aligns. On TF.js: this thread.
+ */
+function photoEmbedding(base: EmbeddingBaseRow, config: TrainConfig, runtime: Runtime, input: InputSpec): PhotoEmbedding {
+  const workers = runtime.name === 'onnx' ? availableParallelism() - 1 : 0;
+  const start = (): PhotoEmbedding => {
+    const pipeline = (async () => {
+      if (workers === 0) return facePipelineOn(runtime, base, input);
+      // the detector's session would spread over every core; beside the workers this thread takes one
+      setOnnxThreadsPerSession(1);
+      try {
+        return await facePipelineOn(runtime, base, input);
+      } finally {
+        setOnnxThreadsPerSession(availableParallelism());
+      }
+    })();
+    const here: EmbeddingLane = { embed: async (job) => trainingPhotoEmbedder(await pipeline)(job), slots: LANE_SLOTS, ready: Promise.resolve() };
+    const pool = workers > 0 ? TrainEmbedPool.start(config.base, input, runtime.name, workers) : undefined;
+    const lanes = new EmbeddingLanes(pool ? [here, { embed: async (job) => (await pool).embed(job), slots: TrainEmbedPool.inFlightFor(workers), ready: pool }] : [here]);
+    return {
+      embed: (job) => lanes.embed(job),
+      async close() {
+        (await pipeline.catch(() => undefined))?.dispose();
+        await (await pool?.catch(() => undefined))?.close();
+      },
+    };
+  };
+  // started on the first photo that is not cached: a retrain of unchanged photos loads no network
+  let started: PhotoEmbedding | undefined;
+  return {
+    embed: (job) => (started ??= start()).embed(job),
+    inFlight: LANE_SLOTS + TrainEmbedPool.inFlightFor(workers),
+    close: async () => started?.close(),
+  };
+}
+
+/**
+ * The validation samples from the validation photos' embeddings (made as `predict` makes them),
+ * named by the head and the unknown rule as the recognizer names a face: no photo is decoded or
+ * embedded a second time.
+ */
+async function embeddedValidation(head: tfl.LayersModel, galleries: PersonGallery[], labels: string[], entries: GalleryEntry[], photos: LabelledPhoto[], ms: Map<string, number>): Promise<EvalSample[]> {
+  if (entries.length !== photos.length) throw new Error(`internal error: ${entries.length} validation embeddings for ${photos.length} photos`);
+  const classified = await classifyEmbeddings(head, galleries, entries.map((e) => decodeVector(e.views[0]!)));
+  return entries.map((entry, i) => {
+    const { probs, score } = classified[i]!;
+    return photoSample(photos[i]!, { box: entry.box!, score, topK: rankScores(probs, labels, VALIDATION_TOP_K) }, ms.get(entry.hash));
+  });
 }
 
 async function trainEmbedding(base: EmbeddingBaseRow, config: TrainConfig, runtime: Runtime, p: Prepared, emit: EventSink, manifest: ModelManifest): Promise<Trained> {
-  // the pipeline's parts go to the recognizer, which disposes them
-  const pipeline = await facePipelineOn(runtime, base, manifest.input);
-  const { embedder } = pipeline;
-  const detector = manifest.input.crop === 'aligned-face' ? pipeline.detector : undefined;
-  if (!detector) pipeline.detector.dispose();
   const previous = config.force ? await readGallery(config.outDir).catch(() => undefined) : undefined;
   const recipeKey = JSON.stringify({ base: config.base, input: manifest.input, align: DEFAULT_ALIGN_CONFIG, seed: config.seed, augment: config.augment });
   const cache = new Map((previous?.recipeKey === recipeKey ? previous.entries : []).map((e) => [e.hash, e]));
   const total = p.split.train.length + p.split.val.length;
   let done = 0;
-  const ctx = { embedder, crop: pipeline.cropper, cache, seed: config.seed, onSkip: p.onSkip, onProgress: () => emit({ type: 'progress', stage: 'features', done: ++done, total }) };
-  const train = await embedPhotos(p.split.train, 'train', { ...ctx, views: config.augment ? config.augmentViews : 1 });
-  const val = await embedPhotos(p.split.val, 'val', { ...ctx, views: 1 });
+  const embedding = photoEmbedding(base, config, runtime, manifest.input);
+  const embedMs = new Map<string, number>();
+  const ctx = {
+    embedPhoto: embedding.embed,
+    inFlight: embedding.inFlight,
+    cache,
+    seed: config.seed,
+    onSkip: p.onSkip,
+    onEmbedded: (entry: GalleryEntry, embedded: EmbeddedPhoto) => embedMs.set(entry.hash, embedded.ms),
+    onProgress: () => emit({ type: 'progress', stage: 'features', done: ++done, total }),
+  };
+  let train: GalleryEntry[];
+  let val: GalleryEntry[];
+  try {
+    train = await embedPhotos(p.split.train, 'train', { ...ctx, views: config.augment ? config.augmentViews : 1 });
+    val = await embedPhotos(p.split.val, 'val', { ...ctx, views: 1 });
+  } finally {
+    await embedding.close();
+  }
   reportDataset(emit, p, train, val);
   const { head, history } = await trainEmbeddingHead(train, val, p.split.people, config, emit);
   const gallery: Gallery = { version: 1, recipeKey, entries: [...train, ...val] };
   const galleries = personGalleries(train, p.split.people);
-  const recognizer = createRecognizer(manifest, { classifier: embeddingClassifier(embedder, head, galleries), detector, aligner: pipeline.aligner });
-  return { recognizer, model: head, history, gallery, threshold: unknownThreshold(galleries, base, config.targetFar) };
+  return {
+    nameValidation: (photos) => embeddedValidation(head, galleries, p.split.people, val, photos, embedMs),
+    dispose: () => head.dispose(),
+    model: head,
+    history,
+    gallery,
+    threshold: unknownThreshold(galleries, base, config.targetFar),
+  };
 }
 
 /** Trains a recognizer from a folder of people's photos and writes the model directory atomically. */
@@ -172,7 +260,7 @@ export async function train(input: Partial<TrainConfig> & Pick<TrainConfig, 'dat
   const base = BASE_ROWS[config.base];
   const trained =
     base.kind === 'classifier' ? await trainClassifier(base, config, runtime, prepared, emit, manifest, hooks) : await trainEmbedding(base, config, runtime, prepared, emit, manifest);
-  const validation = await validate(trained.recognizer, split.val.filter((p) => !skipped.some((s) => s.file === p.file)), trained.threshold);
+  const validation = await validate(trained, split.people, split.val.filter((p) => !skipped.some((s) => s.file === p.file)), trained.threshold);
   manifest.threshold = validation.threshold;
   manifest.metrics = { valAccuracy: validation.report?.top1Accuracy ?? undefined, trainSeconds: (performance.now() - started) / 1000 };
   if (validation.report) emit({ type: 'evaluation', report: validation.report });
@@ -195,7 +283,7 @@ export async function train(input: Partial<TrainConfig> & Pick<TrainConfig, 'dat
     },
     { force: config.force, onStep: hooks.onSwapStep },
   );
-  trained.recognizer.dispose();
+  trained.dispose();
   emit({ type: 'saved', outDir: config.outDir, valAccuracy: manifest.metrics.valAccuracy, ms: performance.now() - started });
   return { outDir: config.outDir, manifest, skipped };
 }

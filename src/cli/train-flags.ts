@@ -27,7 +27,7 @@ const TRAIN_FLAGS: FlagTable<Pick<TrainConfig, Field>> = {
   fineTuneLearningRate: { kind: 'number', value: 'lr', help: 'Adam learning rate when fine-tuning' },
   batchSize: { kind: 'number', value: 'n', help: 'Batch size' },
   augment: { kind: 'boolean', help: 'Flip, shift, zoom and brightness views of training photos (--no-augment: off)' },
-  augmentViews: { kind: 'number', value: 'n', help: 'Cached views per training photo when augmenting' },
+  augmentViews: { kind: 'number', value: 'n', help: 'Cached views per training photo when augmenting (default: 4; face-embedding bases: 1)', perBase: true },
   dropout: { kind: 'number', value: 'rate', help: 'Dropout rate of the head' },
   targetFar: { kind: 'number', value: 'rate', help: 'Face-embedding bases: share of strangers the unknown threshold may accept' },
   force: { kind: 'boolean', help: 'Replace an existing model directory' },

@@ -10,6 +10,8 @@ export interface Cropped {
   crop: RgbImage;
   /** Faces found in the photo (1 when detection is off). */
   faces: number;
+  /** The cropped face's box in the photo's pixels (absent for whole photos). */
+  box?: { x: number; y: number; width: number; height: number };
 }
 
 /** Turns a decoded photo into the crop the base takes, or throws FT_ERR_IMAGE saying why it cannot. */

@@ -41,7 +41,7 @@ export function largestFaceCropper(detector: FaceDetector, aligner: FaceAligner)
   return async (image, file) => {
     const faces = await detector.detect(image);
     if (faces.length === 0) throw new FacetrainError('FT_ERR_IMAGE', `${file}: no face found; use a photo where the face is visible, or train on whole photos (face detection off)`);
-    return { crop: await aligner.align(image, faces[0]!), faces: faces.length };
+    return { crop: await aligner.align(image, faces[0]!), faces: faces.length, box: faces[0]!.box };
   };
 }
 

@@ -14,6 +14,11 @@ export const GALLERY_FILE = 'gallery.json';
  * One photo's embeddings (every augmented view), keyed by the hash of the file's bytes so a
  * retrain embeds only new photos. Embeddings are personal data: they live only in the model directory.
  */
+const FaceBoxSchema = Type.Object({ x: Type.Number(), y: Type.Number(), width: Type.Number(), height: Type.Number() });
+
+/** A face's box in the photo's pixels. */
+export type FaceBox = Static<typeof FaceBoxSchema>;
+
 const GalleryEntrySchema = Type.Object({
   hash: Type.String(),
   person: Type.String(),
@@ -24,6 +29,8 @@ const GalleryEntrySchema = Type.Object({
   faces: Type.Integer(),
   /** base64 of float32 unit vectors; view 0 is the photo itself. */
   views: Type.Array(Type.String()),
+  /** Where the embedded face is, for validation photos (the report's thumbnails of its mistakes). */
+  box: Type.Optional(FaceBoxSchema),
 });
 
 export type GalleryEntry = Static<typeof GalleryEntrySchema>;

@@ -42,7 +42,11 @@ export class Mutex {
  * on the wire but 1.2 GB decoded), netpbm included: a 17-byte PGM header can claim 49 MP.
  */
 export async function checkPixelLimit(bytes: Uint8Array, maxPixels: number, label: string): Promise<void> {
-  const dims = await headerDimensions(bytes);
+  checkPixelCount(await headerDimensions(bytes), maxPixels, label);
+}
+
+/** `checkPixelLimit` on dimensions already read from the header. */
+export function checkPixelCount(dims: { width: number; height: number } | undefined, maxPixels: number, label: string): void {
   if (dims && dims.width * dims.height > maxPixels) {
     throw new HttpError(
       'FT_ERR_TOO_MANY_PIXELS',

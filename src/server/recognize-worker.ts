@@ -3,6 +3,8 @@ import { setOnnxThreadsPerSession } from '../runtime/onnxruntime.js';
 import { headerDimensions } from '../image/dimensions.js';
 import { loadRecognizer, type Recognizer } from '../recognize/recognizer.js';
 import { FacetrainError } from '../errors.js';
+import { HttpError } from './http-error.js';
+import { checkPixelCount } from './limits.js';
 import { galleryEmbedJobs, isGalleryEmbedRequest } from './gallery-embed-job.js';
 import type { PoolReply, PoolRequest, RecognizeJob, RecognizeWorkerData } from './recognize-pool.js';
 
@@ -21,9 +23,11 @@ const round = (ms: number): number => Math.round(ms * 10) / 10;
 async function recognize(job: RecognizeJob): Promise<Omit<PoolReply, 'id'>> {
   const started = performance.now();
   let decoded = started;
+  // the header is read here, once, for the pixel limit and the answer's size: the event loop reads none of the photo
+  const image = (await headerDimensions(job.bytes, { oriented: true })) ?? { width: 0, height: 0 };
+  checkPixelCount(image, maxPixels, job.label);
   const current = await recognizer;
   const faces = await current.predict(job.bytes, { topK: job.topK, threshold: job.threshold, onDecoded: () => (decoded = performance.now()) });
-  const image = (await headerDimensions(job.bytes, { oriented: true })) ?? { width: 0, height: 0 };
   return { faces, image, decodeMs: round(decoded - started), recognizeMs: round(performance.now() - decoded) };
 }
 
@@ -55,7 +59,7 @@ port.on('message', (request: PoolRequest & { id: number }) => {
   run.then(
     (reply) => port.postMessage({ ...reply, id: request.id }),
     (err: unknown) => {
-      const failure = err instanceof FacetrainError ? { code: err.code, message: err.message } : { message: (err as Error).message };
+      const failure = err instanceof FacetrainError || err instanceof HttpError ? { code: err.code, message: err.message } : { message: (err as Error).message };
       port.postMessage({ id: request.id, failure });
     },
   );

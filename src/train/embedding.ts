@@ -9,7 +9,7 @@ import type { Photo } from '../dataset/scan.js';
 import type { EventSink, SkippedPhoto } from '../events.js';
 import { applyHead, buildEmbeddingHead } from './head.js';
 import { decodeImage } from '../image/decode.js';
-import { decodeVector, encodeVector, hashBytes, type GalleryEntry } from '../model-dir/gallery.js';
+import { decodeVector, encodeVector, hashBytes, type FaceBox, type GalleryEntry } from '../model-dir/gallery.js';
 import { FacetrainError } from '../errors.js';
 import { mapInOrder } from '../util/pipeline.js';
 import { childSeed, createRandom } from '../util/random.js';
@@ -18,19 +18,56 @@ import { runTfjsPhase, type PhaseData } from './loop.js';
 import type { EpochMetrics } from './phase.js';
 import { variablesOf } from './replica.js';
 
-export interface EmbedContext {
-  embedder: FaceEmbedder;
-  crop: Cropper;
+/** One photo to embed: its bytes, their hash (it seeds the views' jitter) and the split it is for. */
+export interface PhotoJob {
+  file: string;
+  bytes: Uint8Array;
+  hash: string;
+  split: GalleryEntry['split'];
+  views: number;
+  seed: number;
+  maxPixels?: number;
+}
+
+/** What embedding one photo gave: each view's unit embedding, the faces found and the used face's box. */
+export interface EmbeddedPhoto {
+  faces: number;
+  views: Float32Array[];
+  box?: FaceBox;
+  /** From the bytes to the embeddings, for the validation samples. */
+  ms: number;
+}
+
+/** Turns one photo into embeddings, in this thread or in a worker thread. */
+export type EmbedOnePhoto = (job: PhotoJob) => Promise<EmbeddedPhoto>;
+
+/** The training crop (the whole decode, its largest face aligned), each view embedded in this thread. */
+export function croppedPhotoEmbedder(embedder: FaceEmbedder, crop: Cropper): EmbedOnePhoto {
+  return async (job) => {
+    const started = performance.now();
+    const { crop: face, faces, box } = await crop(await decodeImage(job.bytes, job.file, { maxPixels: job.maxPixels }), job.file);
+    // seeded by the photo's content, so a cached entry stays valid whatever else is in the dataset
+    const jitters = viewJitters(job.views, createRandom(childSeed(job.seed, job.hash)));
+    const views = await embedder.embed(jitters.map((j) => applyJitter(face, j)));
+    return { faces, views, ...(box ? { box } : {}), ms: performance.now() - started };
+  };
+}
+
+export type EmbedContext = {
   /** Earlier embeddings by file hash (from the model directory being replaced). */
   cache: Map<string, GalleryEntry>;
   views: number;
   seed: number;
   onSkip: (s: SkippedPhoto) => void;
   onProgress?: () => void;
+  /** Each photo embedded now (not taken from the cache), with what embedding it gave. */
+  onEmbedded?: (entry: GalleryEntry, embedded: EmbeddedPhoto) => void;
   /** Where photo bytes come from (default: the file system); uploads pass their bodies. */
   readBytes?: (file: string) => Uint8Array | Promise<Uint8Array>;
   maxPixels?: number;
-}
+  /** Photos in flight at once; default `PHOTOS_IN_FLIGHT`. */
+  inFlight?: number;
+} & ({ embedPhoto: EmbedOnePhoto } | { embedder: FaceEmbedder; crop: Cropper });
 
 async function readPhoto(file: string): Promise<Uint8Array> {
   return readFile(file).catch((err: NodeJS.ErrnoException) => {
@@ -38,36 +75,35 @@ async function readPhoto(file: string): Promise<Uint8Array> {
   });
 }
 
-async function embedPhoto(photo: Photo, bytes: Uint8Array, hash: string, split: GalleryEntry['split'], ctx: EmbedContext): Promise<GalleryEntry> {
-  const { crop, faces } = await ctx.crop(await decodeImage(bytes, photo.file, { maxPixels: ctx.maxPixels }), photo.file);
-  // seeded by the photo's content, so a cached entry stays valid whatever else is in the dataset
-  const jitters = viewJitters(ctx.views, createRandom(childSeed(ctx.seed, hash)));
-  const embeddings = await ctx.embedder.embed(jitters.map((j) => applyJitter(crop, j)));
-  return { hash, person: photo.person, file: path.basename(photo.file), split, faces, views: embeddings.map(encodeVector) };
-}
-
 /**
- * Photos in flight at once: one is read and decoded (sharp's threads) or aligned (JS) while another
- * is in onnxruntime, so both cores stay busy; more only queue behind each other.
+ * Photos in flight at once in one thread: one is read and decoded (sharp's threads) while another
+ * is in onnxruntime (which runs on this thread); more only queue behind each other. Training
+ * spreads photos over worker threads as well (`inFlight`).
  */
 const PHOTOS_IN_FLIGHT = 2;
 
 /** Embeds every view of every photo once, reusing cached embeddings of unchanged files; photos flow through in order. */
 export async function embedPhotos(photos: Photo[], split: GalleryEntry['split'], ctx: EmbedContext): Promise<GalleryEntry[]> {
   const entries: GalleryEntry[] = [];
+  const embedPhoto = 'embedPhoto' in ctx ? ctx.embedPhoto : croppedPhotoEmbedder(ctx.embedder, ctx.crop);
   const embedOne = async (photo: Photo): Promise<GalleryEntry | FacetrainError> => {
     try {
       const bytes = await (ctx.readBytes ?? readPhoto)(photo.file);
       const hash = hashBytes(bytes);
       const cached = ctx.cache.get(hash);
-      const entry = cached && cached.views.length >= ctx.views ? cached : await embedPhoto(photo, bytes, hash, split, ctx);
-      return { ...entry, person: photo.person, file: path.basename(photo.file), split, views: entry.views.slice(0, ctx.views) };
+      // a validation entry is embedded as prediction sees the photo and keeps its face's box (for the report): reused only as one
+      const reusable = cached && cached.views.length >= ctx.views && (split === 'train' || (cached.split === 'val' && cached.box !== undefined));
+      if (reusable) return { ...cached, person: photo.person, file: path.basename(photo.file), split, views: cached.views.slice(0, ctx.views) };
+      const embedded = await embedPhoto({ file: photo.file, bytes, hash, split, views: ctx.views, seed: ctx.seed, maxPixels: ctx.maxPixels });
+      const entry: GalleryEntry = { hash, person: photo.person, file: path.basename(photo.file), split, faces: embedded.faces, views: embedded.views.map(encodeVector), ...(split === 'val' && embedded.box ? { box: embedded.box } : {}) };
+      ctx.onEmbedded?.(entry, embedded);
+      return entry;
     } catch (err) {
       if (!(err instanceof FacetrainError)) throw err;
       return err;
     }
   };
-  await mapInOrder(photos, PHOTOS_IN_FLIGHT, embedOne, (result, i) => {
+  await mapInOrder(photos, ctx.inFlight ?? PHOTOS_IN_FLIGHT, embedOne, (result, i) => {
     if (result instanceof FacetrainError) ctx.onSkip({ file: photos[i]!.file, reason: skipReason(result, photos[i]!.file) });
     else entries.push(result);
     ctx.onProgress?.();

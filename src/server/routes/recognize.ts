@@ -29,9 +29,9 @@ export function registerRecognizeRoutes(app: FastifyInstance, ctx: ServerContext
       const started = performance.now();
       const photo = await readOnePhoto(request);
       return ctx.gate.run(async () => {
-        await checkPixelLimit(photo.bytes, ctx.maxPixels, photo.file);
         const gallery = ctx.gallery;
         if (gallery) {
+          await checkPixelLimit(photo.bytes, ctx.maxPixels, photo.file);
           // decoding, detection and the embedder run in a worker thread, the nearest-template search in the database
           const uploaded = performance.now();
           const faces = await recognizeWithGallery(gallery.store, gallery.faces, photo.bytes, photo.file, { topK: request.query.top_k, threshold: request.query.threshold });
@@ -43,7 +43,7 @@ export function registerRecognizeRoutes(app: FastifyInstance, ctx: ServerContext
             timings: { decodeMs: ms(started, uploaded), recognizeMs: ms(uploaded, done), totalMs: ms(started, done) },
           };
         }
-        // decoding and recognition happen in a worker thread; decodeMs also counts the upload and the wait for a worker
+        // the pixel limit, decoding and recognition happen in a worker thread; decodeMs also counts the upload and the wait for a worker
         const { faces, image, recognizeMs } = await ctx.host.recognize({ bytes: photo.bytes, label: photo.file, topK: request.query.top_k, threshold: request.query.threshold });
         const totalMs = ms(started, performance.now());
         return {

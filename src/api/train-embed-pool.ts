@@ -1,0 +1,114 @@
+import type { BaseName } from '../config.js';
+import { type ErrorCode, FacetrainError } from '../errors.js';
+import type { InputSpec } from '../faces/input-spec.js';
+import type { RuntimeName } from '../runtime/runtime.js';
+import { startWorkers, type WorkerClient, type WorkerReply } from '../runtime/worker-client.js';
+import type { EmbeddedPhoto, EmbedOnePhoto, PhotoJob } from '../train/embedding.js';
+
+export interface TrainEmbedWorkerData {
+  base: BaseName;
+  input: InputSpec;
+  runtime: RuntimeName;
+  onnxThreads: number;
+}
+
+/** `close`: free the networks and end (after the photos already sent). */
+export type TrainEmbedRequest = { kind: 'embed'; job: PhotoJob } | { kind: 'close' };
+
+export interface TrainEmbedReply extends WorkerReply {
+  embedded?: EmbeddedPhoto;
+  /** A library error (an unreadable photo, no face), kept whole so the photo is skipped with its reason. */
+  failure?: { code?: ErrorCode; message: string };
+}
+
+/**
+ * Photos sent to one thread before its earlier ones are back: one is decoded (sharp's threads)
+ * while the other is in onnxruntime, and a worker never waits for the main thread's next photo.
+ */
+export const LANE_SLOTS = 2;
+
+/**
+ * Training's photos embedded in worker threads, each with its own face pipeline on one onnxruntime
+ * thread: onnxruntime runs a session on the calling thread, so one thread with two onnxruntime
+ * threads leaves a core idle while it decodes, aligns and detects in JS.
+ */
+export class TrainEmbedPool {
+  private readonly queued: number[];
+
+  private constructor(private readonly workers: WorkerClient<TrainEmbedRequest, TrainEmbedReply>[]) {
+    this.queued = workers.map(() => 0);
+  }
+
+  /** Starts `size` workers; each loads the base's pipeline for `input` before it answers. */
+  static async start(base: BaseName, input: InputSpec, runtime: RuntimeName, size: number): Promise<TrainEmbedPool> {
+    // one onnxruntime thread each: the workers and the thread that started them each take a core
+    const data: TrainEmbedWorkerData = { base, input, runtime, onnxThreads: 1 };
+    return new TrainEmbedPool(await startWorkers(size, new URL('./train-embed-worker.js', import.meta.url), () => data, 'training embedding worker'));
+  }
+
+  /** Photos to keep in flight so that none of `size` workers waits. */
+  static inFlightFor(size: number): number {
+    return size * LANE_SLOTS;
+  }
+
+  readonly embed: EmbedOnePhoto = async (job) => {
+    const index = this.queued.indexOf(Math.min(...this.queued));
+    // a copy the worker owns: a file's bytes are often a view into a larger pooled buffer
+    const bytes = Uint8Array.from(job.bytes);
+    this.queued[index]!++;
+    try {
+      const reply = await this.workers[index]!.request({ kind: 'embed', job: { ...job, bytes } }, [bytes.buffer]);
+      if (reply.failure?.code) throw new FacetrainError(reply.failure.code, reply.failure.message);
+      if (reply.failure) throw new Error(`training embedding worker: ${reply.failure.message}`);
+      return reply.embedded!;
+    } finally {
+      this.queued[index]!--;
+    }
+  };
+
+  /** Lets every worker free its onnxruntime sessions and end by itself (terminating one inside onnxruntime aborts the process). */
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map(async (worker) => {
+      await worker.request({ kind: 'close' }).then(() => worker.exited, () => worker.terminate());
+    }));
+  }
+}
+
+/** A place photos are embedded: `slots` photos at once, from when `ready` settles (never, if it rejects). */
+export interface EmbeddingLane {
+  embed: EmbedOnePhoto;
+  slots: number;
+  ready: Promise<unknown>;
+}
+
+/** Each photo goes to the first lane with a free slot; photos wait in arrival order while every slot is taken. */
+export class EmbeddingLanes {
+  private readonly free: EmbeddingLane[] = [];
+  private readonly waiting: ((lane: EmbeddingLane) => void)[] = [];
+  readonly slots: number;
+
+  constructor(lanes: EmbeddingLane[]) {
+    this.slots = lanes.reduce((n, lane) => n + lane.slots, 0);
+    for (const lane of lanes) {
+      // a worker that fails to start leaves its photos to the other lanes
+      lane.ready.then(() => {
+        for (let i = 0; i < lane.slots; i++) this.release(lane);
+      }, () => undefined);
+    }
+  }
+
+  private release(lane: EmbeddingLane): void {
+    const next = this.waiting.shift();
+    if (next) next(lane);
+    else this.free.push(lane);
+  }
+
+  async embed(job: PhotoJob): Promise<EmbeddedPhoto> {
+    const lane = this.free.shift() ?? (await new Promise<EmbeddingLane>((resolve) => this.waiting.push(resolve)));
+    try {
+      return await lane.embed(job);
+    } finally {
+      this.release(lane);
+    }
+  }
+}
