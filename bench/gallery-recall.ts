@@ -18,8 +18,8 @@ import { round } from './timing.js';
  * expansion_search is a search-time setting: each graph is built once and loaded again under each.
  * BENCH_RECALL_SIZE (default 100000), BENCH_RECALL_CASES (dims-data, default
  * 512-uniform,192-faces,192-uniform,512-faces),
- * BENCH_RECALL_GRAPHS (connectivity/expansion_add[/i8] pairs, default 16/64,32/128,32/128/i8),
- * BENCH_RECALL_EF (128,256,512,1024). Builds use both cores (the shape of the graph does not
+ * BENCH_RECALL_GRAPHS (connectivity/expansion_add[/i8], default 32/128,16/64; i8 vs f32 with
+ * re-ranking is also in bench/gallery.ts), BENCH_RECALL_EF (256,512,1024,2048). Builds use both cores (the shape of the graph does not
  * depend on the thread count, only which of equally good links it keeps).
  */
 
@@ -125,43 +125,41 @@ export async function benchGalleryRecall(): Promise<Record<string, unknown>> {
     const [dims, kind] = c.split('-');
     return { dims: Number(dims), kind: kind === 'faces' ? ('faces' as const) : ('uniform' as const) };
   });
-  const graphs = parseGraphs(process.env.BENCH_RECALL_GRAPHS ?? '16/64,32/128,32/128/i8');
-  const efs = (process.env.BENCH_RECALL_EF ?? '128,256,512,1024').split(',').map(Number);
+  const graphs = parseGraphs(process.env.BENCH_RECALL_GRAPHS ?? '32/128,16/64');
+  const efs = (process.env.BENCH_RECALL_EF ?? '256,512,1024,2048').split(',').map(Number);
   const out: Record<string, unknown> = { size, queries: QUERIES, note: 'shared 2-core machine: timings are noisy', loadAverageAtStart: loadavg().map(round) };
   const dir = await mkdtemp(path.join(tmpdir(), 'facetrain-bench-recall-'));
   try {
     for (const { dims, kind } of cases) {
-      {
-        const { matrix, queries } = recallData(kind, size, dims, dims * 7 + (kind === 'faces' ? 1 : 0));
-        const exact = timed(queries, (q) => (usearch.exactSearch(matrix, q, dims, 1, usearch.MetricKind.IP, 1) as { keys: BigUint64Array }).keys[0]!);
-        const figures: Record<string, unknown> = { exactSearchMs: { p50: round(percentile(exact.ms, 0.5)), p99: round(percentile(exact.ms, 0.99)) } };
-        const report = (name: string, value: unknown) => {
-          figures[name] = value;
-          process.stderr.write(`gallery-recall ${dims}-d ${kind} ${name}: ${JSON.stringify(value)}\n`);
-        };
-        for (const graph of graphs) {
-          const name = `M${graph.connectivity}-add${graph.expansionAdd}-${graph.quantization}`;
-          const built = createIndex(dims, graph, efs[0]!);
-          const t = performance.now();
-          built.add(BigUint64Array.from({ length: size }, (_, i) => BigInt(i)), matrix, 2);
-          const addPerSecond = round(size / ((performance.now() - t) / 1000));
-          const file = path.join(dir, `${name}.usearch`);
-          built.save(file);
-          const row: Record<string, unknown> = { addTemplatesPerSecondTwoThreads: addPerSecond, fileMBPer1e6: round(((await stat(file)).size * (1e6 / size)) / 1e6) };
-          for (const ef of efs) {
-            const index = createIndex(dims, graph, ef);
-            index.load(file);
-            const { ms, found } = timed(queries, (q) => index.search(q, 1, 1).keys[0] ?? -1n);
-            const hits = found.filter((key, i) => key === exact.found[i]).length;
-            // what the unknown rule reads: the nearest template's person (faces: FACE_TEMPLATES rows per person)
-            const samePerson = kind === 'faces' ? found.filter((key, i) => key / BigInt(FACE_TEMPLATES) === exact.found[i]! / BigInt(FACE_TEMPLATES)).length : hits;
-            row[`ef${ef}`] = { recallAt1: fraction(hits), samePersonAt1: fraction(samePerson), p50: round(percentile(ms, 0.5)), p99: round(percentile(ms, 0.99)) };
-          }
-          report(name, row);
-          await rm(file);
+      const { matrix, queries } = recallData(kind, size, dims, dims * 7 + (kind === 'faces' ? 1 : 0));
+      const exact = timed(queries, (q) => (usearch.exactSearch(matrix, q, dims, 1, usearch.MetricKind.IP, 1) as { keys: BigUint64Array }).keys[0]!);
+      const figures: Record<string, unknown> = { exactSearchMs: { p50: round(percentile(exact.ms, 0.5)), p99: round(percentile(exact.ms, 0.99)) } };
+      const report = (name: string, value: unknown) => {
+        figures[name] = value;
+        process.stderr.write(`gallery-recall ${dims}-d ${kind} ${name}: ${JSON.stringify(value)}\n`);
+      };
+      for (const graph of graphs) {
+        const name = `M${graph.connectivity}-add${graph.expansionAdd}-${graph.quantization}`;
+        const built = createIndex(dims, graph, efs[0]!);
+        const t = performance.now();
+        built.add(BigUint64Array.from({ length: size }, (_, i) => BigInt(i)), matrix, 2);
+        const addPerSecond = round(size / ((performance.now() - t) / 1000));
+        const file = path.join(dir, `${name}.usearch`);
+        built.save(file);
+        const row: Record<string, unknown> = { addTemplatesPerSecondTwoThreads: addPerSecond, fileMBPer1e6: round(((await stat(file)).size * (1e6 / size)) / 1e6) };
+        for (const ef of efs) {
+          const index = createIndex(dims, graph, ef);
+          index.load(file);
+          const { ms, found } = timed(queries, (q) => index.search(q, 1, 1).keys[0] ?? -1n);
+          const hits = found.filter((key, i) => key === exact.found[i]).length;
+          // what the unknown rule reads: the nearest template's person (faces: FACE_TEMPLATES rows per person)
+          const samePerson = kind === 'faces' ? found.filter((key, i) => key / BigInt(FACE_TEMPLATES) === exact.found[i]! / BigInt(FACE_TEMPLATES)).length : hits;
+          row[`ef${ef}`] = { recallAt1: fraction(hits), samePersonAt1: fraction(samePerson), p50: round(percentile(ms, 0.5)), p99: round(percentile(ms, 0.99)) };
         }
-        out[`${dims}-${kind}`] = { ...figures, loadAverage: loadavg().map(round) };
+        report(name, row);
+        await rm(file);
       }
+      out[`${dims}-${kind}`] = { ...figures, loadAverage: loadavg().map(round) };
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
