@@ -20,6 +20,8 @@ interface CommonRow {
   manifestEntry(config: TrainConfig): ModelManifest['base'];
   /** How reports name the base. */
   describe(config: TrainConfig): string;
+  /** The width multipliers (`alpha`) the base comes in; a base without them ignores `alpha`. */
+  alphas?: readonly number[];
 }
 
 /** A base trained into one Keras-style model from pixels to probabilities (saved whole in the model directory). */
@@ -66,6 +68,12 @@ export interface EmbeddingBaseRow extends CommonRow {
    * accuracy` with ACCURACY_TARGET_FAR=0.001). `cluster` links two faces at it, since one wrong link can merge two people.
    */
   strictVerifyThreshold: number;
+  /**
+   * Mean and standard deviation of the different-person LFW similarities in ../shared; `cluster`
+   * raises its thresholds for dumps of many faces from them (cluster/dump-size.ts). Absent: it
+   * keeps the thresholds above at every size.
+   */
+  strangerSimilarity?: { mean: number; sd: number };
   /**
    * Cosine similarity to the nearest gallery template under which a gallery names a face `unknown`
    * (unless a threshold is given): the one with fewest errors on the shared gallery queries
