@@ -8,6 +8,7 @@ import usearch from 'usearch';
 import { openGallery } from '../src/gallery/open.js';
 import { binaryCopyStream } from '../src/gallery/sql-store.js';
 import type { FaceTemplate } from '../src/gallery/store.js';
+import { HNSW_SETTINGS } from '../src/gallery/template-index.js';
 import { encodeVector } from '../src/model-dir/gallery.js';
 import { createRandom, type Random } from '../src/util/random.js';
 import { startPgliteServer } from '../test/support/pglite-server.js';
@@ -175,7 +176,7 @@ function dot(matrix: Float32Array, row: number, q: Float32Array): number {
 }
 
 /**
- * usearch alone (native HNSW, SIMD, both cores for adding) at one quantization: the engine of the
+ * usearch alone (native HNSW with the store's graph settings, SIMD, both cores for adding) at one quantization: the engine of the
  * embedded store's search index (f32, the store's settings), and how much
  * f16/i8 would save and lose before and after an exact re-ranking of RERANK candidates.
  */
@@ -183,7 +184,7 @@ async function usearchIndex(matrix: Float32Array, size: number, queries: { vecto
   const dir = await mkdtemp(path.join(tmpdir(), 'facetrain-bench-usearch-'));
   const rssBefore = process.memoryUsage().rss;
   const scalar = { f32: usearch.ScalarKind.F32, f16: usearch.ScalarKind.F16, i8: usearch.ScalarKind.I8 }[quantization];
-  const index = new usearch.Index({ dimensions: DIMS, metric: usearch.MetricKind.IP, quantization: scalar, connectivity: 16, expansion_add: 64, expansion_search: 128, multi: false });
+  const index = new usearch.Index({ dimensions: DIMS, metric: usearch.MetricKind.IP, quantization: scalar, connectivity: HNSW_SETTINGS.connectivity, expansion_add: HNSW_SETTINGS.expansionAdd, expansion_search: HNSW_SETTINGS.expansionSearch, multi: false });
   const started = performance.now();
   for (let start = 0; start < size; start += ENROL_BATCH) {
     const count = Math.min(ENROL_BATCH, size - start);

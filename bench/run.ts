@@ -7,6 +7,7 @@ import { benchExport } from './export.js';
 import { benchFaces } from './faces.js';
 import { benchGallery } from './gallery.js';
 import { benchGalleryHead } from './gallery-head.js';
+import { benchGalleryRecall } from './gallery-recall.js';
 import { benchGalleryServers } from './gallery-servers.js';
 import { benchPhotos } from './photos.js';
 import { benchFaceServer, benchServer } from './server.js';
@@ -16,7 +17,7 @@ import { benchTraining } from './training.js';
 /**
  * `npm run bench`: every figure is a median of repeated runs after warm-up; ratios compare with
  * the stock path measured in the same process. Writes bench-results.json and prints a table.
- * BENCH_RUNS sets the repetitions (default 5); BENCH_ONLY=engine,faces,photos,engines,recipe,training,server,cluster,export,gallery,gallery-servers,gallery-head picks sections.
+ * BENCH_RUNS sets the repetitions (default 5); BENCH_ONLY=engine,faces,photos,engines,recipe,training,server,cluster,export,gallery,gallery-servers,gallery-head,gallery-recall picks sections.
  * `gallery` and `gallery-servers` are not in the default list: building PGlite's HNSW index takes
  * minutes (BENCH_ONLY=gallery,gallery-servers runs them).
  */
@@ -39,6 +40,7 @@ const sections: Record<string, () => Promise<Record<string, unknown>>> = {
   gallery: () => benchGallery(),
   'gallery-servers': () => benchGalleryServers(),
   'gallery-head': () => benchGalleryHead(),
+  'gallery-recall': () => benchGalleryRecall(),
 };
 for (const [name, run] of Object.entries(sections)) {
   if (!only.has(name)) continue;

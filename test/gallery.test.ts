@@ -15,6 +15,8 @@ import { embeddingInputSpec } from '../src/recognize/face-pipeline.js';
 import { enrollTrainingPhotos } from '../src/api/gallery-model.js';
 import { matchNeighbours } from '../src/gallery/match.js';
 import { openGallery } from '../src/gallery/open.js';
+import { pgliteClient } from '../src/gallery/pglite-client.js';
+import { SqlGalleryStore } from '../src/gallery/sql-store.js';
 import type { FaceTemplate, GalleryStore } from '../src/gallery/store.js';
 import { hashBytes } from '../src/model-dir/gallery.js';
 import { train } from '../src/api/train.js';
@@ -25,6 +27,7 @@ import { FIVE_CELEBRITIES, needsShared, tempDir } from './support/shared.js';
 import { celebrityPhotos, trainTinyModel, type TinyModel } from './support/tiny-model.js';
 import { phonePhoto } from './support/phone-photo.js';
 import { healthAnsweredWhileBusy } from './support/health-while-busy.js';
+import { seededTemplates } from './support/unit-vectors.js';
 
 const API_KEY = 'gallery-test-key-0123456789';
 const PERSON = 'server-elton';
@@ -119,6 +122,24 @@ test('file, embedded PGlite and PostgreSQL-wire stores give the same nearest tem
     assert.deepEqual(again, { added: 0, alreadyKnown: 1 }, `${store.location}: a photo is recorded once`);
     await store.close();
   }
+});
+
+test('the embedded store\'s HNSW graph (exact scan turned off) gives the exact nearest templates, names and scores on real embeddings', { skip: needsShared }, async () => {
+  const dir = await tempDir('gallery-graph');
+  const exact = await openGallery(`file:${path.join(dir, 'gallery.json')}`, dims);
+  const location = `pglite:${path.join(dir, 'graph')}`;
+  const graph = await SqlGalleryStore.open(await pgliteClient(path.join(dir, 'graph'), location), location, dims, { indexDir: path.join(dir, 'graph'), exactSearchUpTo: 0 });
+  for (const store of [exact, graph]) await enrolAll(store, enrolled);
+  for (const q of queries) {
+    const [want, got] = await Promise.all([exact.nearest(q.embedding, 5), graph.nearest(q.embedding, 5)]);
+    assert.deepEqual(got.map((n) => n.photoHash), want.map((n) => n.photoHash), `${q.file}: same neighbours`);
+    // the unknown rule at the base's threshold: the same name (or unknown) and score
+    const [a, b] = [matchNeighbours(want, FACERES_BASE.galleryThreshold, 3), matchNeighbours(got, FACERES_BASE.galleryThreshold, 3)];
+    assert.equal(b.label, a.label, q.file);
+    assert.ok(Math.abs(b.score - a.score) < 1e-5, `${q.file}: ${b.score} vs ${a.score}`);
+  }
+  await exact.close();
+  await graph.close();
 });
 
 test('forget deletes every row of the person in the database; a second client sees enrol and forget at once', { skip: needsShared }, async () => {
@@ -330,6 +351,39 @@ test('serve --gallery decodes and embeds in its worker threads: /healthz answers
     assert.equal(status, 200, JSON.stringify(body));
     assert.equal(body.image.width, 6000);
     assert.equal(body.faces[0]?.label, 'madonna', 'the enrolled person is named from the gallery');
+  } finally {
+    await app.close();
+  }
+});
+
+test('serve --gallery runs the store in its own thread: /healthz answers while a forget rewrites a large embedded gallery', { skip: needsShared }, async () => {
+  const model = await servedModel();
+  const dir = path.join(await tempDir('served-embedded'), 'gallery');
+  const filled = await openGallery(`pglite:${dir}`, dims);
+  await filled.enroll('crowd', seededTemplates('crowd', 5, 2000, dims));
+  await filled.enroll('leaving', seededTemplates('leaving', 6, 5, dims));
+  await filled.close();
+  const app = await buildServer({ modelDir: model.modelDir, gallery: `pglite:${dir}`, apiKey: API_KEY, logLevel: 'silent' });
+  try {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    let forgotten = false;
+    const forget = fetch(`${url}/v1/people/leaving`, { method: 'DELETE', headers: { authorization: `Bearer ${API_KEY}` } }).then((r) => {
+      forgotten = true;
+      return r.status;
+    });
+    // polled until the forget is done: a server running the store on its event loop answers none while PGlite rewrites the table
+    let answeredDuringForget = 0;
+    while (!forgotten) {
+      const health = await fetch(`${url}/healthz`);
+      assert.equal(health.status, 200);
+      if (!forgotten) answeredDuringForget++;
+    }
+    assert.equal(await forget, 200);
+    console.log(`/healthz answered ${answeredDuringForget} times during the forget`);
+    assert.ok(answeredDuringForget >= 5, `/healthz answered ${answeredDuringForget} times before the forget (a VACUUM FULL of the templates table) finished`);
+    const people = await (await fetch(`${url}/v1/people`)).json() as { people: string[] };
+    assert.deepEqual(people.people, ['crowd']);
   } finally {
     await app.close();
   }

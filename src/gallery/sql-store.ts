@@ -185,6 +185,8 @@ export interface SqlStoreOptions {
    * their labels in memory. Without it, pgvector's HNSW index searches them (PostgreSQL).
    */
   indexDir?: string;
+  /** Up to this many templates the search index scans exactly (default EXACT_SEARCH_UP_TO; 0 always walks the graph, as the tests do). */
+  exactSearchUpTo?: number;
   /**
    * After a forget, rewrite the templates table and retire the WAL written so far (embedded
    * PGlite, whose files are the gallery's): PostgreSQL's DELETE leaves the row's bytes in the
@@ -242,7 +244,7 @@ export class SqlGalleryStore implements GalleryStore, ArchiveIndex {
         `SELECT (SELECT value FROM facetrain_gallery_meta WHERE key = 'templates_generation') AS generation, (SELECT count(*)::int FROM facetrain_templates) AS templates`,
       );
       const state = { generation: BigInt(rows[0]!.generation), templates: rows[0]!.templates };
-      const index = await TemplateIndex.open(options.indexDir, dims, state, templateBatches(db, dims));
+      const index = await TemplateIndex.open(options.indexDir, dims, state, templateBatches(db, dims), options.exactSearchUpTo);
       return new SqlGalleryStore(db, location, dims, index, await templateLabels(db), options.scrubFiles);
     } catch (err) {
       await db.end();

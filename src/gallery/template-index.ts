@@ -3,16 +3,20 @@ import path from 'node:path';
 import usearch, { type Index as UsearchIndex } from 'usearch';
 import { replaceFileAtomic } from '../util/fs.js';
 import { createRandom } from '../util/random.js';
+import { ExactRows } from './exact-rows.js';
 
 /**
- * HNSW settings of the embedded store's search index, measured on synthetic 512-d unit vectors
- * (README "Galleries"): with expansion_search 128, recall@1 0.995 at 10^4 but 0.665 at 10^5;
- * 512 took queries near a stored vector from 0.58 to 0.94 at 10^5 for about three times the
- * search time (a few ms). Still short of 0.99 there: connectivity is the next setting to raise.
+ * HNSW settings of the embedded store's search index, chosen by `BENCH_ONLY=gallery-recall`
+ * (bench/gallery-recall.ts, README "Galleries"): recall@1 against exact search and p50/p99 on
+ * random unit vectors (the worst case) and face-shaped data, 192-d and 512-d, at 10^5.
  */
-const CONNECTIVITY = 16;
-const EXPANSION_ADD = 64;
-const EXPANSION_SEARCH = 512;
+export const HNSW_SETTINGS = { connectivity: 32, expansionAdd: 128, expansionSearch: 1024 } as const;
+/**
+ * Up to this many templates a search is an exact scan (usearch's SIMD `exactSearch` over the
+ * vectors kept in memory beside the graph): a few ms there, the same answers as the file store,
+ * and no graph to miss a neighbour; above it the graph answers (README "Galleries").
+ */
+export const EXACT_SEARCH_UP_TO = 20_000;
 /**
  * Threads for adds. One: with two, the graph depends on which thread inserted first, so a rebuilt
  * index could answer a query differently from the one it replaces (test/gallery-index.test.ts
@@ -48,6 +52,9 @@ export class TemplateIndex {
     private readonly dir: string,
     private readonly index: UsearchIndex,
     private generation: bigint,
+    private readonly exactUpTo: number,
+    /** The vectors again, for an exact scan, while the gallery has at most `exactUpTo` templates. */
+    private exact: ExactRows | undefined,
   ) {}
 
   private static create(dims: number): UsearchIndex {
@@ -56,9 +63,9 @@ export class TemplateIndex {
       // inner product of unit vectors = cosine; f32 keeps the exact vectors (see the README's figures for f16/i8)
       metric: usearch.MetricKind.IP,
       quantization: usearch.ScalarKind.F32,
-      connectivity: CONNECTIVITY,
-      expansion_add: EXPANSION_ADD,
-      expansion_search: EXPANSION_SEARCH,
+      connectivity: HNSW_SETTINGS.connectivity,
+      expansion_add: HNSW_SETTINGS.expansionAdd,
+      expansion_search: HNSW_SETTINGS.expansionSearch,
       multi: false,
     });
   }
@@ -70,9 +77,10 @@ export class TemplateIndex {
   /**
    * The index of the gallery as the database has it now: the saved file when it is of this
    * generation and size, else rebuilt from `rows` (and saved). Other generations' files and
-   * leftovers of interrupted saves are deleted.
+   * leftovers of interrupted saves are deleted. Up to `exactUpTo` templates the vectors are also
+   * read into memory and searched exactly.
    */
-  static async open(dir: string, dims: number, state: IndexedState, rows: TemplateBatches): Promise<TemplateIndex> {
+  static async open(dir: string, dims: number, state: IndexedState, rows: TemplateBatches, exactUpTo = EXACT_SEARCH_UP_TO): Promise<TemplateIndex> {
     const current = TemplateIndex.file(dir, state.generation);
     let native: UsearchIndex | undefined;
     for (const name of await readdir(dir)) {
@@ -87,8 +95,12 @@ export class TemplateIndex {
         }
       } else if (FILE_PATTERN.test(name) || LEFTOVER_PATTERN.test(name)) await rm(full, { force: true });
     }
-    if (native) return new TemplateIndex(dir, native, state.generation);
-    const index = new TemplateIndex(dir, TemplateIndex.create(dims), state.generation);
+    const exact = state.templates <= exactUpTo ? new ExactRows(dims) : undefined;
+    if (native) {
+      if (exact) for await (const batch of rows()) exact.add(batch.ids, batch.vectors);
+      return new TemplateIndex(dir, native, state.generation, exactUpTo, exact);
+    }
+    const index = new TemplateIndex(dir, TemplateIndex.create(dims), state.generation, exactUpTo, exact);
     index.dirty = true;
     for await (const batch of rows()) index.add(batch.ids, batch.vectors, state.generation);
     await index.save();
@@ -98,6 +110,9 @@ export class TemplateIndex {
   /** Adds templates committed in the database at `generation`; saved by `save` (or `close`). */
   add(ids: BigUint64Array, vectors: Float32Array, generation: bigint): void {
     if (ids.length > 0) this.index.add(ids, vectors, ADD_THREADS);
+    // past the exact scan's size the graph answers alone (until the next open of a smaller gallery)
+    if (this.exact && this.exact.size + ids.length > this.exactUpTo) this.exact = undefined;
+    this.exact?.add(ids, vectors);
     this.generation = generation;
     this.dirty = true;
   }
@@ -109,6 +124,7 @@ export class TemplateIndex {
    * before the file is replaced. test/gallery-index.test.ts searches the file for the bytes.
    */
   async remove(ids: BigUint64Array, generation: bigint): Promise<void> {
+    this.exact?.remove(ids);
     if (ids.length > 0) {
       this.index.remove(ids);
       const scratch = BigUint64Array.from(ids, (_, i) => SCRATCH_KEY_BASE + BigInt(i));
@@ -125,7 +141,7 @@ export class TemplateIndex {
   /** Up to `k` row ids with their cosine similarity (inner product of unit vectors), most similar first. */
   search(embedding: Float32Array, k: number): { id: bigint; similarity: number }[] {
     if (this.index.size() === 0) return [];
-    const { keys, distances } = this.index.search(embedding, Math.min(k, this.index.size()), 1);
+    const { keys, distances } = this.exact ? this.exact.search(embedding, k) : this.index.search(embedding, Math.min(k, this.index.size()), 1);
     // usearch's inner-product distance is 1 - dot
     return Array.from(keys, (id: bigint, i) => ({ id, similarity: 1 - distances[i]! })).filter((hit) => hit.id < SCRATCH_KEY_BASE);
   }

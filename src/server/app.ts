@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import { galleryEmbeddingOf } from '../api/gallery.js';
-import { openGallery } from '../gallery/open.js';
+import { GalleryStoreThread } from './gallery-store-thread.js';
 import { packageVersions } from '../model-dir/manifest.js';
 import { invalidOption } from '../errors.js';
 import type { ServerContext } from './context.js';
@@ -109,7 +109,7 @@ export async function buildServer(options: ServeOptions): Promise<FastifyInstanc
     ? await (async (url: string) => {
         // the served model's base says under which similarity a face is unknown
         const faces = { ...(await host.galleryEmbedder()), matchThreshold: galleryEmbeddingOf(host.current.manifest, config.modelDir).base.galleryThreshold };
-        return { faces, store: await openGallery(url, faces.dims, config.modelDir) };
+        return { faces, store: await GalleryStoreThread.open(url, faces.dims, config.modelDir) };
       })(config.gallery).catch((err: unknown) => {
         void host.close();
         throw err;
