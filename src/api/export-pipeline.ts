@@ -17,7 +17,7 @@ import { FacetrainError } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { PRODUCER_VERSION } from '../export/export-model.js';
 import { blazeFaceTflite } from '../export/blazeface-tflite.js';
-import { DETECTOR_ONNX_FILE, DETECTOR_TFLITE_FILE, describePipeline, embeddingNetworkOutput, LANDMARKS_ONNX_FILE, onnxOutputs, PIPELINE_FILE, PIPELINE_OUTPUTS, pipelineIr, pipelineMetadata, type PipelineDescription, type PipelineNetworks, withOnnxMetadata } from '../export/pipeline.js';
+import { DETECTOR_ONNX_FILE, DETECTOR_TFLITE_FILE, describePipeline, embeddingNetworkOutput, LANDMARKS_ONNX_FILE, LANDMARKS_TFLITE_FILE, landmarksTflite, onnxOutputs, PIPELINE_FILE, PIPELINE_OUTPUTS, pipelineIr, pipelineMetadata, type PipelineDescription, type PipelineNetworks, withOnnxMetadata } from '../export/pipeline.js';
 
 /** Recognizer formats the pipeline is written in (TFLite: batch 1). */
 export type PipelineFormat = 'onnx' | TfliteFormat;
@@ -37,6 +37,8 @@ export interface PipelineExport {
   detectorTflite?: Uint8Array;
   /** The landmark network, when the alignment uses one. */
   landmarksOnnx?: Uint8Array;
+  /** The landmark network as TFLite, beside TFLite recognizers, when the alignment uses one. */
+  landmarksTflite?: Uint8Array;
 }
 
 /** The recognizer's file name in the export folder, per format written (.h5 included). */
@@ -86,6 +88,7 @@ export async function buildPipelineExport(manifest: ModelManifest, networks: Pip
     recognizer: { model: networks.head, labels: manifest.labels, input: perChannelInput(manifest.input) },
     pipeline: { outputs, descriptionFile: { name: PIPELINE_FILE, text: JSON.stringify(description, null, 2) }, quantizeUntil: embeddingNetworkOutput(ir) },
   });
+  const landmarksBytes = manifest.input.landmarks ? new Uint8Array(await readFile(landmarkModelPath())) : undefined;
   return {
     description,
     metadata,
@@ -93,9 +96,8 @@ export async function buildPipelineExport(manifest: ModelManifest, networks: Pip
     recognizers: Object.fromEntries(formats.map((f) => [f, f === 'onnx' ? irToOnnx(ir, { metadata, producerVersion: PRODUCER_VERSION, name, outputNames: [...PIPELINE_OUTPUTS] }) : tflite(f)])),
     detectorOnnx: withOnnxMetadata(detectorBytes, { 'facetrain.role': 'detector', 'facetrain.pipeline': metadata['facetrain.pipeline']! }),
     detectorTflite,
-    landmarksOnnx: manifest.input.landmarks
-      ? withOnnxMetadata(new Uint8Array(await readFile(landmarkModelPath())), { 'facetrain.role': 'landmarks', 'facetrain.pipeline': metadata['facetrain.pipeline']! })
-      : undefined,
+    landmarksOnnx: landmarksBytes && withOnnxMetadata(landmarksBytes, { 'facetrain.role': 'landmarks', 'facetrain.pipeline': metadata['facetrain.pipeline']! }),
+    landmarksTflite: landmarksBytes && withTflite ? landmarksTflite(landmarksBytes, JSON.stringify(description, null, 2)) : undefined,
   };
 }
 
@@ -116,7 +118,7 @@ export function pipelineKerasAttributes(pipeline: PipelineExport): Record<string
   return { ...pipeline.metadata, 'unknown.score': `no score output: score = min(1, max(0, scores[argmax(probabilities)])); ${pipeline.description.decision.label}` };
 }
 
-/** Writes the detector and pipeline.json beside the recognizer, each atomically. */
+/** Writes the detector, the landmark network and pipeline.json beside the recognizer, each atomically. */
 export async function writePipelineFiles(outDir: string, pipeline: PipelineExport): Promise<string[]> {
   const detector = path.join(outDir, DETECTOR_ONNX_FILE);
   const description = path.join(outDir, PIPELINE_FILE);
@@ -125,6 +127,8 @@ export async function writePipelineFiles(outDir: string, pipeline: PipelineExpor
   if (pipeline.detectorTflite) await writeFileAtomic(detectorTflite[0]!, pipeline.detectorTflite);
   const landmarks = pipeline.landmarksOnnx ? [path.join(outDir, LANDMARKS_ONNX_FILE)] : [];
   if (pipeline.landmarksOnnx) await writeFileAtomic(landmarks[0]!, pipeline.landmarksOnnx);
+  const landmarksTfliteFile = pipeline.landmarksTflite ? [path.join(outDir, LANDMARKS_TFLITE_FILE)] : [];
+  if (pipeline.landmarksTflite) await writeFileAtomic(landmarksTfliteFile[0]!, pipeline.landmarksTflite);
   await writeFileAtomic(description, `${JSON.stringify(pipeline.description, null, 2)}\n`);
-  return [detector, ...detectorTflite, ...landmarks, description];
+  return [detector, ...detectorTflite, ...landmarks, ...landmarksTfliteFile, description];
 }
