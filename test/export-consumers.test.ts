@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { train } from '../src/api/train.js';
 import { TRAIN_DEFAULTS } from '../src/base/index.js';
 import { exportModelDir } from '../src/api/export.js';
@@ -15,7 +15,7 @@ import { runFacetrain } from './support/cli.js';
 import { loadLiteRtInNode } from './support/litert-shim.js';
 import { readManifest } from '../src/model-dir/manifest.js';
 import { readTflite } from '../src/export/tflite-reader.js';
-import { type Agreement, agreement, filesIn, mixedPhotos, type PredictedFace, predictedFaces, tfliteAnswers } from './support/export-agreement.js';
+import { type Agreement, agreement, filesIn, liteRtConsumerRuntime, mixedPhotos, type PredictedFace, predictedFaces, tfliteAnswers } from './support/export-agreement.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const NODE_CONSUMER = path.join(REPO_ROOT, 'examples', 'node-onnx', 'recognize.mjs');
@@ -95,16 +95,17 @@ test('TFLite detector beside the TFLite recognizers: on every photo\'s whole-pho
   assert.ok(worst.probability <= DETECTOR_TOLERANCE.probability && worst.pixels <= DETECTOR_TOLERANCE.pixels, JSON.stringify(worst));
 });
 
-/** Runs the Node consumer on `photos` and compares face by face with predict; returns the disagreements (logged). */
-async function consumerDisagreements(model: string, exported: string, photos: string[], name: string): Promise<string[]> {
+interface ConsumerLine {
+  file: string;
+  faces: ConsumerFace[];
+}
+
+/** Compares a consumer's answers with predict's, face by face (box and label); returns the disagreements (logged). */
+async function disagreementsWithPredict(model: string, photos: string[], lines: ConsumerLine[], name: string): Promise<string[]> {
   const recognizer = await loadRecognizer(model);
   const expected: FaceResult[][] = [];
   for (const file of photos) expected.push(await recognizer.predict(await readImageBytes(file), { label: file }));
   recognizer.dispose();
-
-  const run = spawnSync(process.execPath, [NODE_CONSUMER, exported, ...photos], { encoding: 'utf8', timeout: 600_000 });
-  assert.equal(run.status, 0, run.stderr);
-  const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { file: string; faces: ConsumerFace[] });
   assert.equal(lines.length, photos.length);
 
   let faces = 0;
@@ -122,14 +123,40 @@ async function consumerDisagreements(model: string, exported: string, photos: st
       else assert.ok(Math.abs(a.box.x - b.box.x) < 2 && Math.abs(a.box.width - b.box.width) < 2, `${line.file}: box ${JSON.stringify(b.box)} vs ${JSON.stringify(a.box)}`);
     }
   });
-  console.log(`node consumer, ${name}: ${photos.length} photos, ${faces} faces (${unknown} unknown to predict), ${disagreements.length} disagreements${disagreements.length ? `: ${disagreements.join('; ')}` : ''}`);
+  console.log(`${name}: ${photos.length} photos, ${faces} faces (${unknown} unknown to predict), ${disagreements.length} disagreements${disagreements.length ? `: ${disagreements.join('; ')}` : ''}`);
   assert.ok(photos.length >= 40 && faces >= 40, `${photos.length} photos, ${faces} faces`);
   assert.ok(unknown >= 10, `strangers are in the set (${unknown} unknown faces)`);
   return disagreements;
 }
 
+/** Runs the Node consumer as a child process on `photos` and compares with predict. */
+async function consumerDisagreements(model: string, exported: string, photos: string[], name: string): Promise<string[]> {
+  const run = spawnSync(process.execPath, [NODE_CONSUMER, exported, ...photos], { encoding: 'utf8', timeout: 600_000 });
+  assert.equal(run.status, 0, run.stderr);
+  const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as ConsumerLine);
+  return disagreementsWithPredict(model, photos, lines, `node consumer, ${name}`);
+}
+
+/** The reference consumer's steps as a module: the same code the child process runs, on a runtime the caller picks. */
+interface ConsumerModule {
+  loadPipeline(dir: string, runtime: Awaited<ReturnType<typeof liteRtConsumerRuntime>>, recognizerFormat?: string): Promise<unknown>;
+  recognizeFile(pipeline: unknown, file: string): Promise<ConsumerLine>;
+}
+
 test('Node reference consumer (onnxruntime-node + sharp, no facetrain) gives predict\'s labels, unknown included', { skip: needsShared }, async () => {
   const disagreements = await consumerDisagreements(modelDir, exportDir, await mixedPhotos(), `default base (${TRAIN_DEFAULTS.base})`);
+  assert.ok(disagreements.length <= 1, disagreements.join('\n'));
+});
+
+test('TFLite files alone in LiteRT.js: detector.tflite, landmarks.tflite and model.tflite, run by the reference consumer\'s steps, give predict\'s labels, unknown included', { skip: needsShared }, async () => {
+  const pipeline = JSON.parse(await readFile(path.join(exportDir, 'pipeline.json'), 'utf8')) as { landmarks?: { files: Record<string, string> } };
+  if (TRAIN_DEFAULTS.base === 'mobilefacenet') assert.equal(pipeline.landmarks?.files.tflite, 'landmarks.tflite', 'the default model aligns with the landmark network, written as TFLite');
+  const consumer = (await import(pathToFileURL(NODE_CONSUMER).href)) as ConsumerModule;
+  const loaded = await consumer.loadPipeline(exportDir, await liteRtConsumerRuntime(), 'tflite');
+  const photos = await mixedPhotos();
+  const lines: ConsumerLine[] = [];
+  for (const file of photos) lines.push(await consumer.recognizeFile(loaded, file));
+  const disagreements = await disagreementsWithPredict(modelDir, photos, lines, `LiteRT.js, TFLite files only, default base (${TRAIN_DEFAULTS.base})`);
   assert.ok(disagreements.length <= 1, disagreements.join('\n'));
 });
 

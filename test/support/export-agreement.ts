@@ -1,11 +1,11 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { detectorFor, loadFaceAligner } from '../../src/faces/cropper.js';
 import { readImageBytes, type RgbImage } from '../../src/image/decode.js';
 import { readManifest } from '../../src/model-dir/manifest.js';
 import { facesAsSeen, loadRecognizer } from '../../src/recognize/recognizer.js';
 import { FIVE_CELEBRITIES, sharedPath } from './shared.js';
-import type { loadLiteRtInNode } from './litert-shim.js';
+import { loadLiteRtInNode } from './litert-shim.js';
 
 /**
  * How exported pipeline recognizers compare with `predict` on one photo set, face by face: the
@@ -110,4 +110,38 @@ export function agreement(faces: PredictedFace[], answers: ExportedAnswer[]): Ag
     if (answer.label !== face.label) disagreements.push(`${face.name}: predict ${face.label} ${face.score.toFixed(3)}, export ${answer.label} ${answer.score.toFixed(3)}`);
   });
   return { faces: faces.length, unknown: faces.filter((f) => f.label === 'unknown').length, sameLabel: faces.length - disagreements.length, maxScoreDifference, disagreements };
+}
+
+/** A network of the reference consumer's runtime seam (examples/node-onnx/recognize.mjs): its outputs by name. */
+export interface ConsumerNetwork {
+  run(values: Float32Array, shape: number[]): Promise<Record<string, Float32Array>>;
+}
+
+/**
+ * LiteRT.js (wasm CPU) as a runtime of the reference consumer: it loads the pipeline's .tflite
+ * files, one face or view per run, each fed in its own input shape (landmarks.tflite NHWC where
+ * the ONNX file is NCHW: the same values in the same order).
+ */
+export async function liteRtConsumerRuntime(): Promise<{ format: 'tflite'; maxBatch: number; load(file: string): Promise<ConsumerNetwork> }> {
+  const litert = await loadLiteRtInNode();
+  return {
+    format: 'tflite',
+    maxBatch: 1,
+    async load(file) {
+      const compiled = await litert.loadAndCompile(new Uint8Array(await readFile(file)), { accelerator: 'wasm' });
+      const inputShape = Array.from(compiled.getInputDetails()[0]!.shape);
+      const names = compiled.getOutputDetails().map((d) => d.name);
+      return {
+        async run(values, shape) {
+          if (shape[0] !== 1) throw new Error(`${file}: batch 1 only, ${shape[0]} given`);
+          const input = new litert.Tensor(Float32Array.from(values), inputShape);
+          const outputs = await compiled.run(input);
+          const result = Object.fromEntries(names.map((name, i) => [name, Float32Array.from(outputs[i]!.toTypedArray() as Float32Array)]));
+          for (const out of outputs) out.delete();
+          input.delete();
+          return result;
+        },
+      };
+    },
+  };
 }
