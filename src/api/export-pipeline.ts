@@ -118,17 +118,27 @@ export function pipelineKerasAttributes(pipeline: PipelineExport): Record<string
   return { ...pipeline.metadata, 'unknown.score': `no score output: score = min(1, max(0, scores[argmax(probabilities)])); ${pipeline.description.decision.label}` };
 }
 
+/** A shared file of the pipeline: `format` names the runtime that reads it ('pipeline' for pipeline.json). */
+export interface PipelineFileWritten {
+  format: 'onnx' | 'tflite' | 'pipeline';
+  file: string;
+}
+
 /** Writes the detector, the landmark network and pipeline.json beside the recognizer, each atomically. */
-export async function writePipelineFiles(outDir: string, pipeline: PipelineExport): Promise<string[]> {
-  const detector = path.join(outDir, DETECTOR_ONNX_FILE);
-  const description = path.join(outDir, PIPELINE_FILE);
-  await writeFileAtomic(detector, pipeline.detectorOnnx);
-  const detectorTflite = pipeline.detectorTflite ? [path.join(outDir, DETECTOR_TFLITE_FILE)] : [];
-  if (pipeline.detectorTflite) await writeFileAtomic(detectorTflite[0]!, pipeline.detectorTflite);
-  const landmarks = pipeline.landmarksOnnx ? [path.join(outDir, LANDMARKS_ONNX_FILE)] : [];
-  if (pipeline.landmarksOnnx) await writeFileAtomic(landmarks[0]!, pipeline.landmarksOnnx);
-  const landmarksTfliteFile = pipeline.landmarksTflite ? [path.join(outDir, LANDMARKS_TFLITE_FILE)] : [];
-  if (pipeline.landmarksTflite) await writeFileAtomic(landmarksTfliteFile[0]!, pipeline.landmarksTflite);
-  await writeFileAtomic(description, `${JSON.stringify(pipeline.description, null, 2)}\n`);
-  return [detector, ...detectorTflite, ...landmarks, ...landmarksTfliteFile, description];
+export async function writePipelineFiles(outDir: string, pipeline: PipelineExport): Promise<PipelineFileWritten[]> {
+  const files: { format: PipelineFileWritten['format']; name: string; bytes: Uint8Array | string | undefined }[] = [
+    { format: 'onnx', name: DETECTOR_ONNX_FILE, bytes: pipeline.detectorOnnx },
+    { format: 'tflite', name: DETECTOR_TFLITE_FILE, bytes: pipeline.detectorTflite },
+    { format: 'onnx', name: LANDMARKS_ONNX_FILE, bytes: pipeline.landmarksOnnx },
+    { format: 'tflite', name: LANDMARKS_TFLITE_FILE, bytes: pipeline.landmarksTflite },
+    { format: 'pipeline', name: PIPELINE_FILE, bytes: `${JSON.stringify(pipeline.description, null, 2)}\n` },
+  ];
+  const written: PipelineFileWritten[] = [];
+  for (const { format, name, bytes } of files) {
+    if (bytes === undefined) continue;
+    const file = path.join(outDir, name);
+    await writeFileAtomic(file, bytes);
+    written.push({ format, file });
+  }
+  return written;
 }
