@@ -140,8 +140,12 @@ describe('TF.js pipeline export of the default face model', { skip: needsShared 
       await app?.close();
     });
 
-    test('detects, aligns, embeds and decides unknown in the browser: predict\'s labels on the consumer photos', async (t) => {
-      const browser = await launch({ offline: false });
+    /**
+     * Chromium (with `args`) on the served page, browser mode chosen; it records what the page asks
+     * of anything but the server, its requests to /v1/recognize and its errors. The caller closes it.
+     */
+    async function pageInBrowserMode(args: string[] = []) {
+      const browser = await launch({ offline: false, args });
       try {
         const outside = await blockNetwork(browser.context, (u) => isLocalResource(u) || u.startsWith(`${url}/`));
         const page = await browser.context.newPage();
@@ -153,6 +157,16 @@ describe('TF.js pipeline export of the default face model', { skip: needsShared 
         await page.goto(url);
         await page.getByText(/Ready: \d+ people known/).waitFor();
         await page.getByLabel('In this browser (TF.js)').check();
+        return { browser, page, errors, recognitions, outside };
+      } catch (err) {
+        await browser.close();
+        throw err;
+      }
+    }
+
+    test('detects, aligns, embeds and decides unknown in the browser: predict\'s labels on the consumer photos', async (t) => {
+      const { browser, page, errors, recognitions, outside } = await pageInBrowserMode();
+      try {
         let faces = 0;
         let unknown = 0;
         const disagreements: string[] = [];
@@ -205,18 +219,8 @@ describe('TF.js pipeline export of the default face model', { skip: needsShared 
       assert.ok(frame, 'a pair of photos predict reads clearly as a known person and a stranger');
       const video = path.join(await tempDir('fake-camera'), 'frames.y4m');
       await writeY4m(video, frame.rgb);
-      const browser = await launch({ offline: false, args: ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${video}`] });
+      const { browser, page, errors, recognitions, outside } = await pageInBrowserMode(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${video}`]);
       try {
-        const outside = await blockNetwork(browser.context, (u) => isLocalResource(u) || u.startsWith(`${url}/`));
-        const page = await browser.context.newPage();
-        const errors = collectPageErrors(page);
-        const recognitions: string[] = [];
-        page.on('request', (request) => {
-          if (request.url().includes('/v1/recognize')) recognitions.push(request.url());
-        });
-        await page.goto(url);
-        await page.getByText(/Ready: \d+ people known/).waitFor();
-        await page.getByLabel('In this browser (TF.js)').check();
         await page.getByRole('button', { name: 'Start camera' }).click();
         // the first frame loads the model into the browser (the status says so), the next ones are recognized at once
         // the loop has recognized several frames once the meter counts more than one recognition

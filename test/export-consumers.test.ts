@@ -3,28 +3,18 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { train } from '../src/api/train.js';
 import { TRAIN_DEFAULTS } from '../src/base/index.js';
 import { exportModelDir } from '../src/api/export.js';
 import { readOnnxMetadata } from '../src/graph/onnx.js';
 import { readImageBytes, readImageFile, resizeSquare } from '../src/image/decode.js';
-import { loadRecognizer, type FaceResult } from '../src/recognize/recognizer.js';
+import { loadRecognizer } from '../src/recognize/recognizer.js';
 import { FIVE_CELEBRITIES, needsShared, tempDir } from './support/shared.js';
 import { runFacetrain } from './support/cli.js';
 import { loadLiteRtInNode } from './support/litert-shim.js';
 import { readManifest } from '../src/model-dir/manifest.js';
 import { readTflite } from '../src/export/tflite-reader.js';
-import { type Agreement, agreement, filesIn, liteRtConsumerRuntime, mixedPhotos, type PredictedFace, predictedFaces, tfliteAnswers } from './support/export-agreement.js';
-
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const NODE_CONSUMER = path.join(REPO_ROOT, 'examples', 'node-onnx', 'recognize.mjs');
-
-interface ConsumerFace {
-  box: { x: number; y: number; width: number; height: number };
-  label: string;
-  score: number;
-}
+import { type Agreement, agreement, type ConsumerLine, consumerAgreement, filesIn, liteRtWholePipeline, mixedPhotos, NODE_CONSUMER, predictAll, type PredictedFace, predictedFaces, tfliteAnswers } from './support/export-agreement.js';
 
 /**
  * int8 pipeline of the default model, on the crops predict makes: the share of faces with
@@ -99,35 +89,12 @@ test('TFLite detector beside the TFLite recognizers: on every photo\'s whole-pho
   assert.ok(worst.probability <= DETECTOR_TOLERANCE.probability && worst.pixels <= DETECTOR_TOLERANCE.pixels, JSON.stringify(worst));
 });
 
-interface ConsumerLine {
-  file: string;
-  faces: ConsumerFace[];
-}
-
 /** Compares a consumer's answers with predict's, face by face (box and label); returns the disagreements (logged). */
 async function disagreementsWithPredict(model: string, photos: string[], lines: ConsumerLine[], name: string): Promise<string[]> {
-  const recognizer = await loadRecognizer(model);
-  const expected: FaceResult[][] = [];
-  for (const file of photos) expected.push(await recognizer.predict(await readImageBytes(file), { label: file }));
-  recognizer.dispose();
-  assert.equal(lines.length, photos.length);
-
-  let faces = 0;
-  let unknown = 0;
-  const disagreements: string[] = [];
-  lines.forEach((line, i) => {
-    assert.equal(line.file, photos[i]);
-    const want = expected[i]!;
-    const count = Math.max(want.length, line.faces.length);
-    faces += count;
-    for (let f = 0; f < count; f++) {
-      const [a, b] = [want[f], line.faces[f]];
-      if (a?.label === 'unknown') unknown++;
-      if (!a || !b || a.label !== b.label) disagreements.push(`${path.basename(line.file)} face ${f}: predict ${a?.label ?? 'none'} ${a?.score.toFixed(3) ?? ''}, consumer ${b?.label ?? 'none'} ${b?.score.toFixed(3) ?? ''}`);
-      else assert.ok(Math.abs(a.box.x - b.box.x) < 2 && Math.abs(a.box.width - b.box.width) < 2, `${line.file}: box ${JSON.stringify(b.box)} vs ${JSON.stringify(a.box)}`);
-    }
-  });
+  assert.deepEqual(lines.map((l) => l.file), photos);
+  const { faces, unknown, disagreements, boxesOff } = consumerAgreement(await predictAll(model, photos), lines);
   console.log(`${name}: ${photos.length} photos, ${faces} faces (${unknown} unknown to predict), ${disagreements.length} disagreements${disagreements.length ? `: ${disagreements.join('; ')}` : ''}`);
+  assert.deepEqual(boxesOff, [], 'boxes within 2 px of predict\'s');
   assert.ok(photos.length >= 40 && faces >= 40, `${photos.length} photos, ${faces} faces`);
   assert.ok(unknown >= 10, `strangers are in the set (${unknown} unknown faces)`);
   return disagreements;
@@ -141,12 +108,6 @@ async function consumerDisagreements(model: string, exported: string, photos: st
   return disagreementsWithPredict(model, photos, lines, `node consumer, ${name}`);
 }
 
-/** The reference consumer's steps as a module: the same code the child process runs, on a runtime the caller picks. */
-interface ConsumerModule {
-  loadPipeline(dir: string, runtime: Awaited<ReturnType<typeof liteRtConsumerRuntime>>, recognizerFormat?: string): Promise<unknown>;
-  recognizeFile(pipeline: unknown, file: string): Promise<ConsumerLine>;
-}
-
 test('Node reference consumer (onnxruntime-node + sharp, no facetrain) gives predict\'s labels, unknown included', { skip: needsShared }, async () => {
   const disagreements = await consumerDisagreements(modelDir, exportDir, await mixedPhotos(), `default base (${TRAIN_DEFAULTS.base})`);
   assert.ok(disagreements.length <= 1, disagreements.join('\n'));
@@ -155,11 +116,8 @@ test('Node reference consumer (onnxruntime-node + sharp, no facetrain) gives pre
 test('TFLite files alone in LiteRT.js: detector.tflite, landmarks.tflite and model.tflite, run by the reference consumer\'s steps, give predict\'s labels, unknown included', { skip: needsShared }, async () => {
   const pipeline = JSON.parse(await readFile(path.join(exportDir, 'pipeline.json'), 'utf8')) as { landmarks?: { files: Record<string, string> } };
   if (TRAIN_DEFAULTS.base === 'mobilefacenet') assert.equal(pipeline.landmarks?.files.tflite, 'landmarks.tflite', 'the default model aligns with the landmark network, written as TFLite');
-  const consumer = (await import(pathToFileURL(NODE_CONSUMER).href)) as ConsumerModule;
-  const loaded = await consumer.loadPipeline(exportDir, await liteRtConsumerRuntime(), 'tflite');
   const photos = await mixedPhotos();
-  const lines: ConsumerLine[] = [];
-  for (const file of photos) lines.push(await consumer.recognizeFile(loaded, file));
+  const lines = await liteRtWholePipeline(exportDir, 'tflite', photos);
   const disagreements = await disagreementsWithPredict(modelDir, photos, lines, `LiteRT.js, TFLite files only, default base (${TRAIN_DEFAULTS.base})`);
   assert.ok(disagreements.length <= 1, disagreements.join('\n'));
 });
