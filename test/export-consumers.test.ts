@@ -14,6 +14,7 @@ import { runFacetrain } from './support/cli.js';
 import { loadLiteRtInNode } from './support/litert-shim.js';
 import { readManifest } from '../src/model-dir/manifest.js';
 import { readTflite } from '../src/export/tflite-reader.js';
+import { unzipStored } from '../src/export/zip.js';
 import { type Agreement, agreement, type ConsumerLine, consumerAgreement, filesIn, liteRtWholePipeline, mixedPhotos, NODE_CONSUMER, predictAll, type PredictedFace, predictedFaces, tfliteAnswers } from './support/export-agreement.js';
 
 /**
@@ -59,7 +60,9 @@ test('TFLite detector beside the TFLite recognizers: on every photo\'s whole-pho
   const pipeline = JSON.parse(await readFile(path.join(exportDir, 'pipeline.json'), 'utf8')) as { detector: { files: { onnx: string; tflite: string } } };
   assert.equal(pipeline.detector.files.tflite, 'detector.tflite');
   const bytes = new Uint8Array(await readFile(path.join(exportDir, pipeline.detector.files.tflite)));
-  const outputs = readTflite(bytes).outputs;
+  const { outputs, metadata } = readTflite(bytes);
+  assert.deepEqual(metadata && { colorSpace: metadata.colorSpace, imageSize: metadata.imageSize, mean: metadata.mean, std: metadata.std }, { colorSpace: 'RGB', imageSize: 256, mean: [127.5, 127.5, 127.5], std: [127.5, 127.5, 127.5] }, 'the TFLite metadata says how views are fed');
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(unzipStored(bytes).get('pipeline.json'))), JSON.parse(await readFile(path.join(exportDir, 'pipeline.json'), 'utf8')), 'pipeline.json is packed in detector.tflite');
   const litert = await loadLiteRtInNode();
   const compiled = await litert.loadAndCompile(bytes, { accelerator: 'wasm' });
   const ort = await import('onnxruntime-node');
@@ -115,7 +118,12 @@ test('Node reference consumer (onnxruntime-node + sharp, no facetrain) gives pre
 
 test('TFLite files alone in LiteRT.js: detector.tflite, landmarks.tflite and model.tflite, run by the reference consumer\'s steps, give predict\'s labels, unknown included', { skip: needsShared }, async () => {
   const pipeline = JSON.parse(await readFile(path.join(exportDir, 'pipeline.json'), 'utf8')) as { landmarks?: { files: Record<string, string> } };
-  if (TRAIN_DEFAULTS.base === 'mobilefacenet') assert.equal(pipeline.landmarks?.files.tflite, 'landmarks.tflite', 'the default model aligns with the landmark network, written as TFLite');
+  if (TRAIN_DEFAULTS.base === 'mobilefacenet') {
+    assert.equal(pipeline.landmarks?.files.tflite, 'landmarks.tflite', 'the default model aligns with the landmark network, written as TFLite');
+    const landmarks = readTflite(new Uint8Array(await readFile(path.join(exportDir, 'landmarks.tflite'))));
+    assert.deepEqual(landmarks.inputs.map((i) => i.shape), [[1, 64, 64, 1]]);
+    assert.deepEqual(landmarks.metadata && { colorSpace: landmarks.metadata.colorSpace, imageSize: landmarks.metadata.imageSize, mean: landmarks.metadata.mean, std: landmarks.metadata.std }, { colorSpace: 'GRAYSCALE', imageSize: 64, mean: [0], std: [256] }, 'the TFLite metadata says how faces are fed');
+  }
   const photos = await mixedPhotos();
   const lines = await liteRtWholePipeline(exportDir, 'tflite', photos);
   const disagreements = await disagreementsWithPredict(modelDir, photos, lines, `LiteRT.js, TFLite files only, default base (${TRAIN_DEFAULTS.base})`);

@@ -62,21 +62,23 @@ export async function buildPipelineExport(manifest: ModelManifest, networks: Pip
   const detectorModel = await loadHumanModel('blazeface');
   let detectorBytes: Uint8Array;
   let detectorTflite: Uint8Array | undefined;
+  let description: PipelineDescription;
   try {
     detectorBytes = blazeFaceOnnx(detectorModel);
-    detectorTflite = withTflite ? blazeFaceTflite(detectorModel) : undefined;
+    description = describePipeline({
+      base: manifest.base.name,
+      labels: manifest.labels,
+      threshold: manifest.threshold,
+      input: manifest.input,
+      recognizerFiles: files,
+      detectorOutputs: onnxOutputs(detectorBytes),
+      detectorTflite: withTflite,
+    });
+    const pipelineJson = JSON.stringify(description, null, 2);
+    detectorTflite = withTflite ? blazeFaceTflite(detectorModel, { rows: String(description.detector.rows), file: PIPELINE_FILE, pipelineJson }) : undefined;
   } finally {
     detectorModel.dispose();
   }
-  const description = describePipeline({
-    base: manifest.base.name,
-    labels: manifest.labels,
-    threshold: manifest.threshold,
-    input: manifest.input,
-    recognizerFiles: files,
-    detectorOutputs: onnxOutputs(detectorBytes),
-    detectorTflite: withTflite,
-  });
   const metadata = pipelineMetadata(description);
   const ir = pipelineIr(networks, withTflite ? 'TFLite' : files.h5 ? 'Keras .h5' : 'ONNX');
   const name = `facetrain-${manifest.base.name}-pipeline`;

@@ -569,7 +569,7 @@ function tfliteBytes(ir: IrGraph, request: TfliteExportRequest, plan?: Int8Plan)
 }
 
 /** The model followed by the zip of its associated files, as the TFLite metadata tools pack them. */
-function withPackedFiles(model: Uint8Array, files: { name: string; text: string }[]): Uint8Array {
+export function withPackedFiles(model: Uint8Array, files: { name: string; text: string }[]): Uint8Array {
   const encoder = new TextEncoder();
   return concatBytes([model, zipStored(files.map((f) => ({ name: f.name, data: encoder.encode(f.text) })))]);
 }
