@@ -8,8 +8,6 @@ import { invalidOption } from './errors.js';
 export interface BaseNames {}
 export type BaseName = keyof BaseNames & string;
 
-export const MOBILENET_ALPHAS = Object.freeze([0.35, 0.5, 0.75, 1.0, 1.3, 1.4] as const);
-
 /** Everything `train` can be told; every field has a CLI flag and a default (TRAIN_OPTION_DEFAULTS below, `base` in base/index.ts). */
 export interface TrainConfig {
   /** Folder of `<person>/<photo>` (or `train/` + `val/` of those). */
@@ -17,7 +15,7 @@ export interface TrainConfig {
   /** Model directory to write. */
   outDir: string;
   base: BaseName;
-  /** MobileNetV2 width multiplier. */
+  /** Width multiplier of a base that comes in several widths (its row's `alphas`); the others ignore it. */
   alpha: number;
   /** TF.js layers model directory or Keras .h5 weights for the MobileNetV2 base. */
   weights?: string;
@@ -84,6 +82,9 @@ export const TRAIN_RANGES: Readonly<Partial<Record<keyof TrainConfig, NumberRang
   targetFar: { min: 0, max: 0.5, aboveMin: true },
 });
 
+/** A threshold on the cosine similarity of two face embeddings (verify, search). */
+export const SIMILARITY_RANGE: NumberRange = Object.freeze({ min: -1, max: 1 });
+
 export function describeRange({ min, max, integer, aboveMin }: NumberRange): string {
   if (integer) return `an integer from ${min} to ${max}`;
   return aboveMin ? `a number above ${min} and up to ${max}` : `a number from ${min} to ${max}`;
@@ -104,9 +105,8 @@ export function checkRange(name: string, value: number, range: NumberRange): voi
  */
 export const EMBEDDING_HEAD_DEFAULTS: Partial<TrainConfig> = Object.freeze({ epochs: 30, learningRate: 1e-2, augmentViews: 1 });
 
-/** Rejects out-of-range values with a message naming the option (the base's name is checked by base/index.ts resolveTrainConfig). */
+/** Rejects out-of-range values with a message naming the option (the base's name and widths are checked by base/index.ts resolveTrainConfig). */
 export function checkTrainConfig(config: TrainConfig): TrainConfig {
-  if (!(MOBILENET_ALPHAS as readonly number[]).includes(config.alpha)) throw invalidOption('alpha', MOBILENET_ALPHAS.join(', '), config.alpha);
   for (const [name, range] of Object.entries(TRAIN_RANGES) as [keyof TrainConfig, NumberRange][]) checkRange(name, config[name] as number, range);
   return config;
 }

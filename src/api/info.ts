@@ -35,7 +35,7 @@ async function modelDirInfo(dir: string): Promise<ModelInfo> {
   const manifest = await readManifest(dir);
   const row = BASE_ROWS[manifest.base.name];
   const embedding = row.kind === 'embedding';
-  const exported = (await pathExists(path.join(dir, 'export'))) ? (await readdir(path.join(dir, 'export'))).sort().join(', ') : 'none (facetrain export writes them)';
+  const exported = (await pathExists(path.join(dir, 'export'))) ? (await readdir(path.join(dir, 'export'))).sort().join(', ') : 'none (`exportModelDir()` writes them)';
   return {
     kind: 'model-dir',
     path: dir,
@@ -79,14 +79,14 @@ export async function describeModel(target: string): Promise<ModelInfo> {
       return { kind: 'export', path: target, source: pipeline, facts: pipelineFacts(pipeline) };
     }
     if (await pathExists(path.join(target, MANIFEST_FILE))) return modelDirInfo(target);
-    throw new FacetrainError('FT_ERR_MODEL', `${target}: neither ${MANIFEST_FILE} nor ${PIPELINE_FILE} is in it; pass a model directory written by facetrain train or its export folder`);
+    throw new FacetrainError('FT_ERR_MODEL', `${target}: neither ${MANIFEST_FILE} nor ${PIPELINE_FILE} is in it; pass a model directory written by \`train()\` or its export folder`);
   }
   if (path.extname(target) !== '.onnx') throw new FacetrainError('FT_ERR_MODEL', `${target}: not a model facetrain can describe; pass a model directory, its export folder or an exported .onnx file`);
   let metadata: Record<string, string>;
   try {
     metadata = readOnnxMetadata(new Uint8Array(await readFile(target)));
   } catch (err) {
-    throw new FacetrainError('FT_ERR_MODEL', `${target}: not a readable ONNX model (${(err as Error).message.split('\n')[0]}); pass a file written by facetrain export`, { cause: err });
+    throw new FacetrainError('FT_ERR_MODEL', `${target}: not a readable ONNX model (${(err as Error).message.split('\n')[0]}); pass a file written by \`exportModelDir()\``, { cause: err });
   }
   if (metadata['facetrain.pipeline']) {
     const pipeline = JSON.parse(metadata['facetrain.pipeline']) as PipelineDescription;

@@ -28,11 +28,14 @@ export function isBaseName(name: string): name is BaseName {
 /** Every default of `train`: the default base and TRAIN_OPTION_DEFAULTS. */
 export const TRAIN_DEFAULTS: Omit<TrainConfig, 'dataDir' | 'outDir'> = Object.freeze({ base: DEFAULT_BASE, ...TRAIN_OPTION_DEFAULTS });
 
-/** Fills defaults (the base's own first: every face-embedding base trains its head longer) and rejects unknown bases and out-of-range values, naming the option. */
+/** Fills defaults (the base's own first: every face-embedding base trains its head longer) and rejects unknown bases, widths the base does not come in and out-of-range values, naming the option. */
 export function resolveTrainConfig(input: Partial<TrainConfig> & Pick<TrainConfig, 'dataDir' | 'outDir'>): TrainConfig {
   const given = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined)) as Partial<TrainConfig>;
   const base: string = given.base ?? DEFAULT_BASE;
   if (!isBaseName(base)) throw invalidOption('base', BASES.join(' or '), base);
-  const baseDefaults = BASE_ROWS[base].kind === 'embedding' ? EMBEDDING_HEAD_DEFAULTS : {};
-  return checkTrainConfig({ ...TRAIN_DEFAULTS, ...baseDefaults, ...given, base } as TrainConfig);
+  const row = BASE_ROWS[base];
+  const baseDefaults = row.kind === 'embedding' ? EMBEDDING_HEAD_DEFAULTS : {};
+  const config = checkTrainConfig({ ...TRAIN_DEFAULTS, ...baseDefaults, ...given, base } as TrainConfig);
+  if (row.alphas && !row.alphas.includes(config.alpha)) throw invalidOption('alpha', row.alphas.join(', '), config.alpha);
+  return config;
 }

@@ -20,6 +20,8 @@ interface CommonRow {
   manifestEntry(config: TrainConfig): ModelManifest['base'];
   /** How reports name the base. */
   describe(config: TrainConfig): string;
+  /** The width multipliers (`alpha`) the base comes in; a base without them ignores `alpha`. */
+  alphas?: readonly number[];
 }
 
 /** A base trained into one Keras-style model from pixels to probabilities (saved whole in the model directory). */

@@ -2,7 +2,7 @@
 import { cac } from 'cac';
 import { createRequire } from 'node:module';
 import { FacetrainError, fromFileSystemError } from '../errors.js';
-import { cliMessage } from './options.js';
+import { cliMessage, knowFlags } from './options.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerCrop } from './commands/crop.js';
 import { registerEval } from './commands/eval.js';
@@ -53,6 +53,7 @@ export async function runCli(argv: string[]): Promise<void> {
   registerInfo(cli);
   cli.help();
   cli.version(version);
+  knowFlags(cli);
   try {
     cli.parse(argv, { run: false });
     if (!cli.matchedCommand) {

@@ -1,4 +1,4 @@
-import { TRAIN_DEFAULTS } from '../base/index.js';
+import type { CAC } from 'cac';
 import type { BaseName } from '../config.js';
 import { type FacetrainError, invalidOption } from '../errors.js';
 import { EMBEDDING_BASES, isEmbeddingBase } from '../recognize/embedding-base.js';
@@ -9,16 +9,24 @@ export const kebab = (name: string): string => name.replace(/[A-Z]/g, (c) => `-$
 /** Library options whose flag is not their name in kebab-case. */
 const RENAMED_FLAGS: Record<string, string> = { outDir: '--out', modelDir: '--model' };
 
-/** The library options the CLI has a flag for: TrainConfig's fields and the other commands' own. */
-const FLAGGED_OPTIONS = new Set([...Object.keys(TRAIN_DEFAULTS), 'weights', 'engine', 'threshold', 'topK', 'format', 'calibration', 'minPhotos', 'gallery', 'report', 'apiKey', 'port', 'host', 'browserModel']);
+/** The library options the CLI has a flag for (cac's camel-cased flag names), filled by knowFlags. */
+const FLAGGED_OPTIONS = new Set<string>();
+
+/** Records every flag registered on `cli`, so that library messages naming those options print them as flags. */
+export function knowFlags(cli: CAC): void {
+  for (const command of [cli.globalCommand, ...cli.commands]) for (const option of command.options) FLAGGED_OPTIONS.add(option.name);
+}
+
+/** Library functions a message may send the user to (in backticks, with parentheses: `train()`), as the commands that run them. */
+const COMMAND_OF_FUNCTION: Record<string, string> = { 'train()': 'facetrain train', 'exportModelDir()': 'facetrain export' };
 
 function flagOf(option: string): string | undefined {
   return RENAMED_FLAGS[option] ?? (FLAGGED_OPTIONS.has(option) ? `--${kebab(option)}` : undefined);
 }
 
-/** Library text as the CLI prints it: options named in backticks (`outDir`) become their flags (--out). */
+/** Library text as the CLI prints it: options named in backticks (`outDir`) become their flags (--out), functions (`train()`) their commands. */
 export function cliText(text: string): string {
-  return text.replace(/`(-{0,2}[A-Za-z][\w. -]*)`/g, (_, option: string) => flagOf(option) ?? option);
+  return text.replace(/`(-{0,2}[A-Za-z][\w. -]*(?:\(\))?)`/g, (_, name: string) => COMMAND_OF_FUNCTION[name] ?? flagOf(name) ?? name);
 }
 
 /** An error as the CLI prints it: its text with flags (cliText), then the flags of options its remedy refers to without naming them. */

@@ -1,4 +1,5 @@
 import { formatReport } from '../evaluate/format.js';
+import { cliText } from './options.js';
 import type { TrainEvent } from '../events.js';
 
 export interface ReporterOptions {
@@ -56,7 +57,7 @@ export function createReporter({ json, tty, write = (t) => process.stderr.write(
         line(`skipped ${e.file}: ${e.reason}`);
         break;
       case 'warning':
-        line(`warning: ${e.message}`);
+        line(`warning: ${cliText(e.message)}`);
         break;
       case 'faces':
         line(`${e.file}: ${e.count} faces, the largest was used`);

@@ -1,18 +1,21 @@
 import type { Command } from 'cac';
-import { BASES, TRAIN_DEFAULTS } from '../base/index.js';
+import { BASE_ROWS, BASES, TRAIN_DEFAULTS } from '../base/index.js';
 import { TRAIN_RANGES, type TrainConfig } from '../config.js';
-import { addFlags, optionsFromFlags, type FlagTable } from './flag-table.js';
+import { addFlags, ENGINE_FLAG, optionsFromFlags, type FlagTable } from './flag-table.js';
 
 type Field = Exclude<keyof TrainConfig, 'dataDir' | 'outDir'>;
 
+/** The widths of the bases that come in several: `mobilenetv2: 0.35 0.5 ...`. */
+const WIDTHS = Object.entries(BASE_ROWS).flatMap(([name, row]) => (row.alphas ? [`${name}: ${row.alphas.join(' ')}`] : [])).join('; ');
+
 /**
  * The train command's flags, one per TrainConfig field: the flag is the field in kebab-case, the
- * default is TRAIN_DEFAULTS' (or the base's, see `perBase`), the range TRAIN_RANGES' (checked by
- * resolveTrainConfig).
+ * default is TRAIN_DEFAULTS' (or the base's, see `perBase`), the range TRAIN_RANGES' (checked here
+ * before any photo is read, and by resolveTrainConfig for library callers).
  */
 const TRAIN_FLAGS: FlagTable<Pick<TrainConfig, Field>> = {
-  base: { kind: 'string', value: 'name', help: `Frozen base: ${BASES.join(' | ')}` },
-  alpha: { kind: 'number', value: 'n', help: 'MobileNetV2 width multiplier: 0.35 0.5 0.75 1.0 1.3 1.4' },
+  base: { kind: 'choice', value: 'name', choices: BASES, help: `Frozen base: ${BASES.join(' | ')}` },
+  alpha: { kind: 'number', value: 'n', help: `Width multiplier (${WIDTHS})` },
   detect: { kind: 'boolean', help: 'Detect and align faces (--no-detect: whole photos, as the classic tutorial)' },
   weights: { kind: 'string', value: 'path', help: 'MobileNetV2 ImageNet weights: a TF.js layers model directory or a Keras .h5 file' },
   valSplit: { kind: 'number', value: 'f', help: "Fraction of each person's photos held out for validation" },
@@ -28,7 +31,7 @@ const TRAIN_FLAGS: FlagTable<Pick<TrainConfig, Field>> = {
   dropout: { kind: 'number', value: 'rate', help: 'Dropout rate of the head' },
   targetFar: { kind: 'number', value: 'rate', help: 'Face-embedding bases: share of strangers the unknown threshold may accept' },
   force: { kind: 'boolean', help: 'Replace an existing model directory' },
-  engine: { kind: 'engine', value: 'name', help: 'Runtime for the frozen networks: onnx (onnxruntime-node, default when installed) or tfjs' },
+  engine: ENGINE_FLAG,
 };
 
 /** Registers one flag per TrainConfig field on `command`. */
@@ -38,5 +41,5 @@ export function addTrainFlags(command: Command): Command {
 
 /** The TrainConfig fields the flags set. */
 export function trainConfigFromFlags(flags: Record<string, unknown>): Partial<TrainConfig> {
-  return optionsFromFlags(flags, TRAIN_FLAGS, TRAIN_DEFAULTS);
+  return optionsFromFlags(flags, TRAIN_FLAGS, TRAIN_DEFAULTS, TRAIN_RANGES);
 }

@@ -76,9 +76,9 @@ export async function readManifest(dir: string): Promise<ModelManifest> {
   try {
     json = JSON.parse(await readFile(file, 'utf8'));
   } catch (err) {
-    throw new FacetrainError('FT_ERR_MODEL', `${file}: cannot be read (${(err as Error).message.split('\n')[0]}); pass a model directory written by facetrain train`, { cause: err });
+    throw new FacetrainError('FT_ERR_MODEL', `${file}: cannot be read (${(err as Error).message.split('\n')[0]}); pass a model directory written by \`train()\``, { cause: err });
   }
-  if (!checkManifest.Check(json)) throw new FacetrainError('FT_ERR_MODEL', `${file}: not a facetrain model manifest (${schemaErrors(checkManifest, json)}); pass a model directory written by facetrain train`);
+  if (!checkManifest.Check(json)) throw new FacetrainError('FT_ERR_MODEL', `${file}: not a facetrain model manifest (${schemaErrors(checkManifest, json)}); pass a model directory written by \`train()\``);
   return json;
 }
 

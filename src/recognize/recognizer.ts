@@ -13,6 +13,7 @@ import type { Box } from '../faces/geometry.js';
 import type { InputSpec } from '../faces/input-spec.js';
 import { GALLERY_FILE, personGalleries, readGallery } from '../model-dir/gallery.js';
 import { FacetrainError } from '../errors.js';
+import type { NumberRange } from '../config.js';
 import { classicClassifier, embeddingClassifier, type FaceClassifier } from './classifier.js';
 import { chooseRuntime } from '../runtime/choose.js';
 import type { Runtime, RuntimeName } from '../runtime/runtime.js';
@@ -44,6 +45,11 @@ export interface PredictOptions {
   /** Called once the photo is decoded, before faces are searched (for timings). */
   onDecoded?: () => void;
 }
+
+export const PREDICT_DEFAULTS = Object.freeze({ topK: 3 });
+
+/** The range of each number of PredictOptions a front end takes (the CLI's flags; the server's query schema has the same bounds). */
+export const PREDICT_RANGES: Readonly<Partial<Record<keyof PredictOptions, NumberRange>>> = Object.freeze({ topK: { min: 1, max: 100, integer: true }, threshold: { min: 0, max: 1 } });
 
 export interface Recognizer {
   readonly manifest: ModelManifest;
@@ -150,7 +156,7 @@ export function createRecognizer(manifest: ModelManifest, parts: RecognizerParts
       const threshold = options.threshold ?? manifest.threshold;
       return faces.map(({ box, landmarks }, i) => {
         const { probs, score } = classified[i]!;
-        const topK = rankScores(probs, labels, options.topK ?? 3);
+        const topK = rankScores(probs, labels, options.topK ?? PREDICT_DEFAULTS.topK);
         return { box, ...(landmarks ? { landmarks } : {}), label: decide({ predicted: topK[0]!.label, score }, threshold), score, topK };
       });
     },

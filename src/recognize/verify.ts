@@ -1,6 +1,6 @@
 import { TRAIN_DEFAULTS } from '../base/index.js';
-import type { BaseName } from '../config.js';
-import { FacetrainError, invalidOption } from '../errors.js';
+import { checkRange, SIMILARITY_RANGE, type BaseName } from '../config.js';
+import { FacetrainError } from '../errors.js';
 import { decodeImage, type DecodeOptions, type RgbImage } from '../image/decode.js';
 import { chooseRuntime } from '../runtime/choose.js';
 import type { RuntimeName } from '../runtime/runtime.js';
@@ -41,7 +41,7 @@ const isImage = (x: Uint8Array | RgbImage): x is RgbImage => !(x instanceof Uint
 export async function loadVerifier(options: VerifyOptions = {}): Promise<Verifier> {
   const name = options.base ?? DEFAULT_VERIFY_BASE;
   const threshold = options.threshold ?? embeddingRow(name).verifyThreshold;
-  if (!(threshold >= -1 && threshold <= 1)) throw invalidOption('threshold', 'a cosine similarity in [-1, 1]', threshold);
+  checkRange('threshold', threshold, SIMILARITY_RANGE);
   const runtime = await chooseRuntime(options.engine);
   const pipeline = await facePipelineOn(runtime, embeddingRow(name));
   async function embed(input: Uint8Array | RgbImage, label: string): Promise<Float32Array> {

@@ -22,7 +22,7 @@ function presentedKey(request: FastifyRequest): string | undefined {
 export function requireApiKey(apiKey: string | undefined): (request: FastifyRequest) => Promise<void> {
   return async (request) => {
     if (!apiKey) {
-      throw new HttpError('FT_ERR_WRITE_DISABLED', 'changing the model is disabled because the server has no API key; restart it with --api-key or FACETRAIN_API_KEY');
+      throw new HttpError('FT_ERR_WRITE_DISABLED', 'changing the model is disabled because this server was started without an API key; restart it with one');
     }
     const given = presentedKey(request);
     if (given === undefined) {

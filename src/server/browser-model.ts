@@ -41,7 +41,7 @@ async function readJson<T>(file: string): Promise<T | undefined> {
 async function pipelineStatus(dir: string, manifest: ModelManifest): Promise<BrowserSupport> {
   const pipeline = await readJson<TfjsPipelineJson>(path.join(dir, 'pipeline.json'));
   if (pipeline?.format !== 'facetrain-pipeline' || !pipeline.recognizer?.files?.tfjs) {
-    return { supported: false, reason: `${dir} is not a TF.js pipeline export of a face model (facetrain export --format tfjs writes one)` };
+    return { supported: false, reason: `${dir} is not a TF.js pipeline export of a face model (\`exportModelDir()\` with \`format\` tfjs writes one)` };
   }
   if (pipeline.modelVersion !== modelVersion(manifest) || JSON.stringify(pipeline.labels) !== JSON.stringify(manifest.labels)) {
     return { supported: false, reason: `the TF.js export in ${dir} was made before the model last changed (an enrolment or forget); export it again to the same folder` };

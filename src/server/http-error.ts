@@ -35,7 +35,7 @@ export const ERROR_SCHEMA = {
   },
 } as const;
 
-const TOO_LARGE = "the request body is larger than this server's limit (serve --max-body-mb); send a smaller photo";
+const TOO_LARGE = "the request body is larger than this server's limit; send a smaller photo";
 
 /** fastify's and its plugins' own codes, renamed so clients see one vocabulary. */
 const FRAMEWORK_CODES: Record<string, { code: ErrorCode; message?: string }> = {

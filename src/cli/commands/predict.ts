@@ -1,11 +1,23 @@
 import type { CAC } from 'cac';
 import { readImageBytes } from '../../image/decode.js';
 import { openGallerySession, recognizeWithGallery } from '../../api/gallery.js';
-import { loadRecognizer, type FaceResult, type PredictOptions } from '../../recognize/recognizer.js';
+import type { EvaluateSettings } from '../../api/evaluate.js';
+import { loadRecognizer, PREDICT_DEFAULTS, PREDICT_RANGES, type FaceResult, type PredictOptions } from '../../recognize/recognizer.js';
 import { FacetrainError } from '../../errors.js';
 import { mapInOrder, throughput } from '../../util/pipeline.js';
-import { engineOption, numberOption, type OutputFlags } from '../options.js';
+import { addFlags, ENGINE_FLAG, optionsFromFlags, type FlagTable } from '../flag-table.js';
+import { cliMessage, type OutputFlags } from '../options.js';
 import { photoFiles } from '../photo-args.js';
+
+type PredictSettings = Pick<PredictOptions, 'topK' | 'threshold'> & Pick<EvaluateSettings, 'engine' | 'gallery'>;
+
+/** predict's flags (ranges: PREDICT_RANGES). */
+const PREDICT_FLAGS: FlagTable<PredictSettings> = {
+  topK: { kind: 'number', value: 'k', help: 'How many candidates to list per face' },
+  threshold: { kind: 'number', value: 't', help: "Score under which a face is unknown (default: the calibrated one in facetrain.json; with --gallery, the base's gallery threshold)" },
+  engine: ENGINE_FLAG,
+  gallery: { kind: 'string', value: 'url', help: "Name faces by their nearest templates in this gallery instead of the model's head" },
+};
 
 /**
  * One line per face. `confidence` is the score the threshold applies to (what decides `unknown`);
@@ -23,18 +35,11 @@ function formatFaces(file: string, faces: FaceResult[], threshold: number): stri
 }
 
 export function registerPredict(cli: CAC): void {
-  cli
-    .command('predict <model-dir> <image-or-folder>', 'Name the people in a photo, or in every photo of a folder and its sub-folders')
-    .option('--top-k <k>', 'How many candidates to list per face', { default: 3 })
-    .option('--threshold <t>', 'Score under which a face is unknown (default: the calibrated one in facetrain.json; with --gallery, the base\'s gallery threshold)')
-    .option('--engine <name>', 'onnx (onnxruntime-node, default when installed) or tfjs')
-    .option('--gallery <url>', 'Name faces by their nearest templates in this gallery instead of the model\'s head')
+  addFlags(cli.command('predict <model-dir> <image-or-folder>', 'Name the people in a photo, or in every photo of a folder and its sub-folders'), PREDICT_FLAGS, PREDICT_DEFAULTS, PREDICT_RANGES)
     .option('--json', 'One JSON object per image on stdout')
-    .action(async (modelDir: string, target: string, flags: { topK: unknown; threshold?: unknown; engine?: unknown; gallery?: string } & OutputFlags) => {
-      const topK = numberOption('--top-k', flags.topK);
-      const threshold = flags.threshold === undefined ? undefined : numberOption('--threshold', flags.threshold);
-      const engine = engineOption(flags.engine);
-      const session = flags.gallery ? await openGallerySession(flags.gallery, { modelDir, engine }) : undefined;
+    .action(async (modelDir: string, target: string, flags: Record<string, unknown> & OutputFlags) => {
+      const { topK, threshold, engine, gallery } = optionsFromFlags(flags, PREDICT_FLAGS, PREDICT_DEFAULTS, PREDICT_RANGES);
+      const session = gallery ? await openGallerySession(gallery, { modelDir, engine }) : undefined;
       const recognizer = session ? undefined : await loadRecognizer(modelDir, { engine });
       const predict = (bytes: Uint8Array, options: PredictOptions & { label: string }): Promise<FaceResult[]> =>
         session ? recognizeWithGallery(session.store, session.faces, bytes, options.label, options) : recognizer!.predict(bytes, options);
@@ -50,7 +55,7 @@ export function registerPredict(cli: CAC): void {
           if (!(result instanceof FacetrainError)) throw result;
           failures++;
           // the other photos go on; the failure is an error line on stderr (and a JSON record for --json readers)
-          const message = result.message.includes(file) ? result.message : `${file}: ${result.message}`;
+          const message = result.message.includes(file) ? cliMessage(result) : `${file}: ${cliMessage(result)}`;
           process.stderr.write(`error: ${message}\n`);
           if (flags.json) console.log(JSON.stringify({ file, error: { code: result.code, message } }));
         } else {
