@@ -3,9 +3,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { BASE_ROWS, TRAIN_DEFAULTS } from '../src/base/index.js';
+import { alignmentTransform, DEFAULT_ALIGN_CONFIG } from '../src/faces/align.js';
 import { alignForInput, loadFaceAligner } from '../src/faces/cropper.js';
-import { loadFaceDetector, searchSide, searchViews, type DetectorConfig, type FaceDetector } from '../src/faces/detect.js';
-import { decodeImage, decodeImageScaled, type RgbImage } from '../src/image/decode.js';
+import { finerCropSource } from '../src/faces/finer-crop.js';
+import { loadMobileFaceNet } from '../src/base/mobilefacenet/mobilefacenet.js';
+import { loadFaceDetector, searchSide, searchViews, type DetectedFace, type DetectorConfig, type FaceDetector } from '../src/faces/detect.js';
+import { decodeImage, decodeImageScaled, decodeRegion, type RgbImage } from '../src/image/decode.js';
 import { embeddingInputSpec, rowEmbedderOn } from '../src/recognize/face-pipeline.js';
 import { chooseRuntime } from '../src/runtime/choose.js';
 import { loadRecognizer } from '../src/recognize/recognizer.js';
@@ -50,16 +53,92 @@ async function frameStages(runs: number, bytes: Uint8Array, square: FaceDetector
     const image = await decodeImage(bytes, 'frame');
     const [face] = await square.detect(image);
     const crop = await aligner.align(image, face!);
-    return {
-      base: TRAIN_DEFAULTS.base,
+    const stages = {
       decodeMs: round(await timeMs(runs, () => decodeImage(bytes, 'frame'))),
       detectMs: round(await timeMs(runs, () => square.detect(image))),
-      detectFrameViewsMs: round(await timeMs(runs, () => framed.detect(image))),
       landmarksAndAlignMs: round(await timeMs(runs, () => aligner.align(image, face!))),
       embedMs: round(await timeMs(runs, () => embedder.embed([crop]))),
     };
+    return {
+      base: TRAIN_DEFAULTS.base,
+      ...stages,
+      // predict's total minus these is the head, the decision and the glue between stages
+      stagesSumMs: round(Object.values(stages).reduce((a, b) => a + b, 0)),
+      detectFrameViewsMs: round(await timeMs(runs, () => framed.detect(image))),
+    };
   } finally {
     aligner.dispose();
+    embedder.dispose();
+  }
+}
+
+/**
+ * Where a 12 MP photo's time goes with the default base, stage by stage as `predict` runs them:
+ * decode shrunk on load to the search size, detect, the finer decode for faces whose crop would be
+ * enlarged (none on this photo), landmarks + alignment, embedding of every face; and the finer crop
+ * of a face that wants the stored pixels, at the stored size and resampled to the size rounded from
+ * the scale (3023 of 3024 px) as before this pass.
+ */
+async function phoneStages(runs: number, bytes: Uint8Array, detector: FaceDetector): Promise<Record<string, unknown>> {
+  const runtime = await chooseRuntime('onnx');
+  const row = BASE_ROWS[TRAIN_DEFAULTS.base];
+  if (row.kind !== 'embedding') throw new Error(`the default base ${TRAIN_DEFAULTS.base} is not an embedding base`);
+  const input = embeddingInputSpec(row);
+  const [aligner, embedder] = await Promise.all([loadFaceAligner(input, runtime), rowEmbedderOn(runtime, row)]);
+  try {
+    const maxSide = ({ width, height }: { width: number; height: number }) => detector.searchSide(width, height);
+    const { image, scale } = await decodeImageScaled(bytes, 'phone', { maxSide });
+    const faces = await detector.detect(image);
+    // as predict decides it (recognize/recognizer.ts locateFaces)
+    const enlargement = Math.max(1, ...faces.map((face) => {
+      const t = alignmentTransform(face, input.size, { ...DEFAULT_ALIGN_CONFIG, ...input.align });
+      return Math.hypot(t.a, t.b);
+    }));
+    const finer = enlargement > 1.01 && scale > 1.01;
+    const source = finer ? await finerCropSource(bytes, image, scale, faces, enlargement) : { image, faces };
+    const crops = await Promise.all(source.faces.map((face) => aligner.align(source.image, face)));
+    const resampled = { width: Math.round(image.width * scale), height: Math.round(image.height * scale) };
+    // the finer region's place in the photo, from where its first face landed (bench only: the size before this pass)
+    const regionOf = (cut: { image: RgbImage; faces: DetectedFace[] }, searchedFace: DetectedFace, by: number) => {
+      const left = Math.round(searchedFace.box.x * by - cut.faces[0]!.box.x);
+      const top = Math.round(searchedFace.box.y * by - cut.faces[0]!.box.y);
+      return { left, top, width: Math.min(cut.image.width, resampled.width - left), height: Math.min(cut.image.height, resampled.height - top) };
+    };
+    const storedSizeCrop = async () => {
+      const cut = await finerCropSource(bytes, image, scale, faces, scale);
+      return {
+        storedSizeCropMs: round(await timeMs(runs, () => finerCropSource(bytes, image, scale, faces, scale))),
+        storedSizeCropResampledMs: round(await timeMs(runs, () => decodeRegion(bytes, 'phone', resampled, regionOf(cut, faces[0]!, scale)))),
+      };
+    };
+    const stages = {
+      decodeMs: round(await timeMs(runs, () => decodeImageScaled(bytes, 'phone', { maxSide }))),
+      detectMs: round(await timeMs(runs, () => detector.detect(image))),
+      finerCropMs: finer ? round(await timeMs(runs, () => finerCropSource(bytes, image, scale, faces, enlargement))) : 0,
+      landmarksAndAlignMs: round(await timeMs(runs, () => Promise.all(source.faces.map((face) => aligner.align(source.image, face))))),
+      embedMs: round(await timeMs(runs, () => embedder.embed(crops))),
+    };
+    return {
+      base: TRAIN_DEFAULTS.base,
+      faces: faces.length,
+      finerCropAt: finer ? `${source.image.width}x${source.image.height} region, enlargement ${round(Math.min(enlargement, scale))}` : 'none',
+      ...stages,
+      stagesSumMs: round(Object.values(stages).reduce((a, b) => a + b, 0)),
+      // a face that wants the stored pixels (a smaller face than this photo's): the finer crop at the stored size, and as it was resampled before
+      ...(await storedSizeCrop()),
+    };
+  } finally {
+    aligner.dispose();
+    embedder.dispose();
+  }
+}
+
+/** MobileFaceNet on two onnxruntime threads, for a lone frame's latency (the default is one, see MobileFaceNetOptions). */
+async function twoThreadsMs(runs: number, crop: RgbImage): Promise<number> {
+  const embedder = await loadMobileFaceNet((await chooseRuntime('onnx')).ort!, { threads: 2 });
+  try {
+    return round(await timeMs(runs, () => embedder.embed([crop])));
+  } finally {
     embedder.dispose();
   }
 }
@@ -81,6 +160,7 @@ async function embedPerFace(runs: number, frame: RgbImage, detector: FaceDetecto
         inputSize: embedder.inputSize,
         alignMs: round(await timeMs(runs, () => align(frame, face!))),
         embedOneMs: round(await timeMs(runs, () => embedder.embed([crop]))),
+        ...(name === 'mobilefacenet' ? { embedOneOnTwoThreadsMs: await twoThreadsMs(runs, crop) } : {}),
         embedPerFaceOf8Ms: round((await timeMs(runs, () => embedder.embed(Array(8).fill(crop)))) / 8),
       };
     } finally {
@@ -157,6 +237,7 @@ export async function benchPhotos(runs: number): Promise<Record<string, unknown>
           squareViewsDetectMs: round(await timeMs(runs, () => onnxDetector.detect(frameImage))),
         },
       },
+      phoneStages: await phoneStages(runs, phone, onnxDetector),
       frameStages: await frameStages(runs, frame, onnxDetector, frameDetector),
       embedPerFace: await embedPerFace(runs, frameImage, onnxDetector),
       runs,

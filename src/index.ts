@@ -29,3 +29,5 @@ export { FacetrainError, type ErrorCode } from './errors.js';
 export { clusterPhotos, type ClusterOptions, type ClusterResult, type ClusterEvent } from './api/cluster.js';
 export { groupFaces, type GroupingRule, type FaceToGroup } from './cluster/group-faces.js';
 export { nearestNeighbours, type NeighbourSearch, type NeighbourGraph } from './cluster/nearest-neighbours.js';
+export { CLUSTER_RANGES, type ClusterRule } from './api/cluster.js';
+export { thresholdForFaces, REFERENCE_FACES, type StrangerSimilarity } from './cluster/dump-size.js';

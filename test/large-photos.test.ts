@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
 import { loadFaceDetector, scaleFace, searchViews, type DetectedFace, type FaceDetector } from '../src/faces/detect.js';
 import { decodeImage, decodeImageScaled, decodeRegion, readImageFile, type RgbImage } from '../src/image/decode.js';
+import { finerCropSource } from '../src/faces/finer-crop.js';
 import { loadRecognizer } from '../src/recognize/recognizer.js';
 import { buildServer } from '../src/server/app.js';
 import { FacetrainError } from '../src/errors.js';
@@ -117,6 +118,34 @@ describe('large photos: detection at the size needed', { skip: needsShared }, ()
       const start = ((y + region.top) * whole.width + region.left) * 3;
       assert.deepEqual(part.data.subarray(y * region.width * 3, (y + 1) * region.width * 3), whole.data.subarray(start, start + region.width * 3), `row ${y}`);
     }
+  });
+
+  test('detections smaller than the smallest face searched are dropped (a 12 MP photo whose watch BlazeFace took for a 123 px face)', async () => {
+    const photo = new Uint8Array(await phonePhoto((await celebrityPhotos('madonna', 1, 'val'))[0]!));
+    const { image: searched, scale } = await decodeImageScaled(photo, 'phone.jpg', { maxSide: ({ width, height }) => detector.searchSide(width, height) });
+    const smallest = detector.config.minFaceFraction * Math.min(searched.width, searched.height) * scale;
+    const faces = (await detector.detect(searched)).map((f) => scaleFace(f, scale, scale));
+    assert.equal(faces.length, 1, `faces of ${faces.map((f) => f.box.width.toFixed(0)).join(', ')} px`);
+    assert.ok(faces[0]!.box.width >= smallest * 2, `the pasted face (${faces[0]!.box.width.toFixed(0)} px) is found`);
+  });
+
+  test('a region at the stored size is the whole decode\'s own pixels, and a face needing the full size is cut from them', async () => {
+    const photo = new Uint8Array(await phonePhoto(sharedPath('datasets', 'bbt', 'penny', 'penny1.png')));
+    const whole = await decodeImage(photo, 'phone.jpg');
+    const region = { left: 600, top: 1000, width: 300, height: 200 };
+    const part = await decodeRegion(photo, 'phone.jpg', 'stored', region);
+    for (let y = 0; y < region.height; y++) {
+      const start = ((y + region.top) * whole.width + region.left) * 3;
+      assert.deepEqual(part.data.subarray(y * region.width * 3, (y + 1) * region.width * 3), whole.data.subarray(start, start + region.width * 3), `row ${y}`);
+    }
+    // a face found on the search-size decode whose crop wants more than the stored pixels: cut from the photo as stored
+    const { image: searched, scale } = await decodeImageScaled(photo, 'phone.jpg', { maxSide: ({ width, height }) => detector.searchSide(width, height) });
+    const [face] = await detector.detect(searched);
+    assert.ok(face, 'the pasted face is found');
+    const cut = await finerCropSource(photo, searched, scale, [face], scale * 2);
+    const left = Math.round(face.box.x * (whole.width / searched.width) - cut.faces[0]!.box.x);
+    const top = Math.round(face.box.y * (whole.height / searched.height) - cut.faces[0]!.box.y);
+    assert.deepEqual(cut.image.data.subarray(0, cut.image.width * 3), whole.data.subarray((top * whole.width + left) * 3, (top * whole.width + left + cut.image.width) * 3), 'its first row is the stored photo\'s');
   });
 
   test('frame views (one rectangle for a 640x480 frame\'s finest level) find the faces of the square tiles, boxes within 0.5 px', async () => {

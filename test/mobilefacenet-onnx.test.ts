@@ -4,7 +4,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { MOBILEFACENET_BASE } from '../src/base/mobilefacenet/index.js';
-import { MOBILEFACENET_NORMALISATION } from '../src/base/mobilefacenet/mobilefacenet.js';
+import { loadMobileFaceNet, MOBILEFACENET_NORMALISATION } from '../src/base/mobilefacenet/mobilefacenet.js';
 import { evaluateIr } from '../src/graph/interpret.js';
 import { IrBuilder } from '../src/graph/ir.js';
 import { optimizeIr } from '../src/graph/optimize.js';
@@ -45,6 +45,17 @@ test('MobileFaceNet on onnxruntime gives the embeddings the IR evaluated by TF.j
     }
     assert.equal(compared, 10);
     assert.ok(maxDiff <= 1e-5, `max abs diff ${maxDiff}`);
+    // one thread by default; a caller after a lone frame's latency may give it two: the same embeddings
+    const twoThreads = await loadMobileFaceNet(ort, { threads: 2 });
+    try {
+      const crops = [];
+      for (const file of (await readdir(path.join(FIVE_CELEBRITIES, 'val', 'madonna'))).sort().slice(0, 3)) crops.push((await pipeline.embedLargestFace(await readImageFile(path.join(FIVE_CELEBRITIES, 'val', 'madonna', file))))!.crop);
+      const [one, two] = [await pipeline.embedder.embed(crops), await twoThreads.embed(crops)];
+      const threadDiff = Math.max(...two.flatMap((e, i) => Array.from(e, (v, j) => Math.abs(v - one[i]![j]!))));
+      assert.ok(threadDiff <= 1e-6, `two threads vs the default one: max abs diff ${threadDiff}`);
+    } finally {
+      twoThreads.dispose();
+    }
   } finally {
     pipeline.dispose();
   }

@@ -35,6 +35,7 @@ export async function loadClusterEmbedder(runtime: Runtime, baseName: BaseName =
     dims: pipeline.embedder.dims,
     linkSimilarity: row.strictVerifyThreshold,
     joinSimilarity: row.verifyThreshold,
+    ...(row.strangerSimilarity ? { strangerSimilarity: row.strangerSimilarity } : {}),
     async embedFaces(image) {
       const faces = await pipeline.embedFaces(image);
       return Promise.all(faces.map(async ({ face, crop, embedding }) => ({ box: face.box, landmarks: face.landmarks, embedding, thumbnail: await thumbnailOf(crop) })));

@@ -2,11 +2,12 @@ import { copyFile, mkdir, readdir, readFile, stat, symlink, writeFile } from 'no
 import path from 'node:path';
 import { renderContactSheet } from '../cluster/contact-sheet.js';
 import { CACHE_DIR, CACHE_FILE, readFaceCache, serializeFaceCache, type FaceCache } from '../cluster/face-cache.js';
+import { thresholdForFaces } from '../cluster/dump-size.js';
 import { groupFaces } from '../cluster/group-faces.js';
 import type { NeighbourSearch } from '../cluster/nearest-neighbours.js';
 import type { ClusteredFace, ClusterEmbedder, ClusterGroup, EmbeddedFace } from '../cluster/types.js';
 import { TRAIN_DEFAULTS } from '../base/index.js';
-import type { BaseName } from '../config.js';
+import { checkRange, type BaseName, type NumberRange } from '../config.js';
 import { skipReason } from '../dataset/prepare.js';
 import { scanFilesDeep, UNSORTED_DIR } from '../dataset/scan.js';
 import { FacetrainError } from '../errors.js';
@@ -53,6 +54,12 @@ export interface ClusterOptions {
 
 export const CLUSTER_DEFAULTS = Object.freeze({ minPhotos: 3, copy: false, force: false, seed: 42 });
 
+/** The range of each number of ClusterOptions, checked by clusterPhotos (and shown in the CLI's help). */
+export const CLUSTER_RANGES: Readonly<Partial<Record<keyof ClusterOptions, NumberRange>>> = Object.freeze({
+  minPhotos: { min: 1, max: 100_000, integer: true },
+  seed: { min: 0, max: 2 ** 32 - 1, integer: true },
+});
+
 export type ClusterEvent =
   | { type: 'scan'; photos: number; cachedFaces: boolean }
   | { type: 'progress'; stage: 'faces'; done: number; total: number; photosPerSecond: number; etaSeconds: number }
@@ -70,15 +77,27 @@ export interface ClusterResult {
   /** Photos whose faces were taken from the cache of an earlier run. */
   cachedPhotos: number;
   /** The embedding base and the similarities the faces were grouped at. */
-  rule: { base: string; linkSimilarity: number; joinSimilarity: number };
+  rule: ClusterRule;
+}
+
+export interface ClusterRule {
+  base: string;
+  /** Faces grouped (those no model or gallery named): the thresholds rise above REFERENCE_FACES of them. */
+  faces: number;
+  linkSimilarity: number;
+  joinSimilarity: number;
+}
+
+/** The base's link and join similarities for grouping `faces` faces (dump-size.ts: raised for many faces). */
+function groupingRule(embedder: ClusterEmbedder, faces: number): ClusterRule {
+  const at = (similarity: number) => thresholdForFaces(similarity, faces, embedder.strangerSimilarity);
+  return { base: embedder.base, faces, linkSimilarity: at(embedder.linkSimilarity), joinSimilarity: at(embedder.joinSimilarity) };
 }
 
 async function checkFolders(options: ClusterOptions): Promise<void> {
   const info = await stat(options.photosDir).catch(() => undefined);
   if (!info?.isDirectory()) throw new FacetrainError('FT_ERR_DATASET', `${options.photosDir}: no such folder; pass the folder of photos to sort`);
-  if (!(Number.isInteger(options.minPhotos) && options.minPhotos >= 1)) {
-    throw new FacetrainError('FT_ERR_INVALID_OPTION', `\`minPhotos\` must be a whole number >= 1 (got ${options.minPhotos})`);
-  }
+  for (const [name, range] of Object.entries(CLUSTER_RANGES) as [keyof ClusterOptions, NumberRange][]) checkRange(name, options[name] as number, range);
   const photos = path.resolve(options.photosDir);
   const out = path.resolve(options.outDir);
   if (photos === out || photos.startsWith(`${out}${path.sep}`)) {
@@ -214,7 +233,7 @@ export async function clusterPhotos(input: Partial<ClusterOptions> & Pick<Cluste
     const allFaces = photos.flatMap((p) => p.faces.map((face, rank) => ({ photo: p.photo, file: p.file, rank, face, known: p.known[rank] })));
     const unknown = allFaces.filter((f) => f.known === undefined);
     const knownNames = [...new Set(allFaces.flatMap((f) => (f.known === undefined ? [] : [f.known])))].sort();
-    const rule = { base: faceEmbedder.base, linkSimilarity: faceEmbedder.linkSimilarity, joinSimilarity: faceEmbedder.joinSimilarity };
+    const rule = groupingRule(faceEmbedder, unknown.length);
     const clusters = groupFaces(unknown.map((f) => ({ embedding: f.face.embedding, photo: f.photo })), { ...rule, minPhotos: options.minPhotos, seed: options.seed }, options.neighbourSearch)
       .map((members) => members.map((m) => unknown[m]!))
       .filter((members) => photosOf(members).length >= options.minPhotos)

@@ -69,6 +69,12 @@ export interface EmbeddingBaseRow extends CommonRow {
    */
   strictVerifyThreshold: number;
   /**
+   * Mean and standard deviation of the different-person LFW similarities in ../shared; `cluster`
+   * raises its thresholds for dumps of many faces from them (cluster/dump-size.ts). Absent: it
+   * keeps the thresholds above at every size.
+   */
+  strangerSimilarity?: { mean: number; sd: number };
+  /**
    * Cosine similarity to the nearest gallery template under which a gallery names a face `unknown`
    * (unless a threshold is given): the one with fewest errors on the shared gallery queries
    * (`gallery.threshold` of `npm run accuracy`, bench/protocols.ts galleryMatchFigures).

@@ -1,5 +1,6 @@
 import type { Box, Point } from '../faces/geometry.js';
 import type { RgbImage } from '../image/decode.js';
+import type { StrangerSimilarity } from './dump-size.js';
 
 /** One face found in a photo: where it is, its embedding and a small JPEG for the contact sheet. */
 export interface EmbeddedFace {
@@ -27,6 +28,8 @@ export interface ClusterEmbedder {
   readonly linkSimilarity: number;
   /** Cosine similarity at which a face of a small group joins a large one: the base's best-accuracy verify threshold. */
   readonly joinSimilarity: number;
+  /** The base's different-person similarities, from which the thresholds rise for many faces (dump-size.ts); absent: fixed thresholds. */
+  readonly strangerSimilarity?: StrangerSimilarity;
   /** Every face in the photo, largest first. */
   embedFaces(image: RgbImage): Promise<EmbeddedFace[]>;
   dispose(): void;

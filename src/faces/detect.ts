@@ -45,7 +45,10 @@ export interface DetectorConfig {
   /**
    * The smallest face searched is at least this fraction of the image's shorter side (so a 12 MP
    * photo costs what a small one does: it is searched shrunk until that face is `minFaceSize`
-   * pixels, with the same views). 0 searches down to `minFaceSize` pixels at `maxSide`.
+   * pixels, with the same views). 0 searches down to `minFaceSize` pixels at `maxSide`. Detections
+   * smaller than this fraction are dropped: no view looks for them, so they are found by chance
+   * (none of the 2,224 shared photos has one; the 12 MP bench photo's watch, 123 of its 151 px, was
+   * one, and aligning it cost a decode at the stored size).
    */
   minFaceFraction: number;
   /** Smallest face (pixels at the detector's input) the model finds reliably. */
@@ -337,40 +340,50 @@ function checkConfig(config: DetectorConfig): void {
 export function writeViewInput(image: RgbImage, view: View, out: Float32Array, offset = 0): void {
   const { width, height, data } = image;
   const { columns, rows } = view;
-  const xs = new Int32Array(columns * 2);
+  const lefts = new Int32Array(columns);
+  const rights = new Int32Array(columns);
   const xLerp = new Float32Array(columns);
-  const xInside = new Uint8Array(columns);
+  // source x grows with j, so the columns inside the image are one run [first, last]
+  let first = columns;
+  let last = -1;
   for (let j = 0; j < columns; j++) {
     const x = view.left + (j + 0.5) * view.step - 0.5;
-    xInside[j] = x >= 0 && x <= width - 1 ? 1 : 0;
-    xs[2 * j] = Math.floor(x) * 3;
-    xs[2 * j + 1] = Math.ceil(x) * 3;
+    if (x >= 0 && x <= width - 1) {
+      first = Math.min(first, j);
+      last = j;
+    }
+    lefts[j] = Math.floor(x) * 3;
+    rights[j] = Math.ceil(x) * 3;
     xLerp[j] = x - Math.floor(x);
   }
   for (let i = 0; i < rows; i++) {
     const y = view.top + (i + 0.5) * view.step - 0.5;
     const row = offset + i * columns * 3;
-    if (y < 0 || y > height - 1) {
+    if (y < 0 || y > height - 1 || last < 0) {
       out.fill(-1, row, row + columns * 3);
       continue;
     }
     const top = Math.floor(y) * width * 3;
     const bottom = Math.ceil(y) * width * 3;
     const yLerp = y - Math.floor(y);
-    for (let j = 0; j < columns; j++) {
-      const o = row + j * 3;
-      if (!xInside[j]) {
-        out[o] = out[o + 1] = out[o + 2] = -1;
-        continue;
-      }
-      const left = xs[2 * j]!;
-      const right = xs[2 * j + 1]!;
+    out.fill(-1, row, row + first * 3);
+    out.fill(-1, row + (last + 1) * 3, row + columns * 3);
+    // the three channels written out (not a loop): 0.8x the CPU time of a view, the same values
+    for (let j = first, o = row + first * 3; j <= last; j++, o += 3) {
+      const tl = top + lefts[j]!;
+      const tr = top + rights[j]!;
+      const bl = bottom + lefts[j]!;
+      const br = bottom + rights[j]!;
       const fx = xLerp[j]!;
-      for (let ch = 0; ch < 3; ch++) {
-        const t = data[top + left + ch]! + (data[top + right + ch]! - data[top + left + ch]!) * fx;
-        const b = data[bottom + left + ch]! + (data[bottom + right + ch]! - data[bottom + left + ch]!) * fx;
-        out[o + ch] = (t + (b - t) * yLerp) / 127.5 - 1;
-      }
+      let t = data[tl]! + (data[tr]! - data[tl]!) * fx;
+      let b = data[bl]! + (data[br]! - data[bl]!) * fx;
+      out[o] = (t + (b - t) * yLerp) / 127.5 - 1;
+      t = data[tl + 1]! + (data[tr + 1]! - data[tl + 1]!) * fx;
+      b = data[bl + 1]! + (data[br + 1]! - data[bl + 1]!) * fx;
+      out[o + 1] = (t + (b - t) * yLerp) / 127.5 - 1;
+      t = data[tl + 2]! + (data[tr + 2]! - data[tl + 2]!) * fx;
+      b = data[bl + 2]! + (data[br + 2]! - data[bl + 2]!) * fx;
+      out[o + 2] = (t + (b - t) * yLerp) / 127.5 - 1;
     }
   }
 }
@@ -490,16 +503,17 @@ export async function loadFaceDetector(config: Partial<DetectorConfig> = {}, run
     const finestStep = Math.min(...views.map((v) => v.step));
     const found = await detectInViews(image, views, full.minScore);
     const candidates = found.flatMap((faces, i) => faces.filter((f) => !cutByTile(f, views[i], image.width, image.height) && !betterSeenFiner(f, views[i], finestStep, full.minFaceAtInput)));
-    const faces = nonMaxSuppression(candidates, full.iouThreshold).sort((a, b) => boxArea(b) - boxArea(a));
-    return full.maxFaces > 0 ? faces.slice(0, full.maxFaces) : faces;
+    return nonMaxSuppression(candidates, full.iouThreshold).sort((a, b) => boxArea(b) - boxArea(a));
   };
   return {
     config: Object.freeze(full),
     searchSide: (width, height) => searchSide(width, height, full),
     async detect(source) {
       const image = await shrinkTo(source, searchSide(source.width, source.height, full));
-      const faces = await detectAtSize(image);
-      return image === source ? faces : faces.map((f) => scaleFace(f, source.width / image.width, source.height / image.height));
+      const found = await detectAtSize(image);
+      const scaled = image === source ? found : found.map((f) => scaleFace(f, source.width / image.width, source.height / image.height));
+      const faces = scaled.filter((f) => f.box.width >= full.minFaceFraction * Math.min(source.width, source.height));
+      return full.maxFaces > 0 ? faces.slice(0, full.maxFaces) : faces;
     },
     dispose() {
       session?.release();

@@ -96,16 +96,15 @@ export async function decodeImageScaled(bytes: Uint8Array, label = 'image', opti
 }
 
 /**
- * `region` of the image as decoded at `size` (oriented, at most its stored size), shrunk on load as
- * `decodeImageScaled` shrinks: the pixels a whole decode at `size` has there, without holding the
- * rest (a JPEG stops decoding below the region).
+ * `region` of the image as decoded at `size` (oriented, at most its stored size; `'stored'`: the
+ * stored size itself, no resampling), shrunk on load as `decodeImageScaled` shrinks: the pixels a
+ * whole decode at `size` has there, without holding the rest (a JPEG stops decoding below the region).
  * @throws FacetrainError FT_ERR_IMAGE naming `label`, as `decodeImageScaled`.
  */
-export async function decodeRegion(bytes: Uint8Array, label: string, size: Dimensions, region: Region, options: Omit<DecodeOptions, 'maxSide'> = {}): Promise<RgbImage> {
+export async function decodeRegion(bytes: Uint8Array, label: string, size: Dimensions | 'stored', region: Region, options: Omit<DecodeOptions, 'maxSide'> = {}): Promise<RgbImage> {
   try {
-    const { data, info } = await toSharp(bytes, options.maxPixels ?? DEFAULT_MAX_PIXELS)
-      .rotate()
-      .resize(size.width, size.height, { fit: 'fill' })
+    const oriented = toSharp(bytes, options.maxPixels ?? DEFAULT_MAX_PIXELS).rotate();
+    const { data, info } = await (size === 'stored' ? oriented : oriented.resize(size.width, size.height, { fit: 'fill' }))
       .extract(region)
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')

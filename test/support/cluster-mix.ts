@@ -24,7 +24,7 @@ const LFW_CENTRE: [number, number] = [125, 125];
 /** One person in two sets. */
 const SAME_PERSON = new Map([['lfw/Ben_Affleck', 'celebrities/ben_afflek']]);
 
-async function people(root: string, keep: (name: string, files: string[]) => boolean): Promise<[string, string[]][]> {
+async function peopleOf(root: string, keep: (name: string, files: string[]) => boolean): Promise<[string, string[]][]> {
   const out: [string, string[]][] = [];
   for (const name of (await readdir(root)).sort()) {
     const files = (await readdir(path.join(root, name), { withFileTypes: true }).catch(() => [])).filter((e) => e.isFile()).map((e) => path.join(root, name, e.name));
@@ -33,21 +33,36 @@ async function people(root: string, keep: (name: string, files: string[]) => boo
   return out;
 }
 
+/** Which people of the shared sets a mix holds (besides bbt and five-celebrities, always in). */
+export interface MixPeople {
+  /** ORL's subjects s<first> to s<last>. */
+  orl: [number, number];
+  /** Yale's 15 subjects (greyscale, 11 lightings and expressions each). */
+  yale: boolean;
+  /** LFW-pairs people with at least this many photos. */
+  lfwMinPhotos: number;
+}
+
+/** The mix the tests use: ORL s1-s10, LFW people with >= 4 photos, no Yale (470 photos of 67 people). */
+export const SHARED_MIX: MixPeople = { orl: [1, 10], yale: false, lfwMinPhotos: 4 };
+
 /**
- * bbt (8 people), five-celebrities train + val (5), ORL s1-s10 (10) and every LFW-pairs person with
- * at least 4 photos, linked under anonymous names in shuffled order into nested folders of `dir`;
+ * bbt (8 people), five-celebrities train + val (5), the ORL, Yale and LFW-pairs people `people`
+ * names, linked under anonymous names in an order shuffled by `seed` into nested folders of `dir`;
  * plus the bbt scene photos, whose faces have no label.
  */
-export async function buildPhotoMix(dir: string, seed = 1): Promise<PhotoMix> {
+export async function buildPhotoMix(dir: string, seed = 1, people: MixPeople = SHARED_MIX): Promise<PhotoMix> {
   const celebrities = new Map<string, string[]>();
   for (const split of ['train', 'val']) {
-    for (const [name, files] of await people(sharedPath('datasets', 'five-celebrities', split), () => true)) celebrities.set(name, [...(celebrities.get(name) ?? []), ...files]);
+    for (const [name, files] of await peopleOf(sharedPath('datasets', 'five-celebrities', split), () => true)) celebrities.set(name, [...(celebrities.get(name) ?? []), ...files]);
   }
+  const [first, last] = people.orl;
   const sources: [string, [string, string[]][]][] = [
-    ['bbt', await people(sharedPath('datasets', 'bbt'), () => true)],
+    ['bbt', await peopleOf(sharedPath('datasets', 'bbt'), () => true)],
     ['celebrities', [...celebrities]],
-    ['orl', await people(sharedPath('datasets', 'orl'), (name) => /^s([1-9]|10)$/.test(name))],
-    ['lfw', await people(sharedPath('datasets', 'lfw-pairs', 'images'), (_, files) => files.length >= 4)],
+    ['orl', await peopleOf(sharedPath('datasets', 'orl'), (name) => /^s\d+$/.test(name) && Number(name.slice(1)) >= first && Number(name.slice(1)) <= last)],
+    ['yale', people.yale ? await peopleOf(sharedPath('datasets', 'yale'), () => true) : []],
+    ['lfw', await peopleOf(sharedPath('datasets', 'lfw-pairs', 'images'), (_, files) => files.length >= people.lfwMinPhotos)],
   ];
   const photos = sources.flatMap(([set, list]) => list.flatMap(([name, files]) => files.map((file) => ({ file, person: SAME_PERSON.get(`${set}/${name}`) ?? `${set}/${name}` }))));
   const truth = new Map<string, string>();

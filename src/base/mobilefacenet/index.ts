@@ -25,6 +25,8 @@ export const MOBILEFACENET_BASE: EmbeddingBaseRow = Object.freeze<EmbeddingBaseR
   verifyThreshold: 0.405,
   // LFW pairs' 0.1 % false-accept similarity with these landmarks: cluster's link threshold
   strictVerifyThreshold: 0.454,
+  // the 90,746 different-person pairs of the 428 LFW photos of people with >= 3 (cluster's stranger model)
+  strangerSimilarity: { mean: 0.012, sd: 0.143 },
   // LFW different-person pairs: mean + 3.72 sd (`strangerFloor` of `npm run accuracy`), see EmbeddingBaseRow
   unknownFloor: 0.557,
   // the shared gallery queries: 1 of 49 own-person nearest templates under it, no other person's above (FaceRes's 0.58 here: 3 under)

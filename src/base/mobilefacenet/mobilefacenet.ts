@@ -33,7 +33,10 @@ export interface MobileFaceNetOptions {
   /**
    * onnxruntime threads per run. One by default: a 112x112 network's ops are too small to split
    * well; on the shared 2-core machine a second spinning thread doubled the time per face, and a
-   * second sleeping one gained nothing (1.0-1.3x as long; `npm run bench`, section faces, `networks`).
+   * second sleeping one gained nothing (1.0-1.3x as long; `npm run bench`, section faces, `networks`;
+   * four more interleaved runs at load 12-16: 0.63x, 1.0x, 1.13x, 1.15x), and folders, training and
+   * the server keep a decode in flight beside the network. `npm run bench`, section photos, reports
+   * a lone frame's face on two threads beside the default (`embedOneOnTwoThreadsMs`).
    */
   threads: number;
 }

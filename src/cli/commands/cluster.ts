@@ -1,12 +1,13 @@
 import type { CAC } from 'cac';
-import { CLUSTER_DEFAULTS, clusterPhotos, type ClusterEvent } from '../../api/cluster.js';
+import { CLUSTER_DEFAULTS, CLUSTER_RANGES, clusterPhotos, type ClusterEvent, type ClusterOptions } from '../../api/cluster.js';
 import { CLUSTER_BASE } from '../../api/cluster-embedder.js';
 import { plural } from '../../cluster/contact-sheet.js';
 import { TRAIN_DEFAULTS } from '../../base/index.js';
 import { FacetrainError } from '../../errors.js';
 import { GALLERY_URL_FORMS } from '../../gallery/open.js';
 import { EMBEDDING_BASES } from '../../recognize/embedding-base.js';
-import { embeddingBaseOption, engineOption, numberOption, type OutputFlags } from '../options.js';
+import { addFlags, ENGINE_FLAG, optionsFromFlags, type FlagTable } from '../flag-table.js';
+import type { OutputFlags } from '../options.js';
 import { seconds } from '../reporter.js';
 
 /** JSON lines on stdout with --json; otherwise a redrawn status line on a terminal and plain lines for the rest. */
@@ -41,37 +42,28 @@ function clusterReporter(json: boolean, tty: boolean): (e: ClusterEvent) => void
   };
 }
 
+/** cluster's flags, one per ClusterOptions field (ranges: CLUSTER_RANGES), with the folders as the other commands name them. */
+type ClusterFlags = Pick<ClusterOptions, 'minPhotos' | 'copy' | 'gallery' | 'base' | 'seed' | 'engine' | 'force'> & { out?: string; model?: string };
+
+const CLUSTER_FLAGS: FlagTable<ClusterFlags> = {
+  out: { kind: 'string', value: 'dir', help: 'Folder to write person-01/, person-02/, ..., unsorted/ and index.html into (required)' },
+  model: { kind: 'string', value: 'dir', help: 'A trained model: faces of the people it knows go to folders named after them, only the rest are grouped' },
+  minPhotos: { kind: 'number', value: 'n', help: 'Groups with fewer photos go to unsorted/' },
+  copy: { kind: 'boolean', help: 'Copy the photos instead of linking them' },
+  gallery: { kind: 'string', value: 'url', help: `A gallery (${GALLERY_URL_FORMS}): faces of the people it knows go to folders named after them, only the rest are grouped` },
+  base: { kind: 'choice', value: 'name', choices: EMBEDDING_BASES, help: `Face embedding (${EMBEDDING_BASES.join(', ')}; default ${CLUSTER_BASE}; with --gallery the base its templates come from: --model's, else ${TRAIN_DEFAULTS.base})` },
+  seed: { kind: 'number', value: 'n', help: 'Seed for the order of the grouping rounds: the same photos and seed give the same groups' },
+  engine: ENGINE_FLAG,
+  force: { kind: 'boolean', help: 'Replace an existing --out folder (the faces cached in it are reused)' },
+};
+
 export function registerCluster(cli: CAC): void {
-  cli
-    .command('cluster <photos>', 'Sort a folder of unlabelled photos (recursively) into one folder per person')
-    .option('--out <dir>', 'Folder to write person-01/, person-02/, ..., unsorted/ and index.html into (required)')
-    .option('--min-photos <n>', 'Groups with fewer photos go to unsorted/', { default: CLUSTER_DEFAULTS.minPhotos })
-    .option('--copy', 'Copy the photos instead of linking them')
-    .option('--model <dir>', 'A trained model: faces of the people it knows go to folders named after them, only the rest are grouped')
-    .option('--gallery <url>', `A gallery (${GALLERY_URL_FORMS}): faces of the people it knows go to folders named after them, only the rest are grouped`)
-    .option('--base <name>', `Face embedding (${EMBEDDING_BASES.join(', ')}; default ${CLUSTER_BASE}; with --gallery the base its templates come from: --model's, else ${TRAIN_DEFAULTS.base})`)
-    .option('--seed <n>', 'Seed for the order of the grouping rounds: the same photos and seed give the same groups', { default: CLUSTER_DEFAULTS.seed })
-    .option('--engine <name>', 'Runtime for the networks: onnx (onnxruntime-node, default when installed) or tfjs')
-    .option('--force', 'Replace an existing --out folder (the faces cached in it are reused)')
+  addFlags(cli.command('cluster <photos>', 'Sort a folder of unlabelled photos (recursively) into one folder per person'), CLUSTER_FLAGS, CLUSTER_DEFAULTS, CLUSTER_RANGES)
     .option('--json', 'One JSON event per line on stdout')
     .example('facetrain cluster ~/Pictures/party --out party-people')
     .action(async (photos: string, flags: Record<string, unknown> & OutputFlags) => {
-      if (typeof flags.out !== 'string') throw new FacetrainError('FT_ERR_INVALID_OPTION', 'cluster needs --out <dir>: the folder to sort the photos into');
-      const report = clusterReporter(flags.json === true, process.stderr.isTTY === true);
-      await clusterPhotos(
-        {
-          photosDir: photos,
-          outDir: flags.out,
-          minPhotos: numberOption('--min-photos', flags.minPhotos),
-          copy: flags.copy === true,
-          force: flags.force === true,
-          modelDir: flags.model === undefined ? undefined : String(flags.model),
-          gallery: flags.gallery === undefined ? undefined : String(flags.gallery),
-          base: embeddingBaseOption(flags.base),
-          seed: numberOption('--seed', flags.seed),
-          engine: engineOption(flags.engine),
-        },
-        report,
-      );
+      const { out, model, ...options } = optionsFromFlags(flags, CLUSTER_FLAGS, CLUSTER_DEFAULTS, CLUSTER_RANGES);
+      if (out === undefined) throw new FacetrainError('FT_ERR_INVALID_OPTION', 'cluster needs --out <dir>: the folder to sort the photos into');
+      await clusterPhotos({ ...options, photosDir: photos, outDir: out, modelDir: model }, clusterReporter(flags.json === true, process.stderr.isTTY === true));
     });
 }
