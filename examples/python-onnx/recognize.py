@@ -141,7 +141,9 @@ class Detector:
         for face in sorted(candidates, key=lambda f: -f["score"]):
             if all(iou(k["box"], face["box"]) <= self.spec["iouThreshold"] for k in kept):
                 kept.append(face)
-        return sorted(kept, key=lambda f: -f["box"][2] * f["box"][3])
+        # a face narrower than minFaceFraction of the shorter side was found by chance (no view looks for it)
+        wide = [f for f in kept if f["box"][2] >= search["minFaceFraction"] * min(width, height)]
+        return sorted(wide, key=lambda f: -f["box"][2] * f["box"][3])
 
 
 def search_side(width, height, search):

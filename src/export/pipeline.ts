@@ -261,7 +261,7 @@ export function describePipeline(options: DescribeOptions): PipelineDescription 
         minFaceSize: detector.minFaceSize,
         minFaceAtInput: detector.minFaceAtInput,
         views: 'the whole photo centred in a square of side longest * (1 + 2 * padding); plus, from side minFaceSize * 256 / minFaceAtInput doubling while minFaceAtInput * side / 256 < minFaceAtInput * wholeStep, square tiles overlapping by half (starts evenly spaced, count ceil(2 * (length - side) / side) + 1, a single centred one when side >= length)',
-        dropped: 'a tile detection within 2 input pixels of a tile edge that lies inside the photo (cut face); a detection smaller than minFaceAtInput input pixels in a view coarser than the finest',
+        dropped: 'a tile detection within 2 input pixels of a tile edge that lies inside the photo (cut face); a detection smaller than minFaceAtInput input pixels in a view coarser than the finest; after suppression, a face whose box is narrower than minFaceFraction of the photo\'s shorter side (no view looks for it)',
       },
       order: 'largest box first; predict names every face',
     },
