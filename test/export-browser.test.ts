@@ -18,6 +18,7 @@ import { initEngine, tf } from '../src/tfjs/backend.js';
 import { modelFileIO } from '../src/tfjs/model-io.js';
 import { blockNetwork, chromiumAvailable, collectPageErrors, isLocalResource, launch } from './support/browser.js';
 import { mixedPhotos } from './support/export-agreement.js';
+import { composeFrame, FRAME_HEIGHT, FRAME_WIDTH, frameAsCaptured, writeY4m } from './support/fake-camera.js';
 import { maxAbsDiff } from './support/export-fixtures.js';
 import { FIVE_CELEBRITIES, needsShared, tempDir } from './support/shared.js';
 
@@ -27,6 +28,9 @@ import { FIVE_CELEBRITIES, needsShared, tempDir } from './support/shared.js';
  */
 
 const API_KEY = 'browser-test-key';
+
+/** How far from the threshold predict's score of each face in the camera frame must be for the frame to be used. */
+const FRAME_SCORE_MARGIN = 0.05;
 
 interface TfjsPipelineJson {
   labels: string[];
@@ -136,8 +140,12 @@ describe('TF.js pipeline export of the default face model', { skip: needsShared 
       await app?.close();
     });
 
-    test('detects, aligns, embeds and decides unknown in the browser: predict\'s labels on the consumer photos', async (t) => {
-      const browser = await launch({ offline: false });
+    /**
+     * Chromium (with `args`) on the served page, browser mode chosen; it records what the page asks
+     * of anything but the server, its requests to /v1/recognize and its errors. The caller closes it.
+     */
+    async function pageInBrowserMode(args: string[] = []) {
+      const browser = await launch({ offline: false, args });
       try {
         const outside = await blockNetwork(browser.context, (u) => isLocalResource(u) || u.startsWith(`${url}/`));
         const page = await browser.context.newPage();
@@ -149,6 +157,16 @@ describe('TF.js pipeline export of the default face model', { skip: needsShared 
         await page.goto(url);
         await page.getByText(/Ready: \d+ people known/).waitFor();
         await page.getByLabel('In this browser (TF.js)').check();
+        return { browser, page, errors, recognitions, outside };
+      } catch (err) {
+        await browser.close();
+        throw err;
+      }
+    }
+
+    test('detects, aligns, embeds and decides unknown in the browser: predict\'s labels on the consumer photos', async (t) => {
+      const { browser, page, errors, recognitions, outside } = await pageInBrowserMode();
+      try {
         let faces = 0;
         let unknown = 0;
         const disagreements: string[] = [];
@@ -174,6 +192,49 @@ describe('TF.js pipeline export of the default face model', { skip: needsShared 
         assert.ok(disagreements.length <= 1, disagreements.join('\n'));
         assert.deepEqual(recognitions, [], 'no recognition went to the server');
         assert.match((await page.locator('#latency').textContent()) ?? '', /\(browser\)/);
+        assert.deepEqual(errors, []);
+        assert.deepEqual(outside, [], 'nothing but the server was contacted');
+      } finally {
+        await browser.close();
+      }
+    });
+
+    test('the camera loop in browser mode: a fake camera\'s frames (a known person beside a stranger) get predict\'s names, with no request to the server', async (t) => {
+      // the first pair of photos whose frame predict reads as two faces, each clear of the threshold, so
+      // the frame's video round trip (4:2:0, resampling in the browser) cannot flip a label
+      const knownPhotos = photos.filter((f) => f.startsWith(path.join(FIVE_CELEBRITIES, 'val')));
+      const strangers = photos.filter((f) => f.includes(`${path.sep}bbt${path.sep}`));
+      const recognizer = await loadRecognizer(modelDir);
+      let frame: { rgb: Buffer; want: FaceResult[]; from: string[] } | undefined;
+      try {
+        for (let i = 0; i < Math.min(knownPhotos.length, strangers.length) && !frame; i++) {
+          const from = [knownPhotos[i]!, strangers[i]!];
+          const rgb = await composeFrame(from);
+          const want = await recognizer.predict(await frameAsCaptured(rgb));
+          if (want.length === 2 && want.some((f) => f.label !== 'unknown') && want.some((f) => f.label === 'unknown') && want.every((f) => Math.abs(f.score - pipeline.threshold) >= FRAME_SCORE_MARGIN)) frame = { rgb, want, from };
+        }
+      } finally {
+        recognizer.dispose();
+      }
+      assert.ok(frame, 'a pair of photos predict reads clearly as a known person and a stranger');
+      const video = path.join(await tempDir('fake-camera'), 'frames.y4m');
+      await writeY4m(video, frame.rgb);
+      const { browser, page, errors, recognitions, outside } = await pageInBrowserMode(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${video}`]);
+      try {
+        await page.getByRole('button', { name: 'Start camera' }).click();
+        // the first frame loads the model into the browser (the status says so), the next ones are recognized at once
+        // the loop has recognized several frames once the meter counts more than one recognition
+        await page.waitForFunction(() => Number(document.getElementById('fps')!.textContent) > 0, undefined, { timeout: 120_000 });
+        const labels = await page.locator('#faces li[data-label]').evaluateAll((items) => items.map((li) => (li as HTMLElement).dataset.label!));
+        const { width, height } = await page.locator('#video').evaluate((v) => ({ width: (v as HTMLVideoElement).videoWidth, height: (v as HTMLVideoElement).videoHeight }));
+        t.diagnostic(`camera loop in browser mode on ${frame.from.map((f) => path.basename(f)).join(' + ')}: page ${labels.join(', ')}, predict ${frame.want.map((f) => `${f.label} ${f.score.toFixed(3)}`).join(', ')}; last frame ${await page.locator('#latency').textContent()} on the shared machine`);
+        assert.deepEqual({ width, height }, { width: FRAME_WIDTH, height: FRAME_HEIGHT }, 'the page plays the fake camera\'s frames');
+        assert.deepEqual(labels, frame.want.map((f) => f.label));
+        assert.match((await page.locator('#latency').textContent()) ?? '', /\(browser\)/);
+        assert.match((await page.locator('#status').textContent()) ?? '', /^Model loaded in the browser/);
+        await page.getByRole('button', { name: 'Stop camera' }).click();
+        await page.getByText('Camera off.').waitFor();
+        assert.deepEqual(recognitions, [], 'no recognition went to the server');
         assert.deepEqual(errors, []);
         assert.deepEqual(outside, [], 'nothing but the server was contacted');
       } finally {

@@ -19,6 +19,7 @@ import { trainTinyModel } from './support/tiny-model.js';
 // Debian's python3-h5py installs for the system interpreter, not for a pyenv/venv python on PATH.
 const PYTHON = process.env.FACETRAIN_PYTHON ?? '/usr/bin/python3';
 const DUMP_SCRIPT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/support/h5py-dump.py');
+const NUMPY_FORWARD_SCRIPT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/support/h5-numpy-forward.py');
 const hasH5py = spawnSync(PYTHON, ['-c', 'import h5py'], { stdio: 'ignore' }).status === 0;
 if (!hasH5py && process.env.CI) throw new Error(`CI=true but ${PYTHON} cannot import h5py; .ci/run must apt-get install python3-h5py`);
 const needsH5py: string | false = hasH5py ? false : `${PYTHON} has no h5py (apt-get install python3-h5py)`;
@@ -247,11 +248,35 @@ test('face-embedding head Input(1024) -> Dropout -> Dense(softmax), functional a
   vectors.dispose();
 });
 
+/**
+ * The .h5 run forward by numpy alone in another process (test/support/h5-numpy-forward.py: h5py
+ * reads the layer config and weights, numpy computes each Keras layer): no Keras, no facetrain.
+ */
+function forwardWithNumpy(file: string, inputs: tf.Tensor): { name: string; values: Float32Array }[] {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'facetrain-h5-numpy-'));
+  try {
+    const [inputFile, outputFile] = [path.join(dir, 'inputs.bin'), path.join(dir, 'outputs.bin')];
+    writeFileSync(inputFile, inputs.dataSync() as Float32Array);
+    const run = spawnSync(PYTHON, [NUMPY_FORWARD_SCRIPT, file, inputFile, inputs.shape.join(','), outputFile], { encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    const bytes = readFileSync(outputFile);
+    const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    let offset = 0;
+    return (JSON.parse(run.stdout) as { name: string; shape: number[] }[]).map(({ name, shape }) => {
+      const size = shape.reduce((a, b) => a * b, 1);
+      offset += size;
+      return { name, values: all.subarray(offset - size, offset) };
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Keras layer classes the pipeline .h5 of a base must contain beyond Conv2D/Dense: its PReLUs and mirror image, the per-person maximum. */
 const PIPELINE_KERAS_CLASSES = { faceres: ['GlobalMaxPooling1D', 'UnitNormalization'], mobilefacenet: ['GlobalMaxPooling1D', 'UnitNormalization', 'PReLU', 'Permute', 'Add'] } as const;
 
 for (const base of ['faceres', 'mobilefacenet'] as const) {
-  test(`${base} model as Keras layers (the pipeline's embedding, probabilities and scores, described in attributes): h5py reads it, loadKerasH5 computes what the exported ONNX does`, { skip }, async () => {
+  test(`${base} model as Keras layers (the pipeline's embedding, probabilities and scores, described in attributes): h5py reads it, loadKerasH5 and a numpy forward pass of it compute what the exported ONNX does`, { skip }, async () => {
     const tiny = await trainTinyModel(['ben_afflek', 'madonna'], { base, photosPerPerson: 4 });
     try {
       const outDir = path.join(tiny.root, 'export');
@@ -270,9 +295,13 @@ for (const base of ['faceres', 'mobilefacenet'] as const) {
       const session = await ort.InferenceSession.create(path.join(outDir, 'model.onnx'));
       const onnx = await session.run({ input: new ort.Tensor('float32', inputs.dataSync() as Float32Array, inputs.shape) });
       const actual = loaded.predict(inputs) as tf.Tensor[];
+      const numpy = forwardWithNumpy(file!, inputs);
+      assert.equal(numpy.length, 3);
       ['embedding', 'probabilities', 'scores'].forEach((name, i) => {
         const diff = maxAbsDiff(actual[i]!.dataSync(), onnx[name]!.data as Float32Array);
         assert.ok(diff <= 1e-4, `${base} ${name}: .h5 and ONNX differ by ${diff}`);
+        const numpyDiff = maxAbsDiff(numpy[i]!.values, onnx[name]!.data as Float32Array);
+        assert.ok(numpyDiff <= 1e-4, `${base} ${name}: the .h5 run by numpy (${numpy[i]!.name}) and ONNX differ by ${numpyDiff}`);
       });
       tf.dispose([inputs, ...actual]);
       loaded.dispose();

@@ -1,19 +1,44 @@
 #!/usr/bin/env node
 // Recognizes faces with a facetrain export and nothing of facetrain: onnxruntime-node runs the
-// detector and the recognizer, sharp decodes, and everything between (anchors, search views,
-// alignment, the unknown decision) follows export/pipeline.json.
+// detector, the landmark network and the recognizer, sharp decodes, and everything between
+// (anchors, search views, alignment, the unknown decision) follows export/pipeline.json.
 //
 //   node recognize.mjs <export-dir> <photo>...
 //
 // prints one JSON line per photo: {"file", "faces": [{"box", "label", "score"}]}, labels as
 // `facetrain predict` names them (`unknown` included).
+//
+// As a module, loadPipeline(dir, runtime) runs the same steps on another runtime's files: facetrain's
+// tests pass LiteRT.js on the .tflite files (detector.tflite, landmarks.tflite, model*.tflite).
+import { realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 
 const DETECTOR_SIZE = 256;
 const VIEWS_PER_RUN = 16;
+
+// ---- runtime: loads a network file; run(values, shape) gives its outputs by name ----
+
+/**
+ * onnxruntime-node, any batch. Another runtime has the same shape: `format` (the key of each
+ * network's `files` in pipeline.json), `maxBatch` (TFLite: 1) and `load(file)`.
+ */
+export const ONNX_RUNTIME = {
+  format: 'onnx',
+  maxBatch: Infinity,
+  async load(file) {
+    const session = await ort.InferenceSession.create(file);
+    return {
+      async run(values, shape) {
+        const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', values, shape) });
+        return Object.fromEntries(session.outputNames.map((name) => [name, out[name].data]));
+      },
+    };
+  },
+};
 
 // ---- decoding (as the pipeline's alignment.cropFrom says) ----
 
@@ -91,9 +116,10 @@ function iou(a, b) {
 }
 
 class Detector {
-  constructor(session, spec) {
-    this.session = session;
+  constructor(network, spec, maxBatch) {
+    this.network = network;
     this.spec = spec;
+    this.viewsPerRun = Math.min(VIEWS_PER_RUN, maxBatch);
     this.anchors = anchorsOf(spec.anchors);
     const [first] = spec.anchors.layers;
     this.fineCount = first.grid * first.grid * first.anchorsPerCell;
@@ -107,12 +133,12 @@ class Detector {
   async run(image, views) {
     const rows = [];
     const perView = DETECTOR_SIZE * DETECTOR_SIZE * 3;
-    for (let start = 0; start < views.length; start += VIEWS_PER_RUN) {
-      const batch = views.slice(start, start + VIEWS_PER_RUN);
+    for (let start = 0; start < views.length; start += this.viewsPerRun) {
+      const batch = views.slice(start, start + this.viewsPerRun);
       const input = new Float32Array(batch.length * perView);
       batch.forEach((view, v) => writeView(image, view, input, v * perView));
-      const out = await this.session.run({ [this.spec.input.name]: new ort.Tensor('float32', input, [batch.length, DETECTOR_SIZE, DETECTOR_SIZE, 3]) });
-      const { fineScores, fineBoxes, coarseScores, coarseBoxes } = Object.fromEntries(Object.entries(this.names).map(([k, name]) => [k, out[name].data]));
+      const out = await this.network.run(input, [batch.length, DETECTOR_SIZE, DETECTOR_SIZE, 3]);
+      const { fineScores, fineBoxes, coarseScores, coarseBoxes } = Object.fromEntries(Object.entries(this.names).map(([k, name]) => [k, out[name]]));
       const coarse = this.anchors.length - this.fineCount;
       batch.forEach((_, v) => {
         rows.push((a) => (a < this.fineCount
@@ -156,7 +182,9 @@ class Detector {
     const candidates = views.flatMap((view, i) => this.decode(rows[i], view).filter((f) => !cut(f, view) && !tooSmall(f, view)));
     const kept = [];
     for (const face of candidates.sort((a, b) => b.score - a.score)) if (kept.every((k) => iou(k.box, face.box) <= iouThreshold)) kept.push(face);
-    return kept.sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
+    // a face narrower than minFaceFraction of the shorter side was found by chance (no view looks for it)
+    const wide = kept.filter((f) => f.box.width >= search.minFaceFraction * Math.min(image.width, image.height));
+    return wide.sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
   }
 }
 
@@ -234,10 +262,10 @@ function greyCrop(image, box, side) {
 }
 
 /** The five alignment points of a face found in `image` (the landmark network on its box). */
-async function fivePoints(session, spec, image, face) {
+async function fivePoints(network, spec, image, face) {
   const [, , side] = spec.input.shape;
-  const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', greyCrop(image, face.box, side), spec.input.shape) });
-  const xy = out[session.outputNames[0]].data;
+  const out = await network.run(greyCrop(image, face.box, side), spec.input.shape);
+  const [xy] = Object.values(out);
   const point = (i) => [face.box.x + xy[2 * i] * face.box.width, face.box.y + xy[2 * i + 1] * face.box.height];
   return spec.fivePoints.from68.map((indices) => {
     const ps = indices.map(point);
@@ -245,15 +273,23 @@ async function fivePoints(session, spec, image, face) {
   });
 }
 
-async function loadPipeline(dir) {
+/**
+ * The export's networks on `runtime`, the recognizer in `recognizerFormat` (a key of
+ * pipeline.json's recognizer.files, e.g. 'tflite-int8'; by default the runtime's own format).
+ */
+export async function loadPipeline(dir, runtime = ONNX_RUNTIME, recognizerFormat = runtime.format) {
   const spec = JSON.parse(await readFile(path.join(dir, 'pipeline.json'), 'utf8'));
   if (spec.format !== 'facetrain-pipeline' || spec.version !== 1) throw new Error(`${dir}/pipeline.json: not a facetrain pipeline description (version 1)`);
+  const file = (files, format) => {
+    if (!files[format]) throw new Error(`${dir}/pipeline.json: no ${format} file of ${Object.values(files).join(', ')}; export that format`);
+    return path.join(dir, files[format]);
+  };
   const [detector, recognizer, landmarks] = await Promise.all([
-    ort.InferenceSession.create(path.join(dir, spec.detector.files.onnx)),
-    ort.InferenceSession.create(path.join(dir, spec.recognizer.files.onnx)),
-    spec.landmarks ? ort.InferenceSession.create(path.join(dir, spec.landmarks.files.onnx)) : undefined,
+    runtime.load(file(spec.detector.files, runtime.format)),
+    runtime.load(file(spec.recognizer.files, recognizerFormat)),
+    spec.landmarks ? runtime.load(file(spec.landmarks.files, runtime.format)) : undefined,
   ]);
-  return { spec, detector: new Detector(detector, spec.detector), recognizer, landmarks };
+  return { spec, detector: new Detector(detector, spec.detector, runtime.maxBatch), recognizer, landmarks, maxBatch: runtime.maxBatch };
 }
 
 /** Where the alignment points are for a face: the detector's keypoints or the landmark network's five. */
@@ -277,8 +313,23 @@ function eyeScale(face, size, alignment) {
   return (alignment.eyeDistance * size) / Math.hypot(right[0] - left[0], right[1] - left[1]);
 }
 
-async function recognizeFile(pipeline, file) {
-  const { spec, detector, recognizer } = pipeline;
+/** Runs the recognizer on `faces` crops in batches the runtime takes: its `probabilities` and `score`, all faces in a row. */
+async function recognize(pipeline, input, faces, size) {
+  const perFace = size * size * 3;
+  const people = pipeline.spec.labels.length;
+  const [probabilities, score] = [new Float32Array(faces * people), new Float32Array(faces)];
+  const perRun = Math.min(faces, pipeline.maxBatch);
+  for (let start = 0; start < faces; start += perRun) {
+    const count = Math.min(perRun, faces - start);
+    const out = await pipeline.recognizer.run(input.subarray(start * perFace, (start + count) * perFace), [count, size, size, 3]);
+    probabilities.set(out.probabilities.subarray(0, count * people), start * people);
+    score.set(out.score.subarray(0, count), start);
+  }
+  return { probabilities, score };
+}
+
+export async function recognizeFile(pipeline, file) {
+  const { spec, detector } = pipeline;
   const { alignment } = spec;
   const size = alignment.size;
   const bytes = await readFile(file);
@@ -296,7 +347,7 @@ async function recognizeFile(pipeline, file) {
     cropFrom = await decode(bytes, Math.ceil(Math.max(image.width, image.height) * Math.min(enlargement, scale)));
     cropScale = cropFrom.width / image.width;
   }
-  const { mean, std, name } = spec.recognizer.input;
+  const { mean, std } = spec.recognizer.input;
   const input = new Float32Array(faces.length * size * size * 3);
   for (const [i, face] of faces.entries()) {
     const scaled = { box: { x: face.box.x * cropScale, y: face.box.y * cropScale, width: face.box.width * cropScale, height: face.box.height * cropScale }, landmarks: face.landmarks.map(([x, y]) => [x * cropScale, y * cropScale]) };
@@ -304,10 +355,8 @@ async function recognizeFile(pipeline, file) {
     const crop = warp(cropFrom, similarity(points, alignment.points.map((p) => p.to)), size);
     for (let j = 0; j < crop.length; j++) input[i * crop.length + j] = (crop[j] - mean) / std;
   }
-  const out = await recognizer.run({ [name]: new ort.Tensor('float32', input, [faces.length, size, size, 3]) });
+  const { probabilities, score } = await recognize(pipeline, input, faces.length, size);
   const people = spec.labels.length;
-  const probabilities = out.probabilities.data;
-  const score = out.score.data;
   return {
     file,
     faces: faces.map((face, i) => {
@@ -339,7 +388,10 @@ async function main() {
   process.exit(failed ? 1 : 0);
 }
 
-main().catch((err) => {
-  process.stderr.write(`error: ${err.message.split('\n')[0]}\n`);
-  process.exit(1);
-});
+// run as a program (also through npm's bin link), not when imported
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err) => {
+    process.stderr.write(`error: ${err.message.split('\n')[0]}\n`);
+    process.exit(1);
+  });
+}

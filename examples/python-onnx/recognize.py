@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Recognizes faces with a facetrain export, without facetrain: onnxruntime runs the detector and the
-recognizer, Pillow decodes, numpy does the rest as export/pipeline.json describes it. A line-by-line
-port of examples/node-onnx/recognize.mjs (the tested reference consumer); this one is NOT run by
-facetrain's tests (onnxruntime and Pillow are not installed on its CI machine).
+"""Recognizes faces with a facetrain export, without facetrain: onnxruntime runs the detector, the
+landmark network (when pipeline.json lists one) and the recognizer, Pillow decodes, numpy does the
+rest as export/pipeline.json describes it. A port of examples/node-onnx/recognize.mjs (the tested
+reference consumer), step by step; this one is NOT run by facetrain's tests: its CI machine is
+offline but for npm and Debian, and Debian 12 has no onnxruntime (see README.md here).
 
     pip install -r requirements.txt
     python recognize.py <export-dir> <photo>...
@@ -23,6 +24,7 @@ VIEWS_PER_RUN = 16
 
 
 def decode(file, max_side=None):
+    """The photo as H x W x 3 uint8 (EXIF orientation applied, white behind transparency), its longer side at most max_side; and its stored longer side."""
     image = ImageOps.exif_transpose(Image.open(file))
     if image.mode in ("RGBA", "LA", "P"):
         image = image.convert("RGBA")
@@ -139,7 +141,40 @@ class Detector:
         for face in sorted(candidates, key=lambda f: -f["score"]):
             if all(iou(k["box"], face["box"]) <= self.spec["iouThreshold"] for k in kept):
                 kept.append(face)
-        return sorted(kept, key=lambda f: -f["box"][2] * f["box"][3])
+        # a face narrower than minFaceFraction of the shorter side was found by chance (no view looks for it)
+        wide = [f for f in kept if f["box"][2] >= search["minFaceFraction"] * min(width, height)]
+        return sorted(wide, key=lambda f: -f["box"][2] * f["box"][3])
+
+
+def search_side(width, height, search):
+    """The side a W x H photo is searched at (pipeline.detector.search.searchSide)."""
+    longer = max(width, height)
+    wanted = math.ceil(longer * search["minFaceSize"] / max(search["minFaceSize"], search["minFaceFraction"] * min(width, height)))
+    return min(search["maxSide"], longer if wanted >= longer - 2 else wanted)
+
+
+def grey_crop(image, box, side):
+    """side x side grey values (luma / 256) of the box, bilinear, edge pixels repeated past the photo (pipeline.landmarks.input)."""
+    x, y, w, h = box
+    height, width = image.shape[:2]
+    luma = image.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    u = np.clip(x + (np.arange(side) + 0.5) * (w / side) - 0.5, 0, width - 1)
+    v = np.clip(y + (np.arange(side) + 0.5) * (h / side) - 0.5, 0, height - 1)
+    x0, y0 = np.floor(u).astype(int), np.floor(v).astype(int)
+    x1, y1 = np.minimum(x0 + 1, width - 1), np.minimum(y0 + 1, height - 1)
+    fx, fy = (u - x0)[None, :], (v - y0)[:, None]
+    top = luma[y0][:, x0] * (1 - fx) + luma[y0][:, x1] * fx
+    bottom = luma[y1][:, x0] * (1 - fx) + luma[y1][:, x1] * fx
+    return ((top * (1 - fy) + bottom * fy) / 256).astype(np.float32)
+
+
+def five_points(session, spec, image, face):
+    """The five alignment points of a face (the landmark network on its box, 68 points reduced as pipeline.landmarks.fivePoints says)."""
+    x, y, w, h = face["box"]
+    shape = spec["input"]["shape"]
+    (xy,) = session.run(None, {session.get_inputs()[0].name: grey_crop(image, face["box"], shape[2]).reshape(shape)})
+    points = [(x + xy.ravel()[2 * i] * w, y + xy.ravel()[2 * i + 1] * h) for i in range(xy.size // 2)]
+    return [tuple(np.mean([points[i] for i in indices], axis=0)) for indices in spec["fivePoints"]["from68"]]
 
 
 def similarity(src, dst):
@@ -171,22 +206,37 @@ def warp(image, m, size):
     return np.floor(top * (1 - fy) + bottom * fy + 0.5).astype(np.uint8)
 
 
-def recognize(directory, spec, detector, recognizer, file):
+def eye_scale(face, size, eye_placement):
+    """The eye-placement crop's scale, which picks the decode size as predict does (pipeline.alignment.cropFrom)."""
+    (lx, ly), (rx, ry) = face["landmarks"][0], face["landmarks"][1]
+    return eye_placement["eyeDistance"] * size / math.hypot(rx - lx, ry - ly)
+
+
+def alignment_points(spec, landmarks, image, face):
+    """Where the alignment points are for a face: the detector's keypoints or the landmark network's five."""
+    source = face["landmarks"] if spec["alignment"]["landmarkSource"] != "landmarks" else five_points(landmarks, spec["landmarks"], image, face)
+    return [source[p["index"]] for p in spec["alignment"]["points"]]
+
+
+def recognize(spec, detector, recognizer, landmarks, file):
     alignment, size = spec["alignment"], spec["alignment"]["size"]
-    image, stored = decode(file, spec["detector"]["search"]["maxSide"])
+    with Image.open(file) as stored_image:
+        stored_w, stored_h = ImageOps.exif_transpose(stored_image).size
+    image, stored = decode(file, search_side(stored_w, stored_h, spec["detector"]["search"]))
     scale = stored / max(image.shape[:2])
     faces = detector.detect(image)
     if not faces:
         return {"file": file, "faces": []}
-    points = lambda face, k: [(face["landmarks"][p["index"]][0] * k, face["landmarks"][p["index"]][1] * k) for p in alignment["points"]]
-    targets = [p["to"] for p in alignment["points"]]
-    enlargement = max([1.0] + [math.hypot(*similarity(points(f, 1), targets)[:2]) for f in faces])
+    # a face smaller in the shrunk photo than in its crop is cut from a larger decode
+    enlargement = max([1.0] + [eye_scale(f, size, alignment["eyePlacement"]) for f in faces])
     crop_from, crop_scale = image, 1.0
     if enlargement > 1.01 and scale > 1.01:
         crop_from, _ = decode(file, math.ceil(max(image.shape[:2]) * min(enlargement, scale)))
         crop_scale = crop_from.shape[1] / image.shape[1]
+    targets = [p["to"] for p in alignment["points"]]
+    scaled = lambda f: {"box": tuple(v * crop_scale for v in f["box"]), "landmarks": [(x * crop_scale, y * crop_scale) for x, y in f["landmarks"]]}
     spec_in = spec["recognizer"]["input"]
-    crops = np.stack([warp(crop_from, similarity(points(f, crop_scale), targets), size) for f in faces]).astype(np.float32)
+    crops = np.stack([warp(crop_from, similarity(alignment_points(spec, landmarks, crop_from, scaled(f)), targets), size) for f in faces]).astype(np.float32)
     probabilities, score = recognizer.run(["probabilities", "score"], {spec_in["name"]: (crops - spec_in["mean"]) / spec_in["std"]})
     result = []
     for i, face in enumerate(faces):
@@ -203,10 +253,14 @@ def main():
     directory = sys.argv[1]
     with open(os.path.join(directory, "pipeline.json")) as f:
         spec = json.load(f)
-    detector = Detector(ort.InferenceSession(os.path.join(directory, spec["detector"]["files"]["onnx"])), spec["detector"])
-    recognizer = ort.InferenceSession(os.path.join(directory, spec["recognizer"]["files"]["onnx"]))
+    if spec.get("format") != "facetrain-pipeline" or spec.get("version") != 1:
+        sys.exit(f"error: {directory}/pipeline.json: not a facetrain pipeline description (version 1)")
+    session = lambda files: ort.InferenceSession(os.path.join(directory, files["onnx"]))
+    detector = Detector(session(spec["detector"]["files"]), spec["detector"])
+    recognizer = session(spec["recognizer"]["files"])
+    landmarks = session(spec["landmarks"]["files"]) if "landmarks" in spec else None
     for file in sys.argv[2:]:
-        print(json.dumps(recognize(directory, spec, detector, recognizer, file)), flush=True)
+        print(json.dumps(recognize(spec, detector, recognizer, landmarks, file)), flush=True)
 
 
 if __name__ == "__main__":

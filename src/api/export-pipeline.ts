@@ -17,7 +17,7 @@ import { FacetrainError } from '../errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { PRODUCER_VERSION } from '../export/export-model.js';
 import { blazeFaceTflite } from '../export/blazeface-tflite.js';
-import { DETECTOR_ONNX_FILE, DETECTOR_TFLITE_FILE, describePipeline, embeddingNetworkOutput, LANDMARKS_ONNX_FILE, onnxOutputs, PIPELINE_FILE, PIPELINE_OUTPUTS, pipelineIr, pipelineMetadata, type PipelineDescription, type PipelineNetworks, withOnnxMetadata } from '../export/pipeline.js';
+import { DETECTOR_ONNX_FILE, DETECTOR_TFLITE_FILE, describePipeline, embeddingNetworkOutput, LANDMARKS_ONNX_FILE, LANDMARKS_TFLITE_FILE, landmarksTflite, onnxOutputs, PIPELINE_FILE, PIPELINE_OUTPUTS, pipelineIr, pipelineMetadata, type PipelineDescription, type PipelineNetworks, withOnnxMetadata } from '../export/pipeline.js';
 
 /** Recognizer formats the pipeline is written in (TFLite: batch 1). */
 export type PipelineFormat = 'onnx' | TfliteFormat;
@@ -37,6 +37,8 @@ export interface PipelineExport {
   detectorTflite?: Uint8Array;
   /** The landmark network, when the alignment uses one. */
   landmarksOnnx?: Uint8Array;
+  /** The landmark network as TFLite, beside TFLite recognizers, when the alignment uses one. */
+  landmarksTflite?: Uint8Array;
 }
 
 /** The recognizer's file name in the export folder, per format written (.h5 included). */
@@ -60,21 +62,23 @@ export async function buildPipelineExport(manifest: ModelManifest, networks: Pip
   const detectorModel = await loadHumanModel('blazeface');
   let detectorBytes: Uint8Array;
   let detectorTflite: Uint8Array | undefined;
+  let description: PipelineDescription;
   try {
     detectorBytes = blazeFaceOnnx(detectorModel);
-    detectorTflite = withTflite ? blazeFaceTflite(detectorModel) : undefined;
+    description = describePipeline({
+      base: manifest.base.name,
+      labels: manifest.labels,
+      threshold: manifest.threshold,
+      input: manifest.input,
+      recognizerFiles: files,
+      detectorOutputs: onnxOutputs(detectorBytes),
+      detectorTflite: withTflite,
+    });
+    const pipelineJson = JSON.stringify(description, null, 2);
+    detectorTflite = withTflite ? blazeFaceTflite(detectorModel, { rows: String(description.detector.rows), file: PIPELINE_FILE, pipelineJson }) : undefined;
   } finally {
     detectorModel.dispose();
   }
-  const description = describePipeline({
-    base: manifest.base.name,
-    labels: manifest.labels,
-    threshold: manifest.threshold,
-    input: manifest.input,
-    recognizerFiles: files,
-    detectorOutputs: onnxOutputs(detectorBytes),
-    detectorTflite: withTflite,
-  });
   const metadata = pipelineMetadata(description);
   const ir = pipelineIr(networks, withTflite ? 'TFLite' : files.h5 ? 'Keras .h5' : 'ONNX');
   const name = `facetrain-${manifest.base.name}-pipeline`;
@@ -86,6 +90,7 @@ export async function buildPipelineExport(manifest: ModelManifest, networks: Pip
     recognizer: { model: networks.head, labels: manifest.labels, input: perChannelInput(manifest.input) },
     pipeline: { outputs, descriptionFile: { name: PIPELINE_FILE, text: JSON.stringify(description, null, 2) }, quantizeUntil: embeddingNetworkOutput(ir) },
   });
+  const landmarksBytes = manifest.input.landmarks ? new Uint8Array(await readFile(landmarkModelPath())) : undefined;
   return {
     description,
     metadata,
@@ -93,9 +98,8 @@ export async function buildPipelineExport(manifest: ModelManifest, networks: Pip
     recognizers: Object.fromEntries(formats.map((f) => [f, f === 'onnx' ? irToOnnx(ir, { metadata, producerVersion: PRODUCER_VERSION, name, outputNames: [...PIPELINE_OUTPUTS] }) : tflite(f)])),
     detectorOnnx: withOnnxMetadata(detectorBytes, { 'facetrain.role': 'detector', 'facetrain.pipeline': metadata['facetrain.pipeline']! }),
     detectorTflite,
-    landmarksOnnx: manifest.input.landmarks
-      ? withOnnxMetadata(new Uint8Array(await readFile(landmarkModelPath())), { 'facetrain.role': 'landmarks', 'facetrain.pipeline': metadata['facetrain.pipeline']! })
-      : undefined,
+    landmarksOnnx: landmarksBytes && withOnnxMetadata(landmarksBytes, { 'facetrain.role': 'landmarks', 'facetrain.pipeline': metadata['facetrain.pipeline']! }),
+    landmarksTflite: landmarksBytes && withTflite ? landmarksTflite(landmarksBytes, JSON.stringify(description, null, 2)) : undefined,
   };
 }
 
@@ -116,15 +120,27 @@ export function pipelineKerasAttributes(pipeline: PipelineExport): Record<string
   return { ...pipeline.metadata, 'unknown.score': `no score output: score = min(1, max(0, scores[argmax(probabilities)])); ${pipeline.description.decision.label}` };
 }
 
-/** Writes the detector and pipeline.json beside the recognizer, each atomically. */
-export async function writePipelineFiles(outDir: string, pipeline: PipelineExport): Promise<string[]> {
-  const detector = path.join(outDir, DETECTOR_ONNX_FILE);
-  const description = path.join(outDir, PIPELINE_FILE);
-  await writeFileAtomic(detector, pipeline.detectorOnnx);
-  const detectorTflite = pipeline.detectorTflite ? [path.join(outDir, DETECTOR_TFLITE_FILE)] : [];
-  if (pipeline.detectorTflite) await writeFileAtomic(detectorTflite[0]!, pipeline.detectorTflite);
-  const landmarks = pipeline.landmarksOnnx ? [path.join(outDir, LANDMARKS_ONNX_FILE)] : [];
-  if (pipeline.landmarksOnnx) await writeFileAtomic(landmarks[0]!, pipeline.landmarksOnnx);
-  await writeFileAtomic(description, `${JSON.stringify(pipeline.description, null, 2)}\n`);
-  return [detector, ...detectorTflite, ...landmarks, description];
+/** A shared file of the pipeline: `format` names the runtime that reads it ('pipeline' for pipeline.json). */
+export interface PipelineFileWritten {
+  format: 'onnx' | 'tflite' | 'pipeline';
+  file: string;
+}
+
+/** Writes the detector, the landmark network and pipeline.json beside the recognizer, each atomically. */
+export async function writePipelineFiles(outDir: string, pipeline: PipelineExport): Promise<PipelineFileWritten[]> {
+  const files: { format: PipelineFileWritten['format']; name: string; bytes: Uint8Array | string | undefined }[] = [
+    { format: 'onnx', name: DETECTOR_ONNX_FILE, bytes: pipeline.detectorOnnx },
+    { format: 'tflite', name: DETECTOR_TFLITE_FILE, bytes: pipeline.detectorTflite },
+    { format: 'onnx', name: LANDMARKS_ONNX_FILE, bytes: pipeline.landmarksOnnx },
+    { format: 'tflite', name: LANDMARKS_TFLITE_FILE, bytes: pipeline.landmarksTflite },
+    { format: 'pipeline', name: PIPELINE_FILE, bytes: `${JSON.stringify(pipeline.description, null, 2)}\n` },
+  ];
+  const written: PipelineFileWritten[] = [];
+  for (const { format, name, bytes } of files) {
+    if (bytes === undefined) continue;
+    const file = path.join(outDir, name);
+    await writeFileAtomic(file, bytes);
+    written.push({ format, file });
+  }
+  return written;
 }

@@ -38,7 +38,8 @@ export interface ExportDirOptions {
   outDir?: string;
   /** Photos (`<person>/*`) to calibrate int8 activations on; needed for tflite-int8. */
   calibration?: string;
-  onWritten?: (format: ModelFormat, file: string) => void;
+  /** Called per file written: a recognizer with its format, a shared pipeline file with the runtime that reads it ('pipeline': pipeline.json). */
+  onWritten?: (format: ModelFormat | 'pipeline', file: string) => void;
 }
 
 /** `all`, or a comma list of formats, checked: the error lists what exists. */
@@ -177,7 +178,7 @@ export async function exportModelDir(modelDir: string, formats: ModelFormat[], o
       options.onWritten?.(format, out);
     }
     // the detector, landmarks and pipeline.json, once, beside the recognizers
-    if (pipeline) for (const file of await writePipelineFiles(outDir, pipeline)) options.onWritten?.(pipelineFormats[0]!, file);
+    if (pipeline) for (const { format, file } of await writePipelineFiles(outDir, pipeline)) options.onWritten?.(format, file);
     await writeFileAtomic(path.join(outDir, MANIFEST_FILE), JSON.stringify(manifest, null, 2));
     return written;
   } finally {

@@ -14,7 +14,8 @@ import {
   ReshapeOptions,
   TensorType,
 } from '../graph/tflite-schema/generated/schema_generated.js';
-import { bytes, type OpSpec, type OptionsSpec, serialize, type TensorSpec } from './tflite.js';
+import { bytes, type OpSpec, type OptionsSpec, serialize, type TensorSpec, withPackedFiles } from './tflite.js';
+import { buildNetworkMetadata } from './tflite-metadata.js';
 
 /**
  * BlazeFace (the TF.js graph of @vladmandic/human that facetrain detects with) as a float32 TFLite
@@ -150,7 +151,7 @@ class BlazeFaceToTflite {
     }
   }
 
-  build(): Uint8Array {
+  build(description?: DetectorDescription): Uint8Array {
     const outputs = this.model.outputNodes.map(nodeName);
     for (const node of topologicalOrder(compiledGraph(this.model), outputs)) this.convert(node);
     // an output read twice (Identity) would be one tensor named twice: each output gets its node's name
@@ -159,11 +160,30 @@ class BlazeFaceToTflite {
       this.tensors[id]!.name = name;
       return id;
     });
-    return serialize(this, 'facetrain BlazeFace detector');
+    if (!description) return serialize(this, 'facetrain BlazeFace detector');
+    const metadata = buildNetworkMetadata({
+      name: 'facetrain-detector',
+      description: 'BlazeFace face detector, one view per run; pipeline.json (packed) gives the anchors, the decoding, the search views and the suppression.',
+      subgraphName: 'face_detector',
+      input: { name: 'pixels', description: 'RGB view of the photo, 256 x 256, pixel / 127.5 - 1, -1 outside the photo', colorSpace: 'RGB', size: INPUT_SIZE, mean: [127.5, 127.5, 127.5], std: [127.5, 127.5, 127.5] },
+      outputs: this.outputIds.map((id) => ({ name: this.tensors[id]!.name, description: `[1, ${this.tensors[id]!.shape.slice(1).join(', ')}]: ${description.rows}` })),
+      modelFiles: [{ name: description.file, description: 'The recognition pipeline: detector anchors and decoding, alignment, unknown rule and threshold (facetrain pipeline.json)' }],
+    });
+    return withPackedFiles(serialize(this, 'facetrain BlazeFace detector', metadata), [{ name: description.file, text: description.pipelineJson }]);
   }
 }
 
-/** The BlazeFace GraphModel as .tflite bytes: input `pixels` [1, 256, 256, 3], outputs in `model.outputNodes` order. */
-export function blazeFaceTflite(model: GraphModel): Uint8Array {
-  return new BlazeFaceToTflite(model).build();
+/** What the detector's TFLite metadata says: how its rows read, and the pipeline description packed beside it. */
+export interface DetectorDescription {
+  rows: string;
+  file: string;
+  pipelineJson: string;
+}
+
+/**
+ * The BlazeFace GraphModel as .tflite bytes: input `pixels` [1, 256, 256, 3], outputs in
+ * `model.outputNodes` order; with `description`, TFLite metadata and the packed pipeline.json.
+ */
+export function blazeFaceTflite(model: GraphModel, description?: DetectorDescription): Uint8Array {
+  return new BlazeFaceToTflite(model).build(description);
 }

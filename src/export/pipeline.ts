@@ -4,6 +4,8 @@ import { appendLayersModel } from '../graph/from-layers.js';
 import { IrBuilder, type IrGraph, unsupported } from '../graph/ir.js';
 import { optimizeIr } from '../graph/optimize.js';
 import { ModelProto } from '../graph/onnx-schema.js';
+import { irFromOnnx } from '../graph/from-onnx.js';
+import { networkToTflite } from './tflite.js';
 import { DEFAULT_UNKNOWN_RULE, type PersonGallery } from '../evaluate/unknown-rule.js';
 import { alignedEyePositions, DEFAULT_ALIGN_CONFIG } from '../faces/align.js';
 import { DEFAULT_DETECTOR_CONFIG, LANDMARK } from '../faces/detect.js';
@@ -25,6 +27,7 @@ export const PIPELINE_FILE = 'pipeline.json';
 export const DETECTOR_ONNX_FILE = 'detector.onnx';
 export const DETECTOR_TFLITE_FILE = 'detector.tflite';
 export const LANDMARKS_ONNX_FILE = 'landmarks.onnx';
+export const LANDMARKS_TFLITE_FILE = 'landmarks.tflite';
 export const UNKNOWN_LABEL = 'unknown';
 
 export interface PipelineNetworks {
@@ -124,15 +127,45 @@ const BLAZEFACE_ANCHOR_LAYERS = Object.freeze([
   { stride: 32, grid: 8, anchorsPerCell: 6 },
 ]);
 
-/** faces/landmarks.ts as data: how the landmark network is fed and read. */
-function landmarksDescription(): Record<string, unknown> {
+const LANDMARK_NETWORK = 'fr_landmark.onnx of npm faceplugin-face-recognition-js 0.0.1 (MIT): 68 points, iBUG 300-W scheme';
+const LANDMARK_SIDE = 64;
+const LANDMARK_CROP = `the detector box, resampled to ${LANDMARK_SIDE} x ${LANDMARK_SIDE} bilinearly: input pixel (u, v) at box.x + (u + 0.5) * box.width / ${LANDMARK_SIDE} - 0.5 (y alike), edge pixels repeated past the photo`;
+const LANDMARK_OUTPUT = '136 values: 68 (x, y) as fractions of the box';
+const FIVE_POINTS_FROM_68 = Object.freeze({ from68: [[37, 38, 40, 41], [43, 44, 46, 47], [30], [48, 60], [54, 64]], rule: 'each of the five is the mean of these 68-point indices' });
+
+/** faces/landmarks.ts as data: how the landmark network is fed and read (TFLite: the same values, NHWC). */
+function landmarksDescription(withTflite: boolean): Record<string, unknown> {
   return {
-    files: { onnx: LANDMARKS_ONNX_FILE },
-    network: 'fr_landmark.onnx of npm faceplugin-face-recognition-js 0.0.1 (MIT): 68 points, iBUG 300-W scheme',
-    input: { shape: [1, 1, 64, 64], layout: 'NCHW', value: 'grey (0.299 R + 0.587 G + 0.114 B) / 256', crop: 'the detector box, resampled to 64 x 64 bilinearly: input pixel (u, v) at box.x + (u + 0.5) * box.width / 64 - 0.5 (y alike), edge pixels repeated past the photo' },
-    output: '136 values: 68 (x, y) as fractions of the box',
-    fivePoints: { from68: [[37, 38, 40, 41], [43, 44, 46, 47], [30], [48, 60], [54, 64]], rule: 'each of the five is the mean of these 68-point indices' },
+    files: { onnx: LANDMARKS_ONNX_FILE, ...(withTflite ? { tflite: LANDMARKS_TFLITE_FILE } : {}) },
+    network: LANDMARK_NETWORK,
+    input: {
+      shape: [1, 1, LANDMARK_SIDE, LANDMARK_SIDE],
+      layout: 'NCHW',
+      ...(withTflite ? { tflite: { name: 'input', shape: [1, LANDMARK_SIDE, LANDMARK_SIDE, 1], layout: 'NHWC, one channel: the same values in the same order' } } : {}),
+      value: 'grey (0.299 R + 0.587 G + 0.114 B) / 256',
+      crop: LANDMARK_CROP,
+    },
+    output: LANDMARK_OUTPUT,
+    fivePoints: FIVE_POINTS_FROM_68,
   };
+}
+
+/**
+ * The landmark network (read from its ONNX into the IR) as float32 TFLite, one face per run,
+ * its feeding and decoding in the TFLite metadata and pipeline.json packed beside it.
+ * Only float32: the network is 1.2 MB, so float16 or int8 would save under 1 MB of a pipeline's
+ * 3-10 MB and move the points the alignment depends on.
+ */
+export function landmarksTflite(landmarksOnnx: Uint8Array, pipelineJson: string): Uint8Array {
+  const ir = irFromOnnx(landmarksOnnx, 'fr_landmark.onnx', 'TFLite');
+  return networkToTflite(ir, ['landmarks'], {
+    name: 'facetrain-landmarks',
+    description: `Face landmarks for the alignment: ${LANDMARK_NETWORK}. One face per run; pipeline.json (packed) says how the five alignment points follow.`,
+    subgraphName: 'face_landmarks',
+    input: { name: 'input', description: `grey crop of a detected face: ${LANDMARK_CROP}`, colorSpace: 'GRAYSCALE', size: LANDMARK_SIDE, mean: [0], std: [256] },
+    outputs: [{ name: 'landmarks', description: `${LANDMARK_OUTPUT}; five alignment points: ${FIVE_POINTS_FROM_68.rule} ${JSON.stringify(FIVE_POINTS_FROM_68.from68)}` }],
+    modelFiles: [{ name: PIPELINE_FILE, description: 'The recognition pipeline: detector, landmarks, alignment, unknown rule and threshold (facetrain pipeline.json)' }],
+  }, [{ name: PIPELINE_FILE, text: pipelineJson }]);
 }
 
 export interface PipelineDescription {
@@ -158,7 +191,7 @@ export interface DescribeOptions {
   recognizerFiles: Record<string, string>;
   /** Names and [views, anchors, values] shapes of the detector's outputs, in its output order. */
   detectorOutputs: { name: string; shape: (number | string)[] }[];
-  /** Whether the detector is written as TFLite too (batch 1: one view per run). */
+  /** Whether the detector (and the landmark network) is written as TFLite too (batch 1: one view per run). */
   detectorTflite?: boolean;
 }
 
@@ -208,7 +241,7 @@ export function describePipeline(options: DescribeOptions): PipelineDescription 
       sampling: 'bilinear; crop pixel (u, v) samples the source at inverse(transform)(u + 0.5, v + 0.5) - 0.5; outside the photo the nearest edge pixel; rounded to 8 bits',
       cropFrom: 'the photo decoded with its EXIF orientation, white behind transparency, at the search side of the detector; a face whose crop would be enlarged (scale estimated by eyePlacement: eyeDistance * size / the eye distance the detector found, for every base) is cut from a larger decode (up to full size) whose longer side is that side times the enlargement',
     },
-    ...(input.landmarks ? { landmarks: landmarksDescription() } : {}),
+    ...(input.landmarks ? { landmarks: landmarksDescription(Boolean(options.detectorTflite)) } : {}),
     detector: {
       files: { onnx: DETECTOR_ONNX_FILE, ...(options.detectorTflite ? { tflite: DETECTOR_TFLITE_FILE } : {}) },
       network: 'BlazeFace (MediaPipe back-camera model, 256 px) from @vladmandic/human (MIT)',
@@ -228,7 +261,7 @@ export function describePipeline(options: DescribeOptions): PipelineDescription 
         minFaceSize: detector.minFaceSize,
         minFaceAtInput: detector.minFaceAtInput,
         views: 'the whole photo centred in a square of side longest * (1 + 2 * padding); plus, from side minFaceSize * 256 / minFaceAtInput doubling while minFaceAtInput * side / 256 < minFaceAtInput * wholeStep, square tiles overlapping by half (starts evenly spaced, count ceil(2 * (length - side) / side) + 1, a single centred one when side >= length)',
-        dropped: 'a tile detection within 2 input pixels of a tile edge that lies inside the photo (cut face); a detection smaller than minFaceAtInput input pixels in a view coarser than the finest',
+        dropped: 'a tile detection within 2 input pixels of a tile edge that lies inside the photo (cut face); a detection smaller than minFaceAtInput input pixels in a view coarser than the finest; after suppression, a face whose box is narrower than minFaceFraction of the photo\'s shorter side (no view looks for it)',
       },
       order: 'largest box first; predict names every face',
     },

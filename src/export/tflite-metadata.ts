@@ -47,11 +47,21 @@ function strings(b: flatbuffers.Builder, values: string[]): number[] {
   return values.map((v) => b.createString(v));
 }
 
-function inputTensorMetadata(b: flatbuffers.Builder, meta: ClassifierMetadata): number {
-  const [name, description] = strings(b, ['image', `RGB image, ${meta.imageSize}x${meta.imageSize}, normalised as (pixel - mean) / std`]);
-  const size = ImageSize.createImageSize(b, meta.imageSize, meta.imageSize);
+/** An image input: its colour space, square side and the (pixel - mean) / std normalisation per channel. */
+export interface ImageInputMetadata {
+  name: string;
+  description: string;
+  colorSpace: 'RGB' | 'GRAYSCALE';
+  size: number;
+  mean: number[];
+  std: number[];
+}
+
+function inputTensorMetadata(b: flatbuffers.Builder, input: ImageInputMetadata): number {
+  const [name, description] = strings(b, [input.name, input.description]);
+  const size = ImageSize.createImageSize(b, input.size, input.size);
   ImageProperties.startImageProperties(b);
-  ImageProperties.addColorSpace(b, ColorSpaceType.RGB);
+  ImageProperties.addColorSpace(b, ColorSpaceType[input.colorSpace]);
   ImageProperties.addDefaultSize(b, size);
   const properties = ImageProperties.endImageProperties(b);
   Content.startContent(b);
@@ -60,15 +70,15 @@ function inputTensorMetadata(b: flatbuffers.Builder, meta: ClassifierMetadata): 
   const content = Content.endContent(b);
   const normalization = NormalizationOptions.createNormalizationOptions(
     b,
-    NormalizationOptions.createMeanVector(b, meta.mean),
-    NormalizationOptions.createStdVector(b, meta.std),
+    NormalizationOptions.createMeanVector(b, input.mean),
+    NormalizationOptions.createStdVector(b, input.std),
   );
   const units = TensorMetadata.createProcessUnitsVector(b, [ProcessUnit.createProcessUnit(b, ProcessUnitOptions.NormalizationOptions, normalization)]);
   // Stats describe the normalised range a 0..255 pixel maps to.
   const stats = Stats.createStats(
     b,
-    Stats.createMaxVector(b, meta.mean.map((m, c) => (255 - m) / meta.std[c])),
-    Stats.createMinVector(b, meta.mean.map((m, c) => (0 - m) / meta.std[c])),
+    Stats.createMaxVector(b, input.mean.map((m, c) => (255 - m) / input.std[c]!)),
+    Stats.createMinVector(b, input.mean.map((m, c) => (0 - m) / input.std[c]!)),
   );
   TensorMetadata.startTensorMetadata(b);
   TensorMetadata.addName(b, name);
@@ -109,11 +119,44 @@ function outputTensorMetadata(b: flatbuffers.Builder, meta: ClassifierMetadata, 
 /** The ModelMetadata flatbuffer (file identifier M001) stored in the buffer named TFLITE_METADATA. */
 export function buildClassifierMetadata(meta: ClassifierMetadata): Uint8Array {
   const b = new flatbuffers.Builder(1024);
-  const input = inputTensorMetadata(b, meta);
+  const input = inputTensorMetadata(b, {
+    name: 'image',
+    description: `RGB image, ${meta.imageSize}x${meta.imageSize}, normalised as (pixel - mean) / std`,
+    colorSpace: 'RGB',
+    size: meta.imageSize,
+    mean: meta.mean,
+    std: meta.std,
+  });
   const outputs = meta.outputs ? meta.outputs.map((o) => (o.labels ? outputTensorMetadata(b, meta, o) : plainTensorMetadata(b, o))) : [outputTensorMetadata(b, meta)];
+  return finishModelMetadata(b, { ...meta, subgraphName: meta.outputs ? 'face_recognizer' : 'image_classifier' }, input, outputs);
+}
+
+/** A network of the pipeline other than the recognizer (the landmark network): an image in, plain outputs, described. */
+export interface NetworkMetadata {
+  name: string;
+  description: string;
+  subgraphName: string;
+  input: ImageInputMetadata;
+  outputs: { name: string; description: string }[];
+  modelFiles?: { name: string; description: string }[];
+}
+
+export function buildNetworkMetadata(meta: NetworkMetadata): Uint8Array {
+  const b = new flatbuffers.Builder(1024);
+  const input = inputTensorMetadata(b, meta.input);
+  const outputs = meta.outputs.map((o) => plainTensorMetadata(b, o));
+  return finishModelMetadata(b, meta, input, outputs);
+}
+
+function finishModelMetadata(
+  b: flatbuffers.Builder,
+  meta: { name: string; description: string; subgraphName: string; modelFiles?: { name: string; description: string }[] },
+  input: number,
+  outputs: number[],
+): Uint8Array {
   const subgraph = SubGraphMetadata.createSubGraphMetadata(
     b,
-    b.createString(meta.outputs ? 'face_recognizer' : 'image_classifier'),
+    b.createString(meta.subgraphName),
     0,
     SubGraphMetadata.createInputTensorMetadataVector(b, [input]),
     SubGraphMetadata.createOutputTensorMetadataVector(b, outputs),

@@ -6,7 +6,7 @@ import { calibrate } from './calibrate.js';
 import { type Int8Plan, type QuantizedLayer, type Quantization, correctBiases, planInt8 } from './quantize.js';
 import { subgraphFor } from './subgraph.js';
 import { float32ToFloat16 } from './float16.js';
-import { buildClassifierMetadata, LABELS_FILE, METADATA_BUFFER_NAME } from './tflite-metadata.js';
+import { buildClassifierMetadata, buildNetworkMetadata, LABELS_FILE, METADATA_BUFFER_NAME, type NetworkMetadata } from './tflite-metadata.js';
 import {
   ActivationFunctionType,
   AddOptions,
@@ -563,9 +563,24 @@ function tfliteBytes(ir: IrGraph, request: TfliteExportRequest, plan?: Int8Plan)
       modelFiles: [{ name: pipeline.descriptionFile.name, description: 'The recognition pipeline: detector, alignment, unknown rule and threshold (facetrain pipeline.json)' }],
     } : {}),
   });
-  const model = serialize(graph, `facetrain ${request.name}`, metadata);
-  const encode = (text: string) => new TextEncoder().encode(text);
-  const files = [{ name: LABELS_FILE, data: encode(`${recognizer.labels.join('\n')}\n`) }];
-  if (pipeline) files.push({ name: pipeline.descriptionFile.name, data: encode(pipeline.descriptionFile.text) });
-  return concatBytes([model, zipStored(files)]);
+  const files = [{ name: LABELS_FILE, text: `${recognizer.labels.join('\n')}\n` }];
+  if (pipeline) files.push({ name: pipeline.descriptionFile.name, text: pipeline.descriptionFile.text });
+  return withPackedFiles(serialize(graph, `facetrain ${request.name}`, metadata), files);
+}
+
+/** The model followed by the zip of its associated files, as the TFLite metadata tools pack them. */
+export function withPackedFiles(model: Uint8Array, files: { name: string; text: string }[]): Uint8Array {
+  const encoder = new TextEncoder();
+  return concatBytes([model, zipStored(files.map((f) => ({ name: f.name, data: encoder.encode(f.text) })))]);
+}
+
+/**
+ * A float32 network of the pipeline other than the recognizer (the landmark network read from
+ * its ONNX), written by the same builder: input `input`, its outputs named `outputNames`, the
+ * metadata's files (`metadata.modelFiles`) packed beside it.
+ */
+export function networkToTflite(ir: IrGraph, outputNames: string[], metadata: NetworkMetadata, files: { name: string; text: string }[]): Uint8Array {
+  const graph = new TfliteGraphBuilder(ir, 'float32');
+  graph.build('float32', outputNames);
+  return withPackedFiles(serialize(graph, `facetrain ${metadata.name}`, buildNetworkMetadata(metadata)), files);
 }

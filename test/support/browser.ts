@@ -34,6 +34,8 @@ export interface LaunchOptions {
   /** Emulate no network in the context (default true); pass false to reach a local test server. */
   offline?: boolean;
   viewport?: { width: number; height: number };
+  /** Chromium switches beyond CHROMIUM_ARGS (e.g. a fake camera). */
+  args?: string[];
 }
 
 export interface LaunchedBrowser {
@@ -46,8 +48,8 @@ export interface LaunchedBrowser {
  * Launches Chromium with a fresh context. playwright's launch() gives every browser a new empty
  * temporary user-data-dir and deletes it on close, so no profile state leaks between tests.
  */
-export async function launch({ offline = true, viewport = { width: 1200, height: 900 } }: LaunchOptions = {}): Promise<LaunchedBrowser> {
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS });
+export async function launch({ offline = true, viewport = { width: 1200, height: 900 }, args = [] }: LaunchOptions = {}): Promise<LaunchedBrowser> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: [...CHROMIUM_ARGS, ...args] });
   try {
     const context = await browser.newContext({ offline, viewport });
     return { browser, context, close: () => browser.close() };
