@@ -12,7 +12,7 @@ import { decodeImage, type DecodeOptions, type RgbImage } from '../image/decode.
 import { hashBytes } from '../model-dir/gallery.js';
 import { readManifest, type ModelManifest } from '../model-dir/manifest.js';
 import { embeddingInputSpec, facePipelineOn } from '../recognize/face-pipeline.js';
-import type { FaceResult, PredictOptions } from '../recognize/recognizer.js';
+import { PREDICT_DEFAULTS, type FaceResult, type PredictOptions } from '../recognize/recognizer.js';
 import { chooseRuntime } from '../runtime/choose.js';
 import type { RuntimeName } from '../runtime/runtime.js';
 import { initEngine } from '../tfjs/backend.js';
@@ -181,7 +181,7 @@ export async function recognizeWithGallery<Photo = Uint8Array>(store: GallerySto
   const threshold = options.threshold ?? faces.matchThreshold;
   return Promise.all(
     kept.map(async (face) => {
-      const match = matchNeighbours(await store.nearest(face.embedding, NEIGHBOURS_PER_FACE), threshold, options.topK ?? 3);
+      const match = matchNeighbours(await store.nearest(face.embedding, NEIGHBOURS_PER_FACE), threshold, options.topK ?? PREDICT_DEFAULTS.topK);
       return { box: face.box, landmarks: face.landmarks, label: match.label, score: match.score, topK: match.candidates };
     }),
   );

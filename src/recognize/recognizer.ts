@@ -48,7 +48,7 @@ export interface PredictOptions {
 
 export const PREDICT_DEFAULTS = Object.freeze({ topK: 3 });
 
-/** The range of each number of PredictOptions a front end takes (the CLI's flags; the server's query schema has the same bounds). */
+/** The range of each number of PredictOptions a front end takes (the CLI's flags and the server's query schema). */
 export const PREDICT_RANGES: Readonly<Partial<Record<keyof PredictOptions, NumberRange>>> = Object.freeze({ topK: { min: 1, max: 100, integer: true }, threshold: { min: 0, max: 1 } });
 
 export interface Recognizer {

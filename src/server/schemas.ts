@@ -1,4 +1,5 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { PREDICT_DEFAULTS, PREDICT_RANGES } from '../recognize/recognizer.js';
 
 /** JSON schemas shared by routes (validation, fast serialisation, the OpenAPI document) and the types handlers read them as: TypeBox, one source for both. */
 
@@ -30,8 +31,8 @@ export const RECOGNIZE_RESPONSE = Type.Object({
 
 export const RECOGNIZE_QUERY = Type.Object(
   {
-    top_k: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 3, description: 'Candidates listed per face' })),
-    threshold: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: "Score under which a face is 'unknown'; default: the model's calibrated one" })),
+    top_k: Type.Optional(Type.Integer({ minimum: PREDICT_RANGES.topK!.min, maximum: PREDICT_RANGES.topK!.max, default: PREDICT_DEFAULTS.topK, description: 'Candidates listed per face' })),
+    threshold: Type.Optional(Type.Number({ minimum: PREDICT_RANGES.threshold!.min, maximum: PREDICT_RANGES.threshold!.max, description: "Score under which a face is 'unknown'; default: the model's calibrated one" })),
     max_faces: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'Keep only this many faces, largest first' })),
   },
   { additionalProperties: false },

@@ -140,7 +140,9 @@ async function detect(tf, pipeline, image) {
   }
   const kept = [];
   for (const face of candidates.sort((a, b) => b.score - a.score)) if (kept.every((k) => iou(k.box, face.box) <= iouThreshold)) kept.push(face);
-  return kept.sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
+  // a face narrower than minFaceFraction of the shorter side was found by chance (no view looks for it), as predict drops it
+  const wide = kept.filter((f) => f.box.width >= search.minFaceFraction * Math.min(image.width, image.height));
+  return wide.sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
 }
 
 // ---- landmark network (pipeline.landmarks) ----
