@@ -39,16 +39,22 @@ function detectorViews(image: RgbImage, detector: FaceDetector, config: Partial<
   return searchViews(Math.round(image.width * shrink), Math.round(image.height * shrink), full, full.frameViews).length;
 }
 
-/**
- * Where a frame's time goes with the default base, stage by stage on onnxruntime: decode, detect
- * (square views, and frame views), landmarks + alignment (the base's aligner), embed.
- */
-async function frameStages(runs: number, bytes: Uint8Array, square: FaceDetector, framed: FaceDetector): Promise<Record<string, unknown>> {
+/** The default base's aligner and embedder on onnxruntime, as predict loads them. */
+async function defaultBaseStages() {
   const runtime = await chooseRuntime('onnx');
   const row = BASE_ROWS[TRAIN_DEFAULTS.base];
   if (row.kind !== 'embedding') throw new Error(`the default base ${TRAIN_DEFAULTS.base} is not an embedding base`);
   const input = embeddingInputSpec(row);
   const [aligner, embedder] = await Promise.all([loadFaceAligner(input, runtime), rowEmbedderOn(runtime, row)]);
+  return { input, aligner, embedder };
+}
+
+/**
+ * Where a frame's time goes with the default base, stage by stage on onnxruntime: decode, detect
+ * (square views, and frame views), landmarks + alignment (the base's aligner), embed.
+ */
+async function frameStages(runs: number, bytes: Uint8Array, square: FaceDetector, framed: FaceDetector): Promise<Record<string, unknown>> {
+  const { aligner, embedder } = await defaultBaseStages();
   try {
     const image = await decodeImage(bytes, 'frame');
     const [face] = await square.detect(image);
@@ -80,11 +86,7 @@ async function frameStages(runs: number, bytes: Uint8Array, square: FaceDetector
  * the scale (3023 of 3024 px) as before this pass.
  */
 async function phoneStages(runs: number, bytes: Uint8Array, detector: FaceDetector): Promise<Record<string, unknown>> {
-  const runtime = await chooseRuntime('onnx');
-  const row = BASE_ROWS[TRAIN_DEFAULTS.base];
-  if (row.kind !== 'embedding') throw new Error(`the default base ${TRAIN_DEFAULTS.base} is not an embedding base`);
-  const input = embeddingInputSpec(row);
-  const [aligner, embedder] = await Promise.all([loadFaceAligner(input, runtime), rowEmbedderOn(runtime, row)]);
+  const { input, aligner, embedder } = await defaultBaseStages();
   try {
     const maxSide = ({ width, height }: { width: number; height: number }) => detector.searchSide(width, height);
     const { image, scale } = await decodeImageScaled(bytes, 'phone', { maxSide });
