@@ -228,6 +228,8 @@ async function recognitionLoop() {
         els.latency.textContent = `${Math.round(performance.now() - started)} ms (${state.mode})`;
       }
     } catch (err) {
+      // a frame still in flight when the camera stops fails on the emptied video: not an error to show
+      if (!state.running) break;
       setStatus(`Recognition failed: ${err.message}`, true);
       await sleep(1000);
     }
