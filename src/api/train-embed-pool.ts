@@ -1,8 +1,7 @@
 import type { BaseName } from '../config.js';
-import { type ErrorCode, FacetrainError } from '../errors.js';
 import type { InputSpec } from '../faces/input-spec.js';
 import type { RuntimeName } from '../runtime/runtime.js';
-import { startWorkers, type WorkerClient, type WorkerReply } from '../runtime/worker-client.js';
+import { startWorkers, throwWorkerFailure, type WorkerClient, type WorkerFailure, type WorkerReply } from '../runtime/worker-client.js';
 import type { EmbeddedPhoto, EmbedOnePhoto, PhotoJob } from '../train/embedding.js';
 
 export interface TrainEmbedWorkerData {
@@ -18,7 +17,7 @@ export type TrainEmbedRequest = { kind: 'embed'; job: PhotoJob } | { kind: 'clos
 export interface TrainEmbedReply extends WorkerReply {
   embedded?: EmbeddedPhoto;
   /** A library error (an unreadable photo, no face), kept whole so the photo is skipped with its reason. */
-  failure?: { code?: ErrorCode; message: string };
+  failure?: WorkerFailure;
 }
 
 /**
@@ -58,8 +57,7 @@ export class TrainEmbedPool {
     this.queued[index]!++;
     try {
       const reply = await this.workers[index]!.request({ kind: 'embed', job: { ...job, bytes } }, [bytes.buffer]);
-      if (reply.failure?.code) throw new FacetrainError(reply.failure.code, reply.failure.message);
-      if (reply.failure) throw new Error(`training embedding worker: ${reply.failure.message}`);
+      throwWorkerFailure(reply.failure, 'training embedding worker');
       return reply.embedded!;
     } finally {
       this.queued[index]!--;

@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { BASE_ROWS } from '../base/index.js';
-import { FacetrainError } from '../errors.js';
+import { workerFailureOf } from '../runtime/worker-client.js';
 import { facePipelineOn } from '../recognize/face-pipeline.js';
 import { chooseRuntime } from '../runtime/choose.js';
 import { setOnnxThreadsPerSession } from '../runtime/onnxruntime.js';
@@ -29,8 +29,7 @@ port.on('message', (request: TrainEmbedRequest & { id: number }) => {
   handle(request).then(
     (reply) => port.postMessage({ ...reply, id: request.id }, [...new Set(reply.embedded?.views.map((v) => v.buffer as ArrayBuffer))]),
     (err: unknown) => {
-      const failure = err instanceof FacetrainError ? { code: err.code, message: err.message } : { message: (err as Error).message };
-      port.postMessage({ id: request.id, failure });
+      port.postMessage({ id: request.id, failure: workerFailureOf(err) });
     },
   );
 });

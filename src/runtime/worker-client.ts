@@ -1,9 +1,27 @@
 import { Worker } from 'node:worker_threads';
+import { type ErrorCode, FacetrainError } from '../errors.js';
 
 /** What a worker answers: the id of the request, and an error message when it failed. */
 export interface WorkerReply {
   id: number;
   error?: string;
+}
+
+/** A worker's error, kept whole for a library error (code and message) so the caller answers with its status. */
+export interface WorkerFailure {
+  code?: ErrorCode;
+  message: string;
+}
+
+/** What a worker posts back for `err`. */
+export function workerFailureOf(err: unknown): WorkerFailure {
+  return err instanceof FacetrainError ? { code: err.code, message: err.message } : { message: (err as Error).message };
+}
+
+/** Throws the error a worker reported: the library error itself, or one naming the worker. */
+export function throwWorkerFailure(failure: WorkerFailure | undefined, workerName: string): void {
+  if (failure?.code) throw new FacetrainError(failure.code, failure.message);
+  if (failure) throw new Error(`${workerName}: ${failure.message}`);
 }
 
 /**

@@ -1,6 +1,5 @@
-import { type ErrorCode, FacetrainError } from '../errors.js';
 import type { EnrollCount, FaceTemplate, GalleryStore, Neighbour, PersonSummary } from '../gallery/store.js';
-import { WorkerClient, type WorkerReply } from '../runtime/worker-client.js';
+import { throwWorkerFailure, WorkerClient, type WorkerFailure, type WorkerReply } from '../runtime/worker-client.js';
 
 export type GalleryStoreRequest =
   | { kind: 'open'; url: string; dims: number; modelDir?: string }
@@ -14,7 +13,7 @@ export type GalleryStoreRequest =
 export interface GalleryStoreReply extends WorkerReply {
   value?: unknown;
   /** A library error, kept whole so the route answers with its status and message. */
-  failure?: { code?: ErrorCode; message: string };
+  failure?: WorkerFailure;
 }
 
 /**
@@ -74,7 +73,6 @@ export class GalleryStoreThread implements GalleryStore {
 
 async function call(worker: WorkerClient<GalleryStoreRequest, GalleryStoreReply>, request: GalleryStoreRequest): Promise<unknown> {
   const reply = await worker.request(request);
-  if (reply.failure?.code) throw new FacetrainError(reply.failure.code, reply.failure.message);
-  if (reply.failure) throw new Error(`gallery worker: ${reply.failure.message}`);
+  throwWorkerFailure(reply.failure, 'gallery worker');
   return reply.value;
 }

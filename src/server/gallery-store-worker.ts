@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import { FacetrainError } from '../errors.js';
+import { workerFailureOf } from '../runtime/worker-client.js';
 import { openGallery } from '../gallery/open.js';
 import type { GalleryStore } from '../gallery/store.js';
 import type { GalleryStoreReply, GalleryStoreRequest } from './gallery-store-thread.js';
@@ -39,8 +39,7 @@ port.on('message', (request: GalleryStoreRequest & { id: number }) => {
   handle(request).then(
     (reply) => port.postMessage({ ...reply, id: request.id }),
     (err: unknown) => {
-      const failure = err instanceof FacetrainError ? { code: err.code, message: err.message } : { message: (err as Error).message };
-      port.postMessage({ id: request.id, failure });
+      port.postMessage({ id: request.id, failure: workerFailureOf(err) });
     },
   );
 });

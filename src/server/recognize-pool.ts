@@ -1,10 +1,9 @@
 import { availableParallelism } from 'node:os';
 import type { FaceResult } from '../recognize/recognizer.js';
-import { type ErrorCode, FacetrainError } from '../errors.js';
 import type { Runtime, RuntimeName } from '../runtime/runtime.js';
 import type { EmbeddedFace } from '../api/gallery.js';
 import type { GalleryEmbedReply, GalleryEmbedRequest } from './gallery-embed-job.js';
-import { startWorkers, type WorkerClient, type WorkerReply } from '../runtime/worker-client.js';
+import { startWorkers, throwWorkerFailure, type WorkerClient, type WorkerFailure, type WorkerReply } from '../runtime/worker-client.js';
 
 export interface RecognizeJob {
   kind: 'recognize';
@@ -23,7 +22,7 @@ export interface PoolReply extends WorkerReply, GalleryEmbedReply {
   decodeMs?: number;
   recognizeMs?: number;
   /** A library error, kept whole so the route answers with its status and message. */
-  failure?: { code?: ErrorCode; message: string };
+  failure?: WorkerFailure;
 }
 
 export interface RecognizeWorkerData {
@@ -42,8 +41,7 @@ export interface Recognition {
 }
 
 function unwrap(reply: PoolReply): PoolReply {
-  if (reply.failure?.code) throw new FacetrainError(reply.failure.code, reply.failure.message);
-  if (reply.failure) throw new Error(`recognition worker: ${reply.failure.message}`);
+  throwWorkerFailure(reply.failure, 'recognition worker');
   return reply;
 }
 
