@@ -4,7 +4,7 @@ import { tf } from '../tfjs/backend.js';
 import type { RgbImage } from '../image/decode.js';
 import { invalidOption } from '../errors.js';
 import { chooseRuntime } from '../runtime/choose.js';
-import { createOnnxSession, type OnnxSession } from '../runtime/onnxruntime.js';
+import { createOnnxSession, onnxThreadsPerSession, type OnnxSession } from '../runtime/onnxruntime.js';
 import type { Runtime, RuntimeName } from '../runtime/runtime.js';
 import { blazeFaceOnnx } from './blazeface-onnx.js';
 import { loadHumanModel } from './human-models.js';
@@ -91,6 +91,12 @@ export interface FaceDetector {
   searchSide(width: number, height: number): number;
   /** Faces in `image`, largest box first. */
   detect(image: RgbImage): Promise<DetectedFace[]>;
+  /**
+   * Faces in one view around `faces` (found in the previous frame of a stream, same size), at the
+   * finest step of `detect`'s views, filtered and ordered as `detect`'s; undefined when they do not
+   * fit in one such view (`viewAround`). For camera streams: see `trackingDetector`.
+   */
+  detectAround(image: RgbImage, faces: DetectedFace[]): Promise<DetectedFace[] | undefined>;
   dispose(): void;
 }
 
@@ -271,6 +277,30 @@ export function frameView(width: number, height: number, tiles: View[]): View | 
   return { left: (width - columns * step) / 2, top: (height - rows * step) / 2, step, columns, rows };
 }
 
+/**
+ * Room around the last frame's faces, as a fraction of the largest on each side: a face moving
+ * less than this between two frames is still wholly inside the view (cut faces are dropped).
+ */
+const TRACK_MARGIN = 0.5;
+
+/**
+ * One square view at `step` holding `boxes` with `TRACK_MARGIN` of room, placed inside the image
+ * where it fits (as the tiles are, so a face sees what it sees in a tile); undefined when the boxes
+ * with their room are wider than the view.
+ */
+export function viewAround(image: { width: number; height: number }, boxes: Box[], step: number): View | undefined {
+  if (boxes.length === 0) return undefined;
+  const room = TRACK_MARGIN * Math.max(...boxes.map((b) => Math.max(b.width, b.height)));
+  const left = Math.min(...boxes.map((b) => b.x)) - room;
+  const top = Math.min(...boxes.map((b) => b.y)) - room;
+  const right = Math.max(...boxes.map((b) => b.x + b.width)) + room;
+  const bottom = Math.max(...boxes.map((b) => b.y + b.height)) + room;
+  const side = INPUT_SIZE * step;
+  if (right - left > side || bottom - top > side) return undefined;
+  const place = (start: number, end: number, length: number) => (side >= length ? (length - side) / 2 : Math.min(Math.max((start + end - side) / 2, 0), length - side));
+  return { left: place(left, right, image.width), top: place(top, bottom, image.height), step, columns: INPUT_SIZE, rows: INPUT_SIZE };
+}
+
 /** The views searched: the whole image, then the pyramid's tiles (with `rectangles`, a frame's finest level as one `frameView`). */
 export function searchViews(width: number, height: number, config: Pick<DetectorConfig, 'minFaceSize' | 'minFaceAtInput' | 'padding'>, rectangles: boolean): View[] {
   const tiles = tileViews(width, height, config);
@@ -422,47 +452,62 @@ async function detectInViewsTfjs(model: GraphModel, image: RgbImage, views: View
   return found;
 }
 
-/** Views per onnxruntime run: enough to keep both cores busy, few enough to bound the input (12 MB). */
+/** Views per onnxruntime run at most, bounding the input (12 MB). */
 const VIEWS_PER_RUN = 16;
 
-/** Consecutive views of one size, at most `VIEWS_PER_RUN` each: one onnxruntime run apiece. */
-function sameSizeBatches(views: View[]): View[][] {
-  const batches: View[][] = [];
+/**
+ * The runs of one search: consecutive views of one size, cut so each of `lanes` sessions gets a
+ * share (3 square views on two lanes: runs of 2 and 1), at most `VIEWS_PER_RUN` views a run.
+ */
+function laneRuns(views: View[], lanes: number): View[][] {
+  const sameSize: View[][] = [];
   for (const view of views) {
-    const last = batches.at(-1);
-    if (last && last.length < VIEWS_PER_RUN && last[0]!.columns === view.columns && last[0]!.rows === view.rows) last.push(view);
-    else batches.push([view]);
+    const last = sameSize.at(-1);
+    if (last && last[0]!.columns === view.columns && last[0]!.rows === view.rows) last.push(view);
+    else sameSize.push([view]);
   }
-  return batches;
+  return sameSize.flatMap((group) => {
+    const size = Math.min(VIEWS_PER_RUN, Math.ceil(group.length / lanes));
+    return Array.from({ length: Math.ceil(group.length / size) }, (_, i) => group.slice(i * size, (i + 1) * size));
+  });
+}
+
+/** Raw detections of one onnxruntime run of same-size views. */
+async function detectInRun(session: OnnxSession, image: RgbImage, batch: View[], minScore: number): Promise<DetectedFace[][]> {
+  const width = 5 + 2 * KEYPOINTS;
+  const values = viewValues(batch[0]!);
+  const input = new Float32Array(batch.length * values);
+  batch.forEach((view, v) => writeViewInput(image, view, input, v * values));
+  const outputs = (await session.run(input, [batch.length, batch[0]!.rows, batch[0]!.columns, 3])).sort((a, b) => a.length - b.length);
+  const [coarseScores, fineScores, coarseBoxes, fineBoxes] = outputs as [Float32Array, Float32Array, Float32Array, Float32Array];
+  const fine = fineScores.length / batch.length;
+  const coarse = coarseScores.length / batch.length;
+  return batch.map((view, v) => {
+    const rows = new Float32Array(anchorsOf(view).length * width);
+    for (let a = 0; a < fine + coarse; a++) {
+      const [scores, boxes, index] = a < fine ? [fineScores, fineBoxes, v * fine + a] : [coarseScores, coarseBoxes, v * coarse + a - fine];
+      rows[a * width] = scores[index]!;
+      rows.set(boxes.subarray(index * (width - 1), (index + 1) * (width - 1)), a * width + 1);
+    }
+    return decodeBlazeFace(rows, view, minScore);
+  });
 }
 
 /**
- * Raw detections per view on onnxruntime, many views per run. The outputs are told apart by size
+ * Raw detections per view on onnxruntime: the views' runs shared out over the lanes (one-thread
+ * sessions run at once, each taking the next run when it is done). A view's rows do not depend on
+ * the run it is in, so every lane count gives the same faces. The outputs are told apart by size
  * (scores and regressors of the fine and coarse anchors) and joined into the TF.js path's rows.
  */
-async function detectInViewsOnnx(session: OnnxSession, image: RgbImage, views: View[], minScore: number): Promise<DetectedFace[][]> {
+async function detectInViewsOnnx(lanes: OnnxSession[], image: RgbImage, views: View[], minScore: number): Promise<DetectedFace[][]> {
   checkSize(image);
-  const found: DetectedFace[][] = [];
-  const width = 5 + 2 * KEYPOINTS;
-  for (const batch of sameSizeBatches(views)) {
-    const values = viewValues(batch[0]!);
-    const input = new Float32Array(batch.length * values);
-    batch.forEach((view, v) => writeViewInput(image, view, input, v * values));
-    const outputs = (await session.run(input, [batch.length, batch[0]!.rows, batch[0]!.columns, 3])).sort((a, b) => a.length - b.length);
-    const [coarseScores, fineScores, coarseBoxes, fineBoxes] = outputs as [Float32Array, Float32Array, Float32Array, Float32Array];
-    const fine = fineScores.length / batch.length;
-    const coarse = coarseScores.length / batch.length;
-    batch.forEach((view, v) => {
-      const rows = new Float32Array(anchorsOf(view).length * width);
-      for (let a = 0; a < fine + coarse; a++) {
-        const [scores, boxes, index] = a < fine ? [fineScores, fineBoxes, v * fine + a] : [coarseScores, coarseBoxes, v * coarse + a - fine];
-        rows[a * width] = scores[index]!;
-        rows.set(boxes.subarray(index * (width - 1), (index + 1) * (width - 1)), a * width + 1);
-      }
-      found.push(decodeBlazeFace(rows, view, minScore));
-    });
-  }
-  return found;
+  const runs = laneRuns(views, lanes.length);
+  const found: DetectedFace[][][] = [];
+  let next = 0;
+  await Promise.all(lanes.map(async (session) => {
+    for (let run = next++; run < runs.length; run = next++) found[run] = await detectInRun(session, image, runs[run]!, minScore);
+  }));
+  return found.flat();
 }
 
 /** The image shrunk (area-averaged by sharp) so its longer side is at most `maxSide`, or itself. */
@@ -495,28 +540,40 @@ export async function loadFaceDetector(config: Partial<DetectorConfig> = {}, run
   checkConfig(full);
   const model = await loadHumanModel('blazeface', full.modelsDir);
   const { ort } = typeof runtime === 'object' ? runtime : await chooseRuntime(runtime);
-  const session = ort ? await createOnnxSession(ort, blazeFaceOnnx(model, { anySize: full.frameViews })) : undefined;
+  // one sleeping one-thread session a core this thread may use (onnxThreadsPerSession): views run
+  // side by side instead of each op split over spinning threads, which idle cores between small ops
+  const onnxModel = ort && blazeFaceOnnx(model, { anySize: full.frameViews });
+  const lanes = ort && onnxModel ? await Promise.all(Array.from({ length: onnxThreadsPerSession() }, () => createOnnxSession(ort, onnxModel, { threads: 1, spinning: false }))) : undefined;
   const detectInViews = (image: RgbImage, views: View[], minScore: number): Promise<DetectedFace[][]> =>
-    session ? detectInViewsOnnx(session, image, views, minScore) : detectInViewsTfjs(model, image, views, minScore);
-  const detectAtSize = async (image: RgbImage): Promise<DetectedFace[]> => {
-    const views = searchViews(image.width, image.height, full, full.frameViews && session !== undefined);
+    lanes ? detectInViewsOnnx(lanes, image, views, minScore) : detectInViewsTfjs(model, image, views, minScore);
+  const facesInViews = async (image: RgbImage, views: View[]): Promise<DetectedFace[]> => {
     const finestStep = Math.min(...views.map((v) => v.step));
     const found = await detectInViews(image, views, full.minScore);
-    const candidates = found.flatMap((faces, i) => faces.filter((f) => !cutByTile(f, views[i], image.width, image.height) && !betterSeenFiner(f, views[i], finestStep, full.minFaceAtInput)));
+    const candidates = found.flatMap((faces, i) => faces.filter((f) => !cutByTile(f, views[i]!, image.width, image.height) && !betterSeenFiner(f, views[i]!, finestStep, full.minFaceAtInput)));
     return nonMaxSuppression(candidates, full.iouThreshold).sort((a, b) => boxArea(b) - boxArea(a));
+  };
+  const viewsOf = (image: RgbImage): View[] => searchViews(image.width, image.height, full, full.frameViews && lanes !== undefined);
+  // the source searched at its search size, and its faces back in the source's pixels
+  const searched = async (source: RgbImage, viewsAt: (image: RgbImage) => View[] | undefined): Promise<DetectedFace[] | undefined> => {
+    const image = await shrinkTo(source, searchSide(source.width, source.height, full));
+    const views = viewsAt(image);
+    if (!views) return undefined;
+    const found = await facesInViews(image, views);
+    const scaled = image === source ? found : found.map((f) => scaleFace(f, source.width / image.width, source.height / image.height));
+    const faces = scaled.filter((f) => f.box.width >= full.minFaceFraction * Math.min(source.width, source.height));
+    return full.maxFaces > 0 ? faces.slice(0, full.maxFaces) : faces;
   };
   return {
     config: Object.freeze(full),
     searchSide: (width, height) => searchSide(width, height, full),
-    async detect(source) {
-      const image = await shrinkTo(source, searchSide(source.width, source.height, full));
-      const found = await detectAtSize(image);
-      const scaled = image === source ? found : found.map((f) => scaleFace(f, source.width / image.width, source.height / image.height));
-      const faces = scaled.filter((f) => f.box.width >= full.minFaceFraction * Math.min(source.width, source.height));
-      return full.maxFaces > 0 ? faces.slice(0, full.maxFaces) : faces;
-    },
+    detect: async (source) => (await searched(source, viewsOf))!,
+    detectAround: (source, faces) => searched(source, (image) => {
+      const shrink = image.width / source.width;
+      const view = viewAround(image, faces.map((f) => scaleFace(f, shrink, shrink).box), Math.min(...viewsOf(image).map((v) => v.step)));
+      return view && [view];
+    }),
     dispose() {
-      session?.release();
+      for (const session of lanes ?? []) session.release();
       model.dispose();
     },
   };
