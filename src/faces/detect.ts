@@ -92,9 +92,9 @@ export interface FaceDetector {
   /** Faces in `image`, largest box first. */
   detect(image: RgbImage): Promise<DetectedFace[]>;
   /**
-   * Faces in one view around `faces` (found in the previous frame of a stream, same size), at the
-   * finest step of `detect`'s views, filtered and ordered as `detect`'s; undefined when they do not
-   * fit in one such view (`viewAround`). For camera streams: see `trackingDetector`.
+   * Faces in the views of `detect`'s that see `faces` (found in the frame before of a stream,
+   * same size) as `detect` did (`viewsFor`), filtered and ordered as `detect`'s; undefined when no
+   * view holds them. For camera streams: see `trackingDetector`.
    */
   detectAround(image: RgbImage, faces: DetectedFace[]): Promise<DetectedFace[] | undefined>;
   dispose(): void;
@@ -278,27 +278,33 @@ export function frameView(width: number, height: number, tiles: View[]): View | 
 }
 
 /**
- * Room around the last frame's faces, as a fraction of the largest on each side: a face moving
- * less than this between two frames is still wholly inside the view (cut faces are dropped).
+ * The views of a full search (`views`) that see `boxes` (the faces of a stream's frame before) as
+ * it did: the finest view holding them all with the most room to its edges inside the image (where
+ * a face may move before it is cut), and the whole-image view too when every face is at least its
+ * reliable size (it may then have given their boxes); undefined when they need views it has not.
  */
-const TRACK_MARGIN = 0.5;
-
-/**
- * One square view at `step` holding `boxes` with `TRACK_MARGIN` of room, placed inside the image
- * where it fits (as the tiles are, so a face sees what it sees in a tile); undefined when the boxes
- * with their room are wider than the view.
- */
-export function viewAround(image: { width: number; height: number }, boxes: Box[], step: number): View | undefined {
+export function viewsFor(boxes: Box[], views: View[], image: { width: number; height: number }, minFaceAtInput: number): View[] | undefined {
   if (boxes.length === 0) return undefined;
-  const room = TRACK_MARGIN * Math.max(...boxes.map((b) => Math.max(b.width, b.height)));
-  const left = Math.min(...boxes.map((b) => b.x)) - room;
-  const top = Math.min(...boxes.map((b) => b.y)) - room;
-  const right = Math.max(...boxes.map((b) => b.x + b.width)) + room;
-  const bottom = Math.max(...boxes.map((b) => b.y + b.height)) + room;
-  const side = INPUT_SIZE * step;
-  if (right - left > side || bottom - top > side) return undefined;
-  const place = (start: number, end: number, length: number) => (side >= length ? (length - side) / 2 : Math.min(Math.max((start + end - side) / 2, 0), length - side));
-  return { left: place(left, right, image.width), top: place(top, bottom, image.height), step, columns: INPUT_SIZE, rows: INPUT_SIZE };
+  const whole = views[0]!;
+  const left = Math.min(...boxes.map((b) => b.x));
+  const top = Math.min(...boxes.map((b) => b.y));
+  const right = Math.max(...boxes.map((b) => b.x + b.width));
+  const bottom = Math.max(...boxes.map((b) => b.y + b.height));
+  const finestStep = Math.min(...views.map((v) => v.step));
+  // room to an edge outside the image is unlimited: a face is not cut there
+  const room = (v: View) => Math.min(
+    v.left > 0 ? left - v.left : Infinity,
+    v.top > 0 ? top - v.top : Infinity,
+    v.left + v.columns * v.step < image.width ? v.left + v.columns * v.step - right : Infinity,
+    v.top + v.rows * v.step < image.height ? v.top + v.rows * v.step - bottom : Infinity,
+  );
+  let holding: View | undefined;
+  for (const view of views.slice(1).filter((v) => v.step === finestStep)) {
+    if (room(view) > CUT_MARGIN * view.step && (!holding || room(view) > room(holding))) holding = view;
+  }
+  const wholeSees = boxes.every((b) => b.width >= minFaceAtInput * whole.step);
+  if (wholeSees) return holding ? [whole, holding] : [whole];
+  return holding && [holding];
 }
 
 /** The views searched: the whole image, then the pyramid's tiles (with `rectangles`, a frame's finest level as one `frameView`). */
@@ -569,8 +575,7 @@ export async function loadFaceDetector(config: Partial<DetectorConfig> = {}, run
     detect: async (source) => (await searched(source, viewsOf))!,
     detectAround: (source, faces) => searched(source, (image) => {
       const shrink = image.width / source.width;
-      const view = viewAround(image, faces.map((f) => scaleFace(f, shrink, shrink).box), Math.min(...viewsOf(image).map((v) => v.step)));
-      return view && [view];
+      return viewsFor(faces.map((f) => scaleFace(f, shrink, shrink).box), viewsOf(image), image, full.minFaceAtInput);
     }),
     dispose() {
       for (const session of lanes ?? []) session.release();
