@@ -1,61 +1,14 @@
 import assert from 'node:assert/strict';
-import { availableParallelism } from 'node:os';
 import { rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { loadFaceDetector, type FaceDetector } from '../src/faces/detect.js';
-import { readImageFile } from '../src/image/decode.js';
-import { loadMobileFaceNet } from '../src/base/mobilefacenet/mobilefacenet.js';
 import { TRAIN_DEFAULTS } from '../src/base/index.js';
 import { loadRecognizer, type StreamingRecognizer } from '../src/recognize/recognizer.js';
-import { alignToTemplate } from '../src/faces/template-align.js';
-import { chooseRuntime } from '../src/runtime/choose.js';
-import { setOnnxThreadsPerSession } from '../src/runtime/onnxruntime.js';
 import { movingFaceFrames } from './support/moving-face.js';
-import { needsShared, sharedPath } from './support/shared.js';
+import { needsShared } from './support/shared.js';
 import { celebrityPhotos, trainTinyModel, type TinyModel } from './support/tiny-model.js';
 
 const PEOPLE = ['ben_afflek', 'madonna', 'mindy_kaling'];
-
-describe('lanes: networks shared out over one-thread sessions give the values of one session', { skip: needsShared }, () => {
-  test('the detector on two lanes finds the faces of one lane, to the bit', async () => {
-    setOnnxThreadsPerSession(1);
-    const oneLane = await loadFaceDetector({}, 'onnx');
-    setOnnxThreadsPerSession(2);
-    const twoLanes = await loadFaceDetector({}, 'onnx');
-    setOnnxThreadsPerSession(availableParallelism());
-    try {
-      // a group scene (many tiles), a frame (three views) and a portrait
-      for (const file of [sharedPath('datasets', 'bbt-scenes', 'bbt3.jpg'), (await celebrityPhotos('madonna', 1, 'val'))[0]!]) {
-        const image = await readImageFile(file);
-        const [one, two] = [await oneLane.detect(image), await twoLanes.detect(image)];
-        assert.ok(one.length > 0, `${file}: faces found`);
-        assert.deepEqual(two, one);
-      }
-      const [frame] = await movingFaceFrames((await celebrityPhotos('madonna', 1, 'val'))[0]!, { photoSide: 360, frames: 1 });
-      assert.deepEqual(await twoLanes.detect(frame!), await oneLane.detect(frame!));
-    } finally {
-      oneLane.dispose();
-      twoLanes.dispose();
-    }
-  });
-
-  test('MobileFaceNet on two lanes (a face and its mirror image at once) gives the embeddings of one lane, to the bit', async () => {
-    const { ort } = await chooseRuntime('onnx');
-    const [oneLane, twoLanes] = await Promise.all([loadMobileFaceNet(ort!, { lanes: 1 }), loadMobileFaceNet(ort!, { lanes: 2 })]);
-    const detector = await loadFaceDetector({}, 'onnx');
-    try {
-      const scene = await readImageFile(sharedPath('datasets', 'bbt-scenes', 'bbt3.jpg'));
-      const crops = await Promise.all((await detector.detect(scene)).map((face) => alignToTemplate(scene, face, 112)));
-      assert.ok(crops.length >= 2, 'several faces');
-      // one face (face and mirror split), three (rows 6: 3 + 3), all of them
-      for (const faces of [crops.slice(0, 1), crops.slice(0, 3), crops]) assert.deepEqual(await twoLanes.embed(faces), await oneLane.embed(faces));
-    } finally {
-      oneLane.dispose();
-      twoLanes.dispose();
-      detector.dispose();
-    }
-  });
-});
 
 describe('camera streams: frames searched around the faces before give the answers of a full search', { skip: needsShared }, () => {
   let model: TinyModel;

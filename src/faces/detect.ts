@@ -4,7 +4,7 @@ import { tf } from '../tfjs/backend.js';
 import type { RgbImage } from '../image/decode.js';
 import { invalidOption } from '../errors.js';
 import { chooseRuntime } from '../runtime/choose.js';
-import { createOnnxSession, onnxThreadsPerSession, type OnnxSession } from '../runtime/onnxruntime.js';
+import { createOnnxSession, type OnnxSession } from '../runtime/onnxruntime.js';
 import type { Runtime, RuntimeName } from '../runtime/runtime.js';
 import { blazeFaceOnnx } from './blazeface-onnx.js';
 import { loadHumanModel } from './human-models.js';
@@ -458,62 +458,47 @@ async function detectInViewsTfjs(model: GraphModel, image: RgbImage, views: View
   return found;
 }
 
-/** Views per onnxruntime run at most, bounding the input (12 MB). */
+/** Views per onnxruntime run: enough to keep both cores busy, few enough to bound the input (12 MB). */
 const VIEWS_PER_RUN = 16;
 
-/**
- * The runs of one search: consecutive views of one size, cut so each of `lanes` sessions gets a
- * share (3 square views on two lanes: runs of 2 and 1), at most `VIEWS_PER_RUN` views a run.
- */
-function laneRuns(views: View[], lanes: number): View[][] {
-  const sameSize: View[][] = [];
+/** Consecutive views of one size, at most `VIEWS_PER_RUN` each: one onnxruntime run apiece. */
+function sameSizeBatches(views: View[]): View[][] {
+  const batches: View[][] = [];
   for (const view of views) {
-    const last = sameSize.at(-1);
-    if (last && last[0]!.columns === view.columns && last[0]!.rows === view.rows) last.push(view);
-    else sameSize.push([view]);
+    const last = batches.at(-1);
+    if (last && last.length < VIEWS_PER_RUN && last[0]!.columns === view.columns && last[0]!.rows === view.rows) last.push(view);
+    else batches.push([view]);
   }
-  return sameSize.flatMap((group) => {
-    const size = Math.min(VIEWS_PER_RUN, Math.ceil(group.length / lanes));
-    return Array.from({ length: Math.ceil(group.length / size) }, (_, i) => group.slice(i * size, (i + 1) * size));
-  });
-}
-
-/** Raw detections of one onnxruntime run of same-size views. */
-async function detectInRun(session: OnnxSession, image: RgbImage, batch: View[], minScore: number): Promise<DetectedFace[][]> {
-  const width = 5 + 2 * KEYPOINTS;
-  const values = viewValues(batch[0]!);
-  const input = new Float32Array(batch.length * values);
-  batch.forEach((view, v) => writeViewInput(image, view, input, v * values));
-  const outputs = (await session.run(input, [batch.length, batch[0]!.rows, batch[0]!.columns, 3])).sort((a, b) => a.length - b.length);
-  const [coarseScores, fineScores, coarseBoxes, fineBoxes] = outputs as [Float32Array, Float32Array, Float32Array, Float32Array];
-  const fine = fineScores.length / batch.length;
-  const coarse = coarseScores.length / batch.length;
-  return batch.map((view, v) => {
-    const rows = new Float32Array(anchorsOf(view).length * width);
-    for (let a = 0; a < fine + coarse; a++) {
-      const [scores, boxes, index] = a < fine ? [fineScores, fineBoxes, v * fine + a] : [coarseScores, coarseBoxes, v * coarse + a - fine];
-      rows[a * width] = scores[index]!;
-      rows.set(boxes.subarray(index * (width - 1), (index + 1) * (width - 1)), a * width + 1);
-    }
-    return decodeBlazeFace(rows, view, minScore);
-  });
+  return batches;
 }
 
 /**
- * Raw detections per view on onnxruntime: the views' runs shared out over the lanes (one-thread
- * sessions run at once, each taking the next run when it is done). A view's rows do not depend on
- * the run it is in, so every lane count gives the same faces. The outputs are told apart by size
+ * Raw detections per view on onnxruntime, many views per run. The outputs are told apart by size
  * (scores and regressors of the fine and coarse anchors) and joined into the TF.js path's rows.
  */
-async function detectInViewsOnnx(lanes: OnnxSession[], image: RgbImage, views: View[], minScore: number): Promise<DetectedFace[][]> {
+async function detectInViewsOnnx(session: OnnxSession, image: RgbImage, views: View[], minScore: number): Promise<DetectedFace[][]> {
   checkSize(image);
-  const runs = laneRuns(views, lanes.length);
-  const found: DetectedFace[][][] = [];
-  let next = 0;
-  await Promise.all(lanes.map(async (session) => {
-    for (let run = next++; run < runs.length; run = next++) found[run] = await detectInRun(session, image, runs[run]!, minScore);
-  }));
-  return found.flat();
+  const found: DetectedFace[][] = [];
+  const width = 5 + 2 * KEYPOINTS;
+  for (const batch of sameSizeBatches(views)) {
+    const values = viewValues(batch[0]!);
+    const input = new Float32Array(batch.length * values);
+    batch.forEach((view, v) => writeViewInput(image, view, input, v * values));
+    const outputs = (await session.run(input, [batch.length, batch[0]!.rows, batch[0]!.columns, 3])).sort((a, b) => a.length - b.length);
+    const [coarseScores, fineScores, coarseBoxes, fineBoxes] = outputs as [Float32Array, Float32Array, Float32Array, Float32Array];
+    const fine = fineScores.length / batch.length;
+    const coarse = coarseScores.length / batch.length;
+    batch.forEach((view, v) => {
+      const rows = new Float32Array(anchorsOf(view).length * width);
+      for (let a = 0; a < fine + coarse; a++) {
+        const [scores, boxes, index] = a < fine ? [fineScores, fineBoxes, v * fine + a] : [coarseScores, coarseBoxes, v * coarse + a - fine];
+        rows[a * width] = scores[index]!;
+        rows.set(boxes.subarray(index * (width - 1), (index + 1) * (width - 1)), a * width + 1);
+      }
+      found.push(decodeBlazeFace(rows, view, minScore));
+    });
+  }
+  return found;
 }
 
 /** The image shrunk (area-averaged by sharp) so its longer side is at most `maxSide`, or itself. */
@@ -546,19 +531,16 @@ export async function loadFaceDetector(config: Partial<DetectorConfig> = {}, run
   checkConfig(full);
   const model = await loadHumanModel('blazeface', full.modelsDir);
   const { ort } = typeof runtime === 'object' ? runtime : await chooseRuntime(runtime);
-  // one sleeping one-thread session a core this thread may use (onnxThreadsPerSession): views run
-  // side by side instead of each op split over spinning threads, which idle cores between small ops
-  const onnxModel = ort && blazeFaceOnnx(model, { anySize: full.frameViews });
-  const lanes = ort && onnxModel ? await Promise.all(Array.from({ length: onnxThreadsPerSession() }, () => createOnnxSession(ort, onnxModel, { threads: 1, spinning: false }))) : undefined;
+  const session = ort ? await createOnnxSession(ort, blazeFaceOnnx(model, { anySize: full.frameViews }), { spinning: false }) : undefined;
   const detectInViews = (image: RgbImage, views: View[], minScore: number): Promise<DetectedFace[][]> =>
-    lanes ? detectInViewsOnnx(lanes, image, views, minScore) : detectInViewsTfjs(model, image, views, minScore);
+    session ? detectInViewsOnnx(session, image, views, minScore) : detectInViewsTfjs(model, image, views, minScore);
   const facesInViews = async (image: RgbImage, views: View[]): Promise<DetectedFace[]> => {
     const finestStep = Math.min(...views.map((v) => v.step));
     const found = await detectInViews(image, views, full.minScore);
     const candidates = found.flatMap((faces, i) => faces.filter((f) => !cutByTile(f, views[i]!, image.width, image.height) && !betterSeenFiner(f, views[i]!, finestStep, full.minFaceAtInput)));
     return nonMaxSuppression(candidates, full.iouThreshold).sort((a, b) => boxArea(b) - boxArea(a));
   };
-  const viewsOf = (image: RgbImage): View[] => searchViews(image.width, image.height, full, full.frameViews && lanes !== undefined);
+  const viewsOf = (image: RgbImage): View[] => searchViews(image.width, image.height, full, full.frameViews && session !== undefined);
   // the source searched at its search size, and its faces back in the source's pixels
   const searched = async (source: RgbImage, viewsAt: (image: RgbImage) => View[] | undefined): Promise<DetectedFace[] | undefined> => {
     const image = await shrinkTo(source, searchSide(source.width, source.height, full));
@@ -578,7 +560,7 @@ export async function loadFaceDetector(config: Partial<DetectorConfig> = {}, run
       return viewsFor(faces.map((f) => scaleFace(f, shrink, shrink).box), viewsOf(image), image, full.minFaceAtInput);
     }),
     dispose() {
-      for (const session of lanes ?? []) session.release();
+      session?.release();
       model.dispose();
     },
   };

@@ -28,11 +28,6 @@ export function setOnnxThreadsPerSession(threads: number): void {
   threadsPerSession = Math.max(1, Math.floor(threads));
 }
 
-/** Threads a session created now in this thread gets by default: how many cores this thread may use at once. */
-export function onnxThreadsPerSession(): number {
-  return threadsPerSession;
-}
-
 export interface OnnxSessionOptions {
   /** Threads one run is spread over; default every core (or `setOnnxThreadsPerSession`). */
   threads: number;

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createOnnxSession, onnxThreadsPerSession, type OnnxSession } from '../../runtime/onnxruntime.js';
+import { createOnnxSession } from '../../runtime/onnxruntime.js';
 import type { OnnxRuntime } from '../../runtime/runtime.js';
 import { resizeSquare, type RgbImage } from '../../image/decode.js';
 import type { FaceEmbedder, InputNormalisation } from '../../faces/embedder.js';
@@ -39,16 +39,9 @@ export interface MobileFaceNetOptions {
    * a lone frame's face on two threads beside the default (`embedOneOnTwoThreadsMs`).
    */
   threads: number;
-  /**
-   * Sessions a run's rows are shared out over, run at once (a lone face and its mirror image on two
-   * cores: about half the wait); default `onnxThreadsPerSession`, i.e. one per core this thread may
-   * use (one in the server's and training's workers, which fill the cores with photos instead).
-   * A row's embedding does not depend on the run it is in: every count gives the same values.
-   */
-  lanes: number;
 }
 
-export const DEFAULT_MOBILEFACENET_OPTIONS: Readonly<Omit<MobileFaceNetOptions, 'lanes'>> = Object.freeze({ flipAverage: true, batchSize: 16, threads: 1 });
+export const DEFAULT_MOBILEFACENET_OPTIONS: Readonly<MobileFaceNetOptions> = Object.freeze({ flipAverage: true, batchSize: 16, threads: 1 });
 
 function mirrored(face: RgbImage): RgbImage {
   const { width, height, data } = face;
@@ -83,14 +76,13 @@ export async function mobileFaceNetOnnx(): Promise<Uint8Array> {
 
 /** MobileFaceNet converted to ONNX in memory and run by onnxruntime. */
 export async function loadMobileFaceNet(ort: OnnxRuntime, options: Partial<MobileFaceNetOptions> = {}): Promise<FaceEmbedder> {
-  const full = { ...DEFAULT_MOBILEFACENET_OPTIONS, lanes: onnxThreadsPerSession(), ...options };
+  const full = { ...DEFAULT_MOBILEFACENET_OPTIONS, ...options };
   const network = await readMobileFaceNet();
-  const onnx = onnxOf(network);
-  const lanes = await Promise.all(Array.from({ length: Math.max(1, full.lanes) }, () => createOnnxSession(ort, onnx, { threads: full.threads, spinning: false })));
+  const session = await createOnnxSession(ort, onnxOf(network), { threads: full.threads, spinning: false });
   const { scale, offset } = MOBILEFACENET_NORMALISATION;
   const size = MOBILEFACENET_SIZE;
 
-  async function runOn(session: OnnxSession, faces: RgbImage[]): Promise<Float32Array[]> {
+  async function run(faces: RgbImage[]): Promise<Float32Array[]> {
     const pixels = size * size * 3;
     const input = new Float32Array(faces.length * pixels);
     faces.forEach((face, i) => {
@@ -99,12 +91,6 @@ export async function loadMobileFaceNet(ort: OnnxRuntime, options: Partial<Mobil
     const [out] = await session.run(input, [faces.length, size, size, 3]);
     const dims = out!.length / faces.length;
     return faces.map((_, i) => out!.slice(i * dims, (i + 1) * dims));
-  }
-
-  async function run(faces: RgbImage[]): Promise<Float32Array[]> {
-    const share = Math.ceil(faces.length / lanes.length);
-    const parts = Array.from({ length: Math.ceil(faces.length / share) }, (_, i) => faces.slice(i * share, (i + 1) * share));
-    return (await Promise.all(parts.map((part, i) => runOn(lanes[i]!, part)))).flat();
   }
 
   async function embedBatch(faces: RgbImage[]): Promise<Float32Array[]> {
@@ -131,8 +117,6 @@ export async function loadMobileFaceNet(ort: OnnxRuntime, options: Partial<Mobil
       for (let i = 0; i < faces.length; i += full.batchSize) out.push(...(await embedBatch(faces.slice(i, i + full.batchSize))));
       return out;
     },
-    dispose: () => {
-      for (const session of lanes) session.release();
-    },
+    dispose: () => session.release(),
   };
 }
