@@ -1,4 +1,5 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
@@ -11,12 +12,79 @@ import { loadFaceDetector, searchSide, searchViews, type DetectedFace, type Dete
 import { decodeImage, decodeImageScaled, decodeRegion, type RgbImage } from '../src/image/decode.js';
 import { embeddingInputSpec, rowEmbedderOn } from '../src/recognize/face-pipeline.js';
 import { chooseRuntime } from '../src/runtime/choose.js';
-import { loadRecognizer } from '../src/recognize/recognizer.js';
+import { loadRecognizer, type StreamingRecognizer } from '../src/recognize/recognizer.js';
+import type { FrameSearch } from '../src/faces/track.js';
+import { median } from '../src/evaluate/metrics.js';
+import { setOnnxThreadsPerSession } from '../src/runtime/onnxruntime.js';
+import { movingFaceFrames } from '../test/support/moving-face.js';
 import { phonePhoto } from '../test/support/phone-photo.js';
 import { sharedPath } from '../test/support/shared.js';
 import { celebrityPhotos, trainTinyModel } from '../test/support/tiny-model.js';
 import { faceApiFaces, loadFaceApiModels } from './face-api.js';
 import { round, timeMs } from './timing.js';
+
+/** Runs of each stage of a frame at least (`BENCH_RUNS` when more). */
+const FRAME_STAGE_RUNS = 15;
+
+/** Median CPU ms (every thread of the process: user + system) of `runs` calls after one warm-up call. */
+async function cpuMs(runs: number, run: () => unknown): Promise<number> {
+  await run();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = process.cpuUsage();
+    await run();
+    const { user, system } = process.cpuUsage(start);
+    times.push((user + system) / 1000);
+  }
+  return median(times);
+}
+
+/**
+ * A camera stream through `Recognizer.stream()`: a face walking past 640x480 (JPEG frames, as the
+ * page sends), `runs` times over the frames; the median ms of the frames searched around the faces
+ * before (steady state) and of those searched in full (cold: the first frame, every tenth, a lost face).
+ */
+async function streamFrames(runs: number, recognizer: StreamingRecognizer, photo: string): Promise<Record<string, unknown>> {
+  const frames = await Promise.all((await movingFaceFrames(photo, { photoSide: 360 })).map(async ({ data, width, height }) => new Uint8Array(await sharp(data, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer())));
+  const times: Record<FrameSearch, number[]> = { full: [], around: [] };
+  const cpu: Record<FrameSearch, number[]> = { full: [], around: [] };
+  for (let run = 0; run <= runs; run++) {
+    const stream = recognizer.stream();
+    for (const frame of frames) {
+      const [wall, start] = [performance.now(), process.cpuUsage()];
+      await stream.predict(frame);
+      const { user, system } = process.cpuUsage(start);
+      // run 0 warms up
+      if (run === 0) continue;
+      times[stream.lastSearch!].push(performance.now() - wall);
+      cpu[stream.lastSearch!].push((user + system) / 1000);
+    }
+  }
+  return {
+    frames: frames.length,
+    steadyFrameMs: round(median(times.around)),
+    steadyFrameCpuMs: round(median(cpu.around)),
+    coldFrameMs: round(median(times.full)),
+    coldFrameCpuMs: round(median(cpu.full)),
+    framesSearchedAround: times.around.length,
+    framesSearchedInFull: times.full.length,
+  };
+}
+
+/**
+ * `predict` of a recognizer whose sessions all get one onnxruntime thread (as in the server's
+ * workers), beside the default (BlazeFace on two spinning threads): whether the second thread
+ * helps a lone frame. Under load it did not: one thread took 0.55x the wall and CPU time (load 9-11, interleaved).
+ */
+async function oneThreadFrameMs(runs: number, modelDir: string, frame: Uint8Array): Promise<number> {
+  setOnnxThreadsPerSession(1);
+  const recognizer = await loadRecognizer(modelDir).finally(() => setOnnxThreadsPerSession(availableParallelism()));
+  try {
+    return await perPhoto(runs, [frame], (bytes) => recognizer.predict(bytes));
+  } finally {
+    recognizer.dispose();
+  }
+}
 
 /**
  * face-api 1.7.15 on tfjs-wasm (its models ship in the package), in this process, on the same
@@ -53,14 +121,17 @@ async function defaultBaseStages() {
  * Where a frame's time goes with the default base, stage by stage on onnxruntime: decode, detect
  * (square views, and frame views), landmarks + alignment (the base's aligner), embed.
  */
-async function frameStages(runs: number, bytes: Uint8Array, square: FaceDetector, framed: FaceDetector): Promise<Record<string, unknown>> {
+async function frameStages(benchRuns: number, bytes: Uint8Array, square: FaceDetector, framed: FaceDetector): Promise<Record<string, unknown>> {
   const { aligner, embedder } = await defaultBaseStages();
+  // stages of a few ms: a median of 3 moved by 2.5x between idle reruns (decode 4 then 10.5 ms)
+  const runs = Math.max(benchRuns, FRAME_STAGE_RUNS);
   try {
     const image = await decodeImage(bytes, 'frame');
     const [face] = await square.detect(image);
     const crop = await aligner.align(image, face!);
     const stages = {
       decodeMs: round(await timeMs(runs, () => decodeImage(bytes, 'frame'))),
+      decodeCpuMs: round(await cpuMs(runs, () => decodeImage(bytes, 'frame'))),
       detectMs: round(await timeMs(runs, () => square.detect(image))),
       landmarksAndAlignMs: round(await timeMs(runs, () => aligner.align(image, face!))),
       embedMs: round(await timeMs(runs, () => embedder.embed([crop]))),
@@ -69,7 +140,7 @@ async function frameStages(runs: number, bytes: Uint8Array, square: FaceDetector
       base: TRAIN_DEFAULTS.base,
       ...stages,
       // predict's total minus these is the head, the decision and the glue between stages
-      stagesSumMs: round(Object.values(stages).reduce((a, b) => a + b, 0)),
+      stagesSumMs: round(stages.decodeMs + stages.detectMs + stages.landmarksAndAlignMs + stages.embedMs),
       detectFrameViewsMs: round(await timeMs(runs, () => framed.detect(image))),
     };
   } finally {
@@ -229,6 +300,9 @@ export async function benchPhotos(runs: number): Promise<Record<string, unknown>
       },
       frame640x480: {
         facetrainMs: await perPhoto(runs, [frame], predict),
+        facetrainCpuMs: round(await cpuMs(Math.max(runs, FRAME_STAGE_RUNS), () => predict(frame))),
+        oneThreadMs: await oneThreadFrameMs(runs, model.modelDir, frame),
+        stream: await streamFrames(runs, recognizer, source),
         faceApiMs: await perPhoto(faceApiRuns, [frame], faceApi),
         detectorViews: detectorViews(frameImage, onnxDetector),
         detectMs: round(await timeMs(runs, () => onnxDetector.detect(frameImage))),

@@ -91,6 +91,12 @@ export interface FaceDetector {
   searchSide(width: number, height: number): number;
   /** Faces in `image`, largest box first. */
   detect(image: RgbImage): Promise<DetectedFace[]>;
+  /**
+   * Faces in the views of `detect`'s that see `faces` (found in the frame before of a stream,
+   * same size) as `detect` did (`viewsFor`), filtered and ordered as `detect`'s; undefined when no
+   * view holds them. For camera streams: see `trackingDetector`.
+   */
+  detectAround(image: RgbImage, faces: DetectedFace[]): Promise<DetectedFace[] | undefined>;
   dispose(): void;
 }
 
@@ -269,6 +275,36 @@ export function frameView(width: number, height: number, tiles: View[]): View | 
   const pixels = columns * rows;
   if (pixels > MAX_FRAME_VIEW_PIXELS || pixels >= finest.length * INPUT_SIZE * INPUT_SIZE) return undefined;
   return { left: (width - columns * step) / 2, top: (height - rows * step) / 2, step, columns, rows };
+}
+
+/**
+ * The views of a full search (`views`) that see `boxes` (the faces of a stream's frame before) as
+ * it did: the finest view holding them all with the most room to its edges inside the image (where
+ * a face may move before it is cut), and the whole-image view too when every face is at least its
+ * reliable size (it may then have given their boxes); undefined when they need views it has not.
+ */
+export function viewsFor(boxes: Box[], views: View[], image: { width: number; height: number }, minFaceAtInput: number): View[] | undefined {
+  if (boxes.length === 0) return undefined;
+  const whole = views[0]!;
+  const left = Math.min(...boxes.map((b) => b.x));
+  const top = Math.min(...boxes.map((b) => b.y));
+  const right = Math.max(...boxes.map((b) => b.x + b.width));
+  const bottom = Math.max(...boxes.map((b) => b.y + b.height));
+  const finestStep = Math.min(...views.map((v) => v.step));
+  // room to an edge outside the image is unlimited: a face is not cut there
+  const room = (v: View) => Math.min(
+    v.left > 0 ? left - v.left : Infinity,
+    v.top > 0 ? top - v.top : Infinity,
+    v.left + v.columns * v.step < image.width ? v.left + v.columns * v.step - right : Infinity,
+    v.top + v.rows * v.step < image.height ? v.top + v.rows * v.step - bottom : Infinity,
+  );
+  let holding: View | undefined;
+  for (const view of views.slice(1).filter((v) => v.step === finestStep)) {
+    if (room(view) > CUT_MARGIN * view.step && (!holding || room(view) > room(holding))) holding = view;
+  }
+  const wholeSees = boxes.every((b) => b.width >= minFaceAtInput * whole.step);
+  if (wholeSees) return holding ? [whole, holding] : [whole];
+  return holding && [holding];
 }
 
 /** The views searched: the whole image, then the pyramid's tiles (with `rectangles`, a frame's finest level as one `frameView`). */
@@ -494,28 +530,36 @@ export async function loadFaceDetector(config: Partial<DetectorConfig> = {}, run
   const full: DetectorConfig = { ...DEFAULT_DETECTOR_CONFIG, ...config };
   checkConfig(full);
   const { ort } = typeof runtime === 'object' ? runtime : await chooseRuntime(runtime);
-  const session = ort ? await createOnnxSession(ort, await cachedBlazeFaceOnnx(full.modelsDir ?? humanModelsDir(), { anySize: full.frameViews })) : undefined;
+  const session = ort ? await createOnnxSession(ort, await cachedBlazeFaceOnnx(full.modelsDir ?? humanModelsDir(), { anySize: full.frameViews }), { spinning: false }) : undefined;
   // the TF.js graph only where TF.js runs it
   const model = session ? undefined : await loadHumanModel('blazeface', full.modelsDir);
   const detectInViews = (image: RgbImage, views: View[], minScore: number): Promise<DetectedFace[][]> =>
     model ? detectInViewsTfjs(model, image, views, minScore) : detectInViewsOnnx(session!, image, views, minScore);
-  const detectAtSize = async (image: RgbImage): Promise<DetectedFace[]> => {
-    const views = searchViews(image.width, image.height, full, full.frameViews && session !== undefined);
+  const facesInViews = async (image: RgbImage, views: View[]): Promise<DetectedFace[]> => {
     const finestStep = Math.min(...views.map((v) => v.step));
     const found = await detectInViews(image, views, full.minScore);
-    const candidates = found.flatMap((faces, i) => faces.filter((f) => !cutByTile(f, views[i], image.width, image.height) && !betterSeenFiner(f, views[i], finestStep, full.minFaceAtInput)));
+    const candidates = found.flatMap((faces, i) => faces.filter((f) => !cutByTile(f, views[i]!, image.width, image.height) && !betterSeenFiner(f, views[i]!, finestStep, full.minFaceAtInput)));
     return nonMaxSuppression(candidates, full.iouThreshold).sort((a, b) => boxArea(b) - boxArea(a));
+  };
+  const viewsOf = (image: RgbImage): View[] => searchViews(image.width, image.height, full, full.frameViews && session !== undefined);
+  // the source searched at its search size, and its faces back in the source's pixels
+  const searched = async (source: RgbImage, viewsAt: (image: RgbImage) => View[] | undefined): Promise<DetectedFace[] | undefined> => {
+    const image = await shrinkTo(source, searchSide(source.width, source.height, full));
+    const views = viewsAt(image);
+    if (!views) return undefined;
+    const found = await facesInViews(image, views);
+    const scaled = image === source ? found : found.map((f) => scaleFace(f, source.width / image.width, source.height / image.height));
+    const faces = scaled.filter((f) => f.box.width >= full.minFaceFraction * Math.min(source.width, source.height));
+    return full.maxFaces > 0 ? faces.slice(0, full.maxFaces) : faces;
   };
   return {
     config: Object.freeze(full),
     searchSide: (width, height) => searchSide(width, height, full),
-    async detect(source) {
-      const image = await shrinkTo(source, searchSide(source.width, source.height, full));
-      const found = await detectAtSize(image);
-      const scaled = image === source ? found : found.map((f) => scaleFace(f, source.width / image.width, source.height / image.height));
-      const faces = scaled.filter((f) => f.box.width >= full.minFaceFraction * Math.min(source.width, source.height));
-      return full.maxFaces > 0 ? faces.slice(0, full.maxFaces) : faces;
-    },
+    detect: async (source) => (await searched(source, viewsOf))!,
+    detectAround: (source, faces) => searched(source, (image) => {
+      const shrink = image.width / source.width;
+      return viewsFor(faces.map((f) => scaleFace(f, shrink, shrink).box), viewsOf(image), image, full.minFaceAtInput);
+    }),
     dispose() {
       session?.release();
       model?.dispose();

@@ -9,6 +9,7 @@ import { alignmentTransform, DEFAULT_ALIGN_CONFIG } from '../faces/align.js';
 import { detectorFor, loadFaceAligner, type FaceAligner } from '../faces/cropper.js';
 import { DEFAULT_DETECTOR_CONFIG, type FaceDetector } from '../faces/detect.js';
 import { finerCropSource } from '../faces/finer-crop.js';
+import { trackingDetector, type FrameSearch, type TrackingOptions } from '../faces/track.js';
 import type { Box } from '../faces/geometry.js';
 import type { InputSpec } from '../faces/input-spec.js';
 import { GALLERY_FILE, personGalleries, readGallery } from '../model-dir/gallery.js';
@@ -56,6 +57,23 @@ export interface Recognizer {
   readonly labels: string[];
   predict(image: Uint8Array | RgbImage, options?: PredictOptions): Promise<FaceResult[]>;
   dispose(): void;
+}
+
+/** A recognizer of a model directory (or of parts just trained), which also takes camera streams. */
+export interface StreamingRecognizer extends Recognizer {
+  /**
+   * A camera stream's frames, one after another: faces are searched around where they were in the
+   * frame before, with a full search every `fullSearchEvery` frames or when a face is lost
+   * (`trackingDetector`). Same results as `predict` for a model without detection.
+   */
+  stream(options?: Partial<TrackingOptions>): FrameStream;
+}
+
+/** The frames of one camera stream, recognized in order (one `predict` at a time). */
+export interface FrameStream {
+  predict(frame: Uint8Array | RgbImage, options?: PredictOptions): Promise<FaceResult[]>;
+  /** How the last frame was searched: in full, or around the faces of the frame before. */
+  readonly lastSearch: FrameSearch | undefined;
 }
 
 /** Best-first candidates from one probability row. */
@@ -140,25 +158,35 @@ export async function facesAsSeen(photo: Uint8Array | RgbImage, input: InputSpec
 }
 
 /** A recognizer over in-memory parts, e.g. a model just trained, before it is written. */
-export function createRecognizer(manifest: ModelManifest, parts: RecognizerParts, decodeOptions: DecodeOptions = {}): Recognizer {
+export function createRecognizer(manifest: ModelManifest, parts: RecognizerParts, decodeOptions: DecodeOptions = {}): StreamingRecognizer {
   const { labels } = manifest;
   let aligner: Promise<FaceAligner> | undefined = parts.aligner && Promise.resolve(parts.aligner);
   const located = { ...parts, aligner: () => (aligner ??= loadFaceAligner(manifest.input)) };
+  async function predictWith(detector: FaceDetector | undefined, input: Uint8Array | RgbImage, options: PredictOptions): Promise<FaceResult[]> {
+    const decoded = await decodeForSearch(input, detector, options.label ?? 'image', decodeOptions);
+    options.onDecoded?.();
+    const faces = await locateFaces(decoded, { ...located, detector }, parts.classifier.inputSize, manifest.input, options.maxFaces ?? 0, decodeOptions);
+    if (faces.length === 0) return [];
+    const classified = await parts.classifier.classify(faces.map((f) => f.crop));
+    const threshold = options.threshold ?? manifest.threshold;
+    return faces.map(({ box, landmarks }, i) => {
+      const { probs, score } = classified[i]!;
+      const topK = rankScores(probs, labels, options.topK ?? PREDICT_DEFAULTS.topK);
+      return { box, ...(landmarks ? { landmarks } : {}), label: decide({ predicted: topK[0]!.label, score }, threshold), score, topK };
+    });
+  }
   return {
     manifest,
     labels,
-    async predict(input, options = {}) {
-      const decoded = await decodeForSearch(input, parts.detector, options.label ?? 'image', decodeOptions);
-      options.onDecoded?.();
-      const faces = await locateFaces(decoded, located, parts.classifier.inputSize, manifest.input, options.maxFaces ?? 0, decodeOptions);
-      if (faces.length === 0) return [];
-      const classified = await parts.classifier.classify(faces.map((f) => f.crop));
-      const threshold = options.threshold ?? manifest.threshold;
-      return faces.map(({ box, landmarks }, i) => {
-        const { probs, score } = classified[i]!;
-        const topK = rankScores(probs, labels, options.topK ?? PREDICT_DEFAULTS.topK);
-        return { box, ...(landmarks ? { landmarks } : {}), label: decide({ predicted: topK[0]!.label, score }, threshold), score, topK };
-      });
+    predict: (input, options = {}) => predictWith(parts.detector, input, options),
+    stream(options) {
+      const tracker = parts.detector && trackingDetector(parts.detector, options);
+      return {
+        predict: (frame, predictOptions = {}) => predictWith(tracker, frame, predictOptions),
+        get lastSearch() {
+          return tracker ? tracker.lastSearch : 'full';
+        },
+      };
     },
     dispose: () => {
       parts.classifier.dispose();
@@ -185,7 +213,7 @@ async function loadClassifier(dir: string, manifest: ModelManifest, runtime: Run
 }
 
 /** Loads a model directory written by `facetrain train`. */
-export async function loadRecognizer(dir: string, options: LoadOptions = {}): Promise<Recognizer> {
+export async function loadRecognizer(dir: string, options: LoadOptions = {}): Promise<StreamingRecognizer> {
   await initEngine();
   const manifest = await readManifest(dir);
   const runtime = options.runtime ?? (await chooseRuntime(options.engine));
