@@ -1,21 +1,28 @@
 #!/usr/bin/env node
-import { cac } from 'cac';
+import { cac, type CAC } from 'cac';
 import { createRequire } from 'node:module';
 import { FacetrainError, fromFileSystemError } from '../errors.js';
 import { cliMessage, knowFlags } from './options.js';
-import { registerCluster } from './commands/cluster.js';
-import { registerCrop } from './commands/crop.js';
-import { registerEval } from './commands/eval.js';
-import { registerExport } from './commands/export.js';
-import { registerGalleryIndex } from './commands/gallery-index.js';
-import { registerInfo } from './commands/info.js';
-import { registerPeople } from './commands/people.js';
-import { registerPredict } from './commands/predict.js';
-import { registerServe } from './commands/serve.js';
-import { registerTrain } from './commands/train.js';
-import { registerVerify } from './commands/verify.js';
 
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
+
+/**
+ * Each command module (in help order) with the commands it registers, imported when one of them runs:
+ * a command loads its own libraries only (train: no HTTP server, database clients or exporters).
+ */
+const COMMAND_MODULES: { commands: string[]; load: () => Promise<(cli: CAC) => void> }[] = [
+  { commands: ['train'], load: async () => (await import('./commands/train.js')).registerTrain },
+  { commands: ['predict'], load: async () => (await import('./commands/predict.js')).registerPredict },
+  { commands: ['eval'], load: async () => (await import('./commands/eval.js')).registerEval },
+  { commands: ['enroll', 'forget'], load: async () => (await import('./commands/people.js')).registerPeople },
+  { commands: ['export'], load: async () => (await import('./commands/export.js')).registerExport },
+  { commands: ['serve'], load: async () => (await import('./commands/serve.js')).registerServe },
+  { commands: ['verify'], load: async () => (await import('./commands/verify.js')).registerVerify },
+  { commands: ['index', 'search'], load: async () => (await import('./commands/gallery-index.js')).registerGalleryIndex },
+  { commands: ['cluster'], load: async () => (await import('./commands/cluster.js')).registerCluster },
+  { commands: ['crop'], load: async () => (await import('./commands/crop.js')).registerCrop },
+  { commands: ['info'], load: async () => (await import('./commands/info.js')).registerInfo },
+];
 
 /** Exit code of a failure that is no user mistake: a bug to report (never one of the documented 2-10). */
 const UNEXPECTED_EXIT_CODE = 1;
@@ -40,17 +47,9 @@ function reportUnexpected(err: unknown): void {
 /** Parses argv and runs one command; user mistakes print one line and set a non-zero exit code. */
 export async function runCli(argv: string[]): Promise<void> {
   const cli = cac('facetrain');
-  registerTrain(cli);
-  registerPredict(cli);
-  registerEval(cli);
-  registerPeople(cli);
-  registerExport(cli);
-  registerServe(cli);
-  registerVerify(cli);
-  registerGalleryIndex(cli);
-  registerCluster(cli);
-  registerCrop(cli);
-  registerInfo(cli);
+  // the module of the command named, or every one for the full help or an unknown word
+  const named = COMMAND_MODULES.filter(({ commands }) => commands.includes(argv[2] ?? ''));
+  for (const register of await Promise.all((named.length > 0 ? named : COMMAND_MODULES).map(({ load }) => load()))) register(cli);
   cli.help();
   cli.version(version);
   knowFlags(cli);

@@ -1,8 +1,13 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { attr, compiledGraph, type GraphNode, nodeName } from '../graph/from-graph.js';
 import { ONNX_OPSET, type OnnxInitializer, type OnnxNode, valueInfo } from '../graph/onnx.js';
 import { type Attribute, int, ints, ModelProto, ONNX_FLOAT, ONNX_INT64, rawBytes } from '../graph/onnx-schema.js';
 import { FacetrainError } from '../errors.js';
+import { cachedConversion } from '../util/network-cache.js';
+import { installedPackageFile } from '../util/package-file.js';
+import { loadHumanModel } from './human-models.js';
 
 /**
  * BlazeFace (the TF.js graph shipped by @vladmandic/human) written as an ONNX model in memory, so
@@ -200,4 +205,32 @@ class BlazeFaceToOnnx {
  */
 export function blazeFaceOnnx(model: GraphModel, options: { anySize?: boolean } = {}): Uint8Array {
   return new BlazeFaceToOnnx(model, options.anySize ?? false).build();
+}
+
+/** The files of a TF.js graph shipped as `<name>.json` beside its weight files, json first. */
+async function graphFiles(jsonPath: string): Promise<Uint8Array[]> {
+  const json = await readFile(jsonPath);
+  const manifest = (JSON.parse(json.toString('utf8')) as { weightsManifest?: { paths: string[] }[] }).weightsManifest ?? [];
+  const weights = await Promise.all(manifest.flatMap((group) => group.paths).map((file) => readFile(path.join(path.dirname(jsonPath), file))));
+  return [json, ...weights];
+}
+
+/**
+ * BlazeFace's ONNX bytes (as `blazeFaceOnnx` writes them) from the network cache, keyed by the
+ * shipped graph's files, this converter's code and the TF.js converter's version; on a miss the TF.js
+ * graph is loaded, converted and stored. A hit loads no TF.js at all.
+ */
+export async function cachedBlazeFaceOnnx(modelsDir: string, options: { anySize?: boolean; cacheDir?: string } = {}): Promise<Uint8Array> {
+  const anySize = options.anySize ?? false;
+  const { version } = JSON.parse(await readFile(installedPackageFile('@tensorflow/tfjs-converter', 'package.json'), 'utf8')) as { version: string };
+  const converter = { code: [new URL('../graph/', import.meta.url), new URL(import.meta.url)], settings: `tfjs-converter ${version}, anySize ${anySize}` };
+  const sources = await graphFiles(path.join(modelsDir, 'blazeface.json'));
+  return cachedConversion({ name: anySize ? 'blazeface-any-size' : 'blazeface', sources, converter, cacheDir: options.cacheDir }, async () => {
+    const model = await loadHumanModel('blazeface', modelsDir);
+    try {
+      return blazeFaceOnnx(model, { anySize });
+    } finally {
+      model.dispose();
+    }
+  });
 }

@@ -6,8 +6,8 @@ import { invalidOption } from '../errors.js';
 import { chooseRuntime } from '../runtime/choose.js';
 import { createOnnxSession, type OnnxSession } from '../runtime/onnxruntime.js';
 import type { Runtime, RuntimeName } from '../runtime/runtime.js';
-import { blazeFaceOnnx } from './blazeface-onnx.js';
-import { loadHumanModel } from './human-models.js';
+import { cachedBlazeFaceOnnx } from './blazeface-onnx.js';
+import { humanModelsDir, loadHumanModel } from './human-models.js';
 import { type Box, type Point, iou } from './geometry.js';
 
 export type { Box, Point } from './geometry.js';
@@ -529,11 +529,12 @@ function boxArea(face: DetectedFace): number {
 export async function loadFaceDetector(config: Partial<DetectorConfig> = {}, runtime?: Runtime | RuntimeName): Promise<FaceDetector> {
   const full: DetectorConfig = { ...DEFAULT_DETECTOR_CONFIG, ...config };
   checkConfig(full);
-  const model = await loadHumanModel('blazeface', full.modelsDir);
   const { ort } = typeof runtime === 'object' ? runtime : await chooseRuntime(runtime);
-  const session = ort ? await createOnnxSession(ort, blazeFaceOnnx(model, { anySize: full.frameViews }), { spinning: false }) : undefined;
+  const session = ort ? await createOnnxSession(ort, await cachedBlazeFaceOnnx(full.modelsDir ?? humanModelsDir(), { anySize: full.frameViews }), { spinning: false }) : undefined;
+  // the TF.js graph only where TF.js runs it
+  const model = session ? undefined : await loadHumanModel('blazeface', full.modelsDir);
   const detectInViews = (image: RgbImage, views: View[], minScore: number): Promise<DetectedFace[][]> =>
-    session ? detectInViewsOnnx(session, image, views, minScore) : detectInViewsTfjs(model, image, views, minScore);
+    model ? detectInViewsTfjs(model, image, views, minScore) : detectInViewsOnnx(session!, image, views, minScore);
   const facesInViews = async (image: RgbImage, views: View[]): Promise<DetectedFace[]> => {
     const finestStep = Math.min(...views.map((v) => v.step));
     const found = await detectInViews(image, views, full.minScore);
@@ -561,7 +562,7 @@ export async function loadFaceDetector(config: Partial<DetectorConfig> = {}, run
     }),
     dispose() {
       session?.release();
-      model.dispose();
+      model?.dispose();
     },
   };
 }

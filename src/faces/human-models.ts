@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { loadGraphModel, type GraphModel } from '@tensorflow/tfjs-converter';
+import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { initEngine } from '../tfjs/backend.js';
 import { modelFileIO } from '../tfjs/model-io.js';
 import { FacetrainError } from '../errors.js';
@@ -22,7 +22,9 @@ export function humanModelsDir(): string {
   throw new FacetrainError('FT_ERR_MODEL', 'The face models of @vladmandic/human were not found in any node_modules; run npm install in the facetrain folder');
 }
 
+/** The TF.js converter is imported here, when a graph is loaded: onnxruntime runs the default networks from ONNX bytes without it. */
 export async function loadHumanModel(name: HumanModelName, modelsDir = humanModelsDir()): Promise<GraphModel> {
   await initEngine();
+  const { loadGraphModel } = await import('@tensorflow/tfjs-converter');
   return loadGraphModel(modelFileIO(path.join(modelsDir, `${name}.json`)));
 }

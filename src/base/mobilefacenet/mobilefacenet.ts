@@ -10,6 +10,7 @@ import { IrBuilder } from '../../graph/ir.js';
 import { irToOnnx } from '../../graph/onnx.js';
 import { optimizeIr } from '../../graph/optimize.js';
 import { installedPackageFile } from '../../util/package-file.js';
+import { cachedConversion } from '../../util/network-cache.js';
 
 /**
  * MobileFaceNet (192 values per face) as shipped in `MobileFaceNet.tflite` by the npm package
@@ -58,27 +59,34 @@ function mirrored(face: RgbImage): RgbImage {
   return { width, height, data: out };
 }
 
-async function readMobileFaceNet(): Promise<TfliteNetwork> {
-  const file = mobileFaceNetPath();
-  return new TfliteNetwork(new Uint8Array(await readFile(file)), file);
-}
-
 function onnxOf(network: TfliteNetwork): Uint8Array {
   // read into the IR (its lowered PReLUs as one op each), then written as ONNX like every other network
   const b = new IrBuilder('image', network.inputShape, 'ONNX');
   return irToOnnx(optimizeIr(b.finish(network.append(b, b.inputName))), { metadata: {}, producerVersion: '0', name: 'mobilefacenet' });
 }
 
+/** The converter's code: the graph folder (TFLite reader, IR, optimiser, ONNX writer) and this file. */
+const MOBILEFACENET_CONVERTER = { code: [new URL('../../graph/', import.meta.url), new URL(import.meta.url)], settings: 'tflite-to-onnx' };
+
+/** The TFLite file read, and its ONNX bytes from the network cache (converted on a miss). */
+async function readMobileFaceNet(cacheDir?: string): Promise<{ network: TfliteNetwork; onnx: Uint8Array }> {
+  const file = mobileFaceNetPath();
+  const bytes = new Uint8Array(await readFile(file));
+  const network = new TfliteNetwork(bytes, file);
+  const onnx = await cachedConversion({ name: 'mobilefacenet', sources: [bytes], converter: MOBILEFACENET_CONVERTER, cacheDir }, () => onnxOf(network));
+  return { network, onnx };
+}
+
 /** The ONNX model the embedder runs: NHWC [batch, 112, 112, 3] normalised pixels in, [batch, 192] out (not L2-normalised). */
-export async function mobileFaceNetOnnx(): Promise<Uint8Array> {
-  return onnxOf(await readMobileFaceNet());
+export async function mobileFaceNetOnnx(cacheDir?: string): Promise<Uint8Array> {
+  return (await readMobileFaceNet(cacheDir)).onnx;
 }
 
 /** MobileFaceNet converted to ONNX in memory and run by onnxruntime. */
 export async function loadMobileFaceNet(ort: OnnxRuntime, options: Partial<MobileFaceNetOptions> = {}): Promise<FaceEmbedder> {
   const full = { ...DEFAULT_MOBILEFACENET_OPTIONS, ...options };
-  const network = await readMobileFaceNet();
-  const session = await createOnnxSession(ort, onnxOf(network), { threads: full.threads, spinning: false });
+  const { network, onnx } = await readMobileFaceNet();
+  const session = await createOnnxSession(ort, onnx, { threads: full.threads, spinning: false });
   const { scale, offset } = MOBILEFACENET_NORMALISATION;
   const size = MOBILEFACENET_SIZE;
 

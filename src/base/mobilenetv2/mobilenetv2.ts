@@ -171,7 +171,7 @@ export function buildMobileNetV2({ alpha, inputSize = 224 }: MobileNetV2Options)
 export interface LoadMobileNetV2Options extends MobileNetV2Options {
   /** A TF.js layers model directory (or its model.json) or a Keras .h5; default: the official ImageNet weights. */
   weights?: string;
-  /** Where downloaded official weights are kept; default `$FACETRAIN_CACHE` or ~/.cache/facetrain. */
+  /** Where downloaded official weights are kept; default `facetrainCacheDir()` ($FACETRAIN_CACHE, $XDG_CACHE_HOME/facetrain or ~/.cache/facetrain). */
   cacheDir?: string;
   fetch?: typeof fetch;
 }

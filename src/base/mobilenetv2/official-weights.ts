@@ -1,10 +1,10 @@
 import { sha256Hex } from '../../util/hash.js';
 import { readFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { FacetrainError, invalidOption } from '../../errors.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { isHdf5 } from '../../util/keras-h5.js';
+import { facetrainCacheDir } from '../../util/network-cache.js';
 
 /** The width multipliers Keras publishes ImageNet weights for. */
 export const MOBILENET_V2_ALPHAS = [0.35, 0.5, 0.75, 1.0, 1.3, 1.4] as const;
@@ -33,11 +33,6 @@ export function officialWeightsFileName(alpha: number, inputSize = 224): string 
 
 export function officialWeightsUrl(alpha: number, inputSize = 224): string {
   return MOBILENET_V2_WEIGHTS_BASE_URL + officialWeightsFileName(alpha, inputSize);
-}
-
-/** `$FACETRAIN_CACHE`, else ~/.cache/facetrain. */
-export function defaultCacheDir(): string {
-  return process.env.FACETRAIN_CACHE ?? path.join(os.homedir(), '.cache', 'facetrain');
 }
 
 export interface OfficialWeightsOptions {
@@ -95,7 +90,7 @@ async function download(url: string, fetchImpl: typeof fetch, offlineHint: strin
  * and edits, not a compromised server (trust on first use, like Keras itself).
  * @throws FacetrainError FT_ERR_NETWORK with the URL and the `--weights` workaround when offline.
  */
-export async function fetchOfficialMobileNetV2Weights({ alpha, inputSize = 224, cacheDir = defaultCacheDir(), fetch: fetchImpl = globalThis.fetch }: OfficialWeightsOptions): Promise<string> {
+export async function fetchOfficialMobileNetV2Weights({ alpha, inputSize = 224, cacheDir = facetrainCacheDir(), fetch: fetchImpl = globalThis.fetch }: OfficialWeightsOptions): Promise<string> {
   if (!(MOBILENET_V2_ALPHAS as readonly number[]).includes(alpha)) {
     throw invalidOption('alpha', `one of ${MOBILENET_V2_ALPHAS.map(pythonFloat).join(', ')} (the widths with ImageNet weights) or your own \`weights\``, alpha);
   }
