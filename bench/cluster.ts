@@ -9,7 +9,11 @@ import { groupFaces, NEIGHBOURS, type FaceToGroup, type GroupingRule } from '../
 import { approximateNeighbours, EXACT_BELOW, HNSW, type NeighbourGraph, type NeighbourSearch } from '../src/cluster/nearest-neighbours.js';
 import { MOBILEFACENET_BASE } from '../src/base/mobilefacenet/index.js';
 import { createRandom, type Random } from '../src/util/random.js';
-import { buildPhotoMix, scoreClustering, SHARED_MIX, type MixPeople, type PhotoMix } from '../test/support/cluster-mix.js';
+import { bcubed } from '../src/cluster/bcubed.js';
+import { thresholdForFaces } from '../src/cluster/dump-size.js';
+import type { ClusterResult } from '../src/api/cluster.js';
+import { hashBytes } from '../src/model-dir/gallery.js';
+import { buildPhotoMix, faceLabels, scoreClustering, SHARED_MIX, type MixPeople, type PhotoMix } from '../test/support/cluster-mix.js';
 import { tempDir } from '../test/support/shared.js';
 import { round, timeMs } from './timing.js';
 
@@ -59,6 +63,120 @@ function dot(a: Float32Array, b: Float32Array): number {
   let s = 0;
   for (let d = 0; d < a.length; d++) s += a[d]! * b[d]!;
   return s;
+}
+
+/** The embedding of each of the result's faces (in its order), from the cache the run wrote. */
+async function resultEmbeddings(mix: PhotoMix, out: string, result: ClusterResult): Promise<Float32Array[]> {
+  const { embedderKey } = JSON.parse(await readFile(path.join(out, CACHE_DIR, CACHE_FILE), 'utf8')) as { embedderKey: string };
+  const cache = await readFaceCache(out, embedderKey);
+  const hashes = new Map<string, string>();
+  for (const photo of new Set(result.faces.map((f) => f.photo))) hashes.set(photo, hashBytes(await readFile(path.join(mix.dir, photo))));
+  return result.faces.map((f) => cache.get(hashes.get(f.photo)!)![f.face]!.embedding);
+}
+
+/**
+ * Reflections making one turned copy of the mix. With 24, a copy's faces meet another copy's with
+ * the mean and spread of real strangers (bench, shared mix: 0.001-0.004 and 0.14 against 0.005 and
+ * 0.144) but a lighter tail (0.05-0.06 % at 0.454 against 0.13 %), and a face meets its own copy
+ * like a relative (mean 0.27); 96 reflections make the copies of a face strangers (0.03) but the
+ * tail lighter still (0.02 %, one-off script). The bench prints all three.
+ */
+const COPY_REFLECTIONS = 24;
+
+/**
+ * `copies` copies of the real faces, each turned by its own random orthogonal map inside the span
+ * of the real faces (a product of reflections about random mixes of them), the first copy being
+ * the faces themselves: inside a copy every similarity is a real one (the mix's people again, with
+ * their odd photos and look-alikes), across copies the faces are face-shaped strangers.
+ */
+function turnedCopies(real: Float32Array[], copies: number, seed: number): Float32Array[][] {
+  const random = createRandom(seed);
+  const dims = real[0]!.length;
+  return Array.from({ length: copies }, (_, copy) => {
+    const mirrors = Array.from({ length: copy === 0 ? 0 : COPY_REFLECTIONS }, () => {
+      const v = new Float32Array(dims);
+      for (const face of real) {
+        const weight = gaussian(random);
+        for (let d = 0; d < dims; d++) v[d]! += weight * face[d]!;
+      }
+      return unit(v);
+    });
+    return real.map((face) => {
+      const turned = Float32Array.from(face);
+      for (const v of mirrors) {
+        const along = 2 * dot(v, turned);
+        for (let d = 0; d < dims; d++) turned[d]! -= along * v[d]!;
+      }
+      return turned;
+    });
+  });
+}
+
+/** Mean, standard deviation and share at or above `at` of `values`. */
+function tailOf(values: number[], at: number): { mean: number; sd: number; shareAtLink: number } {
+  const mean = values.reduce((s, v) => s + v, 0) / values.length;
+  const sd = Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / values.length);
+  return { mean: round3(mean), sd: round3(sd), shareAtLink: Math.round((values.filter((v) => v >= at).length / values.length) * 1e5) / 1e5 };
+}
+
+/**
+ * The issue's bar at about `faces` faces, with labels: the shared mix's real embeddings in
+ * turned copies (turnedCopies), each copy's people new people, grouped as clusterPhotos does
+ * (thresholds for that many faces, HNSW neighbours from EXACT_BELOW faces), and at the base's
+ * fixed thresholds; BCubed, groups and whole people against those labels, the grouping's time, and
+ * how strangers across copies compare with the real ones (the construction's check).
+ */
+function labelledAtScale(real: Float32Array[], photos: string[], labels: (string | undefined)[], faces: number): Record<string, unknown> {
+  const copies = Math.max(1, Math.round(faces / real.length));
+  const turned = turnedCopies(real, copies, faces);
+  const all = turned.flatMap((copy, c) => copy.map((embedding, i) => ({ embedding, photo: `${c}/${photos[i]}`, label: labels[i] === undefined ? undefined : `${c}/${labels[i]}` })));
+  const n = all.length;
+  const strangers = MOBILEFACENET_BASE.strangerSimilarity;
+  const grouped = (rule: GroupingRule) => {
+    const started = performance.now();
+    const groups = groupFaces(all, rule);
+    const groupingMs = performance.now() - started;
+    const large = groups.filter((g) => new Set(g.map((m) => all[m]!.photo)).size >= rule.minPhotos);
+    const groupOf = new Map<number, number>();
+    large.forEach((g, gi) => g.forEach((m) => groupOf.set(m, gi)));
+    const labelled = all.flatMap((f, i) => (f.label === undefined ? [] : [{ label: f.label, group: groupOf.has(i) ? `group ${groupOf.get(i)}` : `unsorted ${i}` }]));
+    const score = bcubed(labelled.map((f) => f.group), labelled.map((f) => f.label));
+    const groupsOf = new Map<string, Set<string>>();
+    for (const f of labelled) groupsOf.set(f.label, (groupsOf.get(f.label) ?? new Set()).add(f.group));
+    const photosOf = new Map<string, number>();
+    for (const f of labelled) photosOf.set(f.label, (photosOf.get(f.label) ?? 0) + 1);
+    const withThree = [...photosOf].filter(([, count]) => count >= 3).map(([label]) => label);
+    return {
+      people: photosOf.size,
+      linkSimilarity: round3(rule.linkSimilarity),
+      joinSimilarity: round3(rule.joinSimilarity),
+      precision: round3(score.precision),
+      recall: round3(score.recall),
+      groups: large.length,
+      peopleWholeInOneGroup: `${withThree.filter((p) => groupsOf.get(p)!.size === 1).length}/${withThree.length}`,
+      groupingMs: round(groupingMs),
+      groupingMsPer1000Faces: round((groupingMs / n) * 1000),
+    };
+  };
+  const labelledIn = (copy: number) => turned[copy]!.filter((_, i) => labels[i] !== undefined);
+  const [first, second] = [labelledIn(0), labelledIn(Math.min(1, copies - 1))];
+  const firstLabels = labels.filter((l) => l !== undefined);
+  const realStrangers: number[] = [];
+  const acrossCopies: number[] = [];
+  const sameFaceAcrossCopies: number[] = [];
+  for (let i = 0; i < first.length; i++) {
+    for (let j = i + 1; j < first.length; j++) if (firstLabels[i] !== firstLabels[j]) realStrangers.push(dot(first[i]!, first[j]!));
+    for (let j = 0; j < second.length; j++) (i === j ? sameFaceAcrossCopies : acrossCopies).push(dot(first[i]!, second[j]!));
+  }
+  return {
+    faces: n,
+    copies,
+    forFaces: grouped({ ...RULE, linkSimilarity: thresholdForFaces(RULE.linkSimilarity, n, strangers), joinSimilarity: thresholdForFaces(RULE.joinSimilarity, n, strangers) }),
+    fixed: grouped(RULE),
+    strangersInTheMix: tailOf(realStrangers, RULE.linkSimilarity),
+    strangersAcrossCopies: tailOf(acrossCopies, RULE.linkSimilarity),
+    sameFaceAcrossCopies: tailOf(sameFaceAcrossCopies, RULE.linkSimilarity),
+  };
 }
 
 /** Share of the true k neighbours of `RECALL_SAMPLE` evenly spaced rows (a full scan each) that the index found. */
@@ -187,7 +305,8 @@ export async function otherMixes(root: string): Promise<Record<string, unknown>>
  * cache, as medians of `runs`; BCubed against the withheld labels with exact and with approximate
  * neighbours. Then the grouping alone at BENCH_CLUSTER_SIZES (default 1000,5000,10000,100000) faces,
  * of people-shaped blobs, of the mix's faces resampled with noise and of random vectors: exact
- * against the HNSW index. Last, OTHER_MIXES.
+ * against the HNSW index. Then the issue's bar with labels at BENCH_CLUSTER_LABELLED_SIZES
+ * (default 10000) faces: labelledAtScale. Last, OTHER_MIXES.
  */
 export async function benchCluster(runs: number): Promise<Record<string, unknown>> {
   const root = await tempDir('bench-cluster');
@@ -201,6 +320,8 @@ export async function benchCluster(runs: number): Promise<Record<string, unknown
   const faces = result.faces.length;
   const mixFaces = real.map((embedding, i) => ({ embedding, photo: String(i) }));
   const sizes = (process.env.BENCH_CLUSTER_SIZES ?? '1000,5000,10000,100000').split(',').map(Number);
+  const withLabels = await resultEmbeddings(mix, out, result);
+  const labelledSizes = (process.env.BENCH_CLUSTER_LABELLED_SIZES ?? '10000').split(',').map(Number);
   const grouping: Record<string, unknown> = {};
   const exactTimed = new Map<string, { n: number; ms: number }>();
   for (const n of sizes) {
@@ -224,6 +345,7 @@ export async function benchCluster(runs: number): Promise<Record<string, unknown
     exactBelow: EXACT_BELOW,
     firstRunMsPer1000Faces: round((firstRunMs / faces) * 1000),
     cachedRerunMsPer1000Faces: round((cachedRerunMs / faces) * 1000),
+    labelledAtScale: Object.fromEntries(labelledSizes.map((n) => [`faces${n}`, labelledAtScale(withLabels, result.faces.map((f) => f.photo), faceLabels(mix, result.faces), n)])),
     groupingMsMixFaces: { exact: round(await timeMs(runs, () => groupFaces(mixFaces, RULE, 'exact'))), approximate: round(await timeMs(runs, () => groupFaces(mixFaces, RULE, 'approximate'))) },
     grouping,
     otherMixes: await otherMixes(root),

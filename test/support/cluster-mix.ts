@@ -106,6 +106,12 @@ function labelledFaces(mix: PhotoMix, faces: ClusterResult['faces']): ClusterRes
   });
 }
 
+/** The label of each of `faces` (in its order): the person of its photo for the face that label is about, undefined for the others. */
+export function faceLabels(mix: PhotoMix, faces: ClusterResult['faces']): (string | undefined)[] {
+  const labelled = new Set(labelledFaces(mix, faces));
+  return faces.map((f) => (labelled.has(f) ? mix.truth.get(f.photo) : undefined));
+}
+
 /**
  * Scores the group of the labelled face of each labelled photo (other faces in it have no label)
  * against the truth; an unsorted face counts as a group of its own.
