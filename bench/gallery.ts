@@ -8,7 +8,7 @@ import usearch from 'usearch';
 import { openGallery } from '../src/gallery/open.js';
 import { binaryCopyStream } from '../src/gallery/sql-store.js';
 import type { FaceTemplate } from '../src/gallery/store.js';
-import { HNSW_SETTINGS } from '../src/gallery/template-index.js';
+import { GraphShards, HNSW_SETTINGS } from '../src/gallery/graph-shards.js';
 import { encodeVector } from '../src/model-dir/gallery.js';
 import { createRandom, type Random } from '../src/util/random.js';
 import { startPgliteServer } from '../test/support/pglite-server.js';
@@ -93,14 +93,16 @@ async function galleryStore(url: (dir: string) => string, matrix: Float32Array, 
   const location = url(path.join(dir, 'gallery'));
   let store = await openGallery(location, DIMS);
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   for (let start = 0; start < size; start += ENROL_BATCH) {
     const templates: FaceTemplate[] = [];
     for (let i = start; i < Math.min(size, start + ENROL_BATCH); i++) templates.push({ photoHash: String(i), file: `${i}.jpg`, embedding: matrix.subarray(i * DIMS, (i + 1) * DIMS) });
     // one person per batch: enrolment cost does not depend on how templates group into people
     await store.enroll(`person-${start / ENROL_BATCH}`, templates);
-    if (process.stderr.isTTY) process.stderr.write(`\r\x1b[Kgallery ${size}: ${label} enrolled ${start + templates.length}`);
+    progress(`gallery ${size}: ${label} enrolled`, start + templates.length, started);
   }
   const enrolSeconds = (performance.now() - started) / 1000;
+  const enrolCpuPerWall = cpuPerWall(cpuBefore, enrolSeconds);
   let t = performance.now();
   await store.close();
   const closeSeconds = (performance.now() - t) / 1000;
@@ -115,10 +117,13 @@ async function galleryStore(url: (dir: string) => string, matrix: Float32Array, 
     recallAt1: search.recallAt1,
     [`searchK${RECOGNITION_K}Ms`]: { p50: recognition.p50, p99: recognition.p99 },
     enrolTemplatesPerSecond: round(size / enrolSeconds),
+    enrolCpuPerWall,
     closeSeconds: round(closeSeconds),
     reopenSeconds: round(openSeconds),
     processRssMBPer1e6: perMillionMB(rss, size),
   };
+  // before the forget and rebuild, which take minutes at 10^6: a run stopped there keeps these
+  process.stderr.write(`gallery ${size} ${label} so far: ${JSON.stringify(figures)}\n`);
   if (location.startsWith('pglite:')) {
     if (process.env.BENCH_GALLERY_FORGET !== '0') {
       // one person of five photos, as `forget` usually removes
@@ -128,11 +133,13 @@ async function galleryStore(url: (dir: string) => string, matrix: Float32Array, 
       figures.forgetFivePhotosSeconds = round((performance.now() - t) / 1000);
     }
     await store.close();
-    const indexFile = (await readdir(path.join(dir, 'gallery'))).find((f) => f.endsWith('.usearch'))!;
-    figures.indexFileMBPer1e6 = perMillionMB((await stat(path.join(dir, 'gallery', indexFile))).size, size);
+    const indexFiles = (await readdir(path.join(dir, 'gallery'))).filter((f) => f.endsWith('.usearch')).map((f) => path.join(dir, 'gallery', f));
+    let indexBytes = 0;
+    for (const file of indexFiles) indexBytes += (await stat(file)).size;
+    figures.indexFilesMBPer1e6 = perMillionMB(indexBytes, size);
     figures.diskMBPer1e6 = perMillionMB(duBytes(dir), size);
     if (process.env.BENCH_GALLERY_REBUILD !== '0') {
-      await rm(path.join(dir, 'gallery', indexFile));
+      for (const file of indexFiles) await rm(file);
       t = performance.now();
       store = await openGallery(location, DIMS);
       figures.indexRebuildSeconds = round((performance.now() - t) / 1000);
@@ -175,6 +182,59 @@ function dot(matrix: Float32Array, row: number, q: Float32Array): number {
   return sum;
 }
 
+/** Seconds of CPU (every thread of the process) per second of wall time since `before`: about 2 when both cores work. */
+function cpuPerWall(before: NodeJS.CpuUsage, wallSeconds: number): number {
+  const used = process.cpuUsage(before);
+  return round((used.user + used.system) / 1e6 / wallSeconds);
+}
+
+let lastProgress = 0;
+/** A line per 50,000 templates (and a live counter on a TTY): a long run logged to a file says how far it got, and its rate. */
+function progress(what: string, done: number, started: number): void {
+  const seconds = (performance.now() - started) / 1000;
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${what} ${done}`);
+  else if (Math.floor(done / 50_000) > Math.floor(lastProgress / 50_000) || done < lastProgress) {
+    process.stderr.write(`${new Date().toISOString()} ${what} ${done} in ${round(seconds)} s (${round(done / seconds)} templates/s, load ${loadavg().map(round).join(' ')})\n`);
+  }
+  lastProgress = done;
+}
+
+/**
+ * The store's graph alone (GraphShards, no PGlite) against one usearch index built on one thread
+ * (the store's graph before it was sharded), with the same settings and rows in the same order:
+ * build rate, CPU per wall second (2 = both cores), search and recall@1.
+ */
+async function graphBuild(matrix: Float32Array, size: number, queries: { vector: Float32Array; exact: number }[], layout: 'one-thread' | 'sharded'): Promise<Record<string, unknown>> {
+  const rssBefore = process.memoryUsage().rss;
+  const single = layout === 'one-thread' ? new usearch.Index({ dimensions: DIMS, metric: usearch.MetricKind.IP, quantization: usearch.ScalarKind.F32, connectivity: HNSW_SETTINGS.connectivity, expansion_add: HNSW_SETTINGS.expansionAdd, expansion_search: HNSW_SETTINGS.expansionSearch, multi: false }) : undefined;
+  const shards = layout === 'sharded' ? await GraphShards.start(DIMS) : undefined;
+  try {
+    const started = performance.now();
+    const cpuBefore = process.cpuUsage();
+    for (let start = 0; start < size; start += ENROL_BATCH) {
+      const count = Math.min(ENROL_BATCH, size - start);
+      const ids = BigUint64Array.from({ length: count }, (_, i) => BigInt(start + i));
+      const vectors = matrix.subarray(start * DIMS, (start + count) * DIMS);
+      if (single) single.add(ids, vectors, 1);
+      else await shards!.add(ids, vectors);
+      progress(`gallery ${size}: graph ${layout} added`, start + count, started);
+    }
+    const addSeconds = (performance.now() - started) / 1000;
+    const addCpuPerWall = cpuPerWall(cpuBefore, addSeconds);
+    const search = await measureSearch(queries, async (q) => Number(single ? (single.search(q, 1, 1).keys[0] ?? -1n) : ((await shards!.search(q, 1)).keys[0] ?? -1n)));
+    return {
+      addTemplatesPerSecond: round(size / addSeconds),
+      addCpuPerWall,
+      addCpuSecondsPerTemplateMs: round((addCpuPerWall * addSeconds * 1000) / size),
+      searchMs: { p50: search.p50, p99: search.p99 },
+      recallAt1: search.recallAt1,
+      processRssMBPer1e6: perMillionMB(process.memoryUsage().rss - rssBefore, size),
+    };
+  } finally {
+    await shards?.terminate();
+  }
+}
+
 /**
  * usearch alone (native HNSW with the store's graph settings, SIMD, both cores for adding) at one quantization: the engine of the
  * embedded store's search index (f32, the store's settings), and how much
@@ -189,7 +249,7 @@ async function usearchIndex(matrix: Float32Array, size: number, queries: { vecto
   for (let start = 0; start < size; start += ENROL_BATCH) {
     const count = Math.min(ENROL_BATCH, size - start);
     index.add(BigUint64Array.from({ length: count }, (_, i) => BigInt(start + i)), matrix.subarray(start * DIMS, (start + count) * DIMS), 2);
-    if (process.stderr.isTTY) process.stderr.write(`\r\x1b[Kgallery ${size}: usearch ${quantization} added ${start + count}`);
+    progress(`gallery ${size}: usearch ${quantization} added`, start + count, started);
   }
   const addSeconds = (performance.now() - started) / 1000;
   const search = await measureSearch(queries, (q) => Number(index.search(q, 1, 1).keys[0] ?? -1n));
@@ -220,8 +280,8 @@ async function usearchIndex(matrix: Float32Array, size: number, queries: { vecto
  * built after a bulk load, and the PostgreSQL-wire store (pglite-server): search p50/p99,
  * recall@1 against an exact scan of the same vectors, enrol throughput, disk and memory per 10^6
  * templates. BENCH_GALLERY_SIZES=100000,1000000 (default 10000; how long each takes is in the
- * README); BENCH_GALLERY_ENGINES=embedded,usearch,usearch-f16,usearch-i8,pglite-after-load,postgres-wire
- * picks engines (default embedded,usearch,usearch-f16,usearch-i8); BENCH_GALLERY_REBUILD=0 skips
+ * README); BENCH_GALLERY_ENGINES=embedded,graph-one-thread,graph-sharded,usearch,usearch-f16,usearch-i8,pglite-after-load,postgres-wire
+ * picks engines (graph-*: the store's graph alone, one thread vs its shards on their threads) (default embedded,usearch,usearch-f16,usearch-i8); BENCH_GALLERY_REBUILD=0 skips
  * the embedded index rebuild, BENCH_GALLERY_FORGET=0 the embedded forget (a table rewrite).
  */
 export async function benchGallery(): Promise<Record<string, unknown>> {
@@ -268,6 +328,7 @@ export async function benchGallery(): Promise<Record<string, unknown>> {
       // each engine's figures as soon as they are measured: a long run stopped later keeps them
       process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}gallery ${size} ${name}: ${JSON.stringify(figures[name])}\n`);
     };
+    for (const layout of ['one-thread', 'sharded'] as const) if (engines.has(`graph-${layout}`)) await section(`graph-${layout}`, () => graphBuild(matrix, size, queries, layout));
     if (engines.has('embedded')) await section('embedded', () => galleryStore((dir) => `pglite:${dir}`, matrix, size, queries, 'embedded'));
     for (const q of ['f32', 'f16', 'i8'] as const) if (engines.has(q === 'f32' ? 'usearch' : `usearch-${q}`)) await section(`usearch${q === 'f32' ? '' : `-${q}`}`, () => usearchIndex(matrix, size, queries, q));
     if (engines.has('pglite-after-load')) await section('pgliteIndexAfterLoad', () => pgliteIndexAfterLoad(matrix, size));

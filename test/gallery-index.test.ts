@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdir, readFile, rename, copyFile } from 'node:fs/promises';
+import { readdir, readFile, rename, copyFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openGallery } from '../src/gallery/open.js';
+import { openEmbeddedGallery, openGallery } from '../src/gallery/open.js';
+import { GRAPH_SHARDS } from '../src/gallery/graph-shards.js';
 import type { FaceTemplate, GalleryStore } from '../src/gallery/store.js';
 import { tempDir } from './support/shared.js';
 import { seededTemplates } from './support/unit-vectors.js';
@@ -58,24 +59,27 @@ function nearCopies(templates: FaceTemplate[]): FaceTemplate[] {
 
 test('forget leaves no copy of the person\'s vectors in any file of the embedded gallery (search index, PGlite tables, WAL)', async () => {
   const dir = path.join(await tempDir('gallery-forget-bytes'), 'g');
-  let store = await openGallery(`pglite:${dir}`, DIMS);
+  let store = await openEmbeddedGallery(dir, DIMS, 0);
   for (const person of people) await store.enroll(person, templatesOf(person));
   await store.close();
-  const [saved] = await indexFiles(dir);
-  assert.ok(saved, 'closing saves the search index');
+  const saved = await indexFiles(dir);
+  assert.equal(saved.length, GRAPH_SHARDS, `closing saves one file per shard of the graph: ${saved.join(', ')}`);
   const bobs = vectorPieces(templatesOf('bob'));
   const others = vectorPieces([...templatesOf('ada'), ...templatesOf('cy')]);
-  // the check can fail: before forget, the file holds every vector's bytes
-  assert.equal(await containsAny(saved, bobs), bobs.length, 'the saved index holds bob\'s vectors before forget');
+  // the check can fail: before forget, the files hold every vector's bytes, each shard its share
+  const held = await Promise.all(saved.map((file) => containsAny(file, bobs)));
+  assert.equal(held.reduce((a, b) => a + b, 0), bobs.length, 'the saved shards hold bob\'s vectors before forget');
+  assert.ok(held.every((n) => n > 0), `every shard holds some of them: ${held.join(', ')}`);
   const holding = await filesHolding(dir, bobs);
   assert.ok(holding.some((f) => f.startsWith('base')) && holding.some((f) => f.startsWith('pg_wal')), `PGlite's table and WAL hold them too: ${holding.join(', ')}`);
 
-  store = await openGallery(`pglite:${dir}`, DIMS);
+  store = await openEmbeddedGallery(dir, DIMS, 0);
   assert.ok(await store.forget('bob'));
   const files = await indexFiles(dir);
-  assert.equal(files.length, 1, `one index file after forget: ${files.join(', ')}`);
+  assert.equal(files.length, GRAPH_SHARDS, `one file per shard after forget: ${files.join(', ')}`);
   for (const file of files) assert.equal(await containsAny(file, bobs), 0, `${path.basename(file)} still holds bob's vector bytes`);
-  assert.equal(await containsAny(files[0]!, others), others.length, 'the others\' vectors are still there');
+  const othersHeld = await Promise.all(files.map((file) => containsAny(file, others)));
+  assert.equal(othersHeld.reduce((a, b) => a + b, 0), others.length, 'the others\' vectors are still there');
   const found = await answers(store, nearCopies(templatesOf('ada').slice(0, 5)));
   found.forEach((a, i) => assert.equal(a.hashes[0], `ada-${i}`));
   assert.ok((await store.nearest(templatesOf('bob')[0]!.embedding, 50)).every((n) => !n.photoHash.startsWith('bob')));
@@ -87,17 +91,16 @@ test('forget leaves no copy of the person\'s vectors in any file of the embedded
 test('a missing or stale search index (crash before saving, a file of another size) is rebuilt from PGlite with the same answers', async () => {
   const dir = path.join(await tempDir('gallery-stale-index'), 'g');
   const exact = await openGallery(`file:${path.join(path.dirname(dir), 'exact.json')}`, DIMS);
-  let store = await openGallery(`pglite:${dir}`, DIMS);
+  let store = await openEmbeddedGallery(dir, DIMS, 0);
   for (const person of ['ada', 'bob']) {
     await store.enroll(person, templatesOf(person));
     await exact.enroll(person, templatesOf(person));
   }
   await store.close();
-  const [first] = await indexFiles(dir);
-  const aside = `${first}.aside`;
-  await copyFile(first!, aside);
+  const first = await indexFiles(dir);
+  for (const file of first) await copyFile(file, `${file}.aside`);
 
-  // a process that enrols and is killed before it saves its index: the file on disk is of the previous generation
+  // a process that enrols and is killed before it saves its index: the files on disk are of the previous generation
   const child = spawnSync(process.execPath, [CRASH_CHILD, dir, 'cy', String(people.indexOf('cy') + 1), '40'], { encoding: 'utf8' });
   assert.equal(child.signal, 'SIGKILL', child.stderr);
   assert.match(child.stdout, /enrolled/);
@@ -105,7 +108,7 @@ test('a missing or stale search index (crash before saving, a file of another si
   const queries = nearCopies(people.flatMap((p) => templatesOf(p).slice(0, 4)));
   const expected = await answers(exact, queries);
   const check = async (why: string) => {
-    const again = await openGallery(`pglite:${dir}`, DIMS);
+    const again = await openEmbeddedGallery(dir, DIMS, 0);
     assert.deepEqual(await again.count(), { people: 3, templates: 120 });
     const got = await answers(again, queries);
     got.forEach((a, i) => {
@@ -114,16 +117,57 @@ test('a missing or stale search index (crash before saving, a file of another si
     });
     await again.close();
   };
-  assert.deepEqual((await indexFiles(dir)).map((f) => path.basename(f)), [path.basename(first!)], 'the killed process saved no index');
+  assert.deepEqual(await indexFiles(dir), first, 'the killed process saved no index');
   await check('after the crash');
-  const [current] = await indexFiles(dir);
-  assert.notEqual(current, first, 'the rebuilt index is saved under the new generation');
+  const current = await indexFiles(dir);
+  assert.equal(current.length, GRAPH_SHARDS);
+  assert.ok(current.every((file) => !first.includes(file)), 'the rebuilt graph is saved under the new generation');
+  const rebuilt = await Promise.all(current.map((file) => readFile(file)));
 
-  // the previous generation's file (80 templates) under the current generation's name: its size says it is stale
-  await rename(aside, current!);
-  await check('a file of another size');
+  // the previous generation's files (80 templates) under the current generation's names: their size says they are stale
+  for (const [i, file] of current.entries()) await rename(`${first[i]}.aside`, file);
+  await check('files of another size');
+  // one shard's file missing
+  await rm(current[1]!);
+  await check('one shard missing');
+  // the graph rebuilt from the same rows in the same order is the same graph, whichever of its threads ran first
+  const again = await Promise.all((await indexFiles(dir)).map((file) => readFile(file)));
+  again.forEach((bytes, i) => assert.ok(bytes.equals(rebuilt[i]!), `shard ${i}: rebuilt twice, the same bytes`));
   // no file at all
   for (const file of await indexFiles(dir)) await rename(file, `${file}.gone`);
   await check('no index file');
+  await exact.close();
+});
+
+test('below the exact scan\'s size no graph is built; the enrolment that crosses it builds one, with the exact answers', async () => {
+  const dir = path.join(await tempDir('gallery-threshold'), 'g');
+  const exact = await openGallery(`file:${path.join(path.dirname(dir), 'exact.json')}`, DIMS);
+  const exactUpTo = 50;
+  const queries = nearCopies(people.flatMap((p) => templatesOf(p).slice(0, 4)));
+  const same = async (store: GalleryStore, why: string) => {
+    const [want, got] = [await answers(exact, queries), await answers(store, queries)];
+    got.forEach((a, i) => assert.deepEqual(a.hashes, want[i]!.hashes, `${why}: query ${i}`));
+  };
+  let store = await openEmbeddedGallery(dir, DIMS, exactUpTo);
+  for (const s of [store, exact]) await s.enroll('ada', templatesOf('ada'));
+  await same(store, '40 templates, exact scan');
+  await store.close();
+  assert.deepEqual(await indexFiles(dir), [], 'no graph below the exact scan\'s size');
+
+  store = await openEmbeddedGallery(dir, DIMS, exactUpTo);
+  for (const s of [store, exact]) await s.enroll('bob', templatesOf('bob'));
+  await same(store, '80 templates, the graph built by the enrolment that crossed 50');
+  await store.close();
+  assert.equal((await indexFiles(dir)).length, GRAPH_SHARDS, 'the graph is saved once built');
+
+  store = await openEmbeddedGallery(dir, DIMS, exactUpTo);
+  await same(store, '80 templates, the graph loaded');
+  for (const s of [store, exact]) assert.ok(await s.forget('bob'));
+  await same(store, '40 templates after a forget, the graph still searched');
+  await store.close();
+  store = await openEmbeddedGallery(dir, DIMS, exactUpTo);
+  assert.deepEqual(await indexFiles(dir), [], 'reopened below the exact scan\'s size: the graph\'s files are deleted');
+  await same(store, '40 templates reopened, exact scan');
+  await store.close();
   await exact.close();
 });

@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readdir, readFile, rm, symlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AddressInfo } from 'node:net';
@@ -356,32 +356,62 @@ test('serve --gallery decodes and embeds in its worker threads: /healthz answers
   }
 });
 
-test('serve --gallery runs the store in its own thread: /healthz answers while a forget rewrites a large embedded gallery', { skip: needsShared }, async () => {
+/** The folder of PGlite's database under an embedded gallery's folder (`base/<oid>`: the one holding the largest files). */
+async function databaseFolder(dir: string): Promise<string> {
+  let largest = { folder: '', bytes: -1 };
+  for (const oid of await readdir(path.join(dir, 'base'))) {
+    const folder = path.join(dir, 'base', oid);
+    let bytes = 0;
+    for (const name of await readdir(folder)) bytes += (await stat(path.join(folder, name))).size;
+    if (bytes > largest.bytes) largest = { folder, bytes };
+  }
+  return largest.folder;
+}
+
+/** Sizes of the relation files (main forks) in `folder` that are not in `known`. */
+async function newFileSizes(folder: string, known: Set<string>): Promise<Map<string, number>> {
+  const sizes = new Map<string, number>();
+  for (const name of await readdir(folder)) {
+    if (/^\d+$/.test(name) && !known.has(name)) sizes.set(name, await stat(path.join(folder, name)).then((s) => s.size, () => -1));
+  }
+  return sizes;
+}
+
+test('serve --gallery runs the store in its own thread: /healthz answers while a forget is inside its table rewrite', { skip: needsShared }, async () => {
   const model = await servedModel();
   const dir = path.join(await tempDir('served-embedded'), 'gallery');
   const filled = await openGallery(`pglite:${dir}`, dims);
-  await filled.enroll('crowd', seededTemplates('crowd', 5, 2000, dims));
+  await filled.enroll('crowd', seededTemplates('crowd', 5, 10_000, dims));
   await filled.enroll('leaving', seededTemplates('leaving', 6, 5, dims));
   await filled.close();
   const app = await buildServer({ modelDir: model.modelDir, gallery: `pglite:${dir}`, apiKey: API_KEY, logLevel: 'silent' });
   try {
     await app.listen({ port: 0, host: '127.0.0.1' });
     const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const folder = await databaseFolder(dir);
+    const before = new Set(await readdir(folder));
     let forgotten = false;
     const forget = fetch(`${url}/v1/people/leaving`, { method: 'DELETE', headers: { authorization: `Bearer ${API_KEY}` } }).then((r) => {
       forgotten = true;
       return r.status;
     });
-    // polled until the forget is done: a server running the store on its event loop answers none while PGlite rewrites the table
-    let answeredDuringForget = 0;
+    // VACUUM FULL copies the table into new files in one statement. A store on the event loop runs
+    // that statement without yielding, so every /healthz it answers, and every look at the files,
+    // comes before the copy began or after it ended; a store in its own thread lets the loop answer
+    // while the new files are still growing.
+    const seen: Map<string, number>[] = [];
     while (!forgotten) {
       const health = await fetch(`${url}/healthz`);
       assert.equal(health.status, 200);
-      if (!forgotten) answeredDuringForget++;
+      if (!forgotten) seen.push(await newFileSizes(folder, before));
     }
     assert.equal(await forget, 200);
-    console.log(`/healthz answered ${answeredDuringForget} times during the forget`);
-    assert.ok(answeredDuringForget >= 5, `/healthz answered ${answeredDuringForget} times before the forget (a VACUUM FULL of the templates table) finished`);
+    const final = await newFileSizes(folder, before);
+    const rewritten = [...final.keys()].filter((file) => final.get(file)! > 1_000_000);
+    assert.ok(rewritten.length > 0, 'the forget rewrote the templates table into new files');
+    const midCopy = seen.filter((sizes) => rewritten.some((file) => (sizes.get(file) ?? 0) > 0 && sizes.get(file)! < final.get(file)!));
+    console.log(`/healthz answered ${seen.length} times during the forget, ${midCopy.length} of them while the table's new files were growing`);
+    assert.ok(midCopy.length > 0, `no /healthz answered while the table rewrite was under way (${seen.length} answers during the forget)`);
     const people = await (await fetch(`${url}/v1/people`)).json() as { people: string[] };
     assert.deepEqual(people.people, ['crowd']);
   } finally {

@@ -53,8 +53,17 @@ export class ExactRows {
     }
   }
 
+  /** Every row, ordered by id: the order in which a rebuild from the database adds them to a graph. */
+  byId(): { ids: BigUint64Array; vectors: Float32Array } {
+    const rows = Array.from({ length: this.size }, (_, row) => row).sort((a, b) => (this.ids[a]! < this.ids[b]! ? -1 : 1));
+    const vectors = new Float32Array(rows.length * this.dims);
+    rows.forEach((row, i) => vectors.set(this.matrix.subarray(row * this.dims, (row + 1) * this.dims), i * this.dims));
+    return { ids: BigUint64Array.from(rows, (row) => this.ids[row]!), vectors };
+  }
+
   /** The exact `k` nearest by inner product: ids and usearch's distance (1 - dot). */
   search(embedding: Float32Array, k: number): { keys: bigint[]; distances: Float32Array } {
+    if (this.size === 0) return { keys: [], distances: new Float32Array(0) };
     const found = usearch.exactSearch(this.matrix.subarray(0, this.size * this.dims), embedding, this.dims, Math.min(k, this.size), usearch.MetricKind.IP, 1) as { keys: BigUint64Array; distances: Float32Array };
     return { keys: Array.from(found.keys, (row) => this.ids[Number(row)]!), distances: found.distances };
   }

@@ -5,6 +5,7 @@ import { pgliteClient } from './pglite-client.js';
 import { postgresClient } from './postgres-client.js';
 import { SqlGalleryStore } from './sql-store.js';
 import type { ArchiveIndex, GalleryStore } from './store.js';
+import { EXACT_SEARCH_UP_TO } from './template-index.js';
 
 /** The embedded store's folder inside a model directory (`--gallery embedded`). */
 export const EMBEDDED_GALLERY_DIR = 'gallery.pglite';
@@ -35,13 +36,19 @@ export async function openGallery(url: string, dims: number, modelDir?: string):
     if (!modelDir) throw new FacetrainError('FT_ERR_INVALID_OPTION', `\`gallery\` embedded lives in a model directory and this command has none; choose pglite:<folder> or postgres://...`);
     url = `pglite:${path.join(modelDir, EMBEDDED_GALLERY_DIR)}`;
   }
-  if (url.startsWith('pglite:')) {
-    const dir = url.slice('pglite:'.length);
-    // PGlite keeps the records; a usearch index file beside its own files searches them (see SqlStoreOptions)
-    return SqlGalleryStore.open(await pgliteClient(dir, url), url, dims, { indexDir: dir, scrubFiles: true });
-  }
+  if (url.startsWith('pglite:')) return openEmbeddedGallery(url.slice('pglite:'.length), dims);
   if (url.startsWith('file:')) return FileGalleryStore.open(url.slice('file:'.length), dims);
   throw new FacetrainError('FT_ERR_INVALID_OPTION', `\`gallery\` ${redactUrl(url)}: not a gallery URL; expected ${GALLERY_URL_FORMS}`);
+}
+
+/**
+ * The embedded store in `dir` (`pglite:<dir>`): PGlite keeps the records; an exact scan, or a
+ * usearch graph whose files lie beside PGlite's, searches them (see SqlStoreOptions).
+ * `exactSearchUpTo` 0 builds and walks the graph at any size, as the tests do.
+ */
+export async function openEmbeddedGallery(dir: string, dims: number, exactSearchUpTo = EXACT_SEARCH_UP_TO): Promise<SqlGalleryStore> {
+  const url = `pglite:${dir}`;
+  return SqlGalleryStore.open(await pgliteClient(dir, url), url, dims, { indexDir: dir, scrubFiles: true, exactSearchUpTo });
 }
 
 /** The archive side of a gallery, or a clear error for stores that have none. */

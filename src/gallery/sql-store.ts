@@ -185,7 +185,7 @@ export interface SqlStoreOptions {
    * their labels in memory. Without it, pgvector's HNSW index searches them (PostgreSQL).
    */
   indexDir?: string;
-  /** Up to this many templates the search index scans exactly (default EXACT_SEARCH_UP_TO; 0 always walks the graph, as the tests do). */
+  /** Up to this many templates the search index scans exactly and builds no graph (default EXACT_SEARCH_UP_TO; 0 always walks the graph, as the tests do). */
   exactSearchUpTo?: number;
   /**
    * After a forget, rewrite the templates table and retire the WAL written so far (embedded
@@ -245,7 +245,12 @@ export class SqlGalleryStore implements GalleryStore, ArchiveIndex {
       );
       const state = { generation: BigInt(rows[0]!.generation), templates: rows[0]!.templates };
       const index = await TemplateIndex.open(options.indexDir, dims, state, templateBatches(db, dims), options.exactSearchUpTo);
-      return new SqlGalleryStore(db, location, dims, index, await templateLabels(db), options.scrubFiles);
+      try {
+        return new SqlGalleryStore(db, location, dims, index, await templateLabels(db), options.scrubFiles);
+      } catch (err) {
+        await index.close();
+        throw err;
+      }
     } catch (err) {
       await db.end();
       throw err;
@@ -261,7 +266,7 @@ export class SqlGalleryStore implements GalleryStore, ArchiveIndex {
     });
     if (this.templateIndex) {
       const { ids, vectors, inserted } = addedTemplates(added, templates, this.dims);
-      this.templateIndex.add(ids, vectors, generation!);
+      await this.templateIndex.add(ids, vectors, generation!);
       inserted.forEach((t, i) => this.labels.set(ids[i]!, { person, file: t.file, photoHash: t.photoHash }));
     }
     return { added: added.length, alreadyKnown: templates.length - added.length };
@@ -305,7 +310,7 @@ export class SqlGalleryStore implements GalleryStore, ArchiveIndex {
     checkDims(embedding, this.dims, this.location);
     if (this.templateIndex) {
       // the search index alone: its vectors are the true ones and the labels are in memory (a PGlite query costs more than the search)
-      return this.templateIndex.search(embedding, k).map((hit) => ({ ...this.labels.get(hit.id)!, similarity: hit.similarity }));
+      return (await this.templateIndex.search(embedding, k)).map((hit) => ({ ...this.labels.get(hit.id)!, similarity: hit.similarity }));
     }
     // <#> is the negative inner product: the cosine of unit vectors, negated
     const { rows } = await this.db.query<{ person: string; file: string; photo_hash: string; similarity: number }>(
@@ -358,7 +363,7 @@ export class SqlGalleryStore implements GalleryStore, ArchiveIndex {
 
   async close(): Promise<void> {
     try {
-      await this.templateIndex?.save();
+      await this.templateIndex?.close();
     } finally {
       await this.db.end();
     }

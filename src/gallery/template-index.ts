@@ -1,32 +1,21 @@
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import usearch, { type Index as UsearchIndex } from 'usearch';
 import { replaceFileAtomic } from '../util/fs.js';
-import { createRandom } from '../util/random.js';
 import { ExactRows } from './exact-rows.js';
+import { GRAPH_SHARDS, GraphShards } from './graph-shards.js';
 
-/**
- * HNSW settings of the embedded store's search index, chosen by `BENCH_ONLY=gallery-recall`
- * (bench/gallery-recall.ts, README "Galleries"): recall@1 against exact search and p50/p99 on
- * random unit vectors (the worst case) and face-shaped data, 192-d and 512-d, at 10^5.
- */
-export const HNSW_SETTINGS = { connectivity: 32, expansionAdd: 128, expansionSearch: 1024 } as const;
 /**
  * Up to this many templates a search is an exact scan (usearch's SIMD `exactSearch` over the
- * vectors kept in memory beside the graph): a few ms there, the same answers as the file store,
- * and no graph to miss a neighbour; above it the graph answers (README "Galleries").
+ * vectors kept in memory) and no graph is built: a few ms there, the same answers as the file
+ * store, and no graph to miss a neighbour; the graph is built when an enrolment takes the gallery
+ * past it (README "Galleries").
  */
 export const EXACT_SEARCH_UP_TO = 20_000;
-/**
- * Threads for adds. One: with two, the graph depends on which thread inserted first, so a rebuilt
- * index could answer a query differently from the one it replaces (test/gallery-index.test.ts
- * failed that way in CI); a rebuild takes about twice as long.
- */
-const ADD_THREADS = 1;
 
-const FILE_PATTERN = /^templates\.(\d+)\.usearch$/;
+/** `templates.<generation>.<shard>.usearch`; the single-file index of earlier versions had no shard number. */
+const FILE_PATTERN = /^templates\.\d+(\.\d+)?\.usearch$/;
 /** Leftovers of an interrupted save (`replaceFileAtomic`'s temporary files): they may hold forgotten vectors. */
-const LEFTOVER_PATTERN = /^templates\.\d+\.usearch\..+\.tmp$/;
+const LEFTOVER_PATTERN = /^templates\.\d+(\.\d+)?\.usearch\..+\.tmp$/;
 
 /** The gallery's generation: a counter the database bumps in every enrol and forget transaction. */
 export interface IndexedState {
@@ -38,125 +27,128 @@ export interface IndexedState {
 export type TemplateBatches = () => AsyncIterable<{ ids: BigUint64Array; vectors: Float32Array }>;
 
 /**
- * A search accelerator for a gallery kept in a database: a usearch HNSW graph (native code, SIMD)
- * over the templates' vectors, keyed by their row ids, saved as `templates.<generation>.usearch`
- * in the gallery's folder. The database stays the source of truth: a file whose generation or
- * size does not match it is stale and rebuilt from it. The index keeps the true float32 vectors,
- * so the similarities of the templates it finds are exact (only which templates it visits is
- * approximate: recall@1 is measured in the bench).
+ * A search accelerator for a gallery kept in a database, keyed by the templates' row ids: an
+ * exact scan of the vectors in memory up to `exactUpTo` templates, a usearch HNSW graph in
+ * GRAPH_SHARDS shards (`graph-shards.ts`, native code, SIMD, one thread per shard) above, saved as
+ * `templates.<generation>.<shard>.usearch` in the gallery's folder. The database stays the source
+ * of truth: files whose generation or size does not match it are stale and the graph is rebuilt
+ * from it. The graph keeps the true float32 vectors, so the similarities of the templates it
+ * finds are exact (only which templates it visits is approximate: recall@1 is measured in the bench).
  */
 export class TemplateIndex {
   private dirty = false;
 
   private constructor(
     private readonly dir: string,
-    private readonly index: UsearchIndex,
+    private readonly dims: number,
     private generation: bigint,
     private readonly exactUpTo: number,
-    /** The vectors again, for an exact scan, while the gallery has at most `exactUpTo` templates. */
+    /** The vectors, searched exactly, while the gallery has at most `exactUpTo` templates (and no graph). */
     private exact: ExactRows | undefined,
+    private graph: GraphShards | undefined,
   ) {}
 
-  private static create(dims: number): UsearchIndex {
-    return new usearch.Index({
-      dimensions: dims,
-      // inner product of unit vectors = cosine; f32 keeps the exact vectors (see the README's figures for f16/i8)
-      metric: usearch.MetricKind.IP,
-      quantization: usearch.ScalarKind.F32,
-      connectivity: HNSW_SETTINGS.connectivity,
-      expansion_add: HNSW_SETTINGS.expansionAdd,
-      expansion_search: HNSW_SETTINGS.expansionSearch,
-      multi: false,
-    });
+  private static files(dir: string, generation: bigint): string[] {
+    return Array.from({ length: GRAPH_SHARDS }, (_, shard) => path.join(dir, `templates.${generation}.${shard}.usearch`));
   }
 
-  private static file(dir: string, generation: bigint): string {
-    return path.join(dir, `templates.${generation}.usearch`);
+  /** Deletes the graph's files and leftovers in `dir`, but those in `keep`. */
+  private static async removeFiles(dir: string, keep: string[] = []): Promise<void> {
+    for (const name of await readdir(dir)) {
+      const full = path.join(dir, name);
+      if ((FILE_PATTERN.test(name) || LEFTOVER_PATTERN.test(name)) && !keep.includes(full)) await rm(full, { force: true });
+    }
   }
 
   /**
-   * The index of the gallery as the database has it now: the saved file when it is of this
-   * generation and size, else rebuilt from `rows` (and saved). Other generations' files and
-   * leftovers of interrupted saves are deleted. Up to `exactUpTo` templates the vectors are also
-   * read into memory and searched exactly.
+   * The index of the gallery as the database has it now. Up to `exactUpTo` templates: the vectors
+   * read into memory, no graph (files of one are deleted). Above: the saved graph when its files
+   * are of this generation and size, else rebuilt from `rows` (and saved). Other generations'
+   * files and leftovers of interrupted saves are deleted.
    */
   static async open(dir: string, dims: number, state: IndexedState, rows: TemplateBatches, exactUpTo = EXACT_SEARCH_UP_TO): Promise<TemplateIndex> {
-    const current = TemplateIndex.file(dir, state.generation);
-    let native: UsearchIndex | undefined;
-    for (const name of await readdir(dir)) {
-      const full = path.join(dir, name);
-      if (full === current) {
-        const loaded = TemplateIndex.create(dims);
-        try {
-          loaded.load(full);
-          if (loaded.size() === state.templates && loaded.dimensions() === dims) native = loaded;
-        } catch {
-          // an unreadable file is rebuilt like a stale one
-        }
-      } else if (FILE_PATTERN.test(name) || LEFTOVER_PATTERN.test(name)) await rm(full, { force: true });
+    if (state.templates <= exactUpTo) {
+      await TemplateIndex.removeFiles(dir);
+      const exact = new ExactRows(dims);
+      for await (const batch of rows()) exact.add(batch.ids, batch.vectors);
+      return new TemplateIndex(dir, dims, state.generation, exactUpTo, exact, undefined);
     }
-    const exact = state.templates <= exactUpTo ? new ExactRows(dims) : undefined;
-    if (native) {
-      if (exact) for await (const batch of rows()) exact.add(batch.ids, batch.vectors);
-      return new TemplateIndex(dir, native, state.generation, exactUpTo, exact);
+    const files = TemplateIndex.files(dir, state.generation);
+    await TemplateIndex.removeFiles(dir, files);
+    const present = new Set(await readdir(dir));
+    let graph = await GraphShards.start(dims);
+    if (files.every((file) => present.has(path.basename(file)))) {
+      // an unreadable file, or files holding another number of templates, are rebuilt like stale ones
+      const held = await graph.load(files).catch(() => -1);
+      if (held === state.templates) return new TemplateIndex(dir, dims, state.generation, exactUpTo, undefined, graph);
+      await graph.terminate();
+      graph = await GraphShards.start(dims);
     }
-    const index = new TemplateIndex(dir, TemplateIndex.create(dims), state.generation, exactUpTo, exact);
-    index.dirty = true;
-    for await (const batch of rows()) index.add(batch.ids, batch.vectors, state.generation);
-    await index.save();
+    const index = new TemplateIndex(dir, dims, state.generation, exactUpTo, undefined, graph);
+    try {
+      for await (const batch of rows()) await graph.add(batch.ids, batch.vectors);
+      index.dirty = true;
+      await index.save();
+    } catch (err) {
+      await graph.terminate();
+      throw err;
+    }
     return index;
   }
 
-  /** Adds templates committed in the database at `generation`; saved by `save` (or `close`). */
-  add(ids: BigUint64Array, vectors: Float32Array, generation: bigint): void {
-    if (ids.length > 0) this.index.add(ids, vectors, ADD_THREADS);
-    // past the exact scan's size the graph answers alone (until the next open of a smaller gallery)
-    if (this.exact && this.exact.size + ids.length > this.exactUpTo) this.exact = undefined;
-    this.exact?.add(ids, vectors);
+  /**
+   * Adds templates committed in the database at `generation` (ids ascending); saved by `save` (or
+   * `close`). The enrolment that takes the gallery past `exactUpTo` builds the graph of every
+   * template, in row-id order as a rebuild would.
+   */
+  async add(ids: BigUint64Array, vectors: Float32Array, generation: bigint): Promise<void> {
+    if (this.exact && this.exact.size + ids.length > this.exactUpTo) {
+      const graph = await GraphShards.start(this.dims);
+      const held = this.exact.byId();
+      await graph.add(held.ids, held.vectors);
+      [this.graph, this.exact] = [graph, undefined];
+    }
+    if (this.graph) await this.graph.add(ids, vectors);
+    else this.exact!.add(ids, vectors);
     this.generation = generation;
     this.dirty = true;
   }
 
   /**
-   * Removes templates forgotten in the database at `generation`, and saves at once: usearch
-   * marks a removed vector free but keeps its bytes in memory and in a saved file, so the
-   * removed slots are overwritten (by adding and removing as many random scratch vectors, which reuse them)
-   * before the file is replaced. test/gallery-index.test.ts searches the file for the bytes.
+   * Removes templates forgotten in the database at `generation`, and saves at once (no copy of
+   * their vectors stays in the saved graph: the shards overwrite the freed slots, see
+   * graph-shard-worker.ts; test/gallery-index.test.ts searches the files for the bytes).
    */
   async remove(ids: BigUint64Array, generation: bigint): Promise<void> {
     this.exact?.remove(ids);
-    if (ids.length > 0) {
-      this.index.remove(ids);
-      const scratch = BigUint64Array.from(ids, (_, i) => SCRATCH_KEY_BASE + BigInt(i));
-      // random rather than zero: vectors all equally far from everything are a degenerate case for HNSW's insertion walk
-      const random = createRandom(ids.length);
-      this.index.add(scratch, Float32Array.from({ length: ids.length * this.index.dimensions() }, () => random() - 0.5), 1);
-      this.index.remove(scratch);
-    }
+    await this.graph?.remove(ids);
     this.generation = generation;
     this.dirty = true;
     await this.save();
   }
 
   /** Up to `k` row ids with their cosine similarity (inner product of unit vectors), most similar first. */
-  search(embedding: Float32Array, k: number): { id: bigint; similarity: number }[] {
-    if (this.index.size() === 0) return [];
-    const { keys, distances } = this.exact ? this.exact.search(embedding, k) : this.index.search(embedding, Math.min(k, this.index.size()), 1);
+  async search(embedding: Float32Array, k: number): Promise<{ id: bigint; similarity: number }[]> {
+    const { keys, distances } = this.graph ? await this.graph.search(embedding, k) : this.exact!.search(embedding, k);
     // usearch's inner-product distance is 1 - dot
-    return Array.from(keys, (id: bigint, i) => ({ id, similarity: 1 - distances[i]! })).filter((hit) => hit.id < SCRATCH_KEY_BASE);
+    return keys.map((id, i) => ({ id, similarity: 1 - distances[i]! }));
   }
 
-  /** Writes the index of the current generation (atomically) if it changed, and deletes the previous file. */
+  /** Writes the graph of the current generation (each shard's file atomically) if it changed, and deletes the previous files. */
   async save(): Promise<void> {
-    if (!this.dirty) return;
-    const file = TemplateIndex.file(this.dir, this.generation);
-    await replaceFileAtomic(file, (tmp) => this.index.save(tmp));
-    for (const name of await readdir(this.dir)) {
-      if (FILE_PATTERN.test(name) && path.join(this.dir, name) !== file) await rm(path.join(this.dir, name), { force: true });
-    }
+    if (!this.dirty || !this.graph) return;
+    const files = TemplateIndex.files(this.dir, this.generation);
+    await this.graph.save((shard, save) => replaceFileAtomic(files[shard]!, save));
+    await TemplateIndex.removeFiles(this.dir, files);
     this.dirty = false;
   }
-}
 
-/** Keys of the scratch vectors that overwrite removed ones: above any row id PostgreSQL hands out in practice. */
-const SCRATCH_KEY_BASE = 1n << 62n;
+  /** Saves, and ends the graph's threads. */
+  async close(): Promise<void> {
+    try {
+      await this.save();
+    } finally {
+      await this.graph?.terminate();
+    }
+  }
+}
