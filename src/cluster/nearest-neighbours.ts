@@ -1,4 +1,5 @@
-import usearch, { type BatchMatches } from 'usearch';
+import type { BatchMatches } from 'usearch';
+import { unitVectorIndex } from '../util/usearch-index.js';
 
 /**
  * The k most similar vectors of every unit vector, by cosine (= dot product). Two ways:
@@ -105,7 +106,7 @@ export function approximateNeighbours(vectors: readonly Float32Array[], k: numbe
   const dims = vectors[0]!.length;
   const matrix = new Float32Array(n * dims);
   vectors.forEach((v, i) => matrix.set(v, i * dims));
-  const index = new usearch.Index({ dimensions: dims, metric: usearch.MetricKind.IP, quantization: usearch.ScalarKind.F32, connectivity: HNSW.connectivity, expansion_add: HNSW.expansionAdd, expansion_search: HNSW.expansionSearch, multi: false });
+  const index = unitVectorIndex(dims, HNSW);
   // one thread: vectors go in in order, so the same vectors give the same graph (and the same groups)
   index.add(BigUint64Array.from({ length: n }, (_, i) => BigInt(i)), matrix, 1);
   // each vector finds itself first; one more asked for, so k others remain. One thread here too:

@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import usearch, { type Index as UsearchIndex } from 'usearch';
+import type { Index as UsearchIndex } from 'usearch';
 import { createRandom } from '../util/random.js';
+import { unitVectorIndex } from '../util/usearch-index.js';
 import { HNSW_SETTINGS, SCRATCH_KEY_BASE, type GraphShardReply, type GraphShardRequest } from './graph-shards.js';
 
 /**
@@ -11,18 +12,7 @@ import { HNSW_SETTINGS, SCRATCH_KEY_BASE, type GraphShardReply, type GraphShardR
 const port = parentPort!;
 const dims = (workerData as { dims: number }).dims;
 
-function create(): UsearchIndex {
-  return new usearch.Index({
-    dimensions: dims,
-    // inner product of unit vectors = cosine; f32 keeps the exact vectors (see the README's figures for f16/i8)
-    metric: usearch.MetricKind.IP,
-    quantization: usearch.ScalarKind.F32,
-    connectivity: HNSW_SETTINGS.connectivity,
-    expansion_add: HNSW_SETTINGS.expansionAdd,
-    expansion_search: HNSW_SETTINGS.expansionSearch,
-    multi: false,
-  });
-}
+const create = (): UsearchIndex => unitVectorIndex(dims, HNSW_SETTINGS);
 
 let index = create();
 

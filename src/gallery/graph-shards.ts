@@ -51,13 +51,11 @@ export class GraphShards {
 
   /** Adds rows (ids ascending, as the database hands them out): each shard gets its own, in the same order. */
   async add(ids: BigUint64Array, vectors: Float32Array): Promise<void> {
-    const count = this.shards.length;
-    const shardOf = (id: bigint) => Number(id % BigInt(count));
-    const sizes = new Array<number>(count).fill(0);
-    for (const id of ids) sizes[shardOf(id)]!++;
+    const sizes = new Array<number>(this.shards.length).fill(0);
+    for (const id of ids) sizes[this.shardOf(id)]!++;
     const parts = sizes.map((size) => ({ ids: new BigUint64Array(size), vectors: new Float32Array(size * this.dims), filled: 0 }));
     ids.forEach((id, i) => {
-      const part = parts[shardOf(id)]!;
+      const part = parts[this.shardOf(id)]!;
       part.ids[part.filled] = id;
       part.vectors.set(vectors.subarray(i * this.dims, (i + 1) * this.dims), part.filled * this.dims);
       part.filled++;
@@ -66,8 +64,12 @@ export class GraphShards {
   }
 
   async remove(ids: BigUint64Array): Promise<void> {
-    const count = BigInt(this.shards.length);
-    await Promise.all(this.shards.map((shard, i) => shard.request({ kind: 'remove', ids: ids.filter((id) => id % count === BigInt(i)) })));
+    await Promise.all(this.shards.map((shard, i) => shard.request({ kind: 'remove', ids: ids.filter((id) => this.shardOf(id) === i) })));
+  }
+
+  /** A row's shard: its id mod the shards. */
+  private shardOf(id: bigint): number {
+    return Number(id % BigInt(this.shards.length));
   }
 
   /** Up to `k` nearest rows over every shard: ids and usearch's distance (1 - dot), nearest first. */
