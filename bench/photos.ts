@@ -46,8 +46,8 @@ async function cpuMs(runs: number, run: () => unknown): Promise<number> {
  */
 async function streamFrames(runs: number, recognizer: StreamingRecognizer, photo: string): Promise<Record<string, unknown>> {
   const frames = await Promise.all((await movingFaceFrames(photo, { photoSide: 360 })).map(async ({ data, width, height }) => new Uint8Array(await sharp(data, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer())));
-  const times: Record<FrameSearch, number[]> = { full: [], around: [] };
-  const cpu: Record<FrameSearch, number[]> = { full: [], around: [] };
+  const times: Record<FrameSearch, number[]> = { full: [], around: [], followed: [] };
+  const cpu: Record<FrameSearch, number[]> = { full: [], around: [], followed: [] };
   for (let run = 0; run <= runs; run++) {
     const stream = recognizer.stream();
     for (const frame of frames) {

@@ -5,13 +5,15 @@ import type { RgbImage } from '../image/decode.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { alignFace } from './align.js';
 import { loadFaceDetector, type DetectedFace, type FaceDetector } from './detect.js';
-import { loadFivePointLandmarker } from './landmarks.js';
+import { loadFivePointLandmarker, type FivePointLandmarker } from './landmarks.js';
 import { alignToTemplate } from './template-align.js';
 import { loadOnnxRuntime } from '../runtime/onnxruntime.js';
 
 /** Turns a detected face into the aligned crop a model's input spec asks for. */
 export interface FaceAligner {
   align(image: RgbImage, face: DetectedFace): Promise<RgbImage>;
+  /** The landmark network the crops are aligned by, when there is one (camera streams follow faces with it). */
+  readonly landmarker?: FivePointLandmarker;
   dispose(): void;
 }
 
@@ -32,6 +34,7 @@ export async function loadFaceAligner(input: InputSpec, runtime?: Runtime): Prom
       const [points] = await landmarker.fivePoints(image, [face]);
       return alignToTemplate(image, face, input.size, points);
     },
+    landmarker,
     dispose: () => landmarker.dispose(),
   };
 }

@@ -13,6 +13,16 @@ export interface InputNormalisation {
   layout: 'NHWC';
 }
 
+/** How an embedder is to be run, when its caller knows. */
+export interface EmbedderLoadOptions {
+  /**
+   * One face at a time, as soon as possible (a camera's frames): an embedder may then spread a face
+   * over a second thread (MobileFaceNet's mirror pass, `MobileFaceNetOptions.mirrorThread`). Off for
+   * folders, training and the server's workers, where both cores have work already.
+   */
+  lowLatency?: boolean;
+}
+
 /** A network turning aligned faces into embeddings: what every embedding base provides. */
 export interface FaceEmbedder {
   /** Side of the square aligned face the model takes, in pixels. */

@@ -13,6 +13,8 @@ export interface Classification {
   probs: Float32Array;
   /** The confidence compared with the unknown threshold, in [0, 1]. */
   score: number;
+  /** The face's unit embedding, for a model that embeds faces. */
+  embedding?: Float32Array;
 }
 
 /** Names aligned face crops (or whole images) of `inputSize` x `inputSize`. */
@@ -83,5 +85,5 @@ export async function classifyEmbeddings(head: tfl.LayersModel, galleries: Perso
   const probs = splitRows((await out.data()) as Float32Array, out.shape[1]);
   out.dispose();
   // a cosine below 0 is as unknown as 0: scores stay in [0, 1] like every other model's
-  return probs.map((p, i) => ({ probs: p, score: Math.max(0, Math.min(1, personScore(embeddings[i]!, galleries[argMax(p)]!, DEFAULT_UNKNOWN_RULE))) }));
+  return probs.map((p, i) => ({ probs: p, score: Math.max(0, Math.min(1, personScore(embeddings[i]!, galleries[argMax(p)]!, DEFAULT_UNKNOWN_RULE))), embedding: embeddings[i]! }));
 }

@@ -9,13 +9,13 @@ import { alignmentTransform, DEFAULT_ALIGN_CONFIG } from '../faces/align.js';
 import { detectorFor, loadFaceAligner, type FaceAligner } from '../faces/cropper.js';
 import { DEFAULT_DETECTOR_CONFIG, type FaceDetector } from '../faces/detect.js';
 import { finerCropSource } from '../faces/finer-crop.js';
-import { trackingDetector, type FrameSearch, type TrackingOptions } from '../faces/track.js';
+import { trackingDetector, type FrameSearch, type TrackingDetector, type TrackingOptions } from '../faces/track.js';
 import type { Box } from '../faces/geometry.js';
 import type { InputSpec } from '../faces/input-spec.js';
 import { GALLERY_FILE, personGalleries, readGallery } from '../model-dir/gallery.js';
 import { FacetrainError } from '../errors.js';
 import type { NumberRange } from '../config.js';
-import { classicClassifier, embeddingClassifier, type FaceClassifier } from './classifier.js';
+import { classicClassifier, cosine, embeddingClassifier, type FaceClassifier } from './classifier.js';
 import { chooseRuntime } from '../runtime/choose.js';
 import type { Runtime, RuntimeName } from '../runtime/runtime.js';
 import { rowEmbedderOn } from './face-pipeline.js';
@@ -162,29 +162,49 @@ export function createRecognizer(manifest: ModelManifest, parts: RecognizerParts
   const { labels } = manifest;
   let aligner: Promise<FaceAligner> | undefined = parts.aligner && Promise.resolve(parts.aligner);
   const located = { ...parts, aligner: () => (aligner ??= loadFaceAligner(manifest.input)) };
-  async function predictWith(detector: FaceDetector | undefined, input: Uint8Array | RgbImage, options: PredictOptions): Promise<FaceResult[]> {
-    const decoded = await decodeForSearch(input, detector, options.label ?? 'image', decodeOptions);
-    options.onDecoded?.();
+  /** The faces of a decoded photo named, with their embeddings when the model embeds faces. */
+  async function recognize(decoded: Decoded, detector: FaceDetector | undefined, options: PredictOptions): Promise<{ results: FaceResult[]; embeddings: Float32Array[] }> {
     const faces = await locateFaces(decoded, { ...located, detector }, parts.classifier.inputSize, manifest.input, options.maxFaces ?? 0, decodeOptions);
-    if (faces.length === 0) return [];
+    if (faces.length === 0) return { results: [], embeddings: [] };
     const classified = await parts.classifier.classify(faces.map((f) => f.crop));
     const threshold = options.threshold ?? manifest.threshold;
-    return faces.map(({ box, landmarks }, i) => {
+    const results = faces.map(({ box, landmarks }, i) => {
       const { probs, score } = classified[i]!;
       const topK = rankScores(probs, labels, options.topK ?? PREDICT_DEFAULTS.topK);
       return { box, ...(landmarks ? { landmarks } : {}), label: decide({ predicted: topK[0]!.label, score }, threshold), score, topK };
     });
+    return { results, embeddings: classified.flatMap((c) => (c.embedding ? [c.embedding] : [])) };
   }
+  async function decoded(detector: FaceDetector | undefined, input: Uint8Array | RgbImage, options: PredictOptions): Promise<Decoded> {
+    const image = await decodeForSearch(input, detector, options.label ?? 'image', decodeOptions);
+    options.onDecoded?.();
+    return image;
+  }
+  const base = BASE_ROWS[manifest.base.name];
+  // a followed face is the face of the frame before when their embeddings are the same person at verify's strict (0.1 % false-accept) threshold
+  const sameFace = base?.kind === 'embedding' ? base.strictVerifyThreshold : undefined;
   return {
     manifest,
     labels,
-    predict: (input, options = {}) => predictWith(parts.detector, input, options),
+    predict: async (input, options = {}) => (await recognize(await decoded(parts.detector, input, options), parts.detector, options)).results,
     stream(options) {
-      const tracker = parts.detector && trackingDetector(parts.detector, options);
+      let tracker: TrackingDetector | undefined;
+      let before: Float32Array[] = [];
+      const stillSeen = (now: Float32Array[]): boolean => sameFace !== undefined && now.every((e) => before.some((b) => cosine(e, b) >= sameFace));
       return {
-        predict: (frame, predictOptions = {}) => predictWith(tracker, frame, predictOptions),
+        async predict(frame, predictOptions = {}) {
+          const detector = parts.detector && (tracker ??= trackingDetector(parts.detector, options, (await located.aligner()).landmarker));
+          const image = await decoded(detector, frame, predictOptions);
+          let found = await recognize(image, detector, predictOptions);
+          if (tracker?.lastSearch === 'followed' && !stillSeen(found.embeddings)) {
+            tracker.lose();
+            found = await recognize(image, detector, predictOptions);
+          }
+          before = found.embeddings;
+          return found.results;
+        },
         get lastSearch() {
-          return tracker ? tracker.lastSearch : 'full';
+          return parts.detector ? tracker?.lastSearch : 'full';
         },
       };
     },
@@ -201,15 +221,17 @@ export interface LoadOptions extends DecodeOptions {
   engine?: RuntimeName;
   /** The runtime a command already chose (`chooseRuntime` once per command); `engine` is then not consulted. */
   runtime?: Runtime;
+  /** For one frame at a time (a camera, `stream()`): the embedding may take a second thread (see EmbedderLoadOptions). */
+  lowLatency?: boolean;
 }
 
-async function loadClassifier(dir: string, manifest: ModelManifest, runtime: Runtime): Promise<FaceClassifier> {
+async function loadClassifier(dir: string, manifest: ModelManifest, runtime: Runtime, lowLatency: boolean): Promise<FaceClassifier> {
   const model = await tfl.loadLayersModel(fileSystemIO(dir));
   const base = BASE_ROWS[manifest.base.name];
   if (base.kind === 'classifier') return classicClassifier(runtime, model, manifest.input);
   const gallery = await readGallery(dir);
   if (!gallery) throw new FacetrainError('FT_ERR_MODEL', `${dir}: ${GALLERY_FILE} is missing; retrain the model, replacing this one`, { options: ['force'] });
-  return embeddingClassifier(await rowEmbedderOn(runtime, base), model, personGalleries(gallery.entries, manifest.labels));
+  return embeddingClassifier(await rowEmbedderOn(runtime, base, { lowLatency }), model, personGalleries(gallery.entries, manifest.labels));
 }
 
 /** Loads a model directory written by `facetrain train`. */
@@ -219,5 +241,5 @@ export async function loadRecognizer(dir: string, options: LoadOptions = {}): Pr
   const runtime = options.runtime ?? (await chooseRuntime(options.engine));
   const detector = await detectorFor(manifest.input, runtime);
   const aligner = detector && (await loadFaceAligner(manifest.input, runtime));
-  return createRecognizer(manifest, { classifier: await loadClassifier(dir, manifest, runtime), detector, aligner }, options);
+  return createRecognizer(manifest, { classifier: await loadClassifier(dir, manifest, runtime, options.lowLatency === true), detector, aligner }, options);
 }
