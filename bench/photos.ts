@@ -13,7 +13,7 @@ import { decodeImage, decodeImageScaled, decodeRegion, type RgbImage } from '../
 import { embeddingInputSpec, rowEmbedderOn } from '../src/recognize/face-pipeline.js';
 import { chooseRuntime } from '../src/runtime/choose.js';
 import { loadRecognizer, type StreamingRecognizer } from '../src/recognize/recognizer.js';
-import type { FrameSearch } from '../src/faces/track.js';
+import { trackingDetector, type FrameSearch } from '../src/faces/track.js';
 import { median } from '../src/evaluate/metrics.js';
 import { setOnnxThreadsPerSession } from '../src/runtime/onnxruntime.js';
 import { movingFaceFrames } from '../test/support/moving-face.js';
@@ -40,35 +40,82 @@ async function cpuMs(runs: number, run: () => unknown): Promise<number> {
 }
 
 /**
- * A camera stream through `Recognizer.stream()`: a face walking past 640x480 (JPEG frames, as the
- * page sends), `runs` times over the frames; the median ms of the frames searched around the faces
- * before (steady state) and of those searched in full (cold: the first frame, every tenth, a lost face).
+ * A camera stream through `Recognizer.stream()`: a face walking past 640x480, `runs` times over the
+ * frames, as JPEG (what the page sends) and as raw RGB pixels (what a camera gives: no decode); the
+ * median ms of the frames followed from the faces before (steady state) and of those searched in
+ * full (cold: the first frame, every tenth, a face that is not the face before).
  */
-async function streamFrames(runs: number, recognizer: StreamingRecognizer, photo: string): Promise<Record<string, unknown>> {
-  const frames = await Promise.all((await movingFaceFrames(photo, { photoSide: 360 })).map(async ({ data, width, height }) => new Uint8Array(await sharp(data, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer())));
-  const times: Record<FrameSearch, number[]> = { full: [], around: [], followed: [] };
-  const cpu: Record<FrameSearch, number[]> = { full: [], around: [], followed: [] };
-  for (let run = 0; run <= runs; run++) {
-    const stream = recognizer.stream();
-    for (const frame of frames) {
-      const [wall, start] = [performance.now(), process.cpuUsage()];
-      await stream.predict(frame);
-      const { user, system } = process.cpuUsage(start);
-      // run 0 warms up
-      if (run === 0) continue;
-      times[stream.lastSearch!].push(performance.now() - wall);
-      cpu[stream.lastSearch!].push((user + system) / 1000);
+async function streamFrames(runs: number, recognizer: StreamingRecognizer, raw: RgbImage[]): Promise<Record<string, unknown>> {
+  const jpeg = await Promise.all(raw.map(async ({ data, width, height }) => new Uint8Array(await sharp(data, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer())));
+  const result: Record<string, unknown> = { frames: raw.length };
+  for (const [kind, frames] of [['jpeg', jpeg], ['raw', raw]] as const) {
+    const times: Record<FrameSearch, number[]> = { full: [], around: [], followed: [] };
+    const cpu: Record<FrameSearch, number[]> = { full: [], around: [], followed: [] };
+    for (let run = 0; run <= runs; run++) {
+      const stream = recognizer.stream();
+      for (const frame of frames) {
+        const [wall, start] = [performance.now(), process.cpuUsage()];
+        await stream.predict(frame);
+        const { user, system } = process.cpuUsage(start);
+        // run 0 warms up
+        if (run === 0) continue;
+        times[stream.lastSearch!].push(performance.now() - wall);
+        cpu[stream.lastSearch!].push((user + system) / 1000);
+      }
     }
+    result[kind] = {
+      steadyFrameMs: round(median(times.followed)),
+      steadyFrameCpuMs: round(median(cpu.followed)),
+      coldFrameMs: round(median(times.full)),
+      coldFrameCpuMs: round(median(cpu.full)),
+      framesFollowed: times.followed.length,
+      framesSearchedInFull: times.full.length,
+    };
   }
-  return {
-    frames: frames.length,
-    steadyFrameMs: round(median(times.around)),
-    steadyFrameCpuMs: round(median(cpu.around)),
-    coldFrameMs: round(median(times.full)),
-    coldFrameCpuMs: round(median(cpu.full)),
-    framesSearchedAround: times.around.length,
-    framesSearchedInFull: times.full.length,
-  };
+  return result;
+}
+
+/**
+ * Where a followed stream frame's time goes (the second frame of the walk, following the first's
+ * face): decode of its JPEG, following the face (the landmark network, up to three steps), landmarks
+ * + alignment, the embedding (mirror pass after the face on this thread, and on a thread of its
+ * own as `lowLatency` runs it); the stream's total minus these is the head and the glue.
+ */
+async function followedFrameStages(benchRuns: number, raw: RgbImage[], detector: FaceDetector): Promise<Record<string, unknown>> {
+  const runtime = await chooseRuntime('onnx');
+  const row = BASE_ROWS[TRAIN_DEFAULTS.base];
+  if (row.kind !== 'embedding') throw new Error(`the default base ${TRAIN_DEFAULTS.base} is not an embedding base`);
+  const { aligner, embedder } = await defaultBaseStages();
+  const lowLatency = await rowEmbedderOn(runtime, row, { lowLatency: true });
+  const runs = Math.max(benchRuns, FRAME_STAGE_RUNS);
+  try {
+    const [before, frame] = raw as [RgbImage, RgbImage];
+    const bytes = new Uint8Array(await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer());
+    // following is timed on fresh trackers that searched the frame before in full (a tracker following the same frame again would settle at once)
+    const followTimes: number[] = [];
+    let faces: DetectedFace[] = [];
+    for (let run = 0; run <= runs; run++) {
+      const tracker = trackingDetector(detector, {}, aligner.landmarker);
+      await tracker.detect(before);
+      const start = performance.now();
+      faces = await tracker.detect(frame);
+      if (run > 0) followTimes.push(performance.now() - start);
+      if (tracker.lastSearch !== 'followed') throw new Error(`the bench frame was searched ${tracker.lastSearch}, not followed`);
+    }
+    const crop = await aligner.align(frame, faces[0]!);
+    const stages = {
+      decodeJpegMs: round(await timeMs(runs, () => decodeImage(bytes, 'frame'))),
+      followMs: round(median(followTimes)),
+      landmarksAndAlignMs: round(await timeMs(runs, () => aligner.align(frame, faces[0]!))),
+      embedMs: round(await timeMs(runs, () => embedder.embed([crop]))),
+      embedLowLatencyMs: round(await timeMs(runs, () => lowLatency.embed([crop]))),
+    };
+    return { base: TRAIN_DEFAULTS.base, ...stages };
+  } finally {
+    aligner.dispose();
+    embedder.dispose();
+    lowLatency.dispose();
+  }
 }
 
 /**
@@ -264,12 +311,14 @@ async function lfwPhotos(count: number): Promise<Uint8Array[]> {
 export async function benchPhotos(runs: number): Promise<Record<string, unknown>> {
   const model = await trainTinyModel(['ben_afflek', 'madonna', 'mindy_kaling'], { base: TRAIN_DEFAULTS.base });
   const recognizer = await loadRecognizer(model.modelDir);
+  const lowLatency = await loadRecognizer(model.modelDir, { lowLatency: true });
   const [tfjsDetector, onnxDetector, frameDetector] = await Promise.all([loadFaceDetector({}, 'tfjs'), loadFaceDetector({}, 'onnx'), loadFaceDetector({ frameViews: true }, 'onnx')]);
   try {
     const faceApi = await loadFaceApi();
     const source = (await celebrityPhotos('madonna', 1, 'val'))[0]!;
     const phone = new Uint8Array(await phonePhoto(source));
     const frame = new Uint8Array(await phonePhoto(source, { width: 640, height: 480, photoSide: 360 }));
+    const walk = await movingFaceFrames(source, { photoSide: 360 });
     const lfw = await lfwPhotos(Number(process.env.BENCH_LFW_PHOTOS ?? 10));
     const faceApiRuns = Math.min(runs, 3);
     const predict = (bytes: Uint8Array) => recognizer.predict(bytes);
@@ -301,8 +350,12 @@ export async function benchPhotos(runs: number): Promise<Record<string, unknown>
       frame640x480: {
         facetrainMs: await perPhoto(runs, [frame], predict),
         facetrainCpuMs: round(await cpuMs(Math.max(runs, FRAME_STAGE_RUNS), () => predict(frame))),
+        // the same with MobileFaceNet's mirror pass on a thread of its own
+        lowLatencyMs: await perPhoto(runs, [frame], (bytes) => lowLatency.predict(bytes)),
+        rawPixelsMs: await perPhoto(runs, [frame], () => recognizer.predict(frameImage)),
         oneThreadMs: await oneThreadFrameMs(runs, model.modelDir, frame),
-        stream: await streamFrames(runs, recognizer, source),
+        stream: await streamFrames(runs, recognizer, walk),
+        streamLowLatency: await streamFrames(runs, lowLatency, walk),
         faceApiMs: await perPhoto(faceApiRuns, [frame], faceApi),
         detectorViews: detectorViews(frameImage, onnxDetector),
         detectMs: round(await timeMs(runs, () => onnxDetector.detect(frameImage))),
@@ -315,6 +368,7 @@ export async function benchPhotos(runs: number): Promise<Record<string, unknown>
       },
       phoneStages: await phoneStages(runs, phone, onnxDetector),
       frameStages: await frameStages(runs, frame, onnxDetector, frameDetector),
+      followedFrameStages: await followedFrameStages(runs, walk, onnxDetector),
       embedPerFace: await embedPerFace(runs, frameImage, onnxDetector),
       runs,
       faceApiRuns,
@@ -333,6 +387,7 @@ export async function benchPhotos(runs: number): Promise<Record<string, unknown>
     };
   } finally {
     recognizer.dispose();
+    lowLatency.dispose();
     tfjsDetector.dispose();
     onnxDetector.dispose();
     frameDetector.dispose();
