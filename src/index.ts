@@ -3,7 +3,7 @@ export { train, type TrainResult, type TrainHooks } from './api/train.js';
 export { EMBEDDING_HEAD_DEFAULTS, type TrainConfig, type BaseName } from './config.js';
 export { TRAIN_DEFAULTS, resolveTrainConfig } from './base/index.js';
 export type { TrainEvent, EventSink, SkippedPhoto } from './events.js';
-export { loadRecognizer, createRecognizer, facesAsSeen, type Recognizer, type StreamingRecognizer, type FrameStream, type FaceResult, type PredictOptions, type Candidate, type Located } from './recognize/recognizer.js';
+export { loadRecognizer, createRecognizer, facesAsSeen, type Recognizer, type StreamingRecognizer, type FrameStream, type FaceResult, type PredictOptions, type Candidate, type Located, type LoadOptions } from './recognize/recognizer.js';
 export { verify, loadVerifier, DEFAULT_VERIFY_BASE, type Verifier, type VerifyResult, type VerifyOptions } from './recognize/verify.js';
 export type { Box } from './faces/geometry.js';
 export { enrollPerson, forgetPerson, listPeople, type EnrollPhoto, type EnrollResult } from './api/enroll.js';
