@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { loadFaceDetector, type Box, type FaceDetector } from '../src/faces/detect.js';
 import { trackingDetector } from '../src/faces/track.js';
 import { TRAIN_DEFAULTS } from '../src/base/index.js';
-import { loadRecognizer, type StreamingRecognizer } from '../src/recognize/recognizer.js';
+import { loadRecognizer, type FaceResult, type StreamingRecognizer } from '../src/recognize/recognizer.js';
 import { movingFaceFrames } from './support/moving-face.js';
 import { needsShared } from './support/shared.js';
 import { celebrityPhotos, trainTinyModel, type TinyModel } from './support/tiny-model.js';
@@ -57,6 +57,32 @@ describe('camera streams: frames followed from the faces before give the answers
     }
     // every tenth frame is a full search, and a followed face that is not the face before is searched again in full
     assert.ok(followed >= frames * 0.7, `${followed} of ${frames} frames followed`);
+  });
+
+  test('two people crossing each other: followed faces are the full search\'s (labels, boxes within 20 %), and one that comes back from behind the other waits for the next full search', async () => {
+    const [madonna] = await celebrityPhotos('madonna', 1, 'val');
+    const [ben] = await celebrityPhotos('ben_afflek', 1, 'val');
+    const stream = recognizer.stream();
+    let followed = 0;
+    let missing = 0;
+    const centre = ({ box }: FaceResult): [number, number] => [box.x + box.width / 2, box.y + box.height / 2];
+    for (const [f, frame] of (await movingFaceFrames(madonna!, { photoSide: 240, companion: ben! })).entries()) {
+      const full = await recognizer.predict(frame);
+      const streamed = await stream.predict(frame);
+      const where = `frame ${f} (${stream.lastSearch})`;
+      if (stream.lastSearch === 'followed') followed += 1;
+      assert.ok(streamed.length <= full.length, `${where}: ${streamed.length} faces, the full search ${full.length}`);
+      if (streamed.length < full.length) missing += 1;
+      for (const face of streamed) {
+        const [x, y] = centre(face);
+        const match = full.reduce((best, other) => (Math.hypot(centre(other)[0] - x, centre(other)[1] - y) < Math.hypot(centre(best)[0] - x, centre(best)[1] - y) ? other : best));
+        assert.equal(face.label, match.label, where);
+        assert.ok(boxEdgeDistance(face.box, match.box) <= 0.2 * match.box.width, `${where}: box edges ${boxEdgeDistance(face.box, match.box).toFixed(2)} px from the full search's`);
+      }
+    }
+    // measured: madonna is hidden on frames 10-13 and back on 14-19, found by the full search of frame 20
+    assert.ok(followed >= 18, `${followed} of 24 frames followed`);
+    assert.ok(missing <= 9, `${missing} frames without a face the full search found`);
   });
 
   test('without a landmark network, frames are searched in the detector\'s views around the faces before: boxes within 1.5 px of a full search, scores within 0.01', async () => {

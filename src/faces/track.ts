@@ -1,7 +1,7 @@
 import type { RgbImage } from '../image/decode.js';
 import { applyAffine, type Affine } from './align.js';
 import type { DetectedFace, FaceDetector } from './detect.js';
-import type { Box, Point } from './geometry.js';
+import { iou, type Box, type Point } from './geometry.js';
 import type { FivePointLandmarker } from './landmarks.js';
 import { similarityTransform } from './template-align.js';
 
@@ -62,8 +62,10 @@ function movedBox(box: Box, move: Affine): Box {
  * instead of a 640x480 frame's three). The whole frame is searched every `fullSearchEvery` frames,
  * when a face was lost (fewer found than before, or `lose` called: the recognizer's check that a
  * followed face is still the face it was), when the faces do not fit in the views or a followed
- * face leaves the frame or jumps in size, when the frame's size changed, or when the frame before
- * had no face. `dispose` leaves `detector` and `landmarker` to their owner.
+ * face leaves the frame, jumps in size or comes onto another, when the frame's size changed, or
+ * when the frame before had no face. Followed faces keep the order of the last full search
+ * (largest first then), so a caller can check each against the face it was. `dispose` leaves
+ * `detector` and `landmarker` to their owner.
  */
 export function trackingDetector(detector: FaceDetector, options: Partial<TrackingOptions> = {}, landmarker?: FivePointLandmarker): TrackingDetector {
   const { fullSearchEvery } = { ...DEFAULT_TRACKING_OPTIONS, ...options };
@@ -77,7 +79,11 @@ export function trackingDetector(detector: FaceDetector, options: Partial<Tracki
   };
   const shapesOf = async (image: RgbImage, faces: DetectedFace[]): Promise<FaceShape[]> =>
     (await landmarker!.fivePoints(image, faces)).map((points, i) => ({ points: points.map((p) => ofBox(faces[i]!.box, p)), landmarks: faces[i]!.landmarks.map((p) => ofBox(faces[i]!.box, p)) }));
-  /** The previous frame's faces (and their shapes, largest first) where they moved to in `image`; undefined when one left the frame or jumped in size. */
+  /**
+   * The previous frame's faces where they moved to in `image`, in the same order (largest first at
+   * the last full search; the recognizer checks each against the face it was), or undefined when one
+   * left the frame, jumped in size or came onto another.
+   */
   const follow = async (image: RgbImage, faces: DetectedFace[], shapes: FaceShape[]): Promise<{ faces: DetectedFace[]; shapes: FaceShape[] } | undefined> => {
     let boxes = faces.map((f) => f.box);
     for (let step = 0; step < FOLLOW_STEPS; step++) {
@@ -92,10 +98,10 @@ export function trackingDetector(detector: FaceDetector, options: Partial<Tracki
       const step = box.width / faces[i]!.box.width;
       return cx >= 0 && cy >= 0 && cx < image.width && cy < image.height && step <= MAX_SCALE_STEP && step >= 1 / MAX_SCALE_STEP;
     });
-    if (!inFrame) return undefined;
-    const followed = boxes.map((box, i) => ({ face: { box, landmarks: shapes[i]!.landmarks.map((p) => inBox(box, p)), score: faces[i]!.score }, shape: shapes[i]! }));
-    followed.sort((a, b) => b.face.box.width * b.face.box.height - a.face.box.width * a.face.box.height);
-    return { faces: followed.map((f) => f.face), shapes: followed.map((f) => f.shape) };
+    // two boxes on one face (one face walked in front of the other) are one face for the detector
+    const apart = boxes.every((box, i) => boxes.slice(i + 1).every((other) => iou(box, other) <= detector.config.iouThreshold));
+    if (!inFrame || !apart) return undefined;
+    return { faces: boxes.map((box, i) => ({ box, landmarks: shapes[i]!.landmarks.map((p) => inBox(box, p)), score: faces[i]!.score })), shapes };
   };
   return {
     config: detector.config,

@@ -190,7 +190,8 @@ export function createRecognizer(manifest: ModelManifest, parts: RecognizerParts
     stream(options) {
       let tracker: TrackingDetector | undefined;
       let before: Float32Array[] = [];
-      const stillSeen = (now: Float32Array[]): boolean => sameFace !== undefined && now.every((e) => before.some((b) => cosine(e, b) >= sameFace));
+      // followed faces keep the order of the frame before
+      const stillSeen = (now: Float32Array[]): boolean => sameFace !== undefined && now.every((e, i) => before[i] !== undefined && cosine(e, before[i]!) >= sameFace);
       return {
         async predict(frame, predictOptions = {}) {
           const detector = parts.detector && (tracker ??= trackingDetector(parts.detector, options, (await located.aligner()).landmarker));
