@@ -1,22 +1,21 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { FaceEmbedder } from '../faces/embedder.js';
 import type { TrainConfig } from '../config.js';
 import { skipReason, type Cropper } from '../dataset/prepare.js';
 import type { Photo } from '../dataset/scan.js';
 import type { EventSink, SkippedPhoto } from '../events.js';
-import { applyHead, buildEmbeddingHead } from './head.js';
+import { buildEmbeddingHead } from './head.js';
 import { decodeImage } from '../image/decode.js';
 import { decodeVector, encodeVector, hashBytes, type FaceBox, type GalleryEntry } from '../model-dir/gallery.js';
 import { FacetrainError } from '../errors.js';
 import { mapInOrder } from '../util/pipeline.js';
 import { childSeed, createRandom } from '../util/random.js';
 import { applyJitter, viewJitters } from './augment.js';
-import { runTfjsPhase, type PhaseData } from './loop.js';
+import { runDenseHeadPhase, type DenseHeadData } from './dense-head-step.js';
 import type { EpochMetrics } from './phase.js';
-import { variablesOf } from './replica.js';
+import type { SharedTensor } from './replica.js';
 
 /** One photo to embed: its bytes, their hash (it seeds the views' jitter) and the split it is for. */
 export interface PhotoJob {
@@ -112,14 +111,14 @@ export async function embedPhotos(photos: Photo[], split: GalleryEntry['split'],
 }
 
 /** View-major rows (view v of photo p at v * photos + p), as the training loop reads them. */
-function embeddingMatrix(entries: GalleryEntry[], views: number): tf.Tensor2D {
+function embeddingMatrix(entries: GalleryEntry[], views: number): SharedTensor {
   const dims = decodeVector(entries[0]!.views[0]!).length;
-  const data = new Float32Array(views * entries.length * dims);
-  for (let v = 0; v < views; v++) entries.forEach((e, p) => data.set(decodeVector(e.views[v]!), (v * entries.length + p) * dims));
-  return tf.tensor2d(data, [views * entries.length, dims]);
+  const values = new Float32Array(views * entries.length * dims);
+  for (let v = 0; v < views; v++) entries.forEach((e, p) => values.set(decodeVector(e.views[v]!), (v * entries.length + p) * dims));
+  return { shape: [views * entries.length, dims], values };
 }
 
-/** Trains Dropout -> Dense(N, softmax) on frozen face embeddings with Adam. */
+/** Trains Dropout -> Dense(N, softmax) on frozen face embeddings with Adam (in plain JS: `runDenseHeadPhase`). */
 export async function trainEmbeddingHead(
   train: GalleryEntry[],
   val: GalleryEntry[],
@@ -129,17 +128,15 @@ export async function trainEmbeddingHead(
 ): Promise<{ head: tfl.Sequential; history: { phases: { name: string; epochs: EpochMetrics[] }[] } }> {
   const classOf = new Map(people.map((p, i) => [p, i]));
   const views = Math.min(...train.map((e) => e.views.length));
-  const data = (entries: GalleryEntry[], v: number): PhaseData => ({ inputs: [embeddingMatrix(entries, v)], labels: entries.map((e) => classOf.get(e.person)!), views: v });
+  const data = (entries: GalleryEntry[], v: number): DenseHeadData => ({ inputs: embeddingMatrix(entries, v), labels: entries.map((e) => classOf.get(e.person)!), views: v });
   const trainData = data(train, views);
   const valData = val.length > 0 ? data(val, 1) : undefined;
-  const head = buildEmbeddingHead({ numClasses: people.length, inputShape: [trainData.inputs[0]!.shape[1]!], dropout: config.dropout, seed: config.seed });
-  const epochs = await runTfjsPhase({
+  const head = buildEmbeddingHead({ numClasses: people.length, inputShape: [trainData.inputs.shape[1]!], dropout: config.dropout, seed: config.seed });
+  const epochs = await runDenseHeadPhase({
     name: 'head',
     train: trainData,
     val: valData,
-    numClasses: people.length,
-    forward: ([x], seed) => applyHead(head, x!, seed),
-    variables: variablesOf(head.trainableWeights),
+    head,
     learningRate: config.learningRate,
     epochs: config.epochs,
     batchSize: config.batchSize,
@@ -147,6 +144,5 @@ export async function trainEmbeddingHead(
     onBatch: (b) => emit({ type: 'batch', phase: 'head', epochs: config.epochs, ...b }),
     onEpoch: (m) => emit({ type: 'epoch', phase: 'head', epochs: config.epochs, ...m }),
   });
-  tf.dispose([...trainData.inputs, ...(valData?.inputs ?? [])]);
   return { head, history: { phases: [{ name: 'head', epochs }] } };
 }
