@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EmbeddingLanes, type EmbeddingLane } from '../../src/api/train-embed-pool.js';
+import type { EmbeddingLane } from '../../src/api/train-embed-pool.js';
+import { Lanes } from '../../src/runtime/lanes.js';
 import type { EmbeddedPhoto, PhotoJob } from '../../src/train/embedding.js';
 
 /** A lane that records which photos it embedded and answers each after `ms`. */
@@ -8,7 +9,7 @@ function lane(name: string, slots: number, ready: Promise<unknown>, ms: number, 
   return {
     slots,
     ready,
-    embed: async (job) => {
+    run: async (job) => {
       log.push(`${name}:${job.file}`);
       await new Promise((resolve) => setTimeout(resolve, ms));
       return { faces: 1, views: [new Float32Array([1])], ms } satisfies EmbeddedPhoto;
@@ -21,20 +22,20 @@ const job = (file: string): PhotoJob => ({ file, bytes: new Uint8Array(1), hash:
 test('photos go to the lanes with free slots; a lane joins when it is ready and never when it fails', async () => {
   let workerReady!: () => void;
   const log: string[] = [];
-  const lanes = new EmbeddingLanes([
+  const lanes = new Lanes([
     lane('here', 1, Promise.resolve(), 20, log),
     lane('worker', 2, new Promise<void>((resolve) => (workerReady = resolve)), 20, log),
     lane('broken', 4, Promise.reject(new Error('did not start')), 1, log),
   ]);
   assert.equal(lanes.slots, 7);
-  const first = lanes.embed(job('a'));
-  const second = lanes.embed(job('b'));
+  const first = lanes.run(job('a'));
+  const second = lanes.run(job('b'));
   await first;
   // the worker is not ready yet: the second photo waited for this thread's one slot
   assert.deepEqual(log, ['here:a', 'here:b']);
   workerReady();
   await second;
-  const rest = await Promise.all(['c', 'd', 'e'].map((f) => lanes.embed(job(f))));
+  const rest = await Promise.all(['c', 'd', 'e'].map((f) => lanes.run(job(f))));
   assert.equal(rest.length, 3);
   assert.ok(log.slice(2).some((entry) => entry.startsWith('worker:')), log.join(' '));
   assert.ok(!log.some((entry) => entry.startsWith('broken:')), log.join(' '));
