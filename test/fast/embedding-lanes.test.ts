@@ -40,3 +40,16 @@ test('photos go to the lanes with free slots; a lane joins when it is ready and 
   assert.ok(log.slice(2).some((entry) => entry.startsWith('worker:')), log.join(' '));
   assert.ok(!log.some((entry) => entry.startsWith('broken:')), log.join(' '));
 });
+
+test('a job waits for the first free lane, never behind a slow job (the server\'s workers: one photo each)', async () => {
+  const log: string[] = [];
+  const lanes = new Lanes([lane('slow', 1, Promise.resolve(), 300, log), lane('fast', 1, Promise.resolve(), 10, log)]);
+  const started = performance.now();
+  const quick = await Promise.all(['a', 'b', 'c', 'd'].map(async (f) => {
+    await lanes.run(job(f));
+    return performance.now() - started;
+  }));
+  // a went to the slow lane; b, c and d one after another to the fast one
+  assert.deepEqual(log, ['slow:a', 'fast:b', 'fast:c', 'fast:d']);
+  assert.ok(quick[3]! < 200, `d answered after ${Math.round(quick[3]!)} ms, behind the slow job`);
+});
