@@ -13,6 +13,8 @@ export interface Lane<Job, Result> {
 export class Lanes<Job, Result> {
   private readonly free: Lane<Job, Result>[] = [];
   private readonly waiting: ((lane: Lane<Job, Result>) => void)[] = [];
+  private unfinished = 0;
+  private onDrained: (() => void)[] = [];
   readonly slots: number;
 
   constructor(lanes: Lane<Job, Result>[]) {
@@ -32,11 +34,21 @@ export class Lanes<Job, Result> {
   }
 
   async run(job: Job): Promise<Result> {
-    const lane = this.free.shift() ?? (await new Promise<Lane<Job, Result>>((resolve) => this.waiting.push(resolve)));
+    this.unfinished++;
     try {
-      return await lane.run(job);
+      const lane = this.free.shift() ?? (await new Promise<Lane<Job, Result>>((resolve) => this.waiting.push(resolve)));
+      try {
+        return await lane.run(job);
+      } finally {
+        this.release(lane);
+      }
     } finally {
-      this.release(lane);
+      if (--this.unfinished === 0) for (const resolve of this.onDrained.splice(0)) resolve();
     }
+  }
+
+  /** Settles once every job given so far (waiting or running) has finished. */
+  drained(): Promise<void> {
+    return this.unfinished === 0 ? Promise.resolve() : new Promise((resolve) => this.onDrained.push(resolve));
   }
 }

@@ -110,18 +110,18 @@ export class RecognizePool {
   }
 
   /**
-   * Lets every worker finish its queued jobs, free its onnxruntime sessions and end by itself:
-   * terminating a thread inside onnxruntime aborts the whole process. A worker that does not end
-   * within `graceMs` is terminated.
+   * Finishes the photos given to the pool (waiting or in a worker), then lets every worker free its
+   * onnxruntime sessions and end by itself: terminating a thread inside onnxruntime aborts the whole
+   * process. A worker that has not ended `graceMs` after this call is terminated.
    */
   async close(graceMs = 30_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
+    const finished = (await Promise.race([this.lanes.drained(), late])) !== 'late';
     await Promise.all(this.workers.map(async (worker) => {
-      const ended = worker.request({ kind: 'close' }).then(() => worker.exited, () => undefined);
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
-      const outcome = await Promise.race([ended, late]);
-      clearTimeout(timer);
-      if (outcome === 'late') await worker.terminate();
+      const ended = finished ? worker.request({ kind: 'close' }).then(() => worker.exited, () => undefined) : late;
+      if ((await Promise.race([ended, late])) === 'late') await worker.terminate();
     }));
+    clearTimeout(timer);
   }
 }

@@ -53,3 +53,21 @@ test('a job waits for the first free lane, never behind a slow job (the server\'
   assert.deepEqual(log, ['slow:a', 'fast:b', 'fast:c', 'fast:d']);
   assert.ok(quick[3]! < 200, `d answered after ${Math.round(quick[3]!)} ms, behind the slow job`);
 });
+
+test('drained settles once every job given, waiting or running, has finished (the server closes its workers after it)', async () => {
+  const finished: string[] = [];
+  const lanes = new Lanes<PhotoJob, EmbeddedPhoto>([{
+    slots: 1,
+    ready: Promise.resolve(),
+    run: async (photo) => {
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      finished.push(photo.file);
+      return { faces: 1, views: [new Float32Array([1])], ms: 30 };
+    },
+  }]);
+  await lanes.drained();
+  const jobs = ['a', 'b', 'c'].map((f) => lanes.run(job(f)));
+  await lanes.drained();
+  assert.deepEqual(finished, ['a', 'b', 'c']);
+  await Promise.all(jobs);
+});
