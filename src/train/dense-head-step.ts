@@ -31,19 +31,21 @@ function softmaxRows(logits: Float32Array, classes: number): void {
   }
 }
 
-/** x [rows, dims] times kernel [dims, classes] plus bias, through softmax. */
+/** x [rows, dims] times kernel [dims, classes] plus bias, through softmax (sums in float64, one float32 store each). */
 function probabilities(x: Float32Array, rows: number, kernel: Float32Array, bias: Float32Array): Float32Array {
   const classes = bias.length;
   const dims = kernel.length / classes;
   const out = new Float32Array(rows * classes);
+  const z = new Float64Array(classes);
   for (let r = 0; r < rows; r++) {
-    const z = out.subarray(r * classes, (r + 1) * classes);
     z.set(bias);
     for (let d = 0; d < dims; d++) {
       const xv = x[r * dims + d]!;
       if (xv === 0) continue;
-      for (let k = 0; k < classes; k++) z[k]! += xv * kernel[d * classes + k]!;
+      const at = d * classes;
+      for (let k = 0; k < classes; k++) z[k]! += xv * kernel[at + k]!;
     }
+    out.set(z, r * classes);
   }
   softmaxRows(out, classes);
   return out;
@@ -58,8 +60,9 @@ function denseGradients(x: Float32Array, probs: Float32Array, classes: number[],
   const width = bias.length;
   const dims = kernel.length / width;
   const rows = classes.length;
-  const dKernel = new Float32Array(kernel.length);
-  const dBias = new Float32Array(width);
+  // float64 sums, stored once as float32: a float32 store per multiply-add cost more than the arithmetic
+  const dKernel = new Float64Array(kernel.length);
+  const dBias = new Float64Array(width);
   const dz = new Float64Array(width);
   for (let r = 0; r < rows; r++) {
     const c = classes[r]!;
@@ -70,10 +73,11 @@ function denseGradients(x: Float32Array, probs: Float32Array, classes: number[],
     for (let d = 0; d < dims; d++) {
       const xv = x[r * dims + d]!;
       if (xv === 0) continue;
-      for (let k = 0; k < width; k++) dKernel[d * width + k]! += xv * dz[k]!;
+      const at = d * width;
+      for (let k = 0; k < width; k++) dKernel[at + k]! += xv * dz[k]!;
     }
   }
-  return [dKernel, dBias];
+  return [Float32Array.from(dKernel), Float32Array.from(dBias)];
 }
 
 /**
