@@ -81,9 +81,10 @@ function denseGradients(x: Float32Array, probs: Float32Array, classes: number[],
 }
 
 /**
- * Dropout -> Dense(softmax) trained with Adam in plain JS: a head on 192-d embeddings is a few
- * thousand multiply-adds a row, where TF.js spent milliseconds a step dispatching its ops.
- * Dropout masks come from the batch's seed (`dropoutMultipliers`, as the ONNX trainer draws them).
+ * Dropout -> Dense(softmax) trained with Adam in plain JS: for a few people a head on 192-d
+ * embeddings is about a thousand multiply-adds a row, where TF.js spent milliseconds a step
+ * dispatching its ops (large heads stay on TF.js, see `trainEmbeddingHead`). Dropout masks come
+ * from the batch's seed (`dropoutMultipliers`, as the ONNX trainer draws them).
  */
 function denseHeadStepper(o: DenseHeadPhaseOptions): Stepper {
   const dense = o.head.layers.find((l) => l.getClassName() === 'Dense')!;
