@@ -31,17 +31,7 @@ export interface ProbeResult {
   max: number;
 }
 
-/** This module run as a child with `mode` and its JSON `options`, sending `input` to its stdin: its JSON answer. */
-function fromChild<T>(mode: 'load' | 'probe', options: object, input: (stdin: NodeJS.WritableStream) => void): Promise<T> {
-  const child = spawn(process.execPath, [new URL(import.meta.url).pathname, mode, JSON.stringify(options)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  input(child.stdin);
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as T) : reject(new Error(`${mode} client exited with code ${code}`))));
-  });
-}
+const SELF = new URL(import.meta.url).pathname;
 
 /**
  * autocannon in a child process: the client's own work (writing requests, parsing answers, its
@@ -50,23 +40,55 @@ function fromChild<T>(mode: 'load' | 'probe', options: object, input: (stdin: No
  */
 export function loadFromChild(options: LoadOptions): Promise<AutocannonResult> {
   const { body, ...rest } = options;
-  return fromChild('load', rest, (stdin) => stdin.end(body));
+  const child = spawn(process.execPath, [SELF, 'load', JSON.stringify(rest)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  child.stdin.end(body);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as AutocannonResult) : reject(new Error(`load client exited with code ${code}`))));
+  });
+}
+
+/** A running probe: `stop` ends it and gives its latencies. */
+export interface Probe {
+  stop(): Promise<ProbeResult>;
 }
 
 /**
- * Sequential GET `url` every `pauseMs` (a monitoring probe) from a child process until `until`
- * settles: latency percentiles. In the server's process the probe's fetches would count as the
- * server's CPU time and run on its event loop.
+ * Sequential GET `url` every `pauseMs` (a monitoring probe) from a child process, from when this
+ * resolves (the child's first request, its connection and warm-up, is not timed) until `stop`. In
+ * the server's process the probe's fetches would count as the server's CPU time and run on its
+ * event loop.
  */
-export function probeFromChild(url: string, until: Promise<unknown>, pauseMs = 20): Promise<ProbeResult> {
-  return fromChild('probe', { url, pauseMs }, (stdin) => void until.finally(() => stdin.end()));
+export async function startProbe(url: string, pauseMs = 20): Promise<Probe> {
+  const child = spawn(process.execPath, [SELF, 'probe', JSON.stringify({ url, pauseMs })], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  const exited = new Promise<number | null>((resolve, reject) => child.once('error', reject).once('exit', resolve));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      if (out.includes('\n')) resolve();
+    });
+    void exited.then((code) => reject(new Error(`probe exited with code ${code} before it was ready`)), reject);
+  });
+  return {
+    async stop() {
+      child.stdin.end();
+      const code = await exited;
+      if (code !== 0) throw new Error(`probe exited with code ${code}`);
+      return JSON.parse(out.slice(out.indexOf('\n') + 1)) as ProbeResult;
+    },
+  };
 }
 
 async function probe({ url, pauseMs }: { url: string; pauseMs: number }): Promise<ProbeResult> {
   let done = false;
   process.stdin.resume().once('end', () => (done = true));
+  await (await fetch(url)).arrayBuffer();
+  process.stdout.write('ready\n');
   const times: number[] = [];
-  // at least one probe: what is probed may be over before this process has started
+  // at least one timed probe, however short the probed work
   do {
     const start = performance.now();
     await (await fetch(url)).arrayBuffer();

@@ -5,7 +5,7 @@ import { buildServer } from '../src/server/app.js';
 import { TRAIN_DEFAULTS } from '../src/base/index.js';
 import { phonePhoto } from '../test/support/phone-photo.js';
 import { celebrityPhotos, trainTinyModel } from '../test/support/tiny-model.js';
-import { loadFromChild, probeFromChild, type AutocannonResult } from './load-client.js';
+import { loadFromChild, startProbe, type AutocannonResult } from './load-client.js';
 
 export interface ServerBenchOptions {
   /** Seconds of load, at most 30; default 15. */
@@ -91,12 +91,13 @@ export async function benchFaceServer({ seconds = 15, connections = 8 }: ServerB
     const huge = await phonePhoto(source, { width: 7300, height: 5475, photoSide: 2400 });
     const request = { url: `${base}/v1/recognize`, method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: frame } as const;
     await loadFromChild({ ...request, connections: 2, amount: 10 });
-    const hugeRecognition = fetch(`${base}/v1/recognize`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: new Uint8Array(huge) }).then((r) => r.json());
-    const healthWhileHuge = await probeFromChild(`${base}/healthz`, hugeRecognition);
+    const hugeProbe = await startProbe(`${base}/healthz`);
+    await fetch(`${base}/v1/recognize`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: new Uint8Array(huge) }).then((r) => r.json());
+    const healthWhileHuge = await hugeProbe.stop();
+    const loadProbe = await startProbe(`${base}/healthz`);
     const rssBefore = process.memoryUsage().rss;
-    const saturated = withCpu(loadFromChild({ ...request, connections, duration }));
-    const healthUnderLoad = await probeFromChild(`${base}/healthz`, saturated);
-    const load = await saturated;
+    const load = await withCpu(loadFromChild({ ...request, connections, duration }));
+    const healthUnderLoad = await loadProbe.stop();
     await settled(base);
     const paced = await withCpu(loadFromChild({ ...request, connections, duration, overallRate: 30 }));
     const rssAfter = process.memoryUsage().rss;
