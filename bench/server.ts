@@ -5,7 +5,7 @@ import { buildServer } from '../src/server/app.js';
 import { TRAIN_DEFAULTS } from '../src/base/index.js';
 import { phonePhoto } from '../test/support/phone-photo.js';
 import { celebrityPhotos, trainTinyModel } from '../test/support/tiny-model.js';
-import { loadFromChild, type AutocannonResult } from './load-client.js';
+import { loadFromChild, startProbe, type AutocannonResult } from './load-client.js';
 
 export interface ServerBenchOptions {
   /** Seconds of load, at most 30; default 15. */
@@ -53,22 +53,6 @@ export async function benchServer({ seconds = 15, connections = 8 }: ServerBench
   }
 }
 
-/** Sequential GET /healthz until `until` settles: latency percentiles of a monitoring probe. */
-async function probeHealth(base: string, until: Promise<unknown>): Promise<{ count: number; p50: number; p99: number; max: number }> {
-  let done = false;
-  void Promise.resolve(until).finally(() => (done = true));
-  const times: number[] = [];
-  while (!done) {
-    const start = performance.now();
-    await (await fetch(`${base}/healthz`)).arrayBuffer();
-    times.push(performance.now() - start);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  times.sort((a, b) => a - b);
-  const at = (q: number) => Math.round(times[Math.min(times.length - 1, Math.floor(q * times.length))]! * 10) / 10;
-  return { count: times.length, p50: at(0.5), p99: at(0.99), max: at(1) };
-}
-
 /** Waits until the server has no recognition in flight: a load run's last requests are still being answered when its client stops. */
 async function settled(base: string): Promise<void> {
   for (let i = 0; i < 300; i++) {
@@ -91,8 +75,9 @@ async function withCpu<T extends AutocannonResult>(run: Promise<T>): Promise<T &
 /**
  * The default face model (BlazeFace + 68 landmarks + MobileFaceNet + head, recognition in worker threads) on a 1-face
  * 640x480 JPEG: saturated throughput with `connections`, latency at a fixed 30 req/s, and /healthz
- * latency meanwhile and while a 40 MP JPEG is being recognized. The client (autocannon) runs in a
- * child process, and each run starts once the server has answered the previous run's requests.
+ * latency meanwhile and while a 40 MP JPEG is being recognized. The clients (autocannon, the
+ * /healthz probe) run in child processes, and each run starts once the server has answered the
+ * previous run's requests.
  */
 export async function benchFaceServer({ seconds = 15, connections = 8 }: ServerBenchOptions = {}): Promise<Record<string, unknown>> {
   const duration = Math.min(30, seconds);
@@ -106,12 +91,13 @@ export async function benchFaceServer({ seconds = 15, connections = 8 }: ServerB
     const huge = await phonePhoto(source, { width: 7300, height: 5475, photoSide: 2400 });
     const request = { url: `${base}/v1/recognize`, method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: frame } as const;
     await loadFromChild({ ...request, connections: 2, amount: 10 });
-    const hugeRecognition = fetch(`${base}/v1/recognize`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: new Uint8Array(huge) }).then((r) => r.json());
-    const healthWhileHuge = await probeHealth(base, hugeRecognition);
+    const hugeProbe = await startProbe(`${base}/healthz`);
+    await fetch(`${base}/v1/recognize`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: new Uint8Array(huge) }).then((r) => r.json());
+    const healthWhileHuge = await hugeProbe.stop();
+    const loadProbe = await startProbe(`${base}/healthz`);
     const rssBefore = process.memoryUsage().rss;
-    const saturated = withCpu(loadFromChild({ ...request, connections, duration }));
-    const healthUnderLoad = await probeHealth(base, saturated);
-    const load = await saturated;
+    const load = await withCpu(loadFromChild({ ...request, connections, duration }));
+    const healthUnderLoad = await loadProbe.stop();
     await settled(base);
     const paced = await withCpu(loadFromChild({ ...request, connections, duration, overallRate: 30 }));
     const rssAfter = process.memoryUsage().rss;

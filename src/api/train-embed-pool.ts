@@ -1,6 +1,7 @@
 import type { BaseName } from '../config.js';
 import type { InputSpec } from '../faces/input-spec.js';
 import type { RuntimeName } from '../runtime/runtime.js';
+import type { Lane } from '../runtime/lanes.js';
 import { startWorkers, throwWorkerFailure, type WorkerClient, type WorkerFailure, type WorkerReply } from '../runtime/worker-client.js';
 import type { EmbeddedPhoto, EmbedOnePhoto, PhotoJob } from '../train/embedding.js';
 
@@ -53,7 +54,7 @@ export class TrainEmbedPool {
   readonly embed: EmbedOnePhoto = async (job) => {
     const index = this.queued.indexOf(Math.min(...this.queued));
     // a copy the worker owns: a file's bytes are often a view into a larger pooled buffer
-    const bytes = Uint8Array.from(job.bytes);
+    const bytes = new Uint8Array(job.bytes);
     this.queued[index]!++;
     try {
       const reply = await this.workers[index]!.request({ kind: 'embed', job: { ...job, bytes } }, [bytes.buffer]);
@@ -72,41 +73,5 @@ export class TrainEmbedPool {
   }
 }
 
-/** A place photos are embedded: `slots` photos at once, from when `ready` settles (never, if it rejects). */
-export interface EmbeddingLane {
-  embed: EmbedOnePhoto;
-  slots: number;
-  ready: Promise<unknown>;
-}
-
-/** Each photo goes to the first lane with a free slot; photos wait in arrival order while every slot is taken. */
-export class EmbeddingLanes {
-  private readonly free: EmbeddingLane[] = [];
-  private readonly waiting: ((lane: EmbeddingLane) => void)[] = [];
-  readonly slots: number;
-
-  constructor(lanes: EmbeddingLane[]) {
-    this.slots = lanes.reduce((n, lane) => n + lane.slots, 0);
-    for (const lane of lanes) {
-      // a worker that fails to start leaves its photos to the other lanes
-      lane.ready.then(() => {
-        for (let i = 0; i < lane.slots; i++) this.release(lane);
-      }, () => undefined);
-    }
-  }
-
-  private release(lane: EmbeddingLane): void {
-    const next = this.waiting.shift();
-    if (next) next(lane);
-    else this.free.push(lane);
-  }
-
-  async embed(job: PhotoJob): Promise<EmbeddedPhoto> {
-    const lane = this.free.shift() ?? (await new Promise<EmbeddingLane>((resolve) => this.waiting.push(resolve)));
-    try {
-      return await lane.embed(job);
-    } finally {
-      this.release(lane);
-    }
-  }
-}
+/** A place training's photos are embedded (this thread or the pool). */
+export type EmbeddingLane = Lane<PhotoJob, EmbeddedPhoto>;

@@ -28,7 +28,8 @@ import type { PersonGallery } from '../evaluate/unknown-rule.js';
 import { datasetWarnings } from '../dataset/warnings.js';
 import { assertReplaceable, writeDirAtomic, writeFileAtomic, type SwapStep } from '../util/fs.js';
 import { embedPhotos, trainEmbeddingHead, type EmbeddedPhoto, type EmbedOnePhoto } from '../train/embedding.js';
-import { EmbeddingLanes, LANE_SLOTS, TrainEmbedPool, type EmbeddingLane } from './train-embed-pool.js';
+import { LANE_SLOTS, TrainEmbedPool, type EmbeddingLane } from './train-embed-pool.js';
+import { Lanes } from '../runtime/lanes.js';
 import { setOnnxThreadsPerSession } from '../runtime/onnxruntime.js';
 import { trainingPhotoEmbedder } from './train-photos.js';
 
@@ -167,11 +168,11 @@ function photoEmbedding(base: EmbeddingBaseRow, config: TrainConfig, runtime: Ru
         setOnnxThreadsPerSession(availableParallelism());
       }
     })();
-    const here: EmbeddingLane = { embed: async (job) => trainingPhotoEmbedder(await pipeline)(job), slots: LANE_SLOTS, ready: Promise.resolve() };
+    const here: EmbeddingLane = { run: async (job) => trainingPhotoEmbedder(await pipeline)(job), slots: LANE_SLOTS, ready: Promise.resolve() };
     const pool = workers > 0 ? TrainEmbedPool.start(config.base, input, runtime.name, workers) : undefined;
-    const lanes = new EmbeddingLanes(pool ? [here, { embed: async (job) => (await pool).embed(job), slots: TrainEmbedPool.inFlightFor(workers), ready: pool }] : [here]);
+    const lanes = new Lanes(pool ? [here, { run: async (job) => (await pool).embed(job), slots: TrainEmbedPool.inFlightFor(workers), ready: pool }] : [here]);
     return {
-      embed: (job) => lanes.embed(job),
+      embed: (job) => lanes.run(job),
       async close() {
         (await pipeline.catch(() => undefined))?.dispose();
         await (await pool?.catch(() => undefined))?.close();

@@ -3,6 +3,7 @@ import type { FaceResult } from '../recognize/recognizer.js';
 import type { Runtime, RuntimeName } from '../runtime/runtime.js';
 import type { EmbeddedFace } from '../api/gallery.js';
 import type { GalleryEmbedReply, GalleryEmbedRequest } from './gallery-embed-job.js';
+import { Lanes } from '../runtime/lanes.js';
 import { startWorkers, throwWorkerFailure, type WorkerClient, type WorkerFailure, type WorkerReply } from '../runtime/worker-client.js';
 
 export interface RecognizeJob {
@@ -45,16 +46,20 @@ function unwrap(reply: PoolReply): PoolReply {
   return reply;
 }
 
+type PhotoJob = RecognizeJob | Extract<GalleryEmbedRequest, { kind: 'embed' }>;
+
 /**
  * Decoding and recognition in worker threads, one per core, each with its own copy of the model:
  * the event loop only parses requests and answers, so `/healthz` and uploads stay fast while a
- * 6000x6000 photo is decoded. A job goes to the worker with the fewest jobs queued.
+ * 6000x6000 photo is decoded. Photos wait here, in arrival order, and each goes to a worker as soon
+ * as one is free: a worker holds one photo at a time, so none waits behind a large photo while the
+ * other worker is idle.
  */
 export class RecognizePool {
-  private readonly queued: number[];
+  private readonly lanes: Lanes<PhotoJob, PoolReply>;
 
   private constructor(private readonly workers: WorkerClient<PoolRequest, PoolReply>[]) {
-    this.queued = workers.map(() => 0);
+    this.lanes = new Lanes(workers.map((worker) => ({ run: (job: PhotoJob) => worker.request(job, [job.bytes.buffer as ArrayBuffer]), slots: 1, ready: Promise.resolve() })));
   }
 
   static async start(modelDir: string, maxPixels: number, runtime: Runtime, size = availableParallelism()): Promise<RecognizePool> {
@@ -75,13 +80,13 @@ export class RecognizePool {
   }
 
   async recognize(job: Omit<RecognizeJob, 'kind'>): Promise<Recognition> {
-    const reply = await this.onLeastBusy({ ...job, kind: 'recognize' });
+    const reply = await this.onFreeWorker({ ...job, kind: 'recognize' });
     return { faces: reply.faces!, image: reply.image!, decodeMs: reply.decodeMs!, recognizeMs: reply.recognizeMs! };
   }
 
   /** A photo's faces as embeddings, for a gallery (the worker loads the face pipeline on first use). */
   async embedFaces(bytes: Uint8Array, label: string): Promise<EmbeddedFace[]> {
-    return (await this.onLeastBusy({ kind: 'embed', bytes, label })).embedded!;
+    return (await this.onFreeWorker({ kind: 'embed', bytes, label })).embedded!;
   }
 
   /** Loads the gallery's face pipeline in every worker; returns its embedding length. */
@@ -90,16 +95,9 @@ export class RecognizePool {
     return replies[0]!.dims!;
   }
 
-  private async onLeastBusy(job: RecognizeJob | Extract<GalleryEmbedRequest, { kind: 'embed' }>): Promise<PoolReply> {
-    const index = this.queued.indexOf(Math.min(...this.queued));
+  private async onFreeWorker(job: PhotoJob): Promise<PoolReply> {
     // A copy the worker can own: uploads are often views into a larger pooled buffer.
-    const bytes = Uint8Array.from(job.bytes);
-    this.queued[index]!++;
-    try {
-      return unwrap(await this.workers[index]!.request({ ...job, bytes }, [bytes.buffer]));
-    } finally {
-      this.queued[index]!--;
-    }
+    return unwrap(await this.lanes.run({ ...job, bytes: new Uint8Array(job.bytes) }));
   }
 
   /** Every worker serves the model directory as it now is (after the jobs it already has). */
@@ -112,18 +110,18 @@ export class RecognizePool {
   }
 
   /**
-   * Lets every worker finish its queued jobs, free its onnxruntime sessions and end by itself:
-   * terminating a thread inside onnxruntime aborts the whole process. A worker that does not end
-   * within `graceMs` is terminated.
+   * Finishes the photos given to the pool (waiting or in a worker), then lets every worker free its
+   * onnxruntime sessions and end by itself: terminating a thread inside onnxruntime aborts the whole
+   * process. A worker that has not ended `graceMs` after this call is terminated.
    */
   async close(graceMs = 30_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
+    const finished = (await Promise.race([this.lanes.drained(), late])) !== 'late';
     await Promise.all(this.workers.map(async (worker) => {
-      const ended = worker.request({ kind: 'close' }).then(() => worker.exited, () => undefined);
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
-      const outcome = await Promise.race([ended, late]);
-      clearTimeout(timer);
-      if (outcome === 'late') await worker.terminate();
+      const ended = finished ? worker.request({ kind: 'close' }).then(() => worker.exited, () => undefined) : late;
+      if ((await Promise.race([ended, late])) === 'late') await worker.terminate();
     }));
+    clearTimeout(timer);
   }
 }
