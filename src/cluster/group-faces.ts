@@ -94,7 +94,7 @@ function replaceLooseFaces(groups: number[][], faces: readonly FaceToGroup[], gr
       // the others' weakest tie without f: the weakest member not tied best to f, and the next best of those that are
       const toF = tiedBestTo.get(f) ?? [];
       const other = weakestFirst.find((mi) => mi !== fi && !toF.includes(mi));
-      const weakest = Math.min(other === undefined ? Infinity : similarity(best[other]), ...toF.filter((mi) => mi !== fi).map((mi) => similarity(second[mi])));
+      const weakest = toF.reduce((w, mi) => (mi === fi ? w : Math.min(w, similarity(second[mi]))), other === undefined ? Infinity : similarity(best[other]));
       if (!(own[1] < LOOSE_TIE * weakest)) continue;
       let target = -1;
       let closest = rule.joinSimilarity;
@@ -109,6 +109,8 @@ function replaceLooseFaces(groups: number[][], faces: readonly FaceToGroup[], gr
   }
   const placed = groups.map((g) => [...g]);
   for (const [f, from, to] of moves) {
+    // two faces of one photo moving to one group: the first goes
+    if (placed[to]!.some((m) => faces[m]!.photo === faces[f]!.photo)) continue;
     placed[from] = placed[from]!.filter((m) => m !== f);
     placed[to]!.push(f);
   }
