@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { chineseWhispers } from '../src/cluster/chinese-whispers.js';
-import { groupFaces } from '../src/cluster/group-faces.js';
+import { groupFaces, LOOSE_TIE } from '../src/cluster/group-faces.js';
 import { approximateNeighbours, nearestNeighbours } from '../src/cluster/nearest-neighbours.js';
 import { bcubed } from '../src/cluster/bcubed.js';
 import { REFERENCE_FACES, thresholdForFaces } from '../src/cluster/dump-size.js';
@@ -117,6 +117,40 @@ test('groupFaces finds the blobs, never puts two faces of one photo together, an
   assert.equal(blobOf(oddGroup[0]!), blobOf(vectors.findIndex((v) => similarity(v, odd) === best)));
 });
 
+test('groupFaces moves a face loosely tied to a tight group to the large group of its most similar face elsewhere', () => {
+  const dims = 64;
+  const random = createRandom(11);
+  const gaussian = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const axis = (d: number) => Array.from({ length: dims }, (_, i) => (i === d ? 1 : 0));
+  // ten near-identical photos of one sitting (axis 0), six varied photos of someone else (axis 1)
+  const tight = Array.from({ length: 10 }, () => unitVector(axis(0).map((x) => x + 0.0125 * gaussian())));
+  const loose = Array.from({ length: 6 }, () => unitVector(axis(1).map((x) => x + 0.12 * gaussian())));
+  const rule = { linkSimilarity: 0.45, joinSimilarity: 0.4, minPhotos: 3, seed: 1 };
+  const similarity = (a: Float32Array, b: Float32Array) => a.reduce((s, x, d) => s + x * b[d]!, 0);
+  const best = (face: Float32Array, among: Float32Array[]) => Math.max(...among.map((v) => similarity(face, v)));
+  const weakestTight = Math.min(...tight.map((v) => best(v, tight.filter((w) => w !== v))));
+  const placed = (towardLoose: number, elsewhere: number) => {
+    const face = unitVector(axis(0).map((x, d) => 0.5 * x + (d === 1 ? towardLoose : d === 2 ? elsewhere : 0)));
+    const vectors = [...tight, ...loose, face];
+    const groups = groupFaces(vectors.map((embedding, i) => ({ embedding, photo: `p${i}` })), rule);
+    return { tie: best(face, tight), toLoose: best(face, loose), group: groups.find((g) => g.includes(16))!.filter((m) => m !== 16) };
+  };
+  const tightGroup = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  // linked only into the tight group, at under LOOSE_TIE of its own weakest tie; the varied group reaches the join similarity
+  const moved = placed(0.65, 0.6);
+  assert.ok(moved.tie >= rule.linkSimilarity && moved.tie < LOOSE_TIE * weakestTight, `tie ${moved.tie}, the group's weakest ${weakestTight}`);
+  assert.ok(moved.toLoose >= rule.joinSimilarity && moved.toLoose < rule.linkSimilarity, `to the other group ${moved.toLoose}`);
+  assert.deepEqual(moved.group, [10, 11, 12, 13, 14, 15], 'it went to the varied group');
+  // as loosely tied, but nothing elsewhere reaches the join similarity: it stays
+  const alone = placed(0.55, 0.7);
+  assert.ok(alone.tie < LOOSE_TIE * weakestTight && alone.toLoose < rule.joinSimilarity, `${alone.tie}, ${alone.toLoose}`);
+  assert.deepEqual(alone.group, tightGroup);
+  // tied closer than LOOSE_TIE: it stays though the varied group reaches the join similarity
+  const tied = placed(0.6, 0.5);
+  assert.ok(tied.tie >= LOOSE_TIE * weakestTight && tied.toLoose >= rule.joinSimilarity && tied.toLoose < rule.linkSimilarity, `${tied.tie}, ${tied.toLoose}`);
+  assert.deepEqual(tied.group, tightGroup);
+});
+
 test('thresholds for many faces: the base\'s up to REFERENCE_FACES, above it as many strangers per face as at that size', () => {
   const strangers = { mean: 0.01, sd: 0.15 };
   assert.equal(thresholdForFaces(0.45, REFERENCE_FACES, strangers), 0.45);
@@ -172,22 +206,17 @@ test('cluster sorts the shared sets mixed without labels into about one group pe
   const groups = run.result.groups.length;
   t.diagnostic(`${run.mix.truth.size} labelled photos of ${run.mix.people} people, ${run.result.faces.length} faces: BCubed precision ${scores.precision.toFixed(3)}, recall ${scores.recall.toFixed(3)}; ${groups} groups; ${whole}/${people} people with >= 3 photos in one group; rule ${JSON.stringify(run.result.rule)}`);
   assert.equal(scores.photosWithFace, run.mix.truth.size, 'a face is found in every labelled photo');
-  // the issue's bar; MobileFaceNet reaches precision 0.982, recall 0.996, 66 groups, 66 of 67 people whole here
+  // the issue's bar; MobileFaceNet reaches precision 0.986, recall 1.000, 66 groups, 67 of 67 people whole here
   assert.ok(scores.precision >= 0.95, `BCubed precision ${scores.precision}`);
   assert.ok(scores.recall >= 0.95, `BCubed recall ${scores.recall}`);
   assert.ok(Math.abs(groups - run.mix.people) <= 0.1 * run.mix.people, `${groups} groups for ${run.mix.people} people`);
-  // margin: a few people whose odd photos (another decade, heavy make-up) sit apart from the rest
-  assert.ok(whole >= people - 3, `${whole} of ${people} people entirely in one group`);
 });
 
-test('the issue\'s bar: every person with >= 3 photos in one group', {
-  skip: needsShared,
-  todo: 'one Elton John photo (a microphone over his mouth, tinted glasses) has all its 10 nearest faces in ORL s4 (a man with glasses; 0.41-0.48) and its best Elton photo at 0.409; greyscale input (0.500 vs 0.498), seven-crop averaging (0.481 vs 0.412), eyes-and-nose alignment, a masked lower face, FaceRes (Mireya Moscoso first), both bases fused (Elton first for it, but Ben Affleck and Madonna split) and neighbourhood-normalised similarities did not put it with him (README, "From a photo dump")',
-  timeout: 900_000,
-}, async () => {
+test('the issue\'s bar: every person with >= 3 photos in one group', { skip: needsShared, timeout: 900_000 }, async () => {
   const { mix, result } = await clusteredMix();
   const scores = scoreClustering(mix, result);
-  assert.equal(scores.whole, scores.peopleWith3Photos);
+  // the last one split, an Elton John stage photo linked into ORL s4's near-identical photos, is re-placed (replaceLooseFaces)
+  assert.equal(scores.whole, scores.peopleWith3Photos, `${scores.whole} of ${scores.peopleWith3Photos} people entirely in one group`);
 });
 
 test('on a larger mix (ORL s1-s40, Yale, LFW people with >= 3 photos), thresholds for the number of faces keep the bar that fixed ones miss', { skip: needsShared, timeout: 1_800_000 }, async (t) => {

@@ -168,7 +168,7 @@ export function linkName(photo: string): string {
 /**
  * Sorts a folder of unlabelled photos into one folder per person: every face of every photo is
  * embedded, faces of people `modelDir` or `gallery` knows are named, the rest are grouped by
- * groupFaces (nearest neighbours, Chinese whispers, small groups joined to large ones) at the
+ * groupFaces (nearest neighbours, Chinese whispers, small groups joined to large ones, loosely tied faces re-placed) at the
  * base's verification thresholds, and `outDir` gets `person-01/`... (largest
  * first), `unsorted/`, `index.html`, `clusters.json` and the embedding cache.
  */

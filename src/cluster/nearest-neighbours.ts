@@ -22,7 +22,7 @@ export interface NeighbourGraph {
   readonly similarity: Float32Array;
 }
 
-function dot(a: Float32Array, b: Float32Array): number {
+export function dot(a: Float32Array, b: Float32Array): number {
   // four partial sums: this loop is the O(n^2 d) bulk, and V8 does not vectorise it by itself
   let s0 = 0;
   let s1 = 0;
