@@ -5,6 +5,7 @@ import { attr, compiledGraph, type GraphNode, nodeName } from '../graph/from-gra
 import { ONNX_OPSET, type OnnxInitializer, type OnnxNode, valueInfo } from '../graph/onnx.js';
 import { type Attribute, int, ints, ModelProto, ONNX_FLOAT, ONNX_INT64, rawBytes } from '../graph/onnx-schema.js';
 import { FacetrainError } from '../errors.js';
+import { onnxChannelBlock } from '../runtime/onnxruntime.js';
 import { cachedConversion } from '../util/network-cache.js';
 import { installedPackageFile } from '../util/package-file.js';
 import { loadHumanModel } from './human-models.js';
@@ -30,8 +31,12 @@ class BlazeFaceToOnnx {
   readonly initializers: OnnxInitializer[] = [];
   /** NCHW shape (without batch) of every converted tensor. */
   private readonly shapes = new Map<string, [number, number, number]>();
+  /** Channels a tensor really has, where zero channels were appended to reach `channelBlock`. */
+  private readonly realChannels = new Map<string, number>();
+  /** Tensors reshaped into the outputs: their channels are the outputs' values per anchor. */
+  private readonly unpadded = new Set<string>();
 
-  constructor(private readonly model: GraphModel, private readonly anySize: boolean) {}
+  constructor(private readonly model: GraphModel, private readonly anySize: boolean, private readonly channelBlock: number) {}
 
   private constantData(input: string): { shape: number[]; data: Float32Array | Int32Array } {
     const tensor = this.model.weights[nodeName(input)]?.[0];
@@ -52,6 +57,9 @@ class BlazeFaceToOnnx {
   private add(op_type: string, name: string, input: string[], shape: [number, number, number], attribute: Attribute[] = []): string {
     this.nodes.push({ op_type, name, input, output: [name], attribute });
     this.shapes.set(name, shape);
+    // an elementwise op or pooling keeps its input's real channels
+    const real = input[0] === undefined ? undefined : this.realChannels.get(input[0]);
+    if (real !== undefined && this.shapes.get(input[0]!)?.[0] === shape[0]) this.realChannels.set(name, real);
     return name;
   }
 
@@ -67,10 +75,12 @@ class BlazeFaceToOnnx {
     const [channels, height, width] = this.shape(input);
     const filter = this.constantData(node.inputNames[1]!);
     const [kh, kw, ci, co] = filter.shape as [number, number, number, number];
-    const outChannels = depthwise ? ci * co : co;
+    if (depthwise && co !== 1) throw new FacetrainError('FT_ERR_MODEL', `BlazeFace node ${node.name} multiplies channels in a depthwise convolution; only a multiplier of 1 is converted`);
+    // the weights of stored (padded) channels beyond the real ones stay zero: those channels stay zero throughout
+    const outChannels = depthwise ? channels : this.stored(co, node.name);
     // HWIO -> OIHW (depthwise: HW C 1 -> C 1 H W)
-    const oihw = new Float32Array(filter.data.length);
-    const inPerGroup = depthwise ? 1 : ci;
+    const inPerGroup = depthwise ? 1 : channels;
+    const oihw = new Float32Array(outChannels * inPerGroup * kh * kw);
     for (let y = 0; y < kh; y++) {
       for (let x = 0; x < kw; x++) {
         for (let i = 0; i < ci; i++) {
@@ -88,12 +98,17 @@ class BlazeFaceToOnnx {
     const [left, right] = same ? samePads(width, kw, sx!) : [0, 0];
     const fused = attr<string[]>(node, 'fusedOps', []);
     const inputs = [input, this.floatConst(`${node.name}/filter`, [outChannels, inPerGroup, kh, kw], oihw)];
-    if (fused.includes('biasadd')) inputs.push(this.floatConst(`${node.name}/bias`, [outChannels], Float32Array.from(this.constantData(node.inputNames[2]!).data)));
+    if (fused.includes('biasadd')) {
+      const bias = new Float32Array(outChannels);
+      bias.set(this.constantData(node.inputNames[2]!).data);
+      inputs.push(this.floatConst(`${node.name}/bias`, [outChannels], bias));
+    }
     const outShape: [number, number, number] = [outChannels, Math.floor((height + top + bottom - kh) / sy!) + 1, Math.floor((width + left + right - kw) / sx!) + 1];
     const attributes = [ints('kernel_shape', [kh, kw]), ints('strides', [sy!, sx!]), ints('pads', [top, left, bottom, right]), ...(depthwise ? [int('group', channels)] : [])];
     const relu = fused.includes('relu');
     const conv = this.add('Conv', relu ? `${node.name}/conv` : node.name, inputs, outShape, attributes);
     if (relu) this.add('Relu', node.name, [conv], outShape);
+    this.realChannels.set(node.name, depthwise ? this.real(input) : co);
     if (fused.some((op) => op !== 'biasadd' && op !== 'relu')) throw new FacetrainError('FT_ERR_MODEL', `BlazeFace node ${node.name} fuses ${fused.join(', ')}; only BiasAdd and Relu are converted`);
   }
 
@@ -103,11 +118,30 @@ class BlazeFaceToOnnx {
    * layout and a Pad is not, so a Pad cost a reorder out and back around every later block of its
    * stage and kept their Add and ReLU from fusing into the convolutions.
    */
-  private channelsAppended(name: string, input: string, channels: number, added: number, [height, width]: [number, number]): void {
-    const identity = new Float32Array((channels + added) * channels);
-    for (let i = 0; i < channels; i++) identity[i * channels + i] = 1;
-    const weights = this.floatConst(`${name}/identity`, [channels + added, channels, 1, 1], identity);
-    this.add('Conv', name, [input, weights], [channels + added, height, width], [ints('kernel_shape', [1, 1])]);
+  private channelsAppended(name: string, input: string, added: number): void {
+    const [channels, height, width] = this.shape(input);
+    const real = this.real(input);
+    const out = this.stored(real + added, name);
+    const identity = new Float32Array(out * channels);
+    for (let i = 0; i < real; i++) identity[i * channels + i] = 1;
+    const weights = this.floatConst(`${name}/identity`, [out, channels, 1, 1], identity);
+    this.add('Conv', name, [input, weights], [out, height, width], [ints('kernel_shape', [1, 1])]);
+    this.realChannels.set(name, real + added);
+  }
+
+  /**
+   * Channels stored for a tensor of `real` channels: rounded up to onnxruntime's channel block (zero
+   * channels appended), so every convolution runs in its blocked layout; a tensor that is reshaped
+   * into the outputs (`unpadded`) and one narrower than a block keep their channels.
+   */
+  /** Real (unpadded) channels of a converted tensor. */
+  private real(name: string): number {
+    return this.realChannels.get(nodeName(name)) ?? this.shape(name)[0];
+  }
+
+  private stored(real: number, name: string): number {
+    const block = this.channelBlock;
+    return real < block || this.unpadded.has(name) ? real : Math.ceil(real / block) * block;
   }
 
   private convert(node: GraphNode): void {
@@ -142,7 +176,7 @@ class BlazeFaceToOnnx {
         const p = Array.from(this.constantData(node.inputNames[1]!).data);
         const [c, h, w] = this.shape(input(0));
         if (p.every((v, i) => i === 7 || v === 0)) {
-          this.channelsAppended(node.name, input(0), c, p[7]!, [h, w]);
+          this.channelsAppended(node.name, input(0), p[7]!);
           return;
         }
         const pads = this.int64Const(`${node.name}/pads`, [p[0]!, p[6]!, p[2]!, p[4]!, p[1]!, p[7]!, p[3]!, p[5]!]);
@@ -152,6 +186,7 @@ class BlazeFaceToOnnx {
       case 'Reshape': {
         // TF reshapes NHWC memory: back to NHWC first, then the graph's shape with a free batch.
         const [c, h, w] = this.shape(input(0));
+        if (this.real(input(0)) !== c) throw new Error(`internal error converting BlazeFace: ${node.name} reshapes appended channels`);
         const nhwc = this.add('Transpose', `${node.name}/nhwc`, [input(0)], [h, w, c], [ints('perm', [0, 2, 3, 1])]);
         const target = Array.from(this.constantData(node.inputNames[1]!).data);
         // any size: batch kept (0), anchors counted from the input's size (-1), the values per anchor as in the graph
@@ -180,6 +215,7 @@ class BlazeFaceToOnnx {
       order.push(node);
     };
     for (const output of outputs) visit(output);
+    for (const node of order) if (node.op === 'Reshape') this.unpadded.add(nodeName(node.inputNames[0]!));
     for (const node of order) this.convert(node);
     const model = {
       ir_version: 8,
@@ -201,10 +237,13 @@ class BlazeFaceToOnnx {
 
 /**
  * The BlazeFace GraphModel as ONNX bytes: input `pixels` [views, 256, 256, 3] (`anySize`: [views,
- * height, width, 3], sides multiples of 32), outputs in `model.outputNodes` order.
+ * height, width, 3], sides multiples of 32), outputs in `model.outputNodes` order. `channelBlock`:
+ * every tensor's channels rounded up to a multiple of it with zero channels (the same detections),
+ * for the machine it runs on (`onnxChannelBlock`); 1 (default) writes the graph's own channels, as
+ * an export for other machines needs.
  */
-export function blazeFaceOnnx(model: GraphModel, options: { anySize?: boolean } = {}): Uint8Array {
-  return new BlazeFaceToOnnx(model, options.anySize ?? false).build();
+export function blazeFaceOnnx(model: GraphModel, options: { anySize?: boolean; channelBlock?: number } = {}): Uint8Array {
+  return new BlazeFaceToOnnx(model, options.anySize ?? false, options.channelBlock ?? 1).build();
 }
 
 /** The files of a TF.js graph shipped as `<name>.json` beside its weight files, json first. */
@@ -222,13 +261,14 @@ async function graphFiles(jsonPath: string): Promise<Uint8Array[]> {
  */
 export async function cachedBlazeFaceOnnx(modelsDir: string, options: { anySize?: boolean; cacheDir?: string } = {}): Promise<Uint8Array> {
   const anySize = options.anySize ?? false;
+  const channelBlock = onnxChannelBlock();
   const { version } = JSON.parse(await readFile(installedPackageFile('@tensorflow/tfjs-converter', 'package.json'), 'utf8')) as { version: string };
-  const converter = { code: [new URL('../graph/', import.meta.url), new URL(import.meta.url)], settings: `tfjs-converter ${version}, anySize ${anySize}` };
+  const converter = { code: [new URL('../graph/', import.meta.url), new URL(import.meta.url)], settings: `tfjs-converter ${version}, anySize ${anySize}, channelBlock ${channelBlock}` };
   const sources = await graphFiles(path.join(modelsDir, 'blazeface.json'));
   return cachedConversion({ name: anySize ? 'blazeface-any-size' : 'blazeface', sources, converter, cacheDir: options.cacheDir }, async () => {
     const model = await loadHumanModel('blazeface', modelsDir);
     try {
-      return blazeFaceOnnx(model, { anySize });
+      return blazeFaceOnnx(model, { anySize, channelBlock });
     } finally {
       model.dispose();
     }

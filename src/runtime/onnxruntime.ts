@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { irFromLayersModel } from '../graph/from-layers.js';
@@ -17,6 +18,24 @@ export async function loadOnnxRuntime(): Promise<OnnxRuntime | undefined> {
 
 /** An onnxruntime session; `release` may be called more than once (onnxruntime throws on a second release). */
 export type OnnxSession = ModelSession;
+
+/**
+ * Channels per block of onnxruntime's blocked (NCHWc) convolution layout on this CPU: 16 where x86
+ * has AVX-512F, 8 with AVX2 (MLAS's NchwcBlockSize); 1 elsewhere (no blocked layout: ARM, or
+ * cpuinfo unreadable). A convolution whose channels are not a multiple of it runs outside the
+ * layout, with a reorder out of it and back.
+ */
+export function onnxChannelBlock(): number {
+  if (process.arch !== 'x64') return 1;
+  let flags: string;
+  try {
+    flags = readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1] ?? '';
+  } catch {
+    return 8;
+  }
+  const has = (flag: string) => flags.split(' ').includes(flag);
+  return has('avx512f') ? 16 : has('avx2') ? 8 : 1;
+}
 
 let threadsPerSession = availableParallelism();
 
