@@ -7,7 +7,7 @@ import { vector } from '@electric-sql/pglite-pgvector';
 import usearch from 'usearch';
 import { openGallery } from '../src/gallery/open.js';
 import pg from 'pg';
-import { binaryCopyStream, vectorBinary } from '../src/gallery/sql-store.js';
+import { binaryCopyStream, HNSW_EF_SEARCH, vectorBinary, vectorLiteral } from '../src/gallery/sql-store.js';
 import type { FaceTemplate, GalleryStore } from '../src/gallery/store.js';
 import { GraphShards, HNSW_SETTINGS } from '../src/gallery/graph-shards.js';
 import { encodeVector } from '../src/model-dir/gallery.js';
@@ -215,8 +215,11 @@ async function galleryStore(url: (dir: string) => string, matrix: Float32Array, 
   return figures;
 }
 
-/** The other order on the same engine: every row copied first, the HNSW index built once afterwards. */
-async function pgliteIndexAfterLoad(matrix: Float32Array, size: number): Promise<Record<string, unknown>> {
+/** pgvector's hnsw.ef_search values the after-load index is searched with: its default, the store's (HNSW_EF_SEARCH) and one between. */
+const PGVECTOR_EF_SEARCH = [40, 100, 400, HNSW_EF_SEARCH];
+
+/** The other order on the same engine: every row copied first, the HNSW index built once afterwards, then searched at PGVECTOR_EF_SEARCH. */
+async function pgliteIndexAfterLoad(matrix: Float32Array, size: number, queries: Query[]): Promise<Record<string, unknown>> {
   const db = await PGlite.create('memory://', { extensions: { vector } });
   try {
     await db.query('CREATE EXTENSION vector');
@@ -232,7 +235,12 @@ async function pgliteIndexAfterLoad(matrix: Float32Array, size: number): Promise
     await db.query(`SET maintenance_work_mem = '1GB'`);
     await db.query('CREATE INDEX ON t USING hnsw (embedding vector_ip_ops)');
     const indexSeconds = (performance.now() - started) / 1000;
-    return { copyTemplatesPerSecond: round(size / copySeconds), indexBuildSeconds: round(indexSeconds), templatesPerSecond: round(size / (copySeconds + indexSeconds)) };
+    const figures: Record<string, unknown> = { copyTemplatesPerSecond: round(size / copySeconds), indexBuildSeconds: round(indexSeconds), templatesPerSecond: round(size / (copySeconds + indexSeconds)) };
+    for (const ef of PGVECTOR_EF_SEARCH) {
+      await db.query(`SET hnsw.ef_search = ${ef}`);
+      figures[`efSearch${ef}`] = await measureSearch(queries, async (q) => Number((await db.query<{ id: string }>('SELECT id FROM t ORDER BY embedding <#> $1::vector LIMIT 1', [vectorLiteral(q)])).rows[0]?.id ?? -1));
+    }
+    return figures;
   } finally {
     await db.close();
   }
@@ -459,7 +467,7 @@ export async function benchGallery(): Promise<Record<string, unknown>> {
     for (const layout of ['one-thread', 'sharded'] as const) if (engines.has(`graph-${layout}`)) await section(`graph-${layout}`, () => graphBuild(matrix, size, queries, layout));
     if (engines.has('embedded')) await section('embedded', () => galleryStore((dir) => `pglite:${dir}`, matrix, size, queries, 'embedded'));
     for (const q of ['f32', 'f16', 'i8'] as const) if (engines.has(q === 'f32' ? 'usearch' : `usearch-${q}`)) await section(`usearch${q === 'f32' ? '' : `-${q}`}`, () => usearchIndex(matrix, size, queries, q));
-    if (engines.has('pglite-after-load')) await section('pgliteIndexAfterLoad', () => pgliteIndexAfterLoad(matrix, size));
+    if (engines.has('pglite-after-load')) await section('pgliteIndexAfterLoad', () => pgliteIndexAfterLoad(matrix, size, queries));
     const wire: [string, string, (url: string) => Promise<Record<string, unknown>>][] = [
       ['postgres-wire', 'postgresWire', (url) => galleryStore(() => url, matrix, size, queries, 'postgres-wire')],
       ['postgres-wire-bulk', 'postgresWireBulk', (url) => postgresWireBulk(url, matrix, size, queries)],
