@@ -6,8 +6,9 @@ import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import usearch from 'usearch';
 import { openGallery } from '../src/gallery/open.js';
-import { binaryCopyStream } from '../src/gallery/sql-store.js';
-import type { FaceTemplate } from '../src/gallery/store.js';
+import pg from 'pg';
+import { binaryCopyStream, HNSW_EF_SEARCH, vectorBinary, vectorLiteral } from '../src/gallery/sql-store.js';
+import type { FaceTemplate, GalleryStore } from '../src/gallery/store.js';
 import { GraphShards, HNSW_SETTINGS } from '../src/gallery/graph-shards.js';
 import { encodeVector } from '../src/model-dir/gallery.js';
 import { createRandom, type Random } from '../src/util/random.js';
@@ -57,6 +58,50 @@ function duBytes(dir: string): number {
   return Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0]);
 }
 
+interface Query {
+  vector: Float32Array;
+  /** The row of the exact nearest neighbour among the templates searched. */
+  exact: number;
+}
+
+/**
+ * QUERIES noisy copies of templates among the first `count` rows, with their exact nearest row among
+ * them (usearch's SIMD exact scan on both cores); `exactMs` gets the time of a JS scan (what the file store does) per query.
+ */
+function queriesFor(matrix: Float32Array, count: number, random: Random, exactMs?: number[]): Query[] {
+  const rows = matrix.subarray(0, count * DIMS);
+  return Array.from({ length: QUERIES }, () => {
+    const target = Math.floor(random() * count);
+    const vector = nearCopy(rows.subarray(target * DIMS, (target + 1) * DIMS), random);
+    if (!exactMs) return { vector, exact: Number(usearch.exactSearch(rows, vector, DIMS, 1, usearch.MetricKind.IP, 2).keys[0]) };
+    const t = performance.now();
+    const exact = exactNearest(rows, count, vector);
+    exactMs.push(performance.now() - t);
+    return { vector, exact };
+  });
+}
+
+/** Sizes at which a long enrolment stops to measure search and recall (BENCH_GALLERY_CHECKPOINTS, multiples of ENROL_BATCH): a run stopped later keeps them. */
+const CHECKPOINTS = (process.env.BENCH_GALLERY_CHECKPOINTS ?? '').split(',').filter(Boolean).map(Number);
+
+/** Search (k = 1 and k = RECOGNITION_K), recall@1 on queries among the `count` templates enrolled so far, enrol rate, memory and disk so far. */
+async function checkpoint(store: GalleryStore, matrix: Float32Array, count: number, dir: string, embedded: boolean, enrolSeconds: number, rssBefore: number): Promise<Record<string, unknown>> {
+  const queries = queriesFor(matrix, count, createRandom(count + 1));
+  const search = await measureSearch(queries, async (q) => Number((await store.nearest(q, 1))[0]?.photoHash ?? -1));
+  const recognition = await measureSearch(queries, async (q) => Number((await store.nearest(q, RECOGNITION_K))[0]?.photoHash ?? -1));
+  return {
+    searchMs: { p50: search.p50, p99: search.p99 },
+    recallAt1: search.recallAt1,
+    [`searchK${RECOGNITION_K}Ms`]: { p50: recognition.p50, p99: recognition.p99 },
+    enrolTemplatesPerSecondSoFar: round(count / enrolSeconds),
+    processRssMBPer1e6: perMillionMB(process.memoryUsage().rss - rssBefore, count),
+    // the embedded store's files (the graph is saved on close: this is PGlite's share); a server's database is elsewhere
+    ...(embedded && { databaseDiskMBPer1e6: perMillionMB(duBytes(dir), count) }),
+    loadAverage: loadavg().map(round),
+    at: new Date().toISOString(),
+  };
+}
+
 interface SearchFigures {
   p50: number;
   p99: number;
@@ -64,7 +109,7 @@ interface SearchFigures {
 }
 
 /** Latency percentiles and recall@1 of `search` against the exact nearest neighbour, on the same queries. */
-async function measureSearch(queries: { vector: Float32Array; exact: number }[], search: (q: Float32Array) => Promise<number> | number): Promise<SearchFigures> {
+async function measureSearch(queries: Query[], search: (q: Float32Array) => Promise<number> | number): Promise<SearchFigures> {
   const ms: number[] = [];
   let hits = 0;
   for (const q of queries) {
@@ -87,22 +132,40 @@ const RECOGNITION_K = 50;
  * ENROL_BATCH (one transaction each), close (the embedded store saves its search index), reopen,
  * search; for the embedded store also a rebuild of its index from PGlite and a forget.
  */
-async function galleryStore(url: (dir: string) => string, matrix: Float32Array, size: number, queries: { vector: Float32Array; exact: number }[], label: string): Promise<Record<string, unknown>> {
+async function galleryStore(url: (dir: string) => string, matrix: Float32Array, size: number, queries: Query[], label: string): Promise<Record<string, unknown>> {
   const dir = await mkdtemp(path.join(tmpdir(), 'facetrain-bench-gallery-'));
   const rssBefore = process.memoryUsage().rss;
   const location = url(path.join(dir, 'gallery'));
   let store = await openGallery(location, DIMS);
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
+  const serverCpuBefore = childrenCpuSeconds();
+  const checkpoints = new Set(CHECKPOINTS.filter((c) => c < size));
+  const checkpointFigures: Record<string, unknown> = {};
+  let searchSeconds = 0;
+  let searchCpuSeconds = 0;
   for (let start = 0; start < size; start += ENROL_BATCH) {
     const templates: FaceTemplate[] = [];
     for (let i = start; i < Math.min(size, start + ENROL_BATCH); i++) templates.push({ photoHash: String(i), file: `${i}.jpg`, embedding: matrix.subarray(i * DIMS, (i + 1) * DIMS) });
     // one person per batch: enrolment cost does not depend on how templates group into people
     await store.enroll(`person-${start / ENROL_BATCH}`, templates);
-    progress(`gallery ${size}: ${label} enrolled`, start + templates.length, started);
+    const enrolled = start + templates.length;
+    progress(`gallery ${size}: ${label} enrolled`, enrolled, started, searchSeconds);
+    if (checkpoints.has(enrolled)) {
+      const t = performance.now();
+      const cpu = process.cpuUsage();
+      checkpointFigures[String(enrolled)] = await checkpoint(store, matrix, enrolled, dir, location.startsWith('pglite:'), (performance.now() - started) / 1000 - searchSeconds, rssBefore);
+      process.stderr.write(`gallery ${size} ${label} at ${enrolled}: ${JSON.stringify(checkpointFigures[String(enrolled)])}\n`);
+      searchSeconds += (performance.now() - t) / 1000;
+      const used = process.cpuUsage(cpu);
+      searchCpuSeconds += (used.user + used.system) / 1e6;
+    }
   }
-  const enrolSeconds = (performance.now() - started) / 1000;
-  const enrolCpuPerWall = cpuPerWall(cpuBefore, enrolSeconds);
+  // the checkpoints' searches are not enrolment time
+  const enrolSeconds = (performance.now() - started) / 1000 - searchSeconds;
+  const enrolCpuPerWall = round(cpuPerWall(cpuBefore, enrolSeconds) - searchCpuSeconds / enrolSeconds);
+  // pglite-server's CPU, for the PostgreSQL-wire store (0 for the embedded one, which has no child)
+  const enrolServerCpuSeconds = round(childrenCpuSeconds() - serverCpuBefore);
   let t = performance.now();
   await store.close();
   const closeSeconds = (performance.now() - t) / 1000;
@@ -118,9 +181,11 @@ async function galleryStore(url: (dir: string) => string, matrix: Float32Array, 
     [`searchK${RECOGNITION_K}Ms`]: { p50: recognition.p50, p99: recognition.p99 },
     enrolTemplatesPerSecond: round(size / enrolSeconds),
     enrolCpuPerWall,
+    ...(enrolServerCpuSeconds > 0 && { enrolServerCpuSeconds }),
     closeSeconds: round(closeSeconds),
     reopenSeconds: round(openSeconds),
     processRssMBPer1e6: perMillionMB(rss, size),
+    ...(checkpoints.size > 0 && { checkpoints: checkpointFigures }),
   };
   // before the forget and rebuild, which take minutes at 10^6: a run stopped there keeps these
   process.stderr.write(`gallery ${size} ${label} so far: ${JSON.stringify(figures)}\n`);
@@ -150,8 +215,11 @@ async function galleryStore(url: (dir: string) => string, matrix: Float32Array, 
   return figures;
 }
 
-/** The other order on the same engine: every row copied first, the HNSW index built once afterwards. */
-async function pgliteIndexAfterLoad(matrix: Float32Array, size: number): Promise<Record<string, unknown>> {
+/** pgvector's hnsw.ef_search values the after-load index is searched with: its default, the store's (HNSW_EF_SEARCH) and one between. */
+const PGVECTOR_EF_SEARCH = [40, 100, 400, HNSW_EF_SEARCH];
+
+/** The other order on the same engine: every row copied first, the HNSW index built once afterwards, then searched at PGVECTOR_EF_SEARCH. */
+async function pgliteIndexAfterLoad(matrix: Float32Array, size: number, queries: Query[]): Promise<Record<string, unknown>> {
   const db = await PGlite.create('memory://', { extensions: { vector } });
   try {
     await db.query('CREATE EXTENSION vector');
@@ -167,11 +235,81 @@ async function pgliteIndexAfterLoad(matrix: Float32Array, size: number): Promise
     await db.query(`SET maintenance_work_mem = '1GB'`);
     await db.query('CREATE INDEX ON t USING hnsw (embedding vector_ip_ops)');
     const indexSeconds = (performance.now() - started) / 1000;
-    return { copyTemplatesPerSecond: round(size / copySeconds), indexBuildSeconds: round(indexSeconds), templatesPerSecond: round(size / (copySeconds + indexSeconds)) };
+    const figures: Record<string, unknown> = { copyTemplatesPerSecond: round(size / copySeconds), indexBuildSeconds: round(indexSeconds), templatesPerSecond: round(size / (copySeconds + indexSeconds)) };
+    for (const ef of PGVECTOR_EF_SEARCH) {
+      await db.query(`SET hnsw.ef_search = ${ef}`);
+      figures[`efSearch${ef}`] = await measureSearch(queries, async (q) => Number((await db.query<{ id: string }>('SELECT id FROM t ORDER BY embedding <#> $1::vector LIMIT 1', [vectorLiteral(q)])).rows[0]?.id ?? -1));
+    }
+    return figures;
   } finally {
     await db.close();
   }
 }
+
+/**
+ * The PostgreSQL-wire store loaded as a production user loads a large gallery: the schema made by
+ * `openGallery`, pgvector's HNSW index dropped, the rows inserted in bulk (multi-row INSERTs of
+ * INSERT_ROWS with each vector a binary parameter, read by the server with no text to parse, as
+ * binary COPY does), the index built once, then searched through the store.
+ */
+async function postgresWireBulk(url: string, matrix: Float32Array, size: number, queries: Query[]): Promise<Record<string, unknown>> {
+  await (await openGallery(url, DIMS)).close();
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  let figures: Record<string, unknown>;
+  try {
+    await client.query('DROP INDEX facetrain_templates_embedding');
+    await client.query(`INSERT INTO facetrain_people (name) VALUES ('bulk')`);
+    let started = performance.now();
+    let cpuBefore = childrenCpuSeconds();
+    for (let start = 0; start < size; start += INSERT_ROWS) {
+      const count = Math.min(INSERT_ROWS, size - start);
+      const values = Array.from({ length: count }, (_, r) => `('bulk', $${3 * r + 1}, $${3 * r + 2}, $${3 * r + 3}::vector)`).join(', ');
+      const params = Array.from({ length: count }, (_, r) => [String(start + r), `${start + r}.jpg`, vectorBinary(matrix.subarray((start + r) * DIMS, (start + r + 1) * DIMS))]).flat();
+      await client.query(`INSERT INTO facetrain_templates (person, photo_hash, file, embedding) VALUES ${values}`, params);
+      progress(`gallery ${size}: postgres-wire bulk inserted`, start + count, started);
+    }
+    const loadSeconds = (performance.now() - started) / 1000;
+    const loadCpuSeconds = childrenCpuSeconds() - cpuBefore;
+    started = performance.now();
+    cpuBefore = childrenCpuSeconds();
+    // PGlite's 32-bit WebAssembly heap caps it below 2 GB
+    await client.query(`SET maintenance_work_mem = '1GB'`);
+    await client.query('CREATE INDEX facetrain_templates_embedding ON facetrain_templates USING hnsw (embedding vector_ip_ops)');
+    const indexSeconds = (performance.now() - started) / 1000;
+    const indexCpuSeconds = childrenCpuSeconds() - cpuBefore;
+    const { rows } = await client.query<{ table: string; index: string }>(`SELECT pg_total_relation_size('facetrain_templates') AS table, pg_relation_size('facetrain_templates_embedding') AS index`);
+    figures = {
+      insertTemplatesPerSecond: round(size / loadSeconds),
+      insertServerCpuSeconds: round(loadCpuSeconds),
+      indexBuildSeconds: round(indexSeconds),
+      indexBuildServerCpuSeconds: round(indexCpuSeconds),
+      templatesPerSecondLoadAndIndex: round(size / (loadSeconds + indexSeconds)),
+      // what a PostgreSQL server would keep on disk (pglite-server here keeps it in memory)
+      tableAndIndexesMBPer1e6: perMillionMB(Number(rows[0]!.table), size),
+      hnswIndexMBPer1e6: perMillionMB(Number(rows[0]!.index), size),
+    };
+  } finally {
+    await client.end();
+  }
+  const store = await openGallery(url, DIMS);
+  try {
+    const search = await measureSearch(queries, async (q) => Number((await store.nearest(q, 1))[0]?.photoHash ?? -1));
+    const recognition = await measureSearch(queries, async (q) => Number((await store.nearest(q, RECOGNITION_K))[0]?.photoHash ?? -1));
+    return { ...figures, searchMs: { p50: search.p50, p99: search.p99 }, recallAt1: search.recallAt1, [`searchK${RECOGNITION_K}Ms`]: { p50: recognition.p50, p99: recognition.p99 } };
+  } finally {
+    await store.close();
+  }
+}
+
+/** CPU seconds used so far by this process's children (pglite-server): its PostgreSQL runs there, not in this process. */
+function childrenCpuSeconds(): number {
+  const out = execFileSync('ps', ['-o', 'cputimes=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+  return out.split('\n').filter(Boolean).reduce((sum, line) => sum + Number(line.trim()), 0);
+}
+
+/** Rows per multi-row INSERT of the bulk load: 3 parameters each, well under PostgreSQL's 65535. */
+const INSERT_ROWS = 1000;
 
 /** Candidates an f16/i8 index would have to re-rank on the true vectors (kept elsewhere) to give exact answers. */
 const RERANK = 32;
@@ -188,15 +326,20 @@ function cpuPerWall(before: NodeJS.CpuUsage, wallSeconds: number): number {
   return round((used.user + used.system) / 1e6 / wallSeconds);
 }
 
-let lastProgress = 0;
-/** A line per 50,000 templates (and a live counter on a TTY): a long run logged to a file says how far it got, and its rate. */
-function progress(what: string, done: number, started: number): void {
-  const seconds = (performance.now() - started) / 1000;
+let lastProgress = { done: 0, seconds: 0 };
+/**
+ * A line per 50,000 templates (and a live counter on a TTY): a long run logged to a file says how
+ * far it got, its rate overall and since the previous line; `pausedSeconds` (checkpoints' searches) is not adding time.
+ */
+function progress(what: string, done: number, started: number, pausedSeconds = 0): void {
+  const seconds = (performance.now() - started) / 1000 - pausedSeconds;
+  if (done < lastProgress.done) lastProgress = { done: 0, seconds: 0 };
   if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${what} ${done}`);
-  else if (Math.floor(done / 50_000) > Math.floor(lastProgress / 50_000) || done < lastProgress) {
-    process.stderr.write(`${new Date().toISOString()} ${what} ${done} in ${round(seconds)} s (${round(done / seconds)} templates/s, load ${loadavg().map(round).join(' ')})\n`);
+  else if (Math.floor(done / 50_000) > Math.floor(lastProgress.done / 50_000)) {
+    const recent = round((done - lastProgress.done) / (seconds - lastProgress.seconds));
+    process.stderr.write(`${new Date().toISOString()} ${what} ${done} in ${round(seconds)} s (${round(done / seconds)} templates/s, ${recent}/s since ${lastProgress.done}, load ${loadavg().map(round).join(' ')})\n`);
+    lastProgress = { done, seconds };
   }
-  lastProgress = done;
 }
 
 /**
@@ -204,7 +347,7 @@ function progress(what: string, done: number, started: number): void {
  * (the store's graph before it was sharded), with the same settings and rows in the same order:
  * build rate, CPU per wall second (2 = both cores), search and recall@1.
  */
-async function graphBuild(matrix: Float32Array, size: number, queries: { vector: Float32Array; exact: number }[], layout: 'one-thread' | 'sharded'): Promise<Record<string, unknown>> {
+async function graphBuild(matrix: Float32Array, size: number, queries: Query[], layout: 'one-thread' | 'sharded'): Promise<Record<string, unknown>> {
   const rssBefore = process.memoryUsage().rss;
   const single = layout === 'one-thread' ? new usearch.Index({ dimensions: DIMS, metric: usearch.MetricKind.IP, quantization: usearch.ScalarKind.F32, connectivity: HNSW_SETTINGS.connectivity, expansion_add: HNSW_SETTINGS.expansionAdd, expansion_search: HNSW_SETTINGS.expansionSearch, multi: false }) : undefined;
   const shards = layout === 'sharded' ? await GraphShards.start(DIMS) : undefined;
@@ -240,7 +383,7 @@ async function graphBuild(matrix: Float32Array, size: number, queries: { vector:
  * embedded store's search index (f32, the store's settings), and how much
  * f16/i8 would save and lose before and after an exact re-ranking of RERANK candidates.
  */
-async function usearchIndex(matrix: Float32Array, size: number, queries: { vector: Float32Array; exact: number }[], quantization: 'f32' | 'f16' | 'i8'): Promise<Record<string, unknown>> {
+async function usearchIndex(matrix: Float32Array, size: number, queries: Query[], quantization: 'f32' | 'f16' | 'i8'): Promise<Record<string, unknown>> {
   const dir = await mkdtemp(path.join(tmpdir(), 'facetrain-bench-usearch-'));
   const rssBefore = process.memoryUsage().rss;
   const scalar = { f32: usearch.ScalarKind.F32, f16: usearch.ScalarKind.F16, i8: usearch.ScalarKind.I8 }[quantization];
@@ -280,7 +423,7 @@ async function usearchIndex(matrix: Float32Array, size: number, queries: { vecto
  * built after a bulk load, and the PostgreSQL-wire store (pglite-server): search p50/p99,
  * recall@1 against an exact scan of the same vectors, enrol throughput, disk and memory per 10^6
  * templates. BENCH_GALLERY_SIZES=100000,1000000 (default 10000; how long each takes is in the
- * README); BENCH_GALLERY_ENGINES=embedded,graph-one-thread,graph-sharded,usearch,usearch-f16,usearch-i8,pglite-after-load,postgres-wire
+ * README); BENCH_GALLERY_ENGINES=embedded,graph-one-thread,graph-sharded,usearch,usearch-f16,usearch-i8,pglite-after-load,postgres-wire,postgres-wire-bulk
  * picks engines (graph-*: the store's graph alone, one thread vs its shards on their threads) (default embedded,usearch,usearch-f16,usearch-i8); BENCH_GALLERY_REBUILD=0 skips
  * the embedded index rebuild, BENCH_GALLERY_FORGET=0 the embedded forget (a table rewrite).
  */
@@ -306,15 +449,8 @@ export async function benchGallery(): Promise<Record<string, unknown>> {
       for (let d = 0; d < DIMS; d++) row[d] = row[d]! * scale;
     }
     const exactMs: number[] = [];
-    const queries = Array.from({ length: QUERIES }, () => {
-      const target = Math.floor(random() * size);
-      const query = nearCopy(matrix.subarray(target * DIMS, (target + 1) * DIMS), random);
-      const t = performance.now();
-      // a JS scan (what the file store does) for the time; usearch's exact SIMD scan gives the same answer faster at 10^6
-      const exact = size > 100_000 ? Number(usearch.exactSearch(matrix, query, DIMS, 1, usearch.MetricKind.IP, 2).keys[0]) : exactNearest(matrix, size, query);
-      if (size <= 100_000) exactMs.push(performance.now() - t);
-      return { vector: query, exact };
-    });
+    // above 10^5 the JS scan is not timed: usearch's exact SIMD scan gives the same answers faster
+    const queries = queriesFor(matrix, size, random, size <= 100_000 ? exactMs : undefined);
     exactMs.sort((a, b) => a - b);
     const figures: Record<string, unknown> = {
       exactScanSearchMs: exactMs.length > 0 ? { p50: round(percentile(exactMs, 0.5)), p99: round(percentile(exactMs, 0.99)) } : 'not timed above 10^5 (answers from usearch.exactSearch)',
@@ -331,11 +467,17 @@ export async function benchGallery(): Promise<Record<string, unknown>> {
     for (const layout of ['one-thread', 'sharded'] as const) if (engines.has(`graph-${layout}`)) await section(`graph-${layout}`, () => graphBuild(matrix, size, queries, layout));
     if (engines.has('embedded')) await section('embedded', () => galleryStore((dir) => `pglite:${dir}`, matrix, size, queries, 'embedded'));
     for (const q of ['f32', 'f16', 'i8'] as const) if (engines.has(q === 'f32' ? 'usearch' : `usearch-${q}`)) await section(`usearch${q === 'f32' ? '' : `-${q}`}`, () => usearchIndex(matrix, size, queries, q));
-    if (engines.has('pglite-after-load')) await section('pgliteIndexAfterLoad', () => pgliteIndexAfterLoad(matrix, size));
-    if (engines.has('postgres-wire')) {
+    if (engines.has('pglite-after-load')) await section('pgliteIndexAfterLoad', () => pgliteIndexAfterLoad(matrix, size, queries));
+    const wire: [string, string, (url: string) => Promise<Record<string, unknown>>][] = [
+      ['postgres-wire', 'postgresWire', (url) => galleryStore(() => url, matrix, size, queries, 'postgres-wire')],
+      ['postgres-wire-bulk', 'postgresWireBulk', (url) => postgresWireBulk(url, matrix, size, queries)],
+    ];
+    for (const [engine, name, run] of wire) {
+      if (!engines.has(engine)) continue;
+      // a database of its own for each
       const db = await startPgliteServer();
       try {
-        await section('postgresWire', () => galleryStore(() => db.url, matrix, size, queries, 'postgres-wire'));
+        await section(name, () => run(db.url));
       } finally {
         await db.stop();
       }

@@ -5,7 +5,7 @@ import { WorkerClient, type WorkerReply } from '../runtime/worker-client.js';
  * (bench/gallery-recall.ts, README "Galleries"): recall@1 against exact search and p50/p99 on
  * random unit vectors (the worst case) and face-shaped data, 192-d and 512-d, at 10^5.
  */
-export const HNSW_SETTINGS = { connectivity: 32, expansionAdd: 128, expansionSearch: 1024 } as const;
+export const HNSW_SETTINGS = { connectivity: 32, expansionAdd: 64, expansionSearch: 1024 } as const;
 
 /**
  * Shards of the graph, each built and searched on a thread of its own. Fixed rather than the
