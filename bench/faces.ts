@@ -105,6 +105,7 @@ async function benchNetworks(crop: RgbImage, face: RgbImage): Promise<Record<str
   pair.set(pixels);
   pair.set(mirrored(face).map((v) => v * scale + offset), pixels.length);
   const mobileFaceNet = await mobileFaceNetOnnx();
+  const batch32 = new Float32Array(16 * pair.length).map((_, i) => pair[i % pair.length]!);
   const [nowSession, beforeSession] = await Promise.all([mobileFaceNet, previousOnnx(mobileFaceNet)].map((bytes) => createOnnxSession(ort, bytes, { threads: 1, spinning: false })));
   const [nowOut] = await nowSession.run(pair, [2, size, size, 3]);
   const [beforeOut] = await beforeSession.run(pair, [2, size, size, 3]);
@@ -138,6 +139,8 @@ async function benchNetworks(crop: RgbImage, face: RgbImage): Promise<Record<str
       int8: {
         mobileFaceNetFlipPairMsPerFace: await float32VsInt8(ort, mobileFaceNet, pair, [2, size, size, 3], 1),
         mobileFaceNetOneImageMs: await float32VsInt8(ort, mobileFaceNet, pixels, [1, size, size, 3], 1),
+        // a full batch of the embedder (16 faces and their mirror images), as folders and training run it
+        mobileFaceNetBatch32MsPerImage: await float32VsInt8(ort, mobileFaceNet, batch32, [32, size, size, 3], 32),
         mobileFaceNetReluBoundFlipPairMsPerFace: await float32VsInt8(ort, reluForPrelu(mobileFaceNet), pair, [2, size, size, 3], 1),
         blazeFaceMsPerViewOf3: await float32VsInt8(ort, blazeFaceOnnx(blazeFaceModel, { anySize: true, channelBlock: onnxChannelBlock() }), frameViews, [3, 256, 256, 3], 3),
       },
