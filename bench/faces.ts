@@ -10,13 +10,13 @@ import { landmarkModelPath } from '../src/faces/landmarks.js';
 import { loadFaceRes } from '../src/base/faceres/faceres.js';
 import { MOBILEFACENET_BASE } from '../src/base/mobilefacenet/index.js';
 import { loadMobileFaceNet, MOBILEFACENET_NORMALISATION, mobileFaceNetOnnx } from '../src/base/mobilefacenet/mobilefacenet.js';
-import { ModelProto, ONNX_FLOAT, ONNX_INT64, rawBytes } from '../src/graph/onnx-schema.js';
 import { readImageFile, resizeSquare, type RgbImage } from '../src/image/decode.js';
 import { embeddingInputSpec } from '../src/recognize/face-pipeline.js';
-import { createOnnxSession, loadOnnxRuntime, onnxRuntime, type OnnxSession } from '../src/runtime/onnxruntime.js';
+import { createOnnxSession, loadOnnxRuntime, onnxChannelBlock, onnxRuntime, type OnnxSession } from '../src/runtime/onnxruntime.js';
 import type { OnnxRuntime } from '../src/runtime/runtime.js';
 import { median } from '../src/evaluate/metrics.js';
 import { sharedPath } from '../test/support/shared.js';
+import { calibratedInt8Onnx, previousOnnx, reluForPrelu } from './onnx-rewrites.js';
 import { round, timeMs } from './timing.js';
 
 const RUNS = 7;
@@ -24,71 +24,6 @@ const RUNS = 7;
 const NETWORK_ROUNDS = 25;
 
 const time = async (run: () => Promise<unknown>): Promise<number> => round(await timeMs(RUNS, run));
-
-interface OnnxNodeObject {
-  op_type: string;
-  name: string;
-  input: string[];
-  output: string[];
-  attribute?: object[];
-}
-interface OnnxInitializerObject {
-  name: string;
-  dims: number[];
-  data_type: number;
-  raw_data: Uint8Array;
-}
-interface OnnxModelObject {
-  graph: { node: OnnxNodeObject[]; initializer: OnnxInitializerObject[] };
-}
-
-function floats(init: OnnxInitializerObject): Float32Array {
-  const bytes = Uint8Array.from(init.raw_data);
-  return new Float32Array(bytes.buffer);
-}
-
-/**
- * The graphs as facetrain wrote them before this bench's session, rebuilt from today's (bench only,
- * for before/after in one process): each PReLU written as x + (1 - slope) * relu(-x) (two 1x1
- * depthwise convolutions, a ReLU and an Add) becomes one ONNX PRelu again, and each identity 1x1
- * convolution appending zero channels (BlazeFace's widening shortcuts) a channel Pad again.
- */
-export function previousOnnx(bytes: Uint8Array): Uint8Array {
-  const model = ModelProto.toObject(ModelProto.decode(bytes), { longs: Number, arrays: true }) as OnnxModelObject;
-  const { graph } = model;
-  const initializers = new Map(graph.initializer.map((init) => [init.name, init]));
-  const producer = new Map(graph.node.map((node) => [node.output[0]!, node]));
-  const dropped = new Set<OnnxNodeObject>();
-  const nodes: OnnxNodeObject[] = [];
-  for (const node of graph.node) {
-    if (node.op_type === 'Add') {
-      const [x, scaledName] = node.input as [string, string];
-      const scaled = producer.get(scaledName);
-      const relu = scaled?.op_type === 'Conv' ? producer.get(scaled.input[0]!) : undefined;
-      const negated = relu?.op_type === 'Relu' ? producer.get(relu.input[0]!) : undefined;
-      if (scaled && relu && negated?.op_type === 'Conv' && negated.input[0] === x && scaled.output[0]!.includes('/scaled')) {
-        const slope = floats(initializers.get(scaled.input[1]!)!).map((w) => 1 - w);
-        const name = `${node.output[0]}/slope`;
-        graph.initializer.push({ name, dims: [slope.length, 1, 1], data_type: ONNX_FLOAT, raw_data: rawBytes(slope) });
-        [scaled, relu, negated].forEach((n) => dropped.add(n));
-        nodes.push({ op_type: 'PRelu', name: node.name, input: [x, name], output: node.output, attribute: [] });
-        continue;
-      }
-    }
-    if (node.op_type === 'Conv' && node.input[1]?.endsWith('/identity')) {
-      const [widened, channels] = initializers.get(node.input[1]!)!.dims as [number, number];
-      const name = `${node.output[0]}/pads`;
-      graph.initializer.push({ name, dims: [8], data_type: ONNX_INT64, raw_data: rawBytes(BigInt64Array.from([0, 0, 0, 0, 0, widened - channels, 0, 0].map(BigInt))) });
-      nodes.push({ op_type: 'Pad', name: node.name, input: [node.input[0]!, name], output: node.output, attribute: [] });
-      continue;
-    }
-    nodes.push(node);
-  }
-  graph.node = nodes.filter((node) => !dropped.has(node));
-  const used = new Set(graph.node.flatMap((node) => node.input));
-  graph.initializer = graph.initializer.filter((init) => used.has(init.name));
-  return ModelProto.encode(ModelProto.fromObject(model)).finish();
-}
 
 interface Variant {
   name: string;
@@ -126,6 +61,18 @@ async function beforeAfter(ort: OnnxRuntime, now: Uint8Array, input: Float32Arra
   }
 }
 
+/** float32 vs its int8 QDQ rewrite (calibrated on the timed input), one thread each, interleaved. */
+async function float32VsInt8(ort: OnnxRuntime, float32: Uint8Array, input: Float32Array, shape: number[], perCall: number): Promise<Record<string, number>> {
+  const int8 = await calibratedInt8Onnx(ort, float32, [input], shape);
+  const sessions = await Promise.all([float32, int8].map((bytes) => createOnnxSession(ort, bytes, { threads: 1, spinning: false })));
+  try {
+    const ms = await interleaved([{ name: 'float32', session: sessions[0]! }, { name: 'int8', session: sessions[1]! }], input, shape, perCall);
+    return { ...ms, ratio: round(ms.int8! / ms.float32!) };
+  } finally {
+    sessions.forEach((session) => session.release());
+  }
+}
+
 function mirrored(face: RgbImage): Float32Array {
   const { width, height, data } = face;
   const out = new Float32Array(data.length);
@@ -158,6 +105,7 @@ async function benchNetworks(crop: RgbImage, face: RgbImage): Promise<Record<str
   pair.set(pixels);
   pair.set(mirrored(face).map((v) => v * scale + offset), pixels.length);
   const mobileFaceNet = await mobileFaceNetOnnx();
+  const batch32 = new Float32Array(16 * pair.length).map((_, i) => pair[i % pair.length]!);
   const [nowSession, beforeSession] = await Promise.all([mobileFaceNet, previousOnnx(mobileFaceNet)].map((bytes) => createOnnxSession(ort, bytes, { threads: 1, spinning: false })));
   const [nowOut] = await nowSession.run(pair, [2, size, size, 3]);
   const [beforeOut] = await beforeSession.run(pair, [2, size, size, 3]);
@@ -166,7 +114,8 @@ async function benchNetworks(crop: RgbImage, face: RgbImage): Promise<Record<str
   const view = await resizeSquare(crop, 256);
   const viewValues = Float32Array.from(view.data, (v) => v / 127.5 - 1);
   const frameViews = new Float32Array(3 * viewValues.length).map((_, i) => viewValues[i % viewValues.length]!);
-  const blazeFace = blazeFaceOnnx(await loadHumanModel('blazeface'));
+  const blazeFaceModel = await loadHumanModel('blazeface');
+  const blazeFace = blazeFaceOnnx(blazeFaceModel);
   const landmarks = new Uint8Array(await readFile(landmarkModelPath()));
   const small = await resizeSquare(crop, 64);
   const grey = Float32Array.from({ length: 64 * 64 }, (_, i) => small.data[i * 3 + 1]! / 256);
@@ -186,6 +135,15 @@ async function benchNetworks(crop: RgbImage, face: RgbImage): Promise<Record<str
       mobileFaceNetMaxDiffNowVsBefore: maxNormalisedDiff(nowOut!, beforeOut!, 192),
       blazeFaceMsPerView: await beforeAfter(ort, blazeFace, viewValues, [1, 256, 256, 3], 1),
       blazeFaceMsPerViewOf3: await beforeAfter(ort, blazeFace, frameViews, [3, 256, 256, 3], 3),
+      // int8 QDQ (onnxruntime's QLinearConv) against float32, as facetrain runs the networks: not shipped (README)
+      int8: {
+        mobileFaceNetFlipPairMsPerFace: await float32VsInt8(ort, mobileFaceNet, pair, [2, size, size, 3], 1),
+        mobileFaceNetOneImageMs: await float32VsInt8(ort, mobileFaceNet, pixels, [1, size, size, 3], 1),
+        // a full batch of the embedder (16 faces and their mirror images), as folders and training run it
+        mobileFaceNetBatch32MsPerImage: await float32VsInt8(ort, mobileFaceNet, batch32, [32, size, size, 3], 32),
+        mobileFaceNetReluBoundFlipPairMsPerFace: await float32VsInt8(ort, reluForPrelu(mobileFaceNet), pair, [2, size, size, 3], 1),
+        blazeFaceMsPerViewOf3: await float32VsInt8(ort, blazeFaceOnnx(blazeFaceModel, { anySize: true, channelBlock: onnxChannelBlock() }), frameViews, [3, 256, 256, 3], 3),
+      },
       landmarksMsPerFace: landmarkMs,
       rounds: NETWORK_ROUNDS,
     };

@@ -34,6 +34,6 @@ export const int = (name: string, value: number): Attribute => ({ name, type: AT
 export const ints = (name: string, values: number[]): Attribute => ({ name, type: ATTRIBUTE_INTS, ints: values });
 
 /** Initializer raw_data: the little-endian bytes of the values. */
-export function rawBytes(view: Float32Array | BigInt64Array): Uint8Array {
+export function rawBytes(view: ArrayBufferView): Uint8Array {
   return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }
