@@ -74,10 +74,12 @@ async function withCpu<T extends AutocannonResult>(run: Promise<T>): Promise<T &
 
 /**
  * The default face model (BlazeFace + 68 landmarks + MobileFaceNet + head, recognition in worker threads) on a 1-face
- * 640x480 JPEG: saturated throughput with `connections`, latency at a fixed 30 req/s, and /healthz
- * latency meanwhile and while a 40 MP JPEG is being recognized. The clients (autocannon, the
- * /healthz probe) run in child processes, and each run starts once the server has answered the
- * previous run's requests.
+ * 640x480 JPEG: saturated throughput with `connections` (autocannon), latency at a fixed 30 req/s
+ * (the paced client, and autocannon's `overallRate` beside it for comparison with earlier runs), and
+ * /healthz latency under the saturated load and while a 40 MP JPEG is being recognized. The clients
+ * run in child processes, and each run starts once the server has answered the previous run's
+ * requests. When the server answers fewer than 30 a second, the paced client's queue grows for the
+ * whole run and its latencies say so.
  */
 export async function benchFaceServer({ seconds = 15, connections = 8 }: ServerBenchOptions = {}): Promise<Record<string, unknown>> {
   const duration = Math.min(30, seconds);
