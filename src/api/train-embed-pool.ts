@@ -3,7 +3,7 @@ import type { InputSpec } from '../faces/input-spec.js';
 import type { RuntimeName } from '../runtime/runtime.js';
 import type { Lane } from '../runtime/lanes.js';
 import { startWorkers, throwWorkerFailure, type WorkerClient, type WorkerFailure, type WorkerReply } from '../runtime/worker-client.js';
-import type { EmbeddedPhoto, EmbedOnePhoto, PhotoJob } from '../train/embedding.js';
+import type { EmbeddedPhoto, PhotoJob } from '../train/embedding.js';
 
 export interface TrainEmbedWorkerData {
   base: BaseName;
@@ -33,11 +33,7 @@ export const LANE_SLOTS = 2;
  * threads leaves a core idle while it decodes, aligns and detects in JS.
  */
 export class TrainEmbedPool {
-  private readonly queued: number[];
-
-  private constructor(private readonly workers: WorkerClient<TrainEmbedRequest, TrainEmbedReply>[]) {
-    this.queued = workers.map(() => 0);
-  }
+  private constructor(private readonly workers: WorkerClient<TrainEmbedRequest, TrainEmbedReply>[]) {}
 
   /** Starts `size` workers; each loads the base's pipeline for `input` before it answers. */
   static async start(base: BaseName, input: InputSpec, runtime: RuntimeName, size: number): Promise<TrainEmbedPool> {
@@ -51,19 +47,22 @@ export class TrainEmbedPool {
     return size * LANE_SLOTS;
   }
 
-  readonly embed: EmbedOnePhoto = async (job) => {
-    const index = this.queued.indexOf(Math.min(...this.queued));
+  /**
+   * One lane per worker of the pool being started (`size` of them), each taking photos from the
+   * shared queue only when it has a free slot, as the server's workers do: a photo never waits
+   * behind a slow one in a worker while another worker has room.
+   */
+  static lanes(pool: Promise<TrainEmbedPool>, size: number): EmbeddingLane[] {
+    return Array.from({ length: size }, (_, index) => ({ run: async (job) => (await pool).embedOn(index, job), slots: LANE_SLOTS, ready: pool }));
+  }
+
+  private async embedOn(index: number, job: PhotoJob): Promise<EmbeddedPhoto> {
     // a copy the worker owns: a file's bytes are often a view into a larger pooled buffer
     const bytes = new Uint8Array(job.bytes);
-    this.queued[index]!++;
-    try {
-      const reply = await this.workers[index]!.request({ kind: 'embed', job: { ...job, bytes } }, [bytes.buffer]);
-      throwWorkerFailure(reply.failure, 'training embedding worker');
-      return reply.embedded!;
-    } finally {
-      this.queued[index]!--;
-    }
-  };
+    const reply = await this.workers[index]!.request({ kind: 'embed', job: { ...job, bytes } }, [bytes.buffer]);
+    throwWorkerFailure(reply.failure, 'training embedding worker');
+    return reply.embedded!;
+  }
 
   /** Lets every worker free its onnxruntime sessions and end by itself (terminating one inside onnxruntime aborts the process). */
   async close(): Promise<void> {

@@ -170,7 +170,7 @@ function photoEmbedding(base: EmbeddingBaseRow, config: TrainConfig, runtime: Ru
     })();
     const here: EmbeddingLane = { run: async (job) => trainingPhotoEmbedder(await pipeline)(job), slots: LANE_SLOTS, ready: Promise.resolve() };
     const pool = workers > 0 ? TrainEmbedPool.start(config.base, input, runtime.name, workers) : undefined;
-    const lanes = new Lanes(pool ? [here, { run: async (job) => (await pool).embed(job), slots: TrainEmbedPool.inFlightFor(workers), ready: pool }] : [here]);
+    const lanes = new Lanes(pool ? [here, ...TrainEmbedPool.lanes(pool, workers)] : [here]);
     return {
       embed: (job) => lanes.run(job),
       async close() {
