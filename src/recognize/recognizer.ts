@@ -96,8 +96,8 @@ export interface RecognizerParts {
   /** How the detected faces are cropped; default loadFaceAligner of the manifest's input spec. */
   aligner?: FaceAligner;
   /**
-   * The detector and classifier camera streams use instead, loaded on the first stream frame (with
-   * the second core: `LoadOptions.secondCore`); `dispose` ends what they hold.
+   * The detector and classifier camera streams use instead, loaded when the first stream starts
+   * (with the second core: `LoadOptions.secondCore`); `dispose` ends what they hold.
    */
   forStreams?: () => Promise<StreamParts>;
 }
@@ -202,13 +202,18 @@ export function createRecognizer(manifest: ModelManifest, parts: RecognizerParts
     labels,
     predict: async (input, options = {}) => (await recognize(await decoded(parts.detector, input, options), parts.detector, parts.classifier, options)).results,
     stream(options) {
+      // loaded from the stream's start, so its first frame waits less (a failure is thrown by that frame)
+      if (parts.forStreams && !streamParts) {
+        streamParts = parts.forStreams();
+        streamParts.catch(() => undefined);
+      }
       let tracker: TrackingDetector | undefined;
       let before: Float32Array[] = [];
       // followed faces keep the order of the frame before
       const stillSeen = (now: Float32Array[]): boolean => sameFace !== undefined && now.every((e, i) => before[i] !== undefined && cosine(e, before[i]!) >= sameFace);
       return {
         async predict(frame, predictOptions = {}) {
-          const on = parts.forStreams ? await (streamParts ??= parts.forStreams()) : parts;
+          const on = streamParts ? await streamParts : parts;
           const detector = on.detector && (tracker ??= trackingDetector(on.detector, options, (await located.aligner()).landmarker));
           const image = await decoded(detector, frame, predictOptions);
           let found = await recognize(image, detector, on.classifier, predictOptions);
@@ -241,7 +246,7 @@ export interface LoadOptions extends DecodeOptions {
   /**
    * Where a frame may use the second core (`SecondCore`: the detector's later views and
    * MobileFaceNet's mirror pass on a worker thread, on onnxruntime): `streams` (default), camera
-   * streams only, one frame at a time, loaded on the first stream frame; `always`, `predict` too (a
+   * streams only, one frame at a time, loaded when the first stream starts; `always`, `predict` too (a
    * lone photo at a time); `never`. Folders and the server keep both cores busy with `predict` already.
    */
   secondCore?: SecondCoreUse;
