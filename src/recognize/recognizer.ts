@@ -252,7 +252,8 @@ export interface LoadOptions extends DecodeOptions {
   secondCore?: SecondCoreUse;
 }
 
-export type SecondCoreUse = 'streams' | 'always' | 'never';
+const SECOND_CORE_USES = ['streams', 'always', 'never'] as const;
+export type SecondCoreUse = (typeof SECOND_CORE_USES)[number];
 
 async function loadClassifier(dir: string, manifest: ModelManifest, runtime: Runtime, secondCore: SecondCore | undefined): Promise<FaceClassifier> {
   const model = await tfl.loadLayersModel(fileSystemIO(dir));
@@ -292,9 +293,11 @@ export async function loadRecognizer(dir: string, options: LoadOptions = {}): Pr
   await initEngine();
   const manifest = await readManifest(dir);
   const runtime = options.runtime ?? (await chooseRuntime(options.engine));
-  const use = runtime.ort ? options.secondCore ?? 'streams' : 'never';
-  if (!(['streams', 'always', 'never'] as const).includes(use)) throw invalidOption('secondCore', 'streams, always or never', use);
-  const aligner = manifest.input.crop === 'aligned-face' ? await loadFaceAligner(manifest.input, runtime) : undefined;
+  if (options.secondCore !== undefined && !SECOND_CORE_USES.includes(options.secondCore)) throw invalidOption('secondCore', SECOND_CORE_USES.join(', '), options.secondCore);
+  const detects = manifest.input.crop === 'aligned-face';
+  // the second core runs onnxruntime sessions of the detector and the embedder: nothing for it without them
+  const use = runtime.ort && detects ? options.secondCore ?? 'streams' : 'never';
+  const aligner = detects ? await loadFaceAligner(manifest.input, runtime) : undefined;
   if (use === 'always') {
     const { classifier, detector, dispose } = await loadOnSecondCore(dir, manifest, runtime);
     // the recognizer's dispose ends the parts and the second core (the detector's release runs once, called twice)

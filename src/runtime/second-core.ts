@@ -37,7 +37,8 @@ export class SecondCore {
   private constructor(private readonly worker: WorkerClient<SecondCoreRequest, SecondCoreReply>) {}
 
   static async start(): Promise<SecondCore> {
-    return new SecondCore(await WorkerClient.start(new URL('./second-core-worker.js', import.meta.url), undefined, 'second-core thread'));
+    // idle, it does not keep the process alive: a recognizer whose stream was never disposed still lets a script end
+    return new SecondCore(await WorkerClient.start(new URL('./second-core-worker.js', import.meta.url), undefined, 'second-core thread', false));
   }
 
   /** Starts the task `module` (a file exporting `startTask`) on the second core with `data` (copied there). */
