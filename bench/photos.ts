@@ -16,6 +16,7 @@ import { loadRecognizer, type StreamingRecognizer } from '../src/recognize/recog
 import { trackingDetector, type FrameSearch } from '../src/faces/track.js';
 import { median } from '../src/evaluate/metrics.js';
 import { setOnnxThreadsPerSession } from '../src/runtime/onnxruntime.js';
+import { SecondCore } from '../src/runtime/second-core.js';
 import { movingFaceFrames } from '../test/support/moving-face.js';
 import { phonePhoto } from '../test/support/phone-photo.js';
 import { sharedPath } from '../test/support/shared.js';
@@ -37,6 +38,19 @@ async function cpuMs(runs: number, run: () => unknown): Promise<number> {
     times.push((user + system) / 1000);
   }
   return median(times);
+}
+
+/** Median ms of each of `variants`, run in turn (A, B, A, B, ...) so both see the same load; one warm-up round first. */
+async function interleavedMs(runs: number, variants: Record<string, () => Promise<unknown>>): Promise<Record<string, number>> {
+  const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
+  for (let run = 0; run <= runs; run++) {
+    for (const [name, variant] of Object.entries(variants)) {
+      const start = performance.now();
+      await variant();
+      if (run > 0) times[name]!.push(performance.now() - start);
+    }
+  }
+  return Object.fromEntries(Object.entries(times).map(([name, t]) => [name, round(median(t))]));
 }
 
 /**
@@ -78,15 +92,16 @@ async function streamFrames(runs: number, recognizer: StreamingRecognizer, raw: 
 /**
  * Where a followed stream frame's time goes (the second frame of the walk, following the first's
  * face): decode of its JPEG, following the face (the landmark network, up to three steps), landmarks
- * + alignment, the embedding (mirror pass after the face on this thread, and on a thread of its
- * own as `lowLatency` runs it); the stream's total minus these is the head and the glue.
+ * + alignment, the embedding (mirror pass after the face on this thread, and on the second core as
+ * a stream runs it); the stream's total minus these is the head and the glue.
  */
 async function followedFrameStages(benchRuns: number, raw: RgbImage[], detector: FaceDetector): Promise<Record<string, unknown>> {
   const runtime = await chooseRuntime('onnx');
   const row = BASE_ROWS[TRAIN_DEFAULTS.base];
   if (row.kind !== 'embedding') throw new Error(`the default base ${TRAIN_DEFAULTS.base} is not an embedding base`);
   const { aligner, embedder } = await defaultBaseStages();
-  const lowLatency = await rowEmbedderOn(runtime, row, { lowLatency: true });
+  const secondCore = await SecondCore.start();
+  const onSecondCore = await rowEmbedderOn(runtime, row, { secondCore });
   const runs = Math.max(benchRuns, FRAME_STAGE_RUNS);
   try {
     const [before, frame] = raw as [RgbImage, RgbImage];
@@ -108,13 +123,14 @@ async function followedFrameStages(benchRuns: number, raw: RgbImage[], detector:
       followMs: round(median(followTimes)),
       landmarksAndAlignMs: round(await timeMs(runs, () => aligner.align(frame, faces[0]!))),
       embedMs: round(await timeMs(runs, () => embedder.embed([crop]))),
-      embedLowLatencyMs: round(await timeMs(runs, () => lowLatency.embed([crop]))),
+      embedSecondCoreMs: round(await timeMs(runs, () => onSecondCore.embed([crop]))),
     };
     return { base: TRAIN_DEFAULTS.base, ...stages };
   } finally {
     aligner.dispose();
     embedder.dispose();
-    lowLatency.dispose();
+    onSecondCore.dispose();
+    await secondCore.terminate();
   }
 }
 
@@ -170,6 +186,8 @@ async function defaultBaseStages() {
  */
 async function frameStages(benchRuns: number, bytes: Uint8Array, square: FaceDetector, framed: FaceDetector): Promise<Record<string, unknown>> {
   const { aligner, embedder } = await defaultBaseStages();
+  const secondCore = await SecondCore.start();
+  const split = await loadFaceDetector({}, 'onnx', { secondCore });
   // stages of a few ms: a median of 3 moved by 2.5x between idle reruns (decode 4 then 10.5 ms)
   const runs = Math.max(benchRuns, FRAME_STAGE_RUNS);
   try {
@@ -189,10 +207,14 @@ async function frameStages(benchRuns: number, bytes: Uint8Array, square: FaceDet
       // predict's total minus these is the head, the decision and the glue between stages
       stagesSumMs: round(stages.decodeMs + stages.detectMs + stages.landmarksAndAlignMs + stages.embedMs),
       detectFrameViewsMs: round(await timeMs(runs, () => framed.detect(image))),
+      // the whole view here, the two tiles on the second core (as a stream's full search runs them), interleaved with this thread alone
+      detectSecondCore: await interleavedMs(runs, { oneCoreMs: () => square.detect(image), secondCoreMs: () => split.detect(image) }),
     };
   } finally {
     aligner.dispose();
     embedder.dispose();
+    split.dispose();
+    await secondCore.terminate();
   }
 }
 
@@ -311,7 +333,8 @@ async function lfwPhotos(count: number): Promise<Uint8Array[]> {
 export async function benchPhotos(runs: number): Promise<Record<string, unknown>> {
   const model = await trainTinyModel(['ben_afflek', 'madonna', 'mindy_kaling'], { base: TRAIN_DEFAULTS.base });
   const recognizer = await loadRecognizer(model.modelDir);
-  const lowLatency = await loadRecognizer(model.modelDir, { lowLatency: true });
+  const secondCore = await loadRecognizer(model.modelDir, { secondCore: 'always' });
+  const oneCore = await loadRecognizer(model.modelDir, { secondCore: 'never' });
   const [tfjsDetector, onnxDetector, frameDetector] = await Promise.all([loadFaceDetector({}, 'tfjs'), loadFaceDetector({}, 'onnx'), loadFaceDetector({ frameViews: true }, 'onnx')]);
   try {
     const faceApi = await loadFaceApi();
@@ -350,12 +373,18 @@ export async function benchPhotos(runs: number): Promise<Record<string, unknown>
       frame640x480: {
         facetrainMs: await perPhoto(runs, [frame], predict),
         facetrainCpuMs: round(await cpuMs(Math.max(runs, FRAME_STAGE_RUNS), () => predict(frame))),
-        // the same with MobileFaceNet's mirror pass on a thread of its own
-        lowLatencyMs: await perPhoto(runs, [frame], (bytes) => lowLatency.predict(bytes)),
-        rawPixelsMs: await perPhoto(runs, [frame], () => recognizer.predict(frameImage)),
+        // predict (this thread) against the second core (the detector's tiles and MobileFaceNet's mirror pass on a worker thread: `secondCore: 'always'`), interleaved
+        secondCore: await interleavedMs(Math.max(runs, FRAME_STAGE_RUNS), {
+          predictMs: () => predict(frame),
+          secondCoreMs: () => secondCore.predict(frame),
+          rawPixelsMs: () => recognizer.predict(frameImage),
+          rawPixelsSecondCoreMs: () => secondCore.predict(frameImage),
+        }),
+        secondCoreCpuMs: round(await cpuMs(Math.max(runs, FRAME_STAGE_RUNS), () => secondCore.predict(frame))),
         oneThreadMs: await oneThreadFrameMs(runs, model.modelDir, frame),
+        // streams take the second core by default; `secondCore: 'never'` keeps them on this thread
         stream: await streamFrames(runs, recognizer, walk),
-        streamLowLatency: await streamFrames(runs, lowLatency, walk),
+        streamOneCore: await streamFrames(runs, oneCore, walk),
         faceApiMs: await perPhoto(faceApiRuns, [frame], faceApi),
         detectorViews: detectorViews(frameImage, onnxDetector),
         detectMs: round(await timeMs(runs, () => onnxDetector.detect(frameImage))),
@@ -387,7 +416,8 @@ export async function benchPhotos(runs: number): Promise<Record<string, unknown>
     };
   } finally {
     recognizer.dispose();
-    lowLatency.dispose();
+    secondCore.dispose();
+    oneCore.dispose();
     tfjsDetector.dispose();
     onnxDetector.dispose();
     frameDetector.dispose();

@@ -115,14 +115,22 @@ describe('camera streams: frames followed from the faces before give the answers
     assert.equal(stream.lastSearch, 'full', 'not the face before: searched in full');
   });
 
-  test('lowLatency (MobileFaceNet\'s mirror pass on a thread of its own) gives the same answers to the bit', async () => {
-    const lowLatency = await loadRecognizer(model.modelDir, { lowLatency: true });
+  test('the second core (the detector\'s later views and MobileFaceNet\'s mirror pass on a worker thread) gives the same answers to the bit, in predict and in streams', async () => {
+    const secondCore = await loadRecognizer(model.modelDir, { secondCore: 'always' });
+    const oneCore = await loadRecognizer(model.modelDir, { secondCore: 'never' });
     try {
-      for (const frame of await movingFaceFrames((await celebrityPhotos('mindy_kaling', 1, 'val'))[0]!, { photoSide: 300, frames: 3 })) {
-        assert.deepEqual(await lowLatency.predict(frame), await recognizer.predict(frame));
+      const frames = await movingFaceFrames((await celebrityPhotos('mindy_kaling', 1, 'val'))[0]!, { photoSide: 300, frames: 3 });
+      for (const frame of frames) assert.deepEqual(await secondCore.predict(frame), await recognizer.predict(frame));
+      // recognizer's streams take the second core by default
+      const [streamed, oneCoreStream] = [recognizer.stream(), oneCore.stream()];
+      for (const frame of frames) {
+        assert.deepEqual(await streamed.predict(frame), await oneCoreStream.predict(frame));
+        assert.equal(streamed.lastSearch, oneCoreStream.lastSearch);
       }
+      await assert.rejects(loadRecognizer(model.modelDir, { secondCore: 'sometimes' as 'never' }), /secondCore/);
     } finally {
-      lowLatency.dispose();
+      secondCore.dispose();
+      oneCore.dispose();
     }
   });
 

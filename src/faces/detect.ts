@@ -4,25 +4,17 @@ import { tf } from '../tfjs/backend.js';
 import type { RgbImage } from '../image/decode.js';
 import { invalidOption } from '../errors.js';
 import { chooseRuntime } from '../runtime/choose.js';
-import { createOnnxSession, type OnnxSession } from '../runtime/onnxruntime.js';
+import { createOnnxSession } from '../runtime/onnxruntime.js';
 import type { Runtime, RuntimeName } from '../runtime/runtime.js';
+import type { SecondCore } from '../runtime/second-core.js';
 import { cachedBlazeFaceOnnx } from './blazeface-onnx.js';
+import { checkSize, decodeBlazeFace, detectInViewsOnnx, INPUT_SIZE, writeViewInput, type DetectedFace, type View } from './blazeface-views.js';
+import type { DetectViewsReply, DetectViewsRequest, DetectViewsTaskData } from './detect-views-task.js';
 import { humanModelsDir, loadHumanModel } from './human-models.js';
-import { type Box, type Point, iou } from './geometry.js';
+import { type Box, iou } from './geometry.js';
 
 export type { Box, Point } from './geometry.js';
-
-/** Index of each BlazeFace keypoint in `DetectedFace.landmarks` (left/right as seen in the image). */
-export const LANDMARK = Object.freeze({ imageLeftEye: 0, imageRightEye: 1, nose: 2, mouth: 3, imageLeftEar: 4, imageRightEar: 5 });
-
-export interface DetectedFace {
-  /** Pixels in the source image; may reach past its edges for faces cut by the frame. */
-  box: Box;
-  /** Pixels in the source image, in `LANDMARK` order. */
-  landmarks: Point[];
-  /** Detector confidence in [0, 1]. */
-  score: number;
-}
+export { blazeFaceAnchors, decodeBlazeFace, LANDMARK, writeViewInput, type DetectedFace, type View } from './blazeface-views.js';
 
 export interface DetectorConfig {
   /** Detections below this confidence are dropped. */
@@ -98,72 +90,6 @@ export interface FaceDetector {
    */
   detectAround(image: RgbImage, faces: DetectedFace[]): Promise<DetectedFace[] | undefined>;
   dispose(): void;
-}
-
-const INPUT_SIZE = 256;
-const KEYPOINTS = 6;
-
-/**
- * A region of the source image seen by one detector run: source x = left + inputX * step. Views are
- * `INPUT_SIZE` square (what the model was trained on, and all TF.js runs) or, for frames on
- * onnxruntime, a rectangle of whole 32 px cells covering the image (`frameView`).
- */
-export interface View {
-  left: number;
-  top: number;
-  step: number;
-  /** Detector input pixels across and down. */
-  columns: number;
-  rows: number;
-}
-
-/**
- * SSD anchors of the 256 px "back camera" BlazeFace: 2 per cell on the 16x16 grid, then 6 per cell on
- * the 8x8 grid (MediaPipe's anchor spec, as in Human's facemeshutil.generateAnchors).
- */
-export function blazeFaceAnchors(columns = INPUT_SIZE, rows = columns): Point[] {
-  const anchors: Point[] = [];
-  for (const [stride, perCell] of [[INPUT_SIZE / 16, 2], [INPUT_SIZE / 8, 6]] as const) {
-    for (let y = 0; y < Math.ceil(rows / stride); y++) {
-      for (let x = 0; x < Math.ceil(columns / stride); x++) {
-        for (let n = 0; n < perCell; n++) anchors.push([stride * (x + 0.5), stride * (y + 0.5)]);
-      }
-    }
-  }
-  return anchors;
-}
-
-const anchorsBySize = new Map<string, Point[]>();
-
-function anchorsOf(view: View): Point[] {
-  const key = `${view.columns}x${view.rows}`;
-  let anchors = anchorsBySize.get(key);
-  if (!anchors) anchorsBySize.set(key, (anchors = blazeFaceAnchors(view.columns, view.rows)));
-  return anchors;
-}
-
-/**
- * Decodes raw rows [logit, cx, cy, w, h, 6 x (x, y)] (offsets in input pixels from the anchor) into
- * source-image faces for one view; only rows scoring at least `minScore` are kept.
- */
-export function decodeBlazeFace(rows: Float32Array, view: View, minScore: number): DetectedFace[] {
-  const width = 5 + 2 * KEYPOINTS;
-  const faces: DetectedFace[] = [];
-  const minLogit = Math.log(minScore / (1 - minScore));
-  const anchors = anchorsOf(view);
-  for (let i = 0; i < anchors.length; i++) {
-    const r = i * width;
-    if (rows[r]! < minLogit) continue;
-    const [ax, ay] = anchors[i]!;
-    const toSource = (x: number, y: number): Point => [view.left + (ax + x) * view.step, view.top + (ay + y) * view.step];
-    const [cx, cy] = toSource(rows[r + 1]!, rows[r + 2]!);
-    const w = rows[r + 3]! * view.step;
-    const h = rows[r + 4]! * view.step;
-    const landmarks: Point[] = [];
-    for (let k = 0; k < KEYPOINTS; k++) landmarks.push(toSource(rows[r + 5 + 2 * k]!, rows[r + 6 + 2 * k]!));
-    faces.push({ box: { x: cx - w / 2, y: cy - h / 2, width: w, height: h }, landmarks, score: 1 / (1 + Math.exp(-rows[r]!)) });
-  }
-  return faces;
 }
 
 /** Greedy non-maximum suppression: the best-scoring face of each overlapping group survives. */
@@ -367,65 +293,6 @@ function checkConfig(config: DetectorConfig): void {
   if (typeof config.frameViews !== 'boolean') throw invalidOption('detector frameViews', 'true or false', config.frameViews);
 }
 
-/**
- * Writes the detector input for one view at `out[offset...]`: [rows, columns, 3] in [-1, 1], black (-1)
- * outside the image. Bilinear, sampling as tf.image.cropAndResize does with the view's corners at
- * pixel centres (input pixel j sits at source left + (j + 0.5) * step), but straight from the 8-bit
- * pixels: cropAndResize on the wasm backend took 15-20 ms a view, several times this.
- */
-export function writeViewInput(image: RgbImage, view: View, out: Float32Array, offset = 0): void {
-  const { width, height, data } = image;
-  const { columns, rows } = view;
-  const lefts = new Int32Array(columns);
-  const rights = new Int32Array(columns);
-  const xLerp = new Float32Array(columns);
-  // source x grows with j, so the columns inside the image are one run [first, last]
-  let first = columns;
-  let last = -1;
-  for (let j = 0; j < columns; j++) {
-    const x = view.left + (j + 0.5) * view.step - 0.5;
-    if (x >= 0 && x <= width - 1) {
-      first = Math.min(first, j);
-      last = j;
-    }
-    lefts[j] = Math.floor(x) * 3;
-    rights[j] = Math.ceil(x) * 3;
-    xLerp[j] = x - Math.floor(x);
-  }
-  for (let i = 0; i < rows; i++) {
-    const y = view.top + (i + 0.5) * view.step - 0.5;
-    const row = offset + i * columns * 3;
-    if (y < 0 || y > height - 1 || last < 0) {
-      out.fill(-1, row, row + columns * 3);
-      continue;
-    }
-    const top = Math.floor(y) * width * 3;
-    const bottom = Math.ceil(y) * width * 3;
-    const yLerp = y - Math.floor(y);
-    out.fill(-1, row, row + first * 3);
-    out.fill(-1, row + (last + 1) * 3, row + columns * 3);
-    // the three channels written out (not a loop): 0.8x the CPU time of a view, the same values
-    for (let j = first, o = row + first * 3; j <= last; j++, o += 3) {
-      const tl = top + lefts[j]!;
-      const tr = top + rights[j]!;
-      const bl = bottom + lefts[j]!;
-      const br = bottom + rights[j]!;
-      const fx = xLerp[j]!;
-      let t = data[tl]! + (data[tr]! - data[tl]!) * fx;
-      let b = data[bl]! + (data[br]! - data[bl]!) * fx;
-      out[o] = (t + (b - t) * yLerp) / 127.5 - 1;
-      t = data[tl + 1]! + (data[tr + 1]! - data[tl + 1]!) * fx;
-      b = data[bl + 1]! + (data[br + 1]! - data[bl + 1]!) * fx;
-      out[o + 1] = (t + (b - t) * yLerp) / 127.5 - 1;
-      t = data[tl + 2]! + (data[tr + 2]! - data[tl + 2]!) * fx;
-      b = data[bl + 2]! + (data[br + 2]! - data[bl + 2]!) * fx;
-      out[o + 2] = (t + (b - t) * yLerp) / 127.5 - 1;
-    }
-  }
-}
-
-const viewValues = (view: View): number => view.columns * view.rows * 3;
-
 /** Runs the pinto-converted BlazeFace (four outputs) and joins them into [896, 17] rows per view. */
 function runBlazeFace(model: GraphModel, input: tf.Tensor4D): tf.Tensor3D {
   return tf.tidy(() => {
@@ -436,10 +303,6 @@ function runBlazeFace(model: GraphModel, input: tf.Tensor4D): tf.Tensor3D {
     const fine = tf.concat([bySize[1], bySize[3]], 2);
     return tf.concat([fine, coarse], 1) as tf.Tensor3D;
   });
-}
-
-function checkSize(image: RgbImage): void {
-  if (image.width < 2 || image.height < 2) throw invalidOption('image size', 'at least 2x2 pixels', `${image.width}x${image.height}`);
 }
 
 /** Raw detections per view on TF.js; the graph's input is pinned to batch 1, so views run one by one. */
@@ -454,49 +317,6 @@ async function detectInViewsTfjs(model: GraphModel, image: RgbImage, views: View
     const data = (await rows.data()) as Float32Array;
     rows.dispose();
     found.push(decodeBlazeFace(data, view, minScore));
-  }
-  return found;
-}
-
-/** Views per onnxruntime run: enough to keep both cores busy, few enough to bound the input (12 MB). */
-const VIEWS_PER_RUN = 16;
-
-/** Consecutive views of one size, at most `VIEWS_PER_RUN` each: one onnxruntime run apiece. */
-function sameSizeBatches(views: View[]): View[][] {
-  const batches: View[][] = [];
-  for (const view of views) {
-    const last = batches.at(-1);
-    if (last && last.length < VIEWS_PER_RUN && last[0]!.columns === view.columns && last[0]!.rows === view.rows) last.push(view);
-    else batches.push([view]);
-  }
-  return batches;
-}
-
-/**
- * Raw detections per view on onnxruntime, many views per run. The outputs are told apart by size
- * (scores and regressors of the fine and coarse anchors) and joined into the TF.js path's rows.
- */
-async function detectInViewsOnnx(session: OnnxSession, image: RgbImage, views: View[], minScore: number): Promise<DetectedFace[][]> {
-  checkSize(image);
-  const found: DetectedFace[][] = [];
-  const width = 5 + 2 * KEYPOINTS;
-  for (const batch of sameSizeBatches(views)) {
-    const values = viewValues(batch[0]!);
-    const input = new Float32Array(batch.length * values);
-    batch.forEach((view, v) => writeViewInput(image, view, input, v * values));
-    const outputs = (await session.run(input, [batch.length, batch[0]!.rows, batch[0]!.columns, 3])).sort((a, b) => a.length - b.length);
-    const [coarseScores, fineScores, coarseBoxes, fineBoxes] = outputs as [Float32Array, Float32Array, Float32Array, Float32Array];
-    const fine = fineScores.length / batch.length;
-    const coarse = coarseScores.length / batch.length;
-    batch.forEach((view, v) => {
-      const rows = new Float32Array(anchorsOf(view).length * width);
-      for (let a = 0; a < fine + coarse; a++) {
-        const [scores, boxes, index] = a < fine ? [fineScores, fineBoxes, v * fine + a] : [coarseScores, coarseBoxes, v * coarse + a - fine];
-        rows[a * width] = scores[index]!;
-        rows.set(boxes.subarray(index * (width - 1), (index + 1) * (width - 1)), a * width + 1);
-      }
-      found.push(decodeBlazeFace(rows, view, minScore));
-    });
   }
   return found;
 }
@@ -521,20 +341,45 @@ function boxArea(face: DetectedFace): number {
   return face.box.width * face.box.height;
 }
 
+/** How a detector is to be run, when its caller knows. */
+export interface DetectorLoadOptions {
+  /**
+   * One image at a time, as soon as possible (a camera's frames): on onnxruntime, the later views
+   * (the smaller half) run on the second core while this thread runs the others (each side on one
+   * onnxruntime thread). None for folders, training and the server's workers (both cores busy).
+   */
+  secondCore?: SecondCore;
+}
+
 /**
  * BlazeFace on the runtime (onnxruntime: converted in memory, all views of an image in a few batched
  * runs; TF.js: one view at a time). Callers that chose a runtime pass it; a name or nothing goes
  * through `chooseRuntime`.
  */
-export async function loadFaceDetector(config: Partial<DetectorConfig> = {}, runtime?: Runtime | RuntimeName): Promise<FaceDetector> {
+export async function loadFaceDetector(config: Partial<DetectorConfig> = {}, runtime?: Runtime | RuntimeName, options: DetectorLoadOptions = {}): Promise<FaceDetector> {
   const full: DetectorConfig = { ...DEFAULT_DETECTOR_CONFIG, ...config };
   checkConfig(full);
   const { ort } = typeof runtime === 'object' ? runtime : await chooseRuntime(runtime);
-  const session = ort ? await createOnnxSession(ort, await cachedBlazeFaceOnnx(full.modelsDir ?? humanModelsDir(), { anySize: full.frameViews }), { spinning: false }) : undefined;
+  const onnx = ort ? await cachedBlazeFaceOnnx(full.modelsDir ?? humanModelsDir(), { anySize: full.frameViews }) : undefined;
+  // beside the second core, one thread here: its other thread would take the core the second core's views run on
+  const session = onnx ? await createOnnxSession(ort!, onnx, { spinning: false, ...(options.secondCore ? { threads: 1 } : {}) }) : undefined;
+  const secondCoreTask = onnx && options.secondCore
+    ? await options.secondCore.load<DetectViewsTaskData, DetectViewsRequest, DetectViewsReply>(new URL('./detect-views-task.js', import.meta.url), { onnx })
+    : undefined;
   // the TF.js graph only where TF.js runs it
   const model = session ? undefined : await loadHumanModel('blazeface', full.modelsDir);
-  const detectInViews = (image: RgbImage, views: View[], minScore: number): Promise<DetectedFace[][]> =>
-    model ? detectInViewsTfjs(model, image, views, minScore) : detectInViewsOnnx(session!, image, views, minScore);
+  const detectInViews = async (image: RgbImage, views: View[], minScore: number): Promise<DetectedFace[][]> => {
+    if (model) return detectInViewsTfjs(model, image, views, minScore);
+    if (!secondCoreTask || views.length < 2) return detectInViewsOnnx(session!, image, views, minScore);
+    // the later views posted first, so both sides start at once; the image is copied there (a 640x480 frame: 0.9 MB), so
+    // that side takes the smaller half: a frame's whole view and first tile here, its second tile there, took 14.0 and
+    // 17.7 ms against 20.2 and 19.4 with the two tiles there (medians of 120 interleaved rounds, load 2-3)
+    const here = Math.ceil(views.length / 2);
+    checkSize(image);
+    const there = secondCoreTask.run({ image, views: views.slice(here), minScore });
+    const first = await detectInViewsOnnx(session!, image, views.slice(0, here), minScore);
+    return [...first, ...(await there)];
+  };
   const facesInViews = async (image: RgbImage, views: View[]): Promise<DetectedFace[]> => {
     const finestStep = Math.min(...views.map((v) => v.step));
     const found = await detectInViews(image, views, full.minScore);

@@ -1,6 +1,7 @@
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import type { RgbImage } from '../image/decode.js';
 import type { IrBuilder } from '../graph/ir.js';
+import type { SecondCore } from '../runtime/second-core.js';
 
 /**
  * How an embedding network wants its pixels: `value = pixel * scale + offset`, RGB, NHWC
@@ -17,10 +18,10 @@ export interface InputNormalisation {
 export interface EmbedderLoadOptions {
   /**
    * One face at a time, as soon as possible (a camera's frames): an embedder may then spread a face
-   * over a second thread (MobileFaceNet's mirror pass, `MobileFaceNetOptions.mirrorThread`). Off for
+   * over the second core (MobileFaceNet's mirror pass, `MobileFaceNetOptions.secondCore`). None for
    * folders, training and the server's workers, where both cores have work already.
    */
-  lowLatency?: boolean;
+  secondCore?: SecondCore;
 }
 
 /** A network turning aligned faces into embeddings: what every embedding base provides. */

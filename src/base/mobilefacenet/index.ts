@@ -15,7 +15,7 @@ export const MOBILEFACENET_BASE: EmbeddingBaseRow = Object.freeze<EmbeddingBaseR
     if (!ort) {
       throw new FacetrainError('FT_ERR_UNSUPPORTED', `base mobilefacenet runs on onnxruntime only (engine: ${runtime?.name ?? 'onnxruntime-node did not load'}); use the faceres base, or the onnx engine with onnxruntime-node installed`);
     }
-    return loadMobileFaceNet(ort, { mirrorThread: options.lowLatency === true });
+    return loadMobileFaceNet(ort, { secondCore: options.secondCore });
   },
   // converted from TFLite in memory: no TF.js graph to export
   inputSize: MOBILEFACENET_SIZE,

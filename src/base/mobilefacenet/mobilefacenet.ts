@@ -11,7 +11,7 @@ import { irToOnnx } from '../../graph/onnx.js';
 import { optimizeIr } from '../../graph/optimize.js';
 import { installedPackageFile } from '../../util/package-file.js';
 import { cachedConversion } from '../../util/network-cache.js';
-import { WorkerClient, type WorkerReply } from '../../runtime/worker-client.js';
+import type { SecondCore } from '../../runtime/second-core.js';
 
 /**
  * MobileFaceNet (192 values per face) as shipped in `MobileFaceNet.tflite` by the npm package
@@ -42,18 +42,18 @@ export interface MobileFaceNetOptions {
    */
   threads: number;
   /**
-   * The mirror images run on a worker thread with a session of its own while this thread runs the
-   * faces (onnxruntime-node runs a session on its caller's thread, so two sessions of one thread
-   * never overlap): a lone frame's embedding in about the time of one pass when a second core is
-   * free. For one frame at a time (cameras); folders, training and the server keep both cores busy
+   * The mirror images run on the second core (a session of its own there) while this thread runs
+   * the faces (onnxruntime-node runs a session on its caller's thread, so two sessions of one thread
+   * never overlap): a lone frame's embedding in about the time of one pass when that core is free.
+   * For one frame at a time (cameras); folders, training and the server keep both cores busy
    * already. Same embeddings to the bit (test).
    */
-  mirrorThread: boolean;
+  secondCore?: SecondCore;
 }
 
-export const DEFAULT_MOBILEFACENET_OPTIONS: Readonly<MobileFaceNetOptions> = Object.freeze({ flipAverage: true, batchSize: 16, threads: 1, mirrorThread: false });
+export const DEFAULT_MOBILEFACENET_OPTIONS: Readonly<MobileFaceNetOptions> = Object.freeze({ flipAverage: true, batchSize: 16, threads: 1 });
 
-export interface MirrorWorkerData {
+export interface MirrorTaskData {
   onnx: Uint8Array;
 }
 
@@ -63,8 +63,8 @@ export interface MirrorRequest {
   shape: number[];
 }
 
-export interface MirrorReply extends WorkerReply {
-  output?: Float32Array;
+export interface MirrorReply {
+  output: Float32Array;
 }
 
 function mirrored(face: RgbImage): RgbImage {
@@ -113,8 +113,8 @@ export async function loadMobileFaceNet(ort: OnnxRuntime, options: Partial<Mobil
   const { scale, offset } = MOBILEFACENET_NORMALISATION;
   const size = MOBILEFACENET_SIZE;
 
-  const mirrorWorker = full.flipAverage && full.mirrorThread
-    ? await WorkerClient.start<MirrorRequest, MirrorReply>(new URL('./mirror-worker.js', import.meta.url), { onnx } satisfies MirrorWorkerData, 'MobileFaceNet mirror thread')
+  const mirrorTask = full.flipAverage && full.secondCore
+    ? await full.secondCore.load<MirrorTaskData, MirrorRequest, MirrorReply>(new URL('./mirror-task.js', import.meta.url), { onnx })
     : undefined;
 
   function pixelsOf(faces: RgbImage[]): Float32Array {
@@ -133,16 +133,16 @@ export async function loadMobileFaceNet(ort: OnnxRuntime, options: Partial<Mobil
     return rows(out!, faces.length);
   }
 
-  /** The mirror images' rows: on the mirror thread (posted before this thread runs the faces), or after the faces in one run. */
+  /** The mirror images' rows: on the second core (posted before this thread runs the faces), or after the faces in one run. */
   async function facesAndMirrors(faces: RgbImage[]): Promise<{ plain: Float32Array[]; mirror: Float32Array[] }> {
-    if (!mirrorWorker) {
+    if (!mirrorTask) {
       const both = await run([...faces, ...faces.map(mirrored)]);
       return { plain: both.slice(0, faces.length), mirror: both.slice(faces.length) };
     }
     const input = pixelsOf(faces.map(mirrored));
-    const mirror = mirrorWorker.request({ input, shape: [faces.length, size, size, 3] }, [input.buffer as ArrayBuffer]);
+    const mirror = mirrorTask.run({ input, shape: [faces.length, size, size, 3] }, [input.buffer as ArrayBuffer]);
     const plain = await run(faces);
-    return { plain, mirror: rows((await mirror).output!, faces.length) };
+    return { plain, mirror: rows((await mirror).output, faces.length) };
   }
 
   async function embedBatch(faces: RgbImage[]): Promise<Float32Array[]> {
@@ -168,9 +168,7 @@ export async function loadMobileFaceNet(ort: OnnxRuntime, options: Partial<Mobil
       for (let i = 0; i < faces.length; i += full.batchSize) out.push(...(await embedBatch(faces.slice(i, i + full.batchSize))));
       return out;
     },
-    dispose: () => {
-      session.release();
-      void mirrorWorker?.terminate();
-    },
+    // the second core is its owner's to end
+    dispose: () => session.release(),
   };
 }
