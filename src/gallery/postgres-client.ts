@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { FacetrainError } from '../errors.js';
-import { HNSW_EF_SEARCH, type SqlClient, type SqlSession } from './sql-store.js';
+import type { SqlClient, SqlSession } from './sql-session.js';
+import { HNSW_EF_SEARCH } from './sql-store.js';
 
 /** Connections per process: recognitions in flight are bounded well below this by the server. */
 const POOL_SIZE = 4;
