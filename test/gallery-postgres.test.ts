@@ -11,8 +11,10 @@ import { queuePhotos, queueProgress, takePhoto } from '../src/gallery/archive-qu
 import { openGallery } from '../src/gallery/open.js';
 import { postgresClient } from '../src/gallery/postgres-client.js';
 import { migrateRecords } from '../src/gallery/sql-schema.js';
+import { HNSW_EF_SEARCH } from '../src/gallery/sql-store.js';
 import type { SqlClient } from '../src/gallery/sql-session.js';
 import type { ArchivePhoto } from '../src/gallery/store.js';
+import { startPgliteServer } from './support/pglite-server.js';
 
 /**
  * The gallery's parts that need no vector type, on a real PostgreSQL server with one backend per
@@ -157,4 +159,25 @@ test('the archive queue on 6 concurrent backends (and a worker process killed wh
   const recorded = (await setup!.query<{ indexed_by: string; n: number }>('SELECT indexed_by, count(*)::int AS n FROM facetrain_archive_photos GROUP BY indexed_by ORDER BY indexed_by')).rows;
   assert.equal(recorded.reduce((a, r) => a + r.n, 0), 120);
   assert.ok(recorded.every((r) => r.indexed_by !== 'holder'), 'nothing was recorded by the killed worker');
+});
+
+test('every connection of the postgres:// pool searches with the store\'s hnsw.ef_search, on pglite-server (which ignores startup options) and on PostgreSQL', async () => {
+  const lite = await startPgliteServer();
+  try {
+    for (const url of [lite.url, ...(SERVER ? [SERVER] : [])]) {
+      const db = await postgresClient(url, 'ef_search check');
+      try {
+        // as many transactions at once as the pool has connections: each on a connection of its own
+        const settings = await Promise.all(Array.from({ length: 4 }, () => db.transaction(async (tx) => {
+          const { rows } = await tx.query<{ ef: string }>(`SELECT current_setting('hnsw.ef_search', true) AS ef, pg_sleep(0.05)`);
+          return rows[0]!.ef;
+        })));
+        assert.deepEqual(settings, new Array(4).fill(String(HNSW_EF_SEARCH)), url);
+      } finally {
+        await db.end();
+      }
+    }
+  } finally {
+    await lite.stop();
+  }
 });
