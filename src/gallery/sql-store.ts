@@ -9,8 +9,8 @@ import { TemplateIndex, type TemplateBatches } from './template-index.js';
 const REBUILD_BATCH = 20_000;
 /**
  * Candidates the HNSW graph walk keeps (pgvector's default is 40, its maximum 1000). On 512-d
- * uniform vectors (the worst case) at 10^5, 100 found 0.455-0.73 of the exact nearest templates,
- * 400 0.95, 1000 all of them (README "Galleries").
+ * uniform vectors (the worst case) at 10^5, 40 found 0.455 of the exact nearest templates, 100
+ * 0.73, 400 0.95, 1000 all of them (README "Galleries").
  */
 export const HNSW_EF_SEARCH = 1000;
 
