@@ -478,7 +478,7 @@ function uniformData(size: number, random: Random, exactMs: number[]): { matrix:
  * with its exact nearest template (usearch's exact scan).
  */
 function faceData(size: number): { matrix: Float32Array; queries: Query[] } {
-  const { matrix, queries } = recallData('faces', size, DIMS, size);
+  const { matrix, queries } = recallData('faces', size, DIMS, size, Number(process.env.BENCH_GALLERY_FACE_COSINE ?? 0.5));
   return { matrix, queries: queries.slice(0, QUERIES).map((vector) => ({ vector, exact: Number(usearch.exactSearch(matrix, vector, DIMS, 1, usearch.MetricKind.IP, 2).keys[0]) })) };
 }
 
@@ -491,8 +491,8 @@ function faceData(size: number): { matrix: Float32Array; queries: Query[] } {
  * README); BENCH_GALLERY_ENGINES=embedded,graph-one-thread,graph-sharded,usearch,usearch-f16,usearch-i8,pglite-after-load,postgres-wire,postgres-wire-bulk
  * picks engines (graph-*: the store's graph alone, one thread vs its shards on their threads) (default embedded,usearch,usearch-f16,usearch-i8); BENCH_GALLERY_REBUILD=0 skips
  * the embedded index rebuild, BENCH_GALLERY_FORGET=0 the embedded forget (a table rewrite).
- * BENCH_GALLERY_DATA=faces enrols face-shaped templates instead (faceData; checkpoints still query
- * noisy copies of templates); BENCH_GALLERY_EF=128,256,... searches the embedded store's saved
+ * BENCH_GALLERY_DATA=faces enrols face-shaped templates instead (faceData; BENCH_GALLERY_FACE_COSINE
+ * the cosine of two templates of one person, default 0.5; checkpoints still query noisy copies of templates); BENCH_GALLERY_EF=128,256,... searches the embedded store's saved
  * graph again at those expansion_search values (searchSavedGraph).
  */
 export async function benchGallery(): Promise<Record<string, unknown>> {
