@@ -50,8 +50,12 @@ export interface RecallData {
   queries: Float32Array[];
 }
 
-/** Seeded templates and queries of one kind (see the file's comment). */
-export function recallData(kind: 'uniform' | 'faces', size: number, dims: number, seed: number): RecallData {
+/**
+ * Seeded templates and queries of one kind (see the file's comment). `faceCosine`: the cosine of
+ * two templates of one person (noise of variance sigma^2 on a centre of variance 1 per value gives
+ * 1 / (1 + sigma^2)).
+ */
+export function recallData(kind: 'uniform' | 'faces', size: number, dims: number, seed: number, faceCosine = 0.5): RecallData {
   const random = createRandom(seed);
   const matrix = new Float32Array(size * dims);
   const queries: Float32Array[] = [];
@@ -72,8 +76,9 @@ export function recallData(kind: 'uniform' | 'faces', size: number, dims: number
   }
   const people = Math.ceil(size / FACE_TEMPLATES);
   const centres = Array.from({ length: people }, () => Float32Array.from({ length: dims }, () => gaussian(random)));
-  for (let i = 0; i < size; i++) matrix.set(around(centres[Math.floor(i / FACE_TEMPLATES)]!, 1, random), i * dims);
-  for (let q = 0; q < QUERIES; q++) queries.push(around(centres[Math.floor(random() * people)]!, 1, random));
+  const sigma = Math.sqrt(1 / faceCosine - 1);
+  for (let i = 0; i < size; i++) matrix.set(around(centres[Math.floor(i / FACE_TEMPLATES)]!, sigma, random), i * dims);
+  for (let q = 0; q < QUERIES; q++) queries.push(around(centres[Math.floor(random() * people)]!, sigma, random));
   return { matrix, queries };
 }
 

@@ -11,8 +11,10 @@ import { binaryCopyStream, HNSW_EF_SEARCH, vectorBinary, vectorLiteral } from '.
 import type { FaceTemplate, GalleryStore } from '../src/gallery/store.js';
 import { GraphShards, HNSW_SETTINGS } from '../src/gallery/graph-shards.js';
 import { encodeVector } from '../src/model-dir/gallery.js';
+import { unitVectorIndex } from '../src/util/usearch-index.js';
 import { createRandom, type Random } from '../src/util/random.js';
 import { startPgliteServer } from '../test/support/pglite-server.js';
+import { recallData } from './gallery-recall.js';
 import { round } from './timing.js';
 
 const DIMS = 512;
@@ -202,6 +204,7 @@ async function galleryStore(url: (dir: string) => string, matrix: Float32Array, 
     let indexBytes = 0;
     for (const file of indexFiles) indexBytes += (await stat(file)).size;
     figures.indexFilesMBPer1e6 = perMillionMB(indexBytes, size);
+    if (EXPANSION_SEARCH.length > 0) figures.savedGraphByExpansionSearch = searchSavedGraph(indexFiles, matrix, queries);
     figures.diskMBPer1e6 = perMillionMB(duBytes(dir), size);
     if (process.env.BENCH_GALLERY_REBUILD !== '0') {
       for (const file of indexFiles) await rm(file);
@@ -213,6 +216,37 @@ async function galleryStore(url: (dir: string) => string, matrix: Float32Array, 
   } else await store.close();
   await rm(dir, { recursive: true, force: true });
   return figures;
+}
+
+/** expansion_search values the store's saved graph is searched with again (BENCH_GALLERY_EF, e.g. 128,256,512,1024; none by default). */
+const EXPANSION_SEARCH = (process.env.BENCH_GALLERY_EF ?? '').split(',').filter(Boolean).map(Number);
+
+/**
+ * The embedded store's graph as it saved it (one file per shard), loaded again under each
+ * EXPANSION_SEARCH: recall@1 against exact (the nearest found has the exact nearest's similarity:
+ * row ids are PostgreSQL's, not the bench's rows) and p50/p99 of searching both shards one after
+ * the other on this thread (the store searches them at once on two: compare with its own figure).
+ */
+function searchSavedGraph(files: string[], matrix: Float32Array, queries: Query[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const expansionSearch of EXPANSION_SEARCH) {
+    const shards = files.map((file) => {
+      const index = unitVectorIndex(DIMS, { ...HNSW_SETTINGS, expansionSearch });
+      index.load(file);
+      return index;
+    });
+    const ms: number[] = [];
+    let hits = 0;
+    for (const q of queries) {
+      const t = performance.now();
+      const nearest = Math.min(...shards.map((index) => index.search(q.vector, 1, 1).distances[0] ?? Infinity));
+      ms.push(performance.now() - t);
+      if (Math.abs(1 - nearest - dot(matrix, q.exact, q.vector)) < 1e-5) hits++;
+    }
+    ms.sort((a, b) => a - b);
+    out[`ef${expansionSearch}`] = { recallAt1: hits / queries.length, p50: round(percentile(ms, 0.5)), p99: round(percentile(ms, 0.99)) };
+  }
+  return out;
 }
 
 /** pgvector's hnsw.ef_search values the after-load index is searched with: its default, the store's (HNSW_EF_SEARCH) and one between. */
@@ -417,6 +451,37 @@ async function usearchIndex(matrix: Float32Array, size: number, queries: Query[]
   };
 }
 
+/** Random 512-d unit vectors (the worst case for a graph) and QUERIES noisy copies of them; `exactMs` as in queriesFor. */
+function uniformData(size: number, random: Random, exactMs: number[]): { matrix: Float32Array; queries: Query[] } {
+  const matrix = new Float32Array(size * DIMS);
+  // in place, two normal values per Box-Muller draw: 10^6 vectors in seconds rather than minutes
+  for (let i = 0; i < size; i++) {
+    const row = matrix.subarray(i * DIMS, (i + 1) * DIMS);
+    let norm = 0;
+    for (let d = 0; d < DIMS; d += 2) {
+      const r = Math.sqrt(-2 * Math.log(1 - random()));
+      const a = 2 * Math.PI * random();
+      row[d] = r * Math.cos(a);
+      row[d + 1] = r * Math.sin(a);
+      norm += row[d]! * row[d]! + row[d + 1]! * row[d + 1]!;
+    }
+    const scale = 1 / Math.sqrt(norm);
+    for (let d = 0; d < DIMS; d++) row[d] = row[d]! * scale;
+  }
+  // above 10^5 the JS scan is not timed: usearch's exact SIMD scan gives the same answers faster
+  return { matrix, queries: queriesFor(matrix, size, random, size <= 100_000 ? exactMs : undefined) };
+}
+
+/**
+ * Face-shaped templates (bench/gallery-recall.ts: people of FACE_TEMPLATES templates around a
+ * centre, two of one person at cosine about 0.5) and QUERIES new photos of stored people, each
+ * with its exact nearest template (usearch's exact scan).
+ */
+function faceData(size: number): { matrix: Float32Array; queries: Query[] } {
+  const { matrix, queries } = recallData('faces', size, DIMS, size, Number(process.env.BENCH_GALLERY_FACE_COSINE ?? 0.5));
+  return { matrix, queries: queries.slice(0, QUERIES).map((vector) => ({ vector, exact: Number(usearch.exactSearch(matrix, vector, DIMS, 1, usearch.MetricKind.IP, 2).keys[0]) })) };
+}
+
 /**
  * Synthetic 512-d unit vectors (seeded by the size): the embedded store (PGlite records + usearch
  * search index, through `openGallery`), usearch alone at f32/f16/i8, pgvector's HNSW in PGlite
@@ -426,34 +491,22 @@ async function usearchIndex(matrix: Float32Array, size: number, queries: Query[]
  * README); BENCH_GALLERY_ENGINES=embedded,graph-one-thread,graph-sharded,usearch,usearch-f16,usearch-i8,pglite-after-load,postgres-wire,postgres-wire-bulk
  * picks engines (graph-*: the store's graph alone, one thread vs its shards on their threads) (default embedded,usearch,usearch-f16,usearch-i8); BENCH_GALLERY_REBUILD=0 skips
  * the embedded index rebuild, BENCH_GALLERY_FORGET=0 the embedded forget (a table rewrite).
+ * BENCH_GALLERY_DATA=faces enrols face-shaped templates instead (faceData; BENCH_GALLERY_FACE_COSINE
+ * the cosine of two templates of one person, default 0.5; checkpoints still query noisy copies of templates); BENCH_GALLERY_EF=128,256,... searches the embedded store's saved
+ * graph again at those expansion_search values (searchSavedGraph).
  */
 export async function benchGallery(): Promise<Record<string, unknown>> {
   const sizes = (process.env.BENCH_GALLERY_SIZES ?? '10000').split(',').map(Number);
   const engines = new Set((process.env.BENCH_GALLERY_ENGINES ?? 'embedded,usearch,usearch-f16,usearch-i8').split(','));
-  const out: Record<string, unknown> = { dims: DIMS, queries: QUERIES, note: 'shared 2-core machine: timings are noisy', loadAverageAtStart: loadavg().map(round) };
+  const faceShaped = process.env.BENCH_GALLERY_DATA === 'faces';
+  const out: Record<string, unknown> = { dims: DIMS, data: faceShaped ? 'faces' : 'uniform', queries: QUERIES, note: 'shared 2-core machine: timings are noisy', loadAverageAtStart: loadavg().map(round) };
   for (const size of sizes) {
     const random = createRandom(size);
-    const matrix = new Float32Array(size * DIMS);
-    // in place, two normal values per Box-Muller draw: 10^6 vectors in seconds rather than minutes
-    for (let i = 0; i < size; i++) {
-      const row = matrix.subarray(i * DIMS, (i + 1) * DIMS);
-      let norm = 0;
-      for (let d = 0; d < DIMS; d += 2) {
-        const r = Math.sqrt(-2 * Math.log(1 - random()));
-        const a = 2 * Math.PI * random();
-        row[d] = r * Math.cos(a);
-        row[d + 1] = r * Math.sin(a);
-        norm += row[d]! * row[d]! + row[d + 1]! * row[d + 1]!;
-      }
-      const scale = 1 / Math.sqrt(norm);
-      for (let d = 0; d < DIMS; d++) row[d] = row[d]! * scale;
-    }
     const exactMs: number[] = [];
-    // above 10^5 the JS scan is not timed: usearch's exact SIMD scan gives the same answers faster
-    const queries = queriesFor(matrix, size, random, size <= 100_000 ? exactMs : undefined);
+    const { matrix, queries } = faceShaped ? faceData(size) : uniformData(size, random, exactMs);
     exactMs.sort((a, b) => a - b);
     const figures: Record<string, unknown> = {
-      exactScanSearchMs: exactMs.length > 0 ? { p50: round(percentile(exactMs, 0.5)), p99: round(percentile(exactMs, 0.99)) } : 'not timed above 10^5 (answers from usearch.exactSearch)',
+      exactScanSearchMs: exactMs.length > 0 ? { p50: round(percentile(exactMs, 0.5)), p99: round(percentile(exactMs, 0.99)) } : 'not timed above 10^5 or on face-shaped data (answers from usearch.exactSearch)',
       // what gallery.json-style base64 storage of the same vectors would take
       jsonFileMBPer1e6: round(encodeVector(matrix.subarray(0, DIMS)).length + 120),
     };

@@ -2,7 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { vector } from '@electric-sql/pglite-pgvector';
 import { FacetrainError } from '../errors.js';
-import { HNSW_EF_SEARCH, type SqlClient } from './sql-store.js';
+import type { SqlClient } from './sql-session.js';
+import { HNSW_EF_SEARCH } from './sql-store.js';
 
 /**
  * PostgreSQL compiled to WebAssembly with pgvector, its files in `dataDir` (inside the model

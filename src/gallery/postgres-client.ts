@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { FacetrainError } from '../errors.js';
-import { HNSW_EF_SEARCH, type SqlClient, type SqlSession } from './sql-store.js';
+import type { SqlClient, SqlSession } from './sql-session.js';
+import { HNSW_EF_SEARCH } from './sql-store.js';
 
 /** Connections per process: recognitions in flight are bounded well below this by the server. */
 const POOL_SIZE = 4;
@@ -12,9 +13,12 @@ function unreachable(location: string, err: Error): FacetrainError {
 
 /** A node-postgres pool; every connection searches the HNSW index with the same ef_search. */
 export async function postgresClient(url: string, location: string): Promise<SqlClient> {
-  const pool = new pg.Pool({ connectionString: url, max: POOL_SIZE, options: `-c hnsw.ef_search=${HNSW_EF_SEARCH}` });
+  const pool = new pg.Pool({ connectionString: url, max: POOL_SIZE });
   // an idle connection the server drops must not crash the process; the next query reconnects
   pool.on('error', () => {});
+  // a SET rather than the startup packet's `options`, which pglite-server ignores (its searches kept pgvector's 40);
+  // queued on the new connection ahead of its first query, and a failure there fails that query's connection too
+  pool.on('connect', (conn) => void conn.query(`SET hnsw.ef_search = ${HNSW_EF_SEARCH}`).catch(() => {}));
   const run = async <T>(work: () => Promise<T>): Promise<T> => {
     try {
       return await work();

@@ -1,93 +1,22 @@
 import type { ArchiveFace, ArchiveHit, ArchiveIndex, ArchivePhoto, ArchiveProgress, EnrollCount, FaceTemplate, GalleryStore, Neighbour, PersonSummary } from './store.js';
 import { FacetrainError } from '../errors.js';
+import { queuePhotos, queueProgress, takePhoto } from './archive-queue.js';
+import { insertRows, type SqlClient, type SqlSession } from './sql-session.js';
+import { migrate } from './sql-schema.js';
 import { TemplateIndex, type TemplateBatches } from './template-index.js';
 
-/** What the SQL gallery needs from a PostgreSQL connection: node-postgres and PGlite both give it. */
-export interface SqlSession {
-  query<Row>(text: string, params?: unknown[]): Promise<{ rows: Row[] }>;
-  /**
-   * Runs `COPY <target> FROM '/dev/blob' WITH (FORMAT binary)` on `data`, where the client can
-   * (PGlite): its WebAssembly parses a 512-value vector's text about 40 times slower than it copies
-   * the binary form (measured in bench/gallery.ts).
-   */
-  copyBinary?(target: string, data: Uint8Array<ArrayBuffer>): Promise<void>;
-  /** `COPY (<query>) TO ... WITH (FORMAT binary)`: the rows in PostgreSQL's binary form, where the client can (PGlite). */
-  copyOut?(query: string): Promise<Uint8Array>;
-}
-
-export interface SqlClient extends SqlSession {
-  /** Runs `work` in one transaction on one connection: committed if it returns, rolled back if it throws. */
-  transaction<T>(work: (tx: SqlSession) => Promise<T>): Promise<T>;
-  end(): Promise<void>;
-}
-
-/** 2: templates have a row id (the key of the embedded store's search index) and a generation counter. */
-const SCHEMA_VERSION = '2';
 /** Rows per batch when the embedded store's search index is rebuilt from the table. */
 const REBUILD_BATCH = 20_000;
 /**
  * Candidates the HNSW graph walk keeps (pgvector's default is 40, its maximum 1000). On 512-d
- * uniform vectors (the worst case) at 10^5, 100 found 0.455-0.73 of the exact nearest templates,
- * 400 0.95, 1000 all of them (README "Galleries").
+ * uniform vectors (the worst case) at 10^5, 40 found 0.455 of the exact nearest templates, 100
+ * 0.73, 400 0.95, 1000 all of them (README "Galleries").
  */
 export const HNSW_EF_SEARCH = 1000;
-/** Rows per INSERT: one round trip per batch, well under PostgreSQL's 65535 parameters. */
-const INSERT_BATCH = 500;
-/** Any fixed number: serialises concurrent first-use migrations of one database. */
-const MIGRATION_LOCK = 7_316_016;
 
 /** pgvector's text form of a vector. */
 export function vectorLiteral(v: Float32Array): string {
   return `[${Array.from(v).join(',')}]`;
-}
-
-/**
- * Where the templates are searched: by pgvector's HNSW index inside the database (PostgreSQL), or
- * by a search index outside it (embedded PGlite: pgvector's HNSW in one WebAssembly thread adds
- * 20-50 templates/s, see README "Galleries"), in which case the database keeps no vector index.
- */
-export type TemplateSearch = 'pgvector' | 'external';
-
-async function migrate(db: SqlClient, dims: number, location: string, search: TemplateSearch): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-    try {
-      await tx.query('CREATE EXTENSION IF NOT EXISTS vector');
-    } catch (err) {
-      throw new FacetrainError('FT_ERR_UNSUPPORTED', `${location}: the pgvector extension is not available (${(err as Error).message}); install pgvector on the server (see README, Galleries)`, { cause: err });
-    }
-    await tx.query('CREATE TABLE IF NOT EXISTS facetrain_gallery_meta (key text PRIMARY KEY, value text NOT NULL)');
-    const meta = new Map((await tx.query<{ key: string; value: string }>('SELECT key, value FROM facetrain_gallery_meta')).rows.map((r) => [r.key, r.value]));
-    if (meta.has('dims') && meta.get('dims') !== String(dims)) {
-      throw new FacetrainError('FT_ERR_MODEL', `${location}: this gallery holds ${meta.get('dims')}-value embeddings but the model makes ${dims}; use a gallery made with the same base`);
-    }
-    if (!meta.has('dims')) {
-      await tx.query(`CREATE TABLE facetrain_people (name text PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now())`);
-      await tx.query(`CREATE TABLE facetrain_templates (
-        person text NOT NULL REFERENCES facetrain_people (name) ON DELETE CASCADE,
-        photo_hash text NOT NULL, file text NOT NULL, embedding vector(${dims}) NOT NULL,
-        PRIMARY KEY (person, photo_hash))`);
-      await tx.query(`CREATE TABLE facetrain_archive_photos (
-        photo_hash text PRIMARY KEY, file text NOT NULL, faces integer, indexed_by text, indexed_at timestamptz)`);
-      await tx.query('CREATE INDEX facetrain_archive_pending ON facetrain_archive_photos (file) WHERE indexed_at IS NULL');
-      await tx.query(`CREATE TABLE facetrain_archive_faces (
-        photo_hash text NOT NULL REFERENCES facetrain_archive_photos (photo_hash) ON DELETE CASCADE,
-        face integer NOT NULL, box jsonb NOT NULL, embedding vector(${dims}) NOT NULL,
-        PRIMARY KEY (photo_hash, face))`);
-      await tx.query('CREATE INDEX facetrain_archive_embedding ON facetrain_archive_faces USING hnsw (embedding vector_ip_ops)');
-      await tx.query(`INSERT INTO facetrain_gallery_meta (key, value) VALUES ('schema', '1'), ('dims', $1)`, [String(dims)]);
-    }
-    if (meta.get('schema') !== SCHEMA_VERSION) {
-      // schema 1 -> 2; existing rows get their ids here
-      await tx.query('ALTER TABLE facetrain_templates ADD COLUMN IF NOT EXISTS id bigint GENERATED BY DEFAULT AS IDENTITY');
-      await tx.query('CREATE UNIQUE INDEX IF NOT EXISTS facetrain_templates_id ON facetrain_templates (id)');
-      await tx.query(`INSERT INTO facetrain_gallery_meta (key, value) VALUES ('templates_generation', '0') ON CONFLICT DO NOTHING`);
-      await tx.query(`UPDATE facetrain_gallery_meta SET value = $1 WHERE key = 'schema'`, [SCHEMA_VERSION]);
-    }
-    // a gallery moved between PGlite and PostgreSQL gets the vector index its engine searches with
-    if (search === 'pgvector') await tx.query('CREATE INDEX IF NOT EXISTS facetrain_templates_embedding ON facetrain_templates USING hnsw (embedding vector_ip_ops)');
-    else await tx.query('DROP INDEX IF EXISTS facetrain_templates_embedding');
-  });
 }
 
 /** Bumps the gallery's generation in an enrol or forget transaction (embedded store only: one process writes it). */
@@ -116,17 +45,6 @@ export function parseIdVectorCopy(data: Uint8Array, dims: number): { ids: BigUin
 
 function checkDims(embedding: Float32Array, dims: number, location: string): void {
   if (embedding.length !== dims) throw new FacetrainError('FT_ERR_MODEL', `${location}: an embedding of ${embedding.length} values was given to a gallery of ${dims}; use a gallery made with the same base`);
-}
-
-/** `INSERT ... VALUES (...), (...)` of `rows`, `width` parameters each, in batches; the rows its `RETURNING` gave. */
-async function insertRows<Row>(tx: SqlSession, head: string, tail: string, rows: unknown[][], cast: string[]): Promise<Row[]> {
-  const inserted: Row[] = [];
-  for (let start = 0; start < rows.length; start += INSERT_BATCH) {
-    const batch = rows.slice(start, start + INSERT_BATCH);
-    const values = batch.map((_, r) => `(${cast.map((c, i) => `$${r * cast.length + i + 1}${c}`).join(', ')})`).join(', ');
-    inserted.push(...(await tx.query<Row>(`${head} VALUES ${values} ${tail}`, batch.flat())).rows);
-  }
-  return inserted;
 }
 
 /** Writes pgvector's binary form of `v` (int16 length, int16 0, float4s, big-endian) into `out` at `at`; the offset after it. */
@@ -338,32 +256,21 @@ export class SqlGalleryStore implements GalleryStore, ArchiveIndex {
   }
 
   async queue(photos: ArchivePhoto[]): Promise<number> {
-    return this.db.transaction((tx) =>
-      insertRows(tx, 'INSERT INTO facetrain_archive_photos (photo_hash, file)', 'ON CONFLICT DO NOTHING RETURNING 1', photos.map((p) => [p.photoHash, p.file]), ['', '']).then((rows) => rows.length),
-    );
+    return queuePhotos(this.db, photos);
   }
 
   async indexNext(worker: string, work: (photo: ArchivePhoto) => Promise<ArchiveFace[]>): Promise<boolean> {
-    return this.db.transaction(async (tx) => {
-      const { rows } = await tx.query<{ photo_hash: string; file: string }>(
-        'SELECT photo_hash, file FROM facetrain_archive_photos WHERE indexed_at IS NULL ORDER BY file LIMIT 1 FOR UPDATE SKIP LOCKED',
-      );
-      const row = rows[0];
-      if (!row) return false;
-      const faces = await work({ photoHash: row.photo_hash, file: row.file });
+    return takePhoto(this.db, worker, async (tx, photo) => {
+      const faces = await work(photo);
       faces.forEach((f) => checkDims(f.embedding, this.dims, this.location));
-      const faceRows = faces.map((f, i) => [row.photo_hash, i, JSON.stringify(f.box), vectorLiteral(f.embedding)]);
+      const faceRows = faces.map((f, i) => [photo.photoHash, i, JSON.stringify(f.box), vectorLiteral(f.embedding)]);
       await insertRows(tx, 'INSERT INTO facetrain_archive_faces (photo_hash, face, box, embedding)', 'ON CONFLICT DO NOTHING RETURNING 1', faceRows, ['', '', '::jsonb', '::vector']);
-      await tx.query('UPDATE facetrain_archive_photos SET faces = $2, indexed_by = $3, indexed_at = now() WHERE photo_hash = $1', [row.photo_hash, faces.length, worker]);
-      return true;
+      return faces.length;
     });
   }
 
   async progress(): Promise<ArchiveProgress> {
-    const { rows } = await this.db.query<ArchiveProgress>(
-      'SELECT count(*)::int AS photos, count(indexed_at)::int AS indexed, coalesce(sum(faces), 0)::int AS faces FROM facetrain_archive_photos',
-    );
-    return rows[0]!;
+    return queueProgress(this.db);
   }
 
   async searchArchive(embedding: Float32Array, minSimilarity: number, limit: number): Promise<ArchiveHit[]> {
