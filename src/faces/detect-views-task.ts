@@ -1,6 +1,6 @@
 import type { RgbImage } from '../image/decode.js';
 import { createOnnxSession, loadOnnxRuntime } from '../runtime/onnxruntime.js';
-import type { StartTask } from '../runtime/second-core.js';
+import { SECOND_CORE_SESSION, type StartTask } from '../runtime/second-core.js';
 import { detectInViewsOnnx, type DetectedFace, type View } from './blazeface-views.js';
 
 export interface DetectViewsTaskData {
@@ -17,6 +17,6 @@ export type DetectViewsReply = DetectedFace[][];
 
 /** Some of an image's detector views on the second core, with the caller's model and options: the same faces to the bit. */
 export const startTask: StartTask<DetectViewsTaskData, DetectViewsRequest, DetectViewsReply> = async ({ onnx }) => {
-  const session = await createOnnxSession((await loadOnnxRuntime())!, onnx, { threads: 1, spinning: false });
+  const session = await createOnnxSession((await loadOnnxRuntime())!, onnx, SECOND_CORE_SESSION);
   return async ({ image, views, minScore }) => ({ reply: await detectInViewsOnnx(session, image, views, minScore) });
 };

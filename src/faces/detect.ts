@@ -6,7 +6,7 @@ import { invalidOption } from '../errors.js';
 import { chooseRuntime } from '../runtime/choose.js';
 import { createOnnxSession } from '../runtime/onnxruntime.js';
 import type { Runtime, RuntimeName } from '../runtime/runtime.js';
-import type { SecondCore } from '../runtime/second-core.js';
+import { SECOND_CORE_SESSION, type SecondCore } from '../runtime/second-core.js';
 import { cachedBlazeFaceOnnx } from './blazeface-onnx.js';
 import { checkSize, decodeBlazeFace, detectInViewsOnnx, INPUT_SIZE, writeViewInput, type DetectedFace, type View } from './blazeface-views.js';
 import type { DetectViewsReply, DetectViewsRequest, DetectViewsTaskData } from './detect-views-task.js';
@@ -362,7 +362,7 @@ export async function loadFaceDetector(config: Partial<DetectorConfig> = {}, run
   const { ort } = typeof runtime === 'object' ? runtime : await chooseRuntime(runtime);
   const onnx = ort ? await cachedBlazeFaceOnnx(full.modelsDir ?? humanModelsDir(), { anySize: full.frameViews }) : undefined;
   // beside the second core, one thread here: its other thread would take the core the second core's views run on
-  const session = onnx ? await createOnnxSession(ort!, onnx, { spinning: false, ...(options.secondCore ? { threads: 1 } : {}) }) : undefined;
+  const session = onnx ? await createOnnxSession(ort!, onnx, options.secondCore ? SECOND_CORE_SESSION : { spinning: false }) : undefined;
   const secondCoreTask = onnx && options.secondCore
     ? await options.secondCore.load<DetectViewsTaskData, DetectViewsRequest, DetectViewsReply>(new URL('./detect-views-task.js', import.meta.url), { onnx })
     : undefined;

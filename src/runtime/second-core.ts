@@ -1,3 +1,4 @@
+import type { OnnxSessionOptions } from './onnxruntime.js';
 import { WorkerClient, type WorkerReply } from './worker-client.js';
 
 /**
@@ -6,6 +7,13 @@ import { WorkerClient, type WorkerReply } from './worker-client.js';
  * `transfer` buffers move to the caller without a copy.
  */
 export type StartTask<Data, Request, Reply> = (data: Data) => Promise<(request: Request) => Promise<{ reply: Reply; transfer?: ArrayBuffer[] }>>;
+
+/**
+ * The onnxruntime options of a network's session on either side of the second core (its task and
+ * the caller's own): one thread each, sleeping when idle, so the two sides give the same values to
+ * the bit and neither takes the other's core.
+ */
+export const SECOND_CORE_SESSION: Readonly<Partial<OnnxSessionOptions>> = Object.freeze({ threads: 1, spinning: false });
 
 /** What the second core's thread is asked: load a task module (once per task), or run one of its requests. */
 export interface SecondCoreRequest {
