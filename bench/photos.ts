@@ -381,7 +381,7 @@ export async function benchPhotos(runs: number): Promise<Record<string, unknown>
           rawPixelsSecondCoreMs: () => secondCore.predict(frameImage),
         }),
         secondCoreCpuMs: round(await cpuMs(Math.max(runs, FRAME_STAGE_RUNS), () => secondCore.predict(frame))),
-        oneThreadMs: await oneThreadFrameMs(runs, model.modelDir, frame),
+        oneThreadMs: await oneThreadFrameMs(Math.max(runs, FRAME_STAGE_RUNS), model.modelDir, frame),
         // streams take the second core by default; `secondCore: 'never'` keeps them on this thread
         stream: await streamFrames(runs, recognizer, walk),
         streamOneCore: await streamFrames(runs, oneCore, walk),

@@ -103,7 +103,7 @@ export function trackingDetector(detector: FaceDetector, options: Partial<Tracki
     if (!inFrame || !apart) return undefined;
     return { faces: boxes.map((box, i) => ({ box, landmarks: shapes[i]!.landmarks.map((p) => inBox(box, p)), score: faces[i]!.score })), shapes };
   };
-  return {
+  const tracking: TrackingDetector = {
     config: detector.config,
     searchSide: (width, height) => detector.searchSide(width, height),
     get lastSearch() {
@@ -127,6 +127,9 @@ export function trackingDetector(detector: FaceDetector, options: Partial<Tracki
       return remember(image, faces, 'full', landmarker && (await shapesOf(image, faces)));
     },
     detectAround: (image, faces) => detector.detectAround(image, faces),
+    // a stream's detector searches with the frame views it was given
+    framed: () => tracking,
     dispose: () => undefined,
   };
+  return tracking;
 }

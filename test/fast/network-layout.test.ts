@@ -4,7 +4,7 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { mobileFaceNetOnnx } from '../../src/base/mobilefacenet/mobilefacenet.js';
-import { blazeFaceOnnx } from '../../src/faces/blazeface-onnx.js';
+import { blazeFaceOnnx, withInputSize } from '../../src/faces/blazeface-onnx.js';
 import { loadHumanModel } from '../../src/faces/human-models.js';
 import { ModelProto } from '../../src/graph/onnx-schema.js';
 import { createOnnxSession, loadOnnxRuntime, onnxChannelBlock } from '../../src/runtime/onnxruntime.js';
@@ -38,15 +38,19 @@ test('MobileFaceNet as emitted runs in onnxruntime\'s blocked layout end to end:
   assert.ok((ops.ReorderOutput ?? 0) <= 1, `one reorder, to the output (${JSON.stringify(ops)})`);
 });
 
-test('BlazeFace as emitted for this CPU runs in the blocked layout: no Pad, no reorder but one per output', async () => {
+test('BlazeFace as emitted for this CPU runs in the blocked layout: no Pad, no reorder but one per output, square views and a frame view\'s size alike', async () => {
   await initEngine();
   const model = await loadHumanModel('blazeface');
-  const ops = await optimisedOps(blazeFaceOnnx(model, { channelBlock: onnxChannelBlock() }), 'blazeface');
+  const channelBlock = onnxChannelBlock();
+  const graphs = { square: blazeFaceOnnx(model, { channelBlock }), frame320x256: withInputSize(blazeFaceOnnx(model, { anySize: true, channelBlock }), 256, 320) };
   model.dispose();
-  assert.equal(ops.Pad, undefined, JSON.stringify(ops));
-  assert.equal(ops.ReorderInput, undefined, JSON.stringify(ops));
-  assert.ok((ops.ReorderOutput ?? 0) <= 4, `four outputs (${JSON.stringify(ops)})`);
-  assert.equal(ops.Add, undefined, `every residual Add fused into a convolution (${JSON.stringify(ops)})`);
+  for (const [name, bytes] of Object.entries(graphs)) {
+    const ops = await optimisedOps(bytes, `blazeface-${name}`);
+    assert.equal(ops.Pad, undefined, `${name}: ${JSON.stringify(ops)}`);
+    assert.equal(ops.ReorderInput, undefined, `${name}: ${JSON.stringify(ops)}`);
+    assert.ok((ops.ReorderOutput ?? 0) <= 4, `${name}: four outputs (${JSON.stringify(ops)})`);
+    assert.equal(ops.Add, undefined, `${name}: every residual Add fused into a convolution (${JSON.stringify(ops)})`);
+  }
 });
 
 test('BlazeFace with channels rounded up to a block of 16 gives the detector outputs of its own channels', { skip: needsShared }, async () => {
