@@ -3,11 +3,8 @@ import type { OnnxRuntime } from '../runtime/runtime.js';
 import { withInputSize } from './blazeface-onnx.js';
 import { INPUT_SIZE } from './blazeface-views.js';
 
-/** BlazeFace's ONNX bytes: the square views' model and, for frame views, the any-size one. */
-export interface BlazeFaceModels {
-  square: Uint8Array;
-  anySize?: Uint8Array;
-}
+/** The any-size model's bytes, read when the first frame view comes (most detectors never see one). */
+export type AnySizeModel = () => Promise<Uint8Array>;
 
 /** Sizes of frame view kept open at once: a camera or a server's usual photos take one or a few. */
 const OPEN_SIZES = 4;
@@ -34,13 +31,13 @@ export class BlazeFaceSessions implements OnnxSession {
 
   private constructor(
     private readonly ort: OnnxRuntime,
-    private readonly models: BlazeFaceModels,
+    private readonly anySize: AnySizeModel,
     private readonly options: Partial<OnnxSessionOptions>,
     private readonly square: OnnxSession,
   ) {}
 
-  static async open(ort: OnnxRuntime, models: BlazeFaceModels, options: Partial<OnnxSessionOptions>): Promise<BlazeFaceSessions> {
-    return new BlazeFaceSessions(ort, models, options, await createOnnxSession(ort, models.square, options));
+  static async open(ort: OnnxRuntime, square: Uint8Array, anySize: AnySizeModel, options: Partial<OnnxSessionOptions>): Promise<BlazeFaceSessions> {
+    return new BlazeFaceSessions(ort, anySize, options, await createOnnxSession(ort, square, options));
   }
 
   async run(input: Float32Array, shape: number[]): Promise<Float32Array[]> {
@@ -63,8 +60,7 @@ export class BlazeFaceSessions implements OnnxSession {
       // most recently used last: the first entry is the one dropped
       this.sized.delete(key);
     } else {
-      if (!this.models.anySize) throw new Error(`internal error: a ${key} BlazeFace view with frame views off`);
-      sized = { session: createOnnxSession(this.ort, withInputSize(this.models.anySize, rows, columns), this.options), running: 0, closed: false };
+      sized = { session: this.anySize().then((bytes) => createOnnxSession(this.ort, withInputSize(bytes, rows, columns), this.options)), running: 0, closed: false };
     }
     this.sized.set(key, sized);
     if (this.sized.size > OPEN_SIZES) {

@@ -7,7 +7,7 @@ import { chooseRuntime } from '../runtime/choose.js';
 import type { Runtime, RuntimeName } from '../runtime/runtime.js';
 import { SECOND_CORE_SESSION, type SecondCore } from '../runtime/second-core.js';
 import { cachedBlazeFaceOnnx } from './blazeface-onnx.js';
-import { BlazeFaceSessions, type BlazeFaceModels } from './blazeface-sessions.js';
+import { BlazeFaceSessions } from './blazeface-sessions.js';
 import { checkSize, decodeBlazeFace, detectInViewsOnnx, INPUT_SIZE, writeViewInput, type DetectedFace, type View } from './blazeface-views.js';
 import type { DetectViewsReply, DetectViewsRequest, DetectViewsTaskData } from './detect-views-task.js';
 import { humanModelsDir, loadHumanModel } from './human-models.js';
@@ -368,13 +368,14 @@ export async function loadFaceDetector(config: Partial<DetectorConfig> = {}, run
   checkConfig(full);
   const { ort } = typeof runtime === 'object' ? runtime : await chooseRuntime(runtime);
   const modelsDir = full.modelsDir ?? humanModelsDir();
-  const models: BlazeFaceModels | undefined = ort
-    ? { square: await cachedBlazeFaceOnnx(modelsDir), anySize: await cachedBlazeFaceOnnx(modelsDir, { anySize: true }) }
-    : undefined;
+  let anySizeBytes: Promise<Uint8Array> | undefined;
+  const anySize = (): Promise<Uint8Array> => (anySizeBytes ??= cachedBlazeFaceOnnx(modelsDir, { anySize: true }));
+  const square = ort ? await cachedBlazeFaceOnnx(modelsDir) : undefined;
   // beside the second core, one thread here: its other thread would take the core the second core's views run on
-  const session = models ? await BlazeFaceSessions.open(ort!, models, options.secondCore ? SECOND_CORE_SESSION : { spinning: false }) : undefined;
-  const secondCoreTask = models && options.secondCore
-    ? await options.secondCore.load<DetectViewsTaskData, DetectViewsRequest, DetectViewsReply>(new URL('./detect-views-task.js', import.meta.url), { models })
+  const session = square ? await BlazeFaceSessions.open(ort!, square, anySize, options.secondCore ? SECOND_CORE_SESSION : { spinning: false }) : undefined;
+  // a second core serves streams, which search with frame views: it is given both models at once
+  const secondCoreTask = square && options.secondCore
+    ? await options.secondCore.load<DetectViewsTaskData, DetectViewsRequest, DetectViewsReply>(new URL('./detect-views-task.js', import.meta.url), { square, anySize: await anySize() })
     : undefined;
   // the TF.js graph only where TF.js runs it
   const model = session ? undefined : await loadHumanModel('blazeface', full.modelsDir);
