@@ -407,9 +407,14 @@ export async function loadFaceDetector(config: Partial<DetectorConfig> = {}, run
     const faces = scaled.filter((f) => f.box.width >= full.minFaceFraction * Math.min(source.width, source.height));
     return full.maxFaces > 0 ? faces.slice(0, full.maxFaces) : faces;
   };
-  const detectorWith = (config: Readonly<DetectorConfig>, dispose: () => void, framed: () => FaceDetector): FaceDetector => {
+  const release = (): void => {
+    session?.release();
+    model?.dispose();
+  };
+  const detectorWith = (config: Readonly<DetectorConfig>, dispose: () => void): FaceDetector => {
     const viewsOf = (image: RgbImage): View[] => searchViews(image.width, image.height, config, config.frameViews && session !== undefined);
-    return {
+    let framed: FaceDetector | undefined;
+    const detector: FaceDetector = {
       config,
       searchSide: (width, height) => searchSide(width, height, config),
       detect: async (source) => (await searched(source, viewsOf))!,
@@ -417,19 +422,10 @@ export async function loadFaceDetector(config: Partial<DetectorConfig> = {}, run
         const shrink = image.width / source.width;
         return viewsFor(faces.map((f) => scaleFace(f, shrink, shrink).box), viewsOf(image), image, config.minFaceAtInput);
       }),
-      framed,
+      framed: () => (config.frameViews || !session ? detector : (framed ??= detectorWith(Object.freeze({ ...config, frameViews: true }), () => undefined))),
       dispose,
     };
-  };
-  const release = (): void => {
-    session?.release();
-    model?.dispose();
-  };
-  if (full.frameViews || !session) {
-    const detector: FaceDetector = detectorWith(Object.freeze(full), release, () => detector);
     return detector;
-  }
-  let framed: FaceDetector | undefined;
-  const detector = detectorWith(Object.freeze(full), release, () => (framed ??= detectorWith(Object.freeze({ ...full, frameViews: true }), () => undefined, () => framed!)));
-  return detector;
+  };
+  return detectorWith(Object.freeze(full), release);
 }

@@ -13,7 +13,7 @@ test('BlazeFace sessions by view size: each size gives the any-size model\'s out
   const sessions = await BlazeFaceSessions.open(ort, models.square, () => Promise.resolve(models.anySize), { threads: 1 });
   const reference = await createOnnxSession(ort, models.anySize, { threads: 1 });
   const random = createRandom(7);
-  // seven sizes, more than are kept open: the first is dropped and reopened on its second run
+  // six frame-view sizes (and one square), more than are kept open: the first is dropped and reopened on its second run
   const sizes: [number, number][] = [[256, 320], [224, 288], [256, 256], [192, 256], [160, 224], [128, 128], [96, 160], [256, 320]];
   try {
     for (const [rows, columns] of sizes) {
