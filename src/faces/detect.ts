@@ -407,10 +407,6 @@ export async function loadFaceDetector(config: Partial<DetectorConfig> = {}, run
     const faces = scaled.filter((f) => f.box.width >= full.minFaceFraction * Math.min(source.width, source.height));
     return full.maxFaces > 0 ? faces.slice(0, full.maxFaces) : faces;
   };
-  const release = (): void => {
-    session?.release();
-    model?.dispose();
-  };
   const detectorWith = (config: Readonly<DetectorConfig>, dispose: () => void): FaceDetector => {
     const viewsOf = (image: RgbImage): View[] => searchViews(image.width, image.height, config, config.frameViews && session !== undefined);
     let framed: FaceDetector | undefined;
@@ -427,5 +423,8 @@ export async function loadFaceDetector(config: Partial<DetectorConfig> = {}, run
     };
     return detector;
   };
-  return detectorWith(Object.freeze(full), release);
+  return detectorWith(Object.freeze(full), () => {
+    session?.release();
+    model?.dispose();
+  });
 }
