@@ -50,8 +50,8 @@ async function beforeAfter(ort: OnnxRuntime, now: Uint8Array, input: Float32Arra
   const before = previousOnnx(now);
   const sessions: { name: string; session: OnnxSession }[] = [];
   for (const threads of [1, 2]) {
-    sessions.push({ name: `now${threads}Thread`, session: await createOnnxSession(ort, now, { threads, spinning: false }) });
-    sessions.push({ name: `before${threads}Thread`, session: await createOnnxSession(ort, before, { threads, spinning: false }) });
+    sessions.push({ name: `now${threads}Thread`, session: await createOnnxSession(ort, now, { threads, spinning: 'never' }) });
+    sessions.push({ name: `before${threads}Thread`, session: await createOnnxSession(ort, before, { threads, spinning: 'never' }) });
   }
   try {
     const ms = await interleaved(sessions, input, shape, perCall);
@@ -64,7 +64,7 @@ async function beforeAfter(ort: OnnxRuntime, now: Uint8Array, input: Float32Arra
 /** float32 vs its int8 QDQ rewrite (calibrated on the timed input), one thread each, interleaved. */
 async function float32VsInt8(ort: OnnxRuntime, float32: Uint8Array, input: Float32Array, shape: number[], perCall: number): Promise<Record<string, number>> {
   const int8 = await calibratedInt8Onnx(ort, float32, [input], shape);
-  const sessions = await Promise.all([float32, int8].map((bytes) => createOnnxSession(ort, bytes, { threads: 1, spinning: false })));
+  const sessions = await Promise.all([float32, int8].map((bytes) => createOnnxSession(ort, bytes, { threads: 1, spinning: 'never' })));
   try {
     const ms = await interleaved([{ name: 'float32', session: sessions[0]! }, { name: 'int8', session: sessions[1]! }], input, shape, perCall);
     return { ...ms, ratio: round(ms.int8! / ms.float32!) };
@@ -106,7 +106,7 @@ async function benchNetworks(crop: RgbImage, face: RgbImage): Promise<Record<str
   pair.set(mirrored(face).map((v) => v * scale + offset), pixels.length);
   const mobileFaceNet = await mobileFaceNetOnnx();
   const batch32 = new Float32Array(16 * pair.length).map((_, i) => pair[i % pair.length]!);
-  const [nowSession, beforeSession] = await Promise.all([mobileFaceNet, previousOnnx(mobileFaceNet)].map((bytes) => createOnnxSession(ort, bytes, { threads: 1, spinning: false })));
+  const [nowSession, beforeSession] = await Promise.all([mobileFaceNet, previousOnnx(mobileFaceNet)].map((bytes) => createOnnxSession(ort, bytes, { threads: 1, spinning: 'never' })));
   const [nowOut] = await nowSession.run(pair, [2, size, size, 3]);
   const [beforeOut] = await beforeSession.run(pair, [2, size, size, 3]);
   nowSession.release();
@@ -121,7 +121,7 @@ async function benchNetworks(crop: RgbImage, face: RgbImage): Promise<Record<str
   const grey = Float32Array.from({ length: 64 * 64 }, (_, i) => small.data[i * 3 + 1]! / 256);
   const landmarkMs: Record<string, number> = {};
   for (const threads of [1, 2]) {
-    const session = await createOnnxSession(ort, landmarks, { threads, spinning: false });
+    const session = await createOnnxSession(ort, landmarks, { threads, spinning: 'never' });
     landmarkMs[`asShipped${threads}Thread`] = (await interleaved([{ name: 'ms', session }], grey, [1, 1, 64, 64], 1)).ms!;
     session.release();
   }

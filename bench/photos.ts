@@ -16,7 +16,6 @@ import { loadRecognizer, type StreamingRecognizer } from '../src/recognize/recog
 import { trackingDetector, type FrameSearch } from '../src/faces/track.js';
 import { median } from '../src/evaluate/metrics.js';
 import { setOnnxThreadsPerSession } from '../src/runtime/onnxruntime.js';
-import { SecondCore } from '../src/runtime/second-core.js';
 import { movingFaceFrames } from '../test/support/moving-face.js';
 import { phonePhoto } from '../test/support/phone-photo.js';
 import { sharedPath } from '../test/support/shared.js';
@@ -38,19 +37,6 @@ async function cpuMs(runs: number, run: () => unknown): Promise<number> {
     times.push((user + system) / 1000);
   }
   return median(times);
-}
-
-/** Median ms of each of `variants`, run in turn (A, B, A, B, ...) so both see the same load; one warm-up round first. */
-async function interleavedMs(runs: number, variants: Record<string, () => Promise<unknown>>): Promise<Record<string, number>> {
-  const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
-  for (let run = 0; run <= runs; run++) {
-    for (const [name, variant] of Object.entries(variants)) {
-      const start = performance.now();
-      await variant();
-      if (run > 0) times[name]!.push(performance.now() - start);
-    }
-  }
-  return Object.fromEntries(Object.entries(times).map(([name, t]) => [name, round(median(t))]));
 }
 
 /**
@@ -92,16 +78,11 @@ async function streamFrames(runs: number, recognizer: StreamingRecognizer, raw: 
 /**
  * Where a followed stream frame's time goes (the second frame of the walk, following the first's
  * face): decode of its JPEG, following the face (the landmark network, up to three steps), landmarks
- * + alignment, the embedding (mirror pass after the face on this thread, and on the second core as
- * a stream runs it); the stream's total minus these is the head and the glue.
+ * + alignment, the embedding (the face and its mirror image in one run); the stream's total minus
+ * these is the head and the glue.
  */
 async function followedFrameStages(benchRuns: number, raw: RgbImage[], detector: FaceDetector): Promise<Record<string, unknown>> {
-  const runtime = await chooseRuntime('onnx');
-  const row = BASE_ROWS[TRAIN_DEFAULTS.base];
-  if (row.kind !== 'embedding') throw new Error(`the default base ${TRAIN_DEFAULTS.base} is not an embedding base`);
   const { aligner, embedder } = await defaultBaseStages();
-  const secondCore = await SecondCore.start();
-  const onSecondCore = await rowEmbedderOn(runtime, row, { secondCore });
   const runs = Math.max(benchRuns, FRAME_STAGE_RUNS);
   try {
     const [before, frame] = raw as [RgbImage, RgbImage];
@@ -123,21 +104,18 @@ async function followedFrameStages(benchRuns: number, raw: RgbImage[], detector:
       followMs: round(median(followTimes)),
       landmarksAndAlignMs: round(await timeMs(runs, () => aligner.align(frame, faces[0]!))),
       embedMs: round(await timeMs(runs, () => embedder.embed([crop]))),
-      embedSecondCoreMs: round(await timeMs(runs, () => onSecondCore.embed([crop]))),
     };
     return { base: TRAIN_DEFAULTS.base, ...stages };
   } finally {
     aligner.dispose();
     embedder.dispose();
-    onSecondCore.dispose();
-    await secondCore.terminate();
   }
 }
 
 /**
  * `predict` of a recognizer whose sessions all get one onnxruntime thread (as in the server's
- * workers), beside the default (BlazeFace on two spinning threads): whether the second thread
- * helps a lone frame. Under load it did not: one thread took 0.55x the wall and CPU time (load 9-11, interleaved).
+ * workers), beside the default (BlazeFace and MobileFaceNet on every core within their runs): what
+ * the second thread takes off a lone frame.
  */
 async function oneThreadFrameMs(runs: number, modelDir: string, frame: Uint8Array): Promise<number> {
   setOnnxThreadsPerSession(1);
@@ -186,8 +164,6 @@ async function defaultBaseStages() {
  */
 async function frameStages(benchRuns: number, bytes: Uint8Array, square: FaceDetector, framed: FaceDetector): Promise<Record<string, unknown>> {
   const { aligner, embedder } = await defaultBaseStages();
-  const secondCore = await SecondCore.start();
-  const split = await loadFaceDetector({}, 'onnx', { secondCore });
   // stages of a few ms: a median of 3 moved by 2.5x between idle reruns (decode 4 then 10.5 ms)
   const runs = Math.max(benchRuns, FRAME_STAGE_RUNS);
   try {
@@ -207,14 +183,10 @@ async function frameStages(benchRuns: number, bytes: Uint8Array, square: FaceDet
       // predict's total minus these is the head, the decision and the glue between stages
       stagesSumMs: round(stages.decodeMs + stages.detectMs + stages.landmarksAndAlignMs + stages.embedMs),
       detectFrameViewsMs: round(await timeMs(runs, () => framed.detect(image))),
-      // the whole view here, the two tiles on the second core (as a stream's full search runs them), interleaved with this thread alone
-      detectSecondCore: await interleavedMs(runs, { oneCoreMs: () => square.detect(image), secondCoreMs: () => split.detect(image) }),
     };
   } finally {
     aligner.dispose();
     embedder.dispose();
-    split.dispose();
-    await secondCore.terminate();
   }
 }
 
@@ -275,9 +247,9 @@ async function phoneStages(runs: number, bytes: Uint8Array, detector: FaceDetect
   }
 }
 
-/** MobileFaceNet on two onnxruntime threads, for a lone frame's latency (the default is one, see MobileFaceNetOptions). */
-async function twoThreadsMs(runs: number, crop: RgbImage): Promise<number> {
-  const embedder = await loadMobileFaceNet((await chooseRuntime('onnx')).ort!, { threads: 2 });
+/** MobileFaceNet on one onnxruntime thread, as the server's and training's workers run it (the default is every core, see MobileFaceNetOptions). */
+async function oneThreadMs(runs: number, crop: RgbImage): Promise<number> {
+  const embedder = await loadMobileFaceNet((await chooseRuntime('onnx')).ort!, { threads: 1 });
   try {
     return round(await timeMs(runs, () => embedder.embed([crop])));
   } finally {
@@ -302,7 +274,7 @@ async function embedPerFace(runs: number, frame: RgbImage, detector: FaceDetecto
         inputSize: embedder.inputSize,
         alignMs: round(await timeMs(runs, () => align(frame, face!))),
         embedOneMs: round(await timeMs(runs, () => embedder.embed([crop]))),
-        ...(name === 'mobilefacenet' ? { embedOneOnTwoThreadsMs: await twoThreadsMs(runs, crop) } : {}),
+        ...(name === 'mobilefacenet' ? { embedOneOnOneThreadMs: await oneThreadMs(runs, crop) } : {}),
         embedPerFaceOf8Ms: round((await timeMs(runs, () => embedder.embed(Array(8).fill(crop)))) / 8),
       };
     } finally {
@@ -333,8 +305,6 @@ async function lfwPhotos(count: number): Promise<Uint8Array[]> {
 export async function benchPhotos(runs: number): Promise<Record<string, unknown>> {
   const model = await trainTinyModel(['ben_afflek', 'madonna', 'mindy_kaling'], { base: TRAIN_DEFAULTS.base });
   const recognizer = await loadRecognizer(model.modelDir);
-  const secondCore = await loadRecognizer(model.modelDir, { secondCore: 'always' });
-  const oneCore = await loadRecognizer(model.modelDir, { secondCore: 'never' });
   const [tfjsDetector, onnxDetector, frameDetector] = await Promise.all([loadFaceDetector({}, 'tfjs'), loadFaceDetector({}, 'onnx'), loadFaceDetector({ frameViews: true }, 'onnx')]);
   try {
     const faceApi = await loadFaceApi();
@@ -373,26 +343,19 @@ export async function benchPhotos(runs: number): Promise<Record<string, unknown>
       frame640x480: {
         facetrainMs: await perPhoto(runs, [frame], predict),
         facetrainCpuMs: round(await cpuMs(Math.max(runs, FRAME_STAGE_RUNS), () => predict(frame))),
-        // predict (this thread) against the second core (the detector's tiles and MobileFaceNet's mirror pass on a worker thread: `secondCore: 'always'`), interleaved
-        secondCore: await interleavedMs(Math.max(runs, FRAME_STAGE_RUNS), {
-          predictMs: () => predict(frame),
-          secondCoreMs: () => secondCore.predict(frame),
-          rawPixelsMs: () => recognizer.predict(frameImage),
-          rawPixelsSecondCoreMs: () => secondCore.predict(frameImage),
-        }),
-        secondCoreCpuMs: round(await cpuMs(Math.max(runs, FRAME_STAGE_RUNS), () => secondCore.predict(frame))),
+        // the frame's pixels as a camera gives them (no decode)
+        rawPixelsMs: round(await timeMs(Math.max(runs, FRAME_STAGE_RUNS), () => recognizer.predict(frameImage))),
         oneThreadMs: await oneThreadFrameMs(Math.max(runs, FRAME_STAGE_RUNS), model.modelDir, frame),
-        // streams take the second core by default; `secondCore: 'never'` keeps them on this thread
         stream: await streamFrames(runs, recognizer, walk),
-        streamOneCore: await streamFrames(runs, oneCore, walk),
         faceApiMs: await perPhoto(faceApiRuns, [frame], faceApi),
         detectorViews: detectorViews(frameImage, onnxDetector),
         detectMs: round(await timeMs(runs, () => onnxDetector.detect(frameImage))),
         frameViews: {
           detectorViews: detectorViews(frameImage, frameDetector),
-          detectMs: round(await timeMs(runs, () => frameDetector.detect(frameImage))),
+          // a frame view's session is new: its first runs are slow (a lone frame's on one thread took 43, 45, 32 ms, then 32)
+          detectMs: round(await timeMs(Math.max(runs, FRAME_STAGE_RUNS), () => frameDetector.detect(frameImage))),
           // the square views again, right after, for a ratio under the same load
-          squareViewsDetectMs: round(await timeMs(runs, () => onnxDetector.detect(frameImage))),
+          squareViewsDetectMs: round(await timeMs(Math.max(runs, FRAME_STAGE_RUNS), () => onnxDetector.detect(frameImage))),
         },
       },
       phoneStages: await phoneStages(runs, phone, onnxDetector),
@@ -416,8 +379,6 @@ export async function benchPhotos(runs: number): Promise<Record<string, unknown>
     };
   } finally {
     recognizer.dispose();
-    secondCore.dispose();
-    oneCore.dispose();
     tfjsDetector.dispose();
     onnxDetector.dispose();
     frameDetector.dispose();

@@ -127,25 +127,6 @@ describe('camera streams: frames followed from the faces before give the answers
     assert.equal(stream.lastSearch, 'full', 'not the face before: searched in full');
   });
 
-  test('the second core (the detector\'s later views and MobileFaceNet\'s mirror pass on a worker thread) gives the same answers to the bit, in predict and in streams', async () => {
-    const secondCore = await loadRecognizer(model.modelDir, { secondCore: 'always' });
-    const oneCore = await loadRecognizer(model.modelDir, { secondCore: 'never' });
-    try {
-      const frames = await movingFaceFrames((await celebrityPhotos('mindy_kaling', 1, 'val'))[0]!, { photoSide: 300, frames: 3 });
-      for (const frame of frames) assert.deepEqual(await secondCore.predict(frame), await recognizer.predict(frame));
-      // recognizer's streams take the second core by default
-      const [streamed, oneCoreStream] = [recognizer.stream(), oneCore.stream()];
-      for (const frame of frames) {
-        assert.deepEqual(await streamed.predict(frame), await oneCoreStream.predict(frame));
-        assert.equal(streamed.lastSearch, oneCoreStream.lastSearch);
-      }
-      await assert.rejects(loadRecognizer(model.modelDir, { secondCore: 'sometimes' as 'never' }), /secondCore/);
-    } finally {
-      secondCore.dispose();
-      oneCore.dispose();
-    }
-  });
-
   test('a face that leaves is searched for in full, and the stream finds nothing where a full search finds nothing', async () => {
     const [frame] = await movingFaceFrames((await celebrityPhotos('madonna', 1, 'val'))[0]!, { photoSide: 300, frames: 1 });
     const empty = { data: new Uint8Array(640 * 480 * 3).fill(120), width: 640, height: 480 };

@@ -2,7 +2,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import type { TrainConfig } from '../config.js';
 import type { PreparedPhoto } from '../dataset/prepare.js';
 import type { EventSink } from '../events.js';
-import type { EmbedderLoadOptions, FaceEmbedder } from '../faces/embedder.js';
+import type { FaceEmbedder } from '../faces/embedder.js';
 import type { ModelManifest } from '../model-dir/manifest.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { EpochMetrics } from '../train/phase.js';
@@ -41,7 +41,7 @@ export interface EmbeddingBaseRow extends CommonRow {
    * The embedder: a TF.js graph the runtime converts when it runs elsewhere, or (no `model`) one
    * that runs on a given runtime only (MobileFaceNet: onnxruntime, `runtime` or else loaded here).
    */
-  loadEmbedder(runtime?: Runtime, options?: EmbedderLoadOptions): Promise<FaceEmbedder>;
+  loadEmbedder(runtime?: Runtime): Promise<FaceEmbedder>;
   /** Side of the aligned face in the manifest's input spec (default 224, the eye-aligned crop). */
   inputSize?: number;
   /** Align faces to this five-point template instead of placing the eyes (`input.template` in the manifest); always detects. */

@@ -3,10 +3,7 @@ import { invalidOption } from '../errors.js';
 import type { OnnxSession } from '../runtime/onnxruntime.js';
 import type { Point, Box } from './geometry.js';
 
-/**
- * BlazeFace's views of an image on onnxruntime, from pixels to faces: what a detector runs on its
- * own thread or on the second core (`detect-views-task.ts`), without TF.js.
- */
+/** BlazeFace's views of an image on onnxruntime, from pixels to faces, without TF.js. */
 
 /** Index of each BlazeFace keypoint in `DetectedFace.landmarks` (left/right as seen in the image). */
 export const LANDMARK = Object.freeze({ imageLeftEye: 0, imageRightEye: 1, nose: 2, mouth: 3, imageLeftEar: 4, imageRightEar: 5 });

@@ -4,7 +4,7 @@ import { FacetrainError } from '../errors.js';
 import type { RgbImage } from '../image/decode.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { alignFace } from './align.js';
-import { loadFaceDetector, type DetectedFace, type DetectorLoadOptions, type FaceDetector } from './detect.js';
+import { loadFaceDetector, type DetectedFace, type FaceDetector } from './detect.js';
 import { loadFivePointLandmarker, type FivePointLandmarker } from './landmarks.js';
 import { alignToTemplate } from './template-align.js';
 import { loadOnnxRuntime } from '../runtime/onnxruntime.js';
@@ -49,8 +49,8 @@ export function largestFaceCropper(detector: FaceDetector, aligner: FaceAligner)
 }
 
 /** A detector (on `runtime`, see loadFaceDetector) when the model was trained on aligned faces; none for whole-photo models. */
-export async function detectorFor(input: InputSpec, runtime?: Runtime, options?: DetectorLoadOptions): Promise<FaceDetector | undefined> {
-  return input.crop === 'aligned-face' ? loadFaceDetector({}, runtime, options) : undefined;
+export async function detectorFor(input: InputSpec, runtime?: Runtime): Promise<FaceDetector | undefined> {
+  return input.crop === 'aligned-face' ? loadFaceDetector({}, runtime) : undefined;
 }
 
 /** The crop a model's input spec asks for: the largest face aligned as it was in training, or the whole photo. */

@@ -5,11 +5,9 @@ import type { RgbImage } from '../image/decode.js';
 import { invalidOption } from '../errors.js';
 import { chooseRuntime } from '../runtime/choose.js';
 import type { Runtime, RuntimeName } from '../runtime/runtime.js';
-import { SECOND_CORE_SESSION, type SecondCore } from '../runtime/second-core.js';
 import { cachedBlazeFaceOnnx } from './blazeface-onnx.js';
 import { BlazeFaceSessions } from './blazeface-sessions.js';
 import { checkSize, decodeBlazeFace, detectInViewsOnnx, INPUT_SIZE, writeViewInput, type DetectedFace, type View } from './blazeface-views.js';
-import type { DetectViewsReply, DetectViewsRequest, DetectViewsTaskData } from './detect-views-task.js';
 import { humanModelsDir, loadHumanModel } from './human-models.js';
 import { type Box, iou } from './geometry.js';
 
@@ -348,22 +346,12 @@ function boxArea(face: DetectedFace): number {
   return face.box.width * face.box.height;
 }
 
-/** How a detector is to be run, when its caller knows. */
-export interface DetectorLoadOptions {
-  /**
-   * One image at a time, as soon as possible (a camera's frames): on onnxruntime, the later views
-   * (the smaller half) run on the second core while this thread runs the others (each side on one
-   * onnxruntime thread). None for folders, training and the server's workers (both cores busy).
-   */
-  secondCore?: SecondCore;
-}
-
 /**
  * BlazeFace on the runtime (onnxruntime: converted in memory, all views of an image in a few batched
  * runs; TF.js: one view at a time). Callers that chose a runtime pass it; a name or nothing goes
  * through `chooseRuntime`.
  */
-export async function loadFaceDetector(config: Partial<DetectorConfig> = {}, runtime?: Runtime | RuntimeName, options: DetectorLoadOptions = {}): Promise<FaceDetector> {
+export async function loadFaceDetector(config: Partial<DetectorConfig> = {}, runtime?: Runtime | RuntimeName): Promise<FaceDetector> {
   const full: DetectorConfig = { ...DEFAULT_DETECTOR_CONFIG, ...config };
   checkConfig(full);
   const { ort } = typeof runtime === 'object' ? runtime : await chooseRuntime(runtime);
@@ -371,26 +359,12 @@ export async function loadFaceDetector(config: Partial<DetectorConfig> = {}, run
   let anySizeBytes: Promise<Uint8Array> | undefined;
   const anySize = (): Promise<Uint8Array> => (anySizeBytes ??= cachedBlazeFaceOnnx(modelsDir, { anySize: true }));
   const square = ort ? await cachedBlazeFaceOnnx(modelsDir) : undefined;
-  // beside the second core, one thread here: its other thread would take the core the second core's views run on
-  const session = square ? await BlazeFaceSessions.open(ort!, square, anySize, options.secondCore ? SECOND_CORE_SESSION : { spinning: false }) : undefined;
-  // a second core serves streams, which search with frame views: it is given both models at once
-  const secondCoreTask = square && options.secondCore
-    ? await options.secondCore.load<DetectViewsTaskData, DetectViewsRequest, DetectViewsReply>(new URL('./detect-views-task.js', import.meta.url), { square, anySize: await anySize() })
-    : undefined;
+  // every core within a run, asleep between runs: a lone frame's three views took 0.77x the wall time of two sleeping threads
+  const session = square ? await BlazeFaceSessions.open(ort!, square, anySize, { spinning: 'in-runs' }) : undefined;
   // the TF.js graph only where TF.js runs it
   const model = session ? undefined : await loadHumanModel('blazeface', full.modelsDir);
-  const detectInViews = async (image: RgbImage, views: View[], minScore: number): Promise<DetectedFace[][]> => {
-    if (model) return detectInViewsTfjs(model, image, views, minScore);
-    if (!secondCoreTask || views.length < 2) return detectInViewsOnnx(session!, image, views, minScore);
-    // the later views posted first, so both sides start at once; the image is copied there (a 640x480 frame: 0.9 MB), so
-    // that side takes the smaller half: a frame's whole view and first tile here, its second tile there, took 14.0 and
-    // 17.7 ms against 20.2 and 19.4 with the two tiles there (medians of 120 interleaved rounds, load 2-3)
-    const here = Math.ceil(views.length / 2);
-    checkSize(image);
-    const there = secondCoreTask.run({ image, views: views.slice(here), minScore });
-    const first = await detectInViewsOnnx(session!, image, views.slice(0, here), minScore);
-    return [...first, ...(await there)];
-  };
+  const detectInViews = (image: RgbImage, views: View[], minScore: number): Promise<DetectedFace[][]> =>
+    model ? detectInViewsTfjs(model, image, views, minScore) : detectInViewsOnnx(session!, image, views, minScore);
   const facesInViews = async (image: RgbImage, views: View[]): Promise<DetectedFace[]> => {
     const finestStep = Math.min(...views.map((v) => v.step));
     const found = await detectInViews(image, views, full.minScore);

@@ -1,7 +1,6 @@
 import type { GraphModel } from '@tensorflow/tfjs-converter';
 import type { RgbImage } from '../image/decode.js';
 import type { IrBuilder } from '../graph/ir.js';
-import type { SecondCore } from '../runtime/second-core.js';
 
 /**
  * How an embedding network wants its pixels: `value = pixel * scale + offset`, RGB, NHWC
@@ -12,16 +11,6 @@ export interface InputNormalisation {
   offset: number;
   channels: 'RGB';
   layout: 'NHWC';
-}
-
-/** How an embedder is to be run, when its caller knows. */
-export interface EmbedderLoadOptions {
-  /**
-   * One face at a time, as soon as possible (a camera's frames): an embedder may then spread a face
-   * over the second core (MobileFaceNet's mirror pass, `MobileFaceNetOptions.secondCore`). None for
-   * folders, training and the server's workers, where both cores have work already.
-   */
-  secondCore?: SecondCore;
 }
 
 /** A network turning aligned faces into embeddings: what every embedding base provides. */

@@ -77,7 +77,7 @@ export interface FivePointLandmarker {
 
 /** The landmark network on onnxruntime (about half a millisecond per face on one thread). */
 export async function loadFivePointLandmarker(ort: OnnxRuntime, crop: LandmarkCrop = DEFAULT_LANDMARK_CROP): Promise<FivePointLandmarker> {
-  const session: OnnxSession = await createOnnxSession(ort, new Uint8Array(await readFile(landmarkModelPath())), { threads: 1, spinning: false });
+  const session: OnnxSession = await createOnnxSession(ort, new Uint8Array(await readFile(landmarkModelPath())), { threads: 1, spinning: 'never' });
   const pixels = LANDMARK_INPUT * LANDMARK_INPUT;
   return {
     async fivePoints(image, faces) {

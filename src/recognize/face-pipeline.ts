@@ -3,7 +3,7 @@ import type { Cropper } from '../dataset/prepare.js';
 import { DEFAULT_ALIGN_CONFIG } from '../faces/align.js';
 import { cropperFor, loadFaceAligner, type FaceAligner } from '../faces/cropper.js';
 import { loadFaceDetector, type DetectedFace, type FaceDetector } from '../faces/detect.js';
-import type { EmbedderLoadOptions, FaceEmbedder } from '../faces/embedder.js';
+import type { FaceEmbedder } from '../faces/embedder.js';
 import type { InputSpec } from '../faces/input-spec.js';
 import type { RgbImage } from '../image/decode.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -25,8 +25,8 @@ export function embeddingInputSpec(row: EmbeddingBaseRow): InputSpec {
 }
 
 /** A base's embedder on `runtime`. */
-export async function rowEmbedderOn(runtime: Runtime, row: EmbeddingBaseRow, options: EmbedderLoadOptions = {}): Promise<FaceEmbedder> {
-  return embedderOn(runtime, await row.loadEmbedder(runtime, options));
+export async function rowEmbedderOn(runtime: Runtime, row: EmbeddingBaseRow): Promise<FaceEmbedder> {
+  return embedderOn(runtime, await row.loadEmbedder(runtime));
 }
 
 /** One face found in a photo: where it is, the aligned crop the base saw (for thumbnails) and its unit embedding. */

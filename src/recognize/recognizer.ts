@@ -13,12 +13,11 @@ import { trackingDetector, type FrameSearch, type TrackingDetector, type Trackin
 import type { Box } from '../faces/geometry.js';
 import type { InputSpec } from '../faces/input-spec.js';
 import { GALLERY_FILE, personGalleries, readGallery } from '../model-dir/gallery.js';
-import { FacetrainError, invalidOption } from '../errors.js';
+import { FacetrainError } from '../errors.js';
 import type { NumberRange } from '../config.js';
 import { classicClassifier, cosine, embeddingClassifier, type FaceClassifier } from './classifier.js';
 import { chooseRuntime } from '../runtime/choose.js';
 import type { Runtime, RuntimeName } from '../runtime/runtime.js';
-import { SecondCore } from '../runtime/second-core.js';
 import { rowEmbedderOn } from './face-pipeline.js';
 
 export interface Candidate {
@@ -95,18 +94,6 @@ export interface RecognizerParts {
   detector?: FaceDetector;
   /** How the detected faces are cropped; default loadFaceAligner of the manifest's input spec. */
   aligner?: FaceAligner;
-  /**
-   * The detector and classifier camera streams use instead, loaded when the first stream starts
-   * (with the second core: `LoadOptions.secondCore`); `dispose` ends what they hold.
-   */
-  forStreams?: () => Promise<StreamParts>;
-}
-
-/** What a recognizer's streams run on when it is not its `predict`'s parts. */
-export interface StreamParts {
-  classifier: FaceClassifier;
-  detector?: FaceDetector;
-  dispose(): Promise<void>;
 }
 
 /** A face as the model sees it: where it is in the photo, and its aligned crop. */
@@ -196,32 +183,25 @@ export function createRecognizer(manifest: ModelManifest, parts: RecognizerParts
   const base = BASE_ROWS[manifest.base.name];
   // a followed face is the face of the frame before when their embeddings are the same person at verify's strict (0.1 % false-accept) threshold
   const sameFace = base?.kind === 'embedding' ? base.strictVerifyThreshold : undefined;
-  let streamParts: Promise<StreamParts> | undefined;
   return {
     manifest,
     labels,
     predict: async (input, options = {}) => (await recognize(await decoded(parts.detector, input, options), parts.detector, parts.classifier, options)).results,
     stream(options) {
-      // loaded from the stream's start, so its first frame waits less (a failure is thrown by that frame)
-      if (parts.forStreams && !streamParts) {
-        streamParts = parts.forStreams();
-        streamParts.catch(() => undefined);
-      }
       let tracker: TrackingDetector | undefined;
       let before: Float32Array[] = [];
       // followed faces keep the order of the frame before
       const stillSeen = (now: Float32Array[]): boolean => sameFace !== undefined && now.every((e, i) => before[i] !== undefined && cosine(e, before[i]!) >= sameFace);
       return {
         async predict(frame, predictOptions = {}) {
-          const on = streamParts ? await streamParts : parts;
           // a camera's frames are searched with frame views (a 640x480 frame's finest level in one rectangle): streams never
           // promised `predict`'s boxes to the bit (followed faces are boxed by the landmarks), and a full search costs 0.75x
-          const detector = on.detector && (tracker ??= trackingDetector(on.detector.framed(), options, (await located.aligner()).landmarker));
+          const detector = parts.detector && (tracker ??= trackingDetector(parts.detector.framed(), options, (await located.aligner()).landmarker));
           const image = await decoded(detector, frame, predictOptions);
-          let found = await recognize(image, detector, on.classifier, predictOptions);
+          let found = await recognize(image, detector, parts.classifier, predictOptions);
           if (tracker?.lastSearch === 'followed' && !stillSeen(found.embeddings)) {
             tracker.lose();
-            found = await recognize(image, detector, on.classifier, predictOptions);
+            found = await recognize(image, detector, parts.classifier, predictOptions);
           }
           before = found.embeddings;
           return found.results;
@@ -235,7 +215,6 @@ export function createRecognizer(manifest: ModelManifest, parts: RecognizerParts
       parts.classifier.dispose();
       parts.detector?.dispose();
       void aligner?.then((a) => a.dispose(), () => undefined);
-      void streamParts?.then((p) => p.dispose(), () => undefined);
     },
   };
 }
@@ -245,49 +224,15 @@ export interface LoadOptions extends DecodeOptions {
   engine?: RuntimeName;
   /** The runtime a command already chose (`chooseRuntime` once per command); `engine` is then not consulted. */
   runtime?: Runtime;
-  /**
-   * Where a frame may use the second core (`SecondCore`: the detector's later views and
-   * MobileFaceNet's mirror pass on a worker thread, on onnxruntime): `streams` (default), camera
-   * streams only, one frame at a time, loaded when the first stream starts; `always`, `predict` too (a
-   * lone photo at a time); `never`. Folders and the server keep both cores busy with `predict` already.
-   */
-  secondCore?: SecondCoreUse;
 }
 
-const SECOND_CORE_USES = ['streams', 'always', 'never'] as const;
-export type SecondCoreUse = (typeof SECOND_CORE_USES)[number];
-
-async function loadClassifier(dir: string, manifest: ModelManifest, runtime: Runtime, secondCore: SecondCore | undefined): Promise<FaceClassifier> {
+async function loadClassifier(dir: string, manifest: ModelManifest, runtime: Runtime): Promise<FaceClassifier> {
   const model = await tfl.loadLayersModel(fileSystemIO(dir));
   const base = BASE_ROWS[manifest.base.name];
   if (base.kind === 'classifier') return classicClassifier(runtime, model, manifest.input);
   const gallery = await readGallery(dir);
   if (!gallery) throw new FacetrainError('FT_ERR_MODEL', `${dir}: ${GALLERY_FILE} is missing; retrain the model, replacing this one`, { options: ['force'] });
-  return embeddingClassifier(await rowEmbedderOn(runtime, base, { secondCore }), model, personGalleries(gallery.entries, manifest.labels));
-}
-
-/** A model directory's detector and classifier with a second core of their own. */
-async function loadOnSecondCore(dir: string, manifest: ModelManifest, runtime: Runtime): Promise<StreamParts> {
-  const secondCore = await SecondCore.start();
-  try {
-    const detector = await detectorFor(manifest.input, runtime, { secondCore });
-    const classifier = await loadClassifier(dir, manifest, runtime, secondCore).catch((err: unknown) => {
-      detector?.dispose();
-      throw err;
-    });
-    return {
-      classifier,
-      detector,
-      async dispose() {
-        classifier.dispose();
-        detector?.dispose();
-        await secondCore.terminate();
-      },
-    };
-  } catch (err) {
-    await secondCore.terminate();
-    throw err;
-  }
+  return embeddingClassifier(await rowEmbedderOn(runtime, base), model, personGalleries(gallery.entries, manifest.labels));
 }
 
 /** Loads a model directory written by `facetrain train`. */
@@ -295,17 +240,8 @@ export async function loadRecognizer(dir: string, options: LoadOptions = {}): Pr
   await initEngine();
   const manifest = await readManifest(dir);
   const runtime = options.runtime ?? (await chooseRuntime(options.engine));
-  if (options.secondCore !== undefined && !SECOND_CORE_USES.includes(options.secondCore)) throw invalidOption('secondCore', SECOND_CORE_USES.join(', '), options.secondCore);
   const detects = manifest.input.crop === 'aligned-face';
-  // the second core runs onnxruntime sessions of the detector and the embedder: nothing for it without them
-  const use = runtime.ort && detects ? options.secondCore ?? 'streams' : 'never';
   const aligner = detects ? await loadFaceAligner(manifest.input, runtime) : undefined;
-  if (use === 'always') {
-    const { classifier, detector, dispose } = await loadOnSecondCore(dir, manifest, runtime);
-    // the recognizer's dispose ends the parts and the second core (the detector's release runs once, called twice)
-    return createRecognizer(manifest, { classifier: { ...classifier, dispose: () => void dispose() }, detector, aligner }, options);
-  }
   const detector = await detectorFor(manifest.input, runtime);
-  const forStreams = use === 'streams' ? () => loadOnSecondCore(dir, manifest, runtime) : undefined;
-  return createRecognizer(manifest, { classifier: await loadClassifier(dir, manifest, runtime, undefined), detector, aligner, forStreams }, options);
+  return createRecognizer(manifest, { classifier: await loadClassifier(dir, manifest, runtime), detector, aligner }, options);
 }

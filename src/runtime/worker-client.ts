@@ -35,13 +35,11 @@ export class WorkerClient<Request extends object, Reply extends WorkerReply> {
   /** Settles when the thread has ended, by itself or by `terminate`. */
   readonly exited: Promise<void>;
 
-  private constructor(private readonly worker: Worker, private readonly label: string, private readonly holdsProcessWhenIdle: boolean) {
+  private constructor(private readonly worker: Worker, private readonly label: string) {
     this.exited = new Promise((resolve) => worker.once('exit', () => resolve()));
-    if (!holdsProcessWhenIdle) worker.unref();
     worker.on('message', (reply: Reply) => {
       const pending = this.pending.get(reply.id);
       this.pending.delete(reply.id);
-      if (!holdsProcessWhenIdle && this.pending.size === 0) worker.unref();
       if (reply.error !== undefined) pending?.reject(new Error(`${label}: ${reply.error}`));
       else pending?.resolve(reply);
     });
@@ -49,17 +47,13 @@ export class WorkerClient<Request extends object, Reply extends WorkerReply> {
     worker.on('exit', (code) => this.fail(new Error(`${label} exited with code ${code}`)));
   }
 
-  /**
-   * `holdsProcessWhenIdle` false: the thread keeps the process alive only while a request is
-   * pending (a helper thread a library user may never end, such as the second core).
-   */
-  static start<Request extends object, Reply extends WorkerReply>(script: URL, workerData: unknown, label: string, holdsProcessWhenIdle = true): Promise<WorkerClient<Request, Reply>> {
+  static start<Request extends object, Reply extends WorkerReply>(script: URL, workerData: unknown, label: string): Promise<WorkerClient<Request, Reply>> {
     const worker = new Worker(script, { workerData });
     return new Promise((resolve, reject) => {
       worker.once('error', reject);
       worker.once('message', () => {
         worker.off('error', reject);
-        resolve(new WorkerClient<Request, Reply>(worker, label, holdsProcessWhenIdle));
+        resolve(new WorkerClient<Request, Reply>(worker, label));
       });
     });
   }
@@ -67,7 +61,6 @@ export class WorkerClient<Request extends object, Reply extends WorkerReply> {
   request(call: Request, transfer: ArrayBuffer[] = []): Promise<Reply> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     const id = this.nextId++;
-    if (!this.holdsProcessWhenIdle) this.worker.ref();
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ ...call, id }, transfer);

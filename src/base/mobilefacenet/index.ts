@@ -10,12 +10,12 @@ export const MOBILEFACENET_BASE: EmbeddingBaseRow = Object.freeze<EmbeddingBaseR
   normalisation: { mean: 127.5, std: 128 },
   manifestEntry: () => ({ name: 'mobilefacenet' }),
   describe: () => 'mobilefacenet',
-  async loadEmbedder(runtime, options = {}) {
+  async loadEmbedder(runtime) {
     const ort = runtime ? runtime.ort : await loadOnnxRuntime();
     if (!ort) {
       throw new FacetrainError('FT_ERR_UNSUPPORTED', `base mobilefacenet runs on onnxruntime only (engine: ${runtime?.name ?? 'onnxruntime-node did not load'}); use the faceres base, or the onnx engine with onnxruntime-node installed`);
     }
-    return loadMobileFaceNet(ort, { secondCore: options.secondCore });
+    return loadMobileFaceNet(ort);
   },
   // converted from TFLite in memory: no TF.js graph to export
   inputSize: MOBILEFACENET_SIZE,

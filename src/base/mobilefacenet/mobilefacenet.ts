@@ -11,7 +11,6 @@ import { irToOnnx } from '../../graph/onnx.js';
 import { optimizeIr } from '../../graph/optimize.js';
 import { installedPackageFile } from '../../util/package-file.js';
 import { cachedConversion } from '../../util/network-cache.js';
-import type { SecondCore } from '../../runtime/second-core.js';
 
 /**
  * MobileFaceNet (192 values per face) as shipped in `MobileFaceNet.tflite` by the npm package
@@ -33,39 +32,15 @@ export interface MobileFaceNetOptions {
   /** Faces run through the model at once (with their mirror images: twice as many rows). */
   batchSize: number;
   /**
-   * onnxruntime threads per run. One by default: a 112x112 network's ops are too small to split
-   * well; on the shared 2-core machine a second spinning thread doubled the time per face, and a
-   * second sleeping one gained nothing (1.0-1.3x as long; `npm run bench`, section faces, `networks`;
-   * four more interleaved runs at load 12-16: 0.63x, 1.0x, 1.13x, 1.15x), and folders, training and
-   * the server keep a decode in flight beside the network. `npm run bench`, section photos, reports
-   * a lone frame's face on two threads beside the default (`embedOneOnTwoThreadsMs`).
+   * onnxruntime threads per run; default every core (`setOnnxThreadsPerSession`: one in the server's
+   * and training's workers). They busy-wait only within a run (`spinning: 'in-runs'`), so a lone face
+   * and its mirror image take both cores (4.6 vs 8.5 ms on one thread, the same CPU time) and leave
+   * them between runs; two that kept spinning after each run took the core the next decode wanted.
    */
-  threads: number;
-  /**
-   * The mirror images run on the second core (a session of its own there) while this thread runs
-   * the faces (onnxruntime-node runs a session on its caller's thread, so two sessions of one thread
-   * never overlap): a lone frame's embedding in about the time of one pass when that core is free.
-   * For one frame at a time (cameras); folders, training and the server keep both cores busy
-   * already. Same embeddings to the bit (test).
-   */
-  secondCore?: SecondCore;
+  threads?: number;
 }
 
-export const DEFAULT_MOBILEFACENET_OPTIONS: Readonly<MobileFaceNetOptions> = Object.freeze({ flipAverage: true, batchSize: 16, threads: 1 });
-
-export interface MirrorTaskData {
-  onnx: Uint8Array;
-}
-
-/** Normalised pixels of mirror images in, the network's rows out. */
-export interface MirrorRequest {
-  input: Float32Array;
-  shape: number[];
-}
-
-export interface MirrorReply {
-  output: Float32Array;
-}
+export const DEFAULT_MOBILEFACENET_OPTIONS: Readonly<MobileFaceNetOptions> = Object.freeze({ flipAverage: true, batchSize: 16 });
 
 function mirrored(face: RgbImage): RgbImage {
   const { width, height, data } = face;
@@ -109,13 +84,9 @@ export async function mobileFaceNetOnnx(cacheDir?: string): Promise<Uint8Array> 
 export async function loadMobileFaceNet(ort: OnnxRuntime, options: Partial<MobileFaceNetOptions> = {}): Promise<FaceEmbedder> {
   const full = { ...DEFAULT_MOBILEFACENET_OPTIONS, ...options };
   const { network, onnx } = await readMobileFaceNet();
-  const session = await createOnnxSession(ort, onnx, { threads: full.threads, spinning: false });
+  const session = await createOnnxSession(ort, onnx, { threads: full.threads, spinning: 'in-runs' });
   const { scale, offset } = MOBILEFACENET_NORMALISATION;
   const size = MOBILEFACENET_SIZE;
-
-  const mirrorTask = full.flipAverage && full.secondCore
-    ? await full.secondCore.load<MirrorTaskData, MirrorRequest, MirrorReply>(new URL('./mirror-task.js', import.meta.url), { onnx })
-    : undefined;
 
   function pixelsOf(faces: RgbImage[]): Float32Array {
     const pixels = size * size * 3;
@@ -126,29 +97,19 @@ export async function loadMobileFaceNet(ort: OnnxRuntime, options: Partial<Mobil
     return input;
   }
 
-  const rows = (out: Float32Array, count: number): Float32Array[] => Array.from({ length: count }, (_, i) => out.slice((i * out.length) / count, ((i + 1) * out.length) / count));
-
   async function run(faces: RgbImage[]): Promise<Float32Array[]> {
     const [out] = await session.run(pixelsOf(faces), [faces.length, size, size, 3]);
-    return rows(out!, faces.length);
-  }
-
-  /** The mirror images' rows: on the second core (posted before this thread runs the faces), or after the faces in one run. */
-  async function facesAndMirrors(faces: RgbImage[]): Promise<{ plain: Float32Array[]; mirror: Float32Array[] }> {
-    if (!mirrorTask) {
-      const both = await run([...faces, ...faces.map(mirrored)]);
-      return { plain: both.slice(0, faces.length), mirror: both.slice(faces.length) };
-    }
-    const input = pixelsOf(faces.map(mirrored));
-    const mirror = mirrorTask.run({ input, shape: [faces.length, size, size, 3] }, [input.buffer as ArrayBuffer]);
-    const plain = await run(faces);
-    return { plain, mirror: rows((await mirror).output, faces.length) };
+    const width = out!.length / faces.length;
+    return faces.map((_, i) => out!.slice(i * width, (i + 1) * width));
   }
 
   async function embedBatch(faces: RgbImage[]): Promise<Float32Array[]> {
     const sized = await Promise.all(faces.map((face) => (face.width === size && face.height === size ? face : resizeSquare(face, size))));
     if (!full.flipAverage) return (await run(sized)).map(l2Normalise);
-    const { plain, mirror } = await facesAndMirrors(sized);
+    // the faces and their mirror images in one run
+    const both = await run([...sized, ...sized.map(mirrored)]);
+    const plain = both.slice(0, sized.length);
+    const mirror = both.slice(sized.length);
     return plain.map((row, i) => l2Normalise(row.map((x, j) => x + mirror[i]![j]!)));
   }
 
@@ -168,7 +129,6 @@ export async function loadMobileFaceNet(ort: OnnxRuntime, options: Partial<Mobil
       for (let i = 0; i < faces.length; i += full.batchSize) out.push(...(await embedBatch(faces.slice(i, i + full.batchSize))));
       return out;
     },
-    // the second core is its owner's to end
     dispose: () => session.release(),
   };
 }
