@@ -14,10 +14,9 @@ import { readImageFile, resizeSquare, type RgbImage } from '../src/image/decode.
 import { embeddingInputSpec } from '../src/recognize/face-pipeline.js';
 import { createOnnxSession, loadOnnxRuntime, onnxChannelBlock, onnxRuntime, type OnnxSession } from '../src/runtime/onnxruntime.js';
 import type { OnnxRuntime } from '../src/runtime/runtime.js';
-import { median } from '../src/evaluate/metrics.js';
 import { sharedPath } from '../test/support/shared.js';
 import { calibratedInt8Onnx, previousOnnx, reluForPrelu } from './onnx-rewrites.js';
-import { round, timeMs } from './timing.js';
+import { interleavedMs, round, timeMs } from './timing.js';
 
 const RUNS = 7;
 /** Rounds of the network timings: each round runs every variant once, so load changes hit them alike. */
@@ -25,24 +24,10 @@ const NETWORK_ROUNDS = 25;
 
 const time = async (run: () => Promise<unknown>): Promise<number> => round(await timeMs(RUNS, run));
 
-interface Variant {
-  name: string;
-  session: OnnxSession;
-  times: number[];
-}
-
 /** Median ms per call of each session on the same input, timed in interleaved rounds after one warm-up call each. */
 async function interleaved(sessions: { name: string; session: OnnxSession }[], input: Float32Array, shape: number[], perCall: number): Promise<Record<string, number>> {
-  const variants: Variant[] = sessions.map((s) => ({ ...s, times: [] }));
-  for (const v of variants) await v.session.run(input, shape);
-  for (let round = 0; round < NETWORK_ROUNDS; round++) {
-    for (const v of variants) {
-      const start = performance.now();
-      await v.session.run(input, shape);
-      v.times.push(performance.now() - start);
-    }
-  }
-  return Object.fromEntries(variants.map((v) => [v.name, round(median(v.times) / perCall)]));
+  const ms = await interleavedMs(NETWORK_ROUNDS, Object.fromEntries(sessions.map(({ name, session }) => [name, () => session.run(input, shape)])));
+  return Object.fromEntries(Object.entries(ms).map(([name, time]) => [name, round(time / perCall)]));
 }
 
 /** One network as built now and before, on 1 and 2 threads (idle threads sleep, as facetrain runs them). */

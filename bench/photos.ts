@@ -21,10 +21,16 @@ import { phonePhoto } from '../test/support/phone-photo.js';
 import { sharedPath } from '../test/support/shared.js';
 import { celebrityPhotos, trainTinyModel } from '../test/support/tiny-model.js';
 import { faceApiFaces, loadFaceApiModels } from './face-api.js';
-import { round, timeMs } from './timing.js';
+import { interleavedMs, round, timeMs } from './timing.js';
 
 /** Runs of each stage of a frame at least (`BENCH_RUNS` when more). */
 const FRAME_STAGE_RUNS = 15;
+
+/** Rounds of frame-view against square-view detection: many, as a frame view's new session is slow for its first runs. */
+const FRAME_VIEW_ROUNDS = 40;
+
+const roundAll = <K extends string>(ms: Record<K, number>): Record<K, number> =>
+  Object.fromEntries(Object.entries<number>(ms).map(([name, time]) => [name, round(time)])) as Record<K, number>;
 
 /** Median CPU ms (every thread of the process: user + system) of `runs` calls after one warm-up call. */
 async function cpuMs(runs: number, run: () => unknown): Promise<number> {
@@ -160,9 +166,9 @@ async function defaultBaseStages() {
 
 /**
  * Where a frame's time goes with the default base, stage by stage on onnxruntime: decode, detect
- * (square views, and frame views), landmarks + alignment (the base's aligner), embed.
+ * (square views), landmarks + alignment (the base's aligner), embed.
  */
-async function frameStages(benchRuns: number, bytes: Uint8Array, square: FaceDetector, framed: FaceDetector): Promise<Record<string, unknown>> {
+async function frameStages(benchRuns: number, bytes: Uint8Array, square: FaceDetector): Promise<Record<string, unknown>> {
   const { aligner, embedder } = await defaultBaseStages();
   // stages of a few ms: a median of 3 moved by 2.5x between idle reruns (decode 4 then 10.5 ms)
   const runs = Math.max(benchRuns, FRAME_STAGE_RUNS);
@@ -182,7 +188,6 @@ async function frameStages(benchRuns: number, bytes: Uint8Array, square: FaceDet
       ...stages,
       // predict's total minus these is the head, the decision and the glue between stages
       stagesSumMs: round(stages.decodeMs + stages.detectMs + stages.landmarksAndAlignMs + stages.embedMs),
-      detectFrameViewsMs: round(await timeMs(runs, () => framed.detect(image))),
     };
   } finally {
     aligner.dispose();
@@ -352,14 +357,12 @@ export async function benchPhotos(runs: number): Promise<Record<string, unknown>
         detectMs: round(await timeMs(runs, () => onnxDetector.detect(frameImage))),
         frameViews: {
           detectorViews: detectorViews(frameImage, frameDetector),
-          // a frame view's session is new: its first runs are slow (a lone frame's on one thread took 43, 45, 32 ms, then 32)
-          detectMs: round(await timeMs(Math.max(runs, FRAME_STAGE_RUNS), () => frameDetector.detect(frameImage))),
-          // the square views again, right after, for a ratio under the same load
-          squareViewsDetectMs: round(await timeMs(Math.max(runs, FRAME_STAGE_RUNS), () => onnxDetector.detect(frameImage))),
+          // interleaved with the square views for the ratio (taken one after the other, on a host whose speed drifts, it read 1.05-1.15 where turns gave 0.77)
+          ...roundAll(await interleavedMs(FRAME_VIEW_ROUNDS, { detectMs: () => frameDetector.detect(frameImage), squareViewsDetectMs: () => onnxDetector.detect(frameImage) })),
         },
       },
       phoneStages: await phoneStages(runs, phone, onnxDetector),
-      frameStages: await frameStages(runs, frame, onnxDetector, frameDetector),
+      frameStages: await frameStages(runs, frame, onnxDetector),
       followedFrameStages: await followedFrameStages(runs, walk, onnxDetector),
       embedPerFace: await embedPerFace(runs, frameImage, onnxDetector),
       runs,
