@@ -357,7 +357,7 @@ export async function benchPhotos(runs: number): Promise<Record<string, unknown>
         detectMs: round(await timeMs(runs, () => onnxDetector.detect(frameImage))),
         frameViews: {
           detectorViews: detectorViews(frameImage, frameDetector),
-          // interleaved with the square views for the ratio (taken one after the other, on a host whose speed drifts, it read 1.05-1.15 where turns gave 0.77)
+          // interleaved with the square views for the ratio (taken one after the other, on a host whose speed drifts, it read 1.05-1.15 where turns gave 0.84-0.89)
           ...roundAll(await interleavedMs(FRAME_VIEW_ROUNDS, { detectMs: () => frameDetector.detect(frameImage), squareViewsDetectMs: () => onnxDetector.detect(frameImage) })),
         },
       },
