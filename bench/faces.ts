@@ -25,9 +25,8 @@ const NETWORK_ROUNDS = 25;
 const time = async (run: () => Promise<unknown>): Promise<number> => round(await timeMs(RUNS, run));
 
 /** Median ms per call of each session on the same input, timed in interleaved rounds after one warm-up call each. */
-async function interleaved(sessions: { name: string; session: OnnxSession }[], input: Float32Array, shape: number[], perCall: number): Promise<Record<string, number>> {
-  const ms = await interleavedMs(NETWORK_ROUNDS, Object.fromEntries(sessions.map(({ name, session }) => [name, () => session.run(input, shape)])));
-  return Object.fromEntries(Object.entries(ms).map(([name, time]) => [name, round(time / perCall)]));
+function interleaved(sessions: { name: string; session: OnnxSession }[], input: Float32Array, shape: number[], perCall: number): Promise<Record<string, number>> {
+  return interleavedMs(NETWORK_ROUNDS, Object.fromEntries(sessions.map(({ name, session }) => [name, () => session.run(input, shape)])), perCall);
 }
 
 /** One network as built now and before, on 1 and 2 threads (idle threads sleep, as facetrain runs them). */

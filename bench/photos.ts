@@ -29,9 +29,6 @@ const FRAME_STAGE_RUNS = 15;
 /** Rounds of frame-view against square-view detection: many, as a frame view's new session is slow for its first runs. */
 const FRAME_VIEW_ROUNDS = 40;
 
-const roundAll = <K extends string>(ms: Record<K, number>): Record<K, number> =>
-  Object.fromEntries(Object.entries<number>(ms).map(([name, time]) => [name, round(time)])) as Record<K, number>;
-
 /** Median CPU ms (every thread of the process: user + system) of `runs` calls after one warm-up call. */
 async function cpuMs(runs: number, run: () => unknown): Promise<number> {
   await run();
@@ -358,7 +355,7 @@ export async function benchPhotos(runs: number): Promise<Record<string, unknown>
         frameViews: {
           detectorViews: detectorViews(frameImage, frameDetector),
           // interleaved with the square views for the ratio (taken one after the other, on a host whose speed drifts, it read 1.05-1.15 where turns gave 0.84-0.89)
-          ...roundAll(await interleavedMs(FRAME_VIEW_ROUNDS, { detectMs: () => frameDetector.detect(frameImage), squareViewsDetectMs: () => onnxDetector.detect(frameImage) })),
+          ...(await interleavedMs(FRAME_VIEW_ROUNDS, { detectMs: () => frameDetector.detect(frameImage), squareViewsDetectMs: () => onnxDetector.detect(frameImage) })),
         },
       },
       phoneStages: await phoneStages(runs, phone, onnxDetector),

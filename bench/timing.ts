@@ -13,11 +13,11 @@ export async function timeMs(runs: number, run: () => unknown): Promise<number> 
 }
 
 /**
- * Median wall time in ms of each call, timed in interleaved rounds (`runs` of them after one warm-up
- * round): on a machine whose speed drifts (a shared host's steal time), two variants compare only
- * when they take turns.
+ * Median wall time in ms of each call (divided by `perCall`, the items one call handles), rounded,
+ * timed in interleaved rounds (`runs` of them after one warm-up round): on a machine whose speed
+ * drifts (a shared host's steal time), two variants compare only when they take turns.
  */
-export async function interleavedMs<K extends string>(runs: number, calls: Record<K, () => unknown>): Promise<Record<K, number>> {
+export async function interleavedMs<K extends string>(runs: number, calls: Record<K, () => unknown>, perCall = 1): Promise<Record<K, number>> {
   const entries = Object.entries(calls) as [K, () => unknown][];
   for (const [, call] of entries) await call();
   const times = entries.map((): number[] => []);
@@ -28,7 +28,7 @@ export async function interleavedMs<K extends string>(runs: number, calls: Recor
       times[index]!.push(performance.now() - start);
     }
   }
-  return Object.fromEntries(entries.map(([name], index) => [name, median(times[index]!)])) as Record<K, number>;
+  return Object.fromEntries(entries.map(([name], index) => [name, round(median(times[index]!) / perCall)])) as Record<K, number>;
 }
 
 /** Two decimals, as the results file reports figures. */
